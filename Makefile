@@ -1,0 +1,53 @@
+# Two commands on a fresh machine: `make run` and `make test`. Both build .venv from the exact
+# pins in constraints.txt; `make test` also installs the system packages the tests need.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+CORE_VENV := .venv-core
+CORE_STAMP := $(CORE_VENV)/.installed
+
+.PHONY: run test lint typecheck layers pytest test-core-pure sysdeps pins clean
+
+$(STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[test]'
+	touch $@
+
+run: $(STAMP)
+	$(BIN)/clinic-app $(ARGS)
+
+sysdeps:
+	bash .ci/install-system-deps.sh
+
+lint: $(STAMP)
+	$(BIN)/ruff check clinic_app tests benchmarks
+	$(BIN)/ruff format --check clinic_app tests benchmarks
+
+typecheck: $(STAMP)
+	$(BIN)/mypy clinic_app/core clinic_app/storage clinic_app/reports
+
+layers: $(STAMP)
+	$(BIN)/lint-imports
+
+pytest: $(STAMP) sysdeps
+	$(BIN)/python -m pytest
+
+# The core must work where PySide6 is not installed at all.
+$(CORE_STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(CORE_VENV)
+	$(CORE_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -c constraints.txt pytest hypothesis
+	$(CORE_VENV)/bin/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	touch $@
+
+test-core-pure: $(CORE_STAMP)
+	$(CORE_VENV)/bin/python -c "import importlib.util as u, sys; sys.exit(u.find_spec('PySide6') is not None)"
+	$(CORE_VENV)/bin/python -m pytest -p no:cacheprovider tests/core clinic_app/core
+
+test: lint typecheck layers pytest test-core-pure
+
+pins:
+	$(BIN)/python -m pip freeze --exclude-editable | sed '1i # Exact pins by name and version (no download addresses). Regenerate with: make pins' > constraints.txt
+
+clean:
+	rm -rf $(VENV) $(CORE_VENV) build dist *.egg-info

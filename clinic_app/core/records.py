@@ -1,0 +1,219 @@
+"""Plain domain objects for what the clinical record holds.
+
+These are the objects every layer passes around: storage returns them, the rules engines and
+the reports take them. Frozen dataclasses, exact ``Decimal`` quantities whose unit is in the
+field name, ``date`` for days and timezone-aware UTC ``datetime`` for instants.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from enum import StrEnum
+
+
+class Sex(StrEnum):
+    FEMALE = "F"
+    MALE = "M"
+
+
+@dataclass(frozen=True)
+class Patient:
+    mrn: str
+    family_name: str
+    given_name: str
+    date_of_birth: date
+    sex: Sex
+    allergies: tuple[str, ...] = ()
+    alerts: tuple[str, ...] = ()
+    id: int | None = None
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.given_name} {self.family_name}".strip()
+
+    def age_on(self, day: date) -> int:
+        """Age in whole years on ``day`` (Cockcroft-Gault uses whole years on the lab date)."""
+        before_birthday = (day.month, day.day) < (self.date_of_birth.month, self.date_of_birth.day)
+        return day.year - self.date_of_birth.year - int(before_birthday)
+
+
+@dataclass(frozen=True)
+class BodyMeasurement:
+    """Height and weight as measured on one day: dated rows, never overwritten."""
+
+    measured_on: date
+    weight_kg: Decimal
+    height_cm: Decimal | None = None
+    id: int | None = None
+
+
+class Phase(StrEnum):
+    INDUCTION = "induction"
+    TREATMENT = "treatment"
+    MAINTENANCE = "maintenance"
+
+
+class PatientStatus(StrEnum):
+    SCREENING = "screening"
+    ACTIVE = "active"
+    MAINTENANCE = "maintenance"
+    OFF_STUDY = "off_study"
+
+
+class OffStudyReason(StrEnum):
+    PROGRESSION = "progression"
+    TOXICITY = "toxicity"
+    WITHDRAWAL = "withdrawal"
+    TRANSPLANT = "transplant"
+    DEATH = "death"
+    OTHER = "other"
+
+
+@dataclass(frozen=True)
+class Enrolment:
+    patient_id: int
+    protocol: str
+    enrolled_on: date
+    consent_on: date
+    gates: dict[str, date] = field(default_factory=dict)
+    """Each recorded gate (consent, REMS agreements, eligibility items) and its date."""
+    dose_level: int | None = None
+    cohort: str | None = None
+    """BPD: ``"escalation"`` or ``"expansion"``."""
+    status: PatientStatus = PatientStatus.ACTIVE
+    off_study_on: date | None = None
+    off_study_reason: OffStudyReason | None = None
+    id: int | None = None
+
+
+class DoseStatus(StrEnum):
+    PLANNED = "planned"
+    GIVEN = "given"
+    HELD = "held"
+    MISSED = "missed"
+
+
+@dataclass(frozen=True)
+class DoseEvent:
+    """What happened to one planned dose of one drug on one day of a cycle."""
+
+    cycle_id: int
+    day: int
+    drug: str
+    dose_mg: Decimal
+    status: DoseStatus
+    given_at: datetime | None = None
+    reason: str | None = None
+    id: int | None = None
+
+
+@dataclass(frozen=True)
+class DoseModification:
+    """A change of one drug's dose: from ``effective_cycle`` (and day) on, the drug is capped.
+
+    Doses are in the drug's prescribing unit: mg, or mg/m² for body-surface-area drugs.
+    """
+
+    drug: str
+    old_dose: Decimal
+    new_dose: Decimal
+    reason: str
+    effective_cycle: int
+    decided_by: str
+    decided_on: date
+    effective_day: int = 1
+    id: int | None = None
+
+
+@dataclass(frozen=True)
+class LabResult:
+    """One measured value, kept as entered and converted to the SI unit used for grading."""
+
+    test: str
+    value: Decimal
+    unit: str
+    collected_at: datetime
+    value_si: Decimal
+    lln: Decimal | None = None
+    uln: Decimal | None = None
+    """Reference limits, in the same unit as ``value``."""
+    id: int | None = None
+
+    @property
+    def collected_on(self) -> date:
+        return self.collected_at.date()
+
+
+class Attribution(StrEnum):
+    """CTCAE attribution scale; DLT rules need at least ``POSSIBLE``."""
+
+    UNRELATED = "unrelated"
+    UNLIKELY = "unlikely"
+    POSSIBLE = "possible"
+    PROBABLE = "probable"
+    DEFINITE = "definite"
+
+    @property
+    def at_least_possible(self) -> bool:
+        return self in (Attribution.POSSIBLE, Attribution.PROBABLE, Attribution.DEFINITE)
+
+
+@dataclass(frozen=True)
+class AdverseEvent:
+    term: str
+    grade: int
+    onset: date
+    resolved: date | None = None
+    serious: bool = False
+    attribution: dict[str, Attribution] = field(default_factory=dict)
+    """Attribution per drug (generic name in lower case)."""
+    attributed_to_progression: bool = False
+    despite_maximal_therapy: bool | None = None
+    with_bleeding: bool | None = None
+    with_pain: bool | None = None
+    steroids_given: bool | None = None
+    required_dose_reduction: bool = False
+    grade_history: tuple[tuple[date, int], ...] = ()
+    """Dated grade re-assessments after onset (for "resolved to < G2 within 10 days")."""
+    notes: str = ""
+    id: int | None = None
+
+
+class Immunofixation(StrEnum):
+    POSITIVE = "positive"
+    NEGATIVE = "negative"
+
+
+@dataclass(frozen=True)
+class ResponseAssessment:
+    """The M-protein studies of one assessment (IMWG inputs, rules §4)."""
+
+    assessed_on: date
+    serum_m_protein_g_dl: Decimal | None = None
+    urine_m_protein_mg_24h: Decimal | None = None
+    serum_ife: Immunofixation | None = None
+    urine_ife: Immunofixation | None = None
+    involved_flc_mg_l: Decimal | None = None
+    uninvolved_flc_mg_l: Decimal | None = None
+    marrow_plasma_cells_pct: Decimal | None = None
+    clonal_marrow_cells: bool | None = None
+    soft_tissue_plasmacytoma: bool | None = None
+    new_lesions: bool = False
+    end_of_cycle: int | None = None
+    """The cycle this assessment closes, when it is an end-of-cycle evaluation."""
+    id: int | None = None
+
+
+@dataclass(frozen=True)
+class TemperatureReading:
+    measured_at: datetime
+    celsius: Decimal
+    sustained_minutes: int = 0
+    """How long the temperature stayed at this level, where known (febrile neutropenia)."""
+
+
+@dataclass(frozen=True)
+class GcsfDose:
+    given_on: date

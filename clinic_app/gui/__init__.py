@@ -1,0 +1,1 @@
+"""clinic_app.gui layer."""
