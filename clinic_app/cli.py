@@ -1,0 +1,78 @@
+"""The ``clinic-app`` command: the desktop app by default, subcommands for headless work.
+
+Thin by design: it parses arguments and calls the layers. Qt is imported only when the GUI is
+actually started, so every subcommand works on a machine without a display.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+from collections.abc import Sequence
+
+from clinic_app import __version__
+from clinic_app.commands.base import CommandError, OneLineParser, common_options
+
+# Modules under clinic_app.commands that contribute subcommands, in the order --help lists them.
+COMMAND_MODULES = ("protocol_commands", "record_commands", "print_commands", "trial_commands")
+
+NO_DISPLAY_MESSAGE = (
+    "clinic-app: no graphical display is available (DISPLAY and WAYLAND_DISPLAY are unset), so the "
+    "desktop app cannot open; the headless subcommands still work (see clinic-app --help)."
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = common_options()
+    parser = OneLineParser(
+        prog="clinic-app",
+        description="Offline assistant for myeloma protocols. Without a command, opens the app.",
+        parents=[common],
+    )
+    parser.add_argument("--version", action="version", version=f"clinic-app {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=OneLineParser)
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(f"clinic_app.commands.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"clinic_app.commands.{name}":
+                raise
+            continue  # that group of commands is not part of this build yet
+        module.register(sub, common)
+    return parser
+
+
+def display_available() -> bool:
+    if os.environ.get("QT_QPA_PLATFORM", "").split(":")[0] in {"offscreen", "minimal", "vnc"}:
+        return True
+    if sys.platform.startswith("linux") or "bsd" in sys.platform:
+        return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+    return True  # Windows and macOS always have a window system in a user session
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.command is None:
+            return launch_gui(args)
+        status: int = args.handler(args)
+        return status
+    except CommandError as exc:
+        print(f"clinic-app: {exc}", file=sys.stderr)
+        return 2
+
+
+def launch_gui(args: argparse.Namespace) -> int:
+    if not display_available():
+        print(NO_DISPLAY_MESSAGE, file=sys.stderr)
+        return 2
+    from clinic_app.gui.app import run_app  # Qt is loaded only here
+
+    return run_app(getattr(args, "db", None))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
