@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from clinic_app.storage import location
+from clinic_app.storage.location import ENV_VAR, resolve_db_path
+
+
+@pytest.fixture
+def fake_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    # platformdirs reads XDG_DATA_HOME on Linux; point it somewhere disposable.
+    data_home = tmp_path / "xdg"
+    monkeypatch.setenv("XDG_DATA_HOME", str(data_home))
+    monkeypatch.delenv(ENV_VAR, raising=False)
+    return data_home
+
+
+def test_default_is_in_per_user_data_folder_and_folder_is_created(fake_home: Path) -> None:
+    path = resolve_db_path(None)
+    assert path == location.default_data_dir() / "clinic-app.sqlite3"
+    assert path.parent.is_dir()
+    assert not path.exists()  # the file itself is made by open_database
+
+
+def test_env_overrides_default(
+    fake_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target = tmp_path / "env" / "nested" / "record.sqlite3"
+    monkeypatch.setenv(ENV_VAR, str(target))
+    assert resolve_db_path(None) == target
+    assert target.parent.is_dir()
+
+
+def test_cli_overrides_env(
+    fake_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(ENV_VAR, str(tmp_path / "env.sqlite3"))
+    assert resolve_db_path(str(tmp_path / "cli.sqlite3")) == tmp_path / "cli.sqlite3"
+
+
+def test_blank_env_falls_back_to_default(fake_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(ENV_VAR, "")
+    assert resolve_db_path(None) == location.default_data_dir() / "clinic-app.sqlite3"
