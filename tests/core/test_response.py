@@ -1,0 +1,468 @@
+"""IMWG response classification (rules §4), checked against hand-computed examples."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from decimal import Decimal
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from clinic_app.core.errors import DomainError, MissingDataError, ProtocolError
+from clinic_app.core.records import Immunofixation, ResponseAssessment
+from clinic_app.core.response import (
+    AssessedResponse,
+    ImwgCriteria,
+    LightChain,
+    ResponseCategory,
+    classify_series,
+)
+
+D = Decimal
+POS, NEG = Immunofixation.POSITIVE, Immunofixation.NEGATIVE
+BASE_DAY = date(2024, 1, 2)
+
+
+def at(week: int, **values: object) -> ResponseAssessment:
+    return ResponseAssessment(BASE_DAY + timedelta(weeks=week), **values)  # type: ignore[arg-type]
+
+
+def one(baseline: ResponseAssessment, later: ResponseAssessment) -> AssessedResponse:
+    [result] = classify_series(baseline, [later])
+    return result
+
+
+SERUM_ONLY = at(0, serum_m_protein_g_dl=D(10))  # urine not measured at baseline
+SERUM_AND_URINE = at(0, serum_m_protein_g_dl=D(10), urine_m_protein_mg_24h=D(3000))
+
+
+# --- the category order --------------------------------------------------------------------
+
+
+def test_categories_are_ordered_best_to_worst() -> None:
+    order = [c.value for c in sorted(ResponseCategory, key=lambda c: c.rank)]
+    assert order == ["sCR", "CR", "VGPR", "PR", "MR", "SD", "PD"]
+    assert ResponseCategory.CR.is_at_least(ResponseCategory.VGPR)
+    assert not ResponseCategory.MR.is_at_least(ResponseCategory.PR)
+
+
+def test_pr_or_better_and_sd_or_better() -> None:
+    pr_or_better = {c for c in ResponseCategory if c.is_pr_or_better}
+    sd_or_better = {c for c in ResponseCategory if c.is_sd_or_better}
+    assert pr_or_better == {
+        ResponseCategory.SCR,
+        ResponseCategory.CR,
+        ResponseCategory.VGPR,
+        ResponseCategory.PR,
+    }
+    assert sd_or_better == set(ResponseCategory) - {ResponseCategory.PD}
+
+
+# --- PR / MR / VGPR serum boundaries (baseline 10 g/dL, urine not measured at baseline) --------
+
+
+@pytest.mark.parametrize(
+    ("serum", "expected"),
+    [
+        # (10 - 1) / 10 = 90 % -> VGPR needs urine < 100 mg/24 h, and urine is not applicable
+        (D("1"), ResponseCategory.VGPR),
+        # (10 - 1.01) / 10 = 89.9 % -> just under 90 %: PR
+        (D("1.01"), ResponseCategory.PR),
+        # (10 - 5) / 10 = 50 % exactly -> PR (IMWG >=)
+        (D("5"), ResponseCategory.PR),
+        # (10 - 5.01) / 10 = 49.9 % -> MR
+        (D("5.01"), ResponseCategory.MR),
+        # (10 - 7.5) / 10 = 25 % exactly -> MR
+        (D("7.5"), ResponseCategory.MR),
+        # (10 - 7.51) / 10 = 24.9 % -> SD
+        (D("7.51"), ResponseCategory.SD),
+    ],
+)
+def test_serum_reduction_boundaries(serum: Decimal, expected: ResponseCategory) -> None:
+    result = one(SERUM_ONLY, at(4, serum_m_protein_g_dl=serum))
+    assert result.category is expected
+    assert any("urine" in n and "not applied" in n for n in result.notes)
+
+
+def test_explanation_names_the_decisive_numbers() -> None:
+    # (3.1 - 0.9) / 3.1 = 2.2 / 3.1 = 70.967... % -> shown truncated as 70.9 %
+    result = one(at(0, serum_m_protein_g_dl=D("3.1")), at(4, serum_m_protein_g_dl=D("0.9")))
+    assert result.category is ResponseCategory.PR
+    assert result.explanation == "PR: serum M-protein 0.9 g/dL, 70.9 % below baseline 3.1 g/dL"
+    assert result.serum_reduction_pct is not None
+    assert D("70.96") < result.serum_reduction_pct < D("70.97")
+
+
+def test_percent_just_below_a_threshold_is_never_printed_as_the_threshold() -> None:
+    # (10 - 5.0004) / 10 = 49.996 % -> MR, and it must not read "50 %"
+    result = one(SERUM_ONLY, at(4, serum_m_protein_g_dl=D("5.0004")))
+    assert result.category is ResponseCategory.MR
+    assert "49.9 % below" in result.explanation
+
+
+# --- urine criteria (baseline serum 10 g/dL, urine 3,000 mg/24 h) -----------------------------
+
+
+@pytest.mark.parametrize(
+    ("urine", "expected"),
+    [
+        # (3000 - 300) / 3000 = 90 % -> urine part of PR met; serum 50 % -> PR
+        (D("300"), ResponseCategory.PR),
+        # (3000 - 301) / 3000 = 89.97 % and 301 >= 200 -> PR urine part fails; MR (>= 50 %)
+        (D("301"), ResponseCategory.MR),
+        # 199.9 < 200 mg/24 h -> PR by the absolute urine limit
+        (D("199.9"), ResponseCategory.PR),
+        # (3000 - 1500) / 3000 = 50 % -> MR's urine part met exactly
+        (D("1500"), ResponseCategory.MR),
+        # (3000 - 1501) / 3000 = 49.97 % -> MR fails on urine: SD
+        (D("1501"), ResponseCategory.SD),
+    ],
+)
+def test_urine_boundaries_with_serum_at_50_pct(urine: Decimal, expected: ResponseCategory) -> None:
+    later = at(4, serum_m_protein_g_dl=D(5), urine_m_protein_mg_24h=urine)
+    assert one(SERUM_AND_URINE, later).category is expected
+
+
+@pytest.mark.parametrize(
+    ("urine", "expected"),
+    [
+        # serum (10 - 1) / 10 = 90 %; urine 99.9 < 100 -> VGPR
+        (D("99.9"), ResponseCategory.VGPR),
+        # urine 100 is not < 100; (3000 - 100) / 3000 = 96.7 % >= 90 % -> PR
+        (D("100"), ResponseCategory.PR),
+    ],
+)
+def test_vgpr_needs_urine_under_100(urine: Decimal, expected: ResponseCategory) -> None:
+    later = at(4, serum_m_protein_g_dl=D(1), urine_m_protein_mg_24h=urine)
+    assert one(SERUM_AND_URINE, later).category is expected
+
+
+def test_involved_urine_not_measured_caps_the_category_and_says_so() -> None:
+    # serum (10 - 1) / 10 = 90 %, but urine was 3,000 mg/24 h at baseline and is missing now
+    result = one(SERUM_AND_URINE, at(4, serum_m_protein_g_dl=D(1)))
+    assert result.category is ResponseCategory.SD
+    assert any(s.startswith("VGPR not assessable") and "urine" in s for s in result.limited_by)
+    assert any(s.startswith("PR not assessable") for s in result.limited_by)
+    assert any(s.startswith("PD not excluded") for s in result.limited_by)
+
+
+def test_urine_only_disease_uses_urine_criteria() -> None:
+    baseline = at(0, serum_m_protein_g_dl=D(0), urine_m_protein_mg_24h=D(1000))
+    # (1000 - 100) / 1000 = 90 % -> PR
+    assert one(baseline, at(4, urine_m_protein_mg_24h=D(100))).category is ResponseCategory.PR
+    # 99 < 100 mg/24 h -> VGPR (serum not involved)
+    result = one(baseline, at(4, urine_m_protein_mg_24h=D(99)))
+    assert result.category is ResponseCategory.VGPR
+    assert any("no serum M-protein at baseline" in n for n in result.notes)
+
+
+def test_baseline_without_measurable_m_protein_is_refused() -> None:
+    with pytest.raises(MissingDataError) as err:
+        classify_series(at(0, urine_m_protein_mg_24h=D(0)), [at(4)])
+    assert err.value.field == "serum_m_protein_g_dl"
+
+
+# --- VGPR by immunofixation, CR and sCR ------------------------------------------------------
+
+
+def test_vgpr_detectable_by_ife_only() -> None:
+    later = at(4, serum_m_protein_g_dl=D(0), urine_m_protein_mg_24h=D(0), serum_ife=POS)
+    result = one(SERUM_AND_URINE, later)
+    assert result.category is ResponseCategory.VGPR
+
+
+def test_cr_not_assessable_without_immunofixation() -> None:
+    later = at(4, serum_m_protein_g_dl=D(0))
+    result = one(SERUM_ONLY, later)
+    # 100 % serum reduction -> VGPR is the best the data support
+    assert result.category is ResponseCategory.VGPR
+    cr = next(s for s in result.limited_by if s.startswith("CR not assessable"))
+    assert "serum immunofixation not done" in cr
+    assert "urine immunofixation not done" in cr
+
+
+COMPLETE = {
+    "serum_m_protein_g_dl": D(0),
+    "urine_m_protein_mg_24h": D(0),
+    "serum_ife": NEG,
+    "urine_ife": NEG,
+    "soft_tissue_plasmacytoma": False,
+}
+
+
+@pytest.mark.parametrize(
+    ("marrow", "expected"),
+    [(D("4.9"), ResponseCategory.CR), (D(5), ResponseCategory.VGPR)],  # CR needs < 5 %
+)
+def test_cr_marrow_boundary(marrow: Decimal, expected: ResponseCategory) -> None:
+    result = one(SERUM_AND_URINE, at(4, marrow_plasma_cells_pct=marrow, **COMPLETE))
+    assert result.category is expected
+
+
+def test_cr_without_flc_or_clonality_is_capped_and_says_what_scr_needs() -> None:
+    result = one(SERUM_AND_URINE, at(4, marrow_plasma_cells_pct=D(2), **COMPLETE))
+    assert result.category is ResponseCategory.CR
+    [scr] = [s for s in result.limited_by if s.startswith("sCR")]
+    assert "free-light-chain ratio not measured" in scr
+    assert "clonal marrow cells not assessed" in scr
+
+
+@pytest.mark.parametrize(
+    ("involved", "uninvolved", "chain", "expected"),
+    [
+        # kappa disease: ratio = 26 / 100 = 0.26 -> normal at the lower bound -> sCR
+        (D(26), D(100), LightChain.KAPPA, ResponseCategory.SCR),
+        # 25.9 / 100 = 0.259 -> below 0.26 -> CR
+        (D("25.9"), D(100), LightChain.KAPPA, ResponseCategory.CR),
+        # 16.5 / 10 = 1.65 -> normal at the upper bound
+        (D("16.5"), D(10), LightChain.KAPPA, ResponseCategory.SCR),
+        # 16.6 / 10 = 1.66 -> abnormal
+        (D("16.6"), D(10), LightChain.KAPPA, ResponseCategory.CR),
+        # lambda disease: kappa/lambda = uninvolved/involved = 10 / 16.6 = 0.602 -> normal
+        (D("16.6"), D(10), LightChain.LAMBDA, ResponseCategory.SCR),
+        # type unknown: 10/10 = 1 normal either way up -> sCR
+        (D(10), D(10), None, ResponseCategory.SCR),
+    ],
+)
+def test_scr_flc_ratio(
+    involved: Decimal, uninvolved: Decimal, chain: LightChain | None, expected: ResponseCategory
+) -> None:
+    later = at(
+        4,
+        marrow_plasma_cells_pct=D(1),
+        clonal_marrow_cells=False,
+        involved_flc_mg_l=involved,
+        uninvolved_flc_mg_l=uninvolved,
+        **COMPLETE,
+    )
+    [result] = classify_series(SERUM_AND_URINE, [later], light_chain=chain)
+    assert result.category is expected
+
+
+def test_flc_ratio_ambiguous_without_light_chain_type() -> None:
+    # 16.6/10 = 1.66 (abnormal if kappa) but 10/16.6 = 0.60 (normal if lambda): cannot tell
+    later = at(
+        4,
+        marrow_plasma_cells_pct=D(1),
+        clonal_marrow_cells=False,
+        involved_flc_mg_l=D("16.6"),
+        uninvolved_flc_mg_l=D(10),
+        **COMPLETE,
+    )
+    result = one(SERUM_AND_URINE, later)
+    assert result.category is ResponseCategory.CR
+    assert any("light-chain type" in s for s in result.limited_by)
+
+
+def test_persistent_plasmacytoma_caps_pr_because_its_size_is_not_recorded() -> None:
+    baseline = at(0, serum_m_protein_g_dl=D(10), soft_tissue_plasmacytoma=True)
+    result = one(baseline, at(4, serum_m_protein_g_dl=D(4), soft_tissue_plasmacytoma=True))
+    # (10 - 4) / 10 = 60 % would be PR; without the plasmacytoma size the data support MR
+    assert result.category is ResponseCategory.MR
+    assert any("plasmacytoma" in s for s in result.limited_by)
+    gone = one(baseline, at(4, serum_m_protein_g_dl=D(4), soft_tissue_plasmacytoma=False))
+    assert gone.category is ResponseCategory.PR
+
+
+# --- progression -----------------------------------------------------------------------------
+
+
+def pd_case(nadir: Decimal, now: Decimal) -> AssessedResponse:
+    """Baseline 10 g/dL, nadir reached at week 4, the value under test at week 8."""
+    results = classify_series(
+        at(0, serum_m_protein_g_dl=D(10)),
+        [at(4, serum_m_protein_g_dl=nadir), at(8, serum_m_protein_g_dl=now)],
+    )
+    return results[1]
+
+
+@pytest.mark.parametrize(
+    ("nadir", "now", "is_pd"),
+    [
+        # 2 -> 2.5: +0.5 g/dL = 25 % -> PD (both thresholds met exactly)
+        (D(2), D("2.5"), True),
+        # 1.96 -> 2.45: +0.49 g/dL = 25 % (0.49 / 1.96) but absolute < 0.5 -> not PD
+        (D("1.96"), D("2.45"), False),
+        # 4 -> 4.996: +0.996 g/dL = 24.9 % -> not PD
+        (D(4), D("4.996"), False),
+        # nadir 5 -> 6: +1 g/dL = 20 %; >= 1 g/dL from a nadir >= 5 suffices (IMWG) -> PD
+        (D(5), D(6), True),
+        # nadir 5 -> 5.99: +0.99 g/dL = 19.8 % -> not PD
+        (D(5), D("5.99"), False),
+        # nadir 4.99 -> 5.99: +1 g/dL but nadir < 5 and 1 / 4.99 = 20.04 % -> not PD
+        (D("4.99"), D("5.99"), False),
+    ],
+)
+def test_serum_progression_from_nadir(nadir: Decimal, now: Decimal, is_pd: bool) -> None:
+    result = pd_case(nadir, now)
+    assert (result.category is ResponseCategory.PD) is is_pd
+    assert result.nadir.serum_m_protein_g_dl == nadir
+
+
+def test_pd_explanation_and_nadir_date() -> None:
+    result = pd_case(D(2), D("2.5"))
+    assert (
+        result.explanation == "PD: serum M-protein 2.5 g/dL, up 0.5 g/dL (25 %) from nadir 2 g/dL"
+    )
+    assert result.nadir.serum_on == BASE_DAY + timedelta(weeks=4)
+
+
+def test_nadir_includes_the_baseline() -> None:
+    # Baseline 2 g/dL is the lowest value; 2 -> 2.5 is +0.5 g/dL = 25 % -> PD at the 1st visit
+    result = one(at(0, serum_m_protein_g_dl=D(2)), at(4, serum_m_protein_g_dl=D("2.5")))
+    assert result.category is ResponseCategory.PD
+    assert result.nadir.serum_on == BASE_DAY
+
+
+@pytest.mark.parametrize(
+    ("now", "is_pd"),
+    [
+        # nadir 800 -> 1000: +200 mg = 25 % -> PD
+        (D(1000), True),
+        # nadir 796 -> 995: +199 mg (25 %) -> absolute under 200: not PD
+        (D(995), False),
+    ],
+)
+def test_urine_progression(now: Decimal, is_pd: bool) -> None:
+    baseline = at(0, serum_m_protein_g_dl=D(0), urine_m_protein_mg_24h=D(3000))
+    nadir = D(800) if now == 1000 else D(796)
+    results = classify_series(
+        baseline, [at(4, urine_m_protein_mg_24h=nadir), at(8, urine_m_protein_mg_24h=now)]
+    )
+    assert (results[1].category is ResponseCategory.PD) is is_pd
+
+
+def test_new_lesions_are_progression() -> None:
+    result = one(SERUM_ONLY, at(4, serum_m_protein_g_dl=D(1), new_lesions=True))
+    assert result.category is ResponseCategory.PD
+    assert "new lesions" in result.explanation
+
+
+# --- confirmation ----------------------------------------------------------------------------
+
+
+def test_confirmation_needs_two_consecutive_assessments() -> None:
+    results = classify_series(
+        SERUM_ONLY,
+        [
+            at(4, serum_m_protein_g_dl=D(6)),  # (10 - 6) / 10 = 40 % -> MR, first: unconfirmed
+            at(8, serum_m_protein_g_dl=D(4)),  # 60 % -> PR; MR before it is worse: unconfirmed
+            at(12, serum_m_protein_g_dl=D("4.2")),  # 58 % -> PR after PR: confirmed
+            at(16, serum_m_protein_g_dl=D("0.9")),  # 91 % -> VGPR after PR: unconfirmed
+            # 87 % -> PR; +0.4 g/dL (44 %) from nadir 0.9 is under 0.5 g/dL, so not PD;
+            # the VGPR before it is better: confirmed
+            at(20, serum_m_protein_g_dl=D("1.3")),
+        ],
+    )
+    assert [(r.category.value, r.confirmed) for r in results] == [
+        ("MR", False),
+        ("PR", False),
+        ("PR", True),
+        ("VGPR", False),
+        ("PR", True),
+    ]
+    assert results[2].confirmed_with == BASE_DAY + timedelta(weeks=8)
+    assert results[4].nadir.serum_m_protein_g_dl == D("0.9")
+
+
+def test_pd_is_confirmed_only_by_a_second_pd() -> None:
+    results = classify_series(
+        at(0, serum_m_protein_g_dl=D(2)),
+        [
+            at(4, serum_m_protein_g_dl=D(3)),  # nadir 2 -> +1 g/dL = 50 %: PD, unconfirmed
+            at(8, serum_m_protein_g_dl=D(3)),  # nadir still 2 -> PD again: confirmed
+        ],
+    )
+    assert [(r.category.value, r.confirmed) for r in results] == [("PD", False), ("PD", True)]
+    after_pd = classify_series(
+        at(0, serum_m_protein_g_dl=D(2)),
+        [at(4, serum_m_protein_g_dl=D(3)), at(8, serum_m_protein_g_dl=D("2.1"))],
+    )
+    # 2.1 after PD: SD, and a PD before it does not confirm SD
+    assert [(r.category.value, r.confirmed) for r in after_pd] == [("PD", False), ("SD", False)]
+
+
+def test_unevaluable_assessment_neither_confirms_nor_is_confirmed() -> None:
+    results = classify_series(
+        SERUM_ONLY,
+        [at(4, serum_m_protein_g_dl=D(4)), at(8), at(12, serum_m_protein_g_dl=D(4))],
+    )
+    assert [(r.category.value, r.evaluable, r.confirmed) for r in results] == [
+        ("PR", True, False),
+        ("SD", False, False),
+        ("PR", True, False),
+    ]
+    assert results[1].limited_by[0] == "not evaluable: no involved M-protein measured"
+
+
+# --- contradictory input ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("later", "field"),
+    [
+        (at(-1, serum_m_protein_g_dl=D(1)), "assessed_on"),
+        (at(0, serum_m_protein_g_dl=D(1)), "assessed_on"),
+        (at(4, serum_m_protein_g_dl=D("-0.1")), "serum_m_protein_g_dl"),
+        (at(4, urine_m_protein_mg_24h=D(-1)), "urine_m_protein_mg_24h"),
+        (at(4, marrow_plasma_cells_pct=D("100.1")), "marrow_plasma_cells_pct"),
+        (at(4, uninvolved_flc_mg_l=D(0)), "uninvolved_flc_mg_l"),
+        (at(4, serum_m_protein_g_dl=D("0.2"), serum_ife=NEG), "serum_ife"),
+    ],
+)
+def test_contradictory_input_names_the_field(later: ResponseAssessment, field: str) -> None:
+    with pytest.raises(DomainError) as err:
+        classify_series(SERUM_ONLY, [later])
+    assert err.value.field == field
+
+
+def test_assessments_out_of_date_order_are_refused() -> None:
+    with pytest.raises(DomainError) as err:
+        classify_series(SERUM_ONLY, [at(8), at(4)])
+    assert err.value.field == "assessed_on"
+
+
+# --- criteria from a protocol table ----------------------------------------------------------
+
+
+def test_criteria_from_mapping_changes_a_threshold() -> None:
+    strict = ImwgCriteria.from_mapping({"pr_serum_reduction_pct": 60}, "dextr.toml")
+    # (10 - 5) / 10 = 50 %: PR by default, MR when PR needs 60 %
+    [result] = classify_series(SERUM_ONLY, [at(4, serum_m_protein_g_dl=D(5))], strict)
+    assert result.category is ResponseCategory.MR
+    assert ImwgCriteria.from_mapping({"flc_ratio_low": 0.26}, "x").flc_ratio_low == D("0.26")
+
+
+@pytest.mark.parametrize(
+    ("table", "key"),
+    [
+        ({"pr_serum_pct": 50}, "pr_serum_pct"),
+        ({"pr_serum_reduction_pct": "fifty"}, "pr_serum_reduction_pct"),
+        ({"pr_serum_reduction_pct": True}, "pr_serum_reduction_pct"),
+        ({"pr_serum_reduction_pct": 150}, "pr_serum_reduction_pct"),
+        ({"flc_ratio_low": 2}, "flc_ratio_low"),
+        ({"pd_serum_rise_g_dl": 0}, "pd_serum_rise_g_dl"),
+    ],
+)
+def test_criteria_from_mapping_rejects_bad_values(table: dict[str, object], key: str) -> None:
+    with pytest.raises(ProtocolError) as err:
+        ImwgCriteria.from_mapping(table, "dextr.toml")
+    assert (err.value.source, err.value.key) == ("dextr.toml", key)
+
+
+# --- properties ------------------------------------------------------------------------------
+
+values = st.decimals(min_value=0, max_value=20, places=2)
+
+
+@settings(max_examples=60, deadline=None)
+@given(base=values.filter(lambda v: v > 0), now=values, drop=values)
+def test_a_lower_serum_value_never_gives_a_worse_category(
+    base: Decimal, now: Decimal, drop: Decimal
+) -> None:
+    """Monotonicity at a first assessment (nadir = baseline): less M-protein is never worse."""
+    baseline = at(0, serum_m_protein_g_dl=base)
+    higher = one(baseline, at(4, serum_m_protein_g_dl=now))
+    lower = one(baseline, at(4, serum_m_protein_g_dl=max(now - drop, D(0))))
+    assert lower.category.is_at_least(higher.category)
