@@ -998,7 +998,8 @@ class _Evaluation:
         elif blocking:
             dlt = None
             needs = "; ".join(dict.fromkeys(item.needs or "" for item in blocking))
-            summary = f"Proposed DLT: cannot decide yet; needs: {needs}."
+            summary = f"Proposed DLT: cannot decide yet; needs: {needs}"
+            summary += "" if summary.endswith("?") else "."
         elif self.pending:
             dlt = None
             summary = "Proposed DLT: pending. " + " ".join(self.pending)
