@@ -229,7 +229,8 @@ class DltInputs:
     c2d1_delay_due_to_toxicity: bool | None = None
     """Was a cycle-2 day-1 delay caused by drug-related toxicity persisting from cycle 1?"""
     adverse_events: tuple[AdverseEvent, ...] = ()
-    ae_categories: Mapping[str, AeCategory] = field(default_factory=dict)
+    ae_categories: Mapping[str, str] = field(default_factory=dict)
+    """AE term -> ``AeCategory`` (or its value, as ``ae_terms.dlt_categories()`` gives)."""
     labs: tuple[LabResult, ...] = ()
     gcsf_doses: tuple[GcsfDose, ...] = ()
     temperatures: tuple[TemperatureReading, ...] = ()
@@ -435,7 +436,10 @@ class _Evaluation:
         self.not_assessed: list[NotAssessed] = []
         self.pending: list[str] = []
         self.notes: list[str] = list(READING_NOTES)
-        self.categories = {term.casefold(): cat for term, cat in inputs.ae_categories.items()}
+        self.categories = {
+            term.casefold(): _as_category(term, value)
+            for term, value in inputs.ae_categories.items()
+        }
         self.labs = sorted(
             (lab for lab in inputs.labs if lab.test in (ANC, PLATELETS)),
             key=lambda lab: lab.collected_at,
@@ -1041,6 +1045,17 @@ _SPECIFIC_RULE: dict[AeCategory, DltRule] = {
     AeCategory.VENOUS_THROMBOEMBOLISM: DltRule.VENOUS_THROMBOEMBOLISM,
     AeCategory.THROMBOTIC: DltRule.NONHAEM_GRADE_3,
 }
+
+
+def _as_category(term: str, value: str) -> AeCategory:
+    try:
+        return AeCategory(value)
+    except ValueError:
+        allowed = ", ".join(c.value for c in AeCategory)
+        raise DomainError(
+            f"AE term {term!r} has DLT category {value!r}; expected one of: {allowed}.",
+            field="ae_categories",
+        ) from None
 
 
 def _apart(a: datetime, b: datetime) -> timedelta:

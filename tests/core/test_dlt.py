@@ -583,6 +583,17 @@ def test_contradictory_input_names_the_field(kw: dict[str, Any], field_name: str
     assert err.value.field == field_name
 
 
+def test_categories_given_as_plain_values_work_and_bad_values_are_refused() -> None:
+    # The AE term catalogue hands over category values as text.
+    plain = {term: category.value for term, category in CATEGORIES.items()}
+    assert fired(one(ae("Nausea", 3, 3, despite_maximal_therapy=True), ae_categories=plain)) == {
+        DltRule.NAUSEA_VOMITING_DIARRHOEA
+    }
+    with pytest.raises(DomainError) as err:
+        one(ae("Nausea", 3, 3), ae_categories={"Nausea": "gi"})
+    assert err.value.field == "ae_categories"
+
+
 def test_unknown_ae_term_category_is_missing_data() -> None:
     with pytest.raises(MissingDataError) as err:
         one(ae("Hiccups", 3, 5))
