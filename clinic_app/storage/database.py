@@ -1,0 +1,271 @@
+"""Opening the record: connection settings, version check, migrations, write transactions.
+
+One :class:`Record` per thread (sqlite3 connections refuse to cross threads). Every write goes
+through ``with record.transaction(reason=...)``: ``BEGIN IMMEDIATE`` takes the write lock up
+front (waiting up to the busy timeout), so two app windows queue instead of failing half way.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING
+
+from sqlite_utils import Database
+
+from clinic_app.storage import schema
+from clinic_app.storage.errors import (
+    NOTHING_LOST,
+    NewerDatabaseError,
+    ReadOnlyError,
+    StorageError,
+    translate,
+)
+
+if TYPE_CHECKING:
+    from clinic_app.storage.repositories import Repositories
+
+DEFAULT_BUSY_TIMEOUT_MS = 5000
+
+
+def os_user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no login name (some containers): still say something true
+        return f"uid {os.getuid()}" if hasattr(os, "getuid") else "unknown"
+
+
+class Record:
+    """The clinical record in one SQLite file, through one connection."""
+
+    def __init__(self, path: Path, db: Database, *, read_only: bool, app_user: str | None) -> None:
+        self.path = path
+        self.db = db
+        self.read_only = read_only
+        self.app_user = app_user
+        self.os_user = os_user()
+        self._depth = 0
+        self._repos: Repositories | None = None
+        self.backup_problem: str | None = None
+        """Set when the automatic daily backup failed on open (the record itself is fine)."""
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> Record:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    @property
+    def actor(self) -> str:
+        """Who the audit trail names for writes through this connection."""
+        return f"{self.app_user} ({self.os_user})" if self.app_user else self.os_user
+
+    @property
+    def repos(self) -> Repositories:
+        """The repositories over this record (patients, labs, cycles ...)."""
+        if self._repos is None:
+            from clinic_app.storage.repositories import Repositories
+
+            self._repos = Repositories(self)
+        return self._repos
+
+    # -- errors ----------------------------------------------------------------------------
+    @contextmanager
+    def guard(self) -> Iterator[None]:
+        """Turn environment failures of SQLite into :class:`StorageError` with a plain message."""
+        try:
+            yield
+        except sqlite3.Error as exc:
+            storage_error = translate(exc, self.path)
+            if storage_error is None:
+                raise
+            raise storage_error from exc
+
+    # -- writes ----------------------------------------------------------------------------
+    @property
+    def in_transaction(self) -> bool:
+        return self._depth > 0
+
+    @contextmanager
+    def transaction(self, reason: str | None = None) -> Iterator[Database]:
+        """One atomic write: committed at the end of the block, rolled back on any exception.
+
+        The audit trail names this connection's user and ``reason`` for every row changed in
+        the block. A nested call joins the outer transaction.
+        """
+        if self._depth:
+            self._depth += 1
+            try:
+                yield self.db
+            finally:
+                self._depth -= 1
+            return
+        conn = self.db.conn
+        with self.guard():
+            conn.execute("BEGIN IMMEDIATE")
+        self._depth = 1
+        try:
+            with self.guard():
+                conn.execute(
+                    "INSERT INTO audit_actor (id, app_user, os_user, reason) VALUES (1, ?, ?, ?)",
+                    (self.app_user, self.os_user, reason),
+                )
+            with self.guard():
+                yield self.db
+                conn.execute("DELETE FROM audit_actor")
+                conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                # The original error says more; SQLite also rolls back when the file is closed.
+                with suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")
+            raise
+        finally:
+            self._depth = 0
+
+
+def _applied_names(db: Database) -> list[str]:
+    if not db["_sqlite_migrations"].exists():
+        return []
+    return [
+        str(row[0])
+        for row in db.execute(
+            "SELECT name FROM _sqlite_migrations WHERE migration_set = ? ORDER BY rowid",
+            [schema.MIGRATION_SET],
+        ).fetchall()
+    ]
+
+
+def _refuse_if_newer(db: Database, path: Path) -> list[str]:
+    """Applied migration names; raises when the file was made by a newer app."""
+    user_version = int(db.execute("PRAGMA user_version").fetchone()[0])
+    applied = _applied_names(db)
+    unknown = [name for name in applied if name not in schema.MIGRATION_NAMES]
+    if user_version > schema.SCHEMA_VERSION or unknown:
+        detail = f"schema version {user_version}, this app knows up to {schema.SCHEMA_VERSION}"
+        if unknown:
+            detail += "; unknown changes: " + ", ".join(unknown)
+        raise NewerDatabaseError(
+            f"The database {path} was made by a newer version of clinic-app ({detail}); it was "
+            "not opened and has not been changed. Use that newer clinic-app, or open a backup "
+            "made by this version."
+        )
+    return applied
+
+
+def open_database(
+    path: str | os.PathLike[str],
+    *,
+    read_only: bool = False,
+    app_user: str | None = None,
+    busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS,
+    daily_backup: bool = True,
+) -> Record:
+    """Open (creating on first use) and upgrade the record at ``path``.
+
+    Raises a :class:`StorageError` subclass, leaving the file untouched, when the file is not a
+    database, was made by a newer app, is locked or cannot be written while it needs upgrading.
+    ``daily_backup`` makes the first open of each day back the file up (see ``backup.py``).
+    """
+    file = Path(path)
+    try:
+        if read_only:
+            conn = sqlite3.connect(
+                f"{file.resolve().as_uri()}?mode=ro", uri=True, timeout=busy_timeout_ms / 1000
+            )
+        else:
+            conn = sqlite3.connect(str(file), timeout=busy_timeout_ms / 1000)
+    except sqlite3.Error as exc:
+        raise translate(exc, file) or StorageError(f"Cannot open {file}: {exc}") from exc
+    record: Record | None = None
+    try:
+        db = Database(conn)
+        record = Record(file, db, read_only=read_only, app_user=app_user)
+        with record.guard():
+            conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+            conn.execute("PRAGMA foreign_keys = ON")
+            # Reading the schema is the first real read: a non-database file fails here.
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            _refuse_if_newer(db, file)  # before anything below writes the file header
+            if not read_only:
+                conn.execute("PRAGMA journal_mode = WAL").fetchone()
+            conn.execute("PRAGMA synchronous = FULL")
+        _migrate(record)
+    except BaseException:
+        if record is not None:
+            record.close()
+        else:
+            conn.close()
+        raise
+    if daily_backup and not read_only:
+        from clinic_app.storage.backup import daily_backup_if_due
+
+        daily_backup_if_due(record)
+    return record
+
+
+def _migrate(record: Record) -> None:
+    db, path = record.db, record.path
+    applied = _applied_names(db)
+    if all(name in applied for name in schema.MIGRATION_NAMES):
+        return
+    if record.read_only:
+        raise ReadOnlyError(
+            f"The database {path} needs upgrading to this version of clinic-app but was opened "
+            f"read-only; {NOTHING_LOST}. Open it with write access once to upgrade it."
+        )
+    conn = db.conn
+    with record.guard():
+        conn.execute("BEGIN IMMEDIATE")  # the whole upgrade is one transaction
+        try:
+            _refuse_if_newer(db, path)  # another process may have upgraded while we waited
+            schema.migrations.apply(db)
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+
+
+def schema_problems(record: Record) -> list[str]:
+    """One line per way the file's schema differs from what this app expects."""
+    db = record.db
+    problems: list[str] = []
+    applied = _applied_names(db)
+    for name in schema.MIGRATION_NAMES:
+        if name not in applied:
+            problems.append(f"schema: migration {name} has not been applied")
+    present = {
+        str(row[0])
+        for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'").fetchall()
+    }
+    tables = set(db.table_names())
+    for table in schema.CLINICAL_TABLES:
+        if table not in tables:
+            problems.append(f"schema: table {table} is missing")
+            continue
+        for trigger in schema.audit_trigger_names(table):
+            if trigger not in present:
+                problems.append(f"audit: trigger {trigger} is missing; changes are not audited")
+    if "audit_actor" in tables:
+        count = int(db.execute("SELECT count(*) FROM audit_actor").fetchone()[0])
+        if count:
+            problems.append(
+                "audit: audit_actor holds a committed row, so changes made outside the app "
+                "would be attributed to the app"
+            )
+    return problems

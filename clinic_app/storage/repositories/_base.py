@@ -1,0 +1,158 @@
+"""What every repository shares: versioned get/update/void over one audited table."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Mapping, Sequence
+from typing import Any, Generic, TypeVar
+
+from clinic_app.core.errors import DomainError
+from clinic_app.storage.audit import AuditEntry, changes_after, history
+from clinic_app.storage.database import Record
+from clinic_app.storage.errors import NOTHING_LOST, RowNotFoundError, StaleRecordError
+from clinic_app.storage.rows import Stored
+
+T = TypeVar("T")
+
+Row = Mapping[str, Any]
+
+
+def _require_reason(reason: str, what: str) -> str:
+    if not reason or not reason.strip():
+        raise DomainError(f"a reason is required to {what} a clinical record", field="reason")
+    return reason.strip()
+
+
+class TableRepository(Generic[T]):
+    """Versioned access to one clinical table whose rows decode to ``T``.
+
+    Subclasses set ``table`` and ``noun`` and implement ``encode`` (the columns an edit may
+    change, without id or parent keys) and ``decode``.
+    """
+
+    table: str
+    noun: str
+
+    def __init__(self, record: Record) -> None:
+        self.record = record
+
+    # -- to implement -----------------------------------------------------------------------
+    def encode(self, value: T) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def decode(self, row: Row) -> T:
+        raise NotImplementedError
+
+    # -- reads ------------------------------------------------------------------------------
+    def _rows(self, where: str, params: Sequence[Any], order_by: str) -> list[Row]:
+        sql = f"SELECT * FROM {self.table} WHERE {where} ORDER BY {order_by}"
+        with self.record.guard():
+            cursor = self.record.db.conn.execute(sql, list(params))
+            names = [d[0] for d in cursor.description]
+            return [dict(zip(names, r, strict=True)) for r in cursor.fetchall()]
+
+    def _live(self, where: str, params: Sequence[Any], order_by: str = "id") -> list[T]:
+        rows = self._rows(f"({where}) AND voided_at IS NULL", params, order_by)
+        return [self.decode(r) for r in rows]
+
+    def _stored(self, row: Row) -> Stored[T]:
+        return Stored(
+            value=self.decode(row),
+            id=int(row["id"]),
+            version=int(row["version"]),
+            created_at=str(row["created_at"]),
+            created_by=str(row["created_by"]),
+            voided_at=row["voided_at"],
+            void_reason=row["void_reason"],
+        )
+
+    def get(self, row_id: int) -> Stored[T]:
+        """The row with its version (voided rows too: check ``Stored.voided``)."""
+        rows = self._rows("id = ?", [row_id], "id")
+        if not rows:
+            raise RowNotFoundError(f"There is no {self.noun} with id {row_id} in this record.")
+        return self._stored(rows[0])
+
+    def history(self, row_id: int) -> list[AuditEntry]:
+        with self.record.guard():
+            return history(self.record, self.table, row_id)
+
+    # -- writes -----------------------------------------------------------------------------
+    def _insert(self, columns: dict[str, Any], reason: str | None) -> int:
+        columns = {**columns, "created_by": self.record.actor}
+        names = ", ".join(columns)
+        marks = ", ".join("?" for _ in columns)
+        with self.record.transaction(reason=reason) as db:
+            try:
+                cursor = db.conn.execute(
+                    f"INSERT INTO {self.table} ({names}) VALUES ({marks})", list(columns.values())
+                )
+            except sqlite3.IntegrityError as exc:
+                raise self._integrity_problem(exc, columns) from exc
+            return int(cursor.lastrowid or 0)
+
+    def _integrity_problem(
+        self, exc: sqlite3.IntegrityError, columns: Mapping[str, Any]
+    ) -> Exception:
+        """Subclasses turn known constraint failures into a sentence; the rest stays as is."""
+        text = str(exc)
+        if "FOREIGN KEY" in text:
+            return DomainError(
+                f"The {self.noun} refers to a row that is not in this record; {NOTHING_LOST}."
+            )
+        return exc
+
+    def update(self, row_id: int, value: T, *, expected_version: int, reason: str) -> Stored[T]:
+        """Correct a row: ``expected_version`` is the version the editor read.
+
+        Raises :class:`StaleRecordError` (showing what the other person changed) when the row
+        has moved on, and :class:`RowNotFoundError` when it does not exist.
+        """
+        why = _require_reason(reason, "correct")
+        columns = self.encode(value)
+        sets = ", ".join(f"{name} = ?" for name in columns)
+        with self.record.transaction(reason=why) as db:
+            try:
+                cursor = db.conn.execute(
+                    f"UPDATE {self.table} SET {sets}, version = version + 1 "
+                    "WHERE id = ? AND version = ? AND voided_at IS NULL",
+                    [*columns.values(), row_id, expected_version],
+                )
+            except sqlite3.IntegrityError as exc:
+                raise self._integrity_problem(exc, columns) from exc
+            if cursor.rowcount != 1:
+                raise self._stale(row_id, expected_version)
+        return self.get(row_id)
+
+    def void(self, row_id: int, *, expected_version: int, reason: str) -> None:
+        """Mark a row entered in error; it stays in the record and in the audit trail."""
+        why = _require_reason(reason, "void")
+        with self.record.transaction(reason=why) as db:
+            cursor = db.conn.execute(
+                f"UPDATE {self.table} SET voided_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), "
+                "void_reason = ?, version = version + 1 "
+                "WHERE id = ? AND version = ? AND voided_at IS NULL",
+                [why, row_id, expected_version],
+            )
+            if cursor.rowcount != 1:
+                raise self._stale(row_id, expected_version)
+
+    def _stale(self, row_id: int, expected_version: int) -> Exception:
+        current = self.get(row_id)  # raises RowNotFoundError for an unknown id
+        entries = changes_after(self.record, self.table, row_id, expected_version)
+        if current.version == expected_version and current.voided:
+            return StaleRecordError(
+                f"This {self.noun} (id {row_id}) was voided ({current.void_reason}) and can no "
+                f"longer be changed; {NOTHING_LOST}."
+            )
+        if not entries:
+            return StaleRecordError(
+                f"Your copy of this {self.noun} (id {row_id}) says version {expected_version}, "
+                f"but the record holds version {current.version}; {NOTHING_LOST}. Reopen it."
+            )
+        changes = "; ".join(entry.describe() for entry in entries)
+        return StaleRecordError(
+            f"Someone else changed this {self.noun} (id {row_id}) after you opened it, so your "
+            f"edit was not saved and nothing else was changed. Their changes: {changes}. "
+            "Reopen the record and apply your edit again if it is still needed."
+        )

@@ -1,0 +1,57 @@
+"""Laboratory results, kept as entered plus the SI value used for grading."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from clinic_app.core.records import LabResult
+from clinic_app.storage.repositories import _codec as c
+from clinic_app.storage.repositories._base import Row, TableRepository
+
+
+class LabRepository(TableRepository[LabResult]):
+    table = "labs"
+    noun = "lab result"
+
+    def encode(self, value: LabResult) -> dict[str, Any]:
+        return {
+            "test": value.test,
+            "value": c.dec(value.value, "value"),
+            "unit": value.unit,
+            "value_si": c.dec(value.value_si, "value_si"),
+            "lln": c.dec(value.lln, "lln"),
+            "uln": c.dec(value.uln, "uln"),
+            "collected_at": c.instant(value.collected_at, "collected_at"),
+        }
+
+    def decode(self, row: Row) -> LabResult:
+        collected = c.to_instant(row["collected_at"])
+        assert collected is not None  # NOT NULL in the schema
+        return LabResult(
+            test=row["test"],
+            value=c.need_dec(row["value"]),
+            unit=row["unit"],
+            collected_at=collected,
+            value_si=c.need_dec(row["value_si"]),
+            lln=c.to_dec(row["lln"]),
+            uln=c.to_dec(row["uln"]),
+            id=int(row["id"]),
+        )
+
+    def add(self, patient_id: int, lab: LabResult, *, reason: str | None = None) -> int:
+        return self._insert({"patient_id": patient_id, **self.encode(lab)}, reason)
+
+    def for_patient(
+        self, patient_id: int, *, test: str | None = None, since: datetime | None = None
+    ) -> list[LabResult]:
+        """Oldest first. ``since`` is inclusive."""
+        where, params = "patient_id = ?", [patient_id]
+        results = self._live(
+            where + (" AND test = ?" if test else ""),
+            [*params, test] if test else params,
+            "collected_at, id",
+        )
+        # Sort on the instant itself: rows written outside the app may use another ISO spelling.
+        results.sort(key=lambda r: r.collected_at)
+        return [r for r in results if since is None or r.collected_at >= since]
