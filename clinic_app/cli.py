@@ -47,9 +47,9 @@ def build_parser() -> argparse.ArgumentParser:
 def display_available() -> bool:
     if os.environ.get("QT_QPA_PLATFORM", "").split(":")[0] in {"offscreen", "minimal", "vnc"}:
         return True
-    if sys.platform.startswith("linux") or "bsd" in sys.platform:
-        return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
-    return True  # Windows and macOS always have a window system in a user session
+    if sys.platform == "win32" or sys.platform == "darwin":
+        return True  # a user session there always has a window system
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -63,15 +63,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CommandError as exc:
         print(f"clinic-app: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # output piped into `head`: the reader left, nothing is wrong
+        sys.stderr.close()
+        return 0
 
 
 def launch_gui(args: argparse.Namespace) -> int:
     if not display_available():
         print(NO_DISPLAY_MESSAGE, file=sys.stderr)
         return 2
-    from clinic_app.gui.app import run_app  # Qt is loaded only here
-
-    return run_app(getattr(args, "db", None))
+    gui = importlib.import_module("clinic_app.gui.app")  # Qt is loaded only here
+    status: int = gui.run_app(getattr(args, "db", None))
+    return status
 
 
 if __name__ == "__main__":

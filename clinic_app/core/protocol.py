@@ -1,0 +1,264 @@
+"""A treatment protocol as data: drugs, phases, per-day dose rules, dose levels and the rest.
+
+Built by :mod:`clinic_app.core.protocol_loader` from one TOML file per protocol; nothing here
+knows about a particular regimen, so a new regimen needs a new file, not new code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from enum import StrEnum
+from pathlib import Path
+
+from clinic_app.core.errors import DomainError
+
+
+class Route(StrEnum):
+    PO = "PO"
+    IV = "IV"
+
+    @property
+    def spelled(self) -> str:
+        return {"PO": "by mouth", "IV": "intravenous infusion"}[self.value]
+
+
+class DoseBasis(StrEnum):
+    FLAT = "flat"  # mg
+    PER_M2 = "per_m2"  # mg/m² of body-surface area
+
+    @property
+    def unit(self) -> str:
+        return "mg" if self is DoseBasis.FLAT else "mg/m²"
+
+
+class DoseForm(StrEnum):
+    TABLET = "tablet"
+    CAPSULE = "capsule"
+    INFUSION = "infusion"
+
+
+class PhaseEntry(StrEnum):
+    START = "start"  # the phase a patient starts in
+    CYCLE = "cycle"  # entered automatically at its first cycle
+    DECISION = "decision"  # entered only by a recorded end-of-cycle decision
+
+
+@dataclass(frozen=True)
+class Drug:
+    key: str
+    name: str
+    form: DoseForm
+    basis: DoseBasis
+    routes: tuple[Route, ...]
+    frequency: str
+    strengths: tuple[Decimal, ...] = ()
+    """Capsule or tablet strengths in mg; empty for infusions."""
+    rounding_increment: Decimal | None = None
+    """mg/m² drugs: the calculated mg dose is rounded to a multiple of this."""
+    ladder: tuple[Decimal, ...] = ()
+    """Dose-reduction steps, highest first, in the drug's prescribing unit."""
+    rems: bool = False
+
+    @property
+    def unit_noun(self) -> str:
+        return self.form.value
+
+
+@dataclass(frozen=True)
+class CycleRange:
+    first: int
+    last: int | None = None
+
+    def __contains__(self, cycle: object) -> bool:
+        if not isinstance(cycle, int):
+            return False
+        return cycle >= self.first and (self.last is None or cycle <= self.last)
+
+    def overlaps(self, other: CycleRange) -> bool:
+        hi_self = self.last if self.last is not None else 10**9
+        hi_other = other.last if other.last is not None else 10**9
+        return self.first <= hi_other and other.first <= hi_self
+
+    def describe(self) -> str:
+        if self.last is None:
+            return f"cycle {self.first} on"
+        if self.last == self.first:
+            return f"cycle {self.first}"
+        return f"cycles {self.first}-{self.last}"
+
+
+ALL_CYCLES = CycleRange(1, None)
+
+
+@dataclass(frozen=True)
+class RenalCap:
+    """Below ``crcl_below`` mL/min the dose is at most ``max_dose`` (e.g. DexTR maintenance)."""
+
+    crcl_below: Decimal
+    max_dose: Decimal
+
+
+@dataclass(frozen=True)
+class DoseRule:
+    drug: str
+    days: tuple[int, ...]
+    dose: Decimal | None
+    """The dose in the drug's prescribing unit, or None when it comes from the dose level."""
+    cycles: CycleRange = ALL_CYCLES
+    route: Route | None = None
+    renal_cap: RenalCap | None = None
+
+
+@dataclass(frozen=True)
+class PhaseSpec:
+    key: str
+    name: str
+    first_cycle: int
+    last_cycle: int | None
+    entry: PhaseEntry
+    doses: tuple[DoseRule, ...]
+
+    def contains(self, cycle: int) -> bool:
+        return cycle in CycleRange(self.first_cycle, self.last_cycle)
+
+
+@dataclass(frozen=True)
+class DoseLevel:
+    level: int
+    doses: Mapping[str, Decimal]
+
+
+@dataclass(frozen=True)
+class MonitoringEvent:
+    kind: str  # "labs", "visit", "evaluation"
+    label: str
+    days: tuple[int, ...]
+    cycles: CycleRange = ALL_CYCLES
+    phases: tuple[str, ...] = ()
+    """Empty means every phase."""
+
+    def applies(self, cycle: int, phase: str) -> bool:
+        return cycle in self.cycles and (not self.phases or phase in self.phases)
+
+
+@dataclass(frozen=True)
+class Reminder:
+    key: str
+    text: str
+    drugs: tuple[str, ...] = ()
+    """The reminder applies when any of these drugs is in the plan; empty means always."""
+
+
+@dataclass(frozen=True)
+class TreatmentCondition:
+    """Before day 1, ``drug`` needs ``test`` at or above ``minimum`` (rules §2)."""
+
+    drug: str
+    test: str
+    minimum: Decimal
+    unit: str
+    source: str
+
+
+@dataclass(frozen=True)
+class Gate:
+    key: str
+    label: str
+    drug: str | None = None
+
+
+@dataclass(frozen=True)
+class ProtocolOption:
+    """A dose change the investigator may elect (a recorded decision, never automatic)."""
+
+    key: str
+    label: str
+    drug: str
+    dose: Decimal
+    from_cycle: int
+
+
+@dataclass(frozen=True)
+class EnrolmentCaps:
+    total: int
+    escalation: int | None = None
+    expansion: int | None = None
+
+    @property
+    def inconsistency(self) -> str | None:
+        """The caps contradict each other (BPD: 24 + 38 > 56); all three are still enforced."""
+        if self.escalation is None or self.expansion is None:
+            return None
+        combined = self.escalation + self.expansion
+        if combined <= self.total:
+            return None
+        return (
+            f"The protocol allows up to {self.escalation} patients in escalation and "
+            f"{self.expansion} in expansion ({combined} together) but {self.total} in total; "
+            f"all three caps are enforced."
+        )
+
+
+@dataclass(frozen=True)
+class ProtocolSettings:
+    bsa_formula: str = "mosteller"
+    weight_change_pct: Decimal = Decimal(10)
+    rounding_max_pct: Decimal = Decimal(10)
+    lab_max_age_days: int = 3
+
+
+@dataclass(frozen=True)
+class Protocol:
+    key: str
+    name: str
+    title: str
+    version: str
+    source_file: Path
+    seed: str
+    cycle_length_days: int
+    drugs: Mapping[str, Drug]
+    phases: tuple[PhaseSpec, ...]
+    caps: EnrolmentCaps
+    settings: ProtocolSettings = field(default_factory=ProtocolSettings)
+    dose_levels: tuple[DoseLevel, ...] = ()
+    start_level: int | None = None
+    gates: tuple[Gate, ...] = ()
+    eligibility: tuple[Gate, ...] = ()
+    monitoring: tuple[MonitoringEvent, ...] = ()
+    reminders: tuple[Reminder, ...] = ()
+    conditions: tuple[TreatmentCondition, ...] = ()
+    options: tuple[ProtocolOption, ...] = ()
+    rule_tables: Mapping[str, Mapping[str, object]] = field(default_factory=dict)
+    """Raw tables for the rules engines ([decisions], [escalation], [dlt]), validated by them."""
+    readings: tuple[str, ...] = ()
+    """How the app reads ambiguous protocol text, shown in the protocol view."""
+
+    def phase(self, key: str) -> PhaseSpec:
+        for phase in self.phases:
+            if phase.key == key:
+                return phase
+        known = ", ".join(p.key for p in self.phases)
+        raise DomainError(
+            f"{self.name} has no phase {key!r}; its phases are {known}.", field="phase"
+        )
+
+    def dose_level(self, level: int) -> DoseLevel:
+        for candidate in self.dose_levels:
+            if candidate.level == level:
+                return candidate
+        if not self.dose_levels:
+            raise DomainError(f"{self.name} has no dose levels.", field="dose_level")
+        known = ", ".join(str(d.level) for d in self.dose_levels)
+        raise DomainError(
+            f"{self.name} has no dose level {level}; its levels are {known}.", field="dose_level"
+        )
+
+    @property
+    def notes(self) -> tuple[str, ...]:
+        """Readings of the protocol text a user should see in the protocol view."""
+        notes: list[str] = list(self.readings)
+        if self.caps.inconsistency:
+            notes.append(self.caps.inconsistency)
+        return tuple(notes)
