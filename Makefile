@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[test]'
 	touch $@
 
-run: $(STAMP)
+run: $(STAMP) sysdeps
 	$(BIN)/clinic-app $(ARGS)
 
 sysdeps:

@@ -6,7 +6,8 @@ set -euo pipefail
 pkgs=(xvfb xauth poppler-utils libegl1 libgl1 libfontconfig1 libdbus-1-3 libxkbcommon0
       libxkbcommon-x11-0 libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-image0
       libxcb-render-util0 libxcb-randr0 libxcb-shape0 libxcb-xfixes0 libxcb-xinerama0
-      libxcb-xkb1 libxcb-shm0 libxcb-sync1 libxrender1 libxi6 fonts-dejavu-core)
+      libxcb-xkb1 libxcb-shm0 libxcb-sync1 libxrender1 libxi6 fonts-dejavu-core
+      fonts-wqy-zenhei)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
