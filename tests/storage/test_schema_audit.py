@@ -1,0 +1,136 @@
+"""Schema upgrade from version 1, and the audit trail the triggers keep."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+from sqlite_utils import Database
+
+from clinic_app.storage import schema
+from clinic_app.storage.database import Record, open_database
+
+from .conftest import make_patient
+
+
+def audit_rows(record: Record) -> list[dict[str, object]]:
+    cursor = record.db.conn.execute("SELECT * FROM audit_log ORDER BY id")
+    names = [d[0] for d in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def test_upgrade_from_first_schema_keeps_data_and_adds_indexes(db_path: Path) -> None:
+    db = Database(sqlite3.connect(str(db_path)))
+    schema.migrations.apply(db, stop_before="0002_lookup_indexes")
+    assert db.execute("PRAGMA user_version").fetchone()[0] == 1
+    db.execute(
+        "INSERT INTO patients (mrn, family_name, given_name, date_of_birth, sex) "
+        "VALUES ('V1-1', 'Ōta', 'Hiro', '1949-12-31', 'M')"
+    )
+    db.execute(
+        "INSERT INTO labs (patient_id, test, value, unit, value_si, collected_at) "
+        "VALUES (1, 'creatinine', '1.30', 'mg/dL', '114.9', '2026-01-05T08:00:00+00:00')"
+    )
+    db.close()
+
+    with open_database(db_path, daily_backup=False) as rec:
+        assert rec.db.execute("PRAGMA user_version").fetchone()[0] == 2
+        indexes = {i.name for i in rec.db["labs"].indexes}
+        assert "labs_patient_test" in indexes
+        assert "audit_log_row" in {i.name for i in rec.db["audit_log"].indexes}
+        patient = rec.repos.patients.by_mrn("V1-1")
+        assert patient is not None and patient.value.family_name == "Ōta"
+        (lab,) = rec.repos.labs.for_patient(patient.id)
+        assert str(lab.value) == "1.30"  # exact text survives the upgrade
+        assert [r["via"] for r in audit_rows(rec)] == ["outside the app"] * 2
+
+
+def test_insert_through_app_is_audited_with_who_and_reason(record: Record) -> None:
+    pid = record.repos.patients.add(make_patient(), reason="new referral")
+    (row,) = audit_rows(record)
+    assert row["via"] == "clinic-app"
+    assert row["os_user"] == record.os_user
+    assert row["reason"] == "new referral"
+    assert (row["table_name"], row["row_id"], row["action"]) == ("patients", pid, "insert")
+    assert row["old_json"] is None
+    new = json.loads(str(row["new_json"]))
+    assert new["mrn"] == "MRN-0001" and new["family_name"] == "Nováková"
+    assert str(row["at"]).endswith("Z")
+    assert record.db.execute("SELECT count(*) FROM audit_actor").fetchone()[0] == 0
+
+
+def test_correction_and_void_are_audited_with_old_and_new(record: Record) -> None:
+    repo = record.repos.patients
+    pid = repo.add(make_patient())
+    stored = repo.get(pid)
+    fixed = repo.update(
+        pid,
+        make_patient(family="Novak"),
+        expected_version=stored.version,
+        reason="spelling on ID card",
+    )
+    assert fixed.version == 2
+    repo.void(pid, expected_version=2, reason="duplicate registration")
+    _insert, update, void = audit_rows(record)
+    assert update["action"] == "update" and update["reason"] == "spelling on ID card"
+    assert json.loads(str(update["old_json"]))["family_name"] == "Nováková"
+    assert json.loads(str(update["new_json"]))["family_name"] == "Novak"
+    assert void["action"] == "void"
+    assert json.loads(str(void["new_json"]))["void_reason"] == "duplicate registration"
+    assert repo.all() == []  # voided rows are kept but not listed
+    assert repo.get(pid).voided
+
+
+def test_plain_sql_behind_the_apps_back_is_audited_as_outside(record: Record) -> None:
+    pid = record.repos.patients.add(make_patient())
+    other = sqlite3.connect(str(record.path))
+    other.execute(
+        "UPDATE patients SET given_name = 'Zoe', version = version + 1 WHERE id = ?", [pid]
+    )
+    other.commit()
+    other.close()
+    last = audit_rows(record)[-1]
+    assert last["via"] == "outside the app" and last["os_user"] is None
+    assert json.loads(str(last["new_json"]))["given_name"] == "Zoe"
+
+
+@pytest.mark.parametrize(
+    ("sql", "message"),
+    [
+        ("DELETE FROM patients", "never deleted"),
+        ("UPDATE patients SET given_name = 'x'", "version = version \\+ 1"),
+        ("UPDATE audit_log SET reason = 'x'", "audit log cannot be changed"),
+        ("DELETE FROM audit_log", "audit log cannot be changed"),
+    ],
+)
+def test_triggers_refuse_deletes_silent_edits_and_audit_changes(
+    record: Record, sql: str, message: str
+) -> None:
+    record.repos.patients.add(make_patient())
+    with pytest.raises(sqlite3.IntegrityError, match=message):
+        record.db.conn.execute(sql)
+    record.db.conn.rollback()
+    assert record.db.execute("SELECT count(*) FROM audit_log").fetchone()[0] == 1
+
+
+def test_voided_row_cannot_be_revived_by_sql(record: Record) -> None:
+    pid = record.repos.patients.add(make_patient())
+    record.repos.patients.void(pid, expected_version=1, reason="test patient")
+    with pytest.raises(sqlite3.IntegrityError, match="voided row cannot be changed"):
+        record.db.conn.execute(
+            "UPDATE patients SET voided_at = NULL, void_reason = NULL, version = version + 1"
+        )
+    record.db.conn.rollback()
+
+
+def test_every_column_of_every_clinical_table_is_in_its_audit_json(record: Record) -> None:
+    # A migration that adds a column without re-installing triggers would fail this.
+    for table in schema.CLINICAL_TABLES:
+        sql = record.db.execute(
+            "SELECT sql FROM sqlite_master WHERE name = ?", [f"{table}_audit_update"]
+        ).fetchone()[0]
+        for column in record.db[table].columns_dict:
+            assert f"'{column}', NEW.{column}" in sql, (table, column)
+            assert f"'{column}', OLD.{column}" in sql, (table, column)
