@@ -260,7 +260,10 @@ def schema_problems(record: Record) -> list[str]:
             continue
         for trigger in schema.audit_trigger_names(table):
             if trigger not in present:
-                problems.append(f"audit: trigger {trigger} is missing; changes are not audited")
+                problems.append(
+                    f"audit: trigger {trigger} is missing, so changes to {table} are no "
+                    "longer fully audited and guarded"
+                )
     if "audit_actor" in tables:
         count = int(db.execute("SELECT count(*) FROM audit_actor").fetchone()[0])
         if count:
