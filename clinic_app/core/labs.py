@@ -28,6 +28,7 @@ from pathlib import Path
 
 from clinic_app.core.errors import DomainError, ProtocolError
 from clinic_app.core.ismp import format_number
+from clinic_app.core.resources import resources_dir as core_resources_dir
 
 # ASCII-safe canonical unit keys (stored in the record) and the label shown to people.
 UNIT_LABELS: Mapping[str, str] = {
@@ -202,8 +203,8 @@ def _decimal(value: object, source: str, key: str) -> Decimal:
 
 
 def resources_dir() -> Path:
-    """The repository's ``resources`` folder (bundled beside the package when frozen)."""
-    return Path(__file__).resolve().parents[2] / "resources"
+    """The app's ``resources`` folder (kept here for callers that import it from labs)."""
+    return core_resources_dir()
 
 
 def load_lab_tests(path: Path | None = None) -> tuple[LabTest, ...]:
