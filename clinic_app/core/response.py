@@ -469,8 +469,14 @@ def _electrophoresis_negative(ctx: _Context, a: ResponseAssessment) -> _Check:
 def _cr(ctx: _Context, a: ResponseAssessment) -> _Check:
     # IMWG: CR = negative serum and urine IFE, no soft-tissue plasmacytoma, < 5 % marrow PCs.
     checks: list[_Check] = []
-    for value, label in ((a.serum_ife, "serum"), (a.urine_ife, "urine")):
-        if value is None:
+    for value, label, spike in (
+        (a.serum_ife, "serum", a.serum_m_protein_g_dl),
+        (a.urine_ife, "urine", a.urine_m_protein_mg_24h),
+    ):
+        if value is None and spike is not None and spike > 0:
+            # Still seen on electrophoresis, so immunofixation could not be negative.
+            checks.append(_not_met(f"{label} M-protein still detectable on electrophoresis"))
+        elif value is None:
             checks.append(_unknown(f"{label} immunofixation not done"))
         elif value is Immunofixation.NEGATIVE:
             checks.append(_met(f"{label} immunofixation negative"))
@@ -632,8 +638,10 @@ def _classify_one(ctx: _Context, a: ResponseAssessment, nadir: Nadir) -> _Classi
             plasmacytoma,
         ]
     )
+    # sCR = CR + normal FLC ratio + no clonal marrow cells (IMWG).
+    scr_extras = _all([_flc_ratio_normal(ctx, a), _no_clonal_marrow(a)])
     ladder: list[tuple[ResponseCategory, _Check]] = [
-        (ResponseCategory.SCR, _all([cr, _flc_ratio_normal(ctx, a), _no_clonal_marrow(a)])),
+        (ResponseCategory.SCR, _all([cr, scr_extras])),
         (ResponseCategory.CR, cr),
         (ResponseCategory.VGPR, vgpr),
         (
@@ -665,7 +673,12 @@ def _classify_one(ctx: _Context, a: ResponseAssessment, nadir: Nadir) -> _Classi
                 category, f"{category}: " + "; ".join(facts), tuple(limited), evaluable
             )
         if check.state is _State.UNKNOWN:
-            limited.append(f"{category} not assessable: " + "; ".join(dict.fromkeys(check.texts)))
+            missing = check.texts
+            if category is ResponseCategory.SCR:
+                # The CR line that follows lists CR's own gaps; sCR adds only its extras.
+                missing = scr_extras.texts if scr_extras.state is _State.UNKNOWN else ()
+            if missing:
+                limited.append(f"{category} not assessable: " + "; ".join(dict.fromkeys(missing)))
         elif category is ResponseCategory.MR:
             why_not.extend(check.texts)
     if not evaluable:

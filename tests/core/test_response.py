@@ -466,3 +466,11 @@ def test_a_lower_serum_value_never_gives_a_worse_category(
     higher = one(baseline, at(4, serum_m_protein_g_dl=now))
     lower = one(baseline, at(4, serum_m_protein_g_dl=max(now - drop, D(0))))
     assert lower.category.is_at_least(higher.category)
+
+
+def test_a_visible_spike_rules_out_cr_without_waiting_for_immunofixation() -> None:
+    # serum 0.8 g/dL is still seen on electrophoresis: IFE cannot be negative, so CR is not
+    # "not assessable" but simply not met; (10 - 0.8) / 10 = 92 % -> VGPR
+    result = one(SERUM_ONLY, at(4, serum_m_protein_g_dl=D("0.8")))
+    assert result.category is ResponseCategory.VGPR
+    assert not any(s.startswith(("CR", "sCR")) for s in result.limited_by)
