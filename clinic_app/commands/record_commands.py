@@ -1,0 +1,105 @@
+"""``backup``, ``restore`` and ``check``: looking after the record file from the command line.
+
+Storage failures (locked, read-only, disk full, damaged file) print one line and exit 1; user
+mistakes (a backup file that does not exist) exit 2 through :class:`CommandError`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from clinic_app.commands.base import fail
+from clinic_app.storage.backup import backup_to, check, default_backup_name, restore_from
+from clinic_app.storage.database import open_database
+from clinic_app.storage.errors import StorageError
+from clinic_app.storage.location import resolve_db_path
+
+
+def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
+    backup = subparsers.add_parser(
+        "backup",
+        parents=[common],
+        help="copy the record safely (SQLite online backup), even while the app is open",
+    )
+    backup.add_argument(
+        "-o",
+        "--output",
+        metavar="PATH",
+        help="where to write the backup (default: a timestamped file in the backups folder)",
+    )
+    backup.set_defaults(handler=run_backup)
+
+    restore = subparsers.add_parser(
+        "restore",
+        parents=[common],
+        help="replace the record by a backup after checking it; the replaced file is kept",
+    )
+    restore.add_argument("backup_file", metavar="PATH", help="the backup file to restore")
+    restore.set_defaults(handler=run_restore)
+
+    check_cmd = subparsers.add_parser(
+        "check",
+        parents=[common],
+        help="check integrity, foreign keys and the audit triggers; exit 1 on any problem",
+    )
+    check_cmd.set_defaults(handler=run_check)
+
+
+def _existing_db(args: argparse.Namespace) -> Path:
+    path = resolve_db_path(getattr(args, "db", None))
+    if not path.exists():
+        fail(f"there is no record at {path} yet (give another one with --db PATH)")
+    return path
+
+
+def _storage_failure(exc: StorageError) -> int:
+    print(f"clinic-app: {exc}", file=sys.stderr)
+    return 1
+
+
+def run_backup(args: argparse.Namespace) -> int:
+    path = _existing_db(args)
+    try:
+        with open_database(path, daily_backup=False) as record:
+            target = Path(args.output) if args.output else default_backup_name(record)
+            if target.resolve() == path.resolve():
+                fail("the backup cannot be written over the record itself; choose another -o PATH")
+            backup_to(record, target)
+    except StorageError as exc:
+        return _storage_failure(exc)
+    print(f"Backed up {path} to {target}")
+    return 0
+
+
+def run_restore(args: argparse.Namespace) -> int:
+    source = Path(args.backup_file)
+    if not source.is_file():
+        fail(f"there is no backup file at {source}")
+    path = resolve_db_path(getattr(args, "db", None))
+    if source.resolve() == path.resolve():
+        fail("that is the record itself; give a backup file to restore")
+    try:
+        kept = restore_from(path, source)
+    except StorageError as exc:
+        return _storage_failure(exc)
+    kept_note = f"; the replaced file is kept at {kept}" if kept else ""
+    print(f"Restored {path} from {source}{kept_note}")
+    return 0
+
+
+def run_check(args: argparse.Namespace) -> int:
+    path = _existing_db(args)
+    try:
+        with open_database(path, daily_backup=False) as record:
+            problems = check(record)
+    except StorageError as exc:
+        problems = [str(exc)]
+    for line in problems:
+        print(line)
+    if problems:
+        return 1
+    print(f"ok: {path}")
+    return 0
