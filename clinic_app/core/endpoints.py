@@ -1,0 +1,259 @@
+"""BPD efficacy endpoints as the protocol text defines them (rules §7, seed 002).
+
+- Initial response rate: CR + PR, counting sCR and VGPR, at the assessment after 2 cycles.
+- Overall response rate *per protocol*: SD or better (the seed's unusual definition), shown
+  next to the standard ORR (PR or better).
+- Each rate is n/N with an exact 95 % Clopper-Pearson interval. A patient counts for efficacy
+  after 2 cycles (seed 002: "For efficacy: 2 cycles"); others are listed with the reason.
+- Time-to-event builders for PFS, the protocol's TTP (really a duration of response) and
+  time to next therapy, for :func:`clinic_app.core.survival.kaplan_meier`.
+
+Response categories are accepted as the strings ``"sCR" "CR" "VGPR" "PR" "MR" "SD" "PD"``
+or as any enum whose value (or name) is one of them.
+
+>>> rates = response_rates([
+...     EfficacyPatient("a", 2, "VGPR", "CR"), EfficacyPatient("b", 4, "SD", "PR"),
+...     EfficacyPatient("c", 3, "PD", "PD"), EfficacyPatient("d", 1, None, None)])
+>>> rates.initial.ci.text()
+'1/3 (33.3 %; 95 % CI 0.8 to 90.6 %)'
+>>> rates.orr_per_protocol.label, rates.orr_per_protocol.ci.successes
+('overall response rate (SD or better, per protocol)', 2)
+>>> rates.not_evaluable[0].reason
+'fewer than 2 cycles (1 completed)'
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from enum import Enum, StrEnum
+
+from clinic_app.core.binomial import ProportionCI, clopper_pearson
+from clinic_app.core.errors import DomainError, MissingDataError
+from clinic_app.core.survival import EventTime
+
+PFS_LABEL = "progression-free survival"
+DOR_LABEL = "duration of response (protocol's TTP)"
+TTNT_LABEL = "time to next therapy"
+
+# seed 002: "For efficacy: 2 cycles"
+EFFICACY_MIN_CYCLES = 2
+
+
+class BestResponse(StrEnum):
+    """IMWG categories, best first (the ``rank`` grows as the response gets worse)."""
+
+    SCR = "sCR"
+    CR = "CR"
+    VGPR = "VGPR"
+    PR = "PR"
+    MR = "MR"
+    SD = "SD"
+    PD = "PD"
+
+    @property
+    def rank(self) -> int:
+        return list(BestResponse).index(self)
+
+    def at_least(self, other: BestResponse) -> bool:
+        return self.rank <= other.rank
+
+
+def parse_response(value: str | Enum) -> BestResponse:
+    """A category from its string, or from another module's enum (by value, then name).
+
+    >>> parse_response("scr")
+    <BestResponse.SCR: 'sCR'>
+    """
+    candidates: list[str] = []
+    if isinstance(value, Enum):
+        candidates.extend([str(value.value), value.name])
+    else:
+        candidates.append(str(value))
+    by_key = {member.value.casefold(): member for member in BestResponse}
+    for text in candidates:
+        found = by_key.get(text.strip().casefold())
+        if found is not None:
+            return found
+    raise DomainError(
+        f"unknown response category {value!r}; expected one of "
+        f"{', '.join(m.value for m in BestResponse)}",
+        field="response",
+    )
+
+
+@dataclass(frozen=True)
+class EfficacyPatient:
+    patient_id: str
+    cycles_completed: int
+    response_after_two_cycles: str | Enum | None
+    """The response at the assessment that closes cycle 2 (initial response rate)."""
+    best_response: str | Enum | None
+    """The best response on study (overall response rates)."""
+
+
+@dataclass(frozen=True)
+class NotEvaluable:
+    patient_id: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Rate:
+    label: str
+    counts_as_response: tuple[BestResponse, ...]
+    ci: ProportionCI
+
+    def text(self) -> str:
+        return f"{self.label}: {self.ci.text()}"
+
+
+@dataclass(frozen=True)
+class ResponseRates:
+    initial: Rate | None
+    """``None`` when no evaluable patient has a response recorded after 2 cycles."""
+    orr_per_protocol: Rate | None
+    orr_standard: Rate | None
+    evaluable: tuple[str, ...]
+    not_evaluable: tuple[NotEvaluable, ...]
+    """Patients left out of a rate, each with the reason (and which rate, if only one)."""
+
+
+# IMWG: CR + PR "including sCR and VGPR"
+_PR_OR_BETTER = (BestResponse.SCR, BestResponse.CR, BestResponse.VGPR, BestResponse.PR)
+# seed 002 ORR: "SD, PR, VGPR, CR or sCR"; its SD is "not CR, VGPR, PR or PD", so MR is in it
+_SD_OR_BETTER = (*_PR_OR_BETTER, BestResponse.MR, BestResponse.SD)
+
+
+def response_rates(
+    patients: Sequence[EfficacyPatient], min_cycles: int = EFFICACY_MIN_CYCLES
+) -> ResponseRates:
+    """Initial response rate, ORR per protocol and standard ORR, with exact 95 % CIs."""
+    evaluable: list[EfficacyPatient] = []
+    left_out: list[NotEvaluable] = []
+    for patient in patients:
+        if patient.cycles_completed < min_cycles:
+            left_out.append(
+                NotEvaluable(
+                    patient.patient_id,
+                    f"fewer than {min_cycles} cycles ({patient.cycles_completed} completed)",
+                )
+            )
+        else:
+            evaluable.append(patient)
+
+    initial_responses: list[BestResponse] = []
+    best_responses: list[BestResponse] = []
+    for patient in evaluable:
+        if patient.response_after_two_cycles is None:
+            left_out.append(
+                NotEvaluable(
+                    patient.patient_id,
+                    "no response recorded after 2 cycles (left out of the initial response rate)",
+                )
+            )
+        else:
+            initial_responses.append(parse_response(patient.response_after_two_cycles))
+        if patient.best_response is None:
+            left_out.append(
+                NotEvaluable(
+                    patient.patient_id,
+                    "no best response recorded (left out of both overall response rates)",
+                )
+            )
+        else:
+            best_responses.append(parse_response(patient.best_response))
+
+    return ResponseRates(
+        initial=_rate(
+            "initial response rate (CR + PR, including sCR and VGPR, after 2 cycles)",
+            _PR_OR_BETTER,
+            initial_responses,
+        ),
+        orr_per_protocol=_rate(
+            "overall response rate (SD or better, per protocol)", _SD_OR_BETTER, best_responses
+        ),
+        orr_standard=_rate(
+            "overall response rate (PR or better, standard)", _PR_OR_BETTER, best_responses
+        ),
+        evaluable=tuple(p.patient_id for p in evaluable),
+        not_evaluable=tuple(left_out),
+    )
+
+
+def _rate(
+    label: str, responders: tuple[BestResponse, ...], responses: list[BestResponse]
+) -> Rate | None:
+    if not responses:
+        return None
+    hits = sum(1 for response in responses if response in responders)
+    return Rate(label, responders, clopper_pearson(hits, len(responses)))
+
+
+def _days(origin: date, end: date, origin_field: str, end_field: str) -> int:
+    days = (end - origin).days
+    if days < 0:
+        raise DomainError(
+            f"{end_field} ({end.isoformat()}) is before {origin_field} ({origin.isoformat()})",
+            field=end_field,
+        )
+    return days
+
+
+def progression_free_survival(
+    start_on: date,
+    last_assessment_on: date | None,
+    progression_on: date | None = None,
+    death_on: date | None = None,
+) -> EventTime:
+    """Start of therapy to progression or death, whichever is first; else censored at the
+    last assessment (rules §7)."""
+    events = [d for d in (progression_on, death_on) if d is not None]
+    if events:
+        return EventTime(_days(start_on, min(events), "start_on", "progression_on/death_on"), True)
+    if last_assessment_on is None:
+        raise MissingDataError(
+            "no progression, death or assessment after the start: PFS cannot be censored",
+            field="last_assessment_on",
+        )
+    return EventTime(_days(start_on, last_assessment_on, "start_on", "last_assessment_on"), False)
+
+
+def duration_of_response(
+    first_response_on: date,
+    last_assessment_on: date | None,
+    progression_on: date | None = None,
+) -> EventTime:
+    """The protocol's "time to progression": from the first response to progression, which
+    is a duration of response; censored at the last assessment (seed 002)."""
+    if progression_on is not None:
+        return EventTime(
+            _days(first_response_on, progression_on, "first_response_on", "progression_on"), True
+        )
+    if last_assessment_on is None:
+        raise MissingDataError(
+            "no progression and no assessment recorded after the first response",
+            field="last_assessment_on",
+        )
+    return EventTime(
+        _days(first_response_on, last_assessment_on, "first_response_on", "last_assessment_on"),
+        False,
+    )
+
+
+def time_to_next_therapy(
+    start_on: date,
+    last_follow_up_on: date | None,
+    next_therapy_on: date | None = None,
+) -> EventTime:
+    """Start of study therapy to the start of the next therapy; else censored at the last
+    follow-up (seed 002)."""
+    if next_therapy_on is not None:
+        return EventTime(_days(start_on, next_therapy_on, "start_on", "next_therapy_on"), True)
+    if last_follow_up_on is None:
+        raise MissingDataError(
+            "no next therapy and no follow-up date: time to next therapy cannot be censored",
+            field="last_follow_up_on",
+        )
+    return EventTime(_days(start_on, last_follow_up_on, "start_on", "last_follow_up_on"), False)

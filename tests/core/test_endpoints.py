@@ -1,0 +1,146 @@
+"""Response rates and time-to-event builders (rules §7, seed 002), by hand."""
+
+from __future__ import annotations
+
+from datetime import date
+from enum import Enum
+
+import pytest
+
+from clinic_app.core.endpoints import (
+    DOR_LABEL,
+    BestResponse,
+    EfficacyPatient,
+    duration_of_response,
+    parse_response,
+    progression_free_survival,
+    response_rates,
+    time_to_next_therapy,
+)
+from clinic_app.core.errors import DomainError, MissingDataError
+from clinic_app.core.survival import EventTime
+
+
+class OtherModulesCategory(Enum):
+    """Stands in for clinic_app.core.response.ResponseCategory, whatever its values are."""
+
+    SCR = "sCR"
+    VERY_GOOD = "VGPR"
+    STABLE = "stable"
+
+
+def test_rates_on_ten_patients_by_hand() -> None:
+    after_two = ["sCR", "CR", "VGPR", "PR", "MR", "SD", "SD", "PD", "PR", "SD"]
+    best = ["sCR", "CR", "VGPR", "PR", "MR", "SD", "PR", "PD", "CR", "PD"]
+    patients = [
+        EfficacyPatient(f"p{i}", 2 + i, a, b)
+        for i, (a, b) in enumerate(zip(after_two, best, strict=True))
+    ]
+    rates = response_rates(patients)
+    assert rates.initial is not None
+    assert rates.orr_per_protocol is not None and rates.orr_standard is not None
+    # initial: sCR, CR, VGPR, PR, PR (p8) = 5 of 10
+    assert (rates.initial.ci.successes, rates.initial.ci.n) == (5, 10)
+    # per protocol SD or better on best: all but the two PD = 8 of 10 (MR counts: seed SD)
+    assert (rates.orr_per_protocol.ci.successes, rates.orr_per_protocol.ci.n) == (8, 10)
+    # standard PR or better on best: sCR, CR, VGPR, PR, PR (p6), CR (p8) = 6 of 10
+    assert (rates.orr_standard.ci.successes, rates.orr_standard.ci.n) == (6, 10)
+    assert "per protocol" in rates.orr_per_protocol.label
+    assert "standard" in rates.orr_standard.label
+    # 5/10: exact CI 0.187086 to 0.812914 (symmetric; scipy beta.ppf(0.025, 5, 6))
+    assert rates.initial.ci.lower == pytest.approx(0.187086, abs=1e-6)
+    assert rates.initial.ci.upper == pytest.approx(0.812914, abs=1e-6)
+    assert rates.not_evaluable == ()
+
+
+def test_fewer_than_two_cycles_is_not_evaluable() -> None:
+    patients = [
+        EfficacyPatient("one-cycle", 1, None, "PD"),  # 1 < 2: out, whatever the response
+        EfficacyPatient("two-cycles", 2, "PR", "PR"),  # exactly 2: in
+        EfficacyPatient("zero", 0, None, None),
+    ]
+    rates = response_rates(patients)
+    assert rates.evaluable == ("two-cycles",)
+    assert [(n.patient_id, n.reason) for n in rates.not_evaluable] == [
+        ("one-cycle", "fewer than 2 cycles (1 completed)"),
+        ("zero", "fewer than 2 cycles (0 completed)"),
+    ]
+    assert rates.initial is not None and rates.initial.ci.text().startswith("1/1 (100 %")
+
+
+def test_missing_responses_are_listed_not_guessed() -> None:
+    patients = [
+        EfficacyPatient("a", 3, None, "PR"),
+        EfficacyPatient("b", 3, "SD", None),
+        EfficacyPatient("c", 3, "PR", "CR"),
+    ]
+    rates = response_rates(patients)
+    assert rates.initial is not None and rates.initial.ci.n == 2  # a left out
+    assert rates.orr_standard is not None and rates.orr_standard.ci.n == 2  # b left out
+    reasons = {(n.patient_id, n.reason.split(" (")[0]) for n in rates.not_evaluable}
+    assert reasons == {
+        ("a", "no response recorded after 2 cycles"),
+        ("b", "no best response recorded"),
+    }
+
+
+def test_no_evaluable_patient_gives_no_rate() -> None:
+    rates = response_rates([EfficacyPatient("a", 1, None, None)])
+    assert rates.initial is None and rates.orr_per_protocol is None
+
+
+def test_categories_from_strings_and_other_enums() -> None:
+    assert parse_response("VGPR") is BestResponse.VGPR
+    assert parse_response(" scr ") is BestResponse.SCR
+    assert parse_response(BestResponse.MR) is BestResponse.MR
+    assert parse_response(OtherModulesCategory.SCR) is BestResponse.SCR
+    assert parse_response(OtherModulesCategory.VERY_GOOD) is BestResponse.VGPR
+    with pytest.raises(DomainError):
+        parse_response(OtherModulesCategory.STABLE)
+    with pytest.raises(DomainError):
+        parse_response("nCR")
+    assert BestResponse.VGPR.at_least(BestResponse.PR)
+    assert not BestResponse.SD.at_least(BestResponse.MR)
+
+
+START = date(2024, 1, 1)
+
+
+def test_pfs_event_is_progression_or_death_whichever_first() -> None:
+    # progression 2024-03-01: 31 (Jan) + 29 (Feb 2024) = 60 days
+    assert progression_free_survival(START, date(2024, 4, 1), date(2024, 3, 1)) == EventTime(
+        60, True
+    )
+    # death 2024-02-01 (31 days) before progression -> 31, event
+    assert progression_free_survival(
+        START, None, progression_on=date(2024, 3, 1), death_on=date(2024, 2, 1)
+    ) == EventTime(31, True)
+    # no event: censored at last assessment 2024-01-29 = 28 days
+    assert progression_free_survival(START, date(2024, 1, 29)) == EventTime(28, False)
+    # progression on the start day: 0 days
+    assert progression_free_survival(START, None, START) == EventTime(0, True)
+
+
+def test_pfs_missing_or_contradictory_dates() -> None:
+    with pytest.raises(MissingDataError) as caught:
+        progression_free_survival(START, None)
+    assert caught.value.field == "last_assessment_on"
+    with pytest.raises(DomainError):
+        progression_free_survival(START, None, date(2023, 12, 31))  # one day before start
+
+
+def test_duration_of_response_is_the_protocols_ttp() -> None:
+    assert DOR_LABEL == "duration of response (protocol's TTP)"
+    # first response 2024-03-01, progression 2024-06-01: 31 + 30 + 31 = 92 days
+    assert duration_of_response(date(2024, 3, 1), None, date(2024, 6, 1)) == EventTime(92, True)
+    assert duration_of_response(date(2024, 3, 1), date(2024, 3, 29)) == EventTime(28, False)
+    with pytest.raises(MissingDataError):
+        duration_of_response(date(2024, 3, 1), None)
+
+
+def test_time_to_next_therapy() -> None:
+    # next therapy 2025-01-01: 366 days after 2024-01-01 (leap year)
+    assert time_to_next_therapy(START, None, date(2025, 1, 1)) == EventTime(366, True)
+    assert time_to_next_therapy(START, date(2024, 7, 1)) == EventTime(182, False)
+    with pytest.raises(MissingDataError):
+        time_to_next_therapy(START, None)
