@@ -1,4 +1,4 @@
-"""clinic-app: an offline assistant for oncology nurses and trial staff running myeloma protocols."""
+"""clinic-app: an offline assistant for nurses and trial staff running myeloma protocols."""
 
 from importlib.metadata import PackageNotFoundError, version
 
