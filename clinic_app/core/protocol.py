@@ -12,7 +12,10 @@ from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
 
+from clinic_app.core.dlt import DltCriteria
 from clinic_app.core.errors import DomainError
+from clinic_app.core.phase_decision import PhaseDecisionParams
+from clinic_app.core.plateau import PlateauCriteria
 
 
 class Route(StrEnum):
@@ -232,6 +235,12 @@ class Protocol:
     options: tuple[ProtocolOption, ...] = ()
     rule_tables: Mapping[str, Mapping[str, object]] = field(default_factory=dict)
     """Raw tables for the rules engines ([decisions], [escalation], [dlt]), validated by them."""
+    decision_params: PhaseDecisionParams | None = None
+    """The end-of-cycle decision settings ([decisions])."""
+    plateau: PlateauCriteria | None = None
+    """How plateau is detected ([plateau]); None where the protocol has no plateau rule."""
+    dlt_criteria: DltCriteria | None = None
+    """The DLT thresholds ([dlt]); None where the protocol has no DLT rules."""
     readings: tuple[str, ...] = ()
     """How the app reads ambiguous protocol text, shown in the protocol view."""
 

@@ -7,12 +7,15 @@ never guesses what a protocol meant.
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from clinic_app.core.errors import ProtocolError
+from clinic_app.core.dlt import DltCriteria
+from clinic_app.core.errors import DomainError, ProtocolError
+from clinic_app.core.phase_decision import PhaseDecisionParams
+from clinic_app.core.plateau import PlateauCriteria
 from clinic_app.core.protocol import (
     ALL_CYCLES,
     CycleRange,
@@ -38,7 +41,8 @@ from clinic_app.core.resources import resources_dir
 
 # Units a treatment condition may be written in (rules §3: ×10⁹/L for counts).
 _CONDITION_UNITS = {"10^9/L"}
-_RULE_TABLES = ("decisions", "escalation", "dlt")
+T = TypeVar("T")
+_RULE_TABLES = ("decisions", "plateau", "escalation", "dlt")
 
 
 def protocols_dir() -> Path:
@@ -200,6 +204,20 @@ class _Reader:
             if key not in allowed:
                 raise self.fail(f"{where}{key}", "unknown key")
 
+    def rule(
+        self, raw: Mapping[str, Any], key: str, parse: Callable[[Mapping[str, object], str], T]
+    ) -> T | None:
+        """A rules engine's table, checked by that engine; errors name this file and the table."""
+        if key not in raw:
+            return None
+        table = self.table(raw, key, "")
+        try:
+            return parse(table, self.source)
+        except ProtocolError as exc:
+            raise self.fail(f"{key}.{exc.key}", exc.problem) from None
+        except DomainError as exc:
+            raise self.fail(key, exc.message) from None
+
     # -- the document ---------------------------------------------------------------------
     def protocol(self, raw: Mapping[str, Any]) -> Protocol:
         self.check_unknown(
@@ -268,6 +286,9 @@ class _Reader:
             conditions=self.conditions(raw, drugs),
             options=self.options(raw, drugs),
             rule_tables={k: self.table(raw, k, "") for k in _RULE_TABLES if k in raw},
+            decision_params=self.rule(raw, "decisions", PhaseDecisionParams.from_mapping),
+            plateau=self.rule(raw, "plateau", PlateauCriteria.from_mapping),
+            dlt_criteria=self.rule(raw, "dlt", DltCriteria.from_mapping),
             readings=self.strings(head, "readings", "protocol."),
         )
 

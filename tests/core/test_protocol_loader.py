@@ -154,6 +154,11 @@ def _mutated(tmp_path: Path, source: Path, old: str, new: str) -> Path:
         (DEXTR, "first_cycle = 1", "frist_cycle = 1", "phases[0].frist_cycle", "unknown key"),
         # a negative dose
         (DEXTR, 'dose = "25"', 'dose = "-25"', "phases[0].doses[4].dose", "positive"),
+        # the rules engines' tables are checked too, naming this file and the table's key
+        (BPD, 'fever_celsius = "38.5"', 'fever_celsius = "hot"', "dlt.fever_celsius", ""),
+        (BPD, "window_days = 28", "window_dayz = 28", "dlt.window_dayz", ""),
+        (DEXTR, 'scheme = "response_gated"', 'scheme = "whenever"', "decisions.scheme", "whenever"),
+        (DEXTR, 'tolerance_pct = "25"', "tolerance_pct = true", "plateau.tolerance_pct", ""),
         # a ladder in the wrong order
         (
             DEXTR,
@@ -175,6 +180,17 @@ def test_malformed_file_is_refused_naming_file_key_and_problem(
     assert error.key == key
     assert problem in error.problem
     assert str(error).startswith(f"{source.name}: {key}: ")
+
+
+def test_rule_tables_are_typed() -> None:
+    protocols = load_protocols()
+    bpd, dextr = protocols["bpd"], protocols["dextr"]
+    assert bpd.dlt_criteria is not None and bpd.dlt_criteria.fever_celsius == Decimal("38.5")
+    assert bpd.dlt_criteria.marrow_involvement_pct_over == Decimal(30)
+    assert dextr.dlt_criteria is None
+    assert dextr.plateau is not None and dextr.plateau.tolerance_pct == Decimal(25)
+    assert dextr.decision_params is not None and dextr.decision_params.first_decision_cycle == 4
+    assert bpd.decision_params is not None and bpd.decision_params.maintenance_after_cycle == 12
 
 
 def test_not_toml_at_all(tmp_path: Path) -> None:
