@@ -16,7 +16,13 @@ from clinic_app import __version__
 from clinic_app.commands.base import CommandError, OneLineParser, common_options
 
 # Modules under clinic_app.commands that contribute subcommands, in the order --help lists them.
-COMMAND_MODULES = ("protocol_commands", "record_commands", "print_commands", "trial_commands")
+COMMAND_MODULES = (
+    "protocol_commands",
+    "record_commands",
+    "data_commands",
+    "print_commands",
+    "trial_commands",
+)
 
 NO_DISPLAY_MESSAGE = (
     "clinic-app: no graphical display is available (DISPLAY and WAYLAND_DISPLAY are unset), so the "
