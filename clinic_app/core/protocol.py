@@ -14,6 +14,7 @@ from pathlib import Path
 
 from clinic_app.core.dlt import DltCriteria
 from clinic_app.core.errors import DomainError
+from clinic_app.core.escalation import EscalationDesign
 from clinic_app.core.phase_decision import PhaseDecisionParams
 from clinic_app.core.plateau import PlateauCriteria
 
@@ -241,6 +242,8 @@ class Protocol:
     """How plateau is detected ([plateau]); None where the protocol has no plateau rule."""
     dlt_criteria: DltCriteria | None = None
     """The DLT thresholds ([dlt]); None where the protocol has no DLT rules."""
+    escalation: EscalationDesign | None = None
+    """The 3+3 design ([escalation]); None where the protocol does not escalate."""
     readings: tuple[str, ...] = ()
     """How the app reads ambiguous protocol text, shown in the protocol view."""
 

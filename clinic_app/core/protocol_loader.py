@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 
 from clinic_app.core.dlt import DltCriteria
 from clinic_app.core.errors import DomainError, ProtocolError
+from clinic_app.core.escalation import EscalationDesign
 from clinic_app.core.phase_decision import PhaseDecisionParams
 from clinic_app.core.plateau import PlateauCriteria
 from clinic_app.core.protocol import (
@@ -289,6 +290,7 @@ class _Reader:
             decision_params=self.rule(raw, "decisions", PhaseDecisionParams.from_mapping),
             plateau=self.rule(raw, "plateau", PlateauCriteria.from_mapping),
             dlt_criteria=self.rule(raw, "dlt", DltCriteria.from_mapping),
+            escalation=self.rule(raw, "escalation", EscalationDesign.from_mapping),
             readings=self.strings(head, "readings", "protocol."),
         )
 

@@ -191,6 +191,9 @@ def test_rule_tables_are_typed() -> None:
     assert dextr.plateau is not None and dextr.plateau.tolerance_pct == Decimal(25)
     assert dextr.decision_params is not None and dextr.decision_params.first_decision_cycle == 4
     assert bpd.decision_params is not None and bpd.decision_params.maintenance_after_cycle == 12
+    assert bpd.escalation is not None and bpd.escalation.levels == (-1, 1, 2, 3, 4)
+    assert (bpd.escalation.escalation_cap, bpd.escalation.total_cap) == (24, 56)
+    assert dextr.escalation is None
 
 
 def test_not_toml_at_all(tmp_path: Path) -> None:
