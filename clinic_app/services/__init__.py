@@ -1,0 +1,1 @@
+"""Services: computed state and record-wide jobs over storage and core (no Qt, no PDF)."""

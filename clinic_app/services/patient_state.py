@@ -1,0 +1,418 @@
+"""The computed state of each patient: the patient list, the Today view and one patient's summary.
+
+Everything here is derived from the record on a given ``today``; nothing is stored. The list
+and the Today view read the whole record through a few set-based queries
+(:mod:`clinic_app.storage.queries`), so they stay fast for 10,000 patients.
+
+Definitions (docs/data-format.md repeats them for the GUI):
+
+- *current cycle*: the highest-numbered cycle of the patient's latest enrolment that has
+  started; its *day* is ``today - day 1 + 1`` (rules §1), ``None`` before day 1, without a
+  started cycle, or off study.
+- *grade >= 3 toxicity this cycle*: an adverse event of CTCAE grade 3 or more that began by
+  today and was not resolved before the current cycle started, or a lab value in the current
+  cycle whose CTCAE grade is certainly 3 or more.
+- *pending DLT review*: a DLT review with no investigator confirmation yet, or (protocols
+  with a ``[dlt]`` table) a DLT window that has ended with no review recorded.
+- *BSA recheck*: the latest weight differs from the weight behind the last recorded BSA by the
+  protocol's ``weight_change_pct`` or more (rules §2).
+- *overdue labs*: a protocol lab day of the current cycle has passed with no lab result
+  collected between ``lab_max_age_days`` before it and the day before the next lab day.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+from clinic_app.core.ctcae import default_grading_table, grade_lab
+from clinic_app.core.dlt import DltCriteria
+from clinic_app.core.dosing import weight_change
+from clinic_app.core.errors import DomainError
+from clinic_app.core.ismp import format_number
+from clinic_app.core.protocol import Protocol, Route
+from clinic_app.core.protocol_loader import load_protocols
+from clinic_app.core.records import PatientStatus, Phase
+from clinic_app.storage import queries
+from clinic_app.storage.database import Record
+
+# CTCAE v5.0: grade 3 is "severe"; the patient list flags severe or worse toxicity.
+SEVERE_GRADE = 3
+
+
+@dataclass(frozen=True)
+class PatientRow:
+    """One line of the patient list."""
+
+    patient_id: int
+    mrn: str
+    family_name: str
+    given_name: str
+    date_of_birth: date
+    protocol_key: str | None
+    """``None`` when the patient has no enrolment."""
+    protocol_name: str | None
+    phase: Phase | None
+    status: PatientStatus | None
+    cycle: int | None
+    day: int | None
+    dose_level: int | None
+    severe_toxicity: bool
+    """Grade >= 3 toxicity this cycle."""
+    dlt_review_pending: bool
+    bsa_recheck: bool
+    overdue_labs: bool
+    notes: tuple[str, ...] = ()
+    """One sentence per raised flag, and any data the row could not be computed from."""
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.given_name} {self.family_name}".strip()
+
+    @property
+    def status_text(self) -> str:
+        if self.status is None:
+            return "not enrolled"
+        text = self.status.value.replace("_", " ")
+        if self.cycle is not None:
+            text += f", cycle {self.cycle}"
+            if self.day is not None:
+                text += f" day {self.day}"
+        return text
+
+
+class DueKind(StrEnum):
+    CYCLE_START = "cycle_start"
+    OVERDUE_CYCLE_START = "overdue_cycle_start"
+    LAB_DAY = "lab_day"
+    EVALUATION = "evaluation"
+    IV_DOSE = "iv_dose"
+
+
+@dataclass(frozen=True)
+class DueItem:
+    """Something the clinic has to do for one patient today: what, and why."""
+
+    patient_id: int
+    mrn: str
+    full_name: str
+    kind: DueKind
+    what: str
+    why: str
+    cycle: int | None = None
+    day: int | None = None
+
+
+def _day(text: Any) -> date | None:
+    return None if text is None else date.fromisoformat(str(text))
+
+
+def _collected_on(text: Any) -> date:
+    return datetime.fromisoformat(str(text)).date()
+
+
+def _cycle_day(start: date | None, today: date, status: PatientStatus | None) -> int | None:
+    # Rules §1: day d of a cycle falls on start + (d - 1), so today is day (today - start) + 1.
+    if start is None or status is PatientStatus.OFF_STUDY or start > today:
+        return None
+    return (today - start).days + 1
+
+
+def _status(text: Any) -> PatientStatus | None:
+    return None if text is None else PatientStatus(text)
+
+
+def lab_days(protocol: Protocol, cycle: int, phase: str) -> tuple[int, ...]:
+    """The cycle days the protocol asks for blood tests in this cycle and phase."""
+    days = {
+        d
+        for event in protocol.monitoring
+        if event.kind == "labs" and event.applies(cycle, phase)
+        for d in event.days
+    }
+    return tuple(sorted(days))
+
+
+def overdue_lab_days(
+    protocol: Protocol, cycle: int, phase: str, start: date, collected: Iterable[date], today: date
+) -> list[date]:
+    """Lab days of this cycle that have passed with no lab result collected for them.
+
+    A lab day is covered by a result collected from ``lab_max_age_days`` before it (rules §2:
+    older labs count as missing) up to the day before the next lab day (a late draw still
+    covers it). Today's lab day is due, not overdue.
+    """
+    max_age = timedelta(days=protocol.settings.lab_max_age_days)
+    dates = [start + timedelta(days=d - 1) for d in lab_days(protocol, cycle, phase)]
+    seen = sorted(collected)
+    overdue: list[date] = []
+    for index, lab_day in enumerate(dates):
+        if lab_day >= today:
+            break
+        nxt = dates[index + 1] - timedelta(days=1) if index + 1 < len(dates) else today
+        first, last = lab_day - max_age, min(nxt, today)
+        if not any(first <= on <= last for on in seen):
+            overdue.append(lab_day)
+    return overdue
+
+
+def _dlt_settings(protocol: Protocol) -> tuple[int, int] | None:
+    """(DLT cycle, window days) for a protocol with a ``[dlt]`` table, else None."""
+    table = protocol.rule_tables.get("dlt")
+    if table is None:
+        return None
+    cycle = table.get("cycle", 1)
+    window = table.get("window_days", DltCriteria().window_days)
+    if not isinstance(cycle, int) or not isinstance(window, int):
+        raise DomainError(f"{protocol.name}: [dlt] cycle and window_days must be whole numbers")
+    return cycle, window
+
+
+def list_patient_rows(
+    record: Record, today: date, protocols: Mapping[str, Protocol] | None = None
+) -> list[PatientRow]:
+    """Every live patient with status and flags, ordered by family then given name."""
+    protocols = load_protocols() if protocols is None else protocols
+    overview = queries.patient_overview(record)
+    notes: dict[int, list[str]] = defaultdict(list)
+
+    severe: set[int] = set()
+    for ae in queries.severe_adverse_events_in_current_cycle(record, SEVERE_GRADE, today):
+        pid = int(ae["patient_id"])
+        severe.add(pid)
+        notes[pid].append(f"Grade {ae['grade']} {ae['term']} (onset {ae['onset']}).")
+
+    by_id = {int(r["patient_id"]): r for r in overview}
+    max_age = max((p.settings.lab_max_age_days for p in protocols.values()), default=0)
+    collected: dict[int, list[date]] = defaultdict(list)
+    table = default_grading_table()
+    for lab in queries.labs_since_current_cycle(record, max_age):
+        pid = int(lab["patient_id"])
+        on = _collected_on(lab["collected_at"])
+        collected[pid].append(on)
+        start = _day(by_id[pid]["cycle_start"]) if pid in by_id else None
+        if start is None or not start <= on <= today or not table.terms_for(lab["test"]):
+            continue
+        try:
+            graded = grade_lab(
+                lab["test"],
+                Decimal(lab["value"]),
+                lab["unit"],
+                None if lab["lln"] is None else Decimal(lab["lln"]),
+                None if lab["uln"] is None else Decimal(lab["uln"]),
+                table=table,
+            )
+        except DomainError as exc:
+            notes[pid].append(f"Lab of {on} not graded: {exc.message}")
+            continue
+        if graded.lowest_grade >= SEVERE_GRADE:
+            severe.add(pid)
+            notes[pid].append(f"{graded.term} grade {graded.lowest_grade} on {on}.")
+
+    recheck: set[int] = set()
+    for w in queries.weights_for_bsa_check(record):
+        pid = int(w["patient_id"])
+        row = by_id.get(pid)
+        protocol = protocols.get(row["protocol"]) if row is not None else None
+        if protocol is None:
+            continue
+        try:
+            change = weight_change(
+                Decimal(w["bsa_weight_kg"]),
+                Decimal(w["latest_weight_kg"]),
+                protocol.settings.weight_change_pct,
+            )
+        except DomainError as exc:
+            notes[pid].append(f"BSA recheck not assessed: {exc.message}")
+            continue
+        if change.needs_recalculation:
+            recheck.add(pid)
+            notes[pid].append(
+                f"{change.describe()} (BSA {w['bsa_m2']} m² of cycle {w['bsa_cycle']}, "
+                f"weight of {w['bsa_measured_on']}; latest weight {w['latest_measured_on']})"
+            )
+
+    dlt_pending: set[int] = set()
+    for cycle_no in sorted({s[0] for p in protocols.values() if (s := _dlt_settings(p))}):
+        for r in queries.dlt_review_state(record, cycle_no):
+            protocol = protocols.get(r["protocol"])
+            settings = _dlt_settings(protocol) if protocol is not None else None
+            if settings is None or settings[0] != cycle_no:
+                continue
+            pid = int(r["patient_id"])
+            window_end = date.fromisoformat(r["dlt_cycle_start"]) + timedelta(days=settings[1])
+            if int(r["unconfirmed"]):
+                dlt_pending.add(pid)
+                notes[pid].append("A DLT proposal awaits the investigator's confirmation.")
+            elif not int(r["reviews"]) and today >= window_end:
+                dlt_pending.add(pid)
+                notes[pid].append(
+                    f"The cycle-{cycle_no} DLT window ended on {window_end - timedelta(days=1)}"
+                    " and no DLT review is recorded."
+                )
+
+    rows: list[PatientRow] = []
+    for r in overview:
+        pid = int(r["patient_id"])
+        key = r["protocol"]
+        protocol = protocols.get(key) if key is not None else None
+        status = _status(r["enrolment_status"])
+        start = _day(r["cycle_start"])
+        cycle = r["cycle_number"]
+        phase = None if r["cycle_phase"] is None else Phase(r["cycle_phase"])
+        late: list[date] = []
+        if key is not None and protocol is None:
+            notes[pid].append(f"Protocol {key!r} is not loaded: its schedule is unknown.")
+        if (
+            protocol is not None
+            and start is not None
+            and phase is not None
+            and status is not PatientStatus.OFF_STUDY
+        ):
+            late = overdue_lab_days(protocol, int(cycle), phase.value, start, collected[pid], today)
+            if late:
+                days = ", ".join(f"day {(d - start).days + 1} ({d})" for d in late)
+                notes[pid].append(f"Labs overdue in cycle {cycle}: {days}.")
+        level = r["cycle_dose_level"] if r["cycle_dose_level"] is not None else None
+        if level is None:
+            level = r["enrolment_dose_level"]
+        rows.append(
+            PatientRow(
+                patient_id=pid,
+                mrn=r["mrn"],
+                family_name=r["family_name"],
+                given_name=r["given_name"],
+                date_of_birth=date.fromisoformat(r["date_of_birth"]),
+                protocol_key=key,
+                protocol_name=protocol.name if protocol is not None else key,
+                phase=phase,
+                status=status,
+                cycle=cycle,
+                day=_cycle_day(start, today, status),
+                dose_level=level,
+                severe_toxicity=pid in severe,
+                dlt_review_pending=pid in dlt_pending,
+                bsa_recheck=pid in recheck,
+                overdue_labs=bool(late),
+                notes=tuple(notes.get(pid, ())),
+            )
+        )
+    return rows
+
+
+def _drug_text(protocol: Protocol | None, drug: str, dose_mg: Any, route: str | None) -> str:
+    name = protocol.drugs[drug].name if protocol and drug in protocol.drugs else drug
+    return f"{name} {format_number(Decimal(dose_mg))} mg {route or ''}".strip()
+
+
+def _is_iv(protocol: Protocol | None, drug: str, route: str | None) -> bool:
+    if route is not None:
+        return route == Route.IV.value
+    # No route recorded: IV only when the protocol allows no other route for the drug.
+    return (
+        protocol is not None
+        and drug in protocol.drugs
+        and protocol.drugs[drug].routes == (Route.IV,)
+    )
+
+
+def due_today(
+    record: Record, today: date, protocols: Mapping[str, Protocol] | None = None
+) -> list[DueItem]:
+    """What is due today, per patient: cycle starts (and overdue ones), lab days, end-of-cycle
+    evaluations and IV doses. Ordered by patient name, then kind."""
+    protocols = load_protocols() if protocols is None else protocols
+    overview = {int(r["patient_id"]): r for r in queries.patient_overview(record)}
+    items: list[DueItem] = []
+
+    def add(pid: int, kind: DueKind, what: str, why: str, cycle: Any, day: Any) -> None:
+        r = overview[pid]
+        full_name = f"{r['given_name']} {r['family_name']}".strip()
+        items.append(DueItem(pid, r["mrn"], full_name, kind, what, why, cycle, day))
+
+    for c in queries.planned_cycles_due(record, today):
+        pid, planned = int(c["patient_id"]), date.fromisoformat(c["planned_start"])
+        protocol = protocols.get(c["protocol"])
+        name = protocol.name if protocol is not None else c["protocol"]
+        if planned == today:
+            add(
+                pid,
+                DueKind.CYCLE_START,
+                f"Start {name} cycle {c['cycle_number']} (day 1)",
+                f"Cycle {c['cycle_number']} is planned to start today.",
+                c["cycle_number"],
+                1,
+            )
+        else:
+            late = (today - planned).days
+            add(
+                pid,
+                DueKind.OVERDUE_CYCLE_START,
+                f"{name} cycle {c['cycle_number']} has not started",
+                f"It was planned for {planned} ({late} day{'s' if late != 1 else ''} ago) "
+                "and no start is recorded: start it, or record the delay and its reason.",
+                c["cycle_number"],
+                None,
+            )
+
+    for pid, r in overview.items():
+        protocol = protocols.get(r["protocol"]) if r["protocol"] is not None else None
+        status = _status(r["enrolment_status"])
+        start = _day(r["cycle_start"])
+        if protocol is None or start is None or r["cycle_phase"] is None:
+            continue
+        day = _cycle_day(start, today, status)
+        if day is None or day > protocol.cycle_length_days:
+            continue
+        cycle = int(r["cycle_number"])
+        for event in protocol.monitoring:
+            if not event.applies(cycle, r["cycle_phase"]) or day not in event.days:
+                continue
+            if event.kind == "labs":
+                add(
+                    pid,
+                    DueKind.LAB_DAY,
+                    event.label,
+                    f"Cycle {cycle} day {day} is a protocol lab day.",
+                    cycle,
+                    day,
+                )
+            elif event.kind == "evaluation":
+                add(
+                    pid,
+                    DueKind.EVALUATION,
+                    event.label,
+                    f"Cycle {cycle} day {day} ends the cycle.",
+                    cycle,
+                    day,
+                )
+
+    for d in queries.planned_doses_on(record, today):
+        pid = int(d["patient_id"])
+        protocol = protocols.get(d["protocol"])
+        if not _is_iv(protocol, d["drug"], d["route"]):
+            continue
+        add(
+            pid,
+            DueKind.IV_DOSE,
+            _drug_text(protocol, d["drug"], d["dose_mg"], d["route"] or Route.IV.value),
+            f"Planned for cycle {d['cycle_number']} day {d['day']}, given in clinic.",
+            d["cycle_number"],
+            d["day"],
+        )
+
+    order = list(DueKind)
+    items.sort(
+        key=lambda i: (
+            overview[i.patient_id]["family_name"],
+            overview[i.patient_id]["given_name"],
+            i.patient_id,
+            order.index(i.kind),
+        )
+    )
+    return items

@@ -1,0 +1,220 @@
+"""Set-based read queries for the patient list, the Today view and the storage benchmark.
+
+Each function runs one SQL statement over the whole record and returns plain rows (dicts keyed
+by column name), so a list of 10,000 patients costs a handful of queries, not 10,000 round
+trips. Only live (not voided) rows are read. The services layer turns the rows into the
+computed state a nurse sees (``clinic_app.services.patient_state``).
+
+"Current enrolment" is a patient's latest live enrolment (by enrolment date, then id);
+"current cycle" is the highest-numbered live cycle of it that has actually started.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+from typing import Any
+
+from clinic_app.storage.database import Record
+
+Row = dict[str, Any]
+
+_CURRENT = """
+WITH enr AS (
+    SELECT e.*, ROW_NUMBER() OVER (
+        PARTITION BY e.patient_id ORDER BY e.enrolled_on DESC, e.id DESC) AS rn
+    FROM enrolments e WHERE e.voided_at IS NULL
+), started AS (
+    SELECT c.*, ROW_NUMBER() OVER (PARTITION BY c.enrolment_id ORDER BY c.number DESC) AS rn
+    FROM cycles c
+    WHERE c.voided_at IS NULL AND c.start_date IS NOT NULL
+      AND c.status IN ('started', 'completed')
+), cur AS (
+    SELECT enr.patient_id, enr.id AS enrolment_id, enr.protocol, enr.status AS enrolment_status,
+           started.id AS cycle_id, started.number AS cycle_number,
+           started.start_date AS cycle_start, started.phase AS cycle_phase
+    FROM enr JOIN started ON started.enrolment_id = enr.id AND started.rn = 1
+    WHERE enr.rn = 1
+)
+"""
+
+
+def _rows(record: Record, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+    with record.guard():
+        cursor = record.db.conn.execute(sql, list(params))
+        names = [d[0] for d in cursor.description]
+        return [dict(zip(names, r, strict=True)) for r in cursor.fetchall()]
+
+
+def patient_overview(record: Record) -> list[Row]:
+    """One row per live patient: identity, current enrolment and current cycle (or NULLs)."""
+    return _rows(
+        record,
+        _CURRENT
+        + """
+        SELECT p.id AS patient_id, p.mrn, p.family_name, p.given_name, p.date_of_birth,
+               enr.id AS enrolment_id, enr.protocol, enr.status AS enrolment_status,
+               enr.dose_level AS enrolment_dose_level, enr.cohort,
+               s.id AS cycle_id, s.number AS cycle_number, s.phase AS cycle_phase,
+               s.start_date AS cycle_start, s.dose_level AS cycle_dose_level
+        FROM patients p
+        LEFT JOIN enr ON enr.patient_id = p.id AND enr.rn = 1
+        LEFT JOIN started s ON s.enrolment_id = enr.id AND s.rn = 1
+        WHERE p.voided_at IS NULL
+        ORDER BY p.family_name, p.given_name, p.id
+        """,
+    )
+
+
+def severe_adverse_events_in_current_cycle(
+    record: Record, min_grade: int, today: date
+) -> list[Row]:
+    """AEs of at least ``min_grade`` present during the current cycle: begun by ``today`` and
+    not resolved before the cycle started."""
+    return _rows(
+        record,
+        _CURRENT
+        + """
+        SELECT a.patient_id, a.term, a.grade, a.onset, a.resolved
+        FROM adverse_events a JOIN cur ON cur.patient_id = a.patient_id
+        WHERE a.voided_at IS NULL AND a.grade >= ? AND a.onset <= ?
+          AND (a.resolved IS NULL OR a.resolved >= cur.cycle_start)
+        ORDER BY a.patient_id, a.onset, a.id
+        """,
+        [min_grade, today.isoformat()],
+    )
+
+
+def labs_since_current_cycle(record: Record, days_before_start: int) -> list[Row]:
+    """Every live lab collected from ``days_before_start`` days before the current cycle's day 1."""
+    return _rows(
+        record,
+        _CURRENT
+        + """
+        SELECT l.patient_id, l.test, l.value, l.unit, l.value_si, l.lln, l.uln, l.collected_at
+        FROM labs l JOIN cur ON cur.patient_id = l.patient_id
+        WHERE l.voided_at IS NULL
+          AND l.collected_at >= date(cur.cycle_start, '-' || ? || ' days')
+        ORDER BY l.patient_id, l.collected_at, l.id
+        """,
+        [int(days_before_start)],
+    )
+
+
+def weights_for_bsa_check(record: Record) -> list[Row]:
+    """Per patient: the latest weight, and the weight behind the BSA of the latest cycle
+    (of the current enrolment) that recorded one."""
+    return _rows(
+        record,
+        """
+        WITH latest AS (
+            SELECT m.patient_id, m.measured_on, m.weight_kg, ROW_NUMBER() OVER (
+                PARTITION BY m.patient_id ORDER BY m.measured_on DESC, m.id DESC) AS rn
+            FROM body_measurements m WHERE m.voided_at IS NULL
+        ), enr AS (
+            SELECT e.id, e.patient_id, ROW_NUMBER() OVER (
+                PARTITION BY e.patient_id ORDER BY e.enrolled_on DESC, e.id DESC) AS rn
+            FROM enrolments e WHERE e.voided_at IS NULL
+        ), basis AS (
+            SELECT enr.patient_id, c.number, c.bsa_m2, m.weight_kg, m.measured_on,
+                   ROW_NUMBER() OVER (PARTITION BY enr.patient_id ORDER BY c.number DESC) AS rn
+            FROM cycles c JOIN enr ON enr.id = c.enrolment_id AND enr.rn = 1
+            JOIN body_measurements m ON m.id = c.measurement_id
+            WHERE c.voided_at IS NULL AND c.bsa_m2 IS NOT NULL
+        )
+        SELECT basis.patient_id, basis.number AS bsa_cycle, basis.bsa_m2,
+               basis.weight_kg AS bsa_weight_kg, basis.measured_on AS bsa_measured_on,
+               latest.weight_kg AS latest_weight_kg, latest.measured_on AS latest_measured_on
+        FROM basis JOIN latest ON latest.patient_id = basis.patient_id AND latest.rn = 1
+        WHERE basis.rn = 1
+        """,
+    )
+
+
+def dlt_review_state(record: Record, dlt_cycle: int) -> list[Row]:
+    """Per current enrolment that started cycle ``dlt_cycle``: its start and its reviews
+    (how many, how many still unconfirmed)."""
+    return _rows(
+        record,
+        """
+        WITH enr AS (
+            SELECT e.id, e.patient_id, e.protocol, e.cohort, ROW_NUMBER() OVER (
+                PARTITION BY e.patient_id ORDER BY e.enrolled_on DESC, e.id DESC) AS rn
+            FROM enrolments e WHERE e.voided_at IS NULL
+        )
+        SELECT enr.patient_id, enr.id AS enrolment_id, enr.protocol, enr.cohort,
+               c.start_date AS dlt_cycle_start,
+               (SELECT count(*) FROM dlt_reviews r
+                 WHERE r.enrolment_id = enr.id AND r.voided_at IS NULL) AS reviews,
+               (SELECT count(*) FROM dlt_reviews r
+                 WHERE r.enrolment_id = enr.id AND r.voided_at IS NULL
+                   AND r.confirmed IS NULL) AS unconfirmed
+        FROM enr JOIN cycles c ON c.enrolment_id = enr.id AND c.number = ?
+        WHERE enr.rn = 1 AND c.voided_at IS NULL AND c.start_date IS NOT NULL
+        """,
+        [int(dlt_cycle)],
+    )
+
+
+def planned_cycles_due(record: Record, today: date) -> list[Row]:
+    """The first not-yet-started cycle of each current, not-off-study enrolment, when its
+    planned day 1 is ``today`` or has passed."""
+    return _rows(
+        record,
+        """
+        WITH enr AS (
+            SELECT e.*, ROW_NUMBER() OVER (
+                PARTITION BY e.patient_id ORDER BY e.enrolled_on DESC, e.id DESC) AS rn
+            FROM enrolments e WHERE e.voided_at IS NULL
+        ), waiting AS (
+            SELECT c.*, ROW_NUMBER() OVER (PARTITION BY c.enrolment_id ORDER BY c.number) AS rn
+            FROM cycles c
+            WHERE c.voided_at IS NULL AND c.status = 'planned' AND c.start_date IS NULL
+        )
+        SELECT enr.patient_id, enr.id AS enrolment_id, enr.protocol, w.number AS cycle_number,
+               w.phase AS cycle_phase, w.planned_start
+        FROM enr JOIN waiting w ON w.enrolment_id = enr.id AND w.rn = 1
+        WHERE enr.rn = 1 AND enr.status != 'off_study' AND w.planned_start <= ?
+        ORDER BY w.planned_start, enr.patient_id
+        """,
+        [today.isoformat()],
+    )
+
+
+def planned_doses_on(record: Record, day: date) -> list[Row]:
+    """Planned (not yet given, held or missed) doses that fall on ``day`` in started cycles
+    of enrolments that are not off study."""
+    return _rows(
+        record,
+        """
+        SELECT e.patient_id, e.protocol, c.number AS cycle_number, d.day, d.drug, d.dose_mg,
+               d.route
+        FROM dose_events d
+        JOIN cycles c ON c.id = d.cycle_id
+        JOIN enrolments e ON e.id = c.enrolment_id
+        WHERE d.voided_at IS NULL AND c.voided_at IS NULL AND e.voided_at IS NULL
+          AND e.status != 'off_study' AND d.status = 'planned' AND c.start_date IS NOT NULL
+          AND c.start_date = date(?, '-' || (d.day - 1) || ' days')
+        ORDER BY e.patient_id, d.drug
+        """,
+        [day.isoformat()],
+    )
+
+
+def patient_id_for_mrn(record: Record, mrn: str) -> int | None:
+    rows = _rows(
+        record, "SELECT id FROM patients WHERE mrn = ? AND voided_at IS NULL", [mrn.strip()]
+    )
+    return int(rows[0]["id"]) if rows else None
+
+
+def count_patients(record: Record, mrn_prefix: str | None = None) -> tuple[int, int]:
+    """(live patients, of which MRN starts with ``mrn_prefix``)."""
+    prefix = mrn_prefix or ""
+    rows = _rows(
+        record,
+        "SELECT count(*) AS total, coalesce(sum(substr(mrn, 1, ?) = ?), 0) AS matching "
+        "FROM patients WHERE voided_at IS NULL",
+        [len(prefix), prefix],
+    )
+    return int(rows[0]["total"]), int(rows[0]["matching"]) if prefix else 0
