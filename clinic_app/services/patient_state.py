@@ -30,16 +30,37 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
+from clinic_app.core.ae_terms import dlt_categories
 from clinic_app.core.ctcae import default_grading_table, grade_lab
-from clinic_app.core.dlt import DltCriteria
+from clinic_app.core.dlt import DltCriteria, DltInputs, DltProposal, propose_dlt
 from clinic_app.core.dosing import weight_change
-from clinic_app.core.errors import DomainError
+from clinic_app.core.errors import DomainError, ProtocolError
 from clinic_app.core.ismp import format_number
-from clinic_app.core.protocol import Protocol, Route
+from clinic_app.core.phase_decision import (
+    BPD_DECISION,
+    DEXTR_DECISION,
+    PhaseDecisionParams,
+    PhaseProposal,
+    propose_next_step,
+)
+from clinic_app.core.plateau import PlateauCriteria
+from clinic_app.core.protocol import PhaseEntry, Protocol, Route
 from clinic_app.core.protocol_loader import load_protocols
-from clinic_app.core.records import PatientStatus, Phase
+from clinic_app.core.records import (
+    AdverseEvent,
+    DoseStatus,
+    Enrolment,
+    LabResult,
+    OffStudyReason,
+    Patient,
+    PatientStatus,
+    Phase,
+    ResponseAssessment,
+)
+from clinic_app.core.response import AssessedResponse, classify_series, settings_from_mapping
 from clinic_app.storage import queries
 from clinic_app.storage.database import Record
+from clinic_app.storage.rows import CycleRow, DecisionKind
 
 # CTCAE v5.0: grade 3 is "severe"; the patient list flags severe or worse toxicity.
 SEVERE_GRADE = 3
@@ -174,15 +195,21 @@ def _dlt_settings(protocol: Protocol) -> tuple[int, int] | None:
 
 
 def list_patient_rows(
-    record: Record, today: date, protocols: Mapping[str, Protocol] | None = None
+    record: Record,
+    today: date,
+    protocols: Mapping[str, Protocol] | None = None,
+    *,
+    patient_id: int | None = None,
 ) -> list[PatientRow]:
-    """Every live patient with status and flags, ordered by family then given name."""
+    """Every live patient with status and flags, ordered by family then given name
+    (only ``patient_id``'s row when it is given)."""
     protocols = load_protocols() if protocols is None else protocols
-    overview = queries.patient_overview(record)
+    pid_only = patient_id
+    overview = queries.patient_overview(record, pid_only)
     notes: dict[int, list[str]] = defaultdict(list)
 
     severe: set[int] = set()
-    for ae in queries.severe_adverse_events_in_current_cycle(record, SEVERE_GRADE, today):
+    for ae in queries.severe_adverse_events_in_current_cycle(record, SEVERE_GRADE, today, pid_only):
         pid = int(ae["patient_id"])
         severe.add(pid)
         notes[pid].append(f"Grade {ae['grade']} {ae['term']} (onset {ae['onset']}).")
@@ -191,7 +218,7 @@ def list_patient_rows(
     max_age = max((p.settings.lab_max_age_days for p in protocols.values()), default=0)
     collected: dict[int, list[date]] = defaultdict(list)
     table = default_grading_table()
-    for lab in queries.labs_since_current_cycle(record, max_age):
+    for lab in queries.labs_since_current_cycle(record, max_age, pid_only):
         pid = int(lab["patient_id"])
         on = _collected_on(lab["collected_at"])
         collected[pid].append(on)
@@ -215,7 +242,7 @@ def list_patient_rows(
             notes[pid].append(f"{graded.term} grade {graded.lowest_grade} on {on}.")
 
     recheck: set[int] = set()
-    for w in queries.weights_for_bsa_check(record):
+    for w in queries.weights_for_bsa_check(record, pid_only):
         pid = int(w["patient_id"])
         row = by_id.get(pid)
         protocol = protocols.get(row["protocol"]) if row is not None else None
@@ -239,7 +266,7 @@ def list_patient_rows(
 
     dlt_pending: set[int] = set()
     for cycle_no in sorted({s[0] for p in protocols.values() if (s := _dlt_settings(p))}):
-        for r in queries.dlt_review_state(record, cycle_no):
+        for r in queries.dlt_review_state(record, cycle_no, pid_only):
             protocol = protocols.get(r["protocol"])
             settings = _dlt_settings(protocol) if protocol is not None else None
             if settings is None or settings[0] != cycle_no:
@@ -416,3 +443,383 @@ def due_today(
         )
     )
     return items
+
+
+# --- one patient's summary ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CycleSummary:
+    number: int
+    phase: Phase
+    status: str
+    planned_start: date
+    start_date: date | None
+    end_date: date | None
+    """Day 28 (the cycle length) of a started cycle: ``start + length - 1``."""
+    delay_days: int
+    delay_reason: str | None
+    dose_level: int | None
+    doses_planned: int
+    doses_given: int
+    doses_held: int
+    """Held or missed."""
+    held: tuple[str, ...]
+    """One line per held or missed dose: day, drug, dose and reason."""
+
+
+@dataclass(frozen=True)
+class WorstLabGrade:
+    """The worst CTCAE grade of one term over the enrolment, and the result behind it."""
+
+    term: str
+    grade: int | None
+    """``None`` when the value alone cannot settle it (see ``lowest_grade`` and ``missing``)."""
+    lowest_grade: int
+    collected_on: date
+    explanation: str
+    missing: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ResponseLine:
+    assessed_on: date
+    end_of_cycle: int | None
+    category: str
+    confirmed: bool
+    explanation: str
+
+
+@dataclass(frozen=True)
+class PatientSummary:
+    """The computed state of one patient on ``today``; what could not be computed is in
+    ``missing``, never guessed."""
+
+    patient: Patient
+    today: date
+    protocol_key: str | None
+    protocol_name: str | None
+    enrolment: Enrolment | None
+    phase: Phase | None
+    status: PatientStatus | None
+    dose_level: int | None
+    cycle: int | None
+    day: int | None
+    cycles: tuple[CycleSummary, ...]
+    worst_lab_grades: tuple[WorstLabGrade, ...]
+    adverse_events: tuple[AdverseEvent, ...]
+    responses: tuple[ResponseLine, ...]
+    dlt: DltProposal | None
+    next_step: PhaseProposal | None
+    flags: tuple[str, ...]
+    """The patient list's notes for this patient (toxicity, labs, BSA, DLT review)."""
+    missing: tuple[str, ...]
+
+
+def _decision_params(protocol: Protocol) -> PhaseDecisionParams:
+    """The end-of-cycle decision settings of a protocol, from its ``[decisions]`` table.
+
+    A table with ``scheme`` is read by the engine itself; otherwise the scheme follows from
+    the phases (a phase entered only by decision = response-gated, as DexTR) and the keys the
+    bundled protocol files use are mapped onto the engine's settings.
+    """
+    table = dict(protocol.rule_tables.get("decisions", {}))
+    source = protocol.source_file.name
+    if "scheme" in table:
+        return PhaseDecisionParams.from_mapping(table, source)
+    gated = any(p.entry is PhaseEntry.DECISION for p in protocol.phases)
+    base = DEXTR_DECISION if gated else BPD_DECISION
+    renames = {
+        "plateau_assessments": "plateau_min_cycles",
+        "dexamethasone_option_after_cycle": "dex_option_after_cycle",
+        "first_decision_cycle": "first_decision_cycle",
+        "maintenance_after_cycle": "maintenance_after_cycle",
+    }
+    values = {renames[k]: v for k, v in table.items() if k in renames}
+    return settings_from_mapping(base, values, source)
+
+
+def _plateau_criteria(protocol: Protocol) -> PlateauCriteria:
+    table = protocol.rule_tables.get("decisions", {})
+    values: dict[str, object] = {}
+    if "plateau_tolerance_pct" in table:
+        values["tolerance_pct"] = table["plateau_tolerance_pct"]
+    if "plateau_assessments" in table:
+        values["required"] = table["plateau_assessments"]
+    return PlateauCriteria.from_mapping(values, protocol.source_file.name)
+
+
+def _cycle_summaries(
+    record: Record, cycles: list[CycleRow], length: int
+) -> tuple[CycleSummary, ...]:
+    out: list[CycleSummary] = []
+    for c in cycles:
+        assert c.id is not None
+        doses = record.repos.doses.for_cycle(c.id)
+        held = [d for d in doses if d.status in (DoseStatus.HELD, DoseStatus.MISSED)]
+        out.append(
+            CycleSummary(
+                number=c.number,
+                phase=c.phase,
+                status=c.status.value,
+                planned_start=c.planned_start,
+                start_date=c.start_date,
+                # Rules §1: day d falls on start + (d - 1), so the last day is start + length - 1.
+                end_date=None
+                if c.start_date is None
+                else c.start_date + timedelta(days=length - 1),
+                delay_days=c.delay_days,
+                delay_reason=c.delay_reason,
+                dose_level=c.dose_level,
+                doses_planned=sum(d.status is DoseStatus.PLANNED for d in doses),
+                doses_given=sum(d.status is DoseStatus.GIVEN for d in doses),
+                doses_held=len(held),
+                held=tuple(
+                    f"day {d.day} {d.drug} {format_number(d.dose_mg)} mg {d.status.value}"
+                    + (f": {d.reason}" if d.reason else "")
+                    for d in held
+                ),
+            )
+        )
+    return tuple(out)
+
+
+def _worst_lab_grades(labs: list[LabResult], missing: list[str]) -> tuple[WorstLabGrade, ...]:
+    table = default_grading_table()
+    worst: dict[str, WorstLabGrade] = {}
+    for lab in labs:
+        if not table.terms_for(lab.test):
+            continue
+        try:
+            g = grade_lab(lab.test, lab.value, lab.unit, lab.lln, lab.uln, table=table)
+        except DomainError as exc:
+            missing.append(f"lab {lab.test} of {lab.collected_on} not graded: {exc.message}")
+            continue
+        if g.lowest_grade == 0 and g.grade == 0:
+            continue
+        line = WorstLabGrade(
+            g.term, g.grade, g.lowest_grade, lab.collected_on, g.explanation, g.missing
+        )
+        current = worst.get(g.term)
+        # The grade the value certainly supports decides; an ungraded result (missing LLN/ULN)
+        # never hides a graded one with the same lowest grade.
+        if current is None or (g.lowest_grade, g.grade is not None) > (
+            current.lowest_grade,
+            current.grade is not None,
+        ):
+            worst[g.term] = line
+    return tuple(sorted(worst.values(), key=lambda w: (-w.lowest_grade, w.term)))
+
+
+def _responses(
+    assessments: list[ResponseAssessment], first_day: date | None, missing: list[str]
+) -> list[AssessedResponse]:
+    if not assessments:
+        missing.append("response assessments: none recorded")
+        return []
+    if first_day is None:
+        missing.append("response: no cycle has started, so there is no baseline to compare with")
+        return []
+    # IMWG: response is measured against the pre-treatment baseline, the last study on or
+    # before cycle 1 day 1 that closes no cycle.
+    baselines = [a for a in assessments if a.assessed_on <= first_day and a.end_of_cycle is None]
+    if not baselines:
+        missing.append(
+            f"baseline response assessment (on or before cycle 1 day 1, {first_day}): "
+            "response cannot be classified without it"
+        )
+        return []
+    baseline = baselines[-1]
+    later = [a for a in assessments if a.assessed_on > baseline.assessed_on]
+    try:
+        return classify_series(baseline, later)
+    except DomainError as exc:
+        missing.append(f"response not classified: {exc.message}")
+        return []
+
+
+def _dlt_proposal(
+    record: Record,
+    protocol: Protocol,
+    enrolment: Enrolment,
+    cycles: list[CycleRow],
+    labs: list[LabResult],
+    aes: list[AdverseEvent],
+    baseline_marrow: Decimal | None,
+    today: date,
+    missing: list[str],
+) -> DltProposal | None:
+    settings = _dlt_settings(protocol)
+    if settings is None:
+        return None
+    dlt_cycle, window = settings
+    first = next((c for c in cycles if c.number == dlt_cycle and c.start_date), None)
+    if first is None or first.start_date is None or first.start_date > today:
+        missing.append(f"DLT: cycle {dlt_cycle} has not started, so there is nothing to assess")
+        return None
+    start = first.start_date
+    assert first.id is not None and enrolment.id is not None
+    nxt = next((c for c in cycles if c.number == dlt_cycle + 1), None)
+    c2_actual = nxt.start_date if nxt is not None and nxt.start_date is not None else None
+    if c2_actual is not None and c2_actual > today:
+        c2_actual = None
+
+    def before(test: str) -> LabResult | None:
+        found = [lab for lab in labs if lab.test == test and lab.collected_on <= start]
+        return found[-1] if found else None
+
+    pid = enrolment.patient_id
+    reductions = [
+        m
+        for m in record.repos.modifications.for_enrolment(enrolment.id)
+        if start <= m.decided_on < start + timedelta(days=window)
+    ]
+    for m in reductions:
+        missing.append(
+            f"DLT: the {m.drug} reduction of {m.decided_on} is not assessed as a DLT item: the "
+            "record does not say whether it was for haematological toxicity"
+        )
+    off = enrolment.off_study_on
+    in_window = off is not None and start <= off <= today
+    reason = enrolment.off_study_reason
+    inputs = DltInputs(
+        cycle1_start=start,
+        assessed_on=today,
+        c2d1_planned=nxt.planned_start if nxt is not None else None,
+        c2d1_actual=c2_actual,
+        adverse_events=tuple(a for a in aes if start <= a.onset <= today),
+        ae_categories=dlt_categories(),
+        labs=tuple(lab for lab in labs if start <= lab.collected_on <= today),
+        gcsf_doses=tuple(
+            g for g in record.repos.gcsf.for_patient(pid) if start <= g.given_on <= today
+        ),
+        temperatures=tuple(
+            t
+            for t in record.repos.temperatures.for_patient(pid)
+            if start <= t.measured_at.date() <= today
+        ),
+        dose_events=tuple(record.repos.doses.for_cycle(first.id)),
+        baseline_marrow_plasma_cells_pct=baseline_marrow,
+        baseline_anc=before("anc"),
+        baseline_platelets=before("platelets"),
+        withdrew_consent_on=off if in_window and reason is OffStudyReason.WITHDRAWAL else None,
+        progressed_on=off if in_window and reason is OffStudyReason.PROGRESSION else None,
+    )
+    try:
+        return propose_dlt(inputs)
+    except DomainError as exc:
+        missing.append(f"DLT not assessed: {exc.message}")
+        return None
+
+
+def patient_summary(
+    record: Record,
+    patient_id: int,
+    today: date,
+    protocols: Mapping[str, Protocol] | None = None,
+) -> PatientSummary:
+    """Everything the chart header and the ``patient`` command show for one patient.
+
+    Raises ``RowNotFoundError`` for an unknown patient id.
+    """
+    protocols = load_protocols() if protocols is None else protocols
+    patient = record.repos.patients.get(patient_id).value
+    missing: list[str] = []
+    enrolments = record.repos.enrolments.for_patient(patient_id)
+    enrolment = enrolments[-1] if enrolments else None
+    rows = list_patient_rows(record, today, protocols, patient_id=patient_id)
+    row = rows[0] if rows else None
+    aes = record.repos.adverse_events.for_patient(patient_id)
+    labs = record.repos.labs.for_patient(patient_id)
+    assessments = record.repos.responses.for_patient(patient_id)
+    protocol = protocols.get(enrolment.protocol) if enrolment is not None else None
+    cycles: list[CycleRow] = []
+    if enrolment is None:
+        missing.append("enrolment: the patient is not enrolled on a protocol")
+    else:
+        assert enrolment.id is not None
+        cycles = record.repos.cycles.for_enrolment(enrolment.id)
+        if protocol is None:
+            missing.append(f"protocol {enrolment.protocol!r} is not loaded")
+        labs = [
+            lab
+            for lab in labs
+            if lab.collected_on
+            >= enrolment.enrolled_on
+            - timedelta(days=protocol.settings.lab_max_age_days if protocol else 0)
+        ]
+    length = protocol.cycle_length_days if protocol is not None else 28
+    started = [c for c in cycles if c.start_date is not None]
+    first_day = started[0].start_date if started else None
+    series = _responses(assessments, first_day, missing)
+    dlt = None
+    next_step = None
+    if protocol is not None and enrolment is not None:
+        baseline_marrow = None
+        if series:
+            baseline = [a for a in assessments if a.assessed_on < series[0].assessment.assessed_on][
+                -1
+            ]
+            baseline_marrow = baseline.marrow_plasma_cells_pct
+        dlt = _dlt_proposal(
+            record, protocol, enrolment, cycles, labs, aes, baseline_marrow, today, missing
+        )
+        next_step = _next_step(record, protocol, enrolment, started, series, missing)
+    return PatientSummary(
+        patient=patient,
+        today=today,
+        protocol_key=enrolment.protocol if enrolment else None,
+        protocol_name=protocol.name if protocol else (enrolment.protocol if enrolment else None),
+        enrolment=enrolment,
+        phase=row.phase if row else None,
+        status=row.status if row else None,
+        dose_level=row.dose_level if row else None,
+        cycle=row.cycle if row else None,
+        day=row.day if row else None,
+        cycles=_cycle_summaries(record, cycles, length),
+        worst_lab_grades=_worst_lab_grades(labs, missing),
+        adverse_events=tuple(aes),
+        responses=tuple(
+            ResponseLine(
+                r.assessment.assessed_on,
+                r.assessment.end_of_cycle,
+                r.category.value,
+                r.confirmed,
+                r.explanation,
+            )
+            for r in series
+        ),
+        dlt=dlt,
+        next_step=next_step,
+        flags=row.notes if row else (),
+        missing=tuple(missing),
+    )
+
+
+def _next_step(
+    record: Record,
+    protocol: Protocol,
+    enrolment: Enrolment,
+    started: list[CycleRow],
+    series: list[AssessedResponse],
+    missing: list[str],
+) -> PhaseProposal | None:
+    if enrolment.status is PatientStatus.OFF_STUDY:
+        return None
+    if not started:
+        missing.append("next step: no cycle has started yet")
+        return None
+    current = started[-1]
+    assert enrolment.id is not None
+    try:
+        params = _decision_params(protocol)
+        plateau = _plateau_criteria(protocol).detect(series) if series else None
+        reduced = bool(
+            record.repos.decisions.for_enrolment(enrolment.id, DecisionKind.BPD_DEX_20)
+        ) or any(c.elected_options for c in started)
+        return propose_next_step(
+            params, current.number, current.phase, series, plateau, dexamethasone_reduced=reduced
+        )
+    except (DomainError, ProtocolError) as exc:
+        missing.append(f"next step not proposed: {exc}")
+        return None

@@ -11,7 +11,7 @@ computed state a nurse sees (``clinic_app.services.patient_state``).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date
 from typing import Any
 
@@ -39,15 +39,19 @@ WITH enr AS (
 """
 
 
-def _rows(record: Record, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+def _rows(record: Record, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> list[Row]:
     with record.guard():
-        cursor = record.db.conn.execute(sql, list(params))
+        cursor = record.db.conn.execute(
+            sql, params if isinstance(params, Mapping) else list(params)
+        )
         names = [d[0] for d in cursor.description]
         return [dict(zip(names, r, strict=True)) for r in cursor.fetchall()]
 
 
-def patient_overview(record: Record) -> list[Row]:
-    """One row per live patient: identity, current enrolment and current cycle (or NULLs)."""
+def patient_overview(record: Record, patient_id: int | None = None) -> list[Row]:
+    """One row per live patient: identity, current enrolment and current cycle (or NULLs).
+
+    Every query here takes ``patient_id`` to read one patient instead of all of them."""
     return _rows(
         record,
         _CURRENT
@@ -60,14 +64,15 @@ def patient_overview(record: Record) -> list[Row]:
         FROM patients p
         LEFT JOIN enr ON enr.patient_id = p.id AND enr.rn = 1
         LEFT JOIN started s ON s.enrolment_id = enr.id AND s.rn = 1
-        WHERE p.voided_at IS NULL
+        WHERE p.voided_at IS NULL AND (:pid IS NULL OR p.id = :pid)
         ORDER BY p.family_name, p.given_name, p.id
         """,
+        {"pid": patient_id},
     )
 
 
 def severe_adverse_events_in_current_cycle(
-    record: Record, min_grade: int, today: date
+    record: Record, min_grade: int, today: date, patient_id: int | None = None
 ) -> list[Row]:
     """AEs of at least ``min_grade`` present during the current cycle: begun by ``today`` and
     not resolved before the cycle started."""
@@ -77,15 +82,18 @@ def severe_adverse_events_in_current_cycle(
         + """
         SELECT a.patient_id, a.term, a.grade, a.onset, a.resolved
         FROM adverse_events a JOIN cur ON cur.patient_id = a.patient_id
-        WHERE a.voided_at IS NULL AND a.grade >= ? AND a.onset <= ?
+        WHERE a.voided_at IS NULL AND a.grade >= :grade AND a.onset <= :today
           AND (a.resolved IS NULL OR a.resolved >= cur.cycle_start)
+          AND (:pid IS NULL OR a.patient_id = :pid)
         ORDER BY a.patient_id, a.onset, a.id
         """,
-        [min_grade, today.isoformat()],
+        {"grade": min_grade, "today": today.isoformat(), "pid": patient_id},
     )
 
 
-def labs_since_current_cycle(record: Record, days_before_start: int) -> list[Row]:
+def labs_since_current_cycle(
+    record: Record, days_before_start: int, patient_id: int | None = None
+) -> list[Row]:
     """Every live lab collected from ``days_before_start`` days before the current cycle's day 1."""
     return _rows(
         record,
@@ -94,14 +102,15 @@ def labs_since_current_cycle(record: Record, days_before_start: int) -> list[Row
         SELECT l.patient_id, l.test, l.value, l.unit, l.value_si, l.lln, l.uln, l.collected_at
         FROM labs l JOIN cur ON cur.patient_id = l.patient_id
         WHERE l.voided_at IS NULL
-          AND l.collected_at >= date(cur.cycle_start, '-' || ? || ' days')
+          AND l.collected_at >= date(cur.cycle_start, '-' || :days || ' days')
+          AND (:pid IS NULL OR l.patient_id = :pid)
         ORDER BY l.patient_id, l.collected_at, l.id
         """,
-        [int(days_before_start)],
+        {"days": int(days_before_start), "pid": patient_id},
     )
 
 
-def weights_for_bsa_check(record: Record) -> list[Row]:
+def weights_for_bsa_check(record: Record, patient_id: int | None = None) -> list[Row]:
     """Per patient: the latest weight, and the weight behind the BSA of the latest cycle
     (of the current enrolment) that recorded one."""
     return _rows(
@@ -126,12 +135,13 @@ def weights_for_bsa_check(record: Record) -> list[Row]:
                basis.weight_kg AS bsa_weight_kg, basis.measured_on AS bsa_measured_on,
                latest.weight_kg AS latest_weight_kg, latest.measured_on AS latest_measured_on
         FROM basis JOIN latest ON latest.patient_id = basis.patient_id AND latest.rn = 1
-        WHERE basis.rn = 1
+        WHERE basis.rn = 1 AND (:pid IS NULL OR basis.patient_id = :pid)
         """,
+        {"pid": patient_id},
     )
 
 
-def dlt_review_state(record: Record, dlt_cycle: int) -> list[Row]:
+def dlt_review_state(record: Record, dlt_cycle: int, patient_id: int | None = None) -> list[Row]:
     """Per current enrolment that started cycle ``dlt_cycle``: its start and its reviews
     (how many, how many still unconfirmed)."""
     return _rows(
@@ -149,10 +159,11 @@ def dlt_review_state(record: Record, dlt_cycle: int) -> list[Row]:
                (SELECT count(*) FROM dlt_reviews r
                  WHERE r.enrolment_id = enr.id AND r.voided_at IS NULL
                    AND r.confirmed IS NULL) AS unconfirmed
-        FROM enr JOIN cycles c ON c.enrolment_id = enr.id AND c.number = ?
+        FROM enr JOIN cycles c ON c.enrolment_id = enr.id AND c.number = :cycle
         WHERE enr.rn = 1 AND c.voided_at IS NULL AND c.start_date IS NOT NULL
+          AND (:pid IS NULL OR enr.patient_id = :pid)
         """,
-        [int(dlt_cycle)],
+        {"cycle": int(dlt_cycle), "pid": patient_id},
     )
 
 

@@ -1,0 +1,138 @@
+"""One patient's computed summary: cycles, doses, worst grades, response, DLT, next step."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from clinic_app.core.phase_decision import NextStep
+from clinic_app.core.protocol_loader import load_protocols
+from clinic_app.core.records import (
+    AdverseEvent,
+    Attribution,
+    DoseEvent,
+    DoseStatus,
+    PatientStatus,
+    Phase,
+    ResponseAssessment,
+)
+from clinic_app.services.patient_state import patient_summary
+from clinic_app.storage.database import Record, open_database
+
+from .helpers import adverse_event, cycle, enrol, lab, patient
+
+PROTOCOLS = load_protocols()
+
+
+@pytest.fixture
+def record(tmp_path: Path) -> Iterator[Record]:
+    with open_database(tmp_path / "record.sqlite3", daily_backup=False) as rec:
+        yield rec
+
+
+def assess(record: Record, pid: int, on: date, serum: str, end_of_cycle: int | None) -> None:
+    record.repos.responses.add(
+        pid, ResponseAssessment(on, serum_m_protein_g_dl=Decimal(serum), end_of_cycle=end_of_cycle)
+    )
+
+
+def dextr_patient_after_four_cycles(record: Record) -> int:
+    pid = patient(record, "S-1", "Summary")
+    eid = enrol(record, pid, "dextr", date(2023, 12, 28))
+    # Cycles of 28 days: Jan 2, Jan 30, Feb 27, Mar 26 (2024 is a leap year).
+    starts = [date(2024, 1, 2), date(2024, 1, 30), date(2024, 2, 27), date(2024, 3, 26)]
+    ids = [cycle(record, eid, n, Phase.INDUCTION, s, s) for n, s in enumerate(starts, 1)]
+    given = datetime(2024, 1, 2, 9, tzinfo=UTC)
+    record.repos.doses.add(
+        DoseEvent(ids[0], 1, "lenalidomide", Decimal(25), DoseStatus.GIVEN, given)
+    )
+    record.repos.doses.add(
+        DoseEvent(ids[0], 2, "lenalidomide", Decimal(25), DoseStatus.HELD, reason="ANC 0.4")
+    )
+    record.repos.doses.add(DoseEvent(ids[0], 3, "lenalidomide", Decimal(25), DoseStatus.PLANNED))
+    lab(record, pid, "anc", "0.4", "10^9/L", date(2024, 1, 20))  # CTCAE G4: < 0.5
+    lab(record, pid, "anc", "0.9", "10^9/L", date(2024, 1, 27))  # G3
+    lab(record, pid, "platelets", "60", "10^9/L", date(2024, 1, 20))  # G2: < 75 to 50
+    adverse_event(record, pid, "Fatigue", 2, date(2024, 1, 10))
+    assess(record, pid, date(2024, 1, 1), "3.0", None)  # baseline
+    # (3.0 - 1.4) / 3.0 = 53 % reduction: PR; then 60 %, 57 %, 58 %: PR, confirmed.
+    assess(record, pid, date(2024, 1, 29), "1.4", 1)
+    assess(record, pid, date(2024, 2, 26), "1.2", 2)
+    assess(record, pid, date(2024, 3, 25), "1.3", 3)
+    assess(record, pid, date(2024, 4, 22), "1.25", 4)
+    return pid
+
+
+def test_dextr_summary_with_plateau_proposes_maintenance(record: Record) -> None:
+    pid = dextr_patient_after_four_cycles(record)
+    s = patient_summary(record, pid, date(2024, 4, 22), PROTOCOLS)
+    # Mar 26 -> Apr 22 is 27 days: cycle 4 day 28.
+    assert (s.protocol_name, s.status, s.phase, s.cycle, s.day) == (
+        "DexTR",
+        PatientStatus.ACTIVE,
+        Phase.INDUCTION,
+        4,
+        28,
+    )
+    c1 = s.cycles[0]
+    # Day 28 of a cycle starting Jan 2 is Jan 2 + 27 = Jan 29.
+    assert (c1.start_date, c1.end_date) == (date(2024, 1, 2), date(2024, 1, 29))
+    assert (c1.doses_given, c1.doses_held, c1.doses_planned) == (1, 1, 1)
+    assert c1.held == ("day 2 lenalidomide 25 mg held: ANC 0.4",)
+    worst = {w.term: w for w in s.worst_lab_grades}
+    assert worst["Neutrophil count decreased"].lowest_grade == 4
+    assert worst["Neutrophil count decreased"].collected_on == date(2024, 1, 20)
+    assert worst["Platelet count decreased"].lowest_grade == 2
+    assert [r.category for r in s.responses] == ["PR", "PR", "PR", "PR"]
+    assert [r.confirmed for r in s.responses] == [False, True, True, True]
+    assert s.dlt is None  # DexTR has no DLT rules
+    assert s.next_step is not None
+    # Plateau: 1.4, 1.2, 1.3, 1.25 all within ±25 % of 1.4 (1.05-1.75) for > 2 cycles.
+    assert s.next_step.proposal is NextStep.MAINTENANCE
+    assert [a.term for a in s.adverse_events] == ["Fatigue"]
+
+
+def test_missing_baseline_is_reported_not_guessed(record: Record) -> None:
+    pid = patient(record, "S-2", "Nobase")
+    eid = enrol(record, pid, "dextr", date(2024, 1, 1))
+    cycle(record, eid, 1, Phase.INDUCTION, date(2024, 1, 2), date(2024, 1, 2))
+    assess(record, pid, date(2024, 1, 29), "1.4", 1)
+    s = patient_summary(record, pid, date(2024, 1, 29), PROTOCOLS)
+    assert s.responses == ()
+    assert any("baseline response assessment" in m for m in s.missing)
+    assert s.next_step is not None and s.next_step.proposal is NextStep.AWAIT_ASSESSMENT
+
+
+def test_bpd_cycle_1_dlt_proposal(record: Record) -> None:
+    pid = patient(record, "S-3", "Bpd")
+    eid = enrol(record, pid, "bpd", date(2024, 1, 25), dose_level=1, cohort="escalation")
+    cycle(record, eid, 1, Phase.TREATMENT, date(2024, 2, 1), date(2024, 2, 1), dose_level=1)
+    cycle(record, eid, 2, Phase.TREATMENT, date(2024, 2, 29), date(2024, 2, 29), dose_level=1)
+    lab(record, pid, "anc", "2.0", "10^9/L", date(2024, 1, 30))
+    lab(record, pid, "platelets", "180", "10^9/L", date(2024, 1, 30))
+    lab(record, pid, "anc", "1.6", "10^9/L", date(2024, 2, 15))
+    s = patient_summary(record, pid, date(2024, 3, 1), PROTOCOLS)
+    assert s.dlt is not None
+    assert s.dlt.dlt is False and s.dlt.evaluable_for_toxicity
+    assert (s.cycle, s.day, s.dose_level) == (2, 2, 1)  # Mar 1 - Feb 29 = 1 day -> day 2
+    # BPD: "any Grade 4 rash" at least possibly related to pomalidomide is a DLT.
+    rash = AdverseEvent(
+        "Rash maculo-papular",
+        4,
+        date(2024, 2, 10),
+        attribution={"pomalidomide": Attribution.POSSIBLE},
+    )
+    record.repos.adverse_events.add(pid, rash)
+    s = patient_summary(record, pid, date(2024, 3, 1), PROTOCOLS)
+    assert s.dlt is not None and s.dlt.dlt is True
+
+
+def test_not_enrolled(record: Record) -> None:
+    pid = patient(record, "S-4", "Plain")
+    s = patient_summary(record, pid, date(2024, 3, 1), PROTOCOLS)
+    assert s.status is None and s.cycles == () and s.next_step is None
+    assert "enrolment: the patient is not enrolled on a protocol" in s.missing
