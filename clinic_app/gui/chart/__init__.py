@@ -1,0 +1,1 @@
+"""The patient chart: header, cycle timeline and read-only tabs (``ChartPanel``)."""

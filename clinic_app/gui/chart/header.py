@@ -1,0 +1,105 @@
+"""The chart header: who the patient is (name, date of birth, MRN), where they are in the
+protocol, and their allergies and alerts, always visible and marked with "⚠" as well as red."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from PySide6.QtGui import QFont
+from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+
+from clinic_app.services.chart_data import ChartData
+
+_WARNING_STYLE = "color: #b71c1c;"
+
+
+def fmt_date(day: date) -> str:
+    return f"{day.day} {day.strftime('%b')} {day.year}"
+
+
+def identity_text(chart: ChartData) -> str:
+    """The two identifiers and the MRN, as every patient window title shows them."""
+    p = chart.patient
+    return f"{p.full_name} · born {fmt_date(p.date_of_birth)} · MRN {p.mrn}"
+
+
+def treatment_text(chart: ChartData, today: date) -> str:
+    p = chart.patient
+    sex = "female" if p.sex.value == "F" else "male"
+    parts = [f"Age {p.age_on(today)}", sex]
+    if chart.enrolment is None:
+        parts.append("not enrolled on a protocol")
+    else:
+        parts.append(chart.protocol_name())
+        if chart.enrolment.dose_level is not None:
+            parts.append(f"dose level {chart.enrolment.dose_level}")
+        cycle = chart.current_cycle
+        if cycle is not None:
+            parts.append(f"{cycle.phase.value}, cycle {cycle.number} ({cycle.status.value})")
+        else:
+            parts.append("no cycles recorded")
+        parts.append(f"status: {chart.enrolment.status.value.replace('_', ' ')}")
+    return " · ".join(parts)
+
+
+class ChartHeader(QWidget):
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.identity = QLabel()
+        self.identity.setAccessibleName("Patient")
+        self.treatment = QLabel()
+        self.treatment.setAccessibleName("Treatment")
+        self.allergies = QLabel()
+        self.allergies.setAccessibleName("Allergies")
+        self.alerts = QLabel()
+        self.alerts.setAccessibleName("Alerts")
+        self.problems = QLabel()
+        self.problems.setAccessibleName("Chart problems")
+        for label in (self.identity, self.treatment, self.allergies, self.alerts, self.problems):
+            label.setWordWrap(True)
+            label.setTextFormat(label.textFormat().PlainText)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        for label in (self.identity, self.treatment, self.allergies, self.alerts, self.problems):
+            layout.addWidget(label)
+        self._scale_fonts()
+        self.clear()
+
+    def _scale_fonts(self) -> None:
+        # Follows the system font: the name line is 1.4 x the application font, in bold.
+        big = QFont(self.font())
+        big.setPointSizeF(self.font().pointSizeF() * 1.4)
+        big.setBold(True)
+        self.identity.setFont(big)
+        bold = QFont(self.font())
+        bold.setBold(True)
+        self.allergies.setFont(bold)
+        self.alerts.setFont(bold)
+
+    def clear(self) -> None:
+        self.identity.setText("No patient selected")
+        for label in (self.treatment, self.allergies, self.alerts, self.problems):
+            label.clear()
+            label.hide()
+
+    def set_chart(self, chart: ChartData, today: date) -> None:
+        p = chart.patient
+        self.identity.setText(identity_text(chart))
+        self.treatment.setText(treatment_text(chart, today))
+        self.treatment.show()
+        if p.allergies:
+            self.allergies.setText("⚠ Allergies: " + "; ".join(p.allergies))
+            self.allergies.setStyleSheet(_WARNING_STYLE)
+        else:
+            self.allergies.setText("Allergies: none recorded")
+            self.allergies.setStyleSheet("")
+        self.allergies.show()
+        if p.alerts:
+            self.alerts.setText("⚠ Alerts: " + "; ".join(p.alerts))
+            self.alerts.setStyleSheet(_WARNING_STYLE)
+        else:
+            self.alerts.setText("Alerts: none")
+            self.alerts.setStyleSheet("")
+        self.alerts.show()
+        self.problems.setText("\n".join(f"ⓘ {problem}" for problem in chart.problems))
+        self.problems.setVisible(bool(chart.problems))
