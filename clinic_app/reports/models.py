@@ -1,0 +1,173 @@
+"""What a printed document holds: small frozen dataclasses the services fill from the record.
+
+The renderers take these and nothing else (no storage, no SQL), so a document can be built in
+a test from plain values and its content checked without a database.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from enum import StrEnum
+
+from clinic_app.core.plan import CyclePlan
+
+
+class PaperSize(StrEnum):
+    A4 = "A4"
+    LETTER = "Letter"
+
+
+@dataclass(frozen=True)
+class PatientIdentity:
+    """The two identifiers (full name, date of birth) plus the MRN (rules §8)."""
+
+    full_name: str
+    date_of_birth: date
+    mrn: str
+
+
+@dataclass(frozen=True)
+class PrintStamp:
+    """Who printed the document, when, and from which state of the record."""
+
+    printed_at: datetime
+    printed_by: str
+    record_version: str
+    paper: PaperSize = PaperSize.A4
+
+
+@dataclass(frozen=True)
+class Clinic:
+    name: str
+    phone: str
+
+
+@dataclass(frozen=True)
+class DosingCard:
+    """One patient, one cycle (rules §8)."""
+
+    patient: PatientIdentity
+    stamp: PrintStamp
+    clinic: Clinic
+    plan: CyclePlan
+    crcl_measured_on: date | None = None
+    """The date of the creatinine behind ``plan.crcl_ml_min``."""
+    show_crcl: bool = False
+    """A dose in this phase depends on creatinine clearance (e.g. DexTR maintenance)."""
+
+
+@dataclass(frozen=True)
+class DoseLine:
+    """One planned or recorded dose: planned versus what happened."""
+
+    day: int
+    on: date
+    drug_name: str
+    planned_mg: Decimal | None
+    """None when a dose was recorded that the plan does not hold."""
+    status: str
+    """``given``, ``held``, ``missed``, ``planned`` or ``no record``."""
+    recorded_mg: Decimal | None = None
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class ModificationLine:
+    drug_name: str
+    old_dose: Decimal
+    new_dose: Decimal
+    unit: str
+    reason: str
+    effective_cycle: int
+    effective_day: int
+    decided_by: str
+    decided_on: date
+
+
+@dataclass(frozen=True)
+class AeLine:
+    term: str
+    grade: int
+    attribution: str
+    onset: date
+    resolved: date | None
+    serious: bool
+    dlt_status: str
+
+
+@dataclass(frozen=True)
+class LabLine:
+    collected_at: datetime
+    test_name: str
+    value: Decimal
+    unit: str
+    grade: int | None
+    """None when the value alone cannot settle it (see ``grade_note``) or is not graded."""
+    grade_note: str
+    """The CTCAE term, or why there is no grade."""
+
+
+@dataclass(frozen=True)
+class NadirLine:
+    test_name: str
+    value: Decimal
+    unit: str
+    on: date
+    grade: int | None
+    grade_note: str
+
+
+@dataclass(frozen=True)
+class ChartSeries:
+    """One count over the cycle with its CTCAE grade-3 and grade-4 boundaries."""
+
+    label: str
+    unit: str
+    points: tuple[tuple[int, Decimal], ...]
+    """(cycle day, value in the SI unit)."""
+    grade3_below: Decimal
+    grade4_below: Decimal
+
+
+@dataclass(frozen=True)
+class ResponseLine:
+    assessed_on: date | None
+    category: str | None
+    confirmed: bool
+    explanation: str
+    """Why, or what is missing when there is no category."""
+
+
+@dataclass(frozen=True)
+class DltSection:
+    """BPD cycle 1: the engine's proposal with evidence, and the investigator's review."""
+
+    proposal: str
+    evidence: tuple[str, ...]
+    review: str
+
+
+@dataclass(frozen=True)
+class ToxicitySummary:
+    patient: PatientIdentity
+    stamp: PrintStamp
+    protocol_name: str
+    cycle: int
+    phase_name: str
+    dose_level: int | None
+    start: date
+    end: date
+    """The last day the summary covers (the day before the next cycle, or day 28)."""
+    delay_days: int
+    delay_reason: str | None
+    doses: tuple[DoseLine, ...]
+    modifications: tuple[ModificationLine, ...]
+    adverse_events: tuple[AeLine, ...]
+    labs: tuple[LabLine, ...]
+    nadirs: tuple[NadirLine, ...]
+    chart: tuple[ChartSeries, ...]
+    response: ResponseLine
+    dlt: DltSection | None = None
+    notes: tuple[str, ...] = ()

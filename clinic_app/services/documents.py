@@ -1,0 +1,672 @@
+"""Build the printed documents' models from the record: the only reader behind the reports.
+
+Each builder reads one patient's cycle through the storage repositories, runs the core rules
+(plan, lab grading, response, DLT proposal) and returns a frozen document model from
+:mod:`clinic_app.reports.models`. Nothing here draws; nothing in the reports reads storage.
+Missing facts are said, never guessed: the dosing card refuses (the patient would take it
+home), the toxicity summary prints what is missing in place of the value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+
+from clinic_app.core import labs as lab_catalogue
+from clinic_app.core.ae_terms import dlt_categories
+from clinic_app.core.ctcae import Direction, GradingTable, default_grading_table, grade_lab
+from clinic_app.core.dlt import DltCriteria, DltInputs, DltProposal, propose_dlt
+from clinic_app.core.dosing import Bsa, body_surface_area
+from clinic_app.core.errors import DomainError, MissingDataError, ProtocolError
+from clinic_app.core.ismp import format_quantity, plain_number
+from clinic_app.core.plan import CyclePlan, plan_cycle
+from clinic_app.core.protocol import Protocol, Route
+from clinic_app.core.protocol_loader import load_protocols
+from clinic_app.core.records import (
+    AdverseEvent,
+    DoseEvent,
+    Enrolment,
+    LabResult,
+    Patient,
+    ResponseAssessment,
+)
+from clinic_app.core.response import classify_series
+from clinic_app.reports.models import (
+    AeLine,
+    ChartSeries,
+    Clinic,
+    DltSection,
+    DoseLine,
+    DosingCard,
+    LabLine,
+    ModificationLine,
+    NadirLine,
+    PaperSize,
+    PatientIdentity,
+    PrintStamp,
+    ResponseLine,
+    ToxicitySummary,
+)
+from clinic_app.storage.database import Record
+from clinic_app.storage.rows import CycleRow, CycleStatus, DltReview
+
+# Settings (the record's settings table) the documents read.
+CLINIC_NAME = "clinic.name"
+CLINIC_PHONE = "clinic.phone"
+PAPER_SIZE = "print.paper_size"
+
+CHART_TESTS = ("anc", "platelets")  # issue 5: ANC and platelets over the cycle
+
+
+@dataclass(frozen=True)
+class CycleRef:
+    """One cycle of one patient, as found in the record."""
+
+    patient: Patient
+    enrolment: Enrolment
+    cycle: CycleRow
+    protocol: Protocol
+
+    @property
+    def start(self) -> date:
+        """Day 1: the day it actually started, else the day it is planned to."""
+        return self.cycle.start_date or self.cycle.planned_start
+
+
+# -- reading the record --------------------------------------------------------------------------
+def record_version(record: Record) -> str:
+    """The schema version and the latest audit entry: the state of the record printed from."""
+    with record.guard():
+        schema = int(record.db.execute("PRAGMA user_version").fetchone()[0])
+        latest = record.db.execute("SELECT max(id) FROM audit_log").fetchone()[0]
+    return f"schema {schema} · change {int(latest or 0)}"
+
+
+def clinic(record: Record) -> Clinic:
+    phone = record.repos.settings.value(CLINIC_PHONE)
+    if not isinstance(phone, str) or not phone.strip():
+        raise MissingDataError(
+            f"The clinic's telephone number is not set, and every card must show it; set "
+            f"{CLINIC_PHONE} in the settings first.",
+            field=CLINIC_PHONE,
+        )
+    name = record.repos.settings.value(CLINIC_NAME)
+    return Clinic(name.strip() if isinstance(name, str) and name.strip() else "the clinic", phone)
+
+
+def paper_size(record: Record) -> PaperSize:
+    raw = record.repos.settings.value(PAPER_SIZE, PaperSize.A4.value)
+    for size in PaperSize:
+        if isinstance(raw, str) and raw.strip().lower() == size.value.lower():
+            return size
+    raise DomainError(
+        f"The paper size setting {PAPER_SIZE} is {raw!r}; it must be A4 or Letter.",
+        field=PAPER_SIZE,
+    )
+
+
+def stamp(record: Record, printed_by: str | None, printed_at: datetime | None) -> PrintStamp:
+    return PrintStamp(
+        printed_at=printed_at or datetime.now().astimezone(),
+        printed_by=printed_by or record.actor,
+        record_version=record_version(record),
+        paper=paper_size(record),
+    )
+
+
+def find_cycle(
+    record: Record, mrn: str, number: int, protocols: Mapping[str, Protocol] | None = None
+) -> CycleRef:
+    """The patient's cycle ``number``, from the latest enrolment that has it."""
+    repos = record.repos
+    stored = repos.patients.by_mrn(mrn)
+    if stored is None:
+        raise DomainError(f"No patient has MRN {mrn!r} in this record.", field="mrn")
+    patient = stored.value
+    assert patient.id is not None
+    enrolments = sorted(
+        repos.enrolments.for_patient(patient.id), key=lambda e: (e.enrolled_on, e.id or 0)
+    )
+    if not enrolments:
+        raise DomainError(f"Patient {mrn} is not enrolled on a protocol.", field="mrn")
+    for enrolment in reversed(enrolments):
+        assert enrolment.id is not None
+        for cycle in repos.cycles.for_enrolment(enrolment.id):
+            if cycle.number == number and cycle.status is not CycleStatus.CANCELLED:
+                return CycleRef(patient, enrolment, cycle, _protocol(enrolment, protocols))
+    raise DomainError(f"Patient {mrn} has no cycle {number} in this record.", field="cycle")
+
+
+def cycles_starting_on(
+    record: Record, day: date, protocols: Mapping[str, Protocol] | None = None
+) -> list[CycleRef]:
+    """Every cycle that starts on ``day`` (started, or planned and not yet started)."""
+    protocols = protocols if protocols is not None else load_protocols()
+    found: list[CycleRef] = []
+    repos = record.repos
+    for patient in repos.patients.all():
+        assert patient.id is not None
+        for enrolment in repos.enrolments.for_patient(patient.id):
+            assert enrolment.id is not None
+            for cycle in repos.cycles.for_enrolment(enrolment.id):
+                if cycle.status is CycleStatus.CANCELLED:
+                    continue
+                if (cycle.start_date or cycle.planned_start) == day:
+                    found.append(
+                        CycleRef(patient, enrolment, cycle, _protocol(enrolment, protocols))
+                    )
+    return sorted(found, key=lambda ref: (ref.patient.family_name, ref.patient.given_name))
+
+
+def _protocol(enrolment: Enrolment, protocols: Mapping[str, Protocol] | None) -> Protocol:
+    known = protocols if protocols is not None else load_protocols()
+    protocol = known.get(enrolment.protocol)
+    if protocol is None:
+        raise DomainError(
+            f"The enrolment names protocol {enrolment.protocol!r}, which is not loaded.",
+            field="protocol",
+        )
+    return protocol
+
+
+def identity(patient: Patient) -> PatientIdentity:
+    return PatientIdentity(patient.full_name, patient.date_of_birth, patient.mrn)
+
+
+# -- the plan of a recorded cycle ------------------------------------------------------------------
+def _bsa(record: Record, cycle: CycleRow) -> Bsa | None:
+    if cycle.bsa_m2 is None:
+        return None
+    if cycle.measurement_id is None:
+        raise MissingDataError(
+            f"Cycle {cycle.number} records a BSA of {plain_number(cycle.bsa_m2)} m² but not the "
+            "measurement it came from; record the height and weight it was computed from.",
+            field="bsa",
+        )
+    measured = record.repos.measurements.get(cycle.measurement_id).value
+    if measured.height_cm is None:
+        raise MissingDataError(
+            f"The measurement of {measured.measured_on.isoformat()} behind cycle "
+            f"{cycle.number}'s BSA has no height.",
+            field="height_cm",
+        )
+    bsa = body_surface_area(
+        measured.height_cm, measured.weight_kg, cycle.bsa_formula or "mosteller"
+    )
+    if bsa.m2 != cycle.bsa_m2:  # contradictory record: say so rather than pick one
+        raise DomainError(
+            f"Cycle {cycle.number} records a BSA of {plain_number(cycle.bsa_m2)} m², but its "
+            f"measurement gives {plain_number(bsa.m2)} m²; correct the cycle before printing.",
+            field="bsa",
+        )
+    return replace(bsa, measured_on=measured.measured_on)
+
+
+def _options(protocol: Protocol, elected: Mapping[str, str]) -> list[str]:
+    """Option keys from a cycle's ``elected_options`` (option key, or drug -> "20 mg")."""
+    keys: list[str] = []
+    for key, value in elected.items():
+        match = [
+            o
+            for o in protocol.options
+            if o.key == key
+            or (
+                o.drug == key and str(value).strip() in (format_quantity(o.dose, "mg"), str(o.dose))
+            )
+        ]
+        if not match:
+            raise DomainError(
+                f"The cycle elects {key} = {value!r}, which is not an option of {protocol.name}.",
+                field="options",
+            )
+        keys.append(match[0].key)
+    return keys
+
+
+def _routes(record: Record, cycle: CycleRow, protocol: Protocol) -> dict[str, Route]:
+    """Routes recorded with the cycle's planned doses (BPD dexamethasone may be IV)."""
+    assert cycle.id is not None
+    routes: dict[str, Route] = {}
+    for event in record.repos.doses.for_cycle(cycle.id):
+        assert event.id is not None
+        route = record.repos.doses.details(event.id).route
+        if route in {r.value for r in Route} and event.drug in protocol.drugs:
+            routes.setdefault(event.drug, Route(str(route)))
+    return routes
+
+
+def cycle_plan(record: Record, ref: CycleRef) -> CyclePlan:
+    cycle = ref.cycle
+    assert ref.enrolment.id is not None
+    modifications = record.repos.modifications.for_enrolment(ref.enrolment.id)
+    return plan_cycle(
+        ref.protocol,
+        cycle=cycle.number,
+        start=ref.start,
+        phase=cycle.phase.value,
+        dose_level=cycle.dose_level if ref.protocol.dose_levels else None,
+        modifications=modifications,
+        bsa=_bsa(record, cycle),
+        crcl_ml_min=cycle.crcl_ml_min,
+        options=_options(ref.protocol, cycle.elected_options),
+        routes=_routes(record, cycle, ref.protocol),
+    )
+
+
+# -- the dosing card ----------------------------------------------------------------------------
+def build_dosing_card(
+    record: Record,
+    mrn: str,
+    cycle: int,
+    *,
+    printed_by: str | None = None,
+    printed_at: datetime | None = None,
+    protocols: Mapping[str, Protocol] | None = None,
+) -> DosingCard:
+    """The dosing card of one patient's cycle; raises ``DomainError`` for what is missing."""
+    return dosing_card_for(
+        record, find_cycle(record, mrn, cycle, protocols), printed_by, printed_at
+    )
+
+
+def dosing_card_for(
+    record: Record, ref: CycleRef, printed_by: str | None, printed_at: datetime | None
+) -> DosingCard:
+    plan = cycle_plan(record, ref)
+    crcl_on = None
+    if ref.cycle.crcl_lab_id is not None:
+        crcl_on = record.repos.labs.get(ref.cycle.crcl_lab_id).value.collected_on
+    phase = ref.protocol.phase(plan.phase)
+    renal = any(rule.renal_cap is not None for rule in phase.doses)
+    return DosingCard(
+        patient=identity(ref.patient),
+        stamp=stamp(record, printed_by, printed_at),
+        clinic=clinic(record),
+        plan=plan,
+        crcl_measured_on=crcl_on,
+        show_crcl=renal,
+    )
+
+
+# -- the toxicity summary -----------------------------------------------------------------------
+def _summary_end(record: Record, ref: CycleRef) -> date:
+    """The day before the next cycle started, else the cycle's last planned day."""
+    assert ref.enrolment.id is not None
+    for other in record.repos.cycles.for_enrolment(ref.enrolment.id):
+        if other.number == ref.cycle.number + 1 and other.start_date is not None:
+            return other.start_date - timedelta(days=1)
+    return ref.start + timedelta(days=ref.protocol.cycle_length_days - 1)
+
+
+def _next_start(record: Record, ref: CycleRef) -> date | None:
+    assert ref.enrolment.id is not None
+    for other in record.repos.cycles.for_enrolment(ref.enrolment.id):
+        if other.number == ref.cycle.number + 1:
+            return other.start_date
+    return None
+
+
+def dose_lines(
+    plan: CyclePlan | None, events: Sequence[DoseEvent], names: Mapping[str, str]
+) -> list[DoseLine]:
+    """Planned doses matched with what was recorded for them (by cycle day and drug)."""
+    recorded = {(e.day, e.drug): e for e in events}
+    used: set[tuple[int, str]] = set()
+    lines: list[DoseLine] = []
+    if plan is not None:
+        for day, dose in plan.doses():
+            event = recorded.get((day.day, dose.drug))
+            used.add((day.day, dose.drug))
+            lines.append(
+                DoseLine(
+                    day=day.day,
+                    on=day.date,
+                    drug_name=dose.drug_name,
+                    planned_mg=dose.dose_mg,
+                    status="no record" if event is None else event.status.value,
+                    recorded_mg=None if event is None else event.dose_mg,
+                    reason="" if event is None or event.reason is None else event.reason,
+                )
+            )
+    start = plan.start if plan is not None else None
+    for event in events:
+        if (event.day, event.drug) in used:
+            continue
+        on = start + timedelta(days=event.day - 1) if start else date.min
+        lines.append(
+            DoseLine(
+                day=event.day,
+                on=on,
+                drug_name=names.get(event.drug, event.drug),
+                planned_mg=None,
+                status=event.status.value,
+                recorded_mg=event.dose_mg,
+                reason=event.reason or "",
+            )
+        )
+    return sorted(lines, key=lambda line: (line.day, line.drug_name))
+
+
+def _test_name(test: str) -> str:
+    try:
+        return lab_catalogue.lab_test(test).name
+    except DomainError:
+        return test
+
+
+def _baseline(labs: Sequence[LabResult], test: str, before: date) -> LabResult | None:
+    earlier = [lab for lab in labs if lab.test == test and lab.collected_on < before]
+    return earlier[-1] if earlier else None
+
+
+def grade_line(lab: LabResult, baseline: LabResult | None, table: GradingTable) -> LabLine:
+    name = _test_name(lab.test)
+    if not table.terms_for(lab.test):
+        return LabLine(lab.collected_at, name, lab.value, lab.unit, None, "no CTCAE lab grade")
+    base = None
+    if baseline is not None:
+        base = lab_catalogue.convert(baseline.value, baseline.unit, lab.unit, lab.test)
+    try:
+        graded = grade_lab(lab.test, lab.value, lab.unit, lab.lln, lab.uln, base, table=table)
+    except DomainError as exc:
+        return LabLine(lab.collected_at, name, lab.value, lab.unit, None, exc.message)
+    if graded.grade is None:
+        needs = ", ".join(graded.missing) or "clinical facts"
+        note = f"{graded.term}: at least grade {graded.lowest_grade}; needs {needs}"
+        return LabLine(lab.collected_at, name, lab.value, lab.unit, None, note)
+    return LabLine(lab.collected_at, name, lab.value, lab.unit, graded.grade, graded.term)
+
+
+def _low_terms(table: GradingTable, test: str) -> bool:
+    return any(rule.direction is Direction.LOW for rule in table.terms_for(test))
+
+
+def nadir_lines(
+    window: Sequence[LabResult], graded: Mapping[int, LabLine], table: GradingTable
+) -> list[NadirLine]:
+    """The lowest value of each count-like test in the cycle (tests with a "decreased" term)."""
+    lowest: dict[str, tuple[LabResult, LabLine]] = {}
+    for index, lab in enumerate(window):
+        if not _low_terms(table, lab.test):
+            continue
+        held = lowest.get(lab.test)
+        if held is None or lab.value_si < held[0].value_si:
+            lowest[lab.test] = (lab, graded[index])
+    return [
+        NadirLine(
+            line.test_name, lab.value, lab.unit, lab.collected_on, line.grade, line.grade_note
+        )
+        for lab, line in lowest.values()
+    ]
+
+
+def chart_series(
+    window: Sequence[LabResult], start: date, table: GradingTable
+) -> list[ChartSeries]:
+    """ANC and platelets by cycle day, with CTCAE grade 3 and 4 bounds from the grading data."""
+    series: list[ChartSeries] = []
+    for test in CHART_TESTS:
+        bounds: dict[int, Decimal] = {}
+        for rule in table.terms_for(test):
+            if rule.direction is not Direction.LOW:
+                continue
+            for criterion in rule.criteria:
+                if criterion.bound is not None and criterion.bound.reference is None:
+                    bounds[criterion.grade] = criterion.bound.factor
+        if 3 not in bounds or 4 not in bounds:
+            continue  # the grading data has no absolute G3/G4 bound to draw
+        entry = lab_catalogue.lab_test(test)
+        points = tuple(
+            ((lab.collected_on - start).days + 1, lab.value_si)
+            for lab in window
+            if lab.test == test
+        )
+        series.append(ChartSeries(entry.name, entry.si_unit, points, bounds[3], bounds[4]))
+    return series
+
+
+def _attribution(ae: AdverseEvent) -> str:
+    if not ae.attribution:
+        return "not recorded"
+    return "; ".join(f"{drug}: {value.value}" for drug, value in sorted(ae.attribution.items()))
+
+
+def _review_text(review: DltReview) -> str:
+    who = review.reviewer or "the investigator"
+    when = f" on {review.reviewed_on.isoformat()}" if review.reviewed_on else ""
+    proposed = "proposed DLT" if review.proposed else "no DLT proposed"
+    if review.confirmed is None:
+        verdict = "awaiting the investigator's confirmation"
+    elif review.confirmed:
+        verdict = f"DLT confirmed by {who}{when}"
+    else:
+        verdict = f"DLT not confirmed by {who}{when}"
+    extra = f" ({review.reason})" if review.reason else ""
+    if review.evaluable is False:
+        extra += "; not evaluable for toxicity"
+    return f"{proposed}; {verdict}{extra}"
+
+
+def response_line(
+    assessments: Sequence[ResponseAssessment], first_start: date, cycle: int
+) -> ResponseLine:
+    before = [a for a in assessments if a.assessed_on <= first_start and a.end_of_cycle is None]
+    closing = [a for a in assessments if a.end_of_cycle == cycle]
+    if not closing:
+        return ResponseLine(
+            None, None, False, f"No end-of-cycle response assessment is recorded for cycle {cycle}."
+        )
+    if not before:
+        return ResponseLine(
+            closing[-1].assessed_on,
+            None,
+            False,
+            "No pre-treatment (baseline) assessment is recorded: response cannot be classified.",
+        )
+    baseline = before[-1]
+    target = closing[-1]
+    series = [a for a in assessments if baseline.assessed_on < a.assessed_on <= target.assessed_on]
+    try:
+        results = classify_series(baseline, series)
+    except DomainError as exc:
+        return ResponseLine(target.assessed_on, None, False, exc.message)
+    last = results[-1]
+    return ResponseLine(target.assessed_on, last.category.value, last.confirmed, last.explanation)
+
+
+def _dlt_section(
+    record: Record,
+    ref: CycleRef,
+    adverse_events: Sequence[AdverseEvent],
+    labs: Sequence[LabResult],
+    assessed_on: date,
+    criteria: DltCriteria | None,
+) -> DltSection:
+    repos = record.repos
+    patient_id, cycle = ref.patient.id, ref.cycle
+    assert patient_id is not None and cycle.id is not None and ref.enrolment.id is not None
+    reviews = [
+        r
+        for r in repos.dlt_reviews.for_enrolment(ref.enrolment.id)
+        if r.cycle_id in (None, cycle.id)
+    ]
+    review = "; ".join(_review_text(r) for r in reviews) or "Not yet reviewed by the investigator."
+    try:
+        if criteria is None:
+            criteria = DltCriteria.from_mapping(
+                ref.protocol.rule_tables.get("dlt", {}), str(ref.protocol.source_file)
+            )
+    except ProtocolError as exc:
+        return DltSection(
+            f"The DLT proposal cannot be computed: the protocol's [dlt] table was refused ({exc}).",
+            (),
+            review,
+        )
+    start = ref.start
+    window_end = min(assessed_on, start + timedelta(days=criteria.window_days - 1))
+    responses = repos.responses.for_patient(patient_id)
+    baseline_marrow = next(
+        (
+            a.marrow_plasma_cells_pct
+            for a in reversed(responses)
+            if a.assessed_on <= start and a.marrow_plasma_cells_pct is not None
+        ),
+        None,
+    )
+    inputs = DltInputs(
+        cycle1_start=start,
+        assessed_on=assessed_on,
+        c2d1_actual=_next_start(record, ref),
+        adverse_events=tuple(ae for ae in adverse_events if ae.onset <= assessed_on),
+        ae_categories=dlt_categories(),
+        labs=tuple(
+            lab
+            for lab in labs
+            if lab.test in CHART_TESTS and start <= lab.collected_on <= window_end
+        ),
+        gcsf_doses=tuple(repos.gcsf.for_patient(patient_id)),
+        temperatures=tuple(repos.temperatures.for_patient(patient_id)),
+        dose_events=tuple(repos.doses.for_cycle(cycle.id)),
+        baseline_marrow_plasma_cells_pct=baseline_marrow,
+        baseline_anc=_baseline(labs, "anc", start + timedelta(days=1)),
+        baseline_platelets=_baseline(labs, "platelets", start + timedelta(days=1)),
+    )
+    try:
+        proposal = propose_dlt(inputs, criteria)
+    except DomainError as exc:
+        return DltSection(f"The DLT proposal cannot be computed: {exc.message}", (), review)
+    return DltSection(proposal.summary, _evidence(proposal), review)
+
+
+def _evidence(proposal: DltProposal) -> tuple[str, ...]:
+    lines = [proposal.evaluability_reason]
+    for finding in proposal.fired:
+        lines.append(f"Fired: {finding.sentence}")
+        lines += [f"  evidence: {item}" for item in finding.evidence]
+    for item in proposal.not_assessed:
+        lines.append(f"Not assessed: {item.reason}")
+    lines += [f"Pending: {p}" for p in proposal.pending]
+    lines += [f"Note: {n}" for n in proposal.notes]
+    return tuple(lines)
+
+
+def build_toxicity_summary(
+    record: Record,
+    mrn: str,
+    cycle: int,
+    *,
+    printed_by: str | None = None,
+    printed_at: datetime | None = None,
+    protocols: Mapping[str, Protocol] | None = None,
+    dlt_criteria: DltCriteria | None = None,
+    table: GradingTable | None = None,
+) -> ToxicitySummary:
+    """The toxicity summary of one patient's cycle (issue 5).
+
+    It covers cycle day 1 to the day before the next cycle started (a delay is part of the
+    cycle it followed), or to the last planned day when there is no next cycle yet.
+    """
+    ref = find_cycle(record, mrn, cycle, protocols)
+    repos = record.repos
+    table = table or default_grading_table()
+    the_stamp = stamp(record, printed_by, printed_at)
+    patient_id, row = ref.patient.id, ref.cycle
+    assert patient_id is not None and row.id is not None and ref.enrolment.id is not None
+    notes: list[str] = []
+    plan: CyclePlan | None
+    try:
+        plan = cycle_plan(record, ref)
+    except DomainError as exc:
+        plan = None
+        notes.append(f"Planned doses could not be computed: {exc.message}")
+    start, end = ref.start, _summary_end(record, ref)
+    names = {key: drug.name for key, drug in ref.protocol.drugs.items()}
+    doses = dose_lines(plan, repos.doses.for_cycle(row.id), names)
+
+    modifications = [
+        ModificationLine(
+            names.get(m.drug, m.drug),
+            m.old_dose,
+            m.new_dose,
+            ref.protocol.drugs[m.drug].basis.unit if m.drug in ref.protocol.drugs else "mg",
+            m.reason,
+            m.effective_cycle,
+            m.effective_day,
+            m.decided_by,
+            m.decided_on,
+        )
+        for m in repos.modifications.for_enrolment(ref.enrolment.id)
+        if m.effective_cycle == row.number or start <= m.decided_on <= end
+    ]
+
+    all_aes = repos.adverse_events.for_patient(patient_id)
+    in_cycle = [
+        ae for ae in all_aes if ae.onset <= end and (ae.resolved is None or ae.resolved >= start)
+    ]
+    reviews = repos.dlt_reviews.for_enrolment(ref.enrolment.id)
+    dlt_applies = "dlt" in ref.protocol.rule_tables and row.number == 1
+    ae_lines = [
+        AeLine(
+            ae.term,
+            ae.grade,
+            _attribution(ae),
+            ae.onset,
+            ae.resolved,
+            ae.serious,
+            _ae_dlt_status(ae, reviews, dlt_applies),
+        )
+        for ae in in_cycle
+    ]
+
+    all_labs = repos.labs.for_patient(patient_id)
+    window = [lab for lab in all_labs if start <= lab.collected_on <= end]
+    first_start = _first_start(record, ref)
+    graded = {
+        index: grade_line(lab, _baseline(all_labs, lab.test, first_start), table)
+        for index, lab in enumerate(window)
+    }
+    dlt = None
+    if dlt_applies:
+        assessed = min(the_stamp.printed_at.date(), max(end, start))
+        dlt = _dlt_section(record, ref, all_aes, all_labs, assessed, dlt_criteria)
+    phase = ref.protocol.phase(row.phase.value)
+    return ToxicitySummary(
+        patient=identity(ref.patient),
+        stamp=the_stamp,
+        protocol_name=ref.protocol.name,
+        cycle=row.number,
+        phase_name=phase.name,
+        dose_level=row.dose_level,
+        start=start,
+        end=end,
+        delay_days=row.delay_days,
+        delay_reason=row.delay_reason,
+        doses=tuple(doses),
+        modifications=tuple(modifications),
+        adverse_events=tuple(ae_lines),
+        labs=tuple(graded[i] for i in range(len(window))),
+        nadirs=tuple(nadir_lines(window, graded, table)),
+        chart=tuple(chart_series(window, start, table)),
+        response=response_line(repos.responses.for_patient(patient_id), first_start, row.number),
+        dlt=dlt,
+        notes=tuple(notes),
+    )
+
+
+def _first_start(record: Record, ref: CycleRef) -> date:
+    """Cycle 1 day 1 of the enrolment: labs and assessments before it are the baseline."""
+    assert ref.enrolment.id is not None
+    cycles = record.repos.cycles.for_enrolment(ref.enrolment.id)
+    first = min(cycles, key=lambda c: c.number)
+    return first.start_date or first.planned_start
+
+
+def _ae_dlt_status(ae: AdverseEvent, reviews: Sequence[DltReview], applies: bool) -> str:
+    mine = [r for r in reviews if ae.id is not None and r.adverse_event_id == ae.id]
+    if mine:
+        return "; ".join(_review_text(r) for r in mine)
+    if applies:
+        return "not reviewed for DLT"
+    return "not applicable (DLT rules cover the protocol's DLT cycle only)"
