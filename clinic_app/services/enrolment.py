@@ -158,20 +158,9 @@ def uses_escalation(protocol: Protocol) -> bool:
 
 
 def escalation_design(protocol: Protocol) -> EscalationDesign:
-    """The 3+3 design from the protocol's ``[escalation]`` table.
-
-    The protocol file names the caps ``max_escalation``/``max_expansion``/``max_total`` (as its
-    ``[enrolment]`` table does); the engine calls them ``*_cap``.
-    """
-    table = dict(protocol.rule_tables.get("escalation", {}))
-    for old, new in (
-        ("max_escalation", "escalation_cap"),
-        ("max_expansion", "expansion_cap"),
-        ("max_total", "total_cap"),
-    ):
-        if old in table:
-            table[new] = table.pop(old)
-    return EscalationDesign.from_mapping(table, protocol.source_file.name)
+    """The 3+3 design the protocol file declares ([escalation]); the engine's defaults are
+    the BPD text, used only if a protocol has dose levels but no such table."""
+    return protocol.escalation if protocol.escalation is not None else EscalationDesign()
 
 
 def gate_items(protocol: Protocol) -> list[tuple[str, str]]:

@@ -1,0 +1,54 @@
+"""Start the desktop app: QApplication, the record, the main window, the event loop."""
+
+from __future__ import annotations
+
+import sys
+
+from PySide6.QtCore import QCoreApplication
+from PySide6.QtWidgets import QApplication, QMessageBox
+
+from clinic_app import __version__
+from clinic_app.core.errors import ProtocolError
+from clinic_app.core.protocol_loader import load_protocols
+from clinic_app.gui.errors import install_exception_reporter, storage_error_text
+from clinic_app.gui.main_window import APPLICATION, ORGANISATION, MainWindow
+from clinic_app.storage.database import open_database
+from clinic_app.storage.errors import StorageError
+from clinic_app.storage.location import resolve_db_path
+
+
+def application() -> QApplication:
+    """The running QApplication, created with the app's names if there is none yet."""
+    existing = QApplication.instance()
+    if isinstance(existing, QApplication):
+        return existing
+    QCoreApplication.setOrganizationName(ORGANISATION)
+    QCoreApplication.setApplicationName(APPLICATION)
+    QCoreApplication.setApplicationVersion(__version__)
+    return QApplication(sys.argv[:1])
+
+
+def run_app(db_path: str | None) -> int:
+    """Open the record at ``db_path`` (or the default), show the main window, run until quit."""
+    app = application()
+    window: MainWindow | None = None
+    reporter = install_exception_reporter(lambda: window)
+    try:
+        try:
+            protocols = load_protocols()
+        except ProtocolError as exc:
+            QMessageBox.critical(None, "A protocol file is damaged", str(exc))
+            return 2
+        try:
+            record = open_database(resolve_db_path(db_path))
+        except StorageError as exc:
+            QMessageBox.critical(None, "The record could not be opened", storage_error_text(exc))
+            return 2
+        with record:
+            window = MainWindow(record, protocols)
+            if record.backup_problem:
+                window.statusBar().showMessage(record.backup_problem, 30000)
+            window.show()
+            return app.exec()
+    finally:
+        reporter.uninstall()

@@ -1,0 +1,1 @@
+"""Data-entry dialogs built from the Designer forms in ui/."""

@@ -1,0 +1,131 @@
+"""What the app does when something goes wrong that is not the user's mistake.
+
+- Environment failures (:class:`StorageError`: disk full, database locked, unreadable file) get
+  a dialog saying nothing was lost and what to do.
+- Our own bugs are logged with the traceback to a rotating log file in the user's data folder;
+  the user sees a short note and the app keeps running (``sys.excepthook``).
+"""
+
+from __future__ import annotations
+
+import logging
+import logging.handlers
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from types import TracebackType
+
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
+
+from clinic_app.storage.errors import NOTHING_LOST, StorageError
+from clinic_app.storage.location import default_data_dir
+
+LOGGER_NAME = "clinic_app"
+LOG_FILE_NAME = "clinic-app.log"
+_MAX_BYTES = 1_000_000
+_BACKUPS = 5
+
+ExceptHook = Callable[[type[BaseException], BaseException, TracebackType | None], object]
+
+
+def storage_error_text(error: StorageError) -> str:
+    """The dialog text: the storage layer's sentence, which already says what to do."""
+    text = error.message
+    if "nothing was saved" not in text and "not changed" not in text:
+        text += f" ({NOTHING_LOST}.)"
+    return text
+
+
+def show_storage_error(parent: QWidget | None, error: StorageError) -> QMessageBox:
+    """A modal dialog for an environment failure; returns it (already shown) for tests."""
+    box = QMessageBox(parent)
+    box.setIcon(QMessageBox.Icon.Warning)
+    box.setWindowTitle("The record could not be used")
+    box.setText(storage_error_text(error))
+    box.setInformativeText("Nothing you entered before this was lost.")
+    box.setStandardButtons(QMessageBox.StandardButton.Ok)
+    box.open()
+    return box
+
+
+def log_dir() -> Path:
+    return default_data_dir() / "logs"
+
+
+def setup_logging(folder: Path | None = None) -> Path:
+    """Send the app's log to a rotating file; returns the file's path."""
+    target = folder if folder is not None else log_dir()
+    target.mkdir(parents=True, exist_ok=True)
+    path = target / LOG_FILE_NAME
+    logger = logging.getLogger(LOGGER_NAME)
+    for handler in logger.handlers:
+        if isinstance(handler, logging.handlers.RotatingFileHandler):
+            if Path(handler.baseFilename) == path:
+                return path
+            logger.removeHandler(handler)
+            handler.close()
+    handler = logging.handlers.RotatingFileHandler(
+        path, maxBytes=_MAX_BYTES, backupCount=_BACKUPS, encoding="utf-8"
+    )
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    return path
+
+
+class ExceptionReporter:
+    """``sys.excepthook`` for the GUI: log, tell the user briefly, keep running."""
+
+    def __init__(self, log_file: Path, parent: Callable[[], QWidget | None] = lambda: None):
+        self.log_file = log_file
+        self.parent = parent
+        self.previous: ExceptHook = sys.excepthook
+        self.last_box: QMessageBox | None = None
+
+    def install(self) -> None:
+        sys.excepthook = self
+
+    def uninstall(self) -> None:
+        if sys.excepthook is self:
+            sys.excepthook = self.previous
+
+    def __call__(
+        self,
+        kind: type[BaseException],
+        error: BaseException,
+        tb: TracebackType | None,
+    ) -> None:
+        if issubclass(kind, KeyboardInterrupt):
+            self.previous(kind, error, tb)
+            return
+        if isinstance(error, StorageError):
+            logging.getLogger(LOGGER_NAME).warning("storage: %s", error)
+            QTimer.singleShot(0, lambda: self._show_storage(error))
+            return
+        logging.getLogger(LOGGER_NAME).error("unexpected error", exc_info=(kind, error, tb))
+        if QApplication.instance() is not None:
+            QTimer.singleShot(0, self._show_bug)
+
+    def _show_storage(self, error: StorageError) -> None:
+        self.last_box = show_storage_error(self.parent(), error)
+
+    def _show_bug(self) -> None:
+        box = QMessageBox(self.parent())
+        box.setIcon(QMessageBox.Icon.Warning)
+        box.setWindowTitle("Something went wrong in clinic-app")
+        box.setText(
+            "The app met an error it did not expect. What you saved before is safe, and "
+            "you can keep working; if the last action did not finish, try it again."
+        )
+        box.setInformativeText(f"Details were written to {self.log_file}.")
+        box.open()
+        self.last_box = box
+
+
+def install_exception_reporter(
+    parent: Callable[[], QWidget | None], folder: Path | None = None
+) -> ExceptionReporter:
+    reporter = ExceptionReporter(setup_logging(folder), parent)
+    reporter.install()
+    return reporter

@@ -1,0 +1,458 @@
+"""The main window: patient list and Today view on the left, the patient's chart on the right.
+
+Window geometry, splitter state and the last patient are kept in QSettings (INI format, user
+scope, organisation/application ``clinic-app``; tests point ``QSettings.setPath`` at a temporary
+folder). When the record holds no patients, the right side offers to create the demonstration
+patients; that runs off the GUI thread on its own connection with a progress bar and Cancel.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+from collections.abc import Callable, Mapping
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject, QSettings, Qt, QThread, Signal, Slot
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QProgressDialog,
+    QPushButton,
+    QSplitter,
+    QStackedWidget,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from clinic_app import __version__
+from clinic_app.core.protocol import Protocol
+from clinic_app.core.protocol_loader import load_protocols
+from clinic_app.gui.dialogs.enrolment import EnrolmentDialog, patient_title
+from clinic_app.gui.dialogs.new_patient import NewPatientDialog
+from clinic_app.gui.errors import show_storage_error
+from clinic_app.gui.patient_list import PatientListView
+from clinic_app.gui.today import TodayView
+from clinic_app.services.patient_state import due_today, list_patient_rows
+from clinic_app.storage.database import Record, open_database
+from clinic_app.storage.errors import StorageError
+
+ORGANISATION = "clinic-app"
+APPLICATION = "clinic-app"
+DEMO_PATIENTS = 40
+DEMO_SEED = 1
+
+
+def app_settings() -> QSettings:
+    """The app's settings file (INI, per user); ``QSettings.setPath`` relocates it."""
+    return QSettings(
+        QSettings.Format.IniFormat, QSettings.Scope.UserScope, ORGANISATION, APPLICATION
+    )
+
+
+def _demo_function() -> Callable[..., Any] | None:
+    try:
+        module = importlib.import_module("clinic_app.services.demo")
+    except ModuleNotFoundError:
+        return None
+    function = getattr(module, "create_demo_patients", None)
+    return function if callable(function) else None
+
+
+class _Cancelled(Exception):
+    pass
+
+
+class DemoWorker(QObject):
+    """Creates the demonstration patients on its own connection (one Record per thread)."""
+
+    progress = Signal(int, int)
+    finished = Signal(str)
+    """"" on success, else the sentence to show."""
+
+    def __init__(self, db_path: Path, count: int, seed: int) -> None:
+        super().__init__()
+        self.db_path = db_path
+        self.count = count
+        self.seed = seed
+        self.cancel_requested = False
+
+    def _report(self, done: int, total: int) -> None:
+        if self.cancel_requested:
+            raise _Cancelled
+        self.progress.emit(done, total)
+
+    @Slot()
+    def run(self) -> None:
+        create = _demo_function()
+        if create is None:
+            self.finished.emit("The demonstration data module is not part of this build.")
+            return
+        message = ""
+        try:
+            with open_database(self.db_path, daily_backup=False) as record:
+                kwargs: dict[str, Any] = {}
+                if "progress" in inspect.signature(create).parameters:
+                    kwargs["progress"] = self._report
+                create(record, self.count, self.seed, **kwargs)
+        except _Cancelled:
+            message = "Stopped; the patients created before Cancel are kept."
+        except StorageError as exc:
+            message = exc.message
+        except Exception as exc:  # our bug: report it, keep the window alive
+            message = f"The demonstration patients could not be created: {exc}"
+        self.finished.emit(message)
+
+
+class WelcomePage(QWidget):
+    """What the right side shows when the record is empty."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.text = QLabel(
+            "<h2>The record is empty</h2>"
+            "<p>Add your first patient with <b>File ▸ New patient</b> (Ctrl+N), or create "
+            f"{DEMO_PATIENTS} clearly fictitious demonstration patients to explore the app.</p>",
+            self,
+        )
+        self.text.setWordWrap(True)
+        self.demo_button = QPushButton(f"&Create {DEMO_PATIENTS} demonstration patients", self)
+        self.demo_button.setObjectName("create_demo")
+        self.new_button = QPushButton("&New patient…", self)
+        layout = QVBoxLayout(self)
+        layout.addStretch(1)
+        layout.addWidget(self.text)
+        layout.addWidget(self.demo_button, 0, Qt.AlignmentFlag.AlignLeft)
+        layout.addWidget(self.new_button, 0, Qt.AlignmentFlag.AlignLeft)
+        layout.addStretch(2)
+        if _demo_function() is None:
+            self.demo_button.setEnabled(False)
+            self.demo_button.setToolTip("Demonstration data is not available in this build.")
+
+
+class MainWindow(QMainWindow):
+    patientShown = Signal(object)
+    """The patient id now in the chart (None for none)."""
+
+    def __init__(
+        self,
+        record: Record,
+        protocols: Mapping[str, Protocol] | None = None,
+        today: Callable[[], date] = date.today,
+        settings: QSettings | None = None,
+    ) -> None:
+        super().__init__()
+        self.setObjectName("main_window")
+        self.record = record
+        self.protocols = dict(protocols) if protocols is not None else load_protocols()
+        self.today = today
+        self.settings = settings if settings is not None else app_settings()
+        self.current_patient_id: int | None = None
+        self.demo_thread: QThread | None = None
+        self.demo_worker: DemoWorker | None = None
+        self.demo_progress: QProgressDialog | None = None
+        self.setWindowTitle("clinic-app")
+
+        self.patient_list = PatientListView(self)
+        self.today_view = TodayView(self)
+        self.left_tabs = QTabWidget(self)
+        self.left_tabs.setObjectName("left_tabs")
+        self.left_tabs.addTab(self.patient_list, "&Patients")
+        self.left_tabs.addTab(self.today_view, "&Today")
+
+        self.chart = self._make_chart()
+        self.welcome = WelcomePage(self)
+        self.right = QStackedWidget(self)
+        self.right.addWidget(self.welcome)
+        self.right.addWidget(self.chart)
+
+        self.splitter = QSplitter(Qt.Orientation.Horizontal, self)
+        self.splitter.setObjectName("main_splitter")
+        self.splitter.addWidget(self.left_tabs)
+        self.splitter.addWidget(self.right)
+        self.splitter.setStretchFactor(0, 2)
+        self.splitter.setStretchFactor(1, 3)
+        self.splitter.setChildrenCollapsible(False)
+        self.setCentralWidget(self.splitter)
+
+        self.status_label = QLabel(f"Database: {record.path}    User: {record.os_user}", self)
+        self.status_label.setObjectName("status_database")
+        self.status_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.statusBar().addPermanentWidget(self.status_label, 1)
+
+        self._make_actions()
+        self.patient_list.patientSelected.connect(self.show_patient)
+        self.today_view.patientActivated.connect(self.open_patient)
+        self.welcome.demo_button.clicked.connect(self.create_demo_patients)
+        self.welcome.new_button.clicked.connect(self.new_patient)
+
+        self.refresh()
+        self._restore()
+
+    # -- construction -------------------------------------------------------------------------
+    def _make_chart(self) -> QWidget:
+        try:
+            from clinic_app.gui.chart.panel import ChartPanel
+        except ImportError:
+            placeholder = QLabel("The patient chart is not part of this build.", self)
+            placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
+            return placeholder
+        return ChartPanel(self, today=self.today, protocols=self.protocols)
+
+    def _action(
+        self,
+        text: str,
+        slot: Callable[[], object],
+        shortcut: QKeySequence | QKeySequence.StandardKey | str | None = None,
+        tip: str = "",
+    ) -> QAction:
+        action = QAction(text, self)
+        if shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+        if tip:
+            action.setStatusTip(tip)
+        action.triggered.connect(slot)
+        self.addAction(action)
+        return action
+
+    def _make_actions(self) -> None:
+        bar = self.menuBar()
+        file_menu = bar.addMenu("&File")
+        self.new_patient_action = self._action(
+            "&New patient…", self.new_patient, QKeySequence.StandardKey.New, "Add a patient"
+        )
+        self.enrol_action = self._action(
+            "&Enrol patient…",
+            self.enrol_patient,
+            "Ctrl+E",
+            "Enrol the selected patient on a protocol",
+        )
+        self.demo_action = self._action("Create &demonstration patients", self.create_demo_patients)
+        self.quit_action = self._action("&Quit", self.close, QKeySequence.StandardKey.Quit)
+        self.quit_action.setMenuRole(QAction.MenuRole.QuitRole)
+        for action in (self.new_patient_action, self.enrol_action):
+            file_menu.addAction(action)
+        file_menu.addSeparator()
+        file_menu.addAction(self.demo_action)
+        file_menu.addSeparator()
+        file_menu.addAction(self.quit_action)
+
+        view_menu = bar.addMenu("&View")
+        self.find_action = self._action(
+            "&Find patient", self.focus_filter, QKeySequence.StandardKey.Find
+        )
+        self.patients_action = self._action("&Patient list", lambda: self.show_tab(0), "Ctrl+1")
+        self.today_action = self._action("&Today", lambda: self.show_tab(1), "Ctrl+2")
+        self.chart_action = self._action("&Chart", self.focus_chart, "Ctrl+3")
+        self.refresh_action = self._action(
+            "&Refresh", self.refresh, QKeySequence.StandardKey.Refresh
+        )
+        for action in (
+            self.find_action,
+            self.patients_action,
+            self.today_action,
+            self.chart_action,
+            self.refresh_action,
+        ):
+            view_menu.addAction(action)
+
+        help_menu = bar.addMenu("&Help")
+        self.about_action = self._action("&About clinic-app", self.about)
+        self.about_action.setMenuRole(QAction.MenuRole.AboutRole)
+        help_menu.addAction(self.about_action)
+
+    # -- settings -----------------------------------------------------------------------------
+    def _restore(self) -> None:
+        geometry = self.settings.value("window/geometry")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        else:
+            # First start: a size from the font, not fixed pixels.
+            metrics = self.fontMetrics()
+            self.resize(metrics.averageCharWidth() * 170, metrics.height() * 45)
+            left = metrics.averageCharWidth() * 80
+            self.splitter.setSizes([left, max(self.width() - left, left)])
+        state = self.settings.value("window/splitter")
+        if state is not None:
+            self.splitter.restoreState(state)
+        last = self.settings.value("window/last_patient")
+        if last is not None and str(last).isdigit():
+            self.open_patient(int(str(last)))
+
+    def save_settings(self) -> None:
+        self.settings.setValue("window/geometry", self.saveGeometry())
+        self.settings.setValue("window/splitter", self.splitter.saveState())
+        last = "" if self.current_patient_id is None else str(self.current_patient_id)
+        self.settings.setValue("window/last_patient", last)
+        self.settings.sync()
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        if self.demo_thread is not None:
+            self._stop_demo()
+        self.save_settings()
+        super().closeEvent(event)
+
+    # -- data ---------------------------------------------------------------------------------
+    def refresh(self) -> None:
+        today = self.today()
+        try:
+            rows = list_patient_rows(self.record, today, self.protocols)
+            items = due_today(self.record, today, self.protocols)
+        except StorageError as exc:
+            show_storage_error(self, exc)
+            return
+        self.patient_list.set_rows(rows)
+        self.today_view.set_items(items, today)
+        self.left_tabs.setTabText(1, f"&Today ({len(items)})")
+        empty = not rows
+        self.right.setCurrentWidget(self.welcome if empty else self.chart)
+        self.demo_action.setEnabled(empty and _demo_function() is not None)
+        self.enrol_action.setEnabled(self.current_patient_id is not None)
+
+    @Slot(object)
+    def show_patient(self, patient_id: int | None) -> None:
+        """Put ``patient_id`` in the chart (the list's selection calls this)."""
+        if patient_id == self.current_patient_id:
+            return
+        self.current_patient_id = patient_id
+        set_patient = getattr(self.chart, "set_patient", None)
+        if set_patient is not None:
+            set_patient(self.record, patient_id)
+        title = "clinic-app"
+        if patient_id is not None:
+            try:
+                patient = self.record.repos.patients.get(patient_id).value
+                title = f"{patient_title(patient)} — clinic-app"
+            except StorageError as exc:
+                show_storage_error(self, exc)
+        self.setWindowTitle(title)
+        self.enrol_action.setEnabled(patient_id is not None)
+        self.patientShown.emit(patient_id)
+
+    @Slot(int)
+    def open_patient(self, patient_id: int) -> None:
+        """Select the patient in the list (which shows them in the chart)."""
+        if not self.patient_list.select_patient(patient_id):
+            return
+        if self.current_patient_id != patient_id:
+            self.show_patient(patient_id)
+
+    # -- actions ------------------------------------------------------------------------------
+    def show_tab(self, index: int) -> None:
+        self.left_tabs.setCurrentIndex(index)
+        self.left_tabs.currentWidget().setFocus()
+
+    def focus_filter(self) -> None:
+        self.left_tabs.setCurrentIndex(0)
+        self.patient_list.filter_edit.setFocus()
+        self.patient_list.filter_edit.selectAll()
+
+    def focus_chart(self) -> None:
+        self.chart.setFocus()
+
+    def new_patient(self) -> NewPatientDialog:
+        dialog = NewPatientDialog(self.record, self, today=self.today)
+        dialog.accepted.connect(lambda: self._patient_added(dialog))
+        dialog.open()
+        return dialog
+
+    def _patient_added(self, dialog: NewPatientDialog) -> None:
+        self.refresh()
+        if dialog.patient_id is not None:
+            self.left_tabs.setCurrentIndex(0)
+            self.open_patient(dialog.patient_id)
+
+    def enrol_patient(self) -> EnrolmentDialog | None:
+        if self.current_patient_id is None:
+            self.statusBar().showMessage("Select a patient to enrol first.", 5000)
+            return None
+        dialog = EnrolmentDialog(
+            self.record, self.protocols, self.current_patient_id, self, today=self.today
+        )
+        dialog.accepted.connect(self._enrolled)
+        dialog.open()
+        return dialog
+
+    def _enrolled(self) -> None:
+        patient_id = self.current_patient_id
+        self.current_patient_id = None  # force the chart to reload
+        self.refresh()
+        if patient_id is not None:
+            self.open_patient(patient_id)
+
+    def about(self) -> None:
+        QMessageBox.about(
+            self,
+            "About clinic-app",
+            f"<b>clinic-app {__version__}</b><p>Offline assistant for oncology nurses and "
+            "trial staff running multiple-myeloma protocols (DexTR, BPD).</p>"
+            f"<p>Database: {self.record.path}</p>",
+        )
+
+    # -- demonstration patients -----------------------------------------------------------------
+    def create_demo_patients(self) -> None:
+        if self.demo_thread is not None or _demo_function() is None:
+            return
+        progress = QProgressDialog("Creating demonstration patients…", "Cancel", 0, 0, self)
+        progress.setWindowTitle("Demonstration patients")
+        progress.setWindowModality(Qt.WindowModality.WindowModal)
+        progress.setMinimumDuration(500)  # shown only if it takes more than a moment
+        worker = DemoWorker(self.record.path, DEMO_PATIENTS, DEMO_SEED)
+        thread = QThread(self)
+        worker.moveToThread(thread)
+        thread.started.connect(worker.run)
+        worker.progress.connect(self._demo_progress)
+        worker.finished.connect(self._demo_finished)
+        progress.canceled.connect(self._cancel_demo)
+        self.demo_worker, self.demo_thread, self.demo_progress = worker, thread, progress
+        self.welcome.demo_button.setEnabled(False)
+        self.setCursor(Qt.CursorShape.BusyCursor)
+        thread.start()
+
+    @Slot(int, int)
+    def _demo_progress(self, done: int, total: int) -> None:
+        if self.demo_progress is not None:
+            self.demo_progress.setMaximum(total)
+            self.demo_progress.setValue(done)
+
+    def _cancel_demo(self) -> None:
+        if self.demo_worker is not None:
+            self.demo_worker.cancel_requested = True
+
+    def _stop_demo(self) -> None:
+        self._cancel_demo()
+        if self.demo_thread is not None:
+            self.demo_thread.quit()
+            self.demo_thread.wait()
+
+    @Slot(str)
+    def _demo_finished(self, message: str) -> None:
+        thread, self.demo_thread = self.demo_thread, None
+        if thread is not None:
+            thread.quit()
+            thread.wait()
+            thread.deleteLater()
+        if self.demo_worker is not None:
+            self.demo_worker.deleteLater()
+            self.demo_worker = None
+        if self.demo_progress is not None:
+            self.demo_progress.reset()
+            self.demo_progress.deleteLater()
+            self.demo_progress = None
+        self.unsetCursor()
+        self.welcome.demo_button.setEnabled(True)
+        self.refresh()
+        if message:
+            self.statusBar().showMessage(message, 15000)
+            QMessageBox.warning(self, "Demonstration patients", message)
+        else:
+            self.statusBar().showMessage("Demonstration patients created.", 10000)
+
+    @property
+    def demo_running(self) -> bool:
+        return self.demo_thread is not None

@@ -1,0 +1,383 @@
+"""The patient list: a lazily filled table model, a sort/filter proxy and the view around them.
+
+All rows come from one call to ``services.patient_state.list_patient_rows`` (a few set-based
+queries); the model hands them to the view in chunks through ``canFetchMore``/``fetchMore``, so
+the first screen paints at once even with 10,000 patients. Filtering and sorting need every
+row, so the proxy fetches the rest the first time either is used.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Sequence
+
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QModelIndex,
+    QPersistentModelIndex,
+    QSortFilterProxyModel,
+    Qt,
+    Signal,
+)
+from PySide6.QtGui import QIcon
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QApplication,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QStyle,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from clinic_app.services.patient_state import PatientRow
+
+AnyIndex = QModelIndex | QPersistentModelIndex
+
+COLUMNS = ("MRN", "Name", "Date of birth", "Protocol", "Phase", "Cycle/day", "Status", "Flags")
+COL_MRN, COL_NAME, COL_DOB, COL_PROTOCOL, COL_PHASE, COL_CYCLE, COL_STATUS, COL_FLAGS = range(8)
+FETCH_CHUNK = 200
+PATIENT_ID_ROLE = Qt.ItemDataRole.UserRole + 1
+SORT_ROLE = Qt.ItemDataRole.UserRole + 2
+WARNING_SIGN = "⚠"
+
+
+def fold(text: str) -> str:
+    """Lower case without accents, for matching typed text ("dvorak" finds "Dvořák").
+
+    >>> fold("Dvořák Zoë ΆΝΝΑ")
+    'dvorak zoe αννα'
+    """
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+
+
+def flag_words(row: PatientRow) -> list[str]:
+    """The flags as words: the list never relies on colour alone."""
+    words = []
+    if row.severe_toxicity:
+        words.append("grade ≥3 toxicity")
+    if row.dlt_review_pending:
+        words.append("DLT review pending")
+    if row.bsa_recheck:
+        words.append("BSA recheck")
+    if row.overdue_labs:
+        words.append("labs overdue")
+    return words
+
+
+def cycle_day_text(row: PatientRow) -> str:
+    if row.cycle is None:
+        return ""
+    return f"C{row.cycle} D{row.day}" if row.day is not None else f"C{row.cycle}"
+
+
+def phase_text(row: PatientRow) -> str:
+    if row.phase is None:
+        return ""
+    text = row.phase.value.capitalize()
+    return f"{text}, level {row.dose_level}" if row.dose_level is not None else text
+
+
+def status_text(row: PatientRow) -> str:
+    return "not enrolled" if row.status is None else row.status.value.replace("_", " ")
+
+
+class PatientListModel(QAbstractTableModel):
+    """Every patient row, exposed to views a chunk at a time."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._rows: list[PatientRow] = []
+        self._keys: list[str] = []
+        self._loaded = 0
+        self._warning = QIcon()
+
+    # -- data in ----------------------------------------------------------------------------
+    def set_rows(self, rows: Sequence[PatientRow]) -> None:
+        self.beginResetModel()
+        self._rows = list(rows)
+        self._keys = [
+            fold(f"{r.mrn} {r.given_name} {r.family_name} {r.family_name}{r.given_name}")
+            for r in self._rows
+        ]
+        self._loaded = min(FETCH_CHUNK, len(self._rows))
+        self.endResetModel()
+
+    @property
+    def total(self) -> int:
+        return len(self._rows)
+
+    def row_at(self, row: int) -> PatientRow:
+        return self._rows[row]
+
+    def search_key(self, row: int) -> str:
+        return self._keys[row]
+
+    def source_row_of(self, patient_id: int) -> int | None:
+        """The row of a patient, fetching rows as needed; None when not in the list."""
+        for i, row in enumerate(self._rows):
+            if row.patient_id == patient_id:
+                if i >= self._loaded:
+                    self.fetch_all()
+                return i
+        return None
+
+    def fetch_all(self) -> None:
+        if self._loaded < len(self._rows):
+            self.fetchMore(QModelIndex(), everything=True)
+
+    # -- lazy population ----------------------------------------------------------------------
+    def canFetchMore(self, parent: AnyIndex = QModelIndex()) -> bool:  # noqa: B008
+        return not parent.isValid() and self._loaded < len(self._rows)
+
+    def fetchMore(self, parent: AnyIndex = QModelIndex(), everything: bool = False) -> None:  # noqa: B008
+        if parent.isValid():
+            return
+        remaining = len(self._rows) - self._loaded
+        count = remaining if everything else min(FETCH_CHUNK, remaining)
+        if count <= 0:
+            return
+        self.beginInsertRows(QModelIndex(), self._loaded, self._loaded + count - 1)
+        self._loaded += count
+        self.endInsertRows()
+
+    # -- the table ----------------------------------------------------------------------------
+    def rowCount(self, parent: AnyIndex = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else self._loaded
+
+    def columnCount(self, parent: AnyIndex = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(COLUMNS)
+
+    def headerData(
+        self,
+        section: int,
+        orientation: Qt.Orientation,
+        role: int = Qt.ItemDataRole.DisplayRole,
+    ) -> object:
+        horizontal = orientation is Qt.Orientation.Horizontal
+        if horizontal and role == Qt.ItemDataRole.DisplayRole and 0 <= section < len(COLUMNS):
+            return COLUMNS[section]
+        return None
+
+    def data(self, index: AnyIndex, role: int = Qt.ItemDataRole.DisplayRole) -> object:
+        if not index.isValid() or not 0 <= index.row() < self._loaded:
+            return None
+        row = self._rows[index.row()]
+        column = index.column()
+        if role == Qt.ItemDataRole.DisplayRole:
+            return self._display(row, column)
+        if role == SORT_ROLE:
+            return self._sort_value(row, column)
+        if role == PATIENT_ID_ROLE:
+            return row.patient_id
+        if role == Qt.ItemDataRole.ToolTipRole and column == COL_FLAGS and row.notes:
+            return "\n".join(row.notes)
+        if role == Qt.ItemDataRole.DecorationRole and column == COL_FLAGS and flag_words(row):
+            return self._warning_icon()
+        if role == Qt.ItemDataRole.AccessibleTextRole:
+            return self._display(row, column)
+        return None
+
+    def _warning_icon(self) -> QIcon:
+        if self._warning.isNull():
+            style = QApplication.style()
+            self._warning = style.standardIcon(QStyle.StandardPixmap.SP_MessageBoxWarning)
+        return self._warning
+
+    def _display(self, row: PatientRow, column: int) -> str:
+        if column == COL_MRN:
+            return row.mrn
+        if column == COL_NAME:
+            return f"{row.family_name}, {row.given_name}"
+        if column == COL_DOB:
+            return row.date_of_birth.isoformat()
+        if column == COL_PROTOCOL:
+            return row.protocol_name or ""
+        if column == COL_PHASE:
+            return phase_text(row)
+        if column == COL_CYCLE:
+            return cycle_day_text(row)
+        if column == COL_STATUS:
+            return status_text(row)
+        words = flag_words(row)
+        return f"{WARNING_SIGN} " + "; ".join(words) if words else ""
+
+    def _sort_value(self, row: PatientRow, column: int) -> object:
+        if column == COL_NAME:
+            return fold(f"{row.family_name} {row.given_name}")
+        if column == COL_CYCLE:
+            return (row.cycle or 0) * 1000 + (row.day or 0)
+        if column == COL_FLAGS:
+            return len(flag_words(row))
+        return fold(self._display(row, column))
+
+
+class PatientFilterProxy(QSortFilterProxyModel):
+    """Type-to-filter on name or MRN, ignoring case and accents; every word must match."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._words: list[str] = []
+        self.setSortRole(SORT_ROLE)
+
+    def source(self) -> PatientListModel:
+        model = self.sourceModel()
+        assert isinstance(model, PatientListModel)
+        return model
+
+    @property
+    def filtering(self) -> bool:
+        return bool(self._words)
+
+    def set_filter_text(self, text: str) -> None:
+        words = fold(text).split()
+        if words == self._words:
+            return
+        if words:
+            self.source().fetch_all()  # the filter must see every patient, not the loaded few
+        self.beginFilterChange()
+        self._words = words
+        self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
+
+    def filterAcceptsRow(self, source_row: int, source_parent: AnyIndex) -> bool:
+        if not self._words:
+            return True
+        key = self.source().search_key(source_row)
+        return all(word in key for word in self._words)
+
+    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
+        if column >= 0:
+            self.source().fetch_all()  # sorting a partial list would mislead
+        super().sort(column, order)
+
+
+class PatientListView(QWidget):
+    """Filter box, count and table; emits ``patientSelected`` with the patient id or None."""
+
+    patientSelected = Signal(object)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.model = PatientListModel(self)
+        self.proxy = PatientFilterProxy(self)
+        self.proxy.setSourceModel(self.model)
+
+        self.filter_edit = QLineEdit(self)
+        self.filter_edit.setObjectName("patient_filter")
+        self.filter_edit.setPlaceholderText("Find a patient by name or MRN")
+        self.filter_edit.setClearButtonEnabled(True)
+        self.filter_edit.setAccessibleName("Find patient")
+        self.filter_label = QLabel("&Find:", self)
+        self.filter_label.setBuddy(self.filter_edit)
+        self.count_label = QLabel(self)
+        self.count_label.setObjectName("patient_count")
+
+        self.table = QTableView(self)
+        self.table.setObjectName("patient_table")
+        self.table.setModel(self.proxy)
+        self.table.setAccessibleName("Patients")
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setAlternatingRowColors(True)
+        self.table.verticalHeader().setVisible(False)
+        self.table.setWordWrap(False)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        header.setStretchLastSection(True)
+        header.setSortIndicator(-1, Qt.SortOrder.AscendingOrder)  # list order until asked
+        self.table.setSortingEnabled(True)
+        self._size_columns()
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        top = QWidget(self)
+        row = QHBoxLayout(top)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(self.filter_label)
+        row.addWidget(self.filter_edit, 1)
+        row.addWidget(self.count_label)
+        layout.addWidget(top)
+        layout.addWidget(self.table, 1)
+        self.setFocusProxy(self.filter_edit)
+
+        self.filter_edit.textChanged.connect(self._filter_changed)
+        self.filter_edit.returnPressed.connect(self._focus_first)
+        self.table.selectionModel().currentRowChanged.connect(self._current_changed)
+        self.proxy.modelReset.connect(self._update_count)
+        self.proxy.rowsInserted.connect(self._update_count)
+        self.proxy.rowsRemoved.connect(self._update_count)
+        self.proxy.layoutChanged.connect(self._update_count)
+
+    def _size_columns(self) -> None:
+        # Widths from the font, never pixels: the list follows the system font size.
+        metrics = self.table.fontMetrics()
+        samples = {
+            COL_MRN: "DEMO-00000 ",
+            COL_NAME: "Xxxxxxxxxxxx, Xxxxxxxx",
+            COL_DOB: "0000-00-00 ",
+            COL_PROTOCOL: "DexTR ",
+            COL_PHASE: "Maintenance, level -1",
+            COL_CYCLE: "C00 D00 ",
+            COL_STATUS: "maintenance ",
+        }
+        for column, sample in samples.items():
+            self.table.setColumnWidth(column, metrics.horizontalAdvance(sample) + 16)
+
+    # -- data ---------------------------------------------------------------------------------
+    def set_rows(self, rows: Sequence[PatientRow]) -> None:
+        current = self.current_patient_id()
+        self.model.set_rows(rows)
+        if self.proxy.filtering:
+            self.model.fetch_all()
+        if current is not None:
+            self.select_patient(current)
+        self._update_count()
+
+    def current_patient_id(self) -> int | None:
+        index = self.table.currentIndex()
+        if not index.isValid():
+            return None
+        value = index.data(PATIENT_ID_ROLE)
+        return int(value) if value is not None else None
+
+    def select_patient(self, patient_id: int) -> bool:
+        source_row = self.model.source_row_of(patient_id)
+        if source_row is None:
+            return False
+        proxy_index = self.proxy.mapFromSource(self.model.index(source_row, 0))
+        if not proxy_index.isValid():  # filtered out: clear the filter to show them
+            self.filter_edit.clear()
+            proxy_index = self.proxy.mapFromSource(self.model.index(source_row, 0))
+        self.table.setCurrentIndex(proxy_index)
+        self.table.scrollTo(proxy_index)
+        return True
+
+    # -- slots --------------------------------------------------------------------------------
+    def _filter_changed(self, text: str) -> None:
+        self.proxy.set_filter_text(text)
+        if self.proxy.rowCount() == 1:
+            self.table.setCurrentIndex(self.proxy.index(0, 0))
+        self._update_count()
+
+    def _focus_first(self) -> None:
+        if self.proxy.rowCount():
+            if not self.table.currentIndex().isValid():
+                self.table.setCurrentIndex(self.proxy.index(0, 0))
+            self.table.setFocus()
+
+    def _current_changed(self, current: QModelIndex, previous: QModelIndex) -> None:
+        value = current.data(PATIENT_ID_ROLE) if current.isValid() else None
+        self.patientSelected.emit(int(value) if value is not None else None)
+
+    def _update_count(self) -> None:
+        total = self.model.total
+        if self.proxy.filtering:
+            shown = self.proxy.rowCount()
+            self.count_label.setText(f"{shown} of {total}")
+        else:
+            self.count_label.setText(f"{total} patient{'s' if total != 1 else ''}")

@@ -1,0 +1,65 @@
+"""Take a picture of the real main window: ``python -m clinic_app.gui.screenshot --db X -o Y``.
+
+Used by the screenshot test under Xvfb and to refresh ``docs/screenshots/main-window.png``.
+With ``--demo N`` an empty record is first filled with N demonstration patients.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import date
+
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication
+
+from clinic_app.core.protocol_loader import load_protocols
+from clinic_app.gui.app import application
+from clinic_app.gui.main_window import MainWindow, _demo_function
+from clinic_app.storage.database import open_database
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--db", required=True)
+    parser.add_argument("-o", "--output", required=True)
+    parser.add_argument("--demo", type=int, default=0)
+    parser.add_argument("--today", default=None, help="YYYY-MM-DD (default: today)")
+    parser.add_argument("--size", default="1360x860")
+    args = parser.parse_args(argv)
+    app = application()
+    today = date.fromisoformat(args.today) if args.today else date.today()
+    with open_database(args.db, daily_backup=False) as record:
+        if args.demo and not record.repos.patients.all():
+            create = _demo_function()
+            if create is None:
+                print("no demonstration data in this build", file=sys.stderr)
+                return 2
+            create(record, args.demo, 1)
+        window = MainWindow(record, load_protocols(), today=lambda: today)
+        width, height = (int(v) for v in args.size.split("x"))
+        window.resize(width, height)
+        window.show()
+        rows = window.patient_list.proxy.rowCount()
+        if rows:
+            window.patient_list.table.setCurrentIndex(
+                window.patient_list.proxy.index(min(2, rows - 1), 0)
+            )
+        ok: list[bool] = []
+
+        def shoot() -> None:
+            screen = window.screen()
+            picture = screen.grabWindow(window.winId())
+            if picture.isNull() or picture.width() < 10:
+                picture = window.grab()
+            ok.append(picture.save(args.output))
+            QApplication.quit()
+
+        QTimer.singleShot(1500, shoot)
+        app.exec()
+        window.close()
+    return 0 if ok and ok[0] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,150 @@
+"""The Today view: every patient with something due today, and why.
+
+Rows come from ``services.patient_state.due_today`` (a cycle day 1, a lab day, an end-of-cycle
+evaluation, an IV dose, an overdue cycle start). Activating a row opens that patient's chart.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QModelIndex,
+    QPersistentModelIndex,
+    QSortFilterProxyModel,
+    Qt,
+    Signal,
+)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHeaderView,
+    QLabel,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from clinic_app.services.patient_state import DueItem, DueKind
+
+AnyIndex = QModelIndex | QPersistentModelIndex
+
+COLUMNS = ("Patient", "MRN", "What", "Why")
+PATIENT_ID_ROLE = Qt.ItemDataRole.UserRole + 1
+
+# Overdue items say so in words as well as sorting first.
+_KIND_ORDER = {
+    DueKind.OVERDUE_CYCLE_START: 0,
+    DueKind.CYCLE_START: 1,
+    DueKind.IV_DOSE: 2,
+    DueKind.LAB_DAY: 3,
+    DueKind.EVALUATION: 4,
+}
+
+
+class TodayModel(QAbstractTableModel):
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._items: list[DueItem] = []
+
+    def set_items(self, items: Sequence[DueItem]) -> None:
+        self.beginResetModel()
+        self._items = sorted(
+            items, key=lambda i: (_KIND_ORDER.get(i.kind, 9), i.full_name.casefold(), i.mrn)
+        )
+        self.endResetModel()
+
+    def item_at(self, row: int) -> DueItem:
+        return self._items[row]
+
+    def rowCount(self, parent: AnyIndex = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self._items)
+
+    def columnCount(self, parent: AnyIndex = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(COLUMNS)
+
+    def headerData(
+        self,
+        section: int,
+        orientation: Qt.Orientation,
+        role: int = Qt.ItemDataRole.DisplayRole,
+    ) -> object:
+        horizontal = orientation is Qt.Orientation.Horizontal
+        if horizontal and role == Qt.ItemDataRole.DisplayRole and 0 <= section < len(COLUMNS):
+            return COLUMNS[section]
+        return None
+
+    def data(self, index: AnyIndex, role: int = Qt.ItemDataRole.DisplayRole) -> object:
+        if not index.isValid() or not 0 <= index.row() < len(self._items):
+            return None
+        item = self._items[index.row()]
+        if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.AccessibleTextRole):
+            column = index.column()
+            if column == 0:
+                return item.full_name
+            if column == 1:
+                return item.mrn
+            if column == 2:
+                prefix = "⚠ " if item.kind is DueKind.OVERDUE_CYCLE_START else ""
+                return prefix + item.what
+            return item.why
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return f"{item.what}: {item.why}"
+        if role == PATIENT_ID_ROLE:
+            return item.patient_id
+        return None
+
+
+class TodayView(QWidget):
+    """The list of today's work; emits ``patientActivated`` with a patient id."""
+
+    patientActivated = Signal(int)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.model = TodayModel(self)
+        self.proxy = QSortFilterProxyModel(self)
+        self.proxy.setSourceModel(self.model)
+        self.heading = QLabel(self)
+        self.heading.setObjectName("today_heading")
+        self.heading.setWordWrap(True)
+        self.table = QTableView(self)
+        self.table.setObjectName("today_table")
+        self.table.setAccessibleName("Due today")
+        self.table.setModel(self.proxy)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.verticalHeader().setVisible(False)
+        self.table.setWordWrap(True)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        self.table.horizontalHeader().setStretchLastSection(True)
+        self.table.horizontalHeader().setSortIndicator(-1, Qt.SortOrder.AscendingOrder)
+        self.table.setSortingEnabled(True)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.heading)
+        layout.addWidget(self.table, 1)
+        self.setFocusProxy(self.table)
+        self.table.activated.connect(self._activated)
+        self.table.selectionModel().currentRowChanged.connect(self._activated)
+
+    def set_items(self, items: Sequence[DueItem], today: date) -> None:
+        self.model.set_items(items)
+        patients = len({i.patient_id for i in items})
+        if items:
+            self.heading.setText(
+                f"Due today, {today.isoformat()}: {len(items)} item{'s' if len(items) != 1 else ''}"
+                f" for {patients} patient{'s' if patients != 1 else ''}."
+            )
+        else:
+            self.heading.setText(f"Nothing is due today, {today.isoformat()}.")
+        self.table.resizeColumnToContents(0)
+        self.table.resizeColumnToContents(1)
+
+    def _activated(self, index: QModelIndex) -> None:
+        if index.isValid():
+            value = index.data(PATIENT_ID_ROLE)
+            if value is not None:
+                self.patientActivated.emit(int(value))
