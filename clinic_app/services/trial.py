@@ -1,0 +1,785 @@
+"""The trial board, built from the record: 3+3 escalation, enrolment and the endpoints.
+
+What the investigator and the trial coordinator look at (issue 8). Nothing is stored here; every
+figure is recomputed from the record on the day given. No Qt, no reportlab.
+
+- **Escalation board** (rules §6): the engine's input is the one the enrolment service builds
+  (:func:`clinic_app.services.enrolment.gather_context`), so the board and the enrolment dialog
+  can never disagree about where the next patient goes. Each patient's DLT status is read from
+  the DLT reviews: a proposal the investigator has not confirmed or rejected is *pending*.
+- **Enrolment** (rules §1): live enrolments against each cap, the cap inconsistency note,
+  patients in screening, patients taken off study before cycle 1 started, and the active /
+  maintenance / off-study counts with the off-study reasons.
+- **Endpoints** (rules §7): IMWG categories from :func:`clinic_app.core.response.classify_series`
+  and rates, CIs and Kaplan-Meier estimates from :mod:`clinic_app.core.endpoints` and
+  :mod:`clinic_app.core.survival`. How the record is read is spelled out in docs/cli-trial.md
+  ("How the endpoints are read from the record").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from itertools import pairwise
+from typing import Any
+
+from clinic_app.core.endpoints import (
+    DOR_LABEL,
+    PFS_LABEL,
+    TTNT_LABEL,
+    EfficacyPatient,
+    ResponseRates,
+    duration_of_response,
+    progression_free_survival,
+    response_rates,
+    time_to_next_therapy,
+)
+from clinic_app.core.errors import DomainError
+from clinic_app.core.escalation import (
+    DltStatus,
+    EscalationDecision,
+    EscalationDesign,
+    LevelRow,
+    decide,
+)
+from clinic_app.core.ismp import format_number
+from clinic_app.core.protocol import Protocol
+from clinic_app.core.records import (
+    Enrolment,
+    OffStudyReason,
+    Patient,
+    PatientStatus,
+    ResponseAssessment,
+)
+from clinic_app.core.response import AssessedResponse, ResponseCategory, classify_series
+from clinic_app.core.survival import EventTime, KaplanMeier, kaplan_meier
+from clinic_app.services.enrolment import (
+    escalation_design,
+    gather_context,
+    uses_escalation,
+)
+from clinic_app.storage.database import Record
+from clinic_app.storage.rows import CycleRow, CycleStatus, DltReview, EndpointKind
+
+# seed 002: "For efficacy: 2 cycles" (the same minimum core.endpoints applies)
+EFFICACY_MIN_CYCLES = 2
+# Candidate spacings (days) for the numbers-at-risk columns: the smallest that gives at most
+# _MAX_AT_RISK_COLUMNS columns after day 0.
+_AT_RISK_STEPS = (7, 14, 30, 60, 90, 180, 365, 730)
+_MAX_AT_RISK_COLUMNS = 6
+
+
+# -- escalation board --------------------------------------------------------------------------
+@dataclass(frozen=True)
+class BoardPatient:
+    """One patient treated at a dose level, as the board lists them."""
+
+    enrolment_id: int
+    patient_id: int
+    mrn: str
+    full_name: str
+    level: int
+    enrolled_on: date
+    evaluable: bool | None
+    """Toxicity-evaluable, from the DLT reviews; ``None`` while not known."""
+    dlt: DltStatus
+    status_text: str
+    """``confirmed yes``, ``confirmed no``, ``pending ...`` or ``not evaluable (replaced)``."""
+
+
+@dataclass(frozen=True)
+class BoardLevel:
+    level: int
+    doses: str
+    row: LevelRow
+    """The engine's counts and state for the level."""
+    closed_reason: str | None
+    """Why nobody may be enrolled at this level now; ``None`` when it is open."""
+    patients: tuple[BoardPatient, ...]
+
+
+@dataclass(frozen=True)
+class EscalationBoard:
+    protocol_key: str
+    protocol_name: str
+    design: EscalationDesign
+    decision: EscalationDecision | None
+    """``None`` when the record cannot be read by the 3+3 rules (see ``problem``)."""
+    problem: str | None
+    levels: tuple[BoardLevel, ...]
+    cap_note: str | None
+
+    @property
+    def decision_text(self) -> str:
+        if self.decision is None:
+            return "the escalation record cannot be read"
+        return self.decision.text()
+
+    @property
+    def reason(self) -> str:
+        if self.decision is None:
+            return f"{self.problem}; correct the record before anyone else is enrolled."
+        return self.decision.reason
+
+    @property
+    def next_patient(self) -> str:
+        """Where the next patient goes, in one sentence."""
+        if self.decision is None or not self.decision.allowed_levels:
+            return "Nobody may be enrolled now."
+        level = self.decision.allowed_levels[0]
+        doses = next((b.doses for b in self.levels if b.level == level), "")
+        return f"The next patient goes to level {level} ({doses}), {self.decision.phase.value}."
+
+    def to_json(self) -> dict[str, Any]:
+        d = self.decision
+        return {
+            "protocol": self.protocol_key,
+            "decision": self.decision_text,
+            "decision_kind": None if d is None else d.kind.value,
+            "decision_level": None if d is None else d.level,
+            "reason": self.reason,
+            "next_patient": self.next_patient,
+            "allowed_levels": [] if d is None else list(d.allowed_levels),
+            "phase": None if d is None else d.phase.value,
+            "recommended_level": None if d is None else d.recommended_level,
+            "caps": None
+            if d is None
+            else {
+                "escalation": [d.caps.escalation_enrolled, d.caps.escalation_cap],
+                "expansion": [d.caps.expansion_enrolled, d.caps.expansion_cap],
+                "total": [d.caps.total_enrolled, d.caps.total_cap],
+            },
+            "cap_note": self.cap_note,
+            "levels": [
+                {
+                    "level": b.level,
+                    "doses": b.doses,
+                    "state": b.row.state.value,
+                    "treated": b.row.treated,
+                    "evaluable": b.row.evaluable,
+                    "dlt_yes": b.row.dlt_yes,
+                    "dlt_no": b.row.dlt_no,
+                    "dlt_pending": b.row.dlt_pending,
+                    "not_evaluable": b.row.not_evaluable,
+                    "expansion": b.row.expansion,
+                    "closed_reason": b.closed_reason,
+                    "patients": [
+                        {
+                            "enrolment_id": p.enrolment_id,
+                            "mrn": p.mrn,
+                            "name": p.full_name,
+                            "enrolled_on": p.enrolled_on.isoformat(),
+                            "evaluable": p.evaluable,
+                            "dlt": p.dlt.value,
+                            "status": p.status_text,
+                        }
+                        for p in b.patients
+                    ],
+                }
+                for b in self.levels
+            ],
+        }
+
+
+def _dlt_text(evaluable: bool | None, dlt: DltStatus, reviews: Sequence[DltReview]) -> str:
+    # The words follow the engine: "no DLT" counts only for a toxicity-evaluable patient.
+    if dlt is DltStatus.YES:
+        return "confirmed yes"
+    if evaluable is False:
+        return "not evaluable (replaced)"
+    if dlt is DltStatus.NO and evaluable is True:
+        return "confirmed no"
+    if not reviews:
+        return "pending: no DLT review recorded yet"
+    if any(r.confirmed is None for r in reviews):
+        return "pending: the proposal awaits the investigator"
+    return "pending: toxicity evaluability not recorded"
+
+
+def _level_doses(protocol: Protocol, level: int) -> str:
+    try:
+        dose_level = protocol.dose_level(level)
+    except DomainError:
+        return "not in the protocol"
+    parts = []
+    for key, dose in dose_level.doses.items():
+        drug = protocol.drugs.get(key)
+        name = drug.name if drug is not None else key
+        unit = drug.basis.unit if drug is not None else ""
+        parts.append(f"{name} {format_number(dose)} {unit}".strip())
+    return ", ".join(parts)
+
+
+def escalation_design_for(protocol: Protocol) -> EscalationDesign:
+    """The protocol's 3+3 design: as the loader typed it, else parsed from ``[escalation]``."""
+    return protocol.escalation or escalation_design(protocol)
+
+
+def build_escalation_board(record: Record, protocol: Protocol) -> EscalationBoard:
+    """The 3+3 board of a protocol with dose levels (BPD)."""
+    if not uses_escalation(protocol):
+        raise DomainError(f"{protocol.name} has no dose levels to escalate.", field="protocol")
+    design = escalation_design_for(protocol)
+    # The same engine input the enrolment service checks against (patient id 0: nobody is
+    # being enrolled, so the "open enrolment" part of the context is not used).
+    context = gather_context(record, protocol, 0)
+    problem: str | None = None
+    decision: EscalationDecision | None = None
+    try:
+        decision = decide(context.escalation_patients, design)
+    except DomainError as exc:
+        problem = f"The escalation record cannot be read: {exc.message}"
+
+    repos = record.repos
+    by_level: dict[int, list[BoardPatient]] = {level: [] for level in design.levels}
+    for entry in context.escalation_patients:
+        enrolment = repos.enrolments.get(int(entry.patient_id)).value
+        patient = repos.patients.get(enrolment.patient_id).value
+        reviews = repos.dlt_reviews.for_enrolment(int(entry.patient_id))
+        by_level.setdefault(entry.level, []).append(
+            BoardPatient(
+                enrolment_id=int(entry.patient_id),
+                patient_id=enrolment.patient_id,
+                mrn=patient.mrn,
+                full_name=patient.full_name,
+                level=entry.level,
+                enrolled_on=enrolment.enrolled_on,
+                evaluable=entry.evaluable,
+                dlt=entry.dlt,
+                status_text=_dlt_text(entry.evaluable, entry.dlt, reviews),
+            )
+        )
+    levels: list[BoardLevel] = []
+    if decision is not None:
+        closed = {c.level: c.reason for c in decision.closed_levels}
+        for row in decision.table:
+            levels.append(
+                BoardLevel(
+                    level=row.level,
+                    doses=_level_doses(protocol, row.level),
+                    row=row,
+                    closed_reason=closed.get(row.level),
+                    patients=tuple(by_level.get(row.level, ())),
+                )
+            )
+    return EscalationBoard(
+        protocol_key=protocol.key,
+        protocol_name=protocol.name,
+        design=design,
+        decision=decision,
+        problem=problem,
+        levels=tuple(levels),
+        cap_note=protocol.caps.inconsistency or design.cap_inconsistency,
+    )
+
+
+# -- enrolment -----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class CapLine:
+    label: str
+    enrolled: int
+    cap: int
+
+    @property
+    def text(self) -> str:
+        state = "cap reached" if self.enrolled >= self.cap else f"{self.cap - self.enrolled} left"
+        return f"{self.enrolled} of {self.cap} ({state})"
+
+
+@dataclass(frozen=True)
+class OffBeforeTreatment:
+    mrn: str
+    full_name: str
+    off_study_on: date | None
+    reason: str
+
+
+@dataclass(frozen=True)
+class EnrolmentSummary:
+    protocol_key: str
+    protocol_name: str
+    caps: tuple[CapLine, ...]
+    cap_note: str | None
+    screening: int
+    active: int
+    maintenance: int
+    off_study: int
+    off_study_reasons: tuple[tuple[str, int], ...]
+    """(reason, patients) for every off-study reason recorded, most frequent first."""
+    off_before_treatment: tuple[OffBeforeTreatment, ...]
+    """Taken off study before cycle 1 started (screen failures, as far as the record says)."""
+
+
+# -- endpoints -----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class PatientResponse:
+    """One row of the best-response table."""
+
+    enrolment_id: int
+    patient_id: int
+    mrn: str
+    full_name: str
+    dose_level: int | None
+    cycles_completed: int
+    after_two_cycles: ResponseCategory | None
+    after_two_cycles_confirmed: bool
+    best_response: ResponseCategory | None
+    """The best category met on two consecutive assessments (IMWG confirmation)."""
+    best_unconfirmed: ResponseCategory | None
+    """A better category seen once only, awaiting confirmation; ``None`` when there is none."""
+    notes: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Excluded:
+    mrn: str
+    full_name: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class SurvivalCurve:
+    key: str
+    """``pfs``, ``dor`` or ``ttnt``."""
+    label: str
+    origin: str
+    """What day 0 is for this endpoint."""
+    km: KaplanMeier | None
+    """``None`` when no patient has usable data."""
+    at_risk_times: tuple[int, ...]
+    at_risk: tuple[int, ...]
+    excluded: tuple[Excluded, ...]
+
+
+@dataclass(frozen=True)
+class EndpointSummary:
+    protocol_key: str
+    protocol_name: str
+    rates: ResponseRates
+    patients: tuple[PatientResponse, ...]
+    not_evaluable: tuple[Excluded, ...]
+    """Patients left out of a rate, each with the reason."""
+    curves: tuple[SurvivalCurve, ...]
+
+
+@dataclass(frozen=True)
+class TrialOverview:
+    """Everything the board window and the trial report show."""
+
+    as_of: date
+    record_version: str
+    board: EscalationBoard | None
+    enrolment: EnrolmentSummary
+    endpoints: EndpointSummary
+    protocol_key: str
+    protocol_name: str
+
+
+# -- reading the record --------------------------------------------------------------------------
+@dataclass(frozen=True)
+class _Course:
+    """One enrolment with what the endpoint rules read from the record."""
+
+    enrolment: Enrolment
+    patient: Patient
+    cycles: tuple[CycleRow, ...]
+    assessments: tuple[ResponseAssessment, ...]
+    next_therapy_on: date | None
+    death_on: date | None
+
+
+def record_version(record: Record) -> str:
+    """The record's state as a number: the id of its latest audit-trail entry.
+
+    Every change to a clinical table writes one audit entry, so two documents printed with the
+    same version come from the same record.
+    """
+    with record.guard():
+        row = record.db.conn.execute("SELECT coalesce(max(id), 0) FROM audit_log").fetchone()
+    return str(int(row[0]))
+
+
+def _enrolments_on(record: Record, protocol_key: str) -> list[tuple[Enrolment, Patient]]:
+    found: list[tuple[Enrolment, Patient]] = []
+    for patient in record.repos.patients.all():
+        assert patient.id is not None
+        found.extend(
+            (e, patient)
+            for e in record.repos.enrolments.for_patient(patient.id)
+            if e.protocol == protocol_key
+        )
+    return sorted(found, key=lambda pair: (pair[0].enrolled_on, pair[0].id or 0))
+
+
+def build_enrolment_summary(
+    record: Record, protocol: Protocol, board: EscalationBoard | None = None
+) -> EnrolmentSummary:
+    """Enrolment against the caps and by status (rules §1)."""
+    pairs = _enrolments_on(record, protocol.key)
+    caps: list[CapLine] = []
+    decision = board.decision if board is not None else None
+    if decision is not None and protocol.caps.escalation is not None:
+        caps.append(
+            CapLine("escalation", decision.caps.escalation_enrolled, protocol.caps.escalation)
+        )
+    if decision is not None and protocol.caps.expansion is not None:
+        caps.append(CapLine("expansion", decision.caps.expansion_enrolled, protocol.caps.expansion))
+    caps.append(CapLine("total", len(pairs), protocol.caps.total))
+
+    counts = dict.fromkeys(PatientStatus, 0)
+    reasons: dict[str, int] = {}
+    before: list[OffBeforeTreatment] = []
+    for enrolment, patient in pairs:
+        counts[enrolment.status] += 1
+        if enrolment.status is not PatientStatus.OFF_STUDY:
+            continue
+        reason = _reason_text(enrolment.off_study_reason)
+        reasons[reason] = reasons.get(reason, 0) + 1
+        assert enrolment.id is not None
+        started = [c for c in record.repos.cycles.for_enrolment(enrolment.id) if _started(c)]
+        if not started:
+            before.append(
+                OffBeforeTreatment(patient.mrn, patient.full_name, enrolment.off_study_on, reason)
+            )
+    return EnrolmentSummary(
+        protocol_key=protocol.key,
+        protocol_name=protocol.name,
+        caps=tuple(caps),
+        cap_note=protocol.caps.inconsistency,
+        screening=counts[PatientStatus.SCREENING],
+        active=counts[PatientStatus.ACTIVE],
+        maintenance=counts[PatientStatus.MAINTENANCE],
+        off_study=counts[PatientStatus.OFF_STUDY],
+        off_study_reasons=tuple(sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0]))),
+        off_before_treatment=tuple(before),
+    )
+
+
+def _reason_text(reason: OffStudyReason | None) -> str:
+    return "reason not recorded" if reason is None else reason.value
+
+
+def _started(cycle: CycleRow) -> bool:
+    return cycle.start_date is not None and cycle.status in (
+        CycleStatus.STARTED,
+        CycleStatus.COMPLETED,
+    )
+
+
+def cycles_completed(cycles: Sequence[CycleRow], assessments: Sequence[ResponseAssessment]) -> int:
+    """Cycles finished: marked completed, followed by a started cycle, or closed by an
+    end-of-cycle assessment. A cycle still running, or stopped early, does not count."""
+    started = {c.number for c in cycles if _started(c)}
+    evaluated = {a.end_of_cycle for a in assessments if a.end_of_cycle is not None}
+    done = 0
+    for cycle in cycles:
+        if not _started(cycle):
+            continue
+        later_started = any(n > cycle.number for n in started)
+        if cycle.status is CycleStatus.COMPLETED or later_started or cycle.number in evaluated:
+            done += 1
+    return done
+
+
+def _course(record: Record, enrolment: Enrolment, patient: Patient) -> _Course:
+    repos = record.repos
+    assert enrolment.id is not None and patient.id is not None
+    events = repos.endpoints.for_patient(patient.id)
+    after = [e for e in events if e.event_on >= enrolment.enrolled_on]
+    next_therapy = min(
+        (e.event_on for e in after if e.kind is EndpointKind.NEXT_THERAPY), default=None
+    )
+    death = min((e.event_on for e in after if e.kind is EndpointKind.DEATH), default=None)
+    if death is None and enrolment.off_study_reason is OffStudyReason.DEATH:
+        death = enrolment.off_study_on
+    return _Course(
+        enrolment=enrolment,
+        patient=patient,
+        cycles=tuple(repos.cycles.for_enrolment(enrolment.id)),
+        assessments=tuple(repos.responses.for_patient(patient.id)),
+        next_therapy_on=next_therapy,
+        death_on=death,
+    )
+
+
+@dataclass(frozen=True)
+class _Reading:
+    """What the endpoint rules take from one course of treatment."""
+
+    start_on: date | None
+    results: tuple[AssessedResponse, ...]
+    problem: str | None
+    """Why no response could be assessed, when none could."""
+    notes: tuple[str, ...]
+
+
+def _read_responses(course: _Course) -> _Reading:
+    cycle1 = next((c for c in course.cycles if c.number == 1 and _started(c)), None)
+    if cycle1 is None or cycle1.start_date is None:
+        return _Reading(None, (), "not treated yet: cycle 1 has not started", ())
+    start = cycle1.start_date
+    before = [a for a in course.assessments if a.assessed_on <= start]
+    if not before:
+        return _Reading(start, (), "no baseline response assessment on or before cycle 1 day 1", ())
+    baseline = before[-1]
+    notes: list[str] = []
+    later = [a for a in course.assessments if a.assessed_on > start]
+    if course.next_therapy_on is not None:
+        # Assessments after the next therapy began measure that therapy, not this one.
+        kept = [a for a in later if a.assessed_on <= course.next_therapy_on]
+        if len(kept) < len(later):
+            notes.append(
+                f"{len(later) - len(kept)} assessment(s) after the next therapy "
+                f"({course.next_therapy_on.isoformat()}) are not counted"
+            )
+        later = kept
+    try:
+        results = classify_series(baseline, later)
+    except DomainError as exc:
+        return _Reading(start, (), f"responses cannot be assessed: {exc.message}", tuple(notes))
+    return _Reading(start, tuple(results), None, tuple(notes))
+
+
+def _met_twice(
+    results: Sequence[AssessedResponse],
+) -> list[tuple[ResponseCategory, date]]:
+    """(category, first day) met on each pair of consecutive evaluable assessments.
+
+    IMWG: a category needs two consecutive assessments. A pair meets the worse of its two
+    categories; a pair with one PD meets nothing (SD means "not PD"), two PDs meet PD.
+    """
+    met: list[tuple[ResponseCategory, date]] = []
+    for first, second in pairwise(results):
+        if not (first.evaluable and second.evaluable):
+            continue
+        cats = (first.category, second.category)
+        if ResponseCategory.PD in cats:
+            if cats == (ResponseCategory.PD, ResponseCategory.PD):
+                met.append((ResponseCategory.PD, first.assessment.assessed_on))
+            continue
+        worse = max(cats, key=lambda c: c.rank)
+        met.append((worse, first.assessment.assessed_on))
+    return met
+
+
+def _confirmed_at(results: Sequence[AssessedResponse], index: int) -> bool:
+    """Is the category of ``results[index]`` met again at the assessment before or after it?"""
+    category = results[index].category
+    for pair in ((index - 1, index), (index, index + 1)):
+        if pair[0] < 0 or pair[1] >= len(results):
+            continue
+        for met, on in _met_twice([results[pair[0]], results[pair[1]]]):
+            if met is category and on == results[pair[0]].assessment.assessed_on:
+                return True
+    return False
+
+
+def _progression(
+    course: _Course, results: Sequence[AssessedResponse], notes: list[str]
+) -> date | None:
+    pd_pairs = [on for cat, on in _met_twice(results) if cat is ResponseCategory.PD]
+    if pd_pairs:
+        return pd_pairs[0]  # the first of the two confirming assessments
+    first_pd = next(
+        (r.assessment.assessed_on for r in results if r.category is ResponseCategory.PD), None
+    )
+    off_for_pd = course.enrolment.off_study_reason is OffStudyReason.PROGRESSION
+    if off_for_pd:
+        if first_pd is not None:
+            notes.append(
+                f"progression on {first_pd.isoformat()} (PD once, off study for progression)"
+            )
+            return first_pd
+        notes.append("progression date taken from the off-study record (no PD assessment)")
+        return course.enrolment.off_study_on
+    if first_pd is not None:
+        notes.append(
+            f"PD on {first_pd.isoformat()} is not confirmed yet: PFS is censored, not an event"
+        )
+    return None
+
+
+def _last_assessment(results: Sequence[AssessedResponse]) -> date | None:
+    return results[-1].assessment.assessed_on if results else None
+
+
+def _last_follow_up(course: _Course, results: Sequence[AssessedResponse]) -> date | None:
+    days = [d for d in (_last_assessment(results), course.enrolment.off_study_on) if d]
+    days.extend(c.start_date for c in course.cycles if c.start_date is not None)
+    if course.death_on is not None:
+        days.append(course.death_on)
+    return max(days, default=None)
+
+
+def at_risk_times(max_days: int) -> tuple[int, ...]:
+    """Day 0 and evenly spaced days for the numbers-at-risk table, up to ``max_days``.
+
+    >>> at_risk_times(200)  # 200 // 30 = 6 columns after day 0
+    (0, 30, 60, 90, 120, 150, 180)
+    >>> at_risk_times(400)  # 400 // 60 = 6
+    (0, 60, 120, 180, 240, 300, 360)
+    >>> at_risk_times(0)
+    (0,)
+    """
+    step = next(
+        (s for s in _AT_RISK_STEPS if max_days // s <= _MAX_AT_RISK_COLUMNS), _AT_RISK_STEPS[-1]
+    )
+    return tuple(range(0, max_days + 1, step))
+
+
+def _curve(
+    key: str, label: str, origin: str, times: Sequence[EventTime], excluded: Sequence[Excluded]
+) -> SurvivalCurve:
+    if not times:
+        return SurvivalCurve(key, label, origin, None, (), (), tuple(excluded))
+    km = kaplan_meier(times)
+    ticks = at_risk_times(max(t.time_days for t in times))
+    return SurvivalCurve(key, label, origin, km, ticks, km.at_risk_at(ticks), tuple(excluded))
+
+
+def build_endpoints(record: Record, protocol: Protocol) -> EndpointSummary:
+    """Response rates, best responses and the three Kaplan-Meier curves (rules §7)."""
+    efficacy: list[EfficacyPatient] = []
+    rows: list[PatientResponse] = []
+    problems: dict[str, str] = {}
+    unconfirmed_reasons: dict[str, str] = {}
+    pfs: list[EventTime] = []
+    dor: list[EventTime] = []
+    ttnt: list[EventTime] = []
+    left_out: dict[str, list[Excluded]] = {"pfs": [], "dor": [], "ttnt": []}
+    names: dict[str, tuple[str, str]] = {}
+
+    for enrolment, patient in _enrolments_on(record, protocol.key):
+        course = _course(record, enrolment, patient)
+        assert enrolment.id is not None and patient.id is not None
+        key = str(enrolment.id)
+        names[key] = (patient.mrn, patient.full_name)
+        reading = _read_responses(course)
+        notes = list(reading.notes)
+        results = reading.results
+        done = cycles_completed(course.cycles, course.assessments)
+
+        index_two = next((i for i, r in enumerate(results) if r.assessment.end_of_cycle == 2), None)
+        after_two = None if index_two is None else results[index_two]
+        met = _met_twice(results)
+        best = min((cat for cat, _ in met), key=lambda c: c.rank, default=None)
+        seen = min((r.category for r in results if r.evaluable), key=lambda c: c.rank, default=None)
+        unconfirmed = seen if seen is not None and (best is None or seen.rank < best.rank) else None
+        if reading.problem is not None:
+            problems[key] = reading.problem
+        elif best is None and done >= EFFICACY_MIN_CYCLES:
+            # IMWG: a category needs two consecutive assessments; one is not enough
+            seen_text = f" (seen once: {seen.value})" if seen is not None else ""
+            unconfirmed_reasons[key] = (
+                f"no response confirmed on two consecutive assessments yet{seen_text}"
+            )
+        efficacy.append(
+            EfficacyPatient(
+                key,
+                done,
+                None if after_two is None else after_two.category.value,
+                None if best is None else best.value,
+            )
+        )
+
+        start = reading.start_on
+        if start is None:
+            for name in left_out:
+                left_out[name].append(
+                    Excluded(patient.mrn, patient.full_name, reading.problem or "")
+                )
+        else:
+            progression = _progression(course, results, notes)
+            last = _last_assessment(results)
+            try:
+                pfs.append(progression_free_survival(start, last, progression, course.death_on))
+            except DomainError as exc:
+                left_out["pfs"].append(Excluded(patient.mrn, patient.full_name, exc.message))
+            try:
+                ttnt.append(
+                    time_to_next_therapy(
+                        start, _last_follow_up(course, results), course.next_therapy_on
+                    )
+                )
+            except DomainError as exc:
+                left_out["ttnt"].append(Excluded(patient.mrn, patient.full_name, exc.message))
+            responses = [
+                on for cat, on in met if cat.is_pr_or_better
+            ]  # first of two consecutive PR-or-better assessments
+            if not responses:
+                left_out["dor"].append(
+                    Excluded(patient.mrn, patient.full_name, "no confirmed response (PR or better)")
+                )
+            else:
+                try:
+                    dor.append(duration_of_response(responses[0], last, progression))
+                except DomainError as exc:
+                    left_out["dor"].append(Excluded(patient.mrn, patient.full_name, exc.message))
+
+        rows.append(
+            PatientResponse(
+                enrolment_id=enrolment.id,
+                patient_id=patient.id,
+                mrn=patient.mrn,
+                full_name=patient.full_name,
+                dose_level=enrolment.dose_level,
+                cycles_completed=done,
+                after_two_cycles=None if after_two is None else after_two.category,
+                after_two_cycles_confirmed=index_two is not None
+                and _confirmed_at(results, index_two),
+                best_response=best,
+                best_unconfirmed=unconfirmed,
+                notes=tuple(notes),
+            )
+        )
+
+    rates = response_rates(efficacy, EFFICACY_MIN_CYCLES)
+    not_evaluable = []
+    for item in rates.not_evaluable:
+        mrn, name = names[item.patient_id]
+        reason = item.reason
+        if item.patient_id in problems and not reason.startswith("fewer than"):
+            reason = problems[item.patient_id]  # the cause behind both missing categories
+        elif item.patient_id in unconfirmed_reasons and reason.startswith("no best response"):
+            reason = f"{unconfirmed_reasons[item.patient_id]}: left out of both overall rates"
+        not_evaluable.append(Excluded(mrn, name, reason))
+    curves = (
+        _curve("pfs", PFS_LABEL, "from the start of therapy (cycle 1 day 1)", pfs, left_out["pfs"]),
+        _curve("dor", DOR_LABEL, "from the first confirmed response", dor, left_out["dor"]),
+        _curve(
+            "ttnt", TTNT_LABEL, "from the start of therapy (cycle 1 day 1)", ttnt, left_out["ttnt"]
+        ),
+    )
+    return EndpointSummary(
+        protocol_key=protocol.key,
+        protocol_name=protocol.name,
+        rates=rates,
+        patients=tuple(rows),
+        not_evaluable=_dedupe(not_evaluable),
+        curves=curves,
+    )
+
+
+def _dedupe(items: Sequence[Excluded]) -> tuple[Excluded, ...]:
+    seen: set[Excluded] = set()
+    out: list[Excluded] = []
+    for item in items:
+        if item not in seen:
+            seen.add(item)
+            out.append(item)
+    return tuple(out)
+
+
+def build_overview(record: Record, protocol: Protocol, as_of: date) -> TrialOverview:
+    """The whole trial board of one protocol, as of ``as_of``."""
+    board = build_escalation_board(record, protocol) if uses_escalation(protocol) else None
+    return TrialOverview(
+        as_of=as_of,
+        record_version=record_version(record),
+        board=board,
+        enrolment=build_enrolment_summary(record, protocol, board),
+        endpoints=build_endpoints(record, protocol),
+        protocol_key=protocol.key,
+        protocol_name=protocol.name,
+    )
