@@ -13,6 +13,7 @@ from typing import Any
 
 from PySide6.QtCore import (
     QAbstractTableModel,
+    QItemSelectionModel,
     QModelIndex,
     QPersistentModelIndex,
     QSortFilterProxyModel,
@@ -187,8 +188,11 @@ class RowsTable(QWidget):
         if found is None:
             return False
         index = self.proxy.mapFromSource(self.model.index(*found))
-        self.view.setCurrentIndex(index)
-        self.view.selectRow(index.row())
+        flags = (
+            QItemSelectionModel.SelectionFlag.ClearAndSelect
+            | QItemSelectionModel.SelectionFlag.Rows
+        )
+        self.view.selectionModel().setCurrentIndex(index, flags)
         self.view.scrollTo(index)
         return True
 

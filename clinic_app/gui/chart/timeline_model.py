@@ -385,8 +385,8 @@ def _lanes(
     if orphans:
         problems.append(f"{orphans} dose(s) belong to a cycle that is not on the chart.")
     rank = {drug: i for i, drug in enumerate(order)}
-    drugs = sorted(per_drug, key=lambda d: (rank.get(d, len(rank)), d))
-    drugs += [d for d in order if d not in per_drug]
+    # Protocol order for every drug (a lane with nothing recorded yet still shows).
+    drugs = sorted(set(per_drug) | set(order), key=lambda d: (rank.get(d, len(rank)), d))
     return tuple(
         DrugLane(
             drug,
