@@ -119,7 +119,7 @@ def build_story(doc: ToxicitySummary, width: float) -> list[Any]:
         for d in doc.doses
     ]
     body = (
-        [_table(rows, (0.06, 0.14, 0.17, 0.11, 0.11, 0.12, 0.29), width)]
+        [_table(rows, (0.07, 0.14, 0.2, 0.11, 0.12, 0.12, 0.24), width)]
         if doc.doses
         else _none("No doses planned or recorded.")
     )
@@ -158,7 +158,7 @@ def build_story(doc: ToxicitySummary, width: float) -> list[Any]:
         for a in doc.adverse_events
     ]
     body = (
-        [_table(rows, (0.18, 0.07, 0.2, 0.12, 0.12, 0.08, 0.23), width)]
+        [_table(rows, (0.18, 0.08, 0.18, 0.12, 0.12, 0.09, 0.23), width)]
         if doc.adverse_events
         else _none("No adverse events recorded in this cycle.")
     )

@@ -515,10 +515,11 @@ def _dlt_section(
         ),
         None,
     )
+    c2d1 = _next_start(record, ref)
     inputs = DltInputs(
         cycle1_start=start,
         assessed_on=assessed_on,
-        c2d1_actual=_next_start(record, ref),
+        c2d1_actual=c2d1 if c2d1 is not None and c2d1 <= assessed_on else None,
         adverse_events=tuple(ae for ae in adverse_events if ae.onset <= assessed_on),
         ae_categories=dlt_categories(),
         labs=tuple(
@@ -629,8 +630,10 @@ def build_toxicity_summary(
     }
     dlt = None
     if dlt_applies:
-        assessed = min(the_stamp.printed_at.date(), max(end, start))
-        dlt = _dlt_section(record, ref, all_aes, all_labs, assessed, dlt_criteria)
+        # The DLT engine judges what is known on the day of printing.
+        dlt = _dlt_section(
+            record, ref, all_aes, all_labs, the_stamp.printed_at.date(), dlt_criteria
+        )
     phase = ref.protocol.phase(row.phase.value)
     return ToxicitySummary(
         patient=identity(ref.patient),

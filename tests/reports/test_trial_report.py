@@ -1,0 +1,109 @@
+"""The trial report PDF, rendered from a record built through the repositories and read back."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pytest
+from pypdf import PdfReader
+
+from clinic_app.core.protocol import Protocol
+from clinic_app.core.protocol_loader import load_protocols
+from clinic_app.reports.models import PrintStamp
+from clinic_app.reports.trial_report import write_trial_report
+from clinic_app.services.trial import TrialOverview, build_overview
+from clinic_app.storage.database import Record, open_database
+from tests.services.test_trial import Cohort, treated
+
+TODAY = date(2025, 3, 10)
+
+
+@pytest.fixture(scope="module")
+def protocols() -> dict[str, Protocol]:
+    return load_protocols()
+
+
+@pytest.fixture
+def record(tmp_path: Path) -> Iterator[Record]:
+    rec = open_database(tmp_path / "record.sqlite3", daily_backup=False)
+    try:
+        yield rec
+    finally:
+        rec.close()
+
+
+def bpd_overview(record: Record, bpd: Protocol) -> TrialOverview:
+    cohort = Cohort(record)
+    cohort.many(1, "no", "yes", "no")  # 1 of 3 at level 1: expand to 6
+    treated(record, "R1", ["PR", "PR", "PD", "PD"], protocol="bpd")
+    treated(record, "R2", ["SD", "SD", "SD"], protocol="bpd", next_therapy=date(2024, 5, 1))
+    treated(record, "R3", ["PR", "PR", "PR", "PR"], protocol="bpd")
+    treated(record, "R4", ["SD", "PD", "PD"], protocol="bpd")
+    treated(record, "R5", ["MR"], protocol="bpd", cycles=1)
+    return build_overview(record, bpd, TODAY)
+
+
+def stamp(overview: TrialOverview) -> PrintStamp:
+    return PrintStamp(datetime(2025, 3, 10, 9, 30, tzinfo=UTC), "nurse.k", overview.record_version)
+
+
+def text_of(path: Path) -> str:
+    return "\n".join(page.extract_text() for page in PdfReader(path).pages)
+
+
+def test_report_holds_board_rates_curves_and_stamp(
+    record: Record, protocols: dict[str, Protocol], tmp_path: Path
+) -> None:
+    overview = bpd_overview(record, protocols["bpd"])
+    out = tmp_path / "trial.pdf"
+    write_trial_report(overview, stamp(overview), out)
+    text = text_of(out)
+    flat = re.sub(r"\s+", " ", text)
+    assert "Trial report · BPD" in flat
+    assert "Decision: expand 1 to 6" in flat
+    assert "Data as of 10 Mar 2025" in flat
+    assert f"record version {overview.record_version}" in flat
+    assert "printed 10 Mar 2025 09:30 by nurse.k" in flat
+    assert "per protocol" in flat and "PR or better, standard" in flat
+    assert "Progression-free survival" in flat
+    assert "Duration of response (protocol's TTP)" in flat
+    assert "Time to next therapy" in flat
+    assert "At risk" in flat
+    # the cap inconsistency and the patient left out for fewer than 2 cycles
+    assert "62" in flat and "56" in flat
+    assert "fewer than 2 cycles (1 completed)" in flat
+    # PFS of R1..R4 as in tests/services/test_trial.py: median 84 days
+    assert "median 84 days" in flat
+
+
+def test_report_without_patients_says_so(
+    record: Record, protocols: dict[str, Protocol], tmp_path: Path
+) -> None:
+    overview = build_overview(record, protocols["dextr"], TODAY)
+    out = tmp_path / "empty.pdf"
+    write_trial_report(overview, stamp(overview), out)
+    flat = re.sub(r"\s+", " ", text_of(out))
+    assert "no patient is evaluable for efficacy yet" in flat
+    assert "No patient has data for this endpoint yet." in flat
+    assert "3+3 escalation" not in flat  # DexTR does not escalate
+
+
+@pytest.mark.skipif(shutil.which("pdftoppm") is None, reason="poppler-utils not installed")
+def test_report_renders_to_images(
+    record: Record, protocols: dict[str, Protocol], tmp_path: Path
+) -> None:
+    overview = bpd_overview(record, protocols["bpd"])
+    out = tmp_path / "trial.pdf"
+    write_trial_report(overview, stamp(overview), out)
+    subprocess.run(
+        ["pdftoppm", "-png", "-r", "60", str(out), str(tmp_path / "page")],
+        check=True,
+        capture_output=True,
+    )
+    pages = sorted(tmp_path.glob("page*.png"))
+    assert len(pages) == len(PdfReader(out).pages) >= 2
