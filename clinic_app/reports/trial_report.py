@@ -288,7 +288,7 @@ def km_drawing(curve: SurvivalCurve, width: float) -> Drawing:
         )
     drawing.add(
         String(
-            right, bottom - 3 - AXIS_PT, "days", fontName=TEXT, fontSize=AXIS_PT, textAnchor="end"
+            right + 3 * mm, bottom - 3, "days", fontName=TEXT, fontSize=AXIS_PT, textAnchor="start"
         )
     )
     # numbers at risk, aligned with the ticks
