@@ -189,6 +189,8 @@ class NewPatientDialog(QDialog):
 
     def _check_touched(self) -> None:
         """Check the fields the user has already left, as they go."""
+        if not self.isVisible():
+            return  # focus also leaves the fields while the dialog closes
         sender = self.sender()
         if sender is self.sex:
             self._touched.add("sex")

@@ -1,0 +1,143 @@
+"""The patient list model, its filter proxy and the view: lazy rows, accents, flags in words."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date
+
+import pytest
+from PySide6.QtCore import QModelIndex, Qt
+from pytestqt.qtbot import QtBot
+
+from clinic_app.core.records import PatientStatus, Phase
+from clinic_app.gui.patient_list import (
+    COL_CYCLE,
+    COL_FLAGS,
+    COL_NAME,
+    FETCH_CHUNK,
+    PatientFilterProxy,
+    PatientListModel,
+    PatientListView,
+    fold,
+)
+from clinic_app.services.patient_state import PatientRow
+
+pytestmark = pytest.mark.qt_log_ignore(r"This plugin does not support (propagateSizeHints|raise)")
+
+BASE = PatientRow(
+    patient_id=1,
+    mrn="MRN-00001",
+    family_name="Smith",
+    given_name="John",
+    date_of_birth=date(1950, 1, 1),
+    protocol_key="dextr",
+    protocol_name="DexTR",
+    phase=Phase.INDUCTION,
+    status=PatientStatus.ACTIVE,
+    cycle=2,
+    day=15,
+    dose_level=None,
+    severe_toxicity=False,
+    dlt_review_pending=False,
+    bsa_recheck=False,
+    overdue_labs=False,
+)
+
+
+def many(n: int) -> list[PatientRow]:
+    rows = [
+        replace(BASE, patient_id=i + 1, mrn=f"MRN-{i + 1:05d}", family_name=f"Family{i:05d}")
+        for i in range(n)
+    ]
+    # The one with diacritics sits far past the first chunk.
+    rows[n - 3] = replace(rows[n - 3], family_name="Dvořák", given_name="Antonín")
+    rows[n - 2] = replace(rows[n - 2], family_name="Παπαδόπουλος", given_name="Γιώργος")
+    return rows
+
+
+def test_model_passes_qtmodeltester(qtmodeltester: object) -> None:
+    model = PatientListModel()
+    model.set_rows(many(450))
+    qtmodeltester.check(model)  # type: ignore[attr-defined]
+    proxy = PatientFilterProxy()
+    proxy.setSourceModel(model)
+    proxy.set_filter_text("dvorak")
+    qtmodeltester.check(proxy)  # type: ignore[attr-defined]
+
+
+def test_rows_arrive_in_chunks() -> None:
+    model = PatientListModel()
+    model.set_rows(many(450))
+    assert model.rowCount() == FETCH_CHUNK  # 200 of 450 at first
+    assert model.canFetchMore(QModelIndex())
+    model.fetchMore(QModelIndex())
+    assert model.rowCount() == 2 * FETCH_CHUNK  # 400
+    model.fetchMore(QModelIndex())
+    assert model.rowCount() == 450  # the last 50
+    assert not model.canFetchMore(QModelIndex())
+
+
+def test_filter_ignores_case_and_accents_and_reaches_unloaded_rows() -> None:
+    model = PatientListModel()
+    model.set_rows(many(450))
+    proxy = PatientFilterProxy()
+    proxy.setSourceModel(model)
+    proxy.set_filter_text("DVORAK anton")  # every word must match, in any order
+    assert proxy.rowCount() == 1
+    assert proxy.index(0, COL_NAME).data() == "Dvořák, Antonín"
+    proxy.set_filter_text("γιωργος")  # Greek, accent-free lower case
+    assert proxy.rowCount() == 1
+    proxy.set_filter_text("mrn-0004")  # MRN-00040..MRN-00049 (MRN-00400 reads "mrn-0040...")
+    assert proxy.rowCount() == 10
+    proxy.set_filter_text("")
+    assert proxy.rowCount() == 450
+
+
+def test_fold() -> None:
+    assert fold("Nováková") == "novakova"
+    assert fold("ÅSTRÖM") == "astrom"
+
+
+def test_flags_are_words_with_an_icon(qapp: object) -> None:
+    model = PatientListModel()
+    flagged = replace(BASE, severe_toxicity=True, overdue_labs=True, notes=("ANC 0.4 on C2D8",))
+    model.set_rows([BASE, flagged])
+    assert model.index(0, COL_FLAGS).data() == ""
+    text = model.index(1, COL_FLAGS).data()
+    assert text == "⚠ grade ≥3 toxicity; labs overdue"
+    assert not model.index(1, COL_FLAGS).data(Qt.ItemDataRole.DecorationRole).isNull()
+    assert model.index(1, COL_FLAGS).data(Qt.ItemDataRole.ToolTipRole) == "ANC 0.4 on C2D8"
+    assert model.index(1, COL_CYCLE).data() == "C2 D15"
+
+
+def test_sorting_uses_every_row() -> None:
+    model = PatientListModel()
+    rows = many(450)
+    rows[449] = replace(rows[449], family_name="Aaron")  # last in list order, first by name
+    model.set_rows(rows)
+    proxy = PatientFilterProxy()
+    proxy.setSourceModel(model)
+    proxy.sort(COL_NAME, Qt.SortOrder.AscendingOrder)
+    assert proxy.rowCount() == 450
+    assert proxy.index(0, COL_NAME).data() == "Aaron, John"
+
+
+def test_view_type_to_filter_selects_the_single_match(qtbot: QtBot) -> None:
+    view = PatientListView()
+    qtbot.addWidget(view)
+    view.set_rows(many(450))
+    assert view.count_label.text() == "450 patients"
+    with qtbot.waitSignal(view.patientSelected) as blocker:
+        qtbot.keyClicks(view.filter_edit, "dvorak")
+    assert blocker.args == [448]  # patient ids are 1-based: row 447 is id 448
+    assert view.count_label.text() == "1 of 450"
+    assert view.current_patient_id() == 448
+
+
+def test_select_patient_beyond_first_chunk(qtbot: QtBot) -> None:
+    view = PatientListView()
+    qtbot.addWidget(view)
+    view.set_rows(many(450))
+    assert view.select_patient(430)
+    assert view.current_patient_id() == 430
+    assert not view.select_patient(9999)
