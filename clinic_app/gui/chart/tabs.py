@@ -230,6 +230,7 @@ class ChartTabs(QTabWidget):
         self.day_grid = RowsTable(["Day", "Date"], "Day grid of the selected cycle")
         self.cycle_choice = QComboBox()
         self.cycle_choice.setAccessibleName("Cycle shown in the day grid")
+        self.cycle_choice.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.cycle_choice.currentIndexChanged.connect(self._cycle_chosen)
         cycle_label = QLabel("&Cycle:")
         cycle_label.setBuddy(self.cycle_choice)

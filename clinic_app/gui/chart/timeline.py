@@ -14,8 +14,11 @@ and the new dose; delays are hatched with "+N d"; today's line is labelled "Toda
 from __future__ import annotations
 
 import bisect
+import ctypes
 import math
-from collections.abc import Callable, Sequence
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, timedelta
 from enum import Enum
@@ -30,6 +33,7 @@ from PySide6.QtGui import (
     QKeySequence,
     QMouseEvent,
     QPainter,
+    QPainterPath,
     QPaintEvent,
     QPen,
     QPolygonF,
@@ -71,6 +75,27 @@ CYCLE = "cycle"
 
 _DayToX = Callable[[date], float]
 
+# PySide6 6.12 on Python 3.11 returns None from every void method (QPainter.drawEllipse,
+# setPen ...) without taking a reference, so each call lowers None's reference count by one;
+# a 40-cycle chart makes thousands of such calls per paint and the interpreter aborts
+# ("none_dealloc: deallocating None"). Python 3.12+ makes None immortal, so there this guard
+# finds no deficit and does nothing. It hands back exactly what a block took.
+_PY_INCREF = ctypes.pythonapi.Py_IncRef
+_PY_INCREF.argtypes = [ctypes.py_object]
+_PY_INCREF.restype = None
+
+
+@contextmanager
+def none_refcount_guard() -> Iterator[None]:
+    before = sys.getrefcount(None)
+    try:
+        yield
+    finally:
+        deficit = before - sys.getrefcount(None)
+        for _ in range(max(0, deficit)):
+            _PY_INCREF(None)
+
+
 LEGEND = (
     "○ planned  ● given  ✕ held  ▬ missed  ·  Lab days: G = worst CTCAE grade "
     "(+ = may be higher)  ·  ◆ AE grade (⚠ = grade 3 or more)  ·  Response: IMWG category "
@@ -99,6 +124,9 @@ _TODAY = QColor("#d50000")
 _GOOD_RESPONSE = QColor("#bbdefb")
 _PD_RESPONSE = QColor("#ffcdd2")
 _NEUTRAL = QColor("#eeeeee")
+# One shared "no outline" pen: passing Qt.PenStyle.NoPen to setPen() on every call crashed
+# PySide6 6.12 (a reference-count bug: "deallocating None") after a few thousand markers.
+_NO_PEN = QPen(Qt.PenStyle.NoPen)
 
 
 class Shape(Enum):
@@ -126,6 +154,8 @@ class Item:
     text_colour: QColor | None = None
     bold: bool = False
     up: bool = False
+    batched: bool = False
+    """Painted as part of a path (doses), not one by one."""
 
     @property
     def bounds(self) -> QRectF:
@@ -183,6 +213,7 @@ class TimelineCanvas(QWidget):
         self._ticks: list[tuple[float, str]] = []
         self._tick_xs: list[float] = []
         self._body = (0.0, 0.0)
+        self._dose_paths: list[tuple[QRectF, QPen, QBrush, QPainterPath]] = []
         self._rows: list[Row] = []
         self._ae_rows = 1
         self._height = 0.0
@@ -311,6 +342,10 @@ class TimelineCanvas(QWidget):
         return QSize(math.ceil(self.content_width()), math.ceil(self._height))
 
     def _relayout(self) -> None:
+        with none_refcount_guard():
+            self._compute_layout()
+
+    def _compute_layout(self) -> None:
         fm = QFontMetricsF(self.font())
         h = fm.height()
         pad = self.pad
@@ -394,10 +429,18 @@ class TimelineCanvas(QWidget):
 
         items: list[Item] = []
         marker = max(3.0, min(ppd * 0.7, h * 0.8))
+        # Doses are the bulk of the chart: they are painted as one path per cycle, shape and
+        # status (a few dozen calls), and kept as items only for hit-testing.
+        batches: dict[tuple[int, Shape, str], list[Item]] = {}
         for lane, row in zip(d.lanes, lane_rows, strict=True):
             for dose in lane.doses:
                 cx = x(dose.on) + ppd / 2
-                items.append(_dose_item(dose, lane.label, cx, row.centre, marker))
+                item = _dose_item(dose, lane.label, cx, row.centre, marker)
+                item.batched = True
+                items.append(item)
+                key = (dose.cycle_number, item.shape, item.colour.name())
+                batches.setdefault(key, []).append(item)
+        self._dose_paths = [_dose_path(group) for group in batches.values()]
         items += _lab_items(d.lab_days, x, ppd, lab_row, fm)
         ae_items, ae_bars = _ae_items(d.adverse_events, x, ppd, ae_row, self._ae_rows, fm, d)
         items += ae_items
@@ -419,11 +462,12 @@ class TimelineCanvas(QWidget):
     # -- painting --------------------------------------------------------------------------
     def paintEvent(self, event: QPaintEvent) -> None:
         exposed = QRectF(event.rect())
-        painter = QPainter(self)
-        try:
-            self._paint(painter, exposed)
-        finally:
-            painter.end()
+        with none_refcount_guard():
+            painter = QPainter(self)
+            try:
+                self._paint(painter, exposed)
+            finally:
+                painter.end()
 
     def _paint(self, painter: QPainter, exposed: QRectF) -> None:
         palette = self.palette()
@@ -443,7 +487,7 @@ class TimelineCanvas(QWidget):
                 continue
             if band.hatched:
                 painter.fillRect(band.rect, QBrush(band.colour, Qt.BrushStyle.BDiagPattern))
-                painter.setPen(text_colour)
+                painter.setPen(QPen(text_colour))
                 box = QRectF(band.rect.left(), band_row.top, band.rect.width(), band_row.height)
                 painter.fillRect(box, palette.base())
                 painter.drawText(box, Qt.AlignmentFlag.AlignCenter, band.text)
@@ -465,7 +509,7 @@ class TimelineCanvas(QWidget):
             )
             painter.setPen(QPen(palette.dark().color(), 0))
             painter.drawLine(band.rect.topLeft(), band.rect.bottomLeft())
-            painter.setPen(text_colour)
+            painter.setPen(QPen(text_colour))
             painter.drawText(
                 QRectF(band.rect.left() + 2, band_row.top, band.rect.width() - 4, band_row.height),
                 Qt.AlignmentFlag.AlignCenter,
@@ -473,7 +517,7 @@ class TimelineCanvas(QWidget):
             )
 
         # Ruler ticks.
-        painter.setPen(text_colour)
+        painter.setPen(QPen(text_colour))
         first = bisect.bisect_left(self._tick_xs, exposed.left() - 12 * h)
         for tx, label in self._ticks[first:]:
             if tx > exposed.right():
@@ -493,12 +537,20 @@ class TimelineCanvas(QWidget):
             if bar.rect.intersects(exposed):
                 painter.fillRect(bar.rect, bar.colour)
 
-        # Markers intersecting the exposed rectangle only.
+        # Doses: one path per cycle, shape and status, where it meets the exposed rectangle.
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        for bounds, pen, brush, path in self._dose_paths:
+            if bounds.intersects(exposed):
+                painter.setPen(pen)
+                painter.setBrush(brush)
+                painter.drawPath(path)
+
+        # Other markers intersecting the exposed rectangle only.
         start = bisect.bisect_left(self._lefts, exposed.left() - self._max_item_width)
         for item in self._items[start:]:
             if item.bounds.left() > exposed.right():
                 break
-            if item.bounds.intersects(exposed):
+            if not item.batched and item.bounds.intersects(exposed):
                 _paint_item(painter, item, text_colour)
 
         today = self.today_x()
@@ -510,7 +562,7 @@ class TimelineCanvas(QWidget):
             width = fm.horizontalAdvance(today_text) + 6
             box = QRectF(today - width / 2, ruler_row.top + 1, width, ruler_row.height * 0.7)
             painter.fillRect(box, _TODAY)
-            painter.setPen(QColor("#ffffff"))
+            painter.setPen(QPen(QColor("#ffffff")))
             painter.drawText(box, Qt.AlignmentFlag.AlignCenter, today_text)
 
     # -- interaction -----------------------------------------------------------------------
@@ -574,6 +626,34 @@ def _dose_item(dose: DoseMark, drug_label: str, cx: float, cy: float, size: floa
     )
     rect = QRectF(cx - size / 2, cy - size / 2, size, size)
     return Item(DOSE, dose.id, rect, shape, _DOSE_COLOUR[dose.status], tooltip)
+
+
+def _dose_path(group: Sequence[Item]) -> tuple[QRectF, QPen, QBrush, QPainterPath]:
+    """One path for doses of one shape and colour (see ``_paint_item`` for the shapes)."""
+    shape, colour = group[0].shape, group[0].colour
+    size = group[0].rect.width()
+    path = QPainterPath()
+    for item in group:
+        r = item.rect
+        if shape in (Shape.HOLLOW, Shape.FILLED):
+            path.addEllipse(r)
+        elif shape is Shape.CROSS:
+            path.moveTo(r.topLeft())
+            path.lineTo(r.bottomRight())
+            path.moveTo(r.topRight())
+            path.lineTo(r.bottomLeft())
+        else:  # Shape.DASH
+            path.addRect(
+                QRectF(r.left(), r.center().y() - r.height() / 6, r.width(), r.height() / 3)
+            )
+    if shape is Shape.HOLLOW:
+        pen, brush = QPen(colour, max(1.0, size / 6)), QBrush()
+    elif shape is Shape.CROSS:
+        pen, brush = QPen(colour, max(1.5, size / 5)), QBrush()
+    else:
+        pen, brush = _NO_PEN, QBrush(colour)
+    bounds = path.boundingRect().adjusted(-size, -size, size, size)
+    return bounds, pen, brush, path
 
 
 def _lab_items(
@@ -744,11 +824,11 @@ def _paint_item(painter: QPainter, item: Item, text_colour: QColor) -> None:
     shape = item.shape
     if shape is Shape.HOLLOW:
         painter.setPen(QPen(item.colour, max(1.0, r.width() / 6)))
-        painter.setBrush(Qt.BrushStyle.NoBrush)
+        painter.setBrush(QBrush())  # an empty brush: no fill
         painter.drawEllipse(r)
     elif shape is Shape.FILLED:
-        painter.setPen(Qt.PenStyle.NoPen)
-        painter.setBrush(item.colour)
+        painter.setPen(_NO_PEN)
+        painter.setBrush(QBrush(item.colour))
         painter.drawEllipse(r)
     elif shape is Shape.CROSS:
         painter.setPen(QPen(item.colour, max(1.5, r.width() / 5)))
@@ -761,11 +841,11 @@ def _paint_item(painter: QPainter, item: Item, text_colour: QColor) -> None:
         )
     elif shape is Shape.BADGE:
         painter.setPen(QPen(item.colour.darker(150), 1))
-        painter.setBrush(item.colour)
+        painter.setBrush(QBrush(item.colour))
         painter.drawRoundedRect(r, 3, 3)
     elif shape is Shape.DIAMOND:
         painter.setPen(QPen(item.colour.darker(170), 1))
-        painter.setBrush(item.colour)
+        painter.setBrush(QBrush(item.colour))
         c = r.center()
         painter.drawPolygon(
             QPolygonF(
@@ -778,8 +858,8 @@ def _paint_item(painter: QPainter, item: Item, text_colour: QColor) -> None:
             )
         )
     elif shape is Shape.ARROW:
-        painter.setPen(Qt.PenStyle.NoPen)
-        painter.setBrush(item.colour)
+        painter.setPen(_NO_PEN)
+        painter.setBrush(QBrush(item.colour))
         tip, base = (r.top(), r.bottom()) if item.up else (r.bottom(), r.top())
         painter.drawPolygon(
             QPolygonF(
@@ -795,7 +875,7 @@ def _paint_item(painter: QPainter, item: Item, text_colour: QColor) -> None:
         if font.bold() != item.bold:
             font.setBold(item.bold)
             painter.setFont(font)
-        painter.setPen(item.text_colour or text_colour)
+        painter.setPen(QPen(item.text_colour or text_colour))
         align = (
             Qt.AlignmentFlag.AlignCenter
             if item.shape is Shape.BADGE
@@ -867,11 +947,15 @@ class _LaneTitles(QWidget):
         self.update()
 
     def paintEvent(self, event: QPaintEvent) -> None:
+        with none_refcount_guard():
+            self._paint_titles(event)
+
+    def _paint_titles(self, event: QPaintEvent) -> None:
         painter = QPainter(self)
         try:
             palette = self.palette()
             painter.fillRect(event.rect(), palette.window())
-            painter.setPen(palette.windowText().color())
+            painter.setPen(QPen(palette.windowText().color()))
             fm = QFontMetricsF(self.font())
             for row in self._canvas.rows:
                 painter.drawText(
@@ -879,9 +963,9 @@ class _LaneTitles(QWidget):
                     Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
                     row.title,
                 )
-                painter.setPen(palette.mid().color())
+                painter.setPen(QPen(palette.mid().color()))
                 painter.drawLine(QPointF(0, row.top), QPointF(self.width(), row.top))
-                painter.setPen(palette.windowText().color())
+                painter.setPen(QPen(palette.windowText().color()))
         finally:
             painter.end()
 
@@ -982,7 +1066,8 @@ class TimelineWidget(QWidget):
 
     def max_pixels_per_day(self) -> float:
         # One day wide enough for a marker with its grade or category written beside it.
-        return max(self.fit_pixels_per_day(), 6 * self.canvas.pad)
+        height = QFontMetricsF(self.canvas.font()).height()
+        return max(self.fit_pixels_per_day(), 5 * height)
 
     def set_pixels_per_day(self, ppd: float, anchor_x: float | None = None) -> None:
         """Zoom, keeping the day under ``anchor_x`` (viewport x; default: the middle) in place."""
