@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -12,6 +13,7 @@ from pathlib import Path
 import pytest
 from pypdf import PdfReader
 
+from clinic_app.cli import main
 from clinic_app.core.protocol import Protocol
 from clinic_app.core.protocol_loader import load_protocols
 from clinic_app.reports.models import PrintStamp
@@ -107,3 +109,35 @@ def test_report_renders_to_images(
     )
     pages = sorted(tmp_path.glob("page*.png"))
     assert len(pages) == len(PdfReader(out).pages) >= 2
+
+
+# -- the commands ----------------------------------------------------------------------------------
+def test_escalation_and_trial_report_commands(
+    record: Record,
+    protocols: dict[str, Protocol],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    bpd_overview(record, protocols["bpd"])
+    db = str(record.path)
+    assert main(["escalation", "--json", "--db", db]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["decision"] == "expand 1 to 6" and data["allowed_levels"] == [1]
+    assert main(["escalation", "--db", db]) == 0
+    out = capsys.readouterr().out
+    assert "Decision: expand 1 to 6" in out and "Pat Family2 (MRN B-002)" in out
+    pdf = tmp_path / "out.pdf"
+    assert main(["trial-report", "bpd", "-o", str(pdf), "--as-of", "2025-03-10", "--db", db]) == 0
+    assert "Data as of 10 Mar 2025" in text_of(pdf)
+
+
+def test_commands_refuse_mistakes_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = str(tmp_path / "none.sqlite3")
+    assert main(["escalation", "--db", missing]) == 2
+    assert "there is no record at" in capsys.readouterr().err
+    assert main(["escalation", "--protocol", "dextr", "--db", missing]) == 2
+    assert "has no dose levels" in capsys.readouterr().err
+    assert main(["trial-report", "nope", "-o", str(tmp_path / "x.pdf"), "--db", missing]) == 2
+    assert "unknown protocol 'nope'" in capsys.readouterr().err

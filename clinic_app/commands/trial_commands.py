@@ -1,0 +1,156 @@
+"""``clinic-app escalation`` and ``clinic-app trial-report``: the trial board from the shell.
+
+Both read the record only. Enrolment is not here: ``clinic-app enrol`` goes through the
+enrolment service, which refuses any dose level the 3+3 engine does not allow.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+from clinic_app.commands.base import fail, iso_date
+from clinic_app.core.errors import DomainError, ProtocolError
+from clinic_app.core.protocol import Protocol
+from clinic_app.core.protocol_loader import load_protocols
+from clinic_app.storage.database import open_database, os_user
+from clinic_app.storage.errors import StorageError
+from clinic_app.storage.location import resolve_db_path
+
+
+def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
+    esc = subparsers.add_parser(
+        "escalation",
+        parents=[common],
+        help="print the 3+3 escalation board: decision, reason, levels and patients",
+    )
+    esc.add_argument(
+        "--protocol",
+        metavar="PROTOCOL",
+        help="the protocol with dose levels (default: the only one, e.g. bpd)",
+    )
+    esc.add_argument("--json", action="store_true", help="print JSON for scripts")
+    esc.set_defaults(handler=run_escalation)
+
+    report = subparsers.add_parser(
+        "trial-report",
+        parents=[common],
+        help="write the trial report PDF: board, enrolment, response rates and KM curves",
+    )
+    report.add_argument("protocol", metavar="PROTOCOL", help="protocol key, e.g. bpd or dextr")
+    report.add_argument(
+        "-o", "--output", metavar="FILE.pdf", required=True, help="where to write the PDF"
+    )
+    report.add_argument(
+        "--as-of",
+        type=iso_date,
+        metavar="YYYY-MM-DD",
+        help="the date the report is dated (default: today)",
+    )
+    report.set_defaults(handler=run_trial_report)
+
+
+def _protocols() -> dict[str, Protocol]:
+    try:
+        return load_protocols()
+    except ProtocolError as exc:
+        fail(f"protocol file refused: {exc}")
+
+
+def _escalating(protocols: dict[str, Protocol], key: str | None) -> Protocol:
+    with_levels = [p for p in protocols.values() if p.dose_levels]
+    if key is not None:
+        protocol = protocols.get(key)
+        if protocol is None:
+            fail(f"unknown protocol {key!r}; known: {', '.join(sorted(protocols))}")
+        if not protocol.dose_levels:
+            fail(f"{protocol.name} has no dose levels, so it has no escalation board")
+        return protocol
+    if len(with_levels) != 1:
+        names = ", ".join(p.key for p in with_levels) or "none"
+        fail(f"choose the protocol with --protocol (protocols with dose levels: {names})")
+    return with_levels[0]
+
+
+def _existing_db(args: argparse.Namespace) -> Path:
+    path = resolve_db_path(getattr(args, "db", None))
+    if not path.exists():
+        fail(f"there is no record at {path} yet (give another one with --db PATH)")
+    return path
+
+
+def board_lines(board: Any) -> list[str]:
+    """The board as plain text lines."""
+    lines = [
+        f"{board.protocol_name} 3+3 escalation",
+        f"Decision: {board.decision_text}",
+        f"Reason: {board.reason}",
+        board.next_patient,
+    ]
+    if board.cap_note:
+        lines.append(f"Note: {board.cap_note}")
+    for level in board.levels:
+        r = level.row
+        state = r.state.value + (f" ({level.closed_reason})" if level.closed_reason else "")
+        lines.append("")
+        lines.append(f"Level {level.level}: {level.doses}")
+        lines.append(
+            f"  {state}; treated {r.treated}, DLT yes {r.dlt_yes} / no {r.dlt_no} / pending "
+            f"{r.dlt_pending}, not evaluable {r.not_evaluable}, expansion {r.expansion}"
+        )
+        for p in level.patients:
+            lines.append(
+                f"  - {p.full_name} (MRN {p.mrn}), enrolled {p.enrolled_on.isoformat()}: "
+                f"{p.status_text}"
+            )
+    return lines
+
+
+def run_escalation(args: argparse.Namespace) -> int:
+    from clinic_app.services.trial import build_escalation_board
+
+    protocol = _escalating(_protocols(), args.protocol)
+    path = _existing_db(args)
+    try:
+        with open_database(path, read_only=True) as record:
+            board = build_escalation_board(record, protocol)
+    except StorageError as exc:
+        print(f"clinic-app: {exc}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(board.to_json(), indent=2, ensure_ascii=False))
+    else:
+        print("\n".join(board_lines(board)))
+    return 0 if board.decision is not None else 1
+
+
+def run_trial_report(args: argparse.Namespace) -> int:
+    from clinic_app.reports.models import PrintStamp
+    from clinic_app.reports.trial_report import write_trial_report
+    from clinic_app.services.trial import build_overview
+
+    protocols = _protocols()
+    protocol = protocols.get(args.protocol)
+    if protocol is None:
+        fail(f"unknown protocol {args.protocol!r}; known: {', '.join(sorted(protocols))}")
+    output = Path(args.output)
+    if not output.parent.is_dir():
+        fail(f"the folder {output.parent} does not exist")
+    path = _existing_db(args)
+    as_of: date = args.as_of or date.today()
+    try:
+        with open_database(path, read_only=True) as record:
+            overview = build_overview(record, protocol, as_of)
+    except StorageError as exc:
+        print(f"clinic-app: {exc}", file=sys.stderr)
+        return 1
+    except DomainError as exc:
+        fail(str(exc))
+    stamp = PrintStamp(datetime.now(UTC), os_user(), overview.record_version)
+    write_trial_report(overview, stamp, output)
+    print(f"Wrote the {protocol.name} trial report to {output}")
+    return 0
