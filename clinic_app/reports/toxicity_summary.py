@@ -57,6 +57,8 @@ def _table(rows: Sequence[Sequence[str]], fractions: Sequence[float], width: flo
                 ("BACKGROUND", (0, 0), (-1, 0), SHADE),
                 ("VALIGN", (0, 0), (-1, -1), "TOP"),
                 ("TOPPADDING", (0, 0), (-1, -1), 1.5),
+                ("LEFTPADDING", (0, 0), (-1, -1), 3),
+                ("RIGHTPADDING", (0, 0), (-1, -1), 2),
                 ("BOTTOMPADDING", (0, 0), (-1, -1), 2.5),
             ]
         )
@@ -119,7 +121,7 @@ def build_story(doc: ToxicitySummary, width: float) -> list[Any]:
         for d in doc.doses
     ]
     body = (
-        [_table(rows, (0.07, 0.14, 0.2, 0.11, 0.12, 0.12, 0.24), width)]
+        [_table(rows, (0.06, 0.14, 0.19, 0.11, 0.13, 0.12, 0.25), width)]
         if doc.doses
         else _none("No doses planned or recorded.")
     )
@@ -158,7 +160,7 @@ def build_story(doc: ToxicitySummary, width: float) -> list[Any]:
         for a in doc.adverse_events
     ]
     body = (
-        [_table(rows, (0.18, 0.08, 0.18, 0.12, 0.12, 0.09, 0.23), width)]
+        [_table(rows, (0.17, 0.09, 0.17, 0.12, 0.12, 0.1, 0.23), width)]
         if doc.adverse_events
         else _none("No adverse events recorded in this cycle.")
     )
