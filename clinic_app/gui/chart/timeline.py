@@ -14,11 +14,8 @@ and the new dose; delays are hatched with "+N d"; today's line is labelled "Toda
 from __future__ import annotations
 
 import bisect
-import ctypes
 import math
-import sys
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from enum import Enum
@@ -74,27 +71,6 @@ MODIFICATION = "modification"
 CYCLE = "cycle"
 
 _DayToX = Callable[[date], float]
-
-# PySide6 6.12 on Python 3.11 returns None from every void method (QPainter.drawEllipse,
-# setPen ...) without taking a reference, so each call lowers None's reference count by one;
-# a 40-cycle chart makes thousands of such calls per paint and the interpreter aborts
-# ("none_dealloc: deallocating None"). Python 3.12+ makes None immortal, so there this guard
-# finds no deficit and does nothing. It hands back exactly what a block took.
-_PY_INCREF = ctypes.pythonapi.Py_IncRef
-_PY_INCREF.argtypes = [ctypes.py_object]
-_PY_INCREF.restype = None
-
-
-@contextmanager
-def none_refcount_guard() -> Iterator[None]:
-    before = sys.getrefcount(None)
-    try:
-        yield
-    finally:
-        deficit = before - sys.getrefcount(None)
-        for _ in range(max(0, deficit)):
-            _PY_INCREF(None)
-
 
 LEGEND = (
     "○ planned  ● given  ✕ held  ▬ missed  ·  Lab days: G = worst CTCAE grade "
@@ -342,8 +318,7 @@ class TimelineCanvas(QWidget):
         return QSize(math.ceil(self.content_width()), math.ceil(self._height))
 
     def _relayout(self) -> None:
-        with none_refcount_guard():
-            self._compute_layout()
+        self._compute_layout()
 
     def _compute_layout(self) -> None:
         fm = QFontMetricsF(self.font())
@@ -462,12 +437,11 @@ class TimelineCanvas(QWidget):
     # -- painting --------------------------------------------------------------------------
     def paintEvent(self, event: QPaintEvent) -> None:
         exposed = QRectF(event.rect())
-        with none_refcount_guard():
-            painter = QPainter(self)
-            try:
-                self._paint(painter, exposed)
-            finally:
-                painter.end()
+        painter = QPainter(self)
+        try:
+            self._paint(painter, exposed)
+        finally:
+            painter.end()
 
     def _paint(self, painter: QPainter, exposed: QRectF) -> None:
         palette = self.palette()
@@ -947,8 +921,7 @@ class _LaneTitles(QWidget):
         self.update()
 
     def paintEvent(self, event: QPaintEvent) -> None:
-        with none_refcount_guard():
-            self._paint_titles(event)
+        self._paint_titles(event)
 
     def _paint_titles(self, event: QPaintEvent) -> None:
         painter = QPainter(self)
