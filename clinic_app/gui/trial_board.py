@@ -1,0 +1,495 @@
+"""The trial board window: 3+3 escalation, enrolment, response rates and Kaplan-Meier curves.
+
+Everything shown comes from :func:`clinic_app.services.trial.build_overview`; the window only
+lays it out. It re-reads the record when asked (``refresh``, F5 / the platform's Refresh key)
+and whenever it becomes the active window, so a DLT review confirmed in another window shows
+at once when the user comes back. It offers no way to enrol: enrolment goes through the
+enrolment dialog, which asks the same 3+3 engine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QEvent,
+    QModelIndex,
+    QObject,
+    QPersistentModelIndex,
+    QPointF,
+    QSortFilterProxyModel,
+    Qt,
+)
+from PySide6.QtGui import QAction, QFontMetrics, QKeySequence, QPainter, QPaintEvent, QPen
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFileDialog,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QMainWindow,
+    QPushButton,
+    QScrollArea,
+    QTableView,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from clinic_app.core.protocol import Protocol
+from clinic_app.core.protocol_loader import load_protocols
+from clinic_app.core.survival import KaplanMeier
+from clinic_app.gui.errors import show_storage_error
+from clinic_app.reports.models import PrintStamp
+from clinic_app.reports.trial_report import rates_rows, write_trial_report
+from clinic_app.services.trial import SurvivalCurve, TrialOverview, build_overview
+from clinic_app.storage.database import Record
+from clinic_app.storage.errors import StorageError
+
+_Index = QModelIndex | QPersistentModelIndex
+
+
+class RowsModel(QAbstractTableModel):
+    """A read-only table of text rows (the board, the patients, the rates)."""
+
+    def __init__(self, headers: Sequence[str], parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._headers = list(headers)
+        self._rows: list[list[str]] = []
+
+    def set_rows(self, rows: Sequence[Sequence[str]]) -> None:
+        self.beginResetModel()
+        self._rows = [list(r) for r in rows]
+        self.endResetModel()
+
+    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self._rows)
+
+    def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self._headers)
+
+    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> object:
+        if not index.isValid() or role not in (
+            Qt.ItemDataRole.DisplayRole,
+            Qt.ItemDataRole.ToolTipRole,
+        ):
+            return None
+        return self._rows[index.row()][index.column()]
+
+    def headerData(
+        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> object:
+        if role != Qt.ItemDataRole.DisplayRole:
+            return None
+        if orientation == Qt.Orientation.Horizontal:
+            return self._headers[section] if 0 <= section < len(self._headers) else None
+        return str(section + 1)
+
+
+def _table(model: RowsModel, parent: QWidget) -> tuple[QTableView, QSortFilterProxyModel]:
+    proxy = QSortFilterProxyModel(parent)
+    proxy.setSourceModel(model)
+    view = QTableView(parent)
+    view.setModel(proxy)
+    view.setSortingEnabled(True)
+    view.setWordWrap(True)
+    view.setSelectionBehavior(QTableView.SelectionBehavior.SelectRows)
+    view.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+    view.horizontalHeader().setStretchLastSection(True)
+    view.verticalHeader().setVisible(False)
+    return view, proxy
+
+
+def _label(parent: QWidget, *, bold: bool = False) -> QLabel:
+    label = QLabel(parent)
+    label.setWordWrap(True)
+    label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+    if bold:
+        font = label.font()
+        font.setBold(True)
+        font.setPointSizeF(font.pointSizeF() * 1.2)
+        label.setFont(font)
+    return label
+
+
+class KmPlot(QWidget):
+    """One Kaplan-Meier curve: estimate, dashed 95 % band, censor ticks, numbers at risk."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.curve: SurvivalCurve | None = None
+        metrics = QFontMetrics(self.font())
+        self.setMinimumHeight(metrics.height() * 16)
+        self.setMinimumWidth(metrics.horizontalAdvance("0") * 50)
+
+    def set_curve(self, curve: SurvivalCurve) -> None:
+        self.curve = curve
+        self.setAccessibleName(f"Kaplan-Meier plot: {curve.label}")
+        self.update()
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        painter = QPainter(self)
+        try:
+            self._paint(painter)
+        finally:
+            painter.end()
+
+    def _paint(self, painter: QPainter) -> None:
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        palette = self.palette()
+        painter.fillRect(self.rect(), palette.base())
+        text_pen = QPen(palette.text().color())
+        painter.setPen(text_pen)
+        metrics = QFontMetrics(self.font())
+        line = metrics.height()
+        curve = self.curve
+        if curve is None or curve.km is None:
+            painter.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, "No data yet")
+            return
+        km = curve.km
+        left = metrics.horizontalAdvance("At risk ") + line
+        right = self.width() - metrics.horizontalAdvance(" days ") - line / 2
+        top = line
+        bottom = self.height() - 3 * line
+        ticks = curve.at_risk_times
+        max_days = max(ticks[-1], max(s.time_days for s in km.steps))
+        if max_days > ticks[-1] and len(ticks) > 1:
+            max_days = ticks[-1] + ticks[1] - ticks[0]
+        max_days = max(max_days, 1)
+
+        def x(days: float) -> float:
+            return left + (right - left) * days / max_days
+
+        def y(survival: float) -> float:
+            return bottom - (bottom - top) * survival
+
+        painter.drawLine(QPointF(left, bottom), QPointF(right, bottom))
+        painter.drawLine(QPointF(left, bottom), QPointF(left, top))
+        for frac in (0.0, 0.5, 1.0):
+            text = f"{int(frac * 100)} %"
+            painter.drawText(
+                QPointF(left - metrics.horizontalAdvance(text) - 4, y(frac) + metrics.ascent() / 2),
+                text,
+            )
+        for t, n in zip(ticks, curve.at_risk, strict=True):
+            painter.drawLine(QPointF(x(t), bottom), QPointF(x(t), bottom + 4))
+            for text, row in ((str(t), 1), (str(n), 2)):
+                width = metrics.horizontalAdvance(text)
+                painter.drawText(QPointF(x(t) - width / 2, bottom + row * line + 2), text)
+        painter.drawText(QPointF(right + 4, bottom + metrics.ascent() / 2), "days")
+        painter.drawText(QPointF(2, bottom + 2 * line + 2), "At risk")
+
+        colour = palette.highlight().color()
+        for pick, style, pen_width in (
+            ("lower", Qt.PenStyle.DashLine, 1.0),
+            ("upper", Qt.PenStyle.DashLine, 1.0),
+            ("survival", Qt.PenStyle.SolidLine, 2.0),
+        ):
+            pen = QPen(colour, pen_width, style)
+            painter.setPen(pen)
+            self._steps(painter, km, pick, x, y, max_days)
+        painter.setPen(QPen(palette.text().color(), 1.5))
+        for time_days, survival in km.censor_marks:
+            painter.drawLine(
+                QPointF(x(time_days), y(survival) - 5), QPointF(x(time_days), y(survival) + 5)
+            )
+
+    @staticmethod
+    def _steps(
+        painter: QPainter,
+        km: KaplanMeier,
+        pick: str,
+        x: Callable[[float], float],
+        y: Callable[[float], float],
+        end: int,
+    ) -> None:
+        value, last_x = 1.0, 0.0
+        for step in km.steps:
+            new = float(getattr(step, pick))
+            if new == value:
+                continue
+            at = float(step.time_days)
+            painter.drawLine(QPointF(x(last_x), y(value)), QPointF(x(at), y(value)))
+            painter.drawLine(QPointF(x(at), y(value)), QPointF(x(at), y(new)))
+            value, last_x = new, at
+        painter.drawLine(QPointF(x(last_x), y(value)), QPointF(x(end), y(value)))
+
+
+class TrialBoardWindow(QMainWindow):
+    """The trial board of one protocol at a time, read from ``record``."""
+
+    def __init__(
+        self,
+        record: Record,
+        protocols: dict[str, Protocol] | None = None,
+        *,
+        today: date | None = None,
+        user: str | None = None,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.record = record
+        self.protocols = protocols if protocols is not None else load_protocols()
+        self.today = today
+        self.user = user or record.actor
+        self.overview: TrialOverview | None = None
+        self._build()
+        self.refresh()
+
+    # -- layout ----------------------------------------------------------------------------------
+    def _build(self) -> None:
+        central = QWidget(self)
+        outer = QVBoxLayout(central)
+        bar = QHBoxLayout()
+        self.protocol_box = QComboBox(central)
+        for key, protocol in self.protocols.items():
+            self.protocol_box.addItem(f"{protocol.name} ({key})", key)
+        escalating = next((k for k, p in self.protocols.items() if p.dose_levels), None)
+        if escalating is not None:
+            self.protocol_box.setCurrentIndex(self.protocol_box.findData(escalating))
+        protocol_label = QLabel("&Protocol:", central)
+        protocol_label.setBuddy(self.protocol_box)
+        self.refresh_button = QPushButton("&Refresh", central)
+        self.report_button = QPushButton("&Trial report…", central)
+        bar.addWidget(protocol_label)
+        bar.addWidget(self.protocol_box)
+        bar.addStretch(1)
+        bar.addWidget(self.refresh_button)
+        bar.addWidget(self.report_button)
+        outer.addLayout(bar)
+        self.stamp_label = _label(central)
+        outer.addWidget(self.stamp_label)
+
+        self.tabs = QTabWidget(central)
+        outer.addWidget(self.tabs, 1)
+        self.setCentralWidget(central)
+
+        # escalation
+        page = QWidget(self.tabs)
+        box = QVBoxLayout(page)
+        self.decision_label = _label(page, bold=True)
+        self.reason_label = _label(page)
+        self.next_label = _label(page)
+        self.cap_label = _label(page)
+        for widget in (self.decision_label, self.reason_label, self.next_label, self.cap_label):
+            box.addWidget(widget)
+        self.levels_model = RowsModel(
+            [
+                "Level",
+                "Doses",
+                "State",
+                "Treated",
+                "DLT yes",
+                "DLT no",
+                "Pending",
+                "Not evaluable",
+                "Why closed",
+            ],
+            self,
+        )
+        self.levels_view, _ = _table(self.levels_model, page)
+        box.addWidget(self.levels_view, 1)
+        self.patients_model = RowsModel(
+            ["Level", "Patient", "MRN", "Enrolled", "Toxicity-evaluable", "DLT status"], self
+        )
+        self.patients_view, _ = _table(self.patients_model, page)
+        box.addWidget(self.patients_view, 1)
+        self.escalation_index = self.tabs.addTab(page, "&Escalation")
+
+        # enrolment
+        page = QWidget(self.tabs)
+        box = QVBoxLayout(page)
+        self.caps_model = RowsModel(["Cap", "Enrolled"], self)
+        self.caps_view, _ = _table(self.caps_model, page)
+        box.addWidget(self.caps_view)
+        self.enrolment_label = _label(page)
+        box.addWidget(self.enrolment_label)
+        box.addStretch(1)
+        self.tabs.addTab(page, "E&nrolment")
+
+        # response
+        page = QWidget(self.tabs)
+        box = QVBoxLayout(page)
+        self.rates_model = RowsModel(["Rate", "Responders / evaluable (95 % CI, exact)"], self)
+        self.rates_view, _ = _table(self.rates_model, page)
+        box.addWidget(self.rates_view)
+        self.responses_model = RowsModel(
+            ["Patient", "MRN", "Level", "Cycles", "After 2 cycles", "Best", "Notes"], self
+        )
+        self.responses_view, _ = _table(self.responses_model, page)
+        box.addWidget(self.responses_view, 1)
+        self.excluded_model = RowsModel(["Patient", "MRN", "Not evaluable because"], self)
+        self.excluded_view, _ = _table(self.excluded_model, page)
+        box.addWidget(self.excluded_view)
+        self.tabs.addTab(page, "Re&sponse")
+
+        # Kaplan-Meier
+        scroll = QScrollArea(self.tabs)
+        scroll.setWidgetResizable(True)
+        page = QWidget(scroll)
+        box = QVBoxLayout(page)
+        self.km_titles: list[QLabel] = []
+        self.km_plots: list[KmPlot] = []
+        for _ in range(3):
+            title = _label(page, bold=True)
+            plot = KmPlot(page)
+            self.km_titles.append(title)
+            self.km_plots.append(plot)
+            box.addWidget(title)
+            box.addWidget(plot)
+        scroll.setWidget(page)
+        self.tabs.addTab(scroll, "&Kaplan-Meier")
+
+        self.refresh_action = QAction("Refresh", self)
+        self.refresh_action.setShortcuts(QKeySequence.keyBindings(QKeySequence.StandardKey.Refresh))
+        self.refresh_action.triggered.connect(self.refresh)
+        self.addAction(self.refresh_action)
+        self.refresh_button.clicked.connect(self.refresh)
+        self.report_button.clicked.connect(self.ask_report_path)
+        self.protocol_box.currentIndexChanged.connect(self.refresh)
+
+    # -- data ------------------------------------------------------------------------------------
+    @property
+    def protocol(self) -> Protocol:
+        return self.protocols[str(self.protocol_box.currentData())]
+
+    def refresh(self) -> None:
+        """Re-read the record and show the board as it is now."""
+        protocol = self.protocol
+        try:
+            overview = build_overview(self.record, protocol, self.today or date.today())
+        except StorageError as exc:
+            show_storage_error(self, exc)
+            return
+        self.overview = overview
+        self.setWindowTitle(f"Trial board · {protocol.name}")
+        self.stamp_label.setText(
+            f"Data as of {overview.as_of.isoformat()} · record version {overview.record_version}"
+        )
+        self._show_board(overview)
+        self._show_enrolment(overview)
+        self._show_endpoints(overview)
+
+    def _show_board(self, overview: TrialOverview) -> None:
+        board = overview.board
+        self.tabs.setTabEnabled(self.escalation_index, board is not None)
+        if board is None:
+            self.decision_label.setText(f"{overview.protocol_name} has no dose escalation.")
+            for label in (self.reason_label, self.next_label, self.cap_label):
+                label.clear()
+            self.levels_model.set_rows([])
+            self.patients_model.set_rows([])
+            return
+        prefix = "" if board.decision is not None else "⚠ "
+        self.decision_label.setText(f"{prefix}Decision: {board.decision_text}")
+        self.reason_label.setText(board.reason)
+        self.next_label.setText(board.next_patient)
+        self.cap_label.setText(f"Note on the caps: {board.cap_note}" if board.cap_note else "")
+        self.levels_model.set_rows(
+            [
+                [
+                    str(b.level),
+                    b.doses,
+                    b.row.state.value,
+                    str(b.row.treated),
+                    str(b.row.dlt_yes),
+                    str(b.row.dlt_no),
+                    str(b.row.dlt_pending),
+                    str(b.row.not_evaluable),
+                    b.closed_reason or "",
+                ]
+                for b in board.levels
+            ]
+        )
+        evaluable = {True: "yes", False: "no (replaced)", None: "not yet known"}
+        self.patients_model.set_rows(
+            [
+                [
+                    str(p.level),
+                    p.full_name,
+                    p.mrn,
+                    p.enrolled_on.isoformat(),
+                    evaluable[p.evaluable],
+                    p.status_text,
+                ]
+                for b in board.levels
+                for p in b.patients
+            ]
+        )
+
+    def _show_enrolment(self, overview: TrialOverview) -> None:
+        summary = overview.enrolment
+        self.caps_model.set_rows([[c.label, c.text] for c in summary.caps])
+        reasons = ", ".join(f"{r} {n}" for r, n in summary.off_study_reasons)
+        lines = [
+            f"In screening {summary.screening} · active {summary.active} · maintenance "
+            f"{summary.maintenance} · off study {summary.off_study}"
+            + (f" ({reasons})" if reasons else "")
+        ]
+        if summary.cap_note:
+            lines.append(f"Note: {summary.cap_note}")
+        for o in summary.off_before_treatment:
+            lines.append(f"Off study before cycle 1: {o.full_name} (MRN {o.mrn}): {o.reason}")
+        self.enrolment_label.setText("\n".join(lines))
+
+    def _show_endpoints(self, overview: TrialOverview) -> None:
+        endpoints = overview.endpoints
+        self.rates_model.set_rows(rates_rows(endpoints)[1:])
+        rows = []
+        for p in endpoints.patients:
+            after = "—" if p.after_two_cycles is None else p.after_two_cycles.value
+            if p.after_two_cycles is not None and not p.after_two_cycles_confirmed:
+                after += " (unconfirmed)"
+            best = "—" if p.best_response is None else p.best_response.value
+            if p.best_unconfirmed is not None:
+                best += f"; {p.best_unconfirmed.value} seen once"
+            level = "—" if p.dose_level is None else str(p.dose_level)
+            rows.append(
+                [
+                    p.full_name,
+                    p.mrn,
+                    level,
+                    str(p.cycles_completed),
+                    after,
+                    best,
+                    "; ".join(p.notes),
+                ]
+            )
+        self.responses_model.set_rows(rows)
+        self.excluded_model.set_rows(
+            [[e.full_name, e.mrn, e.reason] for e in endpoints.not_evaluable]
+        )
+        for title, plot, curve in zip(self.km_titles, self.km_plots, endpoints.curves, strict=True):
+            text = f"{curve.label[0].upper()}{curve.label[1:]} ({curve.origin})"
+            if curve.km is not None:
+                text += f": median {curve.km.median_text()} (95 % CI {curve.km.median_ci_text()})"
+            title.setText(text)
+            plot.set_curve(curve)
+
+    # -- report ----------------------------------------------------------------------------------
+    def ask_report_path(self) -> None:
+        name = f"trial-report-{self.protocol.key}-{(self.today or date.today()).isoformat()}.pdf"
+        path, _ = QFileDialog.getSaveFileName(self, "Save the trial report", name, "PDF (*.pdf)")
+        if path:
+            self.write_report(Path(path))
+
+    def write_report(self, path: Path) -> None:
+        """Write the trial report of the shown protocol (re-read first, so it is current)."""
+        self.refresh()
+        overview = self.overview
+        assert overview is not None
+        stamp = PrintStamp(datetime.now(UTC), self.user, overview.record_version)
+        write_trial_report(overview, stamp, path)
+        self.statusBar().showMessage(f"Trial report saved to {path}")
+
+    def event(self, event: QEvent) -> bool:
+        # Coming back to the window (e.g. after confirming a DLT review elsewhere) re-reads it.
+        if event.type() == QEvent.Type.WindowActivate and self.overview is not None:
+            self.refresh()
+        return super().event(event)
+
+
+__all__ = ["KmPlot", "RowsModel", "TrialBoardWindow"]
