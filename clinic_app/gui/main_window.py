@@ -9,7 +9,6 @@ patients; that runs off the GUI thread on its own connection with a progress bar
 from __future__ import annotations
 
 import importlib
-import inspect
 from collections.abc import Callable, Mapping
 from datetime import date
 from pathlib import Path
@@ -31,6 +30,7 @@ from PySide6.QtWidgets import (
 )
 
 from clinic_app import __version__
+from clinic_app.core.errors import DomainError
 from clinic_app.core.protocol import Protocol
 from clinic_app.core.protocol_loader import load_protocols
 from clinic_app.gui.dialogs.enrolment import EnrolmentDialog, patient_title
@@ -56,11 +56,12 @@ def app_settings() -> QSettings:
 
 
 def _demo_function() -> Callable[..., Any] | None:
+    """``services.demo.generate_demo``, or None where the build has no demonstration data."""
     try:
         module = importlib.import_module("clinic_app.services.demo")
     except ModuleNotFoundError:
         return None
-    function = getattr(module, "create_demo_patients", None)
+    function = getattr(module, "generate_demo", None)
     return function if callable(function) else None
 
 
@@ -75,11 +76,12 @@ class DemoWorker(QObject):
     finished = Signal(str)
     """"" on success, else the sentence to show."""
 
-    def __init__(self, db_path: Path, count: int, seed: int) -> None:
+    def __init__(self, db_path: Path, count: int, seed: int, today: date) -> None:
         super().__init__()
         self.db_path = db_path
         self.count = count
         self.seed = seed
+        self.today = today
         self.cancel_requested = False
 
     def _report(self, done: int, total: int) -> None:
@@ -96,13 +98,16 @@ class DemoWorker(QObject):
         message = ""
         try:
             with open_database(self.db_path, daily_backup=False) as record:
-                kwargs: dict[str, Any] = {}
-                if "progress" in inspect.signature(create).parameters:
-                    kwargs["progress"] = self._report
-                create(record, self.count, self.seed, **kwargs)
+                create(
+                    record,
+                    patients=self.count,
+                    seed=self.seed,
+                    today=self.today,
+                    progress=self._report,
+                )
         except _Cancelled:
             message = "Stopped; the patients created before Cancel are kept."
-        except StorageError as exc:
+        except (StorageError, DomainError) as exc:
             message = exc.message
         except Exception as exc:  # our bug: report it, keep the window alive
             message = f"The demonstration patients could not be created: {exc}"
@@ -402,7 +407,7 @@ class MainWindow(QMainWindow):
         progress.setWindowTitle("Demonstration patients")
         progress.setWindowModality(Qt.WindowModality.WindowModal)
         progress.setMinimumDuration(500)  # shown only if it takes more than a moment
-        worker = DemoWorker(self.record.path, DEMO_PATIENTS, DEMO_SEED)
+        worker = DemoWorker(self.record.path, DEMO_PATIENTS, DEMO_SEED, self.today())
         thread = QThread(self)
         worker.moveToThread(thread)
         thread.started.connect(worker.run)

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
 from datetime import date
+from pathlib import Path
 
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import QSettings, QTimer
 from PySide6.QtWidgets import QApplication
 
 from clinic_app.core.protocol_loader import load_protocols
@@ -35,8 +37,11 @@ def main(argv: list[str] | None = None) -> int:
             if create is None:
                 print("no demonstration data in this build", file=sys.stderr)
                 return 2
-            create(record, args.demo, 1)
-        window = MainWindow(record, load_protocols(), today=lambda: today)
+            create(record, patients=args.demo, seed=1, today=today)
+        # A throw-away settings file: a picture must not depend on, or change, the user's.
+        settings_dir = tempfile.mkdtemp(prefix="clinic-app-shot-")
+        settings = QSettings(str(Path(settings_dir) / "settings.ini"), QSettings.Format.IniFormat)
+        window = MainWindow(record, load_protocols(), today=lambda: today, settings=settings)
         width, height = (int(v) for v in args.size.split("x"))
         window.resize(width, height)
         window.show()
