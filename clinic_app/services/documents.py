@@ -77,11 +77,8 @@ class CycleRef:
 
 # -- reading the record --------------------------------------------------------------------------
 def record_version(record: Record) -> str:
-    """The schema version and the latest audit entry: the state of the record printed from."""
-    with record.guard():
-        schema = int(record.db.execute("PRAGMA user_version").fetchone()[0])
-        latest = record.db.execute("SELECT max(id) FROM audit_log").fetchone()[0]
-    return f"schema {schema} · change {int(latest or 0)}"
+    """The state of the record printed from (storage's data version)."""
+    return record.data_version()
 
 
 def clinic(record: Record) -> Clinic:

@@ -95,6 +95,14 @@ class Record:
                 raise
             raise storage_error from exc
 
+    def data_version(self) -> str:
+        """The schema version and the latest audit entry: which state of the record a printout,
+        an export or a report came from."""
+        with self.guard():
+            schema = int(self.db.execute("PRAGMA user_version").fetchone()[0])
+            latest = self.db.execute("SELECT max(id) FROM audit_log").fetchone()[0]
+        return f"schema {schema} · change {int(latest or 0)}"
+
     # -- writes ----------------------------------------------------------------------------
     @property
     def in_transaction(self) -> bool:
