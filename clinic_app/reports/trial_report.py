@@ -87,7 +87,7 @@ def board_section(board: EscalationBoard, width: float) -> list[Any]:
         story.append(para(f"Note on the caps: {board.cap_note}", SMALL_PT))
     story.append(Spacer(1, 4))
     rows: list[list[str]] = [
-        ["Level", "Doses", "State", "Treated", "DLT yes / no / pending", "Not evaluable (replaced)"]
+        ["Level", "Doses", "State", "Treated", "DLT yes / no / pending", "Replaced"]
     ]
     for level in board.levels:
         r = level.row
@@ -109,7 +109,7 @@ def board_section(board: EscalationBoard, width: float) -> list[Any]:
     fractions = (0.08, 0.29, 0.3, 0.11, 0.11, 0.11)
     story.append(_table(rows, [width * f for f in fractions]))
     story.append(Spacer(1, 6))
-    patients = [["Level", "Patient", "MRN", "Enrolled", "Toxicity-evaluable", "DLT"]]
+    patients = [["Level", "Patient", "MRN", "Enrolled", "Evaluable", "DLT"]]
     for level in board.levels:
         for p in level.patients:
             evaluable = {True: "yes", False: "no (replaced)", None: "not yet known"}[p.evaluable]
