@@ -11,7 +11,9 @@ computed state a nurse sees (``clinic_app.services.patient_state``).
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -229,3 +231,53 @@ def count_patients(record: Record, mrn_prefix: str | None = None) -> tuple[int, 
         [len(prefix), prefix],
     )
     return int(rows[0]["total"]), int(rows[0]["matching"]) if prefix else 0
+
+
+# --- whole-table access for export and import -------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    kind: str
+    """``INTEGER`` or ``TEXT`` (every table is STRICT)."""
+    not_null: bool
+    has_default: bool
+
+
+def table_columns(record: Record, table: str) -> list[Column]:
+    with record.guard():
+        info = record.db.conn.execute(f"PRAGMA table_info({table})").fetchall()
+    return [Column(str(r[1]), str(r[2]).upper(), bool(r[3]), r[4] is not None) for r in info]
+
+
+def table_rows(record: Record, table: str) -> list[Row]:
+    """Every row of ``table``, voided ones included, by id."""
+    return _rows(record, f"SELECT * FROM {table} ORDER BY id")
+
+
+def clinical_rows_count(record: Record, tables: Sequence[str]) -> int:
+    return sum(int(_rows(record, f"SELECT count(*) AS n FROM {t}")[0]["n"]) for t in tables)
+
+
+def insert_rows_collecting_problems(
+    record: Record, table: str, rows: Sequence[Mapping[str, Any]]
+) -> list[tuple[int, str]]:
+    """Insert ``rows`` as they are (ids included) inside the caller's transaction.
+
+    Each row gets its own savepoint, so one refused row (a foreign key, a CHECK, a duplicate)
+    does not hide the problems of the rows after it. Returns (row index, SQLite's message).
+    """
+    problems: list[tuple[int, str]] = []
+    conn = record.db.conn
+    for index, row in enumerate(rows):
+        names = ", ".join(row)
+        marks = ", ".join("?" for _ in row)
+        conn.execute("SAVEPOINT import_row")
+        try:
+            conn.execute(f"INSERT INTO {table} ({names}) VALUES ({marks})", list(row.values()))
+        except sqlite3.IntegrityError as exc:
+            conn.execute("ROLLBACK TO import_row")
+            problems.append((index, str(exc)))
+        conn.execute("RELEASE import_row")
+    return problems

@@ -1,0 +1,649 @@
+"""Clearly fictitious demo patients across both protocols and every stage of treatment.
+
+Every patient's MRN starts with ``DEMO-`` and carries the alert "DEMO PATIENT - fictitious".
+The same seed, count and ``today`` give the same record. Cycles and their planned doses come
+from :func:`clinic_app.core.plan.plan_cycle`, BPD dose levels from the 3+3 engine
+(:func:`clinic_app.core.escalation.decide` places every escalation patient), so the demo
+record obeys the protocols. Writes go through the repositories (audited), one transaction per
+chunk of patients, so a failure leaves whole chunks only.
+
+Mix (per patient, drawn from the seed): about 45 % BPD (escalation, placed by the 3+3 engine,
+then expansion at the recommended level within the caps) and the rest DexTR: induction,
+maintenance (about a third of them with CrCl < 40 mL/min, so lenalidomide is capped at 15 mg)
+and off study after progression. When the BPD caps are reached further patients go to DexTR;
+above the protocols' caps (45 DexTR, 56 BPD) the record is for benchmarks only and every
+such patient's alerts say so.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+
+from clinic_app.core.dosing import Bsa, body_surface_area, cockcroft_gault
+from clinic_app.core.errors import DomainError
+from clinic_app.core.escalation import (
+    DltStatus,
+    EscalationDesign,
+    EscalationPatient,
+    decide,
+)
+from clinic_app.core.plan import CyclePlan, plan_cycle
+from clinic_app.core.protocol import DoseBasis, Protocol
+from clinic_app.core.protocol_loader import load_protocols
+from clinic_app.core.records import (
+    AdverseEvent,
+    Attribution,
+    BodyMeasurement,
+    DoseEvent,
+    DoseModification,
+    DoseStatus,
+    Enrolment,
+    Immunofixation,
+    LabResult,
+    OffStudyReason,
+    Patient,
+    PatientStatus,
+    Phase,
+    ResponseAssessment,
+    Sex,
+)
+from clinic_app.storage import queries
+from clinic_app.storage.database import Record
+from clinic_app.storage.rows import (
+    CycleRow,
+    CycleStatus,
+    Decision,
+    DecisionKind,
+    DltReview,
+    DoseDetails,
+)
+
+MRN_PREFIX = "DEMO-"
+DEMO_ALERT = "DEMO PATIENT - fictitious"
+BEYOND_CAPS_ALERT = "DEMO: beyond the protocol's enrolment cap (benchmark data only)"
+CHUNK = 200
+ALL_DOSES_UP_TO = 1000
+"""Above this many patients only each patient's latest cycle gets dose events (benchmarks)."""
+REASON = "demo data"
+
+# Fictitious names, with diacritics and Greek, Cyrillic and CJK scripts: per culture, family
+# names and (given name, sex) pairs; a patient's names come from one culture.
+_NAMES: tuple[tuple[tuple[str, ...], tuple[tuple[str, Sex], ...]], ...] = (
+    (
+        ("Müller", "Schäfer", "Groß"),
+        (("Jürgen", Sex.MALE), ("Jörg", Sex.MALE), ("Bärbel", Sex.FEMALE)),
+    ),
+    (("Øvergård", "Ødegård", "Åberg"), (("Åse", Sex.FEMALE), ("Bjørn", Sex.MALE))),
+    (
+        ("Nuñez", "Fernández-García", "Muñoz"),
+        (("José", Sex.MALE), ("María José", Sex.FEMALE), ("Begoña", Sex.FEMALE)),
+    ),
+    (
+        ("Lefèvre", "Bérubé", "Façon"),
+        (("Hélène", Sex.FEMALE), ("François", Sex.MALE), ("Zoé", Sex.FEMALE)),
+    ),
+    (("Dvořák", "Šimková", "Čermák"), (("Bořivoj", Sex.MALE), ("Růžena", Sex.FEMALE))),
+    (("Wiśniewska", "Łukaszewicz", "Żak"), (("Małgorzata", Sex.FEMALE), ("Wojciech", Sex.MALE))),
+    (
+        ("Παπαδόπουλος", "Οικονόμου", "Γεωργίου"),
+        (("Γιώργος", Sex.MALE), ("Ελένη", Sex.FEMALE), ("Νίκος", Sex.MALE)),
+    ),
+    (
+        ("Иванов", "Смирнова", "Кузнецов"),
+        (("Сергей", Sex.MALE), ("Ольга", Sex.FEMALE), ("Наталья", Sex.FEMALE)),
+    ),
+    (
+        ("王", "李", "张", "刘"),
+        (("秀英", Sex.FEMALE), ("伟", Sex.MALE), ("芳", Sex.FEMALE), ("强", Sex.MALE)),
+    ),
+    (("佐藤", "鈴木", "高橋"), (("花子", Sex.FEMALE), ("健太", Sex.MALE))),
+    (("김", "이", "박"), (("민준", Sex.MALE), ("서연", Sex.FEMALE))),
+    (("O'Brien", "Ní Bhriain", "Ó Súilleabháin"), (("Siobhán", Sex.FEMALE), ("Seán", Sex.MALE))),
+    (("Çelik", "Yılmaz", "Öztürk"), (("Ömer", Sex.MALE), ("Ayşe", Sex.FEMALE))),
+    (("Nguyễn", "Trần", "Phạm"), (("Thị Lan", Sex.FEMALE), ("Văn Đức", Sex.MALE))),
+    (("Okafor", "Adeyemi"), (("Chinedu", Sex.MALE), ("Ngozi", Sex.FEMALE))),
+    (("Smith", "Jones", "Taylor"), (("John", Sex.MALE), ("Mary", Sex.FEMALE), ("Alex", Sex.MALE))),
+)
+
+# Reference ranges used for the demo labs (a typical adult laboratory), in SI units.
+_RANGES: Mapping[str, tuple[str, Decimal, Decimal]] = {
+    "anc": ("10^9/L", Decimal("1.8"), Decimal("7.5")),
+    "platelets": ("10^9/L", Decimal("150"), Decimal("400")),
+    "hemoglobin": ("g/L", Decimal("120"), Decimal("160")),
+    "creatinine": ("umol/L", Decimal("45"), Decimal("90")),
+}
+_AE_TERMS = (
+    "Fatigue",
+    "Nausea",
+    "Constipation",
+    "Peripheral sensory neuropathy",
+    "Rash maculo-papular",
+    "Diarrhea",
+)
+
+
+@dataclass(frozen=True)
+class DemoResult:
+    patients: int
+    dextr: int
+    bpd: int
+    escalation_decision: str
+    seconds: float
+
+
+class DemoRefused(DomainError):
+    """The record holds real (non-demo) patients and ``force`` was not given."""
+
+
+def _q(value: float, places: str) -> Decimal:
+    return Decimal(str(value)).quantize(Decimal(places))
+
+
+def _at(day: date, hour: int = 8) -> datetime:
+    return datetime(day.year, day.month, day.day, hour, tzinfo=UTC)
+
+
+class _Writer:
+    """Writes one patient's story through the repositories (inside the caller's transaction)."""
+
+    def __init__(self, record: Record, rng: random.Random, today: date, all_doses: bool) -> None:
+        self.record = record
+        self.repos = record.repos
+        self.rng = rng
+        self.today = today
+        self.all_doses = all_doses
+        self._plans: dict[tuple[object, ...], CyclePlan] = {}
+
+    def plan(
+        self,
+        protocol: Protocol,
+        number: int,
+        start: date,
+        phase: Phase,
+        level: int | None,
+        modifications: list[DoseModification],
+        bsa: Bsa,
+        crcl: Decimal,
+    ) -> CyclePlan:
+        """``plan_cycle``, remembered: the doses depend on the start date only through the
+        dates, on the BSA only for mg/m² drugs and on CrCl only where a renal cap applies
+        (``core.dosing.split_into_units`` is slow enough to dominate 10,000 patients)."""
+        spec = protocol.phase(phase.value)
+        per_m2 = any(protocol.drugs[r.drug].basis is DoseBasis.PER_M2 for r in spec.doses)
+        # Only the doses are used, and CrCl changes a dose only by being under a renal cap.
+        below_caps = tuple(
+            crcl < r.renal_cap.crcl_below for r in spec.doses if r.renal_cap is not None
+        )
+        key = (
+            protocol.key,
+            number,
+            phase,
+            level,
+            # A modification caps its drug from its effective point; who, when and why only
+            # go into the plan's notes.
+            tuple((m.drug, m.new_dose, m.effective_cycle, m.effective_day) for m in modifications),
+            bsa.m2 if per_m2 else None,
+            below_caps,
+        )
+        plan = self._plans.get(key)
+        if plan is None:
+            plan = plan_cycle(
+                protocol,
+                cycle=number,
+                start=start,
+                phase=phase.value,
+                dose_level=level,
+                modifications=modifications,
+                bsa=bsa,
+                crcl_ml_min=crcl,
+            )
+            self._plans[key] = plan
+        return plan
+
+    def patient(self, number: int, beyond_caps: bool) -> tuple[int, Patient]:
+        families, givens = self.rng.choice(_NAMES)
+        family = self.rng.choice(families)
+        given, sex = self.rng.choice(givens)
+        born = self.today - timedelta(days=self.rng.randint(45 * 365, 82 * 365))
+        alerts = (DEMO_ALERT, BEYOND_CAPS_ALERT) if beyond_caps else (DEMO_ALERT,)
+        allergies = ("penicillin",) if self.rng.random() < 0.15 else ()
+        p = Patient(f"{MRN_PREFIX}{number:05d}", family, given, born, sex, allergies, alerts)
+        return self.repos.patients.add(p, reason=REASON), p
+
+    def lab(self, pid: int, test: str, value: Decimal, on: date) -> int:
+        unit, lln, uln = _RANGES[test]
+        result = LabResult(test, value, unit, _at(on), value, lln, uln)
+        return self.repos.labs.add(pid, result, reason=REASON)
+
+    def cycle_labs(self, pid: int, start: date, depth: float, days: tuple[int, ...]) -> None:
+        """Counts falling to a nadir around day 15 and recovering by day 22 and day 28."""
+        base_anc, base_plt = self.rng.uniform(2.5, 5.0), self.rng.uniform(180, 320)
+        for d in days:
+            on = start + timedelta(days=d - 1)
+            if on > self.today:
+                break
+            if d > 1 and self.rng.random() < 0.04:
+                continue  # a missed blood draw: the patient list shows it as overdue
+            fall = {1: 0.0, 8: 0.5, 15: 1.0, 22: 0.4}.get(d, 0.0) * depth
+            self.lab(pid, "anc", _q(max(base_anc * (1 - fall), 0.2), "0.1"), on)
+            self.lab(pid, "platelets", _q(max(base_plt * (1 - 0.8 * fall), 12), "1"), on)
+            if d == 1:
+                self.lab(pid, "hemoglobin", _q(self.rng.uniform(95, 135), "1"), on)
+
+    def adverse_events(self, pid: int, start: date, drugs: tuple[str, ...]) -> None:
+        for _ in range(self.rng.choice((0, 0, 1, 1, 2))):
+            onset = start + timedelta(days=self.rng.randint(2, 20))
+            if onset > self.today:
+                continue
+            grade = self.rng.choice((1, 1, 2, 2, 3))
+            resolved = onset + timedelta(days=self.rng.randint(3, 14))
+            ae = AdverseEvent(
+                self.rng.choice(_AE_TERMS),
+                grade,
+                onset,
+                resolved if resolved < self.today else None,
+                attribution={self.rng.choice(drugs): Attribution.POSSIBLE},
+            )
+            self.repos.adverse_events.add(pid, ae, reason=REASON)
+
+    def responses(
+        self, pid: int, baseline_on: date, ends: list[tuple[int, date]], progress_at: int | None
+    ) -> None:
+        """Baseline M-spike, falling ~50-60 % and levelling off (a plateau); PD at the end."""
+        spike = self.rng.uniform(2.0, 4.5)
+        a = ResponseAssessment(
+            baseline_on,
+            serum_m_protein_g_dl=_q(spike, "0.01"),
+            serum_ife=Immunofixation.POSITIVE,
+            marrow_plasma_cells_pct=_q(self.rng.uniform(10, 60), "1"),
+        )
+        self.repos.responses.add(pid, a, reason=REASON)
+        level = spike
+        nadir = spike
+        for number, on in ends:
+            if progress_at is not None and number >= progress_at:
+                level = max(level * 1.4, nadir + 0.8)  # IMWG PD: >= 25 % and >= 0.5 g/dL
+            elif number <= 2:
+                level *= self.rng.uniform(0.55, 0.7)
+            else:
+                level *= self.rng.uniform(0.92, 1.06)
+            nadir = min(nadir, level)
+            self.repos.responses.add(
+                pid,
+                ResponseAssessment(
+                    on,
+                    serum_m_protein_g_dl=_q(level, "0.01"),
+                    serum_ife=Immunofixation.POSITIVE,
+                    end_of_cycle=number,
+                ),
+                reason=REASON,
+            )
+
+    def doses(self, cycle_id: int, plan_doses: list[tuple[int, date, str, Decimal, str]]) -> None:
+        for day, on, drug, mg, route in plan_doses:
+            if on < self.today:
+                held = self.rng.random() < 0.03
+                event = DoseEvent(
+                    cycle_id,
+                    day,
+                    drug,
+                    mg,
+                    DoseStatus.HELD if held else DoseStatus.GIVEN,
+                    None if held else _at(on, 9),
+                    "nadir counts" if held else None,
+                )
+            else:
+                event = DoseEvent(cycle_id, day, drug, mg, DoseStatus.PLANNED)
+            self.repos.doses.add(event, DoseDetails(route=route), reason=REASON)
+
+
+@dataclass
+class _Story:
+    """What to write for one enrolment: its cycles and where it ends."""
+
+    protocol: Protocol
+    starts: list[date]
+    phases: list[Phase]
+    level: int | None = None
+    cohort: str | None = None
+    status: PatientStatus = PatientStatus.ACTIVE
+    off_reason: OffStudyReason | None = None
+    progress_at: int | None = None
+    low_crcl: bool = False
+    reduce_from: int | None = None
+    dlt: bool | None = None
+
+
+def _cycle_starts(
+    rng: random.Random, today: date, count: int, length: int, current_day: int
+) -> list[date]:
+    """Day 1 of ``count`` cycles, the last on day ``current_day`` today; some delayed."""
+    gaps = [length + (rng.choice((7, 14)) if rng.random() < 0.12 else 0) for _ in range(count - 1)]
+    first = today - timedelta(days=current_day - 1 + sum(gaps))
+    starts = [first]
+    for gap in gaps:
+        starts.append(starts[-1] + timedelta(days=gap))
+    return starts
+
+
+def _write_story(w: _Writer, number: int, story: _Story, beyond_caps: bool) -> None:
+    rng, repos, protocol = w.rng, w.repos, story.protocol
+    pid, person = w.patient(number, beyond_caps)
+    first = story.starts[0]
+    enrolled = first - timedelta(days=rng.randint(3, 10))
+    off_on = None
+    if story.status is PatientStatus.OFF_STUDY:
+        off_on = min(story.starts[-1] + timedelta(days=protocol.cycle_length_days), w.today)
+    gates = {g.key: enrolled - timedelta(days=1) for g in protocol.gates}
+    eid = repos.enrolments.add(
+        Enrolment(
+            pid,
+            protocol.key,
+            enrolled,
+            enrolled - timedelta(days=1),
+            gates,
+            dose_level=story.level,
+            cohort=story.cohort,
+            status=story.status,
+            off_study_on=off_on,
+            off_study_reason=story.off_reason,
+        ),
+        reason=REASON,
+    )
+    height = _q(rng.uniform(150, 190), "1")
+    weight = _q(rng.uniform(52, 105), "0.1")
+    m_id = repos.measurements.add(pid, BodyMeasurement(enrolled, weight, height), reason=REASON)
+    bsa = body_surface_area(height, weight, protocol.settings.bsa_formula, enrolled)
+    # Creatinine on the enrolment day: high enough for CrCl < 40 mL/min when asked for.
+    scr = _q(rng.uniform(230, 320) if story.low_crcl else rng.uniform(60, 105), "1")
+    scr_lab = w.lab(pid, "creatinine", scr, enrolled)
+    crcl = cockcroft_gault(
+        person.age_on(enrolled), weight, scr, person.sex, "umol/L", enrolled
+    ).ml_min
+    modifications: list[DoseModification] = []
+    if story.reduce_from is not None and story.reduce_from <= len(story.starts):
+        drug = "lenalidomide" if protocol.key == "dextr" else "pomalidomide"
+        old, new = (
+            (Decimal(25), Decimal(20)) if drug == "lenalidomide" else (Decimal(4), Decimal(3))
+        )
+        if story.level is not None:
+            old = protocol.dose_level(story.level).doses.get(drug, old)
+            new = max((s for s in protocol.drugs[drug].ladder if s < old), default=old)
+        if new < old:
+            mod = DoseModification(
+                drug,
+                old,
+                new,
+                "neutropenia grade 3",
+                story.reduce_from,
+                "Dr Demo",
+                story.starts[story.reduce_from - 1] - timedelta(days=1),
+            )
+            repos.modifications.add(eid, mod, reason=REASON)
+            modifications.append(mod)
+    drugs = tuple(protocol.drugs)
+    ends: list[tuple[int, date]] = []
+    for index, (start, phase) in enumerate(zip(story.starts, story.phases, strict=True)):
+        number = index + 1
+        last = index == len(story.starts) - 1
+        plan = w.plan(protocol, number, start, phase, story.level, modifications, bsa, crcl)
+        planned = (
+            start
+            if index == 0
+            else story.starts[index - 1] + timedelta(days=protocol.cycle_length_days)
+        )
+        delay = (start - planned).days
+        finished = not last or story.status is PatientStatus.OFF_STUDY
+        cid = repos.cycles.add(
+            CycleRow(
+                eid,
+                number,
+                phase,
+                planned,
+                status=CycleStatus.COMPLETED if finished else CycleStatus.STARTED,
+                start_date=start,
+                delay_days=delay,
+                delay_reason="counts not recovered" if delay else None,
+                dose_level=story.level,
+                bsa_m2=bsa.m2,
+                bsa_formula=bsa.formula.value,
+                measurement_id=m_id,
+                crcl_ml_min=crcl,
+                crcl_lab_id=scr_lab,
+            ),
+            reason=REASON,
+        )
+        if w.all_doses or last:
+            shift = start - plan.start
+            w.doses(
+                cid,
+                [
+                    (day.day, day.date + shift, d.drug, d.dose_mg, d.route.value)
+                    for day, d in plan.doses()
+                ],
+            )
+        w.cycle_labs(pid, start, rng.uniform(0.3, 0.85), (1, 8, 15, 22))
+        w.adverse_events(pid, start, drugs)
+        if number == 1 and story.dlt is not None:
+            _write_dlt(w, pid, eid, cid, start, story.dlt)
+        end = start + timedelta(days=protocol.cycle_length_days - 1)
+        if end <= w.today:
+            ends.append((number, end))
+    if story.status is not PatientStatus.OFF_STUDY:
+        nxt = story.starts[-1] + timedelta(days=protocol.cycle_length_days)
+        phase = story.phases[-1]
+        if protocol.key == "bpd" and len(story.starts) == 12:
+            phase = Phase.MAINTENANCE
+        repos.cycles.add(
+            CycleRow(eid, len(story.starts) + 1, phase, nxt, dose_level=story.level),
+            reason=REASON,
+        )
+    if len(story.starts) > 1 and rng.random() < 0.1:
+        # Weight lost since the BSA was computed: -8 % to -14 % (the list flags >= 10 %).
+        later = story.starts[-1]
+        lost = _q(float(weight) * rng.uniform(0.86, 0.92), "0.1")
+        repos.measurements.add(pid, BodyMeasurement(later, lost, height), reason=REASON)
+    w.responses(pid, enrolled, ends, story.progress_at)
+    if Phase.MAINTENANCE in story.phases and protocol.key == "dextr":
+        switch = story.phases.index(Phase.MAINTENANCE)
+        repos.decisions.add(
+            Decision(
+                eid,
+                DecisionKind.PHASE,
+                "Dr Demo",
+                story.starts[switch] - timedelta(days=1),
+                {"from": "induction", "to": "maintenance"},
+                "plateau for more than 2 cycles",
+            ),
+            reason=REASON,
+        )
+
+
+def _write_dlt(w: _Writer, pid: int, eid: int, cid: int, start: date, dlt: bool) -> None:
+    reviewed = start + timedelta(days=29)
+    if reviewed > w.today:
+        return  # the cycle-1 window is still open: no review yet
+    ae_id = None
+    if dlt:
+        # BPD DLT: febrile neutropenia (ANC < 1.0 with fever >= 38.5 °C), possibly related.
+        onset = start + timedelta(days=11)
+        w.lab(pid, "anc", Decimal("0.6"), onset)
+        ae = AdverseEvent(
+            "Febrile neutropenia",
+            3,
+            onset,
+            onset + timedelta(days=5),
+            serious=True,
+            attribution={"bendamustine": Attribution.POSSIBLE},
+        )
+        ae_id = w.repos.adverse_events.add(pid, ae, reason=REASON)
+    w.repos.dlt_reviews.add(
+        DltReview(
+            eid,
+            proposed=dlt,
+            confirmed=dlt,
+            evaluable=True,
+            reviewer="Dr Demo",
+            reviewed_on=reviewed,
+            reason="febrile neutropenia in cycle 1" if dlt else "no DLT in cycle 1",
+            cycle_id=cid,
+            adverse_event_id=ae_id,
+        ),
+        reason=REASON,
+    )
+
+
+def _dextr_story(rng: random.Random, today: date, protocol: Protocol) -> _Story:
+    length = protocol.cycle_length_days
+    roll = rng.random()
+    day = rng.randint(1, length)
+    if roll < 0.45:
+        count = rng.randint(1, 4)
+        starts = _cycle_starts(rng, today, count, length, day)
+        story = _Story(protocol, starts, [Phase.INDUCTION] * count)
+    elif roll < 0.8:
+        count = rng.randint(5, 8)
+        starts = _cycle_starts(rng, today, count, length, day)
+        phases = [Phase.INDUCTION] * 4 + [Phase.MAINTENANCE] * (count - 4)
+        story = _Story(protocol, starts, phases, low_crcl=rng.random() < 0.34)
+    else:
+        count = rng.randint(2, 5)
+        starts = _cycle_starts(rng, today, count, length, length + rng.randint(20, 200))
+        story = _Story(
+            protocol,
+            starts,
+            [Phase.INDUCTION] * count,
+            status=PatientStatus.OFF_STUDY,
+            off_reason=OffStudyReason.PROGRESSION,
+            progress_at=count - 1 if count > 2 else count,
+        )
+    if rng.random() < 0.15 and len(story.starts) >= 2:
+        story.reduce_from = rng.randint(2, len(story.starts))
+    return story
+
+
+def _bpd_story(
+    rng: random.Random,
+    today: date,
+    protocol: Protocol,
+    level: int,
+    cohort: str,
+    weeks_ago: int,
+    dlt: bool | None,
+) -> _Story:
+    length = protocol.cycle_length_days
+    first = today - timedelta(weeks=weeks_ago)
+    # Cycles that could have started by today, at most the 12 treatment cycles.
+    count = min((today - first).days // length + 1, 12)
+    off = count >= 3 and rng.random() < 0.4
+    if off:
+        count = rng.randint(2, count - 1)
+    starts = [first + timedelta(days=length * i) for i in range(count)]
+    story = _Story(protocol, starts, [Phase.TREATMENT] * count, level=level, cohort=cohort, dlt=dlt)
+    if off:
+        story.status = PatientStatus.OFF_STUDY
+        story.off_reason = rng.choice((OffStudyReason.PROGRESSION, OffStudyReason.TOXICITY))
+        if story.off_reason is OffStudyReason.PROGRESSION:
+            story.progress_at = count - 1 if count > 2 else count
+    if rng.random() < 0.12 and count >= 2:
+        story.reduce_from = rng.randint(2, count)
+    return story
+
+
+def _dlt_probability(level: int) -> float:
+    # Demo assumption: toxicity rises with the dose level (not protocol data).
+    return {-1: 0.05, 1: 0.1, 2: 0.2, 3: 0.3, 4: 0.45}.get(level, 0.3)
+
+
+def generate_demo(
+    record: Record,
+    *,
+    patients: int = 40,
+    seed: int = 1,
+    today: date | None = None,
+    force: bool = False,
+    protocols: Mapping[str, Protocol] | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> DemoResult:
+    """Add ``patients`` demo patients to the record (see the module text for the mix)."""
+    started_at = time.perf_counter()
+    if patients < 1:
+        raise DomainError("the number of demo patients must be 1 or more", field="patients")
+    today = today or date.today()
+    protocols = load_protocols() if protocols is None else protocols
+    dextr, bpd = protocols["dextr"], protocols["bpd"]
+    total, demo = queries.count_patients(record, MRN_PREFIX)
+    if total > demo and not force:
+        raise DemoRefused(
+            f"The record already holds {total - demo} real (non-demo) patient(s); demo patients "
+            "were not added. Use a separate database for demo data, or --force."
+        )
+    rng = random.Random(seed)
+    design = EscalationDesign(
+        levels=tuple(sorted(d.level for d in bpd.dose_levels)),
+        start_level=bpd.start_level or 1,
+        escalation_cap=bpd.caps.escalation or 24,
+        expansion_cap=bpd.caps.expansion or 38,
+        total_cap=bpd.caps.total,
+    )
+    # Place every BPD patient with the 3+3 engine first, so the record obeys the rules.
+    wanted_bpd = sum(rng.random() < 0.45 for _ in range(patients))
+    placed: list[EscalationPatient] = []
+    cohorts: list[str] = []
+    decision_text = "no BPD patients"
+    while len(placed) < wanted_bpd:
+        decision = decide(placed, design)
+        decision_text = decision.text()
+        if not decision.allowed_levels:
+            break
+        level = decision.allowed_levels[0]
+        expansion = decision.recommended_level is not None
+        dlt = None if expansion else rng.random() < _dlt_probability(level)
+        status = DltStatus.NO if dlt is None else (DltStatus.YES if dlt else DltStatus.NO)
+        placed.append(EscalationPatient(f"p{len(placed)}", level, True, status))
+        cohorts.append("expansion" if expansion else "escalation")
+    if placed:
+        decision_text = decide(placed, design).text()
+    escalation_count = cohorts.count("escalation")
+
+    writer = _Writer(record, rng, today, all_doses=patients <= ALL_DOSES_UP_TO)
+    stories: list[tuple[_Story, bool]] = []
+    dextr_count = 0
+    for i, (p, cohort) in enumerate(zip(placed, cohorts, strict=True)):
+        # Escalation cohorts of 3 enrolled about 5 weeks apart; expansion in recent months.
+        if cohort == "escalation":
+            weeks = 6 + 5 * ((escalation_count - 1 - i) // 3)
+        else:
+            weeks = rng.randint(1, 20)
+        if cohort == "escalation":
+            dlt = p.dlt is DltStatus.YES
+        else:
+            dlt = rng.random() < _dlt_probability(p.level)
+        stories.append((_bpd_story(rng, today, bpd, p.level, cohort, weeks, dlt), False))
+    while len(stories) < patients:
+        dextr_count += 1
+        stories.append((_dextr_story(rng, today, dextr), dextr_count > dextr.caps.total))
+    rng.shuffle(stories)
+
+    number = demo
+    written = 0
+    for offset in range(0, len(stories), CHUNK):
+        with record.transaction(reason=REASON):
+            for story, beyond in stories[offset : offset + CHUNK]:
+                number += 1
+                _write_story(writer, number, story, beyond)
+        written = min(offset + CHUNK, len(stories))
+        if progress is not None:
+            progress(written, len(stories))
+    return DemoResult(
+        patients=len(stories),
+        dextr=dextr_count,
+        bpd=len(placed),
+        escalation_decision=decision_text,
+        seconds=time.perf_counter() - started_at,
+    )

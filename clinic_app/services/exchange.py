@@ -1,0 +1,355 @@
+"""Export the whole record to JSON or CSV, and import it into an empty database.
+
+The file format is in docs/data-format.md. Import checks the WHOLE file first (every table,
+row and value, then every row against the database's constraints inside one transaction) and
+is all-or-nothing: any problem, and nothing is written; the report lists every problem with
+its location, e.g. ``patients[3].date_of_birth: '1960-02-30' is not a date``.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+from clinic_app import __version__
+from clinic_app.storage import queries, schema
+from clinic_app.storage.database import Record
+
+FORMAT_NAME = "clinic-app-record"
+FORMAT_VERSION = 1
+CSV_NULL = "\\N"
+"""How a CSV cell says NULL (an empty cell is the empty text)."""
+MANIFEST = "manifest.json"
+
+_TABLES: tuple[str, ...] = schema.CLINICAL_TABLES
+# Columns holding a day (YYYY-MM-DD), an instant (ISO 8601) or an exact decimal number.
+_DAYS = frozenset(
+    {
+        "date_of_birth",
+        "measured_on",
+        "enrolled_on",
+        "consent_on",
+        "off_study_on",
+        "planned_start",
+        "start_date",
+        "onset",
+        "resolved",
+        "assessed_on",
+        "decided_on",
+        "reviewed_on",
+        "given_on",
+        "event_on",
+    }
+)
+_INSTANTS = frozenset({"created_at", "voided_at", "collected_at", "given_at", "measured_at"})
+_DECIMALS = frozenset(
+    {
+        "weight_kg",
+        "height_cm",
+        "value_si",
+        "lln",
+        "uln",
+        "bsa_m2",
+        "crcl_ml_min",
+        "dose_mg",
+        "old_dose",
+        "new_dose",
+        "serum_m_protein_g_dl",
+        "urine_m_protein_mg_24h",
+        "involved_flc_mg_l",
+        "uninvolved_flc_mg_l",
+        "marrow_plasma_cells_pct",
+        "celsius",
+    }
+)
+_JSON = frozenset(
+    {
+        "allergies",
+        "alerts",
+        "gates",
+        "elected_options",
+        "units",
+        "attribution",
+        "grade_history",
+        "payload",
+    }
+)
+
+
+class ImportRefused(Exception):
+    """The file was not imported; ``problems`` says every reason, each with its location."""
+
+    def __init__(self, problems: Sequence[str]) -> None:
+        super().__init__(f"{len(problems)} problem(s); nothing was imported")
+        self.problems = tuple(problems)
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    rows: Mapping[str, int]
+
+    @property
+    def total(self) -> int:
+        return sum(self.rows.values())
+
+
+# --- export -----------------------------------------------------------------------------------
+
+
+def export_document(record: Record) -> dict[str, Any]:
+    """The whole record as one JSON-able document (see docs/data-format.md)."""
+    return {
+        "format": FORMAT_NAME,
+        "format_version": FORMAT_VERSION,
+        "schema_version": schema.SCHEMA_VERSION,
+        "app_version": __version__,
+        "exported_at": datetime.now(UTC).isoformat(),
+        "tables": {table: queries.table_rows(record, table) for table in _TABLES},
+    }
+
+
+def export_json(record: Record, path: Path) -> int:
+    document = export_document(record)
+    text = json.dumps(document, ensure_ascii=False, indent=1)
+    path.write_text(text + "\n", encoding="utf-8")
+    return sum(len(rows) for rows in document["tables"].values())
+
+
+def export_csv(record: Record, folder: Path) -> int:
+    """One ``TABLE.csv`` per table plus ``manifest.json``; NULL is written as ``\\N``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    document = export_document(record)
+    total = 0
+    for table in _TABLES:
+        columns = [c.name for c in queries.table_columns(record, table)]
+        with (folder / f"{table}.csv").open("w", encoding="utf-8", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(columns)
+            for row in document["tables"][table]:
+                writer.writerow([CSV_NULL if row[c] is None else row[c] for c in columns])
+                total += 1
+    manifest = {k: v for k, v in document.items() if k != "tables"}
+    manifest["tables"] = [f"{t}.csv" for t in _TABLES]
+    (folder / MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
+    return total
+
+
+# --- reading a file -----------------------------------------------------------------------------
+
+
+def read_document(path: Path) -> dict[str, Any]:
+    """A JSON file, or a CSV folder turned into the same document shape (cells as text)."""
+    if path.is_dir():
+        return _read_csv_folder(path)
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ImportRefused([f"{path}: no such file"]) from None
+    except UnicodeDecodeError:
+        raise ImportRefused([f"{path}: not UTF-8 text (is it a JSON export?)"]) from None
+    except json.JSONDecodeError as exc:
+        raise ImportRefused([f"{path}: line {exc.lineno}: not valid JSON ({exc.msg})"]) from None
+    if not isinstance(raw, dict):
+        raise ImportRefused([f"{path}: the document must be a JSON object"])
+    return raw
+
+
+def _read_csv_folder(folder: Path) -> dict[str, Any]:
+    try:
+        manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ImportRefused([f"{folder / MANIFEST}: cannot be read ({exc})"]) from None
+    if not isinstance(manifest, dict):
+        raise ImportRefused([f"{folder / MANIFEST}: must be a JSON object"])
+    tables: dict[str, list[dict[str, Any]]] = {}
+    for file in sorted(folder.glob("*.csv")):
+        with file.open(encoding="utf-8", newline="") as handle:
+            reader = csv.reader(handle)
+            header = next(reader, [])
+            tables[file.stem] = [
+                {h: (None if v == CSV_NULL else v) for h, v in zip(header, cells, strict=False)}
+                | ({"__width__": len(cells)} if len(cells) != len(header) else {})
+                for cells in reader
+            ]
+    return {**manifest, "tables": tables, "__csv__": True}
+
+
+# --- validation ---------------------------------------------------------------------------------
+
+
+def _check_value(
+    where: str, column: queries.Column, value: Any, from_csv: bool
+) -> tuple[Any, str | None]:
+    """(the value to insert, or a problem sentence)."""
+    name = column.name
+    if value is None:
+        if column.not_null and not column.has_default:
+            return None, f"{where}: a value is required"
+        if column.not_null:
+            return None, f"{where}: must not be null"
+        return None, None
+    if column.kind == "INTEGER":
+        if from_csv and isinstance(value, str):
+            try:
+                value = int(value)
+            except ValueError:
+                return None, f"{where}: {value!r} is not a whole number"
+        if isinstance(value, bool) or not isinstance(value, int):
+            return None, f"{where}: {value!r} is not a whole number"
+        return value, None
+    if not isinstance(value, str):
+        return None, f"{where}: {value!r} must be text"
+    if name in _DAYS:
+        try:
+            parsed = date.fromisoformat(value)
+        except ValueError:
+            return None, f"{where}: {value!r} is not a date"
+        if parsed.isoformat() != value:
+            return None, f"{where}: {value!r} is not a date in the form YYYY-MM-DD"
+    elif name in _INSTANTS:
+        try:
+            datetime.fromisoformat(value)
+        except ValueError:
+            return None, f"{where}: {value!r} is not a date and time"
+    elif name in _DECIMALS:
+        try:
+            number = Decimal(value)
+        except InvalidOperation:
+            return None, f"{where}: {value!r} is not a number"
+        if not number.is_finite():
+            return None, f"{where}: {value!r} is not a finite number"
+    elif name in _JSON:
+        try:
+            json.loads(value)
+        except json.JSONDecodeError:
+            return None, f"{where}: {value!r} is not valid JSON"
+    return value, None
+
+
+def _check_value_column(table: str, where: str, value: str) -> str | None:
+    """``value`` is a lab's number in ``labs`` and a JSON value in ``settings``."""
+    if table == "labs":
+        try:
+            return None if Decimal(value).is_finite() else f"{where}: {value!r} is not a number"
+        except InvalidOperation:
+            return f"{where}: {value!r} is not a number"
+    if table == "settings":
+        try:
+            json.loads(value)
+        except json.JSONDecodeError:
+            return f"{where}: {value!r} is not valid JSON"
+    return None
+
+
+def validate_document(
+    record: Record, document: Mapping[str, Any]
+) -> tuple[dict[str, list[dict[str, Any]]], list[str]]:
+    """The rows ready to insert, and every problem found without touching the database."""
+    problems: list[str] = []
+    if document.get("format") != FORMAT_NAME:
+        problems.append(f"format: expected {FORMAT_NAME!r}, got {document.get('format')!r}")
+    version = document.get("format_version")
+    if version != FORMAT_VERSION:
+        problems.append(
+            f"format_version: this app reads version {FORMAT_VERSION}, the file has {version!r}"
+        )
+    file_schema = document.get("schema_version")
+    if not isinstance(file_schema, int) or file_schema > schema.SCHEMA_VERSION:
+        problems.append(
+            f"schema_version: {file_schema!r} is newer than this app's "
+            f"{schema.SCHEMA_VERSION} (or not a number)"
+        )
+    tables = document.get("tables")
+    if not isinstance(tables, dict):
+        return {}, [*problems, "tables: missing, or not an object of table name -> rows"]
+    from_csv = bool(document.get("__csv__"))
+    clean: dict[str, list[dict[str, Any]]] = {}
+    for name in tables:
+        if name not in _TABLES:
+            problems.append(f"tables.{name}: not a table of the record")
+    for table in _TABLES:
+        rows = tables.get(table, [])
+        if not isinstance(rows, list):
+            problems.append(f"{table}: must be a list of rows")
+            continue
+        columns = {c.name: c for c in queries.table_columns(record, table)}
+        out: list[dict[str, Any]] = []
+        seen_ids: set[int] = set()
+        for index, row in enumerate(rows):
+            where = f"{table}[{index}]"
+            if not isinstance(row, dict):
+                problems.append(f"{where}: must be an object of column -> value")
+                continue
+            if "__width__" in row:
+                problems.append(
+                    f"{where}: has {row['__width__']} cells, the header has fewer or more"
+                )
+                continue
+            values: dict[str, Any] = {}
+            for key in row:
+                if key not in columns:
+                    problems.append(f"{where}.{key}: not a column of {table}")
+            for column in columns.values():
+                if column.name not in row:
+                    if column.not_null and not column.has_default:
+                        problems.append(f"{where}.{column.name}: a value is required")
+                    continue
+                context = f"{where}.{column.name}"
+                value, problem = _check_value(context, column, row[column.name], from_csv)
+                if problem is None and value is not None and column.name == "value":
+                    problem = _check_value_column(table, context, value)
+                if problem:
+                    problems.append(problem)
+                else:
+                    values[column.name] = value
+            row_id = values.get("id")
+            if row_id is None:
+                problems.append(f"{where}.id: a value is required")
+            elif row_id in seen_ids:
+                problems.append(f"{where}.id: {row_id} is used by an earlier row")
+            else:
+                seen_ids.add(row_id)
+            out.append(values)
+        clean[table] = out
+    return clean, problems
+
+
+def import_file(record: Record, path: Path) -> ImportResult:
+    """Import a JSON export (or a CSV export folder) into an empty record, all or nothing.
+
+    Raises :class:`ImportRefused` with every problem; the record is then unchanged.
+    """
+    document = read_document(path)
+    if queries.clinical_rows_count(record, _TABLES):
+        raise ImportRefused(
+            [
+                f"{record.path}: the database already holds records; import into a new, empty "
+                "database (clinic-app --db NEW_FILE import ...)"
+            ]
+        )
+    rows, problems = validate_document(record, document)
+    if problems:
+        raise ImportRefused(problems)
+
+    class _Rollback(Exception):
+        pass
+
+    found: list[str] = []
+    try:
+        with record.transaction(reason=f"import from {path.name}"):
+            for table in _TABLES:
+                for index, message in queries.insert_rows_collecting_problems(
+                    record, table, rows[table]
+                ):
+                    found.append(f"{table}[{index}]: refused by the database: {message}")
+            if found:
+                raise _Rollback
+    except _Rollback:
+        raise ImportRefused(found) from None
+    return ImportResult({table: len(rows[table]) for table in _TABLES})
