@@ -304,8 +304,12 @@ def accept_proposal(
     _check_who_when(view, decided_by, decided_on, today)
     assert enrolment.id is not None
     maintenance = view.maintenance
-    if proposal.proposal is NextStep.MAINTENANCE and maintenance and maintenance.missing:
-        raise MissingDataError(view.maintenance.note, field="maintenance")
+    if (
+        proposal.proposal is NextStep.MAINTENANCE
+        and maintenance is not None
+        and maintenance.missing
+    ):
+        raise MissingDataError(maintenance.note, field="maintenance")
     if proposal.proposal is NextStep.OFF_STUDY:
         if off_study_reason is None:
             raise DomainError("Choose why the patient goes off study.", field="off_study_reason")
