@@ -194,3 +194,22 @@ def test_settings_restore_geometry_splitter_and_last_patient(
     assert again.patient_list.current_patient_id() == first.id
     assert again.size() == size
     assert again.splitter.sizes() == sizes
+
+
+def test_our_bug_is_logged_and_the_app_keeps_running(qtbot: QtBot, tmp_path: Path) -> None:
+    from clinic_app.gui.errors import install_exception_reporter
+
+    reporter = install_exception_reporter(lambda: None, tmp_path / "logs")
+    try:
+        try:
+            raise RuntimeError("boom in a slot")
+        except RuntimeError as exc:
+            reporter(type(exc), exc, exc.__traceback__)
+        qtbot.waitUntil(lambda: reporter.last_box is not None)
+        assert reporter.last_box is not None
+        assert "keep working" in reporter.last_box.text()
+        log = (tmp_path / "logs" / "clinic-app.log").read_text(encoding="utf-8")
+        assert "RuntimeError: boom in a slot" in log and "Traceback" in log
+        reporter.last_box.close()
+    finally:
+        reporter.uninstall()
