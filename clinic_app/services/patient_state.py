@@ -31,7 +31,7 @@ from enum import StrEnum
 from typing import Any
 
 from clinic_app.core.ae_terms import dlt_categories
-from clinic_app.core.ctcae import default_grading_table, grade_lab
+from clinic_app.core.ctcae import LabGrade, default_grading_table, grade_lab
 from clinic_app.core.dlt import DltCriteria, DltInputs, DltProposal, propose_dlt
 from clinic_app.core.dosing import weight_change
 from clinic_app.core.errors import DomainError, ProtocolError
@@ -218,6 +218,7 @@ def list_patient_rows(
     max_age = max((p.settings.lab_max_age_days for p in protocols.values()), default=0)
     collected: dict[int, list[date]] = defaultdict(list)
     table = default_grading_table()
+    grades: dict[tuple[Any, ...], LabGrade] = {}
     for lab in queries.labs_since_current_cycle(record, max_age, pid_only):
         pid = int(lab["patient_id"])
         on = _collected_on(lab["collected_at"])
@@ -225,18 +226,23 @@ def list_patient_rows(
         start = _day(by_id[pid]["cycle_start"]) if pid in by_id else None
         if start is None or not start <= on <= today or not table.terms_for(lab["test"]):
             continue
-        try:
-            graded = grade_lab(
-                lab["test"],
-                Decimal(lab["value"]),
-                lab["unit"],
-                None if lab["lln"] is None else Decimal(lab["lln"]),
-                None if lab["uln"] is None else Decimal(lab["uln"]),
-                table=table,
-            )
-        except DomainError as exc:
-            notes[pid].append(f"Lab of {on} not graded: {exc.message}")
-            continue
+        # The grade is a pure function of these five values, which repeat across patients.
+        key = (lab["test"], lab["value"], lab["unit"], lab["lln"], lab["uln"])
+        graded = grades.get(key)
+        if graded is None:
+            try:
+                graded = grade_lab(
+                    lab["test"],
+                    Decimal(lab["value"]),
+                    lab["unit"],
+                    None if lab["lln"] is None else Decimal(lab["lln"]),
+                    None if lab["uln"] is None else Decimal(lab["uln"]),
+                    table=table,
+                )
+            except DomainError as exc:
+                notes[pid].append(f"Lab of {on} not graded: {exc.message}")
+                continue
+            grades[key] = graded
         if graded.lowest_grade >= SEVERE_GRADE:
             severe.add(pid)
             notes[pid].append(f"{graded.term} grade {graded.lowest_grade} on {on}.")
