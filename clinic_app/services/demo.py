@@ -28,7 +28,6 @@ from clinic_app.core.dosing import Bsa, body_surface_area, cockcroft_gault
 from clinic_app.core.errors import DomainError
 from clinic_app.core.escalation import (
     DltStatus,
-    EscalationDesign,
     EscalationPatient,
     decide,
 )
@@ -584,13 +583,9 @@ def generate_demo(
             "were not added. Use a separate database for demo data, or --force."
         )
     rng = random.Random(seed)
-    design = EscalationDesign(
-        levels=tuple(sorted(d.level for d in bpd.dose_levels)),
-        start_level=bpd.start_level or 1,
-        escalation_cap=bpd.caps.escalation or 24,
-        expansion_cap=bpd.caps.expansion or 38,
-        total_cap=bpd.caps.total,
-    )
+    if bpd.escalation is None:
+        raise DemoRefused("The BPD protocol file has no [escalation] table; demo data needs it.")
+    design = bpd.escalation
     # Place every BPD patient with the 3+3 engine first, so the record obeys the rules.
     wanted_bpd = sum(rng.random() < 0.45 for _ in range(patients))
     placed: list[EscalationPatient] = []

@@ -492,9 +492,7 @@ def _dlt_section(
     review = "; ".join(_review_text(r) for r in reviews) or "Not yet reviewed by the investigator."
     try:
         if criteria is None:
-            criteria = DltCriteria.from_mapping(
-                ref.protocol.rule_tables.get("dlt", {}), str(ref.protocol.source_file)
-            )
+            criteria = ref.protocol.dlt_criteria or DltCriteria()
     except ProtocolError as exc:
         return DltSection(
             f"The DLT proposal cannot be computed: the protocol's [dlt] table was refused ({exc}).",
@@ -604,7 +602,7 @@ def build_toxicity_summary(
         ae for ae in all_aes if ae.onset <= end and (ae.resolved is None or ae.resolved >= start)
     ]
     reviews = repos.dlt_reviews.for_enrolment(ref.enrolment.id)
-    dlt_applies = "dlt" in ref.protocol.rule_tables and row.number == 1
+    dlt_applies = ref.protocol.dlt_criteria is not None and row.number == 1
     ae_lines = [
         AeLine(
             ae.term,

@@ -32,19 +32,16 @@ from typing import Any
 
 from clinic_app.core.ae_terms import dlt_categories
 from clinic_app.core.ctcae import LabGrade, default_grading_table, grade_lab
-from clinic_app.core.dlt import DltCriteria, DltInputs, DltProposal, propose_dlt
+from clinic_app.core.dlt import DltInputs, DltProposal, propose_dlt
 from clinic_app.core.dosing import weight_change
-from clinic_app.core.errors import DomainError, ProtocolError
+from clinic_app.core.errors import DomainError, MissingDataError, ProtocolError
 from clinic_app.core.ismp import format_number
 from clinic_app.core.phase_decision import (
-    BPD_DECISION,
-    DEXTR_DECISION,
     PhaseDecisionParams,
     PhaseProposal,
     propose_next_step,
 )
-from clinic_app.core.plateau import PlateauCriteria
-from clinic_app.core.protocol import PhaseEntry, Protocol, Route
+from clinic_app.core.protocol import Protocol, Route
 from clinic_app.core.protocol_loader import load_protocols
 from clinic_app.core.records import (
     AdverseEvent,
@@ -57,7 +54,7 @@ from clinic_app.core.records import (
     Phase,
     ResponseAssessment,
 )
-from clinic_app.core.response import AssessedResponse, classify_series, settings_from_mapping
+from clinic_app.core.response import AssessedResponse, classify_series
 from clinic_app.storage import queries
 from clinic_app.storage.database import Record
 from clinic_app.storage.rows import CycleRow, DecisionKind
@@ -183,15 +180,10 @@ def overdue_lab_days(
 
 
 def _dlt_settings(protocol: Protocol) -> tuple[int, int] | None:
-    """(DLT cycle, window days) for a protocol with a ``[dlt]`` table, else None."""
-    table = protocol.rule_tables.get("dlt")
-    if table is None:
+    """(DLT cycle, window days) for a protocol with DLT rules, else None (rules §5: cycle 1)."""
+    if protocol.dlt_criteria is None:
         return None
-    cycle = table.get("cycle", 1)
-    window = table.get("window_days", DltCriteria().window_days)
-    if not isinstance(cycle, int) or not isinstance(window, int):
-        raise DomainError(f"{protocol.name}: [dlt] cycle and window_days must be whole numbers")
-    return cycle, window
+    return 1, protocol.dlt_criteria.window_days
 
 
 def list_patient_rows(
@@ -523,36 +515,9 @@ class PatientSummary:
 
 
 def _decision_params(protocol: Protocol) -> PhaseDecisionParams:
-    """The end-of-cycle decision settings of a protocol, from its ``[decisions]`` table.
-
-    A table with ``scheme`` is read by the engine itself; otherwise the scheme follows from
-    the phases (a phase entered only by decision = response-gated, as DexTR) and the keys the
-    bundled protocol files use are mapped onto the engine's settings.
-    """
-    table = dict(protocol.rule_tables.get("decisions", {}))
-    source = protocol.source_file.name
-    if "scheme" in table:
-        return PhaseDecisionParams.from_mapping(table, source)
-    gated = any(p.entry is PhaseEntry.DECISION for p in protocol.phases)
-    base = DEXTR_DECISION if gated else BPD_DECISION
-    renames = {
-        "plateau_assessments": "plateau_min_cycles",
-        "dexamethasone_option_after_cycle": "dex_option_after_cycle",
-        "first_decision_cycle": "first_decision_cycle",
-        "maintenance_after_cycle": "maintenance_after_cycle",
-    }
-    values = {renames[k]: v for k, v in table.items() if k in renames}
-    return settings_from_mapping(base, values, source)
-
-
-def _plateau_criteria(protocol: Protocol) -> PlateauCriteria:
-    table = protocol.rule_tables.get("decisions", {})
-    values: dict[str, object] = {}
-    if "plateau_tolerance_pct" in table:
-        values["tolerance_pct"] = table["plateau_tolerance_pct"]
-    if "plateau_assessments" in table:
-        values["required"] = table["plateau_assessments"]
-    return PlateauCriteria.from_mapping(values, protocol.source_file.name)
+    if protocol.decision_params is None:
+        raise MissingDataError(f"{protocol.name} has no end-of-cycle decision rules ([decisions]).")
+    return protocol.decision_params
 
 
 def _cycle_summaries(
@@ -819,7 +784,7 @@ def _next_step(
     assert enrolment.id is not None
     try:
         params = _decision_params(protocol)
-        plateau = _plateau_criteria(protocol).detect(series) if series else None
+        plateau = protocol.plateau.detect(series) if series and protocol.plateau else None
         reduced = bool(
             record.repos.decisions.for_enrolment(enrolment.id, DecisionKind.BPD_DEX_20)
         ) or any(c.elected_options for c in started)
