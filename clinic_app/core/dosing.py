@@ -255,6 +255,14 @@ def split_into_units(
         raise DomainError(
             "No capsule or tablet strengths are set for this drug.", field="strengths"
         )
+    # A cycle plan asks the same question up to 28 times per drug: remember the answers.
+    return _split_into_units(dose_mg, tuple(sorted(set(strengths))))
+
+
+@cache
+def _split_into_units(
+    dose_mg: Decimal, strengths: tuple[Decimal, ...]
+) -> tuple[tuple[Decimal, int], ...]:
     # Work in whole hundredths of a mg so the search is exact integer arithmetic.
     scale = Decimal(100)
     target = dose_mg * scale
