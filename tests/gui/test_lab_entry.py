@@ -138,6 +138,7 @@ def test_whole_panel_saved_with_enter(qtbot: QtBot, dialog: LabEntryDialog, reco
     # is below its ULN 1.2 -> grade 0. One value at grade 3 or more.
     assert "⚠ 1 at grade 3 or more" in dialog.summary.text()
     if SHOTS:
+        qtbot.wait(50)  # let the pending layout requests run before the picture
         dialog.grab().save(str(SHOTS / "lab_entry.png"))
     qtbot.keyClick(dialog.rows["anc"].value, Qt.Key.Key_Return)
     assert dialog.result() == LabEntryDialog.DialogCode.Accepted
