@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from clinic_app.core import labs
 from clinic_app.core.dosing import (
@@ -84,7 +84,7 @@ class LabLine:
 
     def describe(self) -> str:
         age = "today" if self.age_days == 0 else f"{self.age_days} d ago"
-        stale = " (too old: counts as missing)" if self.too_old else ""
+        stale = " (older than the lab window)" if self.too_old else ""
         return (
             f"{self.name} {format_number(self.value)} {labs.unit_label(self.unit)} "
             f"on {self.collected_on.isoformat()} ({age}){stale}"
@@ -575,9 +575,11 @@ def _body(
     change = weight_change(last.weight_kg, request.weight_kg, protocol.settings.weight_change_pct)
     if change.needs_recalculation:
         if not request.weight_change_acknowledged:
+            shown = abs(change.change_pct).quantize(Decimal("0.1"), ROUND_HALF_UP)
             refuse(
                 "weight_ack",
-                change.describe() + " Acknowledge the change before the doses are confirmed.",
+                f"Weight changed by {format_number(shown)} %: acknowledge it before the doses "
+                "are confirmed.",
             )
         return new_bsa, new_bsa, change, "BSA recalculated from this measurement."
     kept = body_surface_area(

@@ -1,0 +1,380 @@
+"""Start a cycle: the form from ``ui/cycle_start.ui`` over ``services.cycle_start``.
+
+Every change re-runs ``check_start`` (pure, instant) on facts read once when the dialog opens:
+the conditions with their values and dates, the weight-change flag, BSA, CrCl and the plan
+with unit counts are shown as they are typed; each problem appears next to its field with a
+warning sign, and the Start button stays disabled with the reasons written beside it.
+
+Entry point: ``open_cycle_start(parent, record, patient_id)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import date
+from decimal import Decimal
+
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QDateEdit,
+    QDialog,
+    QDialogButtonBox,
+    QGroupBox,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from clinic_app.core.ismp import format_number, format_quantity
+from clinic_app.core.plan import CyclePlan
+from clinic_app.core.protocol import Protocol
+from clinic_app.gui.dialogs.enrolment import (
+    WARNING_SIGN,
+    from_qdate,
+    parse_decimal,
+    patient_title,
+    to_qdate,
+)
+from clinic_app.gui.dose_admin import TextTableModel, show_error
+from clinic_app.gui.errors import show_storage_error
+from clinic_app.gui.uiload import child, load_ui
+from clinic_app.services.cycle_start import (
+    StartCheck,
+    StartContext,
+    StartRefused,
+    StartRequest,
+    StartResult,
+    check_start,
+    gather_start,
+    start_cycle,
+)
+from clinic_app.storage.database import Record
+from clinic_app.storage.errors import StorageError
+
+_FIELDS = (
+    "start",
+    "delay_reason",
+    "enrolment",
+    "height_cm",
+    "weight_kg",
+    "measured_on",
+    "weight_ack",
+    "creatinine",
+    "plan",
+    "options",
+    "override_reason",
+    "decided_by",
+)
+# Problems whose field has no label of its own are shown with the plan.
+_PLAN_FIELDS = {"plan", "phase", "bsa", "crcl_ml_min", "dose", "dose_level", "strengths", "cycle"}
+_MAX_REASONS = 4
+_CENTI = Decimal("0.01")
+OK_MARK, NOT_OK_MARK = "✓", WARNING_SIGN
+
+
+class CycleStartDialog(QDialog):
+    def __init__(
+        self,
+        record: Record,
+        patient_id: int,
+        parent: QWidget | None = None,
+        protocols: Mapping[str, Protocol] | None = None,
+        today: Callable[[], date] = date.today,
+    ) -> None:
+        super().__init__(parent)
+        self.record, self.patient_id, self.today = record, patient_id, today
+        self.protocols = protocols
+        self.result_: StartResult | None = None
+        self.check: StartCheck | None = None
+        self.context: StartContext = gather_start(record, patient_id, protocols)
+        self.setWindowTitle(
+            f"Start cycle {self.context.number} — {patient_title(self.context.patient)}"
+        )
+        self.form = load_ui("cycle_start.ui", self)
+        QVBoxLayout(self).addWidget(self.form)
+        f = self.form
+        self.start = child(f, QDateEdit, "start")
+        self.planned_text = child(f, QLabel, "planned_text")
+        self.delay_reason = child(f, QLineEdit, "delay_reason")
+        self.conditions_text = child(f, QLabel, "conditions_text")
+        self.labs_text = child(f, QLabel, "labs_text")
+        self.height_edit = child(f, QLineEdit, "height_cm")
+        self.weight_edit = child(f, QLineEdit, "weight_kg")
+        self.measured_on = child(f, QDateEdit, "measured_on")
+        self.weight_change_text = child(f, QLabel, "weight_change_text")
+        self.weight_ack = child(f, QCheckBox, "weight_ack")
+        self.bsa_result = child(f, QLabel, "bsa_result")
+        self.crcl_result = child(f, QLabel, "crcl_result")
+        self.phase_text = child(f, QLabel, "phase_text")
+        self.plan_table = child(f, QTableView, "plan_table")
+        self.carried_text = child(f, QLabel, "carried_text")
+        self.options_box = child(f, QGroupBox, "options_box")
+        self.options_list = child(f, QVBoxLayout, "options_list")
+        self.override_reason = child(f, QLineEdit, "override_reason")
+        self.decided_by = child(f, QLineEdit, "decided_by")
+        self.status = child(f, QLabel, "status")
+        self.buttons = child(f, QDialogButtonBox, "buttons")
+        self.errors = {name: child(f, QLabel, f"{name}_error") for name in _FIELDS}
+        for label in self.errors.values():
+            label.setVisible(False)
+        self.ok_button = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
+        self.ok_button.setText(f"&Start cycle {self.context.number}")
+        self.ok_button.setDefault(True)
+
+        self.plan_model = TextTableModel(("Day", "Date", "Drug", "Dose", "Units", "Route"), self)
+        self.plan_table.setModel(self.plan_model)
+        self.plan_table.horizontalHeader().setSectionResizeMode(
+            QHeaderView.ResizeMode.ResizeToContents
+        )
+        self.plan_table.horizontalHeader().setStretchLastSection(True)
+        self.plan_table.verticalHeader().setVisible(False)
+
+        now = to_qdate(today())
+        for edit in (self.start, self.measured_on):
+            edit.setDate(now)
+            edit.setMaximumDate(now)
+            edit.dateChanged.connect(self.recheck)
+        if self.context.latest_height_cm is not None:
+            self.height_edit.setText(format_number(self.context.latest_height_cm))
+        self.decided_by.setText(record.app_user or "")
+        self._option_boxes: dict[str, QCheckBox] = {}
+        self._build_options()
+        for line in (
+            self.delay_reason,
+            self.height_edit,
+            self.weight_edit,
+            self.override_reason,
+            self.decided_by,
+        ):
+            line.textChanged.connect(self.recheck)
+        self.weight_ack.toggled.connect(self.recheck)
+        self.buttons.accepted.connect(self.save)
+        self.buttons.rejected.connect(self.reject)
+        self.recheck()
+        self.weight_edit.setFocus()
+
+    # -- options ------------------------------------------------------------------------------
+    def _build_options(self) -> None:
+        protocol = self.context.protocol
+        options = protocol.options if protocol else ()
+        self.options_box.setVisible(bool(options))
+        for option in options:
+            box = QCheckBox(option.label, self.options_box)
+            box.setObjectName(f"option_{option.key}")
+            self.options_list.insertWidget(self.options_list.count() - 1, box)
+            box.toggled.connect(self.recheck)
+            self._option_boxes[option.key] = box
+
+    def _sync_options(self, check: StartCheck) -> None:
+        for choice in check.options:
+            box = self._option_boxes.get(choice.option.key)
+            if box is None:
+                continue
+            if choice.already_elected:
+                box.setChecked(True)
+                box.setEnabled(False)
+                box.setText(f"{choice.option.label} — {choice.already_elected}")
+            elif not choice.available:
+                box.setEnabled(False)
+                box.setText(
+                    f"{choice.option.label} — available from cycle {choice.option.from_cycle}"
+                )
+
+    # -- reading the form -----------------------------------------------------------------------
+    def request(self) -> StartRequest:
+        elected = frozenset(
+            key for key, box in self._option_boxes.items() if box.isChecked() and box.isEnabled()
+        )
+        return StartRequest(
+            start=from_qdate(self.start.date()),
+            height_cm=parse_decimal(self.height_edit.text()),
+            weight_kg=parse_decimal(self.weight_edit.text()),
+            measured_on=from_qdate(self.measured_on.date()),
+            weight_change_acknowledged=self.weight_ack.isChecked(),
+            delay_reason=self.delay_reason.text(),
+            override_reason=self.override_reason.text(),
+            decided_by=self.decided_by.text(),
+            elect_options=elected,
+        )
+
+    # -- live check -------------------------------------------------------------------------------
+    def recheck(self) -> None:
+        check = check_start(self.context, self.request(), self.today())
+        self.check = check
+        self._sync_options(check)
+        self._show_day1(check)
+        self._show_labs(check)
+        self._show_body(check)
+        self._show_plan(check.plan, check)
+        self._show_problems(check)
+        self.ok_button.setEnabled(check.ok)
+
+    def _show_day1(self, check: StartCheck) -> None:
+        if check.planned_start is None:
+            self.planned_text.setText("")
+            return
+        delay = (
+            f"{WARNING_SIGN} {check.delay_days} day(s) late: give the reason."
+            if check.delay_days
+            else "on time."
+        )
+        self.planned_text.setText(f"Planned for {check.planned_start.isoformat()}; {delay}")
+        self.delay_reason.setEnabled(bool(check.delay_days))
+
+    def _show_labs(self, check: StartCheck) -> None:
+        if check.conditions:
+            lines = [
+                f"{OK_MARK if c.met else NOT_OK_MARK} {c.describe()}" for c in check.conditions
+            ]
+            self.conditions_text.setText("\n".join(lines))
+        else:
+            self.conditions_text.setText("No treatment conditions for this cycle's drugs.")
+        max_age = self.context.protocol.settings.lab_max_age_days if self.context.protocol else 0
+        if check.labs:
+            self.labs_text.setText(
+                f"Latest labs (older than {max_age} days count as missing):\n"
+                + "\n".join(f"• {line.describe()}" for line in check.labs)
+            )
+        else:
+            self.labs_text.setText("No lab results are recorded.")
+        failed = bool(check.failed_conditions)
+        self.override_reason.setEnabled(failed)
+
+    def _show_body(self, check: StartCheck) -> None:
+        change = check.weight_change
+        needs_ack = change is not None and change.needs_recalculation
+        self.weight_ack.setVisible(needs_ack)
+        if change is None:
+            self.weight_change_text.setText(
+                "No earlier BSA: this measurement gives the BSA."
+                if check.new_bsa
+                else "Enter the weight to compare it with the weight behind the last BSA."
+            )
+        else:
+            mark = WARNING_SIGN + " " if needs_ack else ""
+            self.weight_change_text.setText(mark + change.describe())
+        if check.bsa is not None:
+            self.bsa_result.setText(f"{check.bsa.describe()}\n{check.bsa_note}")
+        else:
+            self.bsa_result.setText("— (needs height and weight)")
+        if check.crcl is not None:
+            age = ""
+            if check.crcl_lab is not None:
+                days = (from_qdate(self.start.date()) - check.crcl_lab.collected_on).days
+                age = f"; creatinine {days} day(s) before day 1"
+            self.crcl_result.setText(
+                check.crcl.describe().replace(
+                    format_number(check.crcl.creatinine_mg_dl),
+                    format_number(check.crcl.creatinine_mg_dl.quantize(_CENTI)),
+                )
+                + age
+            )
+        else:
+            self.crcl_result.setText("— (needs the weight and a creatinine)")
+
+    def _show_plan(self, plan: CyclePlan | None, check: StartCheck) -> None:
+        self.phase_text.setText(
+            f"{plan.phase_name} cycle {plan.cycle}"
+            + (f", dose level {plan.dose_level}" if plan.dose_level is not None else "")
+            + (f". {check.phase_note}" if check.phase_note else ".")
+            if plan
+            else check.phase_note
+        )
+        rows: list[list[str]] = []
+        tips: list[str] = []
+        if plan is not None:
+            notes = {n.drug: n for n in plan.dose_notes}
+            for day, dose in plan.doses():
+                rows.append(
+                    [
+                        str(day.day),
+                        day.date.isoformat(),
+                        dose.drug_name,
+                        format_quantity(dose.dose_mg, "mg"),
+                        dose.describe_units(),
+                        dose.route.value,
+                    ]
+                )
+                note = notes.get(dose.drug)
+                tips.append(
+                    note.rounding.describe()
+                    if note and note.rounding
+                    else "; ".join(note.reasons if note else ())
+                )
+        self.plan_model.set_rows(rows, tips)
+        lines: list[str] = []
+        if plan is not None:
+            for note in plan.dose_notes:
+                if note.rounding is not None:
+                    lines.append(f"{plan.drug_names[note.drug]}: {note.rounding.describe()}")
+        for m in check.carried:
+            lines.append(
+                f"Carried over: {m.drug} {format_number(m.old_dose)} → "
+                f"{format_number(m.new_dose)} from cycle {m.effective_cycle} day "
+                f"{m.effective_day} ({m.reason}; {m.decided_by}, {m.decided_on.isoformat()})"
+            )
+        if not check.carried:
+            lines.append("No dose modifications recorded.")
+        lines.extend(f"Note: {n}" for n in check.notes)
+        self.carried_text.setText("\n".join(lines))
+
+    def _show_problems(self, check: StartCheck) -> None:
+        for name, label in self.errors.items():
+            messages = check.messages(name)
+            if name == "plan":
+                messages = [p.message for p in check.problems if p.field in _PLAN_FIELDS]
+            show_error(label, "\n".join(messages) if messages else None)
+            if len(messages) > 1:
+                label.setText("\n".join(f"{WARNING_SIGN} {m}" for m in messages))
+        if check.ok:
+            extra = " The override is recorded as a decision." if check.failed_conditions else ""
+            self.status.setText(
+                f"Ready: cycle {check.number} starts {from_qdate(self.start.date())}.{extra}"
+            )
+            return
+        reasons = [p.message for p in check.problems]
+        text = "Start is not available yet:\n" + "\n".join(
+            f"{WARNING_SIGN} {r}" for r in reasons[:_MAX_REASONS]
+        )
+        if len(reasons) > _MAX_REASONS:
+            text += f"\n… and {len(reasons) - _MAX_REASONS} more."
+        self.status.setText(text)
+
+    # -- save ---------------------------------------------------------------------------------
+    def save(self) -> None:
+        self.recheck()
+        if self.check is None or not self.check.ok:
+            return
+        try:
+            self.result_ = start_cycle(
+                self.record, self.patient_id, self.request(), self.today(), self.protocols
+            )
+        except StartRefused as exc:
+            # The record changed since the dialog opened: read it again and show why.
+            self.context = gather_start(self.record, self.patient_id, self.protocols)
+            self.recheck()
+            self.status.setText(f"{WARNING_SIGN} {exc.message}")
+            return
+        except StorageError as exc:
+            show_storage_error(self, exc)
+            return
+        self.accept()
+
+
+def open_cycle_start(
+    parent: QWidget | None,
+    record: Record,
+    patient_id: int,
+    protocols: Mapping[str, Protocol] | None = None,
+) -> CycleStartDialog | None:
+    """Open the start dialog for the patient's next cycle (None when the record failed)."""
+    try:
+        dialog = CycleStartDialog(record, patient_id, parent, protocols)
+    except StorageError as exc:
+        show_storage_error(parent, exc)
+        return None
+    dialog.open()
+    return dialog
