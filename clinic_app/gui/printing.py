@@ -1,0 +1,303 @@
+"""Printing from the chart and the Today view.
+
+- **Preview** (QtPdf is not available): the PDF from :mod:`clinic_app.services.documents` and
+  :mod:`clinic_app.reports` is rendered to page images with ``pdftoppm`` when it is installed;
+  otherwise the dialog says so and offers "Save as PDF…" and "Open in viewer" (the system viewer
+  through ``QDesktopServices``). "Print…" opens ``QPrintDialog`` and paints the page images.
+- **Morning batch**: every dosing card of the cycles starting on a day, written to a folder by
+  a worker ``QThread`` with its *own* database connection, with a progress bar and Cancel. The
+  thread is always waited for when the dialog closes.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Callable
+from datetime import date, datetime
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Qt, QThread, QUrl, Signal
+from PySide6.QtGui import QDesktopServices, QPainter, QPixmap
+from PySide6.QtPrintSupport import QPrintDialog, QPrinter
+from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QLabel,
+    QProgressBar,
+    QScrollArea,
+    QVBoxLayout,
+    QWidget,
+)
+
+from clinic_app.commands.print_commands import DOCUMENT_PROBLEMS, card_file_name
+from clinic_app.core.errors import DomainError
+from clinic_app.gui.dialogs.enrolment import WARNING_SIGN, patient_title
+from clinic_app.reports.dosing_card import render_dosing_card
+from clinic_app.reports.layout import write_pdf
+from clinic_app.reports.toxicity_summary import render_toxicity_summary
+from clinic_app.services import documents
+from clinic_app.storage.database import Record, open_database
+from clinic_app.storage.errors import StorageError
+
+DOSING_CARD = "dosing_card"
+TOXICITY_SUMMARY = "toxicity_summary"
+_TITLES = {DOSING_CARD: "Dosing card", TOXICITY_SUMMARY: "Toxicity summary"}
+
+
+def render_document(record: Record, kind: str, mrn: str, cycle: int) -> bytes:
+    """The PDF of one document; raises ``DomainError`` for what is missing."""
+    now = datetime.now().astimezone()
+    if kind == DOSING_CARD:
+        return render_dosing_card(documents.build_dosing_card(record, mrn, cycle, printed_at=now))
+    if kind == TOXICITY_SUMMARY:
+        summary = documents.build_toxicity_summary(record, mrn, cycle, printed_at=now)
+        return render_toxicity_summary(summary)
+    raise DomainError(f"Unknown document {kind!r}.", field="document")
+
+
+def page_images(pdf: Path, folder: Path, dpi: int = 80) -> list[Path]:
+    """PNG pages of ``pdf`` made by ``pdftoppm``; empty when the tool is not installed."""
+    tool = shutil.which("pdftoppm")
+    if tool is None:
+        return []
+    subprocess.run(
+        [tool, "-png", "-r", str(dpi), str(pdf), str(folder / "page")],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    return sorted(folder.glob("page*.png"))
+
+
+class PreviewDialog(QDialog):
+    def __init__(
+        self, record: Record, kind: str, patient_id: int, cycle: int, parent: QWidget | None = None
+    ) -> None:
+        super().__init__(parent)
+        patient = record.repos.patients.get(patient_id).value
+        self.setWindowTitle(f"{_TITLES.get(kind, kind)}, cycle {cycle} — {patient_title(patient)}")
+        self._tmp = Path(tempfile.mkdtemp(prefix="clinic-print-"))
+        self.pdf_path: Path | None = None
+        self.pages: list[Path] = []
+        layout = QVBoxLayout(self)
+        self.message = QLabel(self)
+        self.message.setWordWrap(True)
+        layout.addWidget(self.message)
+        self.scroll_area = QScrollArea(self)
+        holder = QWidget(self.scroll_area)
+        self.pages_layout = QVBoxLayout(holder)
+        self.scroll_area.setWidget(holder)
+        self.scroll_area.setWidgetResizable(True)
+        metrics = self.fontMetrics()
+        self.scroll_area.setMinimumSize(80 * metrics.averageCharWidth(), 30 * metrics.lineSpacing())
+        layout.addWidget(self.scroll_area)
+        self.buttons = QDialogButtonBox(self)
+        self.print_button = self.buttons.addButton(
+            "&Print…", QDialogButtonBox.ButtonRole.ActionRole
+        )
+        self.save_button = self.buttons.addButton(
+            "&Save as PDF…", QDialogButtonBox.ButtonRole.ActionRole
+        )
+        self.open_button = self.buttons.addButton(
+            "&Open in viewer", QDialogButtonBox.ButtonRole.ActionRole
+        )
+        close = self.buttons.addButton(QDialogButtonBox.StandardButton.Close)
+        close.clicked.connect(self.reject)
+        self.print_button.clicked.connect(self.print_pages)
+        self.save_button.clicked.connect(self.save_as)
+        self.open_button.clicked.connect(self.open_viewer)
+        layout.addWidget(self.buttons)
+        self.finished.connect(lambda _code: shutil.rmtree(self._tmp, ignore_errors=True))
+        try:
+            data = render_document(record, kind, patient.mrn, cycle)
+        except StorageError:
+            raise
+        except DOCUMENT_PROBLEMS as exc:
+            self.message.setText(f"{WARNING_SIGN} Not printed: {exc}")
+            for button in (self.print_button, self.save_button, self.open_button):
+                button.setEnabled(False)
+            return
+        self.pdf_path = self._tmp / card_file_name(patient.mrn, cycle)
+        write_pdf(self.pdf_path, data)
+        self.pages = page_images(self.pdf_path, self._tmp)
+        for page in self.pages:
+            label = QLabel(holder)
+            label.setPixmap(QPixmap(str(page)))
+            self.pages_layout.addWidget(label)
+        if self.pages:
+            self.message.setText(f"{len(self.pages)} page(s).")
+        else:
+            self.message.setText(
+                "No preview here (pdftoppm is not installed): save the PDF or open it in the "
+                "system viewer to check it before printing."
+            )
+        self.print_button.setEnabled(bool(self.pages))
+
+    def save_as(self, target: str | None = None) -> Path | None:
+        if self.pdf_path is None:
+            return None
+        chosen = (
+            target
+            or QFileDialog.getSaveFileName(self, "Save as PDF", self.pdf_path.name, "PDF (*.pdf)")[
+                0
+            ]
+        )
+        if not chosen:
+            return None
+        shutil.copyfile(self.pdf_path, chosen)
+        return Path(chosen)
+
+    def open_viewer(self) -> None:
+        if self.pdf_path is not None:
+            QDesktopServices.openUrl(QUrl.fromLocalFile(str(self.pdf_path)))
+
+    def print_pages(self) -> None:
+        printer = QPrinter(QPrinter.PrinterMode.HighResolution)
+        if QPrintDialog(printer, self).exec() != QDialog.DialogCode.Accepted:
+            return
+        paint_pages(printer, self.pages)
+
+
+def paint_pages(printer: QPrinter, pages: list[Path]) -> None:
+    painter = QPainter(printer)
+    try:
+        for number, page in enumerate(pages):
+            if number:
+                printer.newPage()
+            image = QPixmap(str(page))
+            area = painter.viewport()
+            size = image.size().scaled(area.size(), Qt.AspectRatioMode.KeepAspectRatio)
+            painter.drawPixmap(0, 0, size.width(), size.height(), image)
+    finally:
+        painter.end()
+
+
+def open_print_preview(
+    parent: QWidget | None, record: Record, patient_id: int, kind: str, cycle: int
+) -> PreviewDialog:
+    dialog = PreviewDialog(record, kind, patient_id, cycle, parent)
+    dialog.open()
+    return dialog
+
+
+# -- the morning batch -----------------------------------------------------------------------------
+class BatchWorker(QObject):
+    """Writes the cards of one day; runs in its own thread with its own connection."""
+
+    progress = Signal(int, int, str)
+    done = Signal(int, int, bool)
+    """(printed, failed, cancelled)"""
+
+    def __init__(self, db_path: Path, day: date, folder: Path) -> None:
+        super().__init__()
+        self.db_path = db_path
+        self.day = day
+        self.folder = folder
+        self.cancelled = False
+        self.problems: list[str] = []
+
+    def cancel(self) -> None:
+        self.cancelled = True
+
+    def run(self) -> None:
+        printed = failed = 0
+        try:
+            with open_database(self.db_path, daily_backup=False) as record:
+                refs = documents.cycles_starting_on(record, self.day)
+                for number, ref in enumerate(refs, start=1):
+                    if self.cancelled:
+                        break
+                    who = f"{ref.patient.mrn} {ref.patient.full_name}"
+                    self.progress.emit(number, len(refs), who)
+                    try:
+                        card = documents.dosing_card_for(record, ref, None, None)
+                        target = self.folder / card_file_name(ref.patient.mrn, ref.cycle.number)
+                        write_pdf(target, render_dosing_card(card))
+                        printed += 1
+                    except DOCUMENT_PROBLEMS as exc:
+                        failed += 1
+                        self.problems.append(f"{who}: {exc}")
+        except StorageError as exc:
+            self.problems.append(str(exc))
+        self.done.emit(printed, failed, self.cancelled)
+
+
+class BatchDialog(QDialog):
+    batch_finished = Signal(str)
+    """Emitted on the GUI thread with the result sentence when the worker is done."""
+
+    def __init__(
+        self, db_path: Path, day: date, folder: Path, parent: QWidget | None = None
+    ) -> None:
+        super().__init__(parent)
+        self.setWindowTitle(f"Dosing cards for {day.isoformat()}")
+        self.result_text = ""
+        layout = QVBoxLayout(self)
+        self.label = QLabel("Starting…", self)
+        self.bar = QProgressBar(self)
+        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel, self)
+        self.buttons.rejected.connect(self.cancel)
+        for widget in (self.label, self.bar, self.buttons):
+            layout.addWidget(widget)
+        self.thread_ = QThread(self)
+        self.worker = BatchWorker(db_path, day, folder)
+        self.worker.moveToThread(self.thread_)
+        self.thread_.started.connect(self.worker.run)
+        self.worker.progress.connect(self.on_progress)
+        # Plain methods of a QObject on the GUI thread: queued, so they run on the GUI thread.
+        self.worker.done.connect(self.on_done)
+        self.worker.done.connect(self.thread_.quit)
+        self.thread_.start()
+
+    def on_progress(self, number: int, total: int, who: str) -> None:
+        self.bar.setMaximum(total)
+        self.bar.setValue(number - 1)
+        self.label.setText(f"{number} of {total}: {who}")
+
+    def on_done(self, printed: int, failed: int, cancelled: bool) -> None:
+        self.bar.setValue(self.bar.maximum())
+        words = f"{printed} card(s) written"
+        if failed:
+            words += f", {failed} not printed: " + "; ".join(self.worker.problems)
+        if cancelled:
+            words += "; cancelled before the end"
+        self.result_text = words
+        self.label.setText(words)
+        self.buttons.setStandardButtons(QDialogButtonBox.StandardButton.Close)
+        self.buttons.rejected.connect(self.reject)
+        self.batch_finished.emit(words)
+
+    def cancel(self) -> None:
+        if self.thread_.isRunning():
+            self.worker.cancel()
+            self.label.setText("Cancelling after the current card…")
+        else:
+            self.reject()
+
+    def stop(self) -> None:
+        """Cancel and wait: no thread is left running."""
+        self.worker.cancel()
+        self.thread_.quit()
+        self.thread_.wait()
+
+    def done(self, code: int) -> None:
+        self.stop()
+        super().done(code)
+
+
+def open_morning_batch(
+    parent: QWidget | None,
+    record: Record,
+    day: date,
+    folder: Path,
+    on_finished: Callable[[str], None] | None = None,
+) -> BatchDialog:
+    """The Today view's "Print today's cards": runs off the GUI thread, on ``record.path``."""
+    dialog = BatchDialog(record.path, day, folder, parent)
+    if on_finished is not None:
+        dialog.batch_finished.connect(on_finished)
+    dialog.open()
+    return dialog
