@@ -21,16 +21,29 @@ from clinic_app.storage.database import Record
 
 Row = dict[str, Any]
 
-_CURRENT = """
+
+def _current(patient_id: int | None) -> str:
+    """The current enrolment and cycle CTEs, narrowed to one patient up front when asked.
+
+    Narrowing inside the CTEs (not only in the final WHERE) lets SQLite use the patient
+    indexes, so one patient's row costs milliseconds instead of a pass over the record.
+    """
+    only_enr = "" if patient_id is None else "AND e.patient_id = :pid"
+    only_cyc = (
+        ""
+        if patient_id is None
+        else "AND c.enrolment_id IN (SELECT id FROM enrolments WHERE patient_id = :pid)"
+    )
+    return f"""
 WITH enr AS (
     SELECT e.*, ROW_NUMBER() OVER (
         PARTITION BY e.patient_id ORDER BY e.enrolled_on DESC, e.id DESC) AS rn
-    FROM enrolments e WHERE e.voided_at IS NULL
+    FROM enrolments e WHERE e.voided_at IS NULL {only_enr}
 ), started AS (
     SELECT c.*, ROW_NUMBER() OVER (PARTITION BY c.enrolment_id ORDER BY c.number DESC) AS rn
     FROM cycles c
     WHERE c.voided_at IS NULL AND c.start_date IS NOT NULL
-      AND c.status IN ('started', 'completed')
+      AND c.status IN ('started', 'completed') {only_cyc}
 ), cur AS (
     SELECT enr.patient_id, enr.id AS enrolment_id, enr.protocol, enr.status AS enrolment_status,
            started.id AS cycle_id, started.number AS cycle_number,
@@ -56,7 +69,7 @@ def patient_overview(record: Record, patient_id: int | None = None) -> list[Row]
     Every query here takes ``patient_id`` to read one patient instead of all of them."""
     return _rows(
         record,
-        _CURRENT
+        _current(patient_id)
         + """
         SELECT p.id AS patient_id, p.mrn, p.family_name, p.given_name, p.date_of_birth,
                enr.id AS enrolment_id, enr.protocol, enr.status AS enrolment_status,
@@ -80,7 +93,7 @@ def severe_adverse_events_in_current_cycle(
     not resolved before the cycle started."""
     return _rows(
         record,
-        _CURRENT
+        _current(patient_id)
         + """
         SELECT a.patient_id, a.term, a.grade, a.onset, a.resolved
         FROM adverse_events a JOIN cur ON cur.patient_id = a.patient_id
@@ -99,7 +112,7 @@ def labs_since_current_cycle(
     """Every live lab collected from ``days_before_start`` days before the current cycle's day 1."""
     return _rows(
         record,
-        _CURRENT
+        _current(patient_id)
         + """
         SELECT l.patient_id, l.test, l.value, l.unit, l.value_si, l.lln, l.uln, l.collected_at
         FROM labs l JOIN cur ON cur.patient_id = l.patient_id
@@ -115,17 +128,19 @@ def labs_since_current_cycle(
 def weights_for_bsa_check(record: Record, patient_id: int | None = None) -> list[Row]:
     """Per patient: the latest weight, and the weight behind the BSA of the latest cycle
     (of the current enrolment) that recorded one."""
+    only_m = "" if patient_id is None else "AND m.patient_id = :pid"
+    only_e = "" if patient_id is None else "AND e.patient_id = :pid"
     return _rows(
         record,
-        """
+        f"""
         WITH latest AS (
             SELECT m.patient_id, m.measured_on, m.weight_kg, ROW_NUMBER() OVER (
                 PARTITION BY m.patient_id ORDER BY m.measured_on DESC, m.id DESC) AS rn
-            FROM body_measurements m WHERE m.voided_at IS NULL
+            FROM body_measurements m WHERE m.voided_at IS NULL {only_m}
         ), enr AS (
             SELECT e.id, e.patient_id, ROW_NUMBER() OVER (
                 PARTITION BY e.patient_id ORDER BY e.enrolled_on DESC, e.id DESC) AS rn
-            FROM enrolments e WHERE e.voided_at IS NULL
+            FROM enrolments e WHERE e.voided_at IS NULL {only_e}
         ), basis AS (
             SELECT enr.patient_id, c.number, c.bsa_m2, m.weight_kg, m.measured_on,
                    ROW_NUMBER() OVER (PARTITION BY enr.patient_id ORDER BY c.number DESC) AS rn
@@ -146,13 +161,14 @@ def weights_for_bsa_check(record: Record, patient_id: int | None = None) -> list
 def dlt_review_state(record: Record, dlt_cycle: int, patient_id: int | None = None) -> list[Row]:
     """Per current enrolment that started cycle ``dlt_cycle``: its start and its reviews
     (how many, how many still unconfirmed)."""
+    only_e = "" if patient_id is None else "AND e.patient_id = :pid"
     return _rows(
         record,
-        """
+        f"""
         WITH enr AS (
             SELECT e.id, e.patient_id, e.protocol, e.cohort, ROW_NUMBER() OVER (
                 PARTITION BY e.patient_id ORDER BY e.enrolled_on DESC, e.id DESC) AS rn
-            FROM enrolments e WHERE e.voided_at IS NULL
+            FROM enrolments e WHERE e.voided_at IS NULL {only_e}
         )
         SELECT enr.patient_id, enr.id AS enrolment_id, enr.protocol, enr.cohort,
                c.start_date AS dlt_cycle_start,
