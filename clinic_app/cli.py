@@ -22,6 +22,7 @@ COMMAND_MODULES = (
     "data_commands",
     "print_commands",
     "trial_commands",
+    "settings_commands",
 )
 
 NO_DISPLAY_MESSAGE = (

@@ -391,6 +391,8 @@ def display(record: Record | None, key: str, *, config: Path | None = None) -> s
         raise DomainError(f"{s.label} is kept in the record; open one first.", field=key)
     else:
         current = stored(record, key)
+    if current is None and s.key == DATA_FOLDER:
+        return f"(default: {default_data_dir()})"
     if current is None:
         return f"(default: {s.default_text})"
     if s.kind is Kind.RANGES:

@@ -273,3 +273,60 @@ def test_config_path_follows_the_environment(
 ) -> None:
     monkeypatch.setenv("CLINIC_APP_CONFIG", str(tmp_path / "x.json"))
     assert st.config_path() == tmp_path / "x.json"
+
+
+# -- the command line ----------------------------------------------------------------------------
+def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    from clinic_app.cli import main
+
+    status = main(list(argv))
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def test_cli_set_get_list(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CLINIC_APP_CONFIG", str(tmp_path / "cfg.json"))
+    db = str(tmp_path / "r.sqlite3")
+    status, out, _ = run_cli(
+        capsys, "settings", "set", "clinic.phone", "0123 456", "--db", db, "--reason", "new number"
+    )
+    assert status == 0 and "audited: new number" in out
+    assert run_cli(capsys, "settings", "get", "clinic.phone", "--db", db)[1] == "0123 456\n"
+    status, out, _ = run_cli(capsys, "settings", "list", "--db", db)
+    assert status == 0
+    lines = {line.split()[0]: line for line in out.splitlines()}
+    assert set(lines) == set(st.BY_KEY)
+    assert "0123 456" in lines["clinic.phone"]
+    assert "(default: 14)" in lines["backup.keep"]
+    with open_database(db, daily_backup=False) as rec:
+        assert audit_reasons(rec) == ["new number"]
+
+
+def test_cli_refusal_is_one_line_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    db = str(tmp_path / "r.sqlite3")
+    status, out, err = run_cli(capsys, "settings", "set", "backup.keep", "0", "--db", db)
+    assert status == 2 and out == ""
+    assert err == "clinic-app: Daily backups to keep must be at least 1 (you typed 0).\n"
+
+
+def test_cli_data_folder_goes_to_the_config_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CLINIC_APP_CONFIG", str(tmp_path / "cfg.json"))
+    status, out, _ = run_cli(capsys, "settings", "set", "data.folder", str(tmp_path / "d"))
+    assert status == 0 and str(tmp_path / "cfg.json") in out
+    assert run_cli(capsys, "settings", "get", "data.folder")[1] == f"{tmp_path / 'd'}\n"
+
+
+def test_cli_reference_ranges_listed_per_test_and_unit(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = str(tmp_path / "r.sqlite3")
+    run_cli(
+        capsys, "settings", "set", "lab_reference_ranges.platelets.10^9/L", "140,400", "--db", db
+    )
+    out = run_cli(capsys, "settings", "get", "lab_reference_ranges", "--db", db)[1]
+    assert "platelets 10^9/L: LLN 140, ULN 400 (this clinic)\n" in out
+    assert "platelets 10^3/uL: LLN 150, ULN 400\n" in out
