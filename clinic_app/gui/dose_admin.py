@@ -36,6 +36,7 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QLineEdit,
+    QMessageBox,
     QPushButton,
     QRadioButton,
     QSpinBox,
@@ -559,6 +560,16 @@ class CycleDosesDialog(QDialog):
 
 
 # -- entry points ----------------------------------------------------------------------------------
+def explain(parent: QWidget | None, message: str) -> QMessageBox:
+    """Why a dose window cannot open (not enrolled, no cycle yet): said, not a crash."""
+    box = QMessageBox(parent)
+    box.setIcon(QMessageBox.Icon.Information)
+    box.setWindowTitle("Doses")
+    box.setText(message)
+    box.open()
+    return box
+
+
 def open_cycle_doses(
     parent: QWidget | None,
     record: Record,
@@ -570,6 +581,9 @@ def open_cycle_doses(
         dialog = CycleDosesDialog(record, patient_id, cycle_id, parent, protocols)
     except StorageError as exc:
         show_storage_error(parent, exc)
+        return None
+    except DomainError as exc:
+        explain(parent, exc.message)
         return None
     dialog.open()
     return dialog
@@ -585,9 +599,15 @@ def open_dose_outcome(
     try:
         cycle_id = record.repos.doses.get(dose_id).value.cycle_id
         view = current_cycle(record, patient_id, cycle_id, protocols)
-        dose = next(d for d in cycle_doses(record, view) if d.id == dose_id)
+        found = [d for d in cycle_doses(record, view) if d.id == dose_id]
+        if not found:
+            raise DomainError(f"Dose {dose_id} was voided or re-planned; reopen the grid.")
+        dose = found[0]
     except StorageError as exc:
         show_storage_error(parent, exc)
+        return None
+    except DomainError as exc:
+        explain(parent, exc.message)
         return None
     dialog = DoseOutcomeDialog(record, view, dose, parent)
     dialog.open()
@@ -604,6 +624,9 @@ def open_dose_modification(
         view = current_cycle(record, patient_id, None, protocols)
     except StorageError as exc:
         show_storage_error(parent, exc)
+        return None
+    except DomainError as exc:
+        explain(parent, exc.message)
         return None
     dialog = DoseModificationDialog(record, view, parent)
     dialog.open()

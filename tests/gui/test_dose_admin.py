@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication, QMessageBox
 from pytestqt.qtbot import QtBot
 
 from clinic_app.core.protocol import Protocol
@@ -311,3 +312,20 @@ def status_of_cycle1_day8(record: Record) -> tuple[DoseStatus, str | None]:
         if x.day == 8 and x.drug == "lenalidomide"
     ]
     return dose.status, dose.reason
+
+
+def test_open_functions_explain_instead_of_crashing(
+    qtbot: QtBot, record: Record, protocols: dict[str, Protocol]
+) -> None:
+    from clinic_app.core.records import Patient, Sex
+    from clinic_app.gui.dose_admin import open_cycle_doses, open_dose_modification
+
+    pid = record.repos.patients.add(Patient("X-1", "Roe", "Ann", date(1960, 1, 1), Sex.FEMALE))
+    assert open_cycle_doses(None, record, pid, protocols=protocols) is None
+    assert open_dose_modification(None, record, pid, protocols) is None
+    boxes = [w for w in QApplication.topLevelWidgets() if isinstance(w, QMessageBox)]
+    assert len(boxes) == 2
+    for box in boxes:
+        assert "not enrolled" in box.text()
+        box.close()
+        box.deleteLater()
