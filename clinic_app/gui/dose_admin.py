@@ -560,12 +560,18 @@ class CycleDosesDialog(QDialog):
 
 
 # -- entry points ----------------------------------------------------------------------------------
+_ORPHANS: list[QMessageBox] = []
+
+
 def explain(parent: QWidget | None, message: str) -> QMessageBox:
     """Why a dose window cannot open (not enrolled, no cycle yet): said, not a crash."""
     box = QMessageBox(parent)
     box.setIcon(QMessageBox.Icon.Information)
     box.setWindowTitle("Doses")
     box.setText(message)
+    if parent is None:  # nothing owns it: keep it alive until it is closed
+        _ORPHANS.append(box)
+        box.finished.connect(lambda _r: _ORPHANS.remove(box))
     box.open()
     return box
 

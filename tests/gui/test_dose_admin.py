@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QApplication, QMessageBox
+from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 from pytestqt.qtbot import QtBot
 
 from clinic_app.core.protocol import Protocol
@@ -321,11 +321,14 @@ def test_open_functions_explain_instead_of_crashing(
     from clinic_app.gui.dose_admin import open_cycle_doses, open_dose_modification
 
     pid = record.repos.patients.add(Patient("X-1", "Roe", "Ann", date(1960, 1, 1), Sex.FEMALE))
-    assert open_cycle_doses(None, record, pid, protocols=protocols) is None
+    window = QWidget()
+    qtbot.addWidget(window)
+    assert open_cycle_doses(window, record, pid, protocols=protocols) is None
     assert open_dose_modification(None, record, pid, protocols) is None
+    # a dialog with a parent is a window too: both are top-level widgets
     boxes = [w for w in QApplication.topLevelWidgets() if isinstance(w, QMessageBox)]
     assert len(boxes) == 2
+    assert len(window.findChildren(QMessageBox)) == 1
     for box in boxes:
         assert "not enrolled" in box.text()
-        box.close()
-        box.deleteLater()
+        box.done(0)
