@@ -38,7 +38,7 @@ from clinic_app.gui.dialogs.new_patient import NewPatientDialog
 from clinic_app.gui.errors import show_storage_error
 from clinic_app.gui.patient_list import PatientListView
 from clinic_app.gui.today import TodayView
-from clinic_app.services.patient_state import due_today, list_patient_rows
+from clinic_app.services.patient_state import DueItem, PatientRow, due_today, list_patient_rows
 from clinic_app.storage.database import Record, open_database
 from clinic_app.storage.errors import StorageError
 
@@ -114,6 +114,33 @@ class DemoWorker(QObject):
         self.finished.emit(message)
 
 
+class ListLoader(QObject):
+    """Computes the patient list and the Today items on its own read-only connection, so the
+    window paints at once even on a record of thousands of patients."""
+
+    loaded = Signal(object, object)
+    """(rows, due items)"""
+    failed = Signal(object)
+    """The StorageError to show."""
+
+    def __init__(self, db_path: Path, today: date, protocols: Mapping[str, Protocol]) -> None:
+        super().__init__()
+        self.db_path = db_path
+        self.today = today
+        self.protocols = protocols
+
+    @Slot()
+    def run(self) -> None:
+        try:
+            with open_database(self.db_path, read_only=True, daily_backup=False) as record:
+                rows = list_patient_rows(record, self.today, self.protocols)
+                items = due_today(record, self.today, self.protocols)
+        except StorageError as exc:
+            self.failed.emit(exc)
+            return
+        self.loaded.emit(rows, items)
+
+
 class WelcomePage(QWidget):
     """What the right side shows when the record is empty."""
 
@@ -161,6 +188,10 @@ class MainWindow(QMainWindow):
         self.demo_thread: QThread | None = None
         self.demo_worker: DemoWorker | None = None
         self.demo_progress: QProgressDialog | None = None
+        self.load_thread: QThread | None = None
+        self.load_worker: ListLoader | None = None
+        self._reload_again = False
+        self._pending_patient: int | None = None
         self.setWindowTitle("clinic-app")
 
         self.patient_list = PatientListView(self)
@@ -196,8 +227,8 @@ class MainWindow(QMainWindow):
         self.welcome.demo_button.clicked.connect(self.create_demo_patients)
         self.welcome.new_button.clicked.connect(self.new_patient)
 
-        self.refresh()
         self._restore()
+        self.refresh()
 
     # -- construction -------------------------------------------------------------------------
     def _make_chart(self) -> QWidget:
@@ -287,7 +318,7 @@ class MainWindow(QMainWindow):
             self.splitter.restoreState(state)
         last = self.settings.value("window/last_patient")
         if last is not None and str(last).isdigit():
-            self.open_patient(int(str(last)))
+            self._pending_patient = int(str(last))  # opened once the list has loaded
 
     def save_settings(self) -> None:
         self.settings.setValue("window/geometry", self.saveGeometry())
@@ -299,18 +330,55 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event: QCloseEvent) -> None:
         if self.demo_thread is not None:
             self._stop_demo()
+        if self.load_thread is not None:
+            self.load_thread.quit()
+            self.load_thread.wait()
         self.save_settings()
         super().closeEvent(event)
 
     # -- data ---------------------------------------------------------------------------------
+    @property
+    def loading(self) -> bool:
+        return self.load_thread is not None
+
     def refresh(self) -> None:
-        today = self.today()
-        try:
-            rows = list_patient_rows(self.record, today, self.protocols)
-            items = due_today(self.record, today, self.protocols)
-        except StorageError as exc:
-            show_storage_error(self, exc)
+        """Reload the whole list and the Today view in the background."""
+        if self.load_thread is not None:
+            self._reload_again = True  # a save landed meanwhile: load once more after this
             return
+        worker = ListLoader(self.record.path, self.today(), self.protocols)
+        thread = QThread(self)
+        worker.moveToThread(thread)
+        thread.started.connect(worker.run)
+        worker.loaded.connect(self._loaded)
+        worker.failed.connect(self._load_failed)
+        self.load_worker, self.load_thread = worker, thread
+        self.statusBar().showMessage("Loading patients…")
+        thread.start()
+
+    def _end_load(self) -> None:
+        thread, self.load_thread = self.load_thread, None
+        if thread is not None:
+            thread.quit()
+            thread.wait()
+            thread.deleteLater()
+        if self.load_worker is not None:
+            self.load_worker.deleteLater()
+            self.load_worker = None
+        self.statusBar().clearMessage()
+        if self._reload_again:
+            self._reload_again = False
+            self.refresh()
+
+    @Slot(object)
+    def _load_failed(self, exc: StorageError) -> None:
+        self._end_load()
+        show_storage_error(self, exc)
+
+    @Slot(object, object)
+    def _loaded(self, rows: list[PatientRow], items: list[DueItem]) -> None:
+        self._end_load()
+        today = self.today()
         self.patient_list.set_rows(rows)
         self.today_view.set_items(items, today)
         self.left_tabs.setTabText(1, f"&Today ({len(items)})")
@@ -318,6 +386,25 @@ class MainWindow(QMainWindow):
         self.right.setCurrentWidget(self.welcome if empty else self.chart)
         self.demo_action.setEnabled(empty and _demo_function() is not None)
         self.enrol_action.setEnabled(self.current_patient_id is not None)
+        if self._pending_patient is not None:
+            pending, self._pending_patient = self._pending_patient, None
+            self.open_patient(pending)
+
+    def refresh_patient(self, patient_id: int) -> None:
+        """After a save: update that one patient's row at once, and the Today view behind."""
+        try:
+            rows = list_patient_rows(
+                self.record, self.today(), self.protocols, patient_id=patient_id
+            )
+        except StorageError as exc:
+            show_storage_error(self, exc)
+            return
+        for row in rows:
+            self.patient_list.upsert(row)
+        if rows:
+            self.right.setCurrentWidget(self.chart)
+            self.demo_action.setEnabled(False)
+        self.refresh()
 
     @Slot(object)
     def show_patient(self, patient_id: int | None) -> None:
@@ -367,8 +454,8 @@ class MainWindow(QMainWindow):
         return dialog
 
     def _patient_added(self, dialog: NewPatientDialog) -> None:
-        self.refresh()
         if dialog.patient_id is not None:
+            self.refresh_patient(dialog.patient_id)
             self.left_tabs.setCurrentIndex(0)
             self.open_patient(dialog.patient_id)
 
@@ -386,8 +473,8 @@ class MainWindow(QMainWindow):
     def _enrolled(self) -> None:
         patient_id = self.current_patient_id
         self.current_patient_id = None  # force the chart to reload
-        self.refresh()
         if patient_id is not None:
+            self.refresh_patient(patient_id)
             self.open_patient(patient_id)
 
     def about(self) -> None:

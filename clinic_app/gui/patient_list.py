@@ -55,6 +55,11 @@ def fold(text: str) -> str:
     return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
 
 
+def search_key(row: PatientRow) -> str:
+    """What type-to-filter matches: MRN and names, folded, in either order."""
+    return fold(f"{row.mrn} {row.given_name} {row.family_name} {row.family_name}{row.given_name}")
+
+
 def flag_words(row: PatientRow) -> list[str]:
     """The flags as words: the list never relies on colour alone."""
     words = []
@@ -100,12 +105,39 @@ class PatientListModel(QAbstractTableModel):
     def set_rows(self, rows: Sequence[PatientRow]) -> None:
         self.beginResetModel()
         self._rows = list(rows)
-        self._keys = [
-            fold(f"{r.mrn} {r.given_name} {r.family_name} {r.family_name}{r.given_name}")
-            for r in self._rows
-        ]
+        self._keys = [search_key(r) for r in self._rows]
         self._loaded = min(FETCH_CHUNK, len(self._rows))
         self.endResetModel()
+
+    def upsert(self, new: PatientRow) -> None:
+        """Put one patient's fresh row in place (or in name order when new), without
+        reloading the whole list: after a save only that patient changed."""
+        key = search_key(new)
+        for i, row in enumerate(self._rows):
+            if row.patient_id == new.patient_id:
+                self._rows[i], self._keys[i] = new, key
+                if i < self._loaded:
+                    last = self.columnCount() - 1
+                    self.dataChanged.emit(self.index(i, 0), self.index(i, last))
+                return
+        order = (new.family_name, new.given_name, new.patient_id)
+        at = next(
+            (
+                i
+                for i, row in enumerate(self._rows)
+                if (row.family_name, row.given_name, row.patient_id) > order
+            ),
+            len(self._rows),
+        )
+        if at <= self._loaded:
+            self.beginInsertRows(QModelIndex(), at, at)
+            self._rows.insert(at, new)
+            self._keys.insert(at, key)
+            self._loaded += 1
+            self.endInsertRows()
+        else:  # beyond what the view has fetched: it arrives with the next fetch
+            self._rows.insert(at, new)
+            self._keys.insert(at, key)
 
     @property
     def total(self) -> int:
@@ -336,6 +368,10 @@ class PatientListView(QWidget):
             self.model.fetch_all()
         if current is not None:
             self.select_patient(current)
+        self._update_count()
+
+    def upsert(self, row: PatientRow) -> None:
+        self.model.upsert(row)
         self._update_count()
 
     def current_patient_id(self) -> int | None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
+import time
 from datetime import date
 from pathlib import Path
 
@@ -45,6 +46,9 @@ def main(argv: list[str] | None = None) -> int:
         width, height = (int(v) for v in args.size.split("x"))
         window.resize(width, height)
         window.show()
+        while window.loading:  # the list loads in the background
+            QApplication.processEvents()
+            time.sleep(0.01)
         rows = window.patient_list.proxy.rowCount()
         if rows:
             window.patient_list.table.setCurrentIndex(

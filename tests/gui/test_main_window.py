@@ -51,7 +51,13 @@ def make_window(
     window = MainWindow(record, protocols, today=lambda: TODAY, settings=settings)
     qtbot.addWidget(window)
     window.show()
+    wait_loaded(qtbot, window)
     return window
+
+
+def wait_loaded(qtbot: QtBot, window: MainWindow) -> None:
+    """The list loads in the background; wait for it like a user waits for the rows."""
+    qtbot.waitUntil(lambda: not window.loading, timeout=15000)
 
 
 def press(action: QAction, keys: QKeySequence) -> None:
@@ -119,6 +125,7 @@ def test_demo_patients_created_off_the_gui_thread(
     window.welcome.demo_button.click()
     assert window.demo_running
     qtbot.waitUntil(lambda: not window.demo_running, timeout=120_000)
+    wait_loaded(qtbot, window)
     assert window.patient_list.model.total == 40
     assert window.right.currentWidget() is window.chart
 
@@ -146,7 +153,9 @@ def test_user_creates_enrols_filters_and_switches(
     }
     assert rows == {"MRN-1": ("DexTR", "active"), "MRN-2": ("BPD", "active")}
 
-    # Both start cycle 1 today, so both are in the Today view with the reason.
+    # Both start cycle 1 today, so both are in the Today view with the reason (it reloads
+    # in the background after each save).
+    wait_loaded(qtbot, window)
     assert window.left_tabs.tabText(1).startswith("&Today (")
     due_patients = {
         window.today_view.model.item_at(r).mrn for r in range(window.today_view.model.rowCount())

@@ -141,3 +141,30 @@ def test_select_patient_beyond_first_chunk(qtbot: QtBot) -> None:
     assert view.select_patient(430)
     assert view.current_patient_id() == 430
     assert not view.select_patient(9999)
+
+
+def test_upsert_updates_in_place_and_inserts_in_name_order(qtmodeltester: object) -> None:
+    model = PatientListModel()
+    rows = [replace(BASE, patient_id=i, family_name=name) for i, name in enumerate("ACE", 1)]
+    model.set_rows(rows)
+    qtmodeltester.check(model)  # type: ignore[attr-defined]
+    # a saved change to patient 2 ("C") replaces its row where it stands
+    model.upsert(replace(rows[1], cycle=3, day=1))
+    assert [model.row_at(i).family_name for i in range(3)] == ["A", "C", "E"]
+    assert model.row_at(1).cycle == 3
+    # a new patient "D" lands between "C" and "E", and is found by the filter key
+    model.upsert(replace(BASE, patient_id=9, family_name="D", mrn="MRN-9"))
+    assert [model.row_at(i).family_name for i in range(4)] == ["A", "C", "D", "E"]
+    assert model.rowCount() == 4 and model.total == 4
+    assert "mrn-9" in model.search_key(2)
+    qtmodeltester.check(model)  # type: ignore[attr-defined]
+
+
+def test_upsert_beyond_the_fetched_rows_waits_for_the_next_fetch() -> None:
+    model = PatientListModel()
+    model.set_rows(many(450))
+    model.upsert(replace(BASE, patient_id=999, family_name="Family00400x"))
+    assert model.total == 451
+    assert model.rowCount() == FETCH_CHUNK  # not handed to the view yet
+    model.fetch_all()
+    assert model.source_row_of(999) == 401
