@@ -51,3 +51,20 @@ pins:
 
 clean:
 	rm -rf $(VENV) $(CORE_VENV) build dist *.egg-info
+
+# -- desktop packaging (packaging/README.md) --------------------------------------------------
+# One-folder PyInstaller build in dist/clinic-app/ (about 45 s), then its headless smoke test
+# (about 15 s). PyInstaller is pinned here until the lead moves it into constraints.txt.
+PYINSTALLER_PINS := pyinstaller==6.22.3 pyinstaller-hooks-contrib==2026.9
+
+.PHONY: bundle bundle-smoke screenshots
+
+bundle: $(STAMP) sysdeps
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check $(PYINSTALLER_PINS)
+	$(BIN)/pyinstaller --noconfirm --clean --distpath dist --workpath build/pyinstaller packaging/clinic-app.spec
+
+bundle-smoke: bundle
+	bash packaging/smoke_test.sh dist/clinic-app/clinic-app
+
+screenshots: $(STAMP) sysdeps
+	xvfb-run -a -s "-screen 0 1400x900x24" env QT_QPA_PLATFORM=xcb $(BIN)/python scripts/make_screenshots.py
