@@ -36,6 +36,7 @@ from clinic_app.core.protocol_loader import load_protocols
 from clinic_app.gui.dialogs.enrolment import EnrolmentDialog, patient_title
 from clinic_app.gui.dialogs.new_patient import NewPatientDialog
 from clinic_app.gui.errors import show_storage_error
+from clinic_app.gui.patient_actions import PatientActions
 from clinic_app.gui.patient_list import PatientListView
 from clinic_app.gui.today import TodayView
 from clinic_app.services.patient_state import DueItem, PatientRow, due_today, list_patient_rows
@@ -297,6 +298,7 @@ class MainWindow(QMainWindow):
         ):
             view_menu.addAction(action)
 
+        self.workflows = PatientActions(self, bar)
         help_menu = bar.addMenu("&Help")
         self.about_action = self._action("&About clinic-app", self.about)
         self.about_action.setMenuRole(QAction.MenuRole.AboutRole)
@@ -406,6 +408,14 @@ class MainWindow(QMainWindow):
             self.demo_action.setEnabled(False)
         self.refresh()
 
+    def reload_patient(self, patient_id: int) -> None:
+        """After a dialog saved something: the chart and the patient's row show it at once."""
+        if patient_id == self.current_patient_id:
+            set_patient = getattr(self.chart, "set_patient", None)
+            if set_patient is not None:
+                set_patient(self.record, patient_id)
+        self.refresh_patient(patient_id)
+
     @Slot(object)
     def show_patient(self, patient_id: int | None) -> None:
         """Put ``patient_id`` in the chart (the list's selection calls this)."""
@@ -424,6 +434,7 @@ class MainWindow(QMainWindow):
                 show_storage_error(self, exc)
         self.setWindowTitle(title)
         self.enrol_action.setEnabled(patient_id is not None)
+        self.workflows.update_enabled(patient_id)
         self.patientShown.emit(patient_id)
 
     @Slot(int)

@@ -115,7 +115,7 @@ def test_empty_record_offers_demo_and_status_bar(
     assert str(record.path) in text and f"User: {record.os_user}" in text
     assert not window.enrol_action.isEnabled()
     menus = [a.text() for a in window.menuBar().actions()]
-    assert menus == ["&File", "&View", "&Help"]
+    assert menus == ["&File", "&View", "&Patient", "T&rial", "&Help"]
 
 
 def test_demo_patients_created_off_the_gui_thread(

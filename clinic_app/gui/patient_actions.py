@@ -1,0 +1,232 @@
+"""The Patient and Trial menus: every nursing workflow, reachable by keyboard from the main window.
+
+Each action opens its dialog for the patient in the chart; when the dialog closes the chart and
+that patient's row are reloaded, so what was saved shows at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QDialog, QFileDialog, QMenuBar, QWidget
+
+from clinic_app.gui import (
+    ae_entry,
+    cycle_start,
+    dlt_review,
+    dose_admin,
+    end_of_cycle,
+    lab_entry,
+    lab_trends,
+    printing,
+    response_entry,
+)
+from clinic_app.gui.errors import show_storage_error
+from clinic_app.gui.trial_board import TrialBoardWindow
+from clinic_app.storage.errors import StorageError
+
+if TYPE_CHECKING:
+    from clinic_app.gui.main_window import MainWindow
+
+
+class PatientActions:
+    """Builds the menus on ``window`` and keeps their enabled state in step with the chart."""
+
+    def __init__(self, window: MainWindow, bar: QMenuBar) -> None:
+        self.window = window
+        self.trial_board: TrialBoardWindow | None = None
+        patient = bar.addMenu("&Patient")
+        entries: list[tuple[str, Callable[[int], QWidget | None], str]] = [
+            ("Start next &cycle…", self.start_cycle, "Ctrl+Shift+S"),
+            ("&Doses of this cycle…", self.cycle_doses, "Ctrl+D"),
+            ("&Modify dose…", self.modify_dose, "Ctrl+M"),
+            ("Enter &lab results…", self.enter_labs, "Ctrl+L"),
+            ("Lab &trends…", self.lab_trends, "Ctrl+Shift+L"),
+            ("Record &adverse event…", self.adverse_event, "Ctrl+Shift+A"),
+            ("Record &response assessment…", self.response, "Ctrl+Shift+R"),
+            ("&End of cycle…", self.end_of_cycle, "Ctrl+Shift+E"),
+            ("DLT re&view…", self.dlt_review, "Ctrl+Shift+D"),
+            ("&Print dosing card…", self.print_card, "Ctrl+P"),
+            ("Print &toxicity summary…", self.print_summary, "Ctrl+Shift+T"),
+        ]
+        self.patient_actions: list[QAction] = []
+        for text, opener, keys in entries:
+            action = QAction(text, window)
+            action.setShortcut(QKeySequence(keys))
+            action.triggered.connect(lambda _=False, o=opener: self._open(o))
+            window.addAction(action)
+            patient.addAction(action)
+            self.patient_actions.append(action)
+            if text.startswith("Record &adverse") or text.startswith("Lab &trends"):
+                patient.addSeparator()
+        trial = bar.addMenu("T&rial")
+        self.batch_action = QAction("Print today's &cards…", window)
+        self.batch_action.setShortcut(QKeySequence("Ctrl+Shift+P"))
+        self.batch_action.triggered.connect(self.morning_batch)
+        self.board_action = QAction("Trial &board…", window)
+        self.board_action.setShortcut(QKeySequence("Ctrl+B"))
+        self.board_action.triggered.connect(self.open_trial_board)
+        for action in (self.batch_action, self.board_action):
+            window.addAction(action)
+            trial.addAction(action)
+        self._wire_chart_tabs()
+        self.update_enabled(None)
+
+    # -- state -----------------------------------------------------------------------------
+    def update_enabled(self, patient_id: int | None) -> None:
+        for action in self.patient_actions:
+            action.setEnabled(patient_id is not None)
+            tip = "" if patient_id is not None else "Select a patient first."
+            action.setStatusTip(tip)
+
+    def _patient(self) -> int | None:
+        return self.window.current_patient_id
+
+    def _open(self, opener: Callable[[int], QWidget | None]) -> None:
+        patient_id = self._patient()
+        if patient_id is None:
+            self.window.statusBar().showMessage("Select a patient first.", 5000)
+            return
+        try:
+            dialog = opener(patient_id)
+        except StorageError as exc:
+            show_storage_error(self.window, exc)
+            return
+        if isinstance(dialog, QDialog):
+            dialog.finished.connect(lambda _=0, pid=patient_id: self._reload(pid))
+
+    def _reload(self, patient_id: int) -> None:
+        self.window.reload_patient(patient_id)
+
+    def _selected_cycle(self, patient_id: int) -> int | None:
+        """The cycle chosen in the chart's day grid, as its number, else the current one."""
+        chart = self.window.chart
+        tabs = getattr(chart, "tabs", None)
+        cycle_id = getattr(tabs, "selected_cycle_id", None)
+        record = self.window.record
+        if cycle_id is not None:
+            return record.repos.cycles.get(cycle_id).value.number
+        row = self.window.patient_list.model.source_row_of(patient_id)
+        return None if row is None else self.window.patient_list.model.row_at(row).cycle
+
+    # -- the workflows ---------------------------------------------------------------------
+    def start_cycle(self, pid: int) -> QWidget | None:
+        return cycle_start.open_cycle_start(
+            self.window, self.window.record, pid, self.window.protocols
+        )
+
+    def cycle_doses(self, pid: int) -> QWidget | None:
+        tabs = getattr(self.window.chart, "tabs", None)
+        cycle_id = getattr(tabs, "selected_cycle_id", None)
+        return dose_admin.open_cycle_doses(
+            self.window, self.window.record, pid, cycle_id, self.window.protocols
+        )
+
+    def modify_dose(self, pid: int) -> QWidget | None:
+        return dose_admin.open_dose_modification(
+            self.window, self.window.record, pid, self.window.protocols
+        )
+
+    def enter_labs(self, pid: int) -> QWidget | None:
+        return lab_entry.open_lab_entry(self.window, self.window.record, pid)
+
+    def lab_trends(self, pid: int) -> QWidget | None:
+        return lab_trends.open_lab_trends(self.window, self.window.record, pid)
+
+    def adverse_event(self, pid: int) -> QWidget | None:
+        return ae_entry.open_adverse_event(
+            self.window, self.window.record, pid, self.window.protocols
+        )
+
+    def response(self, pid: int) -> QWidget | None:
+        return response_entry.open_response_entry(
+            self.window, self.window.record, pid, today=self.window.today
+        )
+
+    def end_of_cycle(self, pid: int) -> QWidget | None:
+        return end_of_cycle.open_end_of_cycle(
+            self.window,
+            self.window.record,
+            pid,
+            today=self.window.today,
+            protocols=self.window.protocols,
+        )
+
+    def dlt_review(self, pid: int) -> QWidget | None:
+        return dlt_review.open_dlt_review(
+            self.window,
+            self.window.record,
+            pid,
+            today=self.window.today,
+            protocols=self.window.protocols,
+        )
+
+    def _print(self, pid: int, kind: str) -> QWidget | None:
+        cycle = self._selected_cycle(pid)
+        if cycle is None:
+            self.window.statusBar().showMessage("This patient has no cycle to print yet.", 5000)
+            return None
+        return printing.open_print_preview(self.window, self.window.record, pid, kind, cycle)
+
+    def print_card(self, pid: int) -> QWidget | None:
+        return self._print(pid, printing.DOSING_CARD)
+
+    def print_summary(self, pid: int) -> QWidget | None:
+        return self._print(pid, printing.TOXICITY_SUMMARY)
+
+    def morning_batch(self) -> None:
+        folder = QFileDialog.getExistingDirectory(
+            self.window, "Folder for today's dosing cards", str(Path.home())
+        )
+        if not folder:
+            return
+        day: date = self.window.today()
+        printing.open_morning_batch(
+            self.window,
+            self.window.record,
+            day,
+            Path(folder),
+            on_finished=lambda message: self.window.statusBar().showMessage(message, 15000),
+        )
+
+    def open_trial_board(self) -> None:
+        if self.trial_board is None:
+            self.trial_board = TrialBoardWindow(
+                self.window.record,
+                dict(self.window.protocols),
+                today=self.window.today(),
+                user=self.window.record.os_user,
+            )
+        self.trial_board.refresh()
+        self.trial_board.show()
+        self.trial_board.raise_()
+
+    # -- the chart's tabs: Enter or double-click opens the item ------------------------------
+    def _wire_chart_tabs(self) -> None:
+        tabs = getattr(self.window.chart, "tabs", None)
+        if tabs is None:
+            return
+        tabs.labs.view.activated.connect(lambda _i: self._open_row(tabs.labs, self._lab))
+        tabs.adverse_events.view.activated.connect(
+            lambda _i: self._open_row(tabs.adverse_events, self._ae)
+        )
+        tabs.day_grid.view.activated.connect(lambda _i: self._open(self.cycle_doses))
+
+    def _open_row(self, table: object, opener: Callable[[int, int], QWidget | None]) -> None:
+        selected = getattr(table, "selected_id", None)
+        item_id = selected() if callable(selected) else None
+        if item_id is None:
+            return
+        self._open(lambda pid: opener(pid, item_id))
+
+    def _lab(self, pid: int, lab_id: int) -> QWidget | None:
+        return lab_entry.open_lab_correction(self.window, self.window.record, pid, lab_id)
+
+    def _ae(self, pid: int, ae_id: int) -> QWidget | None:
+        return ae_entry.open_ae_correction(
+            self.window, self.window.record, pid, ae_id, self.window.protocols
+        )

@@ -1,0 +1,66 @@
+"""Every nursing workflow is reachable from the main window's Patient menu by its shortcut, opens
+for the patient in the chart with the identifiers in its title, and nothing is left open."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QSettings
+from PySide6.QtWidgets import QApplication, QDialog, QWidget
+from pytestqt.qtbot import QtBot
+
+from clinic_app.core.protocol_loader import load_protocols
+from clinic_app.gui.main_window import MainWindow, app_settings
+from clinic_app.services.demo import generate_demo
+from clinic_app.storage.database import Record, open_database
+
+pytestmark = pytest.mark.qt_log_ignore(r"This plugin does not support (propagateSizeHints|raise)")
+
+TODAY = date(2026, 3, 2)
+
+
+@pytest.fixture
+def record(tmp_path: Path) -> Iterator[Record]:
+    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp_path))
+    rec = open_database(tmp_path / "record.sqlite3", daily_backup=False)
+    generate_demo(rec, patients=6, seed=3, today=TODAY)
+    try:
+        yield rec
+    finally:
+        rec.close()
+
+
+def visible_dialogs() -> list[QWidget]:
+    return [w for w in QApplication.topLevelWidgets() if isinstance(w, QDialog) and w.isVisible()]
+
+
+def test_patient_menu_opens_each_workflow_for_the_patient(qtbot: QtBot, record: Record) -> None:
+    window = MainWindow(record, load_protocols(), today=lambda: TODAY, settings=app_settings())
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitUntil(lambda: not window.loading, timeout=15000)
+    actions = window.workflows.patient_actions
+    assert all(not a.isEnabled() for a in actions)  # no patient yet: nothing to act on
+
+    row = window.patient_list.model.row_at(0)
+    window.open_patient(row.patient_id)
+    assert window.current_patient_id == row.patient_id
+    shortcuts = {a.text().replace("&", ""): a.shortcut().toString() for a in actions}
+    assert shortcuts["Enter lab results…"] == "Ctrl+L"
+    assert shortcuts["Start next cycle…"] == "Ctrl+Shift+S"
+    assert len(set(shortcuts.values())) == len(shortcuts)  # no shortcut used twice
+
+    for action in actions:
+        assert action.isEnabled()
+        before = set(map(id, visible_dialogs()))
+        action.trigger()
+        opened = [d for d in visible_dialogs() if id(d) not in before]
+        assert opened, f"{action.text()} opened nothing"
+        for dialog in opened:
+            # the patient is never ambiguous: the MRN is in every dialog's title
+            assert row.mrn in dialog.windowTitle(), (action.text(), dialog.windowTitle())
+            dialog.close()
+    qtbot.waitUntil(lambda: not visible_dialogs(), timeout=5000)
