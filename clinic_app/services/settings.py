@@ -307,8 +307,8 @@ def set_value(record: Record, key: str, text: str, *, reason: str) -> object:
     if not reason.strip():
         raise DomainError("Give a reason for the change; it goes into the audit trail.")
     if key.startswith(REFERENCE_RANGES + "."):
-        test, unit = _range_key(key)
-        lln, uln = _range_text(key, text)
+        test, unit = range_key(key)
+        lln, uln = range_text(key, text)
         lab_entry.set_reference_range(record, test, unit, lln, uln, reason=reason)
         return text.strip()
     s = spec(key)
@@ -319,7 +319,7 @@ def set_value(record: Record, key: str, text: str, *, reason: str) -> object:
     return new
 
 
-def _range_key(key: str) -> tuple[str, str]:
+def range_key(key: str) -> tuple[str, str]:
     parts = key.split(".", 2)
     if len(parts) != 3 or not parts[1] or not parts[2]:
         raise DomainError(f"Write the key as {REFERENCE_RANGES}.TEST.UNIT, not {key!r}.", field=key)
@@ -336,7 +336,7 @@ def _range_key(key: str) -> tuple[str, str]:
     return test, unit
 
 
-def _range_text(key: str, text: str) -> tuple[Decimal | None, Decimal | None]:
+def range_text(key: str, text: str) -> tuple[Decimal | None, Decimal | None]:
     parts = [p.strip() for p in text.split(",")]
     if len(parts) != 2:
         raise DomainError(
