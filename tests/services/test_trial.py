@@ -528,6 +528,7 @@ def test_overview_has_record_version_and_board(record: Record, bpd: Protocol) ->
     cohort.many(1, "no", "no", "no")
     overview = build_overview(record, bpd, TODAY)
     assert overview.board is not None and overview.board.decision_text == "enrol at 2"
+
     def change(version: str) -> int:  # "schema 2 · change 27" -> 27
         return int(version.rsplit(" ", 1)[1])
 
