@@ -28,6 +28,7 @@ from clinic_app.storage.errors import (
 )
 
 if TYPE_CHECKING:
+    from clinic_app.storage.permissions import Role
     from clinic_app.storage.repositories import Repositories
 
 DEFAULT_BUSY_TIMEOUT_MS = 5000
@@ -53,6 +54,35 @@ class Record:
         self._repos: Repositories | None = None
         self.backup_problem: str | None = None
         """Set when the automatic daily backup failed on open (the record itself is fine)."""
+        self._has_users = False
+
+    # -- who is signed in ------------------------------------------------------------------
+    def has_users(self) -> bool:
+        """Whether the record has any user account (else it runs in open mode, see
+        ``permissions.py``). Accounts are never deleted, so a yes is remembered."""
+        if not self._has_users:
+            with self.guard():
+                row = self.db.execute("SELECT EXISTS (SELECT 1 FROM users)").fetchone()
+            self._has_users = bool(row[0])
+        return self._has_users
+
+    @property
+    def role(self) -> Role | None:
+        """The role of ``app_user`` if that is an active account of this record, else None."""
+        from clinic_app.storage.permissions import Role
+
+        if self.app_user is None:
+            return None
+        with self.guard():
+            row = self.db.execute(
+                "SELECT role FROM users WHERE username = ? AND active = 1", [self.app_user]
+            ).fetchone()
+        return None if row is None else Role(row[0])
+
+    def set_user(self, username: str | None) -> None:
+        """Name who acts through this connection from now on (after a sign-in checked the
+        password; ``None`` signs out)."""
+        self.app_user = username
 
     # -- lifecycle -------------------------------------------------------------------------
     def close(self) -> None:
@@ -262,7 +292,7 @@ def schema_problems(record: Record) -> list[str]:
         for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'").fetchall()
     }
     tables = set(db.table_names())
-    for table in schema.CLINICAL_TABLES:
+    for table in (*schema.CLINICAL_TABLES, *schema.ACCOUNT_TABLES):
         if table not in tables:
             problems.append(f"schema: table {table} is missing")
             continue

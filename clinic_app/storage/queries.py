@@ -18,6 +18,7 @@ from datetime import date
 from typing import Any
 
 from clinic_app.storage.database import Record
+from clinic_app.storage.permissions import require_write
 
 Row = dict[str, Any]
 
@@ -286,6 +287,8 @@ def insert_rows_collecting_problems(
     """
     problems: list[tuple[int, str]] = []
     conn = record.db.conn
+    for row in rows:
+        require_write(record, table, row)  # an import writes what its rows are
     for index, row in enumerate(rows):
         names = ", ".join(row)
         marks = ", ".join("?" for _ in row)

@@ -257,14 +257,15 @@ def audit_trigger_names(table: str) -> tuple[str, ...]:
     )
 
 
-def install_audit_triggers(db: Database, table: str) -> None:
+def install_audit_triggers(db: Database, table: str, *, hidden: tuple[str, ...] = ()) -> None:
     """(Re)create the audit and guard triggers of ``table`` from its current columns.
 
     A migration that adds a column must call this again so the audit JSON includes it.
+    ``hidden`` columns are left out of the audit JSON (a password hash has no place there).
     """
     for name in audit_trigger_names(table):
         db.execute(f"DROP TRIGGER IF EXISTS {name}")
-    cols = _columns(db, table)
+    cols = [c for c in _columns(db, table) if c not in hidden]
 
     def snapshot(alias: str) -> str:
         return "json_object(" + ", ".join(f"'{c}', {alias}.{c}" for c in cols) + ")"
@@ -337,7 +338,63 @@ def _m0002_lookup_indexes(db: Database) -> None:
     _set_user_version(db, 2)
 
 
-MIGRATION_NAMES: tuple[str, ...] = ("0001_initial_schema", "0002_lookup_indexes")
+_V3_TABLES: dict[str, str] = {
+    # Accounts are never deleted (audit rows name them); ``active = 0`` switches one off.
+    "users": f"""
+        id INTEGER PRIMARY KEY,
+        username TEXT NOT NULL COLLATE NOCASE CHECK (length(trim(username)) > 0),
+        full_name TEXT NOT NULL CHECK (length(trim(full_name)) > 0),
+        role TEXT NOT NULL CHECK (role IN ('nurse', 'investigator', 'administrator')),
+        active INTEGER NOT NULL DEFAULT 1 {_flag("active")},
+        password_hash TEXT NOT NULL CHECK (password_hash LIKE '$argon2id$%'),
+        password_changed_at TEXT NOT NULL DEFAULT ({_NOW}),
+        failed_attempts INTEGER NOT NULL DEFAULT 0 CHECK (failed_attempts >= 0),
+        locked_until TEXT,""",
+    # A signature: who (account and printed name), when (UTC), what it means, on which row.
+    "signatures": """
+        id INTEGER PRIMARY KEY,
+        user_id INTEGER NOT NULL REFERENCES users(id),
+        printed_name TEXT NOT NULL,
+        signed_at TEXT NOT NULL,
+        meaning TEXT NOT NULL CHECK (length(trim(meaning)) > 0),
+        table_name TEXT NOT NULL,
+        row_id INTEGER NOT NULL,""",
+    # One failed sign-in (also for names that are no account), audited like everything else.
+    "sign_in_failures": """
+        id INTEGER PRIMARY KEY,
+        username TEXT NOT NULL,
+        at TEXT NOT NULL,
+        os_user TEXT NOT NULL,""",
+    # Unsaved entries of a dialog closed by a lock, kept for their author (voided once used).
+    "drafts": f"""
+        id INTEGER PRIMARY KEY,
+        user_id INTEGER NOT NULL REFERENCES users(id),
+        dialog_kind TEXT NOT NULL,
+        patient_id INTEGER REFERENCES patients(id),
+        fields TEXT NOT NULL {_json("fields")},""",
+}
+
+ACCOUNT_TABLES: tuple[str, ...] = tuple(_V3_TABLES)
+"""Audited tables about people rather than patients (not part of clinical export/import)."""
+
+_HIDDEN_COLUMNS: dict[str, tuple[str, ...]] = {"users": ("password_hash",)}
+
+
+@migrations(name="0003_users")
+def _m0003_users(db: Database) -> None:
+    for table, body in _V3_TABLES.items():
+        db.execute(f"CREATE TABLE {table} ({body}{_STANDARD}\n) STRICT")
+        install_audit_triggers(db, table, hidden=_HIDDEN_COLUMNS.get(table, ()))
+    db.execute("CREATE UNIQUE INDEX users_username ON users(username)")
+    db.execute("CREATE INDEX signatures_row ON signatures(table_name, row_id)")
+    db.execute("CREATE INDEX drafts_owner ON drafts(user_id, dialog_kind, patient_id)")
+    # The audit viewer filters by user and by day.
+    db.execute("CREATE INDEX audit_log_user ON audit_log(app_user, at)")
+    db.execute("CREATE INDEX audit_log_at ON audit_log(at)")
+    _set_user_version(db, 3)
+
+
+MIGRATION_NAMES: tuple[str, ...] = ("0001_initial_schema", "0002_lookup_indexes", "0003_users")
 """Every migration this app knows, in order; a file with any other name applied is newer."""
 
 SCHEMA_VERSION = len(MIGRATION_NAMES)

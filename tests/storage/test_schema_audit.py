@@ -36,7 +36,7 @@ def test_upgrade_from_first_schema_keeps_data_and_adds_indexes(db_path: Path) ->
     db.close()
 
     with open_database(db_path, daily_backup=False) as rec:
-        assert rec.db.execute("PRAGMA user_version").fetchone()[0] == 2
+        assert rec.db.execute("PRAGMA user_version").fetchone()[0] == schema.SCHEMA_VERSION
         indexes = {i.name for i in rec.db["labs"].indexes}
         assert "labs_patient_test" in indexes
         assert "audit_log_row" in {i.name for i in rec.db["audit_log"].indexes}

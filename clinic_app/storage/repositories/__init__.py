@@ -23,6 +23,8 @@ from clinic_app.storage.repositories.observations import GcsfRepository, Tempera
 from clinic_app.storage.repositories.patients import MeasurementRepository, PatientRepository
 from clinic_app.storage.repositories.responses import ResponseRepository
 from clinic_app.storage.repositories.settings import SettingRepository
+from clinic_app.storage.signatures import DraftRepository, SignatureRepository
+from clinic_app.storage.users import UserRepository
 
 if TYPE_CHECKING:
     from clinic_app.storage.database import Record
@@ -66,3 +68,6 @@ class Repositories:
         self.temperatures = TemperatureRepository(record)
         self.gcsf = GcsfRepository(record)
         self.settings = SettingRepository(record)
+        self.users = UserRepository(record)
+        self.signatures = SignatureRepository(record)
+        self.drafts = DraftRepository(record)

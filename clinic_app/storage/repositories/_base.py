@@ -10,6 +10,7 @@ from clinic_app.core.errors import DomainError
 from clinic_app.storage.audit import AuditEntry, changes_after, history
 from clinic_app.storage.database import Record
 from clinic_app.storage.errors import NOTHING_LOST, RowNotFoundError, StaleRecordError
+from clinic_app.storage.permissions import require_write
 from clinic_app.storage.rows import Stored
 
 T = TypeVar("T")
@@ -79,6 +80,7 @@ class TableRepository(Generic[T]):
 
     # -- writes -----------------------------------------------------------------------------
     def _insert(self, columns: dict[str, Any], reason: str | None) -> int:
+        require_write(self.record, self.table, columns)
         columns = {**columns, "created_by": self.record.actor}
         names = ", ".join(columns)
         marks = ", ".join("?" for _ in columns)
@@ -110,6 +112,7 @@ class TableRepository(Generic[T]):
         """
         why = _require_reason(reason, "correct")
         columns = self.encode(value)
+        require_write(self.record, self.table, columns)
         sets = ", ".join(f"{name} = ?" for name in columns)
         with self.record.transaction(reason=why) as db:
             try:
@@ -127,6 +130,8 @@ class TableRepository(Generic[T]):
     def void(self, row_id: int, *, expected_version: int, reason: str) -> None:
         """Mark a row entered in error; it stays in the record and in the audit trail."""
         why = _require_reason(reason, "void")
+        current = self._rows("id = ?", [row_id], "id")
+        require_write(self.record, self.table, current[0] if current else None)
         with self.record.transaction(reason=why) as db:
             cursor = db.conn.execute(
                 f"UPDATE {self.table} SET voided_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), "
