@@ -613,8 +613,8 @@ def generate_demo(
         # Escalation cohorts of 3 enrolled about 5 weeks apart; expansion in recent months.
         if cohort == "escalation":
             weeks = 6 + 5 * ((escalation_count - 1 - i) // 3)
-        else:
-            weeks = rng.randint(1, 20)
+        else:  # after the last escalation cohort (6 weeks ago): the 3+3 list order holds
+            weeks = rng.randint(1, 5)
         if cohort == "escalation":
             dlt = p.dlt is DltStatus.YES
         else:
