@@ -23,6 +23,7 @@ COMMAND_MODULES = (
     "print_commands",
     "trial_commands",
     "settings_commands",
+    "user_commands",
 )
 
 NO_DISPLAY_MESSAGE = (

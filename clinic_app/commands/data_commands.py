@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from clinic_app.commands.base import CommandError, iso_date, positive_int
+from clinic_app.commands.user_commands import add_user_option, sign_in
 from clinic_app.core.errors import DomainError
 from clinic_app.services.demo import generate_demo
 from clinic_app.services.exchange import ImportRefused, export_csv, export_json, import_file
@@ -27,6 +28,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     d.add_argument(
         "--force", action="store_true", help="add them even if real patients are present"
     )
+    add_user_option(d)
     d.set_defaults(handler=demo)
 
     e = sub.add_parser("export", parents=[common], help="export the whole record")
@@ -36,6 +38,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
 
     i = sub.add_parser("import", parents=[common], help="import an export into an empty record")
     i.add_argument("file", metavar="FILE", help="a JSON export, or a CSV export folder")
+    add_user_option(i)
     i.set_defaults(handler=import_)
 
     p = sub.add_parser("patient", parents=[common], help="print one patient's computed state")
@@ -55,6 +58,7 @@ def _open(args: argparse.Namespace, read_only: bool = False) -> Record:
 
 def demo(args: argparse.Namespace) -> int:
     with _open(args) as record:
+        sign_in(record, args)
         try:
             result = generate_demo(
                 record, patients=args.patients, seed=args.seed, today=args.today, force=args.force
@@ -87,6 +91,7 @@ def export(args: argparse.Namespace) -> int:
 def import_(args: argparse.Namespace) -> int:
     source = Path(args.file)
     with _open(args) as record:
+        sign_in(record, args)
         try:
             result = import_file(record, source)
         except ImportRefused as exc:

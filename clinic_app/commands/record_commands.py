@@ -12,10 +12,12 @@ from pathlib import Path
 from typing import Any
 
 from clinic_app.commands.base import fail
+from clinic_app.commands.user_commands import add_user_option, sign_in
 from clinic_app.storage.backup import backup_to, check, default_backup_name, restore_from
 from clinic_app.storage.database import open_database
-from clinic_app.storage.errors import StorageError
+from clinic_app.storage.errors import NewerDatabaseError, NotADatabaseError, StorageError
 from clinic_app.storage.location import resolve_db_path
+from clinic_app.storage.permissions import Permission, require
 
 
 def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
@@ -38,6 +40,7 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
         help="replace the record by a backup after checking it; the replaced file is kept",
     )
     restore.add_argument("backup_file", metavar="PATH", help="the backup file to restore")
+    add_user_option(restore)
     restore.set_defaults(handler=run_restore)
 
     check_cmd = subparsers.add_parser(
@@ -82,12 +85,30 @@ def run_restore(args: argparse.Namespace) -> int:
     if source.resolve() == path.resolve():
         fail("that is the record itself; give a backup file to restore")
     try:
+        _may_replace(path, args)
         kept = restore_from(path, source)
     except StorageError as exc:
         return _storage_failure(exc)
     kept_note = f"; the replaced file is kept at {kept}" if kept else ""
     print(f"Restored {path} from {source}{kept_note}")
     return 0
+
+
+def _may_replace(path: Path, args: argparse.Namespace) -> None:
+    """Replacing a record that has accounts is an administrator's (signed in with --user).
+
+    A record that cannot be opened at all (damaged, not a database) has nobody to ask: the
+    restore goes ahead and keeps the replaced file, as before.
+    """
+    if not path.exists():
+        return
+    try:
+        current = open_database(path, daily_backup=False)
+    except (NotADatabaseError, NewerDatabaseError):
+        return
+    with current:
+        sign_in(current, args)
+        require(current, Permission.SETTINGS)
 
 
 def run_check(args: argparse.Namespace) -> int:
