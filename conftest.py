@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,9 @@ import pytest
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 # Tests never touch the user's real record or settings.
 os.environ.pop("CLINIC_APP_DB", None)
+os.environ["CLINIC_APP_CONFIG"] = os.path.join(
+    tempfile.mkdtemp(prefix="clinic-app-test-config-"), "settings.json"
+)
 
 _HAS_PYTEST_QT = importlib.util.find_spec("pytestqt") is not None
 _GUI_DIR = Path(__file__).parent / "tests" / "gui"

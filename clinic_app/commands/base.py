@@ -7,7 +7,11 @@ import sys
 from collections.abc import Callable
 from datetime import date
 from decimal import Decimal, InvalidOperation
+from pathlib import Path
 from typing import NoReturn
+
+from clinic_app.storage.errors import StorageError
+from clinic_app.storage.location import resolve_db_path
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -60,6 +64,14 @@ def positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"{text} must be 1 or more")
     return value
+
+
+def db_path(args: argparse.Namespace) -> Path:
+    """The record this command works on (--db, $CLINIC_APP_DB, the settings file, the default)."""
+    try:
+        return resolve_db_path(getattr(args, "db", None))
+    except StorageError as exc:
+        raise CommandError(exc.message) from None
 
 
 def fail(message: str) -> NoReturn:

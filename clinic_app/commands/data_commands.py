@@ -8,7 +8,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from clinic_app.commands.base import CommandError, iso_date, positive_int
+from clinic_app.commands.base import CommandError, db_path, iso_date, positive_int
 from clinic_app.commands.user_commands import add_user_option, sign_in
 from clinic_app.core.errors import DomainError
 from clinic_app.services.demo import generate_demo
@@ -17,7 +17,6 @@ from clinic_app.services.patient_state import PatientSummary, patient_summary
 from clinic_app.storage import queries
 from clinic_app.storage.database import Record, open_database
 from clinic_app.storage.errors import StorageError
-from clinic_app.storage.location import resolve_db_path
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -49,7 +48,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
 
 
 def _open(args: argparse.Namespace, read_only: bool = False) -> Record:
-    path = resolve_db_path(getattr(args, "db", None))
+    path = db_path(args)
     try:
         return open_database(path, read_only=read_only)
     except StorageError as exc:

@@ -15,7 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from clinic_app.commands.base import fail, iso_date, positive_int
+from clinic_app.commands.base import db_path, fail, iso_date, positive_int
 from clinic_app.core.errors import DomainError, ProtocolError
 from clinic_app.reports.dosing_card import render_dosing_card
 from clinic_app.reports.fonts import FontCoverageError, FontMissingError
@@ -24,7 +24,6 @@ from clinic_app.reports.toxicity_summary import render_toxicity_summary
 from clinic_app.services import documents
 from clinic_app.storage.database import Record, open_database
 from clinic_app.storage.errors import StorageError
-from clinic_app.storage.location import resolve_db_path
 
 DOCUMENT_PROBLEMS = (DomainError, ProtocolError, FontMissingError, FontCoverageError)
 
@@ -62,7 +61,7 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
 
 
 def _open(args: argparse.Namespace) -> Record:
-    path = resolve_db_path(getattr(args, "db", None))
+    path = db_path(args)
     if not path.exists():
         fail(f"there is no record at {path} (give another one with --db PATH)")
     return open_database(path, daily_backup=False)

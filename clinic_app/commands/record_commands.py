@@ -11,12 +11,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from clinic_app.commands.base import fail
+from clinic_app.commands.base import db_path, fail
 from clinic_app.commands.user_commands import add_user_option, sign_in
 from clinic_app.storage.backup import backup_to, check, default_backup_name, restore_from
 from clinic_app.storage.database import open_database
 from clinic_app.storage.errors import NewerDatabaseError, NotADatabaseError, StorageError
-from clinic_app.storage.location import resolve_db_path
 from clinic_app.storage.permissions import Permission, require
 
 
@@ -52,7 +51,7 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
 
 
 def _existing_db(args: argparse.Namespace) -> Path:
-    path = resolve_db_path(getattr(args, "db", None))
+    path = db_path(args)
     if not path.exists():
         fail(f"there is no record at {path} yet (give another one with --db PATH)")
     return path
@@ -81,7 +80,7 @@ def run_restore(args: argparse.Namespace) -> int:
     source = Path(args.backup_file)
     if not source.is_file():
         fail(f"there is no backup file at {source}")
-    path = resolve_db_path(getattr(args, "db", None))
+    path = db_path(args)
     if source.resolve() == path.resolve():
         fail("that is the record itself; give a backup file to restore")
     try:

@@ -11,12 +11,11 @@ import argparse
 import sys
 from typing import Any
 
-from clinic_app.commands.base import fail
+from clinic_app.commands.base import db_path, fail
 from clinic_app.core.errors import DomainError, ProtocolError
 from clinic_app.services import settings as st
 from clinic_app.storage.database import Record, open_database
 from clinic_app.storage.errors import StorageError
-from clinic_app.storage.location import resolve_db_path
 
 DEFAULT_REASON = "changed with clinic-app settings set"
 
@@ -49,7 +48,7 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
 
 def _open(args: argparse.Namespace) -> Record:
     try:
-        return open_database(resolve_db_path(getattr(args, "db", None)), daily_backup=False)
+        return open_database(db_path(args), daily_backup=False)
     except StorageError as exc:
         fail(exc.message)
 

@@ -13,13 +13,12 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from clinic_app.commands.base import fail, iso_date
+from clinic_app.commands.base import db_path, fail, iso_date
 from clinic_app.core.errors import DomainError, ProtocolError
 from clinic_app.core.protocol import Protocol
 from clinic_app.core.protocol_loader import load_protocols
 from clinic_app.storage.database import open_database, os_user
 from clinic_app.storage.errors import StorageError
-from clinic_app.storage.location import resolve_db_path
 
 
 def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
@@ -77,7 +76,7 @@ def _escalating(protocols: dict[str, Protocol], key: str | None) -> Protocol:
 
 
 def _existing_db(args: argparse.Namespace) -> Path:
-    path = resolve_db_path(getattr(args, "db", None))
+    path = db_path(args)
     if not path.exists():
         fail(f"there is no record at {path} yet (give another one with --db PATH)")
     return path

@@ -12,11 +12,10 @@ import getpass
 import sys
 from typing import Any
 
-from clinic_app.commands.base import CommandError, fail
+from clinic_app.commands.base import CommandError, db_path, fail
 from clinic_app.core.errors import DomainError
 from clinic_app.storage.database import Record, open_database
 from clinic_app.storage.errors import StorageError
-from clinic_app.storage.location import resolve_db_path
 from clinic_app.storage.permissions import Role
 from clinic_app.storage.users import SignInRefused
 
@@ -82,7 +81,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
 
 def _open(args: argparse.Namespace) -> Record:
     try:
-        return open_database(resolve_db_path(getattr(args, "db", None)), daily_backup=False)
+        return open_database(db_path(args), daily_backup=False)
     except StorageError as exc:
         raise CommandError(exc.message) from None
 

@@ -25,8 +25,6 @@ from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from pathlib import Path
 
-from platformdirs import user_config_dir
-
 from clinic_app.core import labs
 from clinic_app.core.errors import DomainError, ProtocolError
 from clinic_app.core.ismp import format_number
@@ -35,7 +33,8 @@ from clinic_app.reports.models import PaperSize
 from clinic_app.services import lab_entry
 from clinic_app.storage.backup import DEFAULT_KEEP
 from clinic_app.storage.database import Record
-from clinic_app.storage.location import APP_NAME, default_data_dir
+from clinic_app.storage.location import DATA_FOLDER_KEY, default_data_dir
+from clinic_app.storage.location import config_path as config_path  # part of this API
 
 
 class Scope(StrEnum):
@@ -88,7 +87,7 @@ WEIGHT_CHANGE_PCT = "dosing.weight_change_pct"
 LAB_MAX_AGE_DAYS = "labs.max_age_days"
 BACKUP_FOLDER = "backup.folder"
 BACKUP_KEEP = "backup.keep"
-DATA_FOLDER = "data.folder"
+DATA_FOLDER = DATA_FOLDER_KEY
 
 SETTINGS: tuple[SettingSpec, ...] = (
     SettingSpec(
@@ -443,18 +442,6 @@ def _stored_whole(key: str, raw: object) -> int:
 
 
 # -- machine settings: the per-user config file ----------------------------------------------
-CONFIG_ENV_VAR = "CLINIC_APP_CONFIG"
-CONFIG_FILE_NAME = "settings.json"
-
-
-def config_path() -> Path:
-    """This user's config file ($CLINIC_APP_CONFIG, else the platform's config folder)."""
-    override = os.environ.get(CONFIG_ENV_VAR)
-    if override:
-        return Path(override).expanduser()
-    return Path(user_config_dir(APP_NAME, appauthor=False)) / CONFIG_FILE_NAME
-
-
 def machine_values(path: Path | None = None) -> dict[str, object]:
     """The config file's settings; a missing file is an empty one, a damaged one is refused."""
     file = path or config_path()

@@ -1,21 +1,60 @@
 """Where the clinical record lives on disk.
 
 Precedence, most specific first: the ``--db PATH`` option, the ``CLINIC_APP_DB`` environment
-variable, then ``clinic-app.sqlite3`` in the platform's per-user data folder (for example
-``~/.local/share/clinic-app`` on Linux). The folder is created on first use; the database file
-itself is created by :func:`clinic_app.storage.database.open_database`.
+variable, then ``clinic-app.sqlite3`` in the data folder: the one this computer's settings file
+names (``data.folder``, set in the settings dialog), else the platform's per-user data folder
+(for example ``~/.local/share/clinic-app`` on Linux). The folder is created on first use; the
+database file itself is created by :func:`clinic_app.storage.database.open_database`.
 """
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
-from platformdirs import user_data_dir
+from platformdirs import user_config_dir, user_data_dir
+
+from clinic_app.storage.errors import StorageError
 
 ENV_VAR = "CLINIC_APP_DB"
 APP_NAME = "clinic-app"
 DEFAULT_FILE_NAME = "clinic-app.sqlite3"
+CONFIG_ENV_VAR = "CLINIC_APP_CONFIG"
+CONFIG_FILE_NAME = "settings.json"
+DATA_FOLDER_KEY = "data.folder"
+
+
+def config_path() -> Path:
+    """This computer's settings file ($CLINIC_APP_CONFIG, else the platform's config folder).
+
+    It holds what cannot live in the record itself, such as where the record is.
+    """
+    override = os.environ.get(CONFIG_ENV_VAR)
+    if override:
+        return Path(override).expanduser()
+    return Path(user_config_dir(APP_NAME, appauthor=False)) / CONFIG_FILE_NAME
+
+
+def configured_data_folder() -> Path | None:
+    """The data folder named in this computer's settings file, if any.
+
+    A damaged file is refused rather than ignored: opening the default record instead of the
+    configured one would show a nurse an empty list as if the patients were gone.
+    """
+    file = config_path()
+    try:
+        data = json.loads(file.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        raise StorageError(
+            f"This computer's settings file {file} cannot be read ({exc}), so the app does not "
+            "know which data folder to use; fix or delete the file, or name the record with "
+            "--db PATH. Nothing was opened or changed."
+        ) from None
+    folder = data.get(DATA_FOLDER_KEY) if isinstance(data, dict) else None
+    return Path(folder).expanduser() if isinstance(folder, str) and folder else None
 
 
 def default_data_dir() -> Path:
@@ -30,7 +69,10 @@ def resolve_db_path(cli_value: str | os.PathLike[str] | None) -> Path:
     shell profile falls back to the default instead of pointing at the current folder.
     """
     chosen: str | os.PathLike[str] | None = cli_value or os.environ.get(ENV_VAR) or None
-    path = default_data_dir() / DEFAULT_FILE_NAME if chosen is None else Path(chosen)
+    if chosen is None:
+        path = (configured_data_folder() or default_data_dir()) / DEFAULT_FILE_NAME
+    else:
+        path = Path(chosen)
     path = path.expanduser()
     path.parent.mkdir(parents=True, exist_ok=True)
     return path

@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 
 from clinic_app.storage import location
+from clinic_app.storage.errors import StorageError
 from clinic_app.storage.location import ENV_VAR, resolve_db_path
 
 
@@ -43,3 +44,23 @@ def test_cli_overrides_env(
 def test_blank_env_falls_back_to_default(fake_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(ENV_VAR, "")
     assert resolve_db_path(None) == location.default_data_dir() / "clinic-app.sqlite3"
+
+
+def test_data_folder_from_this_computers_settings_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = tmp_path / "config" / "settings.json"
+    config.parent.mkdir()
+    config.write_text('{"data.folder": "' + str(tmp_path / "shared") + '"}', encoding="utf-8")
+    monkeypatch.setenv("CLINIC_APP_CONFIG", str(config))
+    monkeypatch.delenv("CLINIC_APP_DB", raising=False)
+    assert resolve_db_path(None) == tmp_path / "shared" / "clinic-app.sqlite3"
+    # --db and CLINIC_APP_DB still win over the settings file
+    assert resolve_db_path(str(tmp_path / "x.sqlite3")) == tmp_path / "x.sqlite3"
+    monkeypatch.setenv("CLINIC_APP_DB", str(tmp_path / "env.sqlite3"))
+    assert resolve_db_path(None) == tmp_path / "env.sqlite3"
+    # a damaged settings file is refused, not silently replaced by the default folder
+    monkeypatch.delenv("CLINIC_APP_DB")
+    config.write_text("{not json", encoding="utf-8")
+    with pytest.raises(StorageError, match="cannot be read"):
+        resolve_db_path(None)
