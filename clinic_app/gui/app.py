@@ -8,10 +8,11 @@ from PySide6.QtCore import QCoreApplication
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from clinic_app import __version__
-from clinic_app.core.errors import ProtocolError
+from clinic_app.core.errors import DomainError, ProtocolError
 from clinic_app.core.protocol_loader import load_protocols
 from clinic_app.gui.errors import install_exception_reporter, storage_error_text
 from clinic_app.gui.main_window import APPLICATION, ORGANISATION, MainWindow
+from clinic_app.services.settings import with_record_thresholds
 from clinic_app.storage.database import open_database
 from clinic_app.storage.errors import StorageError
 from clinic_app.storage.location import resolve_db_path
@@ -45,6 +46,11 @@ def run_app(db_path: str | None) -> int:
             QMessageBox.critical(None, "The record could not be opened", storage_error_text(exc))
             return 2
         with record:
+            try:  # the clinic's thresholds kept in the record apply to every protocol
+                protocols = with_record_thresholds(record, protocols)
+            except DomainError as exc:
+                QMessageBox.critical(None, "A clinic setting is damaged", exc.message)
+                return 2
             window = MainWindow(record, protocols)
             if record.backup_problem:
                 window.statusBar().showMessage(record.backup_problem, 30000)

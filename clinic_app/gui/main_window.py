@@ -33,6 +33,7 @@ from clinic_app import __version__
 from clinic_app.core.errors import DomainError
 from clinic_app.core.protocol import Protocol
 from clinic_app.core.protocol_loader import load_protocols
+from clinic_app.gui import settings_dialog
 from clinic_app.gui.dialogs.enrolment import EnrolmentDialog, patient_title
 from clinic_app.gui.dialogs.new_patient import NewPatientDialog
 from clinic_app.gui.errors import show_storage_error
@@ -40,6 +41,7 @@ from clinic_app.gui.patient_actions import PatientActions
 from clinic_app.gui.patient_list import PatientListView
 from clinic_app.gui.today import TodayView
 from clinic_app.services.patient_state import DueItem, PatientRow, due_today, list_patient_rows
+from clinic_app.services.settings import with_record_thresholds
 from clinic_app.storage.database import Record, open_database
 from clinic_app.storage.errors import StorageError
 
@@ -276,6 +278,11 @@ class MainWindow(QMainWindow):
             file_menu.addAction(action)
         file_menu.addSeparator()
         file_menu.addAction(self.demo_action)
+        self.settings_action = self._action(
+            "&Settings…", self.open_settings, settings_dialog.SHORTCUT, "Clinic settings"
+        )
+        self.settings_action.setMenuRole(QAction.MenuRole.PreferencesRole)
+        file_menu.addAction(self.settings_action)
         file_menu.addSeparator()
         file_menu.addAction(self.quit_action)
 
@@ -407,6 +414,20 @@ class MainWindow(QMainWindow):
             self.right.setCurrentWidget(self.chart)
             self.demo_action.setEnabled(False)
         self.refresh()
+
+    def open_settings(self) -> None:
+        dialog = settings_dialog.open_settings_dialog(self.record, self)
+        dialog.finished.connect(self._settings_closed)
+
+    def _settings_closed(self) -> None:
+        # Thresholds kept in the record (weight change, lab age) apply to every protocol.
+        try:
+            self.protocols = with_record_thresholds(self.record, load_protocols())
+        except (DomainError, StorageError) as exc:
+            self.statusBar().showMessage(str(exc), 15000)
+            return
+        if self.current_patient_id is not None:
+            self.reload_patient(self.current_patient_id)
 
     def reload_patient(self, patient_id: int) -> None:
         """After a dialog saved something: the chart and the patient's row show it at once."""

@@ -64,3 +64,26 @@ def test_patient_menu_opens_each_workflow_for_the_patient(qtbot: QtBot, record: 
             assert row.mrn in dialog.windowTitle(), (action.text(), dialog.windowTitle())
             dialog.close()
     qtbot.waitUntil(lambda: not visible_dialogs(), timeout=5000)
+
+
+def test_settings_from_the_file_menu_and_thresholds_apply(qtbot: QtBot, record: Record) -> None:
+    from decimal import Decimal
+
+    from clinic_app.gui.settings_dialog import SettingsDialog
+    from clinic_app.services import settings as clinic_settings
+
+    window = MainWindow(record, load_protocols(), today=lambda: TODAY, settings=app_settings())
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitUntil(lambda: not window.loading, timeout=15000)
+    assert window.settings_action.menuRole().name == "PreferencesRole"
+    window.settings_action.trigger()
+    dialogs = [d for d in visible_dialogs() if isinstance(d, SettingsDialog)]
+    assert len(dialogs) == 1
+    # a threshold saved in the record replaces the protocol files' 10 % once the dialog closes
+    clinic_settings.set_value(record, clinic_settings.WEIGHT_CHANGE_PCT, "7.5", reason="test")
+    dialogs[0].close()
+    qtbot.waitUntil(
+        lambda: window.protocols["dextr"].settings.weight_change_pct == Decimal("7.5"),
+        timeout=5000,
+    )
