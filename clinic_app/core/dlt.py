@@ -284,6 +284,17 @@ class DltProposal:
     pending: tuple[str, ...]
     notes: tuple[str, ...]
 
+    def evidence_lines(self) -> tuple[str, ...]:
+        """The reasoning as the review screen and the toxicity summary print it, one line each."""
+        lines = [self.evaluability_reason]
+        for finding in self.fired:
+            lines.append(f"Fired: {finding.sentence}")
+            lines += [f"    evidence: {item}" for item in finding.evidence]
+        lines += [f"Not assessed: {item.reason}" for item in self.not_assessed]
+        lines += [f"Pending: {text}" for text in self.pending]
+        lines += [f"Note: {text}" for text in self.notes]
+        return tuple(lines)
+
 
 READING_NOTES = (
     'The seed\'s "> Grade 3" is read as ">= Grade 3" (a lost "≥" sign, rules §5).',

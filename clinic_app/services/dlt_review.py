@@ -52,18 +52,7 @@ class DltReviewView:
 
     def evidence(self) -> tuple[str, ...]:
         """The proposal's reasoning, one line each: evaluability, rules fired, gaps, notes."""
-        p = self.proposal
-        if p is None:
-            return self.missing
-        lines = [p.evaluability_reason]
-        for finding in p.fired:
-            lines.append(f"Fired: {finding.sentence}")
-            lines += [f"    {item}" for item in finding.evidence]
-        for item in p.not_assessed:
-            lines.append(f"Not assessed: {item.reason}")
-        lines += [f"Pending: {text}" for text in p.pending]
-        lines += [f"Note: {text}" for text in p.notes]
-        return tuple(lines)
+        return self.missing if self.proposal is None else self.proposal.evidence_lines()
 
 
 def dlt_review_view(

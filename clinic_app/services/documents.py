@@ -15,11 +15,9 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from clinic_app.core import labs as lab_catalogue
-from clinic_app.core.ae_terms import dlt_categories
 from clinic_app.core.ctcae import Direction, GradingTable, default_grading_table, grade_lab
-from clinic_app.core.dlt import DltCriteria, DltInputs, DltProposal, propose_dlt
 from clinic_app.core.dosing import Bsa, body_surface_area
-from clinic_app.core.errors import DomainError, MissingDataError, ProtocolError
+from clinic_app.core.errors import DomainError, MissingDataError
 from clinic_app.core.ismp import format_quantity, plain_number
 from clinic_app.core.plan import CyclePlan, plan_cycle
 from clinic_app.core.protocol import Protocol, Route
@@ -49,6 +47,7 @@ from clinic_app.reports.models import (
     ResponseLine,
     ToxicitySummary,
 )
+from clinic_app.services.patient_state import patient_summary
 from clinic_app.storage.database import Record
 from clinic_app.storage.rows import CycleRow, CycleStatus, DltReview
 
@@ -473,79 +472,22 @@ def response_line(
     return ResponseLine(target.assessed_on, last.category.value, last.confirmed, last.explanation)
 
 
-def _dlt_section(
-    record: Record,
-    ref: CycleRef,
-    adverse_events: Sequence[AdverseEvent],
-    labs: Sequence[LabResult],
-    assessed_on: date,
-    criteria: DltCriteria | None,
-) -> DltSection:
-    repos = record.repos
-    patient_id, cycle = ref.patient.id, ref.cycle
-    assert patient_id is not None and cycle.id is not None and ref.enrolment.id is not None
+def _dlt_section(record: Record, ref: CycleRef, assessed_on: date) -> DltSection:
+    """The DLT proposal as the DLT review screen shows it (one builder: services.patient_state),
+    judged on what is known on ``assessed_on``, with the investigator's reviews."""
+    cycle = ref.cycle
+    assert ref.patient.id is not None and cycle.id is not None and ref.enrolment.id is not None
     reviews = [
         r
-        for r in repos.dlt_reviews.for_enrolment(ref.enrolment.id)
+        for r in record.repos.dlt_reviews.for_enrolment(ref.enrolment.id)
         if r.cycle_id in (None, cycle.id)
     ]
     review = "; ".join(_review_text(r) for r in reviews) or "Not yet reviewed by the investigator."
-    try:
-        if criteria is None:
-            criteria = ref.protocol.dlt_criteria or DltCriteria()
-    except ProtocolError as exc:
-        return DltSection(
-            f"The DLT proposal cannot be computed: the protocol's [dlt] table was refused ({exc}).",
-            (),
-            review,
-        )
-    start = ref.start
-    window_end = min(assessed_on, start + timedelta(days=criteria.window_days - 1))
-    responses = repos.responses.for_patient(patient_id)
-    baseline_marrow = next(
-        (
-            a.marrow_plasma_cells_pct
-            for a in reversed(responses)
-            if a.assessed_on <= start and a.marrow_plasma_cells_pct is not None
-        ),
-        None,
-    )
-    c2d1 = _next_start(record, ref)
-    inputs = DltInputs(
-        cycle1_start=start,
-        assessed_on=assessed_on,
-        c2d1_actual=c2d1 if c2d1 is not None and c2d1 <= assessed_on else None,
-        adverse_events=tuple(ae for ae in adverse_events if ae.onset <= assessed_on),
-        ae_categories=dlt_categories(),
-        labs=tuple(
-            lab
-            for lab in labs
-            if lab.test in CHART_TESTS and start <= lab.collected_on <= window_end
-        ),
-        gcsf_doses=tuple(repos.gcsf.for_patient(patient_id)),
-        temperatures=tuple(repos.temperatures.for_patient(patient_id)),
-        dose_events=tuple(repos.doses.for_cycle(cycle.id)),
-        baseline_marrow_plasma_cells_pct=baseline_marrow,
-        baseline_anc=_baseline(labs, "anc", start + timedelta(days=1)),
-        baseline_platelets=_baseline(labs, "platelets", start + timedelta(days=1)),
-    )
-    try:
-        proposal = propose_dlt(inputs, criteria)
-    except DomainError as exc:
-        return DltSection(f"The DLT proposal cannot be computed: {exc.message}", (), review)
-    return DltSection(proposal.summary, _evidence(proposal), review)
-
-
-def _evidence(proposal: DltProposal) -> tuple[str, ...]:
-    lines = [proposal.evaluability_reason]
-    for finding in proposal.fired:
-        lines.append(f"Fired: {finding.sentence}")
-        lines += [f"  evidence: {item}" for item in finding.evidence]
-    for item in proposal.not_assessed:
-        lines.append(f"Not assessed: {item.reason}")
-    lines += [f"Pending: {p}" for p in proposal.pending]
-    lines += [f"Note: {n}" for n in proposal.notes]
-    return tuple(lines)
+    summary = patient_summary(record, ref.patient.id, assessed_on, {ref.protocol.key: ref.protocol})
+    if summary.dlt is None:
+        why = "; ".join(m for m in summary.missing if m.startswith("DLT")) or "no cycle-1 data"
+        return DltSection(f"The DLT proposal cannot be computed: {why}.", (), review)
+    return DltSection(summary.dlt.summary, summary.dlt.evidence_lines(), review)
 
 
 def build_toxicity_summary(
@@ -556,7 +498,6 @@ def build_toxicity_summary(
     printed_by: str | None = None,
     printed_at: datetime | None = None,
     protocols: Mapping[str, Protocol] | None = None,
-    dlt_criteria: DltCriteria | None = None,
     table: GradingTable | None = None,
 ) -> ToxicitySummary:
     """The toxicity summary of one patient's cycle (issue 5).
@@ -626,9 +567,7 @@ def build_toxicity_summary(
     dlt = None
     if dlt_applies:
         # The DLT engine judges what is known on the day of printing.
-        dlt = _dlt_section(
-            record, ref, all_aes, all_labs, the_stamp.printed_at.date(), dlt_criteria
-        )
+        dlt = _dlt_section(record, ref, the_stamp.printed_at.date())
     phase = ref.protocol.phase(row.phase.value)
     return ToxicitySummary(
         patient=identity(ref.patient),

@@ -32,7 +32,7 @@ from typing import Any
 
 from clinic_app.core.ae_terms import dlt_categories
 from clinic_app.core.ctcae import LabGrade, default_grading_table, grade_lab
-from clinic_app.core.dlt import DltInputs, DltProposal, propose_dlt
+from clinic_app.core.dlt import DltCriteria, DltInputs, DltProposal, propose_dlt
 from clinic_app.core.dosing import weight_change
 from clinic_app.core.errors import DomainError, MissingDataError, ProtocolError
 from clinic_app.core.ismp import format_number
@@ -677,7 +677,7 @@ def _dlt_proposal(
         progressed_on=off if in_window and reason is OffStudyReason.PROGRESSION else None,
     )
     try:
-        return propose_dlt(inputs)
+        return propose_dlt(inputs, protocol.dlt_criteria or DltCriteria())
     except DomainError as exc:
         missing.append(f"DLT not assessed: {exc.message}")
         return None
