@@ -17,40 +17,15 @@ from __future__ import annotations
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from enum import StrEnum
 from functools import cache
 from pathlib import Path
 
+from clinic_app.core.dlt import AeCategory
 from clinic_app.core.errors import DomainError, ProtocolError
 from clinic_app.core.labs import lab_test, resources_dir
 
-
-class DltCategory(StrEnum):
-    """How the DLT rules treat a term (the values match ``clinic_app.core.dlt.AeCategory``)."""
-
-    NEUTROPENIA = "neutropenia"
-    FEBRILE_NEUTROPENIA = "febrile_neutropenia"
-    THROMBOCYTOPENIA = "thrombocytopenia"
-    HAEMATOLOGICAL = "haematological"
-    NON_HAEMATOLOGICAL = "non_haematological"
-    NAUSEA_VOMITING_DIARRHOEA = "nausea_vomiting_diarrhoea"
-    NEUROPATHY = "neuropathy"
-    RASH = "rash"
-    VENOUS_THROMBOEMBOLISM = "venous_thromboembolism"
-    THROMBOTIC = "thrombotic"
-
-    @property
-    def haematological(self) -> bool:
-        return self in {
-            DltCategory.NEUTROPENIA,
-            DltCategory.FEBRILE_NEUTROPENIA,
-            DltCategory.THROMBOCYTOPENIA,
-            DltCategory.HAEMATOLOGICAL,
-        }
-
-    @property
-    def thrombotic(self) -> bool:
-        return self in {DltCategory.VENOUS_THROMBOEMBOLISM, DltCategory.THROMBOTIC}
+# The term catalogue classifies each term the way the DLT rules read it: one enum for both.
+DltCategory = AeCategory
 
 
 @dataclass(frozen=True)

@@ -72,6 +72,10 @@ class AeCategory(StrEnum):
     def haematological(self) -> bool:
         return self in _HAEMATOLOGICAL
 
+    @property
+    def thrombotic(self) -> bool:
+        return self in {AeCategory.VENOUS_THROMBOEMBOLISM, AeCategory.THROMBOTIC}
+
 
 _HAEMATOLOGICAL = frozenset(
     {

@@ -296,14 +296,6 @@ def _summary_end(record: Record, ref: CycleRef) -> date:
     return ref.start + timedelta(days=ref.protocol.cycle_length_days - 1)
 
 
-def _next_start(record: Record, ref: CycleRef) -> date | None:
-    assert ref.enrolment.id is not None
-    for other in record.repos.cycles.for_enrolment(ref.enrolment.id):
-        if other.number == ref.cycle.number + 1:
-            return other.start_date
-    return None
-
-
 def dose_lines(
     plan: CyclePlan | None, events: Sequence[DoseEvent], names: Mapping[str, str]
 ) -> list[DoseLine]:
