@@ -12,6 +12,7 @@ from clinic_app.core.errors import DomainError, ProtocolError
 from clinic_app.core.protocol_loader import load_protocols
 from clinic_app.gui.errors import install_exception_reporter, storage_error_text
 from clinic_app.gui.main_window import APPLICATION, ORGANISATION, MainWindow
+from clinic_app.gui.sign_in import ensure_signed_in
 from clinic_app.services.settings import with_record_thresholds
 from clinic_app.storage.database import open_database
 from clinic_app.storage.errors import StorageError
@@ -50,6 +51,15 @@ def run_app(db_path: str | None) -> int:
                 protocols = with_record_thresholds(record, protocols)
             except DomainError as exc:
                 QMessageBox.critical(None, "A clinic setting is damaged", exc.message)
+                return 2
+            try:
+                # First start: create the administrator account; afterwards: sign in.
+                if not ensure_signed_in(record):
+                    return 0  # sign-in cancelled: the record was not shown
+            except StorageError as exc:
+                QMessageBox.critical(
+                    None, "The record could not be opened", storage_error_text(exc)
+                )
                 return 2
             window = MainWindow(record, protocols)
             if record.backup_problem:

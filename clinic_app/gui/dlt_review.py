@@ -30,9 +30,11 @@ from clinic_app.core.protocol import Protocol
 from clinic_app.gui.dialogs.enrolment import WARNING_SIGN, from_qdate, patient_title, to_qdate
 from clinic_app.gui.end_of_cycle import error_label
 from clinic_app.gui.errors import show_storage_error
+from clinic_app.gui.signature import SignatureDialog, save_signed, sign_then_save
 from clinic_app.services.dlt_review import DltReviewView, dlt_review_view, record_review
 from clinic_app.storage.database import Record
 from clinic_app.storage.errors import StorageError
+from clinic_app.storage.signatures import MEANINGS, Signer
 
 _FIELDS = ("verdict", "evaluable", "reviewer", "reviewed_on", "reason")
 
@@ -51,6 +53,7 @@ class DltReviewDialog(QDialog):
         self.record = record
         self.today = today
         self.review_id: int | None = None
+        self.signature: SignatureDialog | None = None
         self.view: DltReviewView = dlt_review_view(record, patient_id, today(), protocols)
         level = self.view.enrolment.dose_level if self.view.enrolment else None
         self.setWindowTitle(f"DLT review — {patient_title(self.view.patient)}")
@@ -81,7 +84,8 @@ class DltReviewDialog(QDialog):
         row.addWidget(self.dlt_no)
         self.evaluable = QCheckBox("&Evaluable for toxicity", self)
         self.evaluable.setChecked(p.evaluable_for_toxicity if p else True)
-        self.reviewer = QLineEdit(record.app_user or "", self)
+        me = record.repos.users.current()
+        self.reviewer = QLineEdit(me.full_name if me else (record.app_user or ""), self)
         self.reviewer.setAccessibleName("Reviewing investigator")
         self.reviewed_on = QDateEdit(to_qdate(today()), self)
         self.reviewed_on.setDisplayFormat("yyyy-MM-dd")
@@ -149,8 +153,12 @@ class DltReviewDialog(QDialog):
             self.errors["verdict"].setText(f"{WARNING_SIGN} Choose DLT yes or no.")
             self.errors["verdict"].setVisible(True)
             return
-        try:
-            self.review_id = record_review(
+        # An investigator's DLT decision is signed by re-entering the password.
+        self.signature = sign_then_save(self, self.record, MEANINGS["dlt_reviews"], self._save)
+
+    def _save(self, signer: Signer | None) -> None:
+        def review() -> int:
+            return record_review(
                 self.record,
                 self.view,
                 dlt=self.dlt_yes.isChecked(),
@@ -159,6 +167,15 @@ class DltReviewDialog(QDialog):
                 reviewed_on=from_qdate(self.reviewed_on.date()),
                 today=self.today(),
                 reason=self.reason.text(),
+            )
+
+        try:
+            self.review_id = save_signed(
+                self.record,
+                signer,
+                "dlt_reviews",
+                review,
+                self.reason.text().strip() or "DLT review",
             )
         except StorageError as exc:
             show_storage_error(self, exc)

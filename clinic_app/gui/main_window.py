@@ -37,6 +37,7 @@ from clinic_app.gui import settings_dialog
 from clinic_app.gui.dialogs.enrolment import EnrolmentDialog, patient_title
 from clinic_app.gui.dialogs.new_patient import NewPatientDialog
 from clinic_app.gui.errors import show_storage_error
+from clinic_app.gui.lock import Session
 from clinic_app.gui.patient_actions import PatientActions
 from clinic_app.gui.patient_list import PatientListView
 from clinic_app.gui.today import TodayView
@@ -217,7 +218,11 @@ class MainWindow(QMainWindow):
         self.splitter.setStretchFactor(0, 2)
         self.splitter.setStretchFactor(1, 3)
         self.splitter.setChildrenCollapsible(False)
-        self.setCentralWidget(self.splitter)
+        # The lock page (gui/lock.py) replaces the splitter while the window is locked.
+        self.root = QStackedWidget(self)
+        self.root.setObjectName("root_stack")
+        self.root.addWidget(self.splitter)
+        self.setCentralWidget(self.root)
 
         self.status_label = QLabel(f"Database: {record.path}    User: {record.os_user}", self)
         self.status_label.setObjectName("status_database")
@@ -225,6 +230,7 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.status_label, 1)
 
         self._make_actions()
+        self.session = Session(self)
         self.patient_list.patientSelected.connect(self.show_patient)
         self.today_view.patientActivated.connect(self.open_patient)
         self.welcome.demo_button.clicked.connect(self.create_demo_patients)
@@ -272,6 +278,21 @@ class MainWindow(QMainWindow):
             "Enrol the selected patient on a protocol",
         )
         self.demo_action = self._action("Create &demonstration patients", self.create_demo_patients)
+        self.switch_user_action = self._action(
+            "S&witch user…",
+            lambda: self.session.switch_user(),
+            "Ctrl+Shift+U",
+            "Hide patient data and let the next user sign in",
+        )
+        self.lock_action = self._action(
+            "&Lock window",
+            lambda: self.session.lock(),
+            "Ctrl+Shift+K",
+            "Hide patient data until you sign in again",
+        )
+        self.users_action = self._action(
+            "&Users…", self.open_users, tip="Add users, set roles, deactivate, reset passwords"
+        )
         self.quit_action = self._action("&Quit", self.close, QKeySequence.StandardKey.Quit)
         self.quit_action.setMenuRole(QAction.MenuRole.QuitRole)
         for action in (self.new_patient_action, self.enrol_action):
@@ -337,6 +358,7 @@ class MainWindow(QMainWindow):
         self.settings.sync()
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        self.session.stop()
         if self.demo_thread is not None:
             self._stop_demo()
         if self.load_thread is not None:
@@ -395,6 +417,7 @@ class MainWindow(QMainWindow):
         self.right.setCurrentWidget(self.welcome if empty else self.chart)
         self.demo_action.setEnabled(empty and _demo_function() is not None)
         self.enrol_action.setEnabled(self.current_patient_id is not None)
+        self.workflows.update_enabled(self.current_patient_id)
         if self._pending_patient is not None:
             pending, self._pending_patient = self._pending_patient, None
             self.open_patient(pending)
@@ -508,6 +531,47 @@ class MainWindow(QMainWindow):
         if patient_id is not None:
             self.refresh_patient(patient_id)
             self.open_patient(patient_id)
+
+    # -- users ------------------------------------------------------------------------------
+    def user_changed(self) -> None:
+        """Whoever is signed in now: the status bar names them, actions follow their role."""
+        me = None
+        if self.record.app_user is not None:
+            try:
+                me = self.record.repos.users.current()
+            except StorageError as exc:
+                show_storage_error(self, exc)
+        if me is not None:
+            who = f"User: {me.full_name} ({me.username}, {me.role.value}) on {self.record.os_user}"
+        else:
+            who = f"User: {self.record.os_user}"
+        self.status_label.setText(f"Database: {self.record.path}    {who}")
+        accounts = self.record.has_users()
+        no_accounts = "This record has no user accounts yet: create them with File ▸ Users…"
+        for action in (self.switch_user_action, self.lock_action):
+            action.setEnabled(accounts)
+            action.setStatusTip("" if accounts else no_accounts)
+            action.setToolTip(action.text().replace("&", "") if accounts else no_accounts)
+        self.workflows.update_enabled(self.current_patient_id)
+
+    def open_users(self) -> QWidget | None:
+        from clinic_app.gui.sign_in import CreateAdministratorDialog
+        from clinic_app.gui.users_dialog import UsersDialog
+
+        if not self.record.has_users():
+            create = CreateAdministratorDialog(self.record, self)
+
+            def created() -> None:
+                if create.user is not None:
+                    self.record.set_user(create.user.username)
+                    self.session.user_changed()
+
+            create.accepted.connect(created)
+            create.open()
+            return create
+        users = UsersDialog(self.record, self)
+        users.open()
+        return users
 
     def about(self) -> None:
         QMessageBox.about(

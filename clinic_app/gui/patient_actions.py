@@ -28,9 +28,30 @@ from clinic_app.gui import (
 from clinic_app.gui.errors import show_storage_error
 from clinic_app.gui.trial_board import TrialBoardWindow
 from clinic_app.storage.errors import StorageError
+from clinic_app.storage.permissions import Permission, why_not
 
 if TYPE_CHECKING:
     from clinic_app.gui.main_window import MainWindow
+
+
+def gate(action: QAction, reason: str | None) -> None:
+    """Disable ``action`` with ``reason`` (a role that may not do it); None leaves it be."""
+    if reason is None:
+        return
+    action.setEnabled(False)
+    action.setStatusTip(reason)
+    action.setToolTip(reason)
+
+
+def allow(action: QAction, reason: str | None) -> None:
+    """Enable ``action`` unless the role may not do it (then disabled with ``reason``)."""
+    default = action.property("default_tip")
+    if not isinstance(default, str):
+        default = action.statusTip()
+        action.setProperty("default_tip", default)
+    action.setEnabled(reason is None)
+    action.setStatusTip(reason or default)
+    action.setToolTip(reason or action.text().replace("&", ""))
 
 
 class PatientActions:
@@ -40,21 +61,23 @@ class PatientActions:
         self.window = window
         self.trial_board: TrialBoardWindow | None = None
         patient = bar.addMenu("&Patient")
-        entries: list[tuple[str, Callable[[int], QWidget | None], str]] = [
-            ("Start next &cycle…", self.start_cycle, "Ctrl+Shift+S"),
-            ("&Doses of this cycle…", self.cycle_doses, "Ctrl+D"),
-            ("&Modify dose…", self.modify_dose, "Ctrl+M"),
-            ("Enter &lab results…", self.enter_labs, "Ctrl+L"),
-            ("Lab &trends…", self.lab_trends, "Ctrl+Shift+L"),
-            ("Record &adverse event…", self.adverse_event, "Ctrl+Shift+A"),
-            ("Record &response assessment…", self.response, "Ctrl+Shift+R"),
-            ("&End of cycle…", self.end_of_cycle, "Ctrl+Shift+E"),
-            ("DLT re&view…", self.dlt_review, "Ctrl+Shift+D"),
-            ("&Print dosing card…", self.print_card, "Ctrl+P"),
-            ("Print &toxicity summary…", self.print_summary, "Ctrl+Shift+T"),
+        P = Permission
+        entries: list[tuple[str, Callable[[int], QWidget | None], str, Permission | None]] = [
+            ("Start next &cycle…", self.start_cycle, "Ctrl+Shift+S", P.CYCLES),
+            ("&Doses of this cycle…", self.cycle_doses, "Ctrl+D", P.DOSE_ADMINISTRATION),
+            ("&Modify dose…", self.modify_dose, "Ctrl+M", P.DOSE_MODIFICATIONS),
+            ("Enter &lab results…", self.enter_labs, "Ctrl+L", P.LABS),
+            ("Lab &trends…", self.lab_trends, "Ctrl+Shift+L", None),
+            ("Record &adverse event…", self.adverse_event, "Ctrl+Shift+A", P.ADVERSE_EVENTS),
+            ("Record &response assessment…", self.response, "Ctrl+Shift+R", P.RESPONSES),
+            ("&End of cycle…", self.end_of_cycle, "Ctrl+Shift+E", P.PHASE_DECISIONS),
+            ("DLT re&view…", self.dlt_review, "Ctrl+Shift+D", P.DLT_CONFIRMATION),
+            ("&Print dosing card…", self.print_card, "Ctrl+P", P.PRINTING),
+            ("Print &toxicity summary…", self.print_summary, "Ctrl+Shift+T", P.PRINTING),
         ]
         self.patient_actions: list[QAction] = []
-        for text, opener, keys in entries:
+        self.permissions: list[Permission | None] = [entry[3] for entry in entries]
+        for text, opener, keys, _permission in entries:
             action = QAction(text, window)
             action.setShortcut(QKeySequence(keys))
             action.triggered.connect(lambda _=False, o=opener: self._open(o))
@@ -70,7 +93,11 @@ class PatientActions:
         self.board_action = QAction("Trial &board…", window)
         self.board_action.setShortcut(QKeySequence("Ctrl+B"))
         self.board_action.triggered.connect(self.open_trial_board)
-        for action in (self.batch_action, self.board_action):
+        self.audit_action = QAction("&Audit trail…", window)
+        self.audit_action.setShortcut(QKeySequence("Ctrl+Shift+H"))
+        self.audit_action.triggered.connect(self.open_audit_trail)
+        self.audit_viewer: QWidget | None = None
+        for action in (self.batch_action, self.board_action, self.audit_action):
             window.addAction(action)
             trial.addAction(action)
         self._wire_chart_tabs()
@@ -78,10 +105,27 @@ class PatientActions:
 
     # -- state -----------------------------------------------------------------------------
     def update_enabled(self, patient_id: int | None) -> None:
-        for action in self.patient_actions:
+        """Enabled when there is a patient and the signed-in role may do it; the reason
+        otherwise, as status tip and tooltip."""
+        record = self.window.record
+        for action, permission in zip(self.patient_actions, self.permissions, strict=True):
             action.setEnabled(patient_id is not None)
             tip = "" if patient_id is not None else "Select a patient first."
             action.setStatusTip(tip)
+            action.setToolTip(tip or action.text().replace("&", ""))
+            if permission is not None:
+                gate(action, why_not(record, permission))
+        window = self.window
+        for action, permission in (
+            (self.batch_action, Permission.PRINTING),
+            (self.audit_action, Permission.AUDIT),
+            (window.new_patient_action, Permission.PATIENTS),
+            (window.users_action, Permission.USERS),
+        ):
+            allow(action, why_not(record, permission))
+        window.enrol_action.setEnabled(patient_id is not None)
+        gate(window.enrol_action, why_not(record, Permission.ENROLMENT))
+        gate(window.demo_action, why_not(record, Permission.ENROLMENT))
 
     def _patient(self) -> int | None:
         return self.window.current_patient_id
@@ -97,6 +141,9 @@ class PatientActions:
             show_storage_error(self.window, exc)
             return
         if isinstance(dialog, QDialog):
+            session = getattr(self.window, "session", None)
+            if session is not None:
+                session.offer_draft(dialog, patient_id)
             dialog.finished.connect(lambda _=0, pid=patient_id: self._reload(pid))
 
     def _reload(self, patient_id: int) -> None:
@@ -192,6 +239,18 @@ class PatientActions:
             Path(folder),
             on_finished=lambda message: self.window.statusBar().showMessage(message, 15000),
         )
+
+    def open_audit_trail(self) -> None:
+        reason = why_not(self.window.record, Permission.AUDIT)
+        if reason:
+            self.window.statusBar().showMessage(reason, 8000)
+            return
+        from clinic_app.gui.audit_viewer import AuditViewer
+
+        viewer = AuditViewer(self.window.record, self.window)
+        viewer.show()
+        viewer.raise_()
+        self.audit_viewer = viewer
 
     def open_trial_board(self) -> None:
         if self.trial_board is None:

@@ -147,6 +147,8 @@ class DltSection:
     proposal: str
     evidence: tuple[str, ...]
     review: str
+    signatures: tuple[str, ...] = ()
+    """The investigator's signature on each review: printed name, UTC date-time, meaning."""
 
 
 @dataclass(frozen=True)

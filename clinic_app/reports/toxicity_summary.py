@@ -242,6 +242,7 @@ def build_story(doc: ToxicitySummary, width: float) -> list[Any]:
         body = [para(doc.dlt.proposal, bold=True)]
         body += [para(line, SMALL_PT) for line in doc.dlt.evidence]
         body += [Spacer(1, 3), para(f"Investigator's review: {doc.dlt.review}")]
+        body += [para(line) for line in doc.dlt.signatures]
         story += _section("Dose-limiting toxicity (cycle 1)", body)
     return story
 

@@ -475,11 +475,17 @@ def _dlt_section(record: Record, ref: CycleRef, assessed_on: date) -> DltSection
         if r.cycle_id in (None, cycle.id)
     ]
     review = "; ".join(_review_text(r) for r in reviews) or "Not yet reviewed by the investigator."
+    signed = tuple(
+        s.line()
+        for r in reviews
+        if r.id is not None
+        for s in record.repos.signatures.for_row("dlt_reviews", r.id)
+    )
     summary = patient_summary(record, ref.patient.id, assessed_on, {ref.protocol.key: ref.protocol})
     if summary.dlt is None:
         why = "; ".join(m for m in summary.missing if m.startswith("DLT")) or "no cycle-1 data"
-        return DltSection(f"The DLT proposal cannot be computed: {why}.", (), review)
-    return DltSection(summary.dlt.summary, summary.dlt.evidence_lines(), review)
+        return DltSection(f"The DLT proposal cannot be computed: {why}.", (), review, signed)
+    return DltSection(summary.dlt.summary, summary.dlt.evidence_lines(), review, signed)
 
 
 def build_toxicity_summary(

@@ -149,23 +149,34 @@ def who_may(permission: Permission) -> str:
     return " or ".join(_article(role.value) for role in roles_allowed(permission))
 
 
-def refusal(permission: Permission, user: str | None, role: Role | None) -> str:
-    """The sentence that says who may do this and who is signed in."""
+def not_allowed(permission: Permission, user: str | None, role: Role | None) -> str:
+    """Who may do this and who is signed in (the reason a button is disabled).
+
+    >>> not_allowed(Permission.DLT_CONFIRMATION, "nurse.a", Role.NURSE)
+    'Only an investigator may confirm a DLT; you are signed in as nurse.a (nurse).'
+    """
     doing = _DOING[permission]
     if user is None:
         return (
             f"This record has user accounts, so you must sign in to {doing}; nobody is signed "
-            f"in on this connection. {NOTHING_LOST.capitalize()}."
+            "in on this connection."
         )
     if role is None:
-        return (
-            f"The account {user} is not an active user of this record, so it may not {doing}. "
-            f"{NOTHING_LOST.capitalize()}."
-        )
-    return (
-        f"Only {who_may(permission)} may {doing}; you are signed in as {user} ({role.value}). "
-        f"{NOTHING_LOST.capitalize()}."
-    )
+        return f"The account {user} is not an active user of this record, so it may not {doing}."
+    return f"Only {who_may(permission)} may {doing}; you are signed in as {user} ({role.value})."
+
+
+def refusal(permission: Permission, user: str | None, role: Role | None) -> str:
+    """:func:`not_allowed` and that nothing was saved (the storage layer's refusal)."""
+    return f"{not_allowed(permission, user, role)} {NOTHING_LOST.capitalize()}."
+
+
+def why_not(record: Record, permission: Permission) -> str | None:
+    """None when the record's user may do ``permission`` (always in open mode), else why not."""
+    if not record.has_users():
+        return None
+    role = record.role
+    return None if allows(role, permission) else not_allowed(permission, record.app_user, role)
 
 
 def required_for(table: str, row: Mapping[str, Any] | None = None) -> Permission | None:

@@ -1,0 +1,157 @@
+"""Browsing the whole audit trail: by patient, user, table and day; CSV export.
+
+A patient's trail is every row that belongs to them: the patient row itself, rows with their
+``patient_id``, rows of their enrolments (``enrolment_id``) and the doses of those enrolments'
+cycles. Instants in the log are UTC; the day filter compares UTC days.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+from clinic_app.storage.audit import AuditEntry, _load
+from clinic_app.storage.database import Record
+
+_SNAPSHOT = "COALESCE(new_json, old_json)"
+_OF_PATIENT = f"""(
+    (table_name = 'patients' AND row_id = :pid)
+    OR json_extract({_SNAPSHOT}, '$.patient_id') = :pid
+    OR json_extract({_SNAPSHOT}, '$.enrolment_id') IN
+        (SELECT id FROM enrolments WHERE patient_id = :pid)
+    OR (table_name = 'dose_events' AND json_extract({_SNAPSHOT}, '$.cycle_id') IN
+        (SELECT c.id FROM cycles c JOIN enrolments e ON e.id = c.enrolment_id
+         WHERE e.patient_id = :pid))
+)"""
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    patient_id: int | None = None
+    user: str | None = None
+    """An app username, or an operating-system user for changes made without sign-in."""
+    table: str | None = None
+    since: date | None = None
+    until: date | None = None
+    """Inclusive."""
+    limit: int = 5000
+
+
+def audit_entries(record: Record, wanted: AuditFilter) -> list[AuditEntry]:
+    """The entries matching ``wanted``, newest first (at most ``wanted.limit``)."""
+    clauses: list[str] = []
+    params: dict[str, Any] = {"limit": wanted.limit}
+    if wanted.patient_id is not None:
+        clauses.append(_OF_PATIENT)
+        params["pid"] = wanted.patient_id
+    if wanted.user:
+        clauses.append("(app_user = :user OR (app_user IS NULL AND os_user = :user))")
+        params["user"] = wanted.user
+    if wanted.table:
+        clauses.append("table_name = :table")
+        params["table"] = wanted.table
+    if wanted.since is not None:
+        clauses.append("at >= :since")
+        params["since"] = wanted.since.isoformat()
+    if wanted.until is not None:
+        clauses.append("at < :before")
+        params["before"] = (wanted.until + timedelta(days=1)).isoformat()
+    where = " AND ".join(clauses) or "1"
+    with record.guard():
+        rows = record.db.execute(
+            "SELECT id, at, via, app_user, os_user, reason, table_name, row_id, action, "
+            f"old_json, new_json FROM audit_log WHERE {where} ORDER BY id DESC LIMIT :limit",
+            params,
+        ).fetchall()
+    return [
+        AuditEntry(
+            id=r[0],
+            at=r[1],
+            via=r[2],
+            app_user=r[3],
+            os_user=r[4],
+            reason=r[5],
+            table=r[6],
+            row_id=r[7],
+            action=r[8],
+            old=_load(r[9]),
+            new=_load(r[10]),
+        )
+        for r in rows
+    ]
+
+
+def audit_users(record: Record) -> list[str]:
+    """Every name the trail can be filtered by (app users, else OS users), sorted."""
+    with record.guard():
+        rows = record.db.execute(
+            "SELECT DISTINCT COALESCE(app_user, os_user) FROM audit_log "
+            "WHERE COALESCE(app_user, os_user) IS NOT NULL"
+        ).fetchall()
+    return sorted(str(r[0]) for r in rows)
+
+
+def audit_tables(record: Record) -> list[str]:
+    with record.guard():
+        rows = record.db.execute("SELECT DISTINCT table_name FROM audit_log").fetchall()
+    return sorted(str(r[0]) for r in rows)
+
+
+def field_changes(entry: AuditEntry) -> list[tuple[str, Any, Any]]:
+    """``(field, old, new)`` for every field of the row, changed ones first (for an insert,
+    every field with old ``None``)."""
+    old, new = entry.old or {}, entry.new or {}
+    keys = list(dict.fromkeys([*new, *old]))
+    changed = [(k, old.get(k), new.get(k)) for k in keys if old.get(k) != new.get(k)]
+    same = [(k, old.get(k), new.get(k)) for k in keys if old.get(k) == new.get(k)]
+    return changed + same
+
+
+CSV_COLUMNS = (
+    "id",
+    "at_utc",
+    "app_user",
+    "os_user",
+    "via",
+    "reason",
+    "table",
+    "row_id",
+    "action",
+    "changes",
+    "old_json",
+    "new_json",
+)
+
+
+def write_csv(entries: Iterable[AuditEntry], path: Path) -> int:
+    """Write ``entries`` to ``path`` (UTF-8 with BOM so spreadsheets read accents); returns
+    how many rows were written."""
+    count = 0
+    with path.open("w", encoding="utf-8-sig", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(CSV_COLUMNS)
+        for e in entries:
+            changes = "; ".join(f"{k}: {o!r} -> {n!r}" for k, o, n in e.changes())
+            writer.writerow(
+                [
+                    e.id,
+                    e.at,
+                    e.app_user or "",
+                    e.os_user or "",
+                    e.via,
+                    e.reason or "",
+                    e.table,
+                    e.row_id,
+                    e.action,
+                    changes,
+                    "" if e.old is None else json.dumps(e.old, ensure_ascii=False),
+                    "" if e.new is None else json.dumps(e.new, ensure_ascii=False),
+                ]
+            )
+            count += 1
+    return count
