@@ -39,6 +39,9 @@ def password_edit(parent: QWidget, name: str) -> QLineEdit:
 def show_error(label: QLabel, message: str) -> None:
     label.setText(f"{WARNING_SIGN} {message}")
     label.setVisible(True)
+    window = label.window()
+    if isinstance(window, QDialog):
+        window.adjustSize()  # room for the sentence, not a clipped line
 
 
 class CreateAdministratorDialog(QDialog):
@@ -85,6 +88,7 @@ class CreateAdministratorDialog(QDialog):
         self.buttons.accepted.connect(self.create_account)
         self.buttons.rejected.connect(self.reject)
         layout.addWidget(self.buttons)
+        self.setMinimumWidth(self.fontMetrics().averageCharWidth() * 70)
 
     def create_account(self) -> None:
         for label in self.errors.values():
@@ -158,6 +162,7 @@ class SignInDialog(QDialog):
         self.wait_timer.setTimerType(Qt.TimerType.PreciseTimer)  # coarse ones may fire early
         self.wait_timer.timeout.connect(lambda: self.ok_button.setEnabled(True))
         (self.password if fixed_user else self.username).setFocus()
+        self.setMinimumWidth(self.fontMetrics().averageCharWidth() * 60)
 
     def sign_in(self) -> None:
         self.error.setVisible(False)

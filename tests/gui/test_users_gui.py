@@ -5,6 +5,7 @@ decisions (printed on the toxicity summary), the audit viewer and the users dial
 from __future__ import annotations
 
 import csv
+import logging
 from collections.abc import Iterator
 from datetime import date
 from io import BytesIO
@@ -19,6 +20,7 @@ from pytestqt.qtbot import QtBot
 from clinic_app.core.protocol_loader import load_protocols
 from clinic_app.gui.audit_viewer import AuditViewer
 from clinic_app.gui.dlt_review import DltReviewDialog
+from clinic_app.gui.errors import LOGGER_NAME, setup_logging
 from clinic_app.gui.main_window import MainWindow, app_settings
 from clinic_app.gui.sign_in import CreateAdministratorDialog, SignInDialog
 from clinic_app.gui.signature import SignatureDialog
@@ -340,3 +342,33 @@ def test_users_dialog(qtbot: QtBot, qtmodeltester: object, clinic: Record) -> No
     d.active_button.click()
     assert d.selected_error.isVisible() and "only active administrator" in d.selected_error.text()
     assert clinic.repos.users.get("admin").active
+
+
+def test_no_password_in_the_log_file_or_any_log_record(
+    qtbot: QtBot, record: Record, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    log_file = setup_logging(tmp_path / "logs")
+    try:
+        add_accounts(record)
+        record.set_user(None)
+        d = SignInDialog(record)
+        qtbot.addWidget(d)
+        d.show()
+        qtbot.keyClicks(d.username, "nurse.a")
+        qtbot.keyClicks(d.password, "a wrong secret 77")
+        qtbot.keyClick(d.password, Qt.Key.Key_Return)
+        qtbot.keyClicks(d.password, NURSE_PW)
+        qtbot.keyClick(d.password, Qt.Key.Key_Return)
+        assert d.result() == QDialog.DialogCode.Accepted
+        logging.getLogger(LOGGER_NAME).info("signed in as nurse.a")  # the file is written
+    finally:
+        logger = logging.getLogger(LOGGER_NAME)
+        for handler in list(logger.handlers):
+            logger.removeHandler(handler)
+            handler.close()
+    data = log_file.read_bytes()
+    assert b"signed in as nurse.a" in data
+    for secret in (ADMIN_PW, NURSE_PW, NURSE2_PW, INV_PW, "a wrong secret 77"):
+        assert secret.encode() not in data
+        assert secret not in caplog.text
