@@ -80,8 +80,11 @@ class DemoWorker(QObject):
     finished = Signal(str)
     """"" on success, else the sentence to show."""
 
-    def __init__(self, db_path: Path, count: int, seed: int, today: date) -> None:
+    def __init__(
+        self, db_path: Path, count: int, seed: int, today: date, app_user: str | None = None
+    ) -> None:
         super().__init__()
+        self.app_user = app_user  # the signed-in user acts on the worker's connection too
         self.db_path = db_path
         self.count = count
         self.seed = seed
@@ -101,7 +104,7 @@ class DemoWorker(QObject):
             return
         message = ""
         try:
-            with open_database(self.db_path, daily_backup=False) as record:
+            with open_database(self.db_path, daily_backup=False, app_user=self.app_user) as record:
                 create(
                     record,
                     patients=self.count,
@@ -590,7 +593,9 @@ class MainWindow(QMainWindow):
         progress.setWindowTitle("Demonstration patients")
         progress.setWindowModality(Qt.WindowModality.WindowModal)
         progress.setMinimumDuration(500)  # shown only if it takes more than a moment
-        worker = DemoWorker(self.record.path, DEMO_PATIENTS, DEMO_SEED, self.today())
+        worker = DemoWorker(
+            self.record.path, DEMO_PATIENTS, DEMO_SEED, self.today(), self.record.app_user
+        )
         thread = QThread(self)
         worker.moveToThread(thread)
         thread.started.connect(worker.run)
