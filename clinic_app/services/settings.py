@@ -78,6 +78,7 @@ class SettingSpec:
 WEIGHT_CHANGE_MAX = Decimal(50)  # a 50 % weight change before re-calculating BSA is no check
 LAB_AGE_MAX_DAYS = 30
 BACKUP_KEEP_MAX = 3650
+IDLE_LOCK_MAX_MINUTES = 240
 
 CLINIC_NAME = "clinic.name"
 CLINIC_PHONE = "clinic.phone"
@@ -88,6 +89,7 @@ LAB_MAX_AGE_DAYS = "labs.max_age_days"
 BACKUP_FOLDER = "backup.folder"
 BACKUP_KEEP = "backup.keep"
 DATA_FOLDER = DATA_FOLDER_KEY
+IDLE_LOCK_MINUTES = "security.idle_lock_minutes"
 
 SETTINGS: tuple[SettingSpec, ...] = (
     SettingSpec(
@@ -170,6 +172,17 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "How many daily backups stay in the backup folder; older ones are deleted.",
         minimum=Decimal(1),
         maximum=Decimal(BACKUP_KEEP_MAX),
+    ),
+    SettingSpec(
+        IDLE_LOCK_MINUTES,
+        "Lock the window after (minutes idle)",
+        Kind.WHOLE,
+        Scope.RECORD,
+        10,
+        "10",
+        "A workstation left alone hides patient data after this many minutes (issue: users).",
+        minimum=Decimal(1),
+        maximum=Decimal(IDLE_LOCK_MAX_MINUTES),
     ),
     SettingSpec(
         DATA_FOLDER,

@@ -47,6 +47,7 @@ def test_registry_has_every_setting_the_issue_names_once() -> None:
         "backup.folder",
         "backup.keep",
         "data.folder",
+        "security.idle_lock_minutes",  # issue 10: lock after idle time
     }
     # Only the data folder is kept off the record: the record cannot say where it lives.
     assert [s.key for s in st.SETTINGS if not s.clinical] == ["data.folder"]
@@ -55,6 +56,9 @@ def test_registry_has_every_setting_the_issue_names_once() -> None:
 def test_registry_keys_are_the_keys_the_readers_use() -> None:
     from clinic_app.storage import backup
 
+    from clinic_app.gui import lock
+
+    assert st.IDLE_LOCK_MINUTES == lock.IDLE_SETTING
     assert st.CLINIC_PHONE == documents.CLINIC_PHONE
     assert st.CLINIC_NAME == documents.CLINIC_NAME
     assert st.PAPER_SIZE == documents.PAPER_SIZE
