@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QDialog, QFileDialog, QMenuBar, QWidget
@@ -20,11 +20,13 @@ from clinic_app.gui import (
     dlt_review,
     dose_admin,
     end_of_cycle,
+    history,
     lab_entry,
     lab_trends,
     printing,
     response_entry,
 )
+from clinic_app.gui.dialogs.enrolment import patient_title
 from clinic_app.gui.errors import show_storage_error
 from clinic_app.gui.trial_board import TrialBoardWindow
 from clinic_app.storage.errors import StorageError
@@ -74,6 +76,7 @@ class PatientActions:
             ("DLT re&view…", self.dlt_review, "Ctrl+Shift+D", P.DLT_CONFIRMATION),
             ("&Print dosing card…", self.print_card, "Ctrl+P", P.PRINTING),
             ("Print &toxicity summary…", self.print_summary, "Ctrl+Shift+T", P.PRINTING),
+            ("Item &history…", self.item_history, "Ctrl+H", None),
         ]
         self.patient_actions: list[QAction] = []
         self.permissions: list[Permission | None] = [entry[3] for entry in entries]
@@ -263,6 +266,32 @@ class PatientActions:
         self.trial_board.refresh()
         self.trial_board.show()
         self.trial_board.raise_()
+
+    def item_history(self, pid: int) -> QWidget | None:
+        """The audit trail (old -> new, who, when, why) of the row selected in the chart's
+        current tab, where a mistaken entry can also be voided with a reason."""
+        tabs = getattr(self.window.chart, "tabs", None)
+        if tabs is None:
+            return None
+        repos = self.window.record.repos
+        by_table: dict[int, Any] = {
+            id(tabs.labs): repos.labs,
+            id(tabs.adverse_events): repos.adverse_events,
+            id(tabs.responses): repos.responses,
+            id(tabs.modifications): repos.modifications,
+        }
+        table = tabs.currentWidget()
+        repository = by_table.get(id(table))
+        row_id = table.selected_id() if repository is not None else None
+        if repository is None or row_id is None:
+            self.window.statusBar().showMessage(
+                "Select a lab, adverse event, response or dose change in the chart first.", 8000
+            )
+            return None
+        patient = repos.patients.get(pid).value
+        return history.open_history(
+            self.window, self.window.record, repository, row_id, patient_title(patient)
+        )
 
     # -- the chart's tabs: Enter or double-click opens the item ------------------------------
     def _wire_chart_tabs(self) -> None:
