@@ -60,6 +60,11 @@ if command -v pdftotext >/dev/null 2>&1; then
 else
   fail "pdftotext is not installed (apt-get install poppler-utils)"
 fi
+step "user account (Argon2id password hashing in the bundle)"
+printf '%s\n%s\n' "smoke-password-123" "smoke-password-123" \
+  | "$app" users add smoke.admin --full-name "Smoke Admin" --role administrator --db "$db" \
+  || fail "users add exited $?"
+"$app" users list --db "$db" | grep -q "smoke.admin" || fail "users list does not show the account"
 step "desktop window (offscreen, 8 s)"
 status=0
 timeout 8 "$app" --db "$db" 2>"$work/gui.err" || status=$?

@@ -40,6 +40,7 @@ from clinic_app.gui.dialogs.enrolment import (
 )
 from clinic_app.gui.dose_admin import TextTableModel, show_error
 from clinic_app.gui.errors import show_storage_error
+from clinic_app.gui.signature import sign_then_save
 from clinic_app.gui.uiload import child, load_ui
 from clinic_app.services.cycle_start import (
     StartCheck,
@@ -53,6 +54,7 @@ from clinic_app.services.cycle_start import (
 )
 from clinic_app.storage.database import Record
 from clinic_app.storage.errors import StorageError
+from clinic_app.storage.signatures import MEANINGS, Signer
 
 _FIELDS = (
     "start",
@@ -348,10 +350,25 @@ class CycleStartDialog(QDialog):
         self.recheck()
         if self.check is None or not self.check.ok:
             return
+        request = self.request()
+        if request.override_reason.strip():
+            # Overriding a failed treatment condition is an investigator decision: signed.
+            meaning = MEANINGS["condition_override"]
+            self.signature = sign_then_save(self, self.record, meaning, self._start)
+        elif request.elect_options:
+            self.signature = sign_then_save(self, self.record, MEANINGS["decisions"], self._start)
+        else:
+            self._start(None)
+
+    def _start(self, signer: Signer | None) -> None:
         try:
-            self.result_ = start_cycle(
-                self.record, self.patient_id, self.request(), self.today(), self.protocols
-            )
+            with self.record.transaction(reason="cycle start"):
+                self.result_ = start_cycle(
+                    self.record, self.patient_id, self.request(), self.today(), self.protocols
+                )
+                if signer is not None:  # the override and option decisions carry the signature
+                    for decision_id in self.result_.decision_ids:
+                        self.record.repos.signatures.sign(signer, "decisions", decision_id)
         except StartRefused as exc:
             # The record changed since the dialog opened: read it again and show why.
             self.context = gather_start(self.record, self.patient_id, self.protocols)

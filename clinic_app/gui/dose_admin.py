@@ -51,6 +51,7 @@ from clinic_app.core.protocol import Protocol
 from clinic_app.core.records import DoseStatus
 from clinic_app.gui.dialogs.enrolment import WARNING_SIGN, patient_title
 from clinic_app.gui.errors import show_storage_error
+from clinic_app.gui.signature import save_signed, sign_then_save
 from clinic_app.gui.uiload import child, load_ui
 from clinic_app.services.dose_admin import (
     CycleView,
@@ -69,6 +70,7 @@ from clinic_app.services.dose_admin import (
 )
 from clinic_app.storage.database import Record
 from clinic_app.storage.errors import StaleRecordError, StorageError
+from clinic_app.storage.signatures import MEANINGS, Signer
 
 ERROR_STYLE = "color: #b00020;"
 _Index = QModelIndex | QPersistentModelIndex
@@ -438,8 +440,18 @@ class DoseModificationDialog(QDialog):
     def save(self) -> None:
         if self.recheck():
             return
-        try:
+        # An investigator's dose modification is signed by re-entering the password.
+        self.signature = sign_then_save(
+            self, self.record, MEANINGS["dose_modifications"], self._save_signed
+        )
+
+    def _save_signed(self, signer: Signer | None) -> None:
+        def write() -> int:
             self.result_ = record_modification(self.record, self.view, self.request(), self.today())
+            return self.result_.modification_id
+
+        try:
+            save_signed(self.record, signer, "dose_modifications", write, "dose modification")
         except DomainError as exc:
             self.status.setText(f"{WARNING_SIGN} {exc.message}")
             return

@@ -29,7 +29,8 @@ from clinic_app.core.phase_decision import NextStep
 from clinic_app.core.protocol import Protocol
 from clinic_app.core.records import OffStudyReason
 from clinic_app.gui.dialogs.enrolment import WARNING_SIGN, from_qdate, patient_title, to_qdate
-from clinic_app.gui.errors import show_storage_error
+from clinic_app.gui.errors import error_label, show_storage_error
+from clinic_app.gui.signature import save_signed, sign_then_save
 from clinic_app.services.end_of_cycle import (
     EndOfCycleView,
     accept_proposal,
@@ -39,6 +40,7 @@ from clinic_app.services.end_of_cycle import (
 )
 from clinic_app.storage.database import Record
 from clinic_app.storage.errors import StorageError
+from clinic_app.storage.signatures import MEANINGS, Signer
 
 STEP_WORDS = {
     NextStep.CONTINUE_INDUCTION: "Continue induction",
@@ -48,14 +50,6 @@ STEP_WORDS = {
     NextStep.AWAIT_ASSESSMENT: "No proposal yet: the end-of-cycle assessment is missing",
 }
 _FIELDS = ("decided_by", "decided_on", "reason", "off_study_reason", "proposal")
-
-
-def error_label(parent: QWidget) -> QLabel:
-    label = QLabel(parent)
-    label.setWordWrap(True)
-    label.setStyleSheet("color: #b00020;")
-    label.setVisible(False)
-    return label
 
 
 def proposal_text(view: EndOfCycleView) -> str:
@@ -165,16 +159,23 @@ class EndOfCycleDialog(QDialog):
             label.setVisible(False)
 
     def _run(self, action: Callable[[], int]) -> None:
+        """Record the decision, signed by re-entering the password (investigator decision)."""
         self._clear()
-        try:
-            self.decision_id = action()
-        except StorageError as exc:
-            show_storage_error(self, exc)
-            return
-        except DomainError as exc:
-            self._show(exc)
-            return
-        self.accept()
+
+        def signed(signer: Signer | None) -> None:
+            try:
+                self.decision_id = save_signed(
+                    self.record, signer, "decisions", action, "end-of-cycle decision"
+                )
+            except StorageError as exc:
+                show_storage_error(self, exc)
+                return
+            except DomainError as exc:
+                self._show(exc)
+                return
+            self.accept()
+
+        self.signature = sign_then_save(self, self.record, MEANINGS["decisions"], signed)
 
     def _date(self) -> date:
         value: QDate = self.decided_on.date()

@@ -16,7 +16,7 @@ from pathlib import Path
 from types import TracebackType
 
 from PySide6.QtCore import QTimer
-from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
+from PySide6.QtWidgets import QApplication, QLabel, QMessageBox, QWidget
 
 from clinic_app.storage.errors import NOTHING_LOST, StorageError
 from clinic_app.storage.location import default_data_dir
@@ -129,3 +129,13 @@ def install_exception_reporter(
     reporter = ExceptionReporter(setup_logging(folder), parent)
     reporter.install()
     return reporter
+
+
+def error_label(parent: QWidget) -> QLabel:
+    """The hidden label under a field where its refusal appears (the text carries a warning
+    sign too, so colour is never the only signal)."""
+    label = QLabel(parent)
+    label.setWordWrap(True)
+    label.setStyleSheet("color: #b00020;")
+    label.setVisible(False)
+    return label

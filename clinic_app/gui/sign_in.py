@@ -19,8 +19,7 @@ from PySide6.QtWidgets import (
 )
 
 from clinic_app.core.errors import DomainError
-from clinic_app.gui.end_of_cycle import error_label
-from clinic_app.gui.errors import show_storage_error
+from clinic_app.gui.errors import error_label, show_storage_error
 from clinic_app.storage.database import Record
 from clinic_app.storage.errors import StorageError
 from clinic_app.storage.users import MIN_PASSWORD_LENGTH, SignInRefused, User
