@@ -12,6 +12,7 @@ import sys
 from typing import Any
 
 from clinic_app.commands.base import db_path, fail
+from clinic_app.commands.user_commands import add_user_option, sign_in
 from clinic_app.core.errors import DomainError, ProtocolError
 from clinic_app.services import settings as st
 from clinic_app.storage.database import Record, open_database
@@ -43,6 +44,7 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
         metavar="TEXT",
         help="why, for the audit trail (default: %(default)r)",
     )
+    add_user_option(set_cmd)  # once the record has accounts, only an administrator may set
     set_cmd.set_defaults(handler=run_set)
 
 
@@ -95,6 +97,7 @@ def run_set(args: argparse.Namespace) -> int:
             print(f"{key} = {shown} (in {st.config_path()})")
             return 0
         with _open(args) as record:
+            sign_in(record, args)
             new = st.set_value(record, key, args.value, reason=args.reason)
             where = record.path
     except (DomainError, ProtocolError) as exc:
