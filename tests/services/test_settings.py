@@ -54,9 +54,8 @@ def test_registry_has_every_setting_the_issue_names_once() -> None:
 
 
 def test_registry_keys_are_the_keys_the_readers_use() -> None:
-    from clinic_app.storage import backup
-
     from clinic_app.gui import lock
+    from clinic_app.storage import backup
 
     assert st.IDLE_LOCK_MINUTES == lock.IDLE_SETTING
     assert st.CLINIC_PHONE == documents.CLINIC_PHONE
