@@ -357,6 +357,13 @@ def grade_lab(
         raise DomainError(f"{entry.name} has no CTCAE lab grading.", field="test")
     if not value.is_finite():
         raise DomainError(f"{entry.name}: the value must be a number.", field="value")
+    if value < 0:
+        # A negative count or concentration is a typing error; graded it would read as G4.
+        raise DomainError(
+            f"{entry.name}: the value cannot be negative ({format_number(value)}); "
+            "check the entry.",
+            field="value",
+        )
     references = {
         LLN: _reference_si(entry, lln, unit, "lln"),
         ULN: _reference_si(entry, uln, unit, "uln"),
@@ -603,6 +610,10 @@ def grade_febrile_neutropenia(
     than one hour. The caller picks the readings that belong with this ANC.
     """
     rule = criteria or default_grading_table().febrile_neutropenia
+    if not anc_si.is_finite() or anc_si < 0:
+        raise DomainError(
+            f"ANC cannot be negative or missing ({anc_si}); check the entry.", field="anc"
+        )
     readings = tuple(temperatures)
     anc_text = f"ANC {format_number(anc_si)} ×10⁹/L"
     if not anc_si < rule.anc_below:

@@ -529,3 +529,20 @@ def test_febrile_neutropenia_criteria_from_protocol_table() -> None:
     with pytest.raises(ProtocolError) as error:
         FebrileNeutropeniaCriteria.from_mapping({"sustained_longer_than_minutes": "60"}, "p.toml")
     assert error.value.key == "febrile_neutropenia.sustained_longer_than_minutes"
+
+
+def test_negative_value_is_refused_not_graded() -> None:
+    # A count cannot be below 0: -1 ×10⁹/L is a typing error. Graded, it would read
+    # "-1 < 0.5: grade 4" (a false grade 4 neutropenia); it must be refused, naming the field.
+    with pytest.raises(DomainError, match="cannot be negative") as error:
+        grade_lab("anc", D("-1"), X9, lln=D("1.8"))
+    assert error.value.field == "value"
+    # 0 is possible (agranulocytosis) and stays grade 4: 0 < 0.5.
+    assert grade_of("anc", "0", X9, lln="1.8") == 4
+
+
+def test_febrile_neutropenia_refuses_a_negative_anc() -> None:
+    fever = TemperatureReading(datetime(2024, 1, 5, 8, tzinfo=UTC), D("39.0"))
+    with pytest.raises(DomainError, match="cannot be negative") as error:
+        grade_febrile_neutropenia(D("-0.2"), [fever])
+    assert error.value.field == "anc"
