@@ -429,7 +429,7 @@ def check_start(context: StartContext, request: StartRequest, today: date) -> St
 
     # -- body size and kidney function (rules §2) -------------------------------------------------
     bsa, new_bsa, change, bsa_note = _body(protocol, context, request, today, refuse)
-    crcl, crcl_lab = _crcl(context, request, start, protocol, refuse)
+    crcl, crcl_lab = _crcl(context, request, start, protocol, phase_key, refuse)
 
     # -- options (BPD dexamethasone 20 mg from cycle 7; a recorded decision) ---------------------
     choices, elected = _options(protocol, context, number, request, refuse)
@@ -597,6 +597,7 @@ def _crcl(
     request: StartRequest,
     start: date,
     protocol: Protocol,
+    phase_key: str | None,
     refuse: _Refuse,
 ) -> tuple[CreatinineClearance | None, LabResult | None]:
     found = [
@@ -606,6 +607,19 @@ def _crcl(
         refuse("creatinine", "No serum creatinine is recorded; enter one in the labs first.")
         return None, None
     lab = found[-1]
+    max_age = protocol.settings.lab_max_age_days
+    age = (start - lab.collected_on).days
+    capped = _renal_capped_drugs(protocol, phase_key)
+    if capped and age > max_age:
+        # Rules §2: labs older than the window count as missing; here CrCl sets a dose
+        # (DexTR maintenance: lenalidomide at most 15 mg below 40 mL/min).
+        refuse(
+            "creatinine",
+            f"The latest serum creatinine ({lab.collected_on.isoformat()}) is {age} days old, "
+            f"more than {max_age}; creatinine clearance decides the {', '.join(capped)} dose "
+            "in this phase, so enter a current creatinine first.",
+        )
+        return None, lab
     if request.weight_kg is None:
         return None, lab
     try:
@@ -622,6 +636,18 @@ def _crcl(
         refuse("creatinine" if exc.field != "weight_kg" else "weight_kg", exc.message)
         return None, lab
     return crcl, lab
+
+
+def _renal_capped_drugs(protocol: Protocol, phase_key: str | None) -> list[str]:
+    """The drugs whose dose in this phase depends on creatinine clearance (a renal cap)."""
+    if phase_key is None:
+        return []
+    try:
+        phase = protocol.phase(phase_key)
+    except DomainError:
+        return []
+    names = {key: drug.name for key, drug in protocol.drugs.items()}
+    return sorted({names.get(r.drug, r.drug) for r in phase.doses if r.renal_cap is not None})
 
 
 def _options(

@@ -353,9 +353,9 @@ def test_missing_gate_or_enrolment_refuses(record: Record, protocols: dict[str, 
     assert any("REMS patient agreement for lenalidomide" in m for m in gated.messages("enrolment"))
 
 
-def test_dextr_maintenance_switch_from_an_accepted_decision(
-    record: Record, protocols: dict[str, Protocol]
-) -> None:
+def dextr_after_four_cycles(record: Record, protocols: dict[str, Protocol]) -> int:
+    """The DexTR patient through induction cycles 1-4 (2025-03-10 ... 2025-06-02) with an
+    accepted switch to maintenance; cycle 5 can start on 2025-06-30."""
     pid = dextr_patient(record, protocols)
     repos = record.repos
     (c1,) = repos.cycles.for_enrolment(1)
@@ -392,8 +392,17 @@ def test_dextr_maintenance_switch_from_an_accepted_decision(
             "plateau > 2 cycles",
         )
     )
+    return pid
+
+
+def test_dextr_maintenance_switch_from_an_accepted_decision(
+    record: Record, protocols: dict[str, Protocol]
+) -> None:
+    pid = dextr_after_four_cycles(record, protocols)
     c5 = date(2025, 6, 30)  # 2025-06-02 + 28
     good_counts(record, pid, c5)
+    # Maintenance lenalidomide depends on CrCl (rules §1), so a current creatinine is needed.
+    add_lab(record, pid, "creatinine", "1.0", "mg/dL", c5)
     check = check_start(gather_start(record, pid, protocols), req(c5), c5)
     assert check.ok, check.problems
     assert check.number == 5 and check.phase == "maintenance"
@@ -402,6 +411,50 @@ def test_dextr_maintenance_switch_from_an_accepted_decision(
     drugs = {d.drug for _, d in check.plan.doses()}
     assert drugs == {"dexamethasone", "lenalidomide"}  # thalidomide stops
     assert check.plan.dosing_days("dexamethasone") == (1, 8, 15, 22)
+
+
+def test_maintenance_start_refuses_a_stale_creatinine(
+    record: Record, protocols: dict[str, Protocol]
+) -> None:
+    # Rules §2: labs older than the window (3 days) count as missing; DexTR maintenance
+    # lenalidomide is capped at 15 mg below CrCl 40 mL/min, so the dose needs a current one.
+    pid = dextr_after_four_cycles(record, protocols)
+    c5 = date(2025, 6, 30)
+    good_counts(record, pid, c5)
+    # Only the enrolment creatinine of 2025-03-03: 2025-06-30 - 2025-03-03 = 119 days old.
+    check = check_start(gather_start(record, pid, protocols), req(c5), c5)
+    assert "creatinine" in fields(check)
+    assert any("119 days old" in m for m in check.messages("creatinine"))
+    with pytest.raises(StartRefused):
+        start_cycle(record, pid, req(c5), c5, protocols)
+    assert len(record.repos.cycles.for_enrolment(1)) == 4  # nothing written
+
+    # Just above the window: 2025-06-26 is 4 days before day 1 -> still refused.
+    add_lab(record, pid, "creatinine", "3.0", "mg/dL", date(2025, 6, 26))
+    check = check_start(gather_start(record, pid, protocols), req(c5), c5)
+    assert any("4 days old" in m for m in check.messages("creatinine"))
+
+    # At the window: 2025-06-27 is 3 days before day 1 -> used.
+    add_lab(record, pid, "creatinine", "3.0", "mg/dL", date(2025, 6, 27))
+    check = check_start(gather_start(record, pid, protocols), req(c5), c5)
+    assert check.ok, check.problems
+    # Age 60 on 2025-06-27 (born 1965-03-10): (140 - 60) * 71 / (72 * 3.0) = 5680 / 216
+    # = 26.296 -> 26.3 mL/min < 40 -> lenalidomide min(15, 25) = 15 mg.
+    assert check.crcl is not None and check.crcl.ml_min == Decimal("26.3")
+    assert check.plan is not None
+    day1 = {d.drug: d for d in check.plan.days[0].doses}
+    assert day1["lenalidomide"].dose_mg == Decimal(15)
+
+
+def test_induction_start_keeps_an_older_creatinine(
+    record: Record, protocols: dict[str, Protocol]
+) -> None:
+    # Induction doses do not depend on CrCl: the 7-day-old enrolment creatinine is shown with
+    # its age but does not block cycle 1 (see the first test: creatinine age 7).
+    pid = dextr_patient(record, protocols)
+    good_counts(record, pid, date(2025, 3, 9))
+    check = check_start(gather_start(record, pid, protocols), req(C1), C1)
+    assert "creatinine" not in fields(check)
 
 
 def bpd_level2_patient(record: Record, weight: str = "80") -> int:
