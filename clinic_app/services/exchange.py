@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -25,6 +26,8 @@ FORMAT_NAME = "clinic-app-record"
 FORMAT_VERSION = 1
 CSV_NULL = "\\N"
 """How a CSV cell says NULL (an empty cell is the empty text)."""
+_LOOKS_LIKE_NULL = re.compile(r"\\+N")
+"""Text of backslashes then N is written with one more backslash, so \\N stays NULL."""
 MANIFEST = "manifest.json"
 
 _TABLES: tuple[str, ...] = schema.CLINICAL_TABLES
@@ -132,12 +135,28 @@ def export_csv(record: Record, folder: Path) -> int:
             writer = csv.writer(handle)
             writer.writerow(columns)
             for row in document["tables"][table]:
-                writer.writerow([CSV_NULL if row[c] is None else row[c] for c in columns])
+                writer.writerow([_csv_cell(row[c]) for c in columns])
                 total += 1
     manifest = {k: v for k, v in document.items() if k != "tables"}
     manifest["tables"] = [f"{t}.csv" for t in _TABLES]
     (folder / MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
     return total
+
+
+def _csv_cell(value: Any) -> Any:
+    if value is None:
+        return CSV_NULL
+    if isinstance(value, str) and _LOOKS_LIKE_NULL.fullmatch(value):
+        return "\\" + value  # text, not NULL: read back by dropping one backslash
+    return value
+
+
+def _csv_value(cell: str) -> str | None:
+    if cell == CSV_NULL:
+        return None
+    if _LOOKS_LIKE_NULL.fullmatch(cell):
+        return cell[1:]
+    return cell
 
 
 # --- reading a file -----------------------------------------------------------------------------
@@ -173,7 +192,7 @@ def _read_csv_folder(folder: Path) -> dict[str, Any]:
             reader = csv.reader(handle)
             header = next(reader, [])
             tables[file.stem] = [
-                {h: (None if v == CSV_NULL else v) for h, v in zip(header, cells, strict=False)}
+                {h: _csv_value(v) for h, v in zip(header, cells, strict=False)}
                 | ({"__width__": len(cells)} if len(cells) != len(header) else {})
                 for cells in reader
             ]
