@@ -47,7 +47,7 @@ from clinic_app.reports.models import (
     ResponseLine,
     ToxicitySummary,
 )
-from clinic_app.services.patient_state import patient_summary
+from clinic_app.services.patient_state import baseline_in_unit, baseline_lab, patient_summary
 from clinic_app.storage.database import Record
 from clinic_app.storage.rows import CycleRow, CycleStatus, DltReview
 
@@ -345,18 +345,15 @@ def _test_name(test: str) -> str:
 
 
 def _baseline(labs: Sequence[LabResult], test: str, before: date) -> LabResult | None:
-    earlier = [lab for lab in labs if lab.test == test and lab.collected_on < before]
-    return earlier[-1] if earlier else None
+    return baseline_lab(labs, test, before)  # one definition with the chart's
 
 
 def grade_line(lab: LabResult, baseline: LabResult | None, table: GradingTable) -> LabLine:
     name = _test_name(lab.test)
     if not table.terms_for(lab.test):
         return LabLine(lab.collected_at, name, lab.value, lab.unit, None, "no CTCAE lab grade")
-    base = None
-    if baseline is not None:
-        base = lab_catalogue.convert(baseline.value, baseline.unit, lab.unit, lab.test)
     try:
+        base = baseline_in_unit(baseline, lab)
         graded = grade_lab(lab.test, lab.value, lab.unit, lab.lln, lab.uln, base, table=table)
     except DomainError as exc:
         return LabLine(lab.collected_at, name, lab.value, lab.unit, None, exc.message)

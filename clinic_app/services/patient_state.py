@@ -30,6 +30,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
+from clinic_app.core import labs as lab_catalogue
 from clinic_app.core.ae_terms import dlt_categories
 from clinic_app.core.ctcae import LabGrade, default_grading_table, grade_lab
 from clinic_app.core.dlt import DltCriteria, DltInputs, DltProposal, propose_dlt
@@ -555,14 +556,40 @@ def _cycle_summaries(
     return tuple(out)
 
 
-def _worst_lab_grades(labs: list[LabResult], missing: list[str]) -> tuple[WorstLabGrade, ...]:
+def baseline_lab(labs: Iterable[LabResult], test: str, first_day: date | None) -> LabResult | None:
+    """The pre-treatment result of ``test``: the last one collected before cycle 1 day 1.
+
+    CTCAE v5.0 grades creatinine increased against it (> 1.5 x baseline), so the chart, the
+    ``patient`` command and the toxicity summary all read the baseline here.
+    """
+    if first_day is None:
+        return None
+    earlier = [lab for lab in labs if lab.test == test and lab.collected_on < first_day]
+    return earlier[-1] if earlier else None
+
+
+def baseline_in_unit(baseline: LabResult | None, lab: LabResult) -> Decimal | None:
+    """The baseline value expressed in ``lab``'s unit (grading compares like with like)."""
+    if baseline is None:
+        return None
+    return lab_catalogue.convert(baseline.value, baseline.unit, lab.unit, lab.test)
+
+
+def _worst_lab_grades(
+    labs: list[LabResult],
+    missing: list[str],
+    all_labs: list[LabResult] | None = None,
+    first_day: date | None = None,
+) -> tuple[WorstLabGrade, ...]:
     table = default_grading_table()
     worst: dict[str, WorstLabGrade] = {}
+    history = labs if all_labs is None else all_labs
     for lab in labs:
         if not table.terms_for(lab.test):
             continue
         try:
-            g = grade_lab(lab.test, lab.value, lab.unit, lab.lln, lab.uln, table=table)
+            base = baseline_in_unit(baseline_lab(history, lab.test, first_day), lab)
+            g = grade_lab(lab.test, lab.value, lab.unit, lab.lln, lab.uln, base, table=table)
         except DomainError as exc:
             missing.append(f"lab {lab.test} of {lab.collected_on} not graded: {exc.message}")
             continue
@@ -701,7 +728,7 @@ def patient_summary(
     rows = list_patient_rows(record, today, protocols, patient_id=patient_id)
     row = rows[0] if rows else None
     aes = record.repos.adverse_events.for_patient(patient_id)
-    labs = record.repos.labs.for_patient(patient_id)
+    all_labs = labs = record.repos.labs.for_patient(patient_id)
     assessments = record.repos.responses.for_patient(patient_id)
     protocol = protocols.get(enrolment.protocol) if enrolment is not None else None
     cycles: list[CycleRow] = []
@@ -748,7 +775,7 @@ def patient_summary(
         cycle=row.cycle if row else None,
         day=row.day if row else None,
         cycles=_cycle_summaries(record, cycles, length),
-        worst_lab_grades=_worst_lab_grades(labs, missing),
+        worst_lab_grades=_worst_lab_grades(labs, missing, all_labs, first_day),
         adverse_events=tuple(aes),
         responses=tuple(
             ResponseLine(

@@ -16,6 +16,7 @@ from clinic_app.core.records import (
     Attribution,
     DoseEvent,
     DoseStatus,
+    LabResult,
     PatientStatus,
     Phase,
     ResponseAssessment,
@@ -136,3 +137,49 @@ def test_not_enrolled(record: Record) -> None:
     s = patient_summary(record, pid, date(2024, 3, 1), PROTOCOLS)
     assert s.status is None and s.cycles == () and s.next_step is None
     assert "enrolment: the patient is not enrolled on a protocol" in s.missing
+
+
+def creatinine(record: Record, pid: int, value: str, unit: str, on: date) -> None:
+    from clinic_app.core import labs
+
+    v = Decimal(value)
+    record.repos.labs.add(
+        pid,
+        LabResult(
+            "creatinine",
+            v,
+            unit,
+            datetime(on.year, on.month, on.day, 8, tzinfo=UTC),
+            labs.to_si("creatinine", v, unit),
+            # ULN 1.2 mg/dL = 106.08 µmol/L (1 mg/dL = 88.4 µmol/L)
+            None,
+            Decimal("1.2") if unit == "mg/dL" else Decimal("106.08"),
+        ),
+    )
+
+
+@pytest.mark.parametrize(
+    ("value", "grade"),
+    [
+        # CTCAE v5.0 creatinine increased, grade 2: > 1.5-3.0 x baseline. The baseline is
+        # 53 µmol/L = 53 / 88.4 = 0.59955 mg/dL; every value here is below the ULN 1.2 mg/dL.
+        ("0.95", 2),  # 0.95 / 0.59955 = 1.585 x baseline -> grade 2
+        ("0.89", 0),  # 0.89 / 0.59955 = 1.484 x baseline, not > 1.5 -> not graded up
+    ],
+)
+def test_worst_creatinine_is_graded_against_the_pre_treatment_baseline(
+    record: Record, value: str, grade: int
+) -> None:
+    pid = patient(record, "S-9", "Renal")
+    eid = enrol(record, pid, "dextr", date(2023, 12, 28))
+    cycle(record, eid, 1, Phase.INDUCTION, date(2024, 1, 2), date(2024, 1, 2))
+    creatinine(record, pid, "53", "umol/L", date(2023, 12, 29))  # baseline, before C1D1
+    creatinine(record, pid, value, "mg/dL", date(2024, 1, 20))
+    s = patient_summary(record, pid, date(2024, 1, 25), PROTOCOLS)
+    worst = {w.term: w for w in s.worst_lab_grades}
+    if grade == 0:
+        assert "Creatinine increased" not in worst
+    else:
+        line = worst["Creatinine increased"]
+        assert (line.grade, line.lowest_grade, line.collected_on) == (2, 2, date(2024, 1, 20))
+    assert not [m for m in s.missing if "creatinine" in m.lower()]
