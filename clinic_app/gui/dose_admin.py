@@ -560,11 +560,15 @@ class CycleDosesDialog(QDialog):
         dialog.open()
         return dialog
 
-    def modify(self) -> DoseModificationDialog:
+    def modify(self) -> DoseModificationDialog | None:
         dose = self.selected()
-        dialog = DoseModificationDialog(
-            self.record, self.view, self, self.today, dose.drug if dose else None
-        )
+        try:
+            dialog = DoseModificationDialog(
+                self.record, self.view, self, self.today, dose.drug if dose else None
+            )
+        except DomainError as exc:  # a planned cycle that cannot be planned yet (no BSA)
+            self.message.setText(f"{WARNING_SIGN} {exc.message}")
+            return None
         dialog.finished.connect(lambda _r: self.refresh())
         self.last_dialog = dialog
         dialog.open()
@@ -637,15 +641,20 @@ def open_dose_modification(
     record: Record,
     patient_id: int,
     protocols: Mapping[str, Protocol] | None = None,
+    cycle_id: int | None = None,
 ) -> DoseModificationDialog | None:
+    """The modification form for ``cycle_id`` (the cycle shown in the chart), else the latest.
+
+    Building the form plans the cycle: a cycle that cannot be planned yet (a planned cycle
+    without BSA) is explained, not raised."""
     try:
-        view = current_cycle(record, patient_id, None, protocols)
+        view = current_cycle(record, patient_id, cycle_id, protocols)
+        dialog = DoseModificationDialog(record, view, parent)
     except StorageError as exc:
         show_storage_error(parent, exc)
         return None
     except DomainError as exc:
         explain(parent, exc.message)
         return None
-    dialog = DoseModificationDialog(record, view, parent)
     dialog.open()
     return dialog

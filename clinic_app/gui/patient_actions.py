@@ -177,8 +177,12 @@ class PatientActions:
         )
 
     def modify_dose(self, pid: int) -> QWidget | None:
+        # The cycle in the chart (the latest started one by default), as "Doses of this cycle"
+        # uses: not a planned next cycle, whose "next cycle" would skip the one coming up.
+        tabs = getattr(self.window.chart, "tabs", None)
+        cycle_id = getattr(tabs, "selected_cycle_id", None)
         return dose_admin.open_dose_modification(
-            self.window, self.window.record, pid, self.window.protocols
+            self.window, self.window.record, pid, self.window.protocols, cycle_id
         )
 
     def enter_labs(self, pid: int) -> QWidget | None:

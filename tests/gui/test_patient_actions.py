@@ -93,3 +93,61 @@ def test_settings_from_the_file_menu_and_thresholds_apply(qtbot: QtBot, record: 
         lambda: window.protocols["dextr"].settings.weight_change_pct == Decimal("7.5"),
         timeout=5000,
     )
+
+
+def test_modify_dose_works_on_the_cycle_in_the_chart_not_the_planned_next_one(
+    qtbot: QtBot, record: Record
+) -> None:
+    """The demo's BPD patient 1 is in cycle 2 (started, BSA 1.97 m²) with cycle 3 planned and
+    no BSA yet. Patient ▸ Modify dose used to build the form on cycle 3: bendamustine could not
+    be planned and the action raised MissingDataError; on a DexTR patient the same choice
+    offered "from the next cycle (N+2)", skipping the cycle about to start."""
+    from clinic_app.gui.dose_admin import DoseModificationDialog
+
+    window = MainWindow(record, load_protocols(), today=lambda: TODAY, settings=app_settings())
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitUntil(lambda: not window.loading, timeout=15000)
+    pid = int(record.db.execute("SELECT id FROM patients WHERE mrn = 'DEMO-00001'").fetchone()[0])
+    numbers = {
+        c.number: c.status.value
+        for c in record.repos.cycles.for_enrolment(
+            int(
+                record.db.execute(
+                    "SELECT id FROM enrolments WHERE patient_id = ?", [pid]
+                ).fetchone()[0]
+            )
+        )
+    }
+    assert numbers == {1: "completed", 2: "started", 3: "planned"}
+    window.open_patient(pid)
+    (modify,) = [a for a in window.workflows.patient_actions if a.text() == "&Modify dose…"]
+    before = set(map(id, visible_dialogs()))
+    modify.trigger()
+    opened = [d for d in visible_dialogs() if id(d) not in before]
+    assert len(opened) == 1 and isinstance(opened[0], DoseModificationDialog)
+    dialog = opened[0]
+    assert dialog.view.number == 2
+    assert dialog.effective_next.text() == "From the ne&xt cycle (3)"
+    assert "DEMO-00001" in dialog.windowTitle()
+    dialog.close()
+    qtbot.waitUntil(lambda: not visible_dialogs(), timeout=5000)
+
+    # Chosen explicitly, the planned cycle 3 is explained (no BSA yet), not raised.
+    from PySide6.QtWidgets import QMessageBox
+
+    from clinic_app.gui.dose_admin import open_dose_modification
+
+    cycle3 = int(
+        record.db.execute(
+            "SELECT c.id FROM cycles c JOIN enrolments e ON e.id = c.enrolment_id "
+            "WHERE e.patient_id = ? AND c.number = 3",
+            [pid],
+        ).fetchone()[0]
+    )
+    assert open_dose_modification(window, record, pid, window.protocols, cycle3) is None
+    (box,) = [w for w in visible_dialogs() if isinstance(w, QMessageBox)]
+    assert "record height and weight first" in box.text()
+    box.done(0)
+    with qtbot.waitSignal(box.destroyed):  # later tests count the message boxes still alive
+        box.deleteLater()
