@@ -85,6 +85,10 @@ _JSON = frozenset(
 )
 
 
+_SQLITE_MIN_INT, _SQLITE_MAX_INT = -(2**63), 2**63 - 1
+"""SQLite's INTEGER is 64-bit signed; a larger number cannot be stored."""
+
+
 class ImportRefused(Exception):
     """The file was not imported; ``problems`` says every reason, each with its location."""
 
@@ -139,6 +143,8 @@ def export_csv(record: Record, folder: Path) -> int:
                 total += 1
     manifest = {k: v for k, v in document.items() if k != "tables"}
     manifest["tables"] = [f"{t}.csv" for t in _TABLES]
+    # Row counts let import notice a file cut short at a line break (csv cannot).
+    manifest["rows"] = {t: len(document["tables"][t]) for t in _TABLES}
     (folder / MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
     return total
 
@@ -170,12 +176,17 @@ def read_document(path: Path) -> dict[str, Any]:
         raw = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ImportRefused([f"{path}: no such file"]) from None
+    except OSError as exc:
+        raise ImportRefused([f"{path}: cannot be read ({exc.strerror or exc})"]) from None
     except UnicodeDecodeError:
         raise ImportRefused([f"{path}: not UTF-8 text (is it a JSON export?)"]) from None
     except json.JSONDecodeError as exc:
         raise ImportRefused([f"{path}: line {exc.lineno}: not valid JSON ({exc.msg})"]) from None
     if not isinstance(raw, dict):
         raise ImportRefused([f"{path}: the document must be a JSON object"])
+    internal = sorted(k for k in raw if k.startswith("__"))
+    if internal:  # these keys steer how a CSV folder is read; no export writes them
+        raise ImportRefused([f"{path}: {k}: not a key of the export format" for k in internal])
     return raw
 
 
@@ -187,16 +198,43 @@ def _read_csv_folder(folder: Path) -> dict[str, Any]:
     if not isinstance(manifest, dict):
         raise ImportRefused([f"{folder / MANIFEST}: must be a JSON object"])
     tables: dict[str, list[dict[str, Any]]] = {}
+    headers: dict[str, list[str]] = {}
+    problems: list[str] = []
+    unreadable: list[str] = []
+    counts = manifest.get("rows")
     for file in sorted(folder.glob("*.csv")):
-        with file.open(encoding="utf-8", newline="") as handle:
-            reader = csv.reader(handle)
-            header = next(reader, [])
-            tables[file.stem] = [
-                {h: _csv_value(v) for h, v in zip(header, cells, strict=False)}
-                | ({"__width__": len(cells)} if len(cells) != len(header) else {})
-                for cells in reader
-            ]
-    return {**manifest, "tables": tables, "__csv__": True}
+        try:
+            with file.open(encoding="utf-8", newline="") as handle:
+                reader = csv.reader(handle)
+                header = next(reader, [])
+                rows = [
+                    {h: _csv_value(v) for h, v in zip(header, cells, strict=False)}
+                    | ({"__width__": len(cells)} if len(cells) != len(header) else {})
+                    for cells in reader
+                ]
+        except UnicodeDecodeError as exc:
+            problems.append(f"{file.name}: not UTF-8 text (byte {exc.start} of the file)")
+            unreadable.append(file.stem)
+            continue
+        except (OSError, csv.Error) as exc:
+            problems.append(f"{file.name}: cannot be read ({exc})")
+            unreadable.append(file.stem)
+            continue
+        tables[file.stem], headers[file.stem] = rows, header
+        expected = counts.get(file.stem) if isinstance(counts, dict) else None
+        if isinstance(expected, int) and expected != len(rows):
+            problems.append(
+                f"{file.name}: has {len(rows)} rows, the manifest says {expected} "
+                "(cut short or edited?)"
+            )
+    return {
+        **manifest,
+        "tables": tables,
+        "__csv__": True,
+        "__headers__": headers,
+        "__problems__": problems,
+        "__unreadable__": unreadable,  # reported above, not again as missing tables
+    }
 
 
 # --- validation ---------------------------------------------------------------------------------
@@ -221,6 +259,8 @@ def _check_value(
                 return None, f"{where}: {value!r} is not a whole number"
         if isinstance(value, bool) or not isinstance(value, int):
             return None, f"{where}: {value!r} is not a whole number"
+        if not _SQLITE_MIN_INT <= value <= _SQLITE_MAX_INT:
+            return None, f"{where}: {value} is too large for the record"
         return value, None
     if not isinstance(value, str):
         return None, f"{where}: {value!r} must be text"
@@ -288,16 +328,37 @@ def validate_document(
     if not isinstance(tables, dict):
         return {}, [*problems, "tables: missing, or not an object of table name -> rows"]
     from_csv = bool(document.get("__csv__"))
+    problems.extend(document.get("__problems__", ()) if from_csv else ())
+    unreadable = set(document.get("__unreadable__", ())) if from_csv else set()
+    headers: Mapping[str, list[str]] = document.get("__headers__", {}) if from_csv else {}
     clean: dict[str, list[dict[str, Any]]] = {}
     for name in tables:
         if name not in _TABLES:
             problems.append(f"tables.{name}: not a table of the record")
     for table in _TABLES:
-        rows = tables.get(table, [])
+        if table not in tables:
+            # Every export holds every table; a missing one is a damaged file, not "no rows".
+            if table in unreadable:
+                pass
+            elif from_csv:
+                problems.append(f"{table}.csv: missing (an export has every table)")
+            else:
+                problems.append(
+                    f"tables.{table}: missing (an export has every table, empty or not)"
+                )
+            continue
+        rows = tables[table]
         if not isinstance(rows, list):
             problems.append(f"{table}: must be a list of rows")
             continue
         columns = {c.name: c for c in queries.table_columns(record, table)}
+        if from_csv:
+            header = headers.get(table, [])
+            for name in sorted(n for n in set(header) if header.count(n) > 1):
+                problems.append(f"{table}.csv: the header names column {name} more than once")
+            for name in columns:
+                if name not in header:
+                    problems.append(f"{table}.csv: the header has no column {name}")
         out: list[dict[str, Any]] = []
         seen_ids: set[int] = set()
         for index, row in enumerate(rows):
@@ -316,8 +377,13 @@ def validate_document(
                     problems.append(f"{where}.{key}: not a column of {table}")
             for column in columns.values():
                 if column.name not in row:
-                    if column.not_null and not column.has_default:
-                        problems.append(f"{where}.{column.name}: a value is required")
+                    # An export writes every column of every row: a default here would silently
+                    # change the record (a voided row revived, a resolved AE unresolved).
+                    if not from_csv:  # a CSV header without the column is reported once above
+                        problems.append(
+                            f"{where}.{column.name}: missing (an export has every column in "
+                            "every row)"
+                        )
                     continue
                 context = f"{where}.{column.name}"
                 value, problem = _check_value(context, column, row[column.name], from_csv)
