@@ -43,6 +43,7 @@ from clinic_app.core.records import (
 )
 from clinic_app.services.patient_state import patient_summary
 from clinic_app.storage.database import Record
+from clinic_app.storage.errors import NOTHING_LOST, StaleRecordError
 from clinic_app.storage.rows import CycleRow, CycleStatus, Decision, DecisionKind
 
 CREATININE = "creatinine"
@@ -260,6 +261,32 @@ def _ready(view: EndOfCycleView) -> tuple[Enrolment, CycleRow, PhaseProposal]:
     return view.enrolment, view.cycle, view.proposal
 
 
+def _still_current(record: Record, view: EndOfCycleView) -> None:
+    """Inside the write transaction: refuse when the record moved on since ``view`` was read
+    (another window took the patient off study or decided this cycle's end), so a decision
+    made on an old screen never overwrites a newer one."""
+    assert view.enrolment is not None and view.enrolment.id is not None
+    assert view.cycle is not None
+    decided = _decisions_for_cycle(record, view.enrolment.id, view.cycle.number)
+    if len(decided) > len(view.recorded):
+        d = decided[-1]
+        raise StaleRecordError(
+            f"A decision for the end of cycle {view.cycle.number} was recorded after the "
+            f"panel was opened ({d.decided_by}, {d.decided_on}: {d.reason}), so "
+            f"{NOTHING_LOST}. Reopen the end-of-cycle panel."
+        )
+    now = record.repos.enrolments.get(view.enrolment.id)
+    if now.voided or now.value != view.enrolment:
+        state = now.value.status.value.replace("_", " ")
+        if now.value.off_study_on is not None:
+            state += f" since {now.value.off_study_on}"
+        raise StaleRecordError(
+            f"Someone else changed this patient's enrolment after the panel was opened (it "
+            f"is now {'voided' if now.voided else state}), so "
+            f"{NOTHING_LOST}. Reopen the end-of-cycle panel and decide again."
+        )
+
+
 def _payload(
     cycle: CycleRow, proposal: PhaseProposal, accepted: bool, to: Phase | None
 ) -> dict[str, object]:
@@ -314,6 +341,7 @@ def accept_proposal(
         if off_study_reason is None:
             raise DomainError("Choose why the patient goes off study.", field="off_study_reason")
         with record.transaction(reason=reason or "end-of-cycle proposal accepted"):
+            _still_current(record, view)
             decision = record.repos.decisions.add(
                 Decision(
                     enrolment.id,
@@ -337,6 +365,7 @@ def accept_proposal(
         return decision
     to = proposal.next_phase
     with record.transaction(reason=reason.strip() or "end-of-cycle proposal accepted"):
+        _still_current(record, view)
         decision = record.repos.decisions.add(
             Decision(
                 enrolment.id,
@@ -384,17 +413,19 @@ def reject_proposal(
             "Say why the proposal is rejected: the reason is kept in the record.", field="reason"
         )
     assert enrolment.id is not None
-    return record.repos.decisions.add(
-        Decision(
-            enrolment.id,
-            DecisionKind.PHASE,
-            decided_by.strip(),
-            decided_on,
-            _payload(cycle, proposal, False, cycle.phase),
-            reason.strip(),
-        ),
-        reason=reason.strip(),
-    )
+    with record.transaction(reason=reason.strip()):
+        _still_current(record, view)
+        return record.repos.decisions.add(
+            Decision(
+                enrolment.id,
+                DecisionKind.PHASE,
+                decided_by.strip(),
+                decided_on,
+                _payload(cycle, proposal, False, cycle.phase),
+                reason.strip(),
+            ),
+            reason=reason.strip(),
+        )
 
 
 def take_off_study(
@@ -431,6 +462,12 @@ def take_off_study(
         )
     with record.transaction(reason=details.strip()):
         stored = record.repos.enrolments.get(enrolment.id)
+        if stored.voided or stored.value.status is PatientStatus.OFF_STUDY:
+            # Another window took the patient off study meanwhile: keep its date and reason.
+            raise StaleRecordError(
+                f"Someone else took this patient off study (or voided the enrolment) just "
+                f"now; {NOTHING_LOST}. Reopen the patient to see their entry."
+            )
         record.repos.enrolments.update(
             enrolment.id,
             replace(

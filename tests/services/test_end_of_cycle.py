@@ -28,6 +28,7 @@ from clinic_app.services.end_of_cycle import (
     take_off_study,
 )
 from clinic_app.storage.database import Record, open_database
+from clinic_app.storage.errors import StaleRecordError
 from clinic_app.storage.rows import DecisionKind
 
 from .helpers import cycle, enrol, lab, patient, weight
@@ -383,3 +384,49 @@ def test_bpd_after_cycle_12_proposes_maintenance(record: Record) -> None:
     accept_proposal(record, view, decided_by="Dr B", decided_on=today, today=today)
     c13 = next(c for c in record.repos.cycles.for_enrolment(eid) if c.number == 13)
     assert c13.phase is Phase.MAINTENANCE
+
+
+def test_a_decision_from_an_old_panel_never_overwrites_off_study(record: Record) -> None:
+    # Two windows open the end-of-cycle panel; in one the patient is taken off study
+    # (withdrawal); the other then accepts the maintenance proposal it still shows.
+    pid, eid = dextr_four_cycles(record, "1.54")
+    old_view = end_of_cycle_view(record, pid, END_OF_C4, PROTOCOLS)
+    assert old_view.can_decide
+    take_off_study(
+        record,
+        pid,
+        on=END_OF_C4,
+        why=OffStudyReason.WITHDRAWAL,
+        details="withdrew consent",
+        decided_by="Dr B",
+        today=END_OF_C4,
+    )
+    audit_rows = record.db.execute("SELECT count(*) FROM audit_log").fetchone()[0]
+    for act in (accept_proposal, reject_proposal):
+        with pytest.raises(StaleRecordError, match="off study since 2024-04-22"):
+            act(
+                record,
+                old_view,
+                decided_by="Dr A",
+                decided_on=END_OF_C4,
+                today=END_OF_C4,
+                reason="plateau",
+            )
+    e = record.repos.enrolments.get(eid).value
+    assert (e.status, e.off_study_reason) == (PatientStatus.OFF_STUDY, OffStudyReason.WITHDRAWAL)
+    c5 = next(c for c in record.repos.cycles.for_enrolment(eid) if c.number == 5)
+    assert c5.phase is Phase.INDUCTION
+    assert [d.kind for d in record.repos.decisions.for_enrolment(eid)] == [DecisionKind.OFF_STUDY]
+    assert record.db.execute("SELECT count(*) FROM audit_log").fetchone()[0] == audit_rows
+
+
+def test_two_panels_cannot_both_decide_one_cycle_end(record: Record) -> None:
+    pid, eid = dextr_four_cycles(record, "1.54")
+    first = end_of_cycle_view(record, pid, END_OF_C4, PROTOCOLS)
+    second = end_of_cycle_view(record, pid, END_OF_C4, PROTOCOLS)
+    accept_proposal(record, first, decided_by="Dr A", decided_on=END_OF_C4, today=END_OF_C4)
+    with pytest.raises(StaleRecordError, match="recorded after the panel was opened"):
+        reject_proposal(
+            record, second, decided_by="Dr B", decided_on=END_OF_C4, today=END_OF_C4, reason="no"
+        )
+    assert len(record.repos.decisions.for_enrolment(eid, DecisionKind.PHASE)) == 1
