@@ -26,6 +26,7 @@ from clinic_app.core.protocol_loader import load_protocols
 from clinic_app.core.records import Enrolment, Patient
 from clinic_app.services.patient_state import patient_summary
 from clinic_app.storage.database import Record
+from clinic_app.storage.errors import NOTHING_LOST, StaleRecordError
 from clinic_app.storage.rows import CycleRow, DltReview, Stored
 
 
@@ -157,13 +158,25 @@ def record_review(
         cycle_id=view.cycle.id,
     )
     open_review = view.open_review
-    if open_review is not None:
-        # A stored proposal awaiting the verdict is completed, not duplicated.
-        record.repos.dlt_reviews.update(
-            open_review.id,
-            replace(review, adverse_event_id=open_review.value.adverse_event_id),
-            expected_version=open_review.version,
-            reason=why,
-        )
-        return open_review.id
-    return record.repos.dlt_reviews.add(review, reason=why)
+    with record.transaction(reason=why):
+        # Re-read inside the write: another window may have recorded a verdict since the view
+        # was read; a second verdict would give the 3+3 board two answers for one patient.
+        reviews = record.repos.dlt_reviews.for_enrolment(view.enrolment.id)
+        done = [r for r in reviews if r.confirmed is not None]
+        if done:
+            d = done[0]
+            raise StaleRecordError(
+                f"A DLT verdict was recorded after this review was opened ({d.reviewer}, "
+                f"{d.reviewed_on}: {'DLT' if d.confirmed else 'no DLT'}), so {NOTHING_LOST}. "
+                "Reopen the review."
+            )
+        if open_review is not None:
+            # A stored proposal awaiting the verdict is completed, not duplicated.
+            record.repos.dlt_reviews.update(
+                open_review.id,
+                replace(review, adverse_event_id=open_review.value.adverse_event_id),
+                expected_version=open_review.version,
+                reason=why,
+            )
+            return open_review.id
+        return record.repos.dlt_reviews.add(review, reason=why)

@@ -15,6 +15,7 @@ from clinic_app.core.records import AdverseEvent, Attribution, Phase
 from clinic_app.services.dlt_review import dlt_review_view, record_review
 from clinic_app.services.trial import build_escalation_board
 from clinic_app.storage.database import Record, open_database
+from clinic_app.storage.errors import StaleRecordError
 from clinic_app.storage.rows import DltReview
 
 from .helpers import cycle, enrol, lab, patient
@@ -193,3 +194,29 @@ def test_window_still_open_can_only_be_decided_with_a_reason(record: Record) -> 
             record, view, dlt=False, evaluable=True, reviewer="Dr R", reviewed_on=early, today=early
         )
     assert refused.value.field == "reason" and "could not decide" in str(refused.value)
+
+
+def test_two_windows_cannot_both_record_a_verdict(record: Record) -> None:
+    # Two investigators open the review; the first confirms the DLT (grade 4 rash), the
+    # second, on the old screen, overrides to "no DLT". One patient must have one verdict.
+    pid = level_two_patient(record, 4)
+    first = dlt_review_view(record, pid, TODAY, PROTOCOLS)
+    second = dlt_review_view(record, pid, TODAY, PROTOCOLS)
+    record_review(
+        record, first, dlt=True, evaluable=True, reviewer="Dr Ray", reviewed_on=TODAY, today=TODAY
+    )
+    with pytest.raises(StaleRecordError, match="recorded after this review was opened"):
+        record_review(
+            record,
+            second,
+            dlt=False,
+            evaluable=True,
+            reviewer="Dr Lee",
+            reviewed_on=TODAY,
+            today=TODAY,
+            reason="rash judged unrelated",
+        )
+    [review] = dlt_review_view(record, pid, TODAY, PROTOCOLS).reviews
+    assert (review.value.reviewer, review.value.confirmed) == ("Dr Ray", True)
+    # 3+3: 1 DLT in 3 at level 2 -> 3 more at the same level (not escalate to 3).
+    assert board_text(record) == "expand 2 to 6"
