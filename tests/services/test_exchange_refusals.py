@@ -191,3 +191,40 @@ def test_a_json_file_cannot_ask_to_be_read_as_csv_text(exports: Path, tmp_path: 
     assert _refused(tmp_path, tmp_path / "x.json") == (
         f"{tmp_path / 'x.json'}: __csv__: not a key of the export format",
     )
+
+
+def test_an_export_is_one_snapshot_while_another_window_writes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Regression: each table was read in its own statement, so a patient and a lab saved by a
+    # second window between reading "patients" and "labs" gave an export whose lab points to
+    # a patient it does not hold (refused on import). The second window really writes, on its
+    # own connection, at exactly that moment.
+    from clinic_app.core.records import Patient, Sex
+    from clinic_app.services import exchange
+
+    from .helpers import lab
+
+    path = tmp_path / "shared.db"
+    with open_database(path, daily_backup=False) as rec:
+        rec.repos.patients.add(Patient("M1", "Ana", "Lee", date(1960, 1, 1), Sex.FEMALE))
+    real_rows = queries.table_rows
+    written: list[int] = []
+
+    def rows_with_a_write_in_between(record: Any, table: str) -> list[dict[str, Any]]:
+        if table == "labs" and not written:
+            with open_database(path, daily_backup=False) as other:
+                pid = other.repos.patients.add(
+                    Patient("M2", "Bo", "Kim", date(1970, 1, 1), Sex.MALE)
+                )
+                written.append(lab(other, pid, "hgb", "10.0", "g/dL", TODAY))
+        return real_rows(record, table)
+
+    monkeypatch.setattr(exchange.queries, "table_rows", rows_with_a_write_in_between)
+    with open_database(path, daily_backup=False) as rec:
+        export_json(rec, tmp_path / "out.json")
+    assert written, "the other window wrote during the export"
+    tables = json.loads((tmp_path / "out.json").read_text("utf-8"))["tables"]
+    assert [p["mrn"] for p in tables["patients"]] == ["M1"] and tables["labs"] == []
+    with open_database(tmp_path / "dst.db", daily_backup=False) as rec:
+        assert import_file(rec, tmp_path / "out.json").rows["patients"] == 1
