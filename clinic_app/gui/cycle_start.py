@@ -19,10 +19,12 @@ from PySide6.QtWidgets import (
     QDateEdit,
     QDialog,
     QDialogButtonBox,
+    QFrame,
     QGroupBox,
     QHeaderView,
     QLabel,
     QLineEdit,
+    QScrollArea,
     QTableView,
     QVBoxLayout,
     QWidget,
@@ -96,8 +98,21 @@ class CycleStartDialog(QDialog):
             f"Start cycle {self.context.number} — {patient_title(self.context.patient)}"
         )
         self.form = load_ui("cycle_start.ui", self)
-        QVBoxLayout(self).addWidget(self.form)
         f = self.form
+        # The form can be taller than the screen (many refusals, labs, notes): it scrolls, so a
+        # sentence is never squeezed and cut off; the reasons and the buttons stay below it.
+        self.form_scroll = QScrollArea(self)
+        self.form_scroll.setObjectName("form_scroll")
+        self.form_scroll.setWidgetResizable(True)
+        self.form_scroll.setFrameShape(QFrame.Shape.NoFrame)
+        self.form_scroll.setWidget(f)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.form_scroll, 1)
+        right = child(f, QVBoxLayout, "right")
+        for name, kind in (("status", QLabel), ("buttons", QDialogButtonBox)):
+            widget = child(f, kind, name)
+            right.removeWidget(widget)
+            layout.addWidget(widget)
         self.start = child(f, QDateEdit, "start")
         self.planned_text = child(f, QLabel, "planned_text")
         self.delay_reason = child(f, QLineEdit, "delay_reason")
@@ -117,8 +132,8 @@ class CycleStartDialog(QDialog):
         self.options_list = child(f, QVBoxLayout, "options_list")
         self.override_reason = child(f, QLineEdit, "override_reason")
         self.decided_by = child(f, QLineEdit, "decided_by")
-        self.status = child(f, QLabel, "status")
-        self.buttons = child(f, QDialogButtonBox, "buttons")
+        self.status = child(self, QLabel, "status")
+        self.buttons = child(self, QDialogButtonBox, "buttons")
         self.errors = {name: child(f, QLabel, f"{name}_error") for name in _FIELDS}
         for label in self.errors.values():
             label.setVisible(False)
@@ -156,7 +171,26 @@ class CycleStartDialog(QDialog):
         self.buttons.accepted.connect(self.save)
         self.buttons.rejected.connect(self.reject)
         self.recheck()
+        self._fit_to_screen()
         self.weight_edit.setFocus()
+
+    def _fit_to_screen(self) -> None:
+        """As large as the form wants, within the screen (the form scrolls beyond that)."""
+        available = self.screen().availableGeometry()
+        form = self.form.sizeHint()
+        bar = self.form_scroll.verticalScrollBar().sizeHint().width()
+        below = self.status.sizeHint().height() + self.buttons.sizeHint().height()
+        layout = self.layout()
+        assert layout is not None
+        margins = layout.contentsMargins()
+        # Wide enough for the plan table's columns beside the left column (from the font).
+        wanted = max(form.width(), self.fontMetrics().averageCharWidth() * 140)
+        width = wanted + bar + margins.left() + margins.right()
+        height = form.height() + below + margins.top() + margins.bottom() + 2 * bar
+        # Leave room for the window frame and title bar.
+        self.resize(
+            min(width, available.width() * 9 // 10), min(height, available.height() * 9 // 10)
+        )
 
     # -- options ------------------------------------------------------------------------------
     def _build_options(self) -> None:

@@ -260,3 +260,47 @@ def test_plan_model_passes_the_model_tester(qtmodeltester: object) -> None:
     model = TextTableModel(("Day", "Drug"))
     model.set_rows([["1", "Dexamethasone"], ["2", "Lenalidomide"]], ["tip"])
     qtmodeltester.check(model)  # type: ignore[attr-defined]
+
+
+def clipped_labels(d: CycleStartDialog) -> list[str]:
+    """The visible word-wrapped texts given less height than they need (cut off on screen)."""
+    from PySide6.QtWidgets import QLabel
+
+    return [
+        label.text()
+        for label in d.findChildren(QLabel)
+        if label.isVisibleTo(d)
+        and label.wordWrap()
+        and label.text()
+        and label.height() < label.heightForWidth(label.width())
+    ]
+
+
+def test_nothing_is_cut_off_when_the_screen_is_smaller_than_the_form(
+    qtbot: QtBot, tmp_path: Path, protocols: dict[str, Protocol]
+) -> None:
+    """A DexTR patient in cycle 1 with cycle 2 planned, opened mid-cycle: the form fills with
+    refusals, labs and notes. On a screen shorter than the form the word-wrapped sentences were
+    squeezed (the "not finished" refusal and the labs list cut mid-line); now the form scrolls,
+    every sentence has its full height, and the reasons and buttons stay in view."""
+    from clinic_app.services.demo import generate_demo
+
+    today = date(2026, 3, 2)
+    rec = open_database(tmp_path / "demo.sqlite3", daily_backup=False)
+    try:
+        generate_demo(rec, patients=6, seed=3, today=today)
+        pid = int(rec.db.execute("SELECT id FROM patients WHERE mrn = 'DEMO-00004'").fetchone()[0])
+        d = dialog(qtbot, rec, pid, protocols, today)
+        available = d.screen().availableGeometry()
+        d.resize(min(d.width(), available.width()), min(d.height(), available.height()))
+        qtbot.wait(50)
+        assert d.errors["start"].isVisible()  # cycle 1 is not finished
+        assert "not finished" in d.status.text()
+        assert clipped_labels(d) == []
+        assert d.frameGeometry().height() <= available.height()
+        # the reasons and the buttons are never scrolled out of sight
+        assert d.status.visibleRegion().boundingRect().height() == d.status.height()
+        assert d.ok_button.visibleRegion().boundingRect().height() == d.ok_button.height()
+        d.reject()
+    finally:
+        rec.close()
