@@ -15,7 +15,6 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
@@ -86,6 +85,9 @@ _JSON = frozenset(
 )
 
 
+_WHOLE = re.compile(r"-?[0-9]+")
+_NUMBER = re.compile(r"-?[0-9]+(\.[0-9]+)?([eE][+-]?[0-9]+)?")
+"""How the record spells numbers (ASCII digits only; ``str(Decimal)`` gives e.g. 1.30, 1E+2)."""
 _SQLITE_MIN_INT, _SQLITE_MAX_INT = -(2**63), 2**63 - 1
 """SQLite's INTEGER is 64-bit signed; a larger number cannot be stored."""
 
@@ -276,10 +278,10 @@ def _check_value(
         return None, None
     if column.kind == "INTEGER":
         if from_csv and isinstance(value, str):
-            try:
-                value = int(value)
-            except ValueError:
+            # int() would also read "1_0", " 5" and other scripts' digits: never reinterpret.
+            if not _WHOLE.fullmatch(value):
                 return None, f"{where}: {value!r} is not a whole number"
+            value = int(value)
         if isinstance(value, bool) or not isinstance(value, int):
             return None, f"{where}: {value!r} is not a whole number"
         if not _SQLITE_MIN_INT <= value <= _SQLITE_MAX_INT:
@@ -296,16 +298,16 @@ def _check_value(
             return None, f"{where}: {value!r} is not a date in the form YYYY-MM-DD"
     elif name in _INSTANTS:
         try:
-            datetime.fromisoformat(value)
+            instant = datetime.fromisoformat(value)
         except ValueError:
             return None, f"{where}: {value!r} is not a date and time"
+        # The record keeps instants in UTC (storage/schema.py); a local time would be a guess.
+        if instant.utcoffset() is None:
+            return None, f"{where}: {value!r} has no time zone (the record keeps UTC, ...Z)"
+        if instant.utcoffset():
+            return None, f"{where}: {value!r} is not in UTC (the record keeps UTC, ...Z)"
     elif name in _DECIMALS:
-        try:
-            number = Decimal(value)
-        except InvalidOperation:
-            return None, f"{where}: {value!r} is not a number"
-        if not number.is_finite():
-            return None, f"{where}: {value!r} is not a finite number"
+        return value, _number_problem(where, value)
     elif name in _JSON:
         try:
             json.loads(value)
@@ -314,13 +316,19 @@ def _check_value(
     return value, None
 
 
+def _number_problem(where: str, value: str) -> str | None:
+    """A decimal quantity spelled as the record writes it (``str(Decimal)``)."""
+    # Decimal() also reads " 1.5", "1_000" and other scripts' digits, which would then be
+    # stored in that spelling: refuse them, so the record holds only plain numbers.
+    if not _NUMBER.fullmatch(value):
+        return f"{where}: {value!r} is not a number"
+    return None
+
+
 def _check_value_column(table: str, where: str, value: str) -> str | None:
     """``value`` is a lab's number in ``labs`` and a JSON value in ``settings``."""
     if table == "labs":
-        try:
-            return None if Decimal(value).is_finite() else f"{where}: {value!r} is not a number"
-        except InvalidOperation:
-            return f"{where}: {value!r} is not a number"
+        return _number_problem(where, value)
     if table == "settings":
         try:
             json.loads(value)

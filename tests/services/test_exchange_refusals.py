@@ -228,3 +228,42 @@ def test_an_export_is_one_snapshot_while_another_window_writes(
     assert [p["mrn"] for p in tables["patients"]] == ["M1"] and tables["labs"] == []
     with open_database(tmp_path / "dst.db", daily_backup=False) as rec:
         assert import_file(rec, tmp_path / "out.json").rows["patients"] == 1
+
+
+@pytest.mark.parametrize(
+    ("table", "column", "cell", "problem"),
+    [
+        # Regression: int() and Decimal() read these, so they were imported as 10, 3 and 1.5
+        # (the last two stored with the odd spelling) without a word.
+        ("cycles", "number", "1_0", "'1_0' is not a whole number"),
+        ("cycles", "number", "\u0663", "'\u0663' is not a whole number"),
+        ("labs", "value_si", " 1.5", "' 1.5' is not a number"),
+        ("labs", "value", "1_000", "'1_000' is not a number"),
+        # Regression: a time without a zone was accepted and later read as UTC (a guess), and a
+        # non-UTC offset broke the text comparisons the Today view makes on collected_at.
+        ("labs", "collected_at", "2026-05-04T08:00:00", "no time zone"),
+        ("labs", "collected_at", "2026-05-04T23:30:00-05:00", "not in UTC"),
+    ],
+)
+def test_values_in_an_unusual_spelling_are_named_not_reinterpreted(
+    exports: Path, tmp_path: Path, table: str, column: str, cell: str, problem: str
+) -> None:
+    folder = _csv_copy(exports, tmp_path)
+    rows = _read_table(folder / f"{table}.csv")
+    rows[2][rows[0].index(column)] = cell
+    _write_table(folder / f"{table}.csv", rows)
+    (found,) = _refused(tmp_path, folder)
+    assert found.startswith(f"{table}[1].{column}: ") and problem in found, found
+
+
+def test_utc_spellings_the_app_writes_are_accepted(exports: Path, tmp_path: Path) -> None:
+    folder = _csv_copy(exports, tmp_path)
+    rows = _read_table(folder / "labs.csv")
+    at, value = rows[0].index("collected_at"), rows[0].index("value")
+    rows[1][at], rows[2][at] = "2026-05-04T08:00:00Z", "2026-05-04T08:00:00.123456+00:00"
+    rows[1][value], rows[2][value] = "1.5E-7", "-0.50"
+    _write_table(folder / "labs.csv", rows)
+    with open_database(tmp_path / "dst.db", daily_backup=False) as rec:
+        import_file(rec, folder)
+        stored = queries.table_rows(rec, "labs")
+    assert [r["value"] for r in stored[:2]] == ["1.5E-7", "-0.50"]
