@@ -648,7 +648,15 @@ def open_dose_modification(
     Building the form plans the cycle: a cycle that cannot be planned yet (a planned cycle
     without BSA) is explained, not raised."""
     try:
-        view = current_cycle(record, patient_id, cycle_id, protocols)
+        # Only on the open enrolment (refused, with the reason, when off study or not enrolled).
+        latest = current_cycle(record, patient_id, None, protocols)
+        view = current_cycle(record, patient_id, cycle_id, protocols) if cycle_id else latest
+        if view.enrolment.id != latest.enrolment.id:
+            raise DomainError(
+                f"Cycle {view.number} belongs to an enrolment that has ended; a dose can "
+                "only be modified on the current one.",
+                field="cycle",
+            )
         dialog = DoseModificationDialog(record, view, parent)
     except StorageError as exc:
         show_storage_error(parent, exc)

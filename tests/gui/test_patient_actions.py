@@ -151,3 +151,28 @@ def test_modify_dose_works_on_the_cycle_in_the_chart_not_the_planned_next_one(
     box.done(0)
     with qtbot.waitSignal(box.destroyed):  # later tests count the message boxes still alive
         box.deleteLater()
+
+
+def test_modify_dose_is_refused_with_the_reason_for_a_patient_off_study(
+    qtbot: QtBot, record: Record
+) -> None:
+    from PySide6.QtWidgets import QMessageBox
+
+    window = MainWindow(record, load_protocols(), today=lambda: TODAY, settings=app_settings())
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitUntil(lambda: not window.loading, timeout=15000)
+    # DEMO-00005: DexTR, four cycles completed, then off study
+    pid = int(record.db.execute("SELECT id FROM patients WHERE mrn = 'DEMO-00005'").fetchone()[0])
+    assert record.db.execute(
+        "SELECT off_study_on IS NOT NULL FROM enrolments WHERE patient_id = ?", [pid]
+    ).fetchone()[0]
+    window.open_patient(pid)
+    assert window.chart.tabs.selected_cycle_id is not None  # type: ignore[attr-defined]
+    (modify,) = [a for a in window.workflows.patient_actions if a.text() == "&Modify dose…"]
+    modify.trigger()
+    (box,) = [w for w in visible_dialogs() if isinstance(w, QMessageBox)]
+    assert "off study" in box.text()
+    box.done(0)
+    with qtbot.waitSignal(box.destroyed):
+        box.deleteLater()
