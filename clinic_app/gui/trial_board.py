@@ -281,11 +281,15 @@ class TrialBoardWindow(QMainWindow):
                 "Level",
                 "Doses",
                 "State",
-                "Treated",
-                "DLT yes",
-                "DLT no",
-                "Pending",
+                # The DLT counts are the 3+3 cohort's (what the decision reads); expansion
+                # patients are counted in "Treated (all)" and their own column, so a DLT in
+                # expansion listed below is not mistaken for a miscount.
+                "Treated (all)",
+                "DLT yes (3+3 cohort)",
+                "DLT no (3+3 cohort)",
+                "Pending (3+3 cohort)",
                 "Not evaluable",
+                "In expansion",
                 "Why closed",
             ],
             self,
@@ -399,6 +403,7 @@ class TrialBoardWindow(QMainWindow):
                     str(b.row.dlt_no),
                     str(b.row.dlt_pending),
                     str(b.row.not_evaluable),
+                    str(b.row.expansion),
                     b.closed_reason or "",
                 ]
                 for b in board.levels

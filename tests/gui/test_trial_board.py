@@ -118,3 +118,40 @@ def test_rows_model_passes_the_model_tester(qtmodeltester: object) -> None:
     model = RowsModel(["a", "b"])
     model.set_rows([["1", "x"], ["2", "y"]])
     qtmodeltester.check(model)  # type: ignore[attr-defined]
+
+
+def test_level_table_says_whose_dlts_it_counts_and_shows_expansion(
+    qtbot: QtBot, record: Record, protocols: dict[str, Protocol]
+) -> None:
+    """Level 2 is the MTD (1 DLT in its 6-patient 3+3 cohort); then an expansion patient at
+    level 2 has a confirmed DLT. The decision still reads the cohort (1 of 6), and the patient
+    list shows 2 "confirmed yes" at level 2: the table used to say "Treated 7, DLT yes 1" with
+    nothing saying the 1 is the cohort's. Now the columns say so and count the expansion."""
+    cohort = Cohort(record)
+    cohort.many(1, "no", "no", "no")
+    cohort.many(2, "no", "no", "no")
+    cohort.many(3, "yes", "yes", "no")
+    cohort.many(2, "no", "no", "yes")  # 1 of 6 at level 2 -> MTD = 2
+    cohort.add(2, "yes")  # expansion at the MTD, with a DLT
+    win = window(qtbot, record, protocols)
+    assert win.decision_label.text() == "Decision: MTD = 2"
+    levels = win.levels_view.model()
+    headers = [levels.headerData(c, Qt.Orientation.Horizontal) for c in range(levels.columnCount())]
+    assert headers[3:9] == [
+        "Treated (all)",
+        "DLT yes (3+3 cohort)",
+        "DLT no (3+3 cohort)",
+        "Pending (3+3 cohort)",
+        "Not evaluable",
+        "In expansion",
+    ]
+    row = next(r for r in range(levels.rowCount()) if levels.index(r, 0).data() == "2")
+    # 6 in the cohort + 1 in expansion = 7 treated; the cohort's 1 yes and 5 no
+    assert [levels.index(row, c).data() for c in range(3, 9)] == ["7", "1", "5", "0", "0", "1"]
+    patients = win.patients_view.model()
+    at_2 = [
+        patients.index(r, 5).data()
+        for r in range(patients.rowCount())
+        if patients.index(r, 0).data() == "2"
+    ]
+    assert at_2.count("confirmed yes") == 2
