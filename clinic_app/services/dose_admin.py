@@ -98,7 +98,8 @@ def current_cycle(
     cycle_id: int | None = None,
     protocols: Mapping[str, Protocol] | None = None,
 ) -> CycleView:
-    """The given cycle, or the open enrolment's latest cycle (started or planned)."""
+    """The given cycle, or the open enrolment's current one: the latest cycle that has started
+    (doses are given and modified there), else the planned first cycle."""
     repos = record.repos
     patient = repos.patients.get(patient_id).value
     known = protocols if protocols is not None else load_protocols()
@@ -123,7 +124,8 @@ def current_cycle(
         ]
         if not cycles:
             raise DomainError(f"{patient.full_name} has no cycle yet.", field="cycle")
-        latest = max(cycles, key=lambda c: c.number)
+        started = [c for c in cycles if c.start_date is not None]
+        latest = max(started or cycles, key=lambda c: c.number)
         assert latest.id is not None
         stored = repos.cycles.get(latest.id)
     protocol = known.get(enrolment.protocol)

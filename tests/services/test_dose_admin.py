@@ -290,3 +290,23 @@ def test_bpd_bendamustine_steps_through_dose_level_values(
         C1,
     )
     assert "lowest step" in refused["new_dose"]
+
+
+def test_current_cycle_is_the_started_one_not_a_planned_next_cycle(
+    record: Record, protocols: dict[str, Protocol]
+) -> None:
+    from datetime import timedelta
+
+    from clinic_app.core.records import Phase
+    from clinic_app.storage.rows import CycleRow
+
+    pid = started_dextr(record, protocols)
+    view = current_cycle(record, pid, protocols=protocols)
+    enrolment_id = view.enrolment.id
+    assert enrolment_id is not None
+    # the next cycle is planned for day 1 + 28 but has not started
+    record.repos.cycles.add(
+        CycleRow(enrolment_id, 2, Phase.INDUCTION, C1 + timedelta(days=28)), reason="plan"
+    )
+    again = current_cycle(record, pid, protocols=protocols)
+    assert again.number == 1  # doses are recorded and modified in the cycle under way
