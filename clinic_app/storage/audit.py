@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -63,13 +64,14 @@ def _load(text: str | None) -> dict[str, Any] | None:
     return value if isinstance(value, dict) else None
 
 
-def history(record: Record, table: str, row_id: int) -> list[AuditEntry]:
-    """Every audited change of one row, oldest first."""
-    rows = record.db.execute(
-        "SELECT id, at, via, app_user, os_user, reason, table_name, row_id, action, "
-        "old_json, new_json FROM audit_log WHERE table_name = ? AND row_id = ? ORDER BY id",
-        [table, row_id],
-    ).fetchall()
+# The columns every audit read selects, in the order ``entries_from`` expects.
+ENTRY_COLUMNS = (
+    "id, at, via, app_user, os_user, reason, table_name, row_id, action, old_json, new_json"
+)
+
+
+def entries_from(rows: Iterable[Sequence[Any]]) -> list[AuditEntry]:
+    """Audit entries from rows selected with ``ENTRY_COLUMNS``."""
     return [
         AuditEntry(
             id=r[0],
@@ -86,6 +88,15 @@ def history(record: Record, table: str, row_id: int) -> list[AuditEntry]:
         )
         for r in rows
     ]
+
+
+def history(record: Record, table: str, row_id: int) -> list[AuditEntry]:
+    """Every audited change of one row, oldest first."""
+    rows = record.db.execute(
+        f"SELECT {ENTRY_COLUMNS} FROM audit_log WHERE table_name = ? AND row_id = ? ORDER BY id",
+        [table, row_id],
+    ).fetchall()
+    return entries_from(rows)
 
 
 def changes_after(record: Record, table: str, row_id: int, version: int) -> list[AuditEntry]:

@@ -15,7 +15,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-from clinic_app.storage.audit import AuditEntry, _load
+from clinic_app.storage.audit import ENTRY_COLUMNS, AuditEntry, entries_from
 from clinic_app.storage.database import Record
 
 _SNAPSHOT = "COALESCE(new_json, old_json)"
@@ -64,26 +64,10 @@ def audit_entries(record: Record, wanted: AuditFilter) -> list[AuditEntry]:
     where = " AND ".join(clauses) or "1"
     with record.guard():
         rows = record.db.execute(
-            "SELECT id, at, via, app_user, os_user, reason, table_name, row_id, action, "
-            f"old_json, new_json FROM audit_log WHERE {where} ORDER BY id DESC LIMIT :limit",
+            f"SELECT {ENTRY_COLUMNS} FROM audit_log WHERE {where} ORDER BY id DESC LIMIT :limit",
             params,
         ).fetchall()
-    return [
-        AuditEntry(
-            id=r[0],
-            at=r[1],
-            via=r[2],
-            app_user=r[3],
-            os_user=r[4],
-            reason=r[5],
-            table=r[6],
-            row_id=r[7],
-            action=r[8],
-            old=_load(r[9]),
-            new=_load(r[10]),
-        )
-        for r in rows
-    ]
+    return entries_from(rows)
 
 
 def audit_users(record: Record) -> list[str]:
