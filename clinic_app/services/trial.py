@@ -660,6 +660,13 @@ def build_endpoints(record: Record, protocol: Protocol) -> EndpointSummary:
         best = min((cat for cat, _ in met), key=lambda c: c.rank, default=None)
         seen = min((r.category for r in results if r.evaluable), key=lambda c: c.rank, default=None)
         unconfirmed = seen if seen is not None and (best is None or seen.rank < best.rank) else None
+        start = reading.start_on
+        progression = None if start is None else _progression(course, results, notes)
+        if best is None and reading.problem is None and progression is not None:
+            # Off study for progression after a single PD (or none assessed): the PFS curve
+            # counts the progression, so the rates count a non-responder, never leave the
+            # patient out of the denominator (that raised the ORR, e.g. 11/11 for 11/12).
+            best = ResponseCategory.PD
         if reading.problem is not None:
             problems[key] = reading.problem
         elif best is None and done >= EFFICACY_MIN_CYCLES:
@@ -677,14 +684,12 @@ def build_endpoints(record: Record, protocol: Protocol) -> EndpointSummary:
             )
         )
 
-        start = reading.start_on
         if start is None:
             for name in left_out:
                 left_out[name].append(
                     Excluded(patient.mrn, patient.full_name, reading.problem or "")
                 )
         else:
-            progression = _progression(course, results, notes)
             last = _last_assessment(results)
             try:
                 pfs.append(progression_free_survival(start, last, progression, course.death_on))

@@ -536,3 +536,28 @@ def test_overview_has_record_version_and_board(record: Record, bpd: Protocol) ->
     before = overview.record_version
     cohort.add(2, "none")
     assert change(build_overview(record, bpd, TODAY).record_version) > change(before)
+
+
+def test_off_study_for_progression_without_a_confirmed_category_counts_as_non_responder(
+    record: Record, protocols: dict[str, Protocol]
+) -> None:
+    # Two cycles, MR once then PD once, off study for progression: no category is met twice,
+    # but the progression is counted (PFS event), so the patient is a non-responder in both
+    # overall rates, not left out of them. 3 PR/PR + this patient: standard ORR 3/4,
+    # per protocol 3/4 (PD is not SD or better); before the fix both read 3/3.
+    for n in range(3):
+        treated(record, f"PR{n}", ["PR", "PR"])
+    treated(record, "MP", ["MR", "PD"], off=(date(2024, 3, 1), OffStudyReason.PROGRESSION))
+    summary = build_endpoints(record, protocols["dextr"])
+    rows = {p.mrn: p for p in summary.patients}
+    assert rows["MP"].best_response is ResponseCategory.PD
+    assert rows["MP"].best_unconfirmed is ResponseCategory.MR
+    rates = summary.rates
+    assert rates.orr_standard is not None and rates.orr_per_protocol is not None
+    assert (rates.orr_standard.ci.successes, rates.orr_standard.ci.n) == (3, 4)
+    assert (rates.orr_per_protocol.ci.successes, rates.orr_per_protocol.ci.n) == (3, 4)
+    assert summary.not_evaluable == ()
+    # Still active after PR then a single PD: the PD may yet be unconfirmed, so left out.
+    treated(record, "NB", ["PR", "PD"], cycles=2)
+    again = build_endpoints(record, protocols["dextr"])
+    assert {e.mrn for e in again.not_evaluable} == {"NB"}
