@@ -87,7 +87,7 @@ def board_section(board: EscalationBoard, width: float) -> list[Any]:
         story.append(para(f"Note on the caps: {board.cap_note}", SMALL_PT))
     story.append(Spacer(1, 4))
     rows: list[list[str]] = [
-        ["Level", "Doses", "State", "Treated", "DLT yes / no / pending", "Replaced"]
+        ["Level", "Doses", "State", "Treated", "DLT yes / no / pending (3+3 cohort)", "Replaced"]
     ]
     for level in board.levels:
         r = level.row
@@ -106,8 +106,18 @@ def board_section(board: EscalationBoard, width: float) -> list[Any]:
                 str(r.not_evaluable),
             ]
         )
-    fractions = (0.08, 0.29, 0.3, 0.11, 0.11, 0.11)
+    fractions = (0.07, 0.27, 0.25, 0.14, 0.15, 0.12)
     story.append(_table(rows, [width * f for f in fractions]))
+    if any(level.row.expansion for level in board.levels):
+        # Without this a DLT in an expansion patient, listed below, reads as a miscount
+        # ("1 / 5 / 0" beside three "confirmed yes" at the same level).
+        story.append(
+            para(
+                "The DLT counts are the 3+3 cohort's, the ones the decision reads; expansion "
+                "patients are counted under Treated and their DLT status is in the list below.",
+                SMALL_PT,
+            )
+        )
     story.append(Spacer(1, 6))
     patients = [["Level", "Patient", "MRN", "Enrolled", "Evaluable", "DLT"]]
     for level in board.levels:

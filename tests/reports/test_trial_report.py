@@ -141,3 +141,26 @@ def test_commands_refuse_mistakes_in_one_line(
     assert "has no dose levels" in capsys.readouterr().err
     assert main(["trial-report", "nope", "-o", str(tmp_path / "x.pdf"), "--db", missing]) == 2
     assert "unknown protocol 'nope'" in capsys.readouterr().err
+
+
+def test_level_table_says_its_dlt_counts_are_the_3_3_cohorts(
+    record: Record, protocols: dict[str, Protocol], tmp_path: Path
+) -> None:
+    # 0/3 at levels 1-3, then 1 of 6 at level 4: MTD not reached; one expansion patient at
+    # level 4 with a confirmed DLT. The level row reads 1 / 5 / 0 (the 3+3 cohort) while the
+    # list shows two "confirmed yes" at level 4: the report must say whose counts these are.
+    cohort = Cohort(record)
+    for level in (1, 2, 3):
+        cohort.many(level, "no", "no", "no")
+    cohort.many(4, "yes", "no", "no", "no", "no", "no")
+    cohort.add(4, "yes")  # expansion
+    overview = build_overview(record, protocols["bpd"], TODAY)
+    assert overview.board is not None
+    row4 = overview.board.levels[-1].row
+    assert (row4.treated, row4.expansion, row4.dlt_yes, row4.dlt_no) == (7, 1, 1, 5)
+    out = tmp_path / "trial.pdf"
+    write_trial_report(overview, stamp(overview), out)
+    flat = re.sub(r"\s+", " ", text_of(out))
+    assert "7 (1 expansion)" in flat and "1 / 5 / 0" in flat
+    assert "DLT yes / no / pending (3+3 cohort)" in flat
+    assert "The DLT counts are the 3+3 cohort's" in flat
