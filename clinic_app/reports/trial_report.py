@@ -134,7 +134,7 @@ def board_section(board: EscalationBoard, width: float) -> list[Any]:
                 ]
             )
     if len(patients) > 1:
-        fractions = (0.08, 0.24, 0.12, 0.14, 0.16, 0.26)
+        fractions = (0.07, 0.22, 0.16, 0.14, 0.15, 0.26)
         story.append(_table(patients, [width * f for f in fractions]))
     return story
 
@@ -218,7 +218,7 @@ def endpoints_section(endpoints: EndpointSummary, width: float) -> list[Any]:
             ]
         )
     if len(rows) > 1:
-        fractions = (0.17, 0.1, 0.08, 0.08, 0.14, 0.17, 0.26)
+        fractions = (0.17, 0.15, 0.07, 0.08, 0.14, 0.17, 0.22)
         story.append(_table(rows, [width * f for f in fractions]))
     story.append(Spacer(1, 4))
     if endpoints.not_evaluable:
@@ -226,7 +226,7 @@ def endpoints_section(endpoints: EndpointSummary, width: float) -> list[Any]:
         excluded = [["Patient", "MRN", "Reason"]] + [
             [e.full_name, e.mrn, e.reason] for e in endpoints.not_evaluable
         ]
-        story.append(_table(excluded, [width * 0.22, width * 0.13, width * 0.65]))
+        story.append(_table(excluded, [width * 0.22, width * 0.16, width * 0.62]))
     return story
 
 

@@ -164,3 +164,18 @@ def test_level_table_says_its_dlt_counts_are_the_3_3_cohorts(
     assert "7 (1 expansion)" in flat and "1 / 5 / 0" in flat
     assert "DLT yes / no / pending (3+3 cohort)" in flat
     assert "The DLT counts are the 3+3 cohort's" in flat
+
+
+def test_mrns_print_whole_in_every_table(
+    record: Record, protocols: dict[str, Protocol], tmp_path: Path
+) -> None:
+    # An identifier cut over two lines ("DEMO-00 014") is an identifier misread. A 10-character
+    # MRN like the demo's, one cycle: its MRN is in the best-response table, the not-evaluable
+    # table and the duration-of-response "not included" line (the family name "Fam-DEMO-00014"
+    # is not counted).
+    treated(record, "DEMO-00014", ["MR"], protocol="bpd", cycles=1)
+    overview = build_overview(record, protocols["bpd"], TODAY)
+    out = tmp_path / "trial.pdf"
+    write_trial_report(overview, stamp(overview), out)
+    flat = re.sub(r"\s+", " ", text_of(out))
+    assert len(re.findall(r"(?<!Fam-)DEMO-00014", flat)) == 3, flat
