@@ -106,7 +106,7 @@ def board_section(board: EscalationBoard, width: float) -> list[Any]:
                 str(r.not_evaluable),
             ]
         )
-    fractions = (0.07, 0.27, 0.25, 0.14, 0.15, 0.12)
+    fractions = (0.08, 0.26, 0.25, 0.14, 0.15, 0.12)
     story.append(_table(rows, [width * f for f in fractions]))
     if any(level.row.expansion for level in board.levels):
         # Without this a DLT in an expansion patient, listed below, reads as a miscount
@@ -134,7 +134,7 @@ def board_section(board: EscalationBoard, width: float) -> list[Any]:
                 ]
             )
     if len(patients) > 1:
-        fractions = (0.07, 0.22, 0.16, 0.14, 0.15, 0.26)
+        fractions = (0.08, 0.22, 0.15, 0.14, 0.15, 0.26)
         story.append(_table(patients, [width * f for f in fractions]))
     return story
 
@@ -218,7 +218,7 @@ def endpoints_section(endpoints: EndpointSummary, width: float) -> list[Any]:
             ]
         )
     if len(rows) > 1:
-        fractions = (0.17, 0.15, 0.07, 0.08, 0.14, 0.17, 0.22)
+        fractions = (0.16, 0.15, 0.08, 0.08, 0.14, 0.17, 0.22)
         story.append(_table(rows, [width * f for f in fractions]))
     story.append(Spacer(1, 4))
     if endpoints.not_evaluable:
