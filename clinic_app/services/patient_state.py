@@ -11,7 +11,8 @@ Definitions (docs/data-format.md repeats them for the GUI):
   started cycle, or off study.
 - *grade >= 3 toxicity this cycle*: an adverse event of CTCAE grade 3 or more that began by
   today and was not resolved before the current cycle started, or a lab value in the current
-  cycle whose CTCAE grade is certainly 3 or more.
+  cycle whose CTCAE grade is certainly 3 or more, graded against the pre-treatment baseline
+  (``baseline_lab``) as the chart and the toxicity summary grade it.
 - *pending DLT review*: a DLT review with no investigator confirmation yet, or (protocols
   with a ``[dlt]`` table) a DLT window that has ended with no review recorded.
 - *BSA recheck*: the latest weight differs from the weight behind the last recorded BSA by the
@@ -32,7 +33,13 @@ from typing import Any
 
 from clinic_app.core import labs as lab_catalogue
 from clinic_app.core.ae_terms import dlt_categories
-from clinic_app.core.ctcae import LabGrade, default_grading_table, grade_lab
+from clinic_app.core.ctcae import (
+    BASELINE,
+    GradingTable,
+    LabGrade,
+    default_grading_table,
+    grade_lab,
+)
 from clinic_app.core.dlt import DltCriteria, DltInputs, DltProposal, propose_dlt
 from clinic_app.core.dosing import weight_change
 from clinic_app.core.errors import DomainError, MissingDataError, ProtocolError
@@ -187,6 +194,36 @@ def _dlt_settings(protocol: Protocol) -> tuple[int, int] | None:
     return 1, protocol.dlt_criteria.window_days
 
 
+def _baseline_tests(table: GradingTable) -> tuple[str, ...]:
+    """The tests whose CTCAE grade can depend on the patient's baseline value."""
+    return tuple(
+        sorted(
+            {
+                rule.test
+                for rule in table.terms
+                for c in rule.criteria
+                if c.baseline is not None or (c.bound is not None and c.bound.reference == BASELINE)
+            }
+        )
+    )
+
+
+def _baselines(
+    record: Record, table: GradingTable, patient_id: int | None
+) -> dict[tuple[int, str], LabResult]:
+    """(patient, test) -> pre-treatment result, for every listed patient in one query."""
+    found: dict[tuple[int, str], LabResult] = {}
+    for row in queries.baseline_labs_for_current_enrolment(
+        record, _baseline_tests(table), patient_id
+    ):
+        candidate = record.repos.labs.decode(row)
+        # The query picks the candidate; baseline_lab is still the one definition of it.
+        chosen = baseline_lab([candidate], candidate.test, _day(row["first_start"]))
+        if chosen is not None:
+            found[int(row["patient_id"]), chosen.test] = chosen
+    return found
+
+
 def list_patient_rows(
     record: Record,
     today: date,
@@ -211,6 +248,7 @@ def list_patient_rows(
     max_age = max((p.settings.lab_max_age_days for p in protocols.values()), default=0)
     collected: dict[int, list[date]] = defaultdict(list)
     table = default_grading_table()
+    baselines = _baselines(record, table, pid_only)
     grades: dict[tuple[Any, ...], LabGrade] = {}
     for lab in queries.labs_since_current_cycle(record, max_age, pid_only):
         pid = int(lab["patient_id"])
@@ -219,8 +257,21 @@ def list_patient_rows(
         start = _day(by_id[pid]["cycle_start"]) if pid in by_id else None
         if start is None or not start <= on <= today or not table.terms_for(lab["test"]):
             continue
-        # The grade is a pure function of these five values, which repeat across patients.
-        key = (lab["test"], lab["value"], lab["unit"], lab["lln"], lab["uln"])
+        baseline = baselines.get((pid, lab["test"]))
+        try:
+            # CTCAE v5.0 grades creatinine (> 3.0 x baseline is grade 3) and ALT, AST and
+            # bilirubin (against an abnormal baseline) with the pre-treatment value, as the
+            # chart and the toxicity summary do.
+            base = (
+                None
+                if baseline is None
+                else baseline_in_unit(baseline, record.repos.labs.decode(lab))
+            )
+        except DomainError as exc:
+            notes[pid].append(f"Lab of {on} not graded: {exc.message}")
+            continue
+        # The grade is a pure function of these six values, which repeat across patients.
+        key = (lab["test"], lab["value"], lab["unit"], lab["lln"], lab["uln"], base)
         graded = grades.get(key)
         if graded is None:
             try:
@@ -230,6 +281,7 @@ def list_patient_rows(
                     lab["unit"],
                     None if lab["lln"] is None else Decimal(lab["lln"]),
                     None if lab["uln"] is None else Decimal(lab["uln"]),
+                    base,
                     table=table,
                 )
             except DomainError as exc:

@@ -115,7 +115,8 @@ def labs_since_current_cycle(
         record,
         _current(patient_id)
         + """
-        SELECT l.patient_id, l.test, l.value, l.unit, l.value_si, l.lln, l.uln, l.collected_at
+        SELECT l.id, l.patient_id, l.test, l.value, l.unit, l.value_si, l.lln, l.uln,
+               l.collected_at
         FROM labs l JOIN cur ON cur.patient_id = l.patient_id
         WHERE l.voided_at IS NULL
           AND l.collected_at >= date(cur.cycle_start, '-' || :days || ' days')
@@ -123,6 +124,51 @@ def labs_since_current_cycle(
         ORDER BY l.patient_id, l.collected_at, l.id
         """,
         {"days": int(days_before_start), "pid": patient_id},
+    )
+
+
+def baseline_labs_for_current_enrolment(
+    record: Record, tests: Sequence[str], patient_id: int | None = None
+) -> list[Row]:
+    """Per patient and per test in ``tests``: the candidate pre-treatment result, i.e. the
+    latest live one collected before day 1 of the first started cycle of the current
+    enrolment (``first_start``, returned with it). Patients with no started cycle have none.
+
+    The same selection as ``patient_state.baseline_lab`` (which the caller still applies), done
+    for every patient in one statement: one index seek per patient and test, so the patient
+    list needs no query per patient.
+    """
+    if not tests:
+        return []
+    only_e = "" if patient_id is None else "AND e.patient_id = :pid"
+    wanted = " UNION ALL ".join(f"SELECT :t{i}" for i in range(len(tests)))
+    return _rows(
+        record,
+        f"""
+        WITH enr AS (
+            SELECT e.id, e.patient_id, ROW_NUMBER() OVER (
+                PARTITION BY e.patient_id ORDER BY e.enrolled_on DESC, e.id DESC) AS rn
+            FROM enrolments e WHERE e.voided_at IS NULL {only_e}
+        ), first AS (
+            SELECT enr.patient_id,
+                   (SELECT c.start_date FROM cycles c
+                     WHERE c.enrolment_id = enr.id AND c.voided_at IS NULL
+                       AND c.start_date IS NOT NULL
+                     ORDER BY c.number LIMIT 1) AS first_start
+            FROM enr WHERE enr.rn = 1
+        ), wanted(test) AS ({wanted})
+        SELECT l.id, l.patient_id, l.test, l.value, l.unit, l.value_si, l.lln, l.uln,
+               l.collected_at, first.first_start
+        FROM first CROSS JOIN wanted
+        JOIN labs l ON l.id = (
+            SELECT b.id FROM labs b
+            WHERE b.patient_id = first.patient_id AND b.test = wanted.test
+              AND b.voided_at IS NULL AND b.collected_at < first.first_start
+            ORDER BY b.collected_at DESC, b.id DESC LIMIT 1)
+        WHERE first.first_start IS NOT NULL
+        ORDER BY l.patient_id, l.test
+        """,
+        {"pid": patient_id, **{f"t{i}": t for i, t in enumerate(tests)}},
     )
 
 
