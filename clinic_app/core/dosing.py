@@ -44,7 +44,7 @@ class Bsa:
     def describe(self) -> str:
         when = f" on {self.measured_on.isoformat()}" if self.measured_on else ""
         return (
-            f"BSA {self.m2} m² ({self.formula.value.capitalize()}, height "
+            f"BSA {format_number(self.m2)} m² ({self.formula.value.capitalize()}, height "
             f"{format_number(self.height_cm)} cm, weight {format_number(self.weight_kg)} kg{when})"
         )
 
@@ -206,7 +206,7 @@ class RoundedDose:
 
     def describe(self) -> str:
         return (
-            f"{format_number(self.per_m2)} mg/m² × {self.bsa_m2} m² = "
+            f"{format_number(self.per_m2)} mg/m² × {format_number(self.bsa_m2)} m² = "
             f"{format_number(self.calculated_mg)} mg, "
             f"rounded to {format_number(self.rounded_mg)} mg "
             f"({format_number(self.difference_pct)} %)"

@@ -178,3 +178,12 @@ def test_ismp_numbers(value: Decimal, text: str) -> None:
 def test_ismp_units() -> None:
     assert format_quantity(D("0.50"), "mg") == "0.5 mg"
     assert format_quantity(D(250), "µg") == "250 mcg"
+
+
+def test_printed_bsa_has_no_trailing_zero() -> None:
+    # rules §8: never a trailing zero; sqrt(170 * 61.2 / 3600) = sqrt(2.89) = 1.70 exactly
+    bsa = body_surface_area(D(170), D("61.2"))
+    assert bsa.m2 == D("1.70")
+    assert bsa.describe().startswith("BSA 1.7 m² (Mosteller")
+    dose = round_bsa_dose(D(180), bsa.m2, D(5), D(10))
+    assert dose.describe() == "180 mg/m² × 1.7 m² = 306 mg, rounded to 305 mg (-0.3 %)"
