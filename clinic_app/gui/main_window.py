@@ -302,6 +302,10 @@ class MainWindow(QMainWindow):
             file_menu.addAction(action)
         file_menu.addSeparator()
         file_menu.addAction(self.demo_action)
+        file_menu.addSeparator()
+        for action in (self.switch_user_action, self.lock_action, self.users_action):
+            file_menu.addAction(action)
+        file_menu.addSeparator()
         self.settings_action = self._action(
             "&Settings…", self.open_settings, settings_dialog.SHORTCUT, "Clinic settings"
         )

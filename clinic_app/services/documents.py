@@ -25,6 +25,7 @@ from clinic_app.core.protocol_loader import load_protocols
 from clinic_app.core.records import (
     AdverseEvent,
     DoseEvent,
+    DoseModification,
     Enrolment,
     LabResult,
     Patient,
@@ -237,6 +238,22 @@ def cycle_plan(record: Record, ref: CycleRef) -> CyclePlan:
     cycle = ref.cycle
     assert ref.enrolment.id is not None
     modifications = record.repos.modifications.for_enrolment(ref.enrolment.id)
+    try:
+        return _plan(record, ref, modifications)
+    except MissingDataError as exc:
+        if cycle.start_date is not None or exc.field not in ("bsa", "crcl_ml_min"):
+            raise
+        # BSA and CrCl are confirmed when day 1 is: a planned cycle cannot print those doses.
+        raise MissingDataError(
+            f"Cycle {cycle.number} is planned but not started, and its doses depend on the "
+            "BSA or creatinine clearance confirmed at cycle start; start the cycle (Patient ▸ "
+            "Start next cycle), then print its card.",
+            field=exc.field,
+        ) from None
+
+
+def _plan(record: Record, ref: CycleRef, modifications: Sequence[DoseModification]) -> CyclePlan:
+    cycle = ref.cycle
     return plan_cycle(
         ref.protocol,
         cycle=cycle.number,
