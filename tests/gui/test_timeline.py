@@ -404,3 +404,19 @@ def test_tooltip_event_shows_the_marker_text(qtbot: QtBot, widget: TimelineWidge
     qtbot.waitUntil(QToolTip.isVisible)
     assert QToolTip.text().startswith("Dexamethasone: 40 → 20 mg from cycle 2 day 1")
     QToolTip.hideText()
+
+
+def test_a_day_1_result_is_not_the_baseline() -> None:
+    # One definition of the CTCAE baseline (services.patient_state.baseline_lab): the last result
+    # BEFORE cycle 1 day 1 (2024-01-01). Baseline 80; a day-1 draw of 250 is not the baseline,
+    # so 130 on 12 Feb is > 1.5 x 80 = 120 -> G2 (against 250 it would only be G1, > ULN 100).
+    labs = [
+        lab("creatinine", "80", "umol/L", date(2023, 12, 30), 1, uln="100"),
+        lab("creatinine", "250", "umol/L", date(2024, 1, 1), 2, uln="100"),
+        lab("creatinine", "130", "umol/L", date(2024, 2, 12), 3, uln="100"),
+    ]
+    data = build_timeline(
+        cycles=two_cycles(), labs=labs, cycle_length_days=28, today=date(2024, 2, 20)
+    )
+    days = {d.on: d for d in data.lab_days}
+    assert days[date(2024, 2, 12)].worst_grade == 2

@@ -421,8 +421,9 @@ def _lab_days(
     baselines: dict[str, LabResult] = {}
     per_day: dict[date, list[GradedLab]] = {}
     for lab in ordered:
-        # CTCAE "baseline": the last value of the same test on or before cycle 1 day 1 (as the
-        # DLT rules read it); that value itself is graded without a baseline.
+        # CTCAE "baseline": the last value of the same test before cycle 1 day 1, as
+        # services.patient_state.baseline_lab reads it for the list, the summary and the
+        # toxicity summary; that value itself is graded without a baseline.
         baseline = baselines.get(lab.test)
         base_value = None
         if baseline is not None:
@@ -431,7 +432,7 @@ def _lab_days(
             except DomainError:
                 base_value = None  # the grade then says the baseline is needed
         per_day.setdefault(lab.collected_on, []).append(grade_result(lab, base_value, grading))
-        if first_cycle_start is not None and lab.collected_on <= first_cycle_start:
+        if first_cycle_start is not None and lab.collected_on < first_cycle_start:
             baselines[lab.test] = lab
     days: list[LabDay] = []
     for on in sorted(per_day):
