@@ -582,6 +582,13 @@ def generate_demo(
             f"The record already holds {total - demo} real (non-demo) patient(s); demo patients "
             "were not added. Use a separate database for demo data, or --force."
         )
+    if demo and not force:
+        # A second run would start a second 3+3 history at level 1 beside the first one, and
+        # the escalation board would rightly refuse the record.
+        raise DemoRefused(
+            f"The record already holds {demo} demonstration patient(s); demo data is created "
+            "once per record. Use a new database for another set."
+        )
     rng = random.Random(seed)
     if bpd.escalation is None:
         raise DemoRefused("The BPD protocol file has no [escalation] table; demo data needs it.")

@@ -29,3 +29,13 @@ def test_demo_escalation_reads_back_as_generated(tmp_path: Path, seed: int) -> N
         assert len(patients) == result.bpd
         # the record, read in enrolment order, leads the engine to the decision the demo made
         assert decide(patients, bpd.escalation).text() == result.escalation_decision
+
+
+def test_demo_is_created_once_per_record(tmp_path: Path) -> None:
+    from clinic_app.services.demo import DemoRefused
+
+    with open_database(tmp_path / "demo.sqlite3", daily_backup=False) as record:
+        generate_demo(record, patients=6, seed=1, today=date(2026, 11, 21))
+        with pytest.raises(DemoRefused, match="already holds 6 demonstration patient"):
+            generate_demo(record, patients=6, seed=2, today=date(2026, 11, 21))
+        assert len(record.repos.patients.all()) == 6  # nothing was added
