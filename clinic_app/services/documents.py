@@ -246,8 +246,8 @@ def cycle_plan(record: Record, ref: CycleRef) -> CyclePlan:
         # BSA and CrCl are confirmed when day 1 is: a planned cycle cannot print those doses.
         raise MissingDataError(
             f"Cycle {cycle.number} is planned but not started, and its doses depend on the "
-            "BSA or creatinine clearance confirmed at cycle start; start the cycle (Patient ▸ "
-            "Start next cycle), then print its card.",
+            "BSA or creatinine clearance confirmed when day 1 is given; start the cycle first "
+            "(Patient ▸ Start next cycle).",
             field=exc.field,
         ) from None
 
