@@ -86,6 +86,10 @@ class Enrolment:
     off_study_on: date | None = None
     off_study_reason: OffStudyReason | None = None
     id: int | None = None
+    light_chain: str | None = None
+    """The clone's involved free light chain, ``"kappa"`` or ``"lambda"``; None = not known.
+
+    IMWG reads the FLC ratio (sCR) as kappa/lambda, so the involved chain says which way up."""
 
 
 class DoseStatus(StrEnum):
@@ -204,6 +208,10 @@ class ResponseAssessment:
     end_of_cycle: int | None = None
     """The cycle this assessment closes, when it is an end-of-cycle evaluation."""
     id: int | None = None
+    plasmacytoma_shrunk_50pct: bool | None = None
+    """Has a soft-tissue plasmacytoma present at baseline shrunk by >= 50 %? None = not assessed.
+
+    IMWG PR (and VGPR) need it when there was a plasmacytoma at baseline (rules §4)."""
 
 
 @dataclass(frozen=True)

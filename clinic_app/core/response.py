@@ -364,6 +364,13 @@ def _validate(a: ResponseAssessment, role: str) -> None:
             f"{role} {a.assessed_on}: marrow plasma cells must be 0-100 %, got {pc}",
             field="marrow_plasma_cells_pct",
         )
+    # A plasmacytoma that has gone has shrunk by 100 %: "not shrunk" contradicts "absent".
+    if a.soft_tissue_plasmacytoma is False and a.plasmacytoma_shrunk_50pct is False:
+        raise DomainError(
+            f"{role} {a.assessed_on}: no soft-tissue plasmacytoma recorded but also "
+            "'plasmacytoma not shrunk by >= 50 %'",
+            field="plasmacytoma_shrunk_50pct",
+        )
     # Immunofixation is more sensitive than electrophoresis: a spike with a negative IFE is
     # a contradiction to resolve at the lab, not something to classify.
     if a.serum_ife is Immunofixation.NEGATIVE and (a.serum_m_protein_g_dl or 0) > 0:
@@ -432,13 +439,17 @@ def _urine_below(ctx: _Context, a: ResponseAssessment, below: Decimal) -> _Check
 
 
 def _plasmacytoma_shrunk(ctx: _Context, a: ResponseAssessment) -> _Check:
-    # IMWG (and the BPD text): with a soft-tissue plasmacytoma at baseline, PR also needs it to
-    # shrink by >= 50 %. Only its presence is recorded, not its size.
+    # IMWG 2016 (and the BPD PR text): with a soft-tissue plasmacytoma at baseline, PR also
+    # needs it to shrink by >= 50 %. The record holds that judgement, not the sizes.
     if ctx.baseline.soft_tissue_plasmacytoma is not True or a.soft_tissue_plasmacytoma is False:
         return _APPLIES_TRIVIALLY
+    if a.plasmacytoma_shrunk_50pct is True:
+        return _met("baseline soft-tissue plasmacytoma shrunk by >= 50 %")
+    if a.plasmacytoma_shrunk_50pct is False:
+        return _not_met("baseline soft-tissue plasmacytoma shrunk by less than 50 %")
     return _unknown(
-        "the soft-tissue plasmacytoma present at baseline must shrink by >= 50 % and its size "
-        "is not recorded"
+        "the soft-tissue plasmacytoma present at baseline must shrink by >= 50 % and its "
+        "shrinkage is not recorded"
     )
 
 
@@ -723,9 +734,12 @@ def classify_series(
     ``light_chain`` (the clone's FLC type) is needed to read the FLC ratio for sCR unless the
     ratio is normal or abnormal either way up. Raises ``DomainError`` (naming the field) for
     contradictory input: an assessment dated on or before the baseline or out of date order,
-    a negative M-protein, marrow plasma cells outside 0-100 %, an FLC of 0 or less, or a
-    negative immunofixation next to a measurable spike. Raises ``MissingDataError`` when the
-    baseline has no serum or urine M-protein above 0 to measure response against.
+    a negative M-protein, marrow plasma cells outside 0-100 %, an FLC of 0 or less, a
+    negative immunofixation next to a measurable spike, or "plasmacytoma absent" with
+    "plasmacytoma not shrunk by >= 50 %". With a soft-tissue plasmacytoma at baseline, VGPR
+    and PR also need ``plasmacytoma_shrunk_50pct`` (or the plasmacytoma gone). Raises
+    ``MissingDataError`` when the baseline has no serum or urine M-protein above 0 to measure
+    response against.
     """
     criteria = criteria or ImwgCriteria()
     _validate(baseline, "baseline")

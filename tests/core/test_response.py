@@ -221,6 +221,13 @@ def test_cr_without_flc_or_clonality_is_capped_and_says_what_scr_needs() -> None
         (D("16.6"), D(10), LightChain.KAPPA, ResponseCategory.CR),
         # lambda disease: kappa/lambda = uninvolved/involved = 10 / 16.6 = 0.602 -> normal
         (D("16.6"), D(10), LightChain.LAMBDA, ResponseCategory.SCR),
+        # lambda: 26 / 100 = 0.26 -> normal at the lower bound (the same numbers as kappa
+        # 26/100 above, but read the other way up)
+        (D(100), D(26), LightChain.LAMBDA, ResponseCategory.SCR),
+        # lambda: 25.9 / 100 = 0.259 -> below 0.26 -> CR (if kappa: 100/25.9 = 3.86, also out)
+        (D(100), D("25.9"), LightChain.LAMBDA, ResponseCategory.CR),
+        # kappa: 100 / 26 = 3.85 -> abnormal; the same pair read as lambda above is normal
+        (D(100), D(26), LightChain.KAPPA, ResponseCategory.CR),
         # type unknown: 10/10 = 1 normal either way up -> sCR
         (D(10), D(10), None, ResponseCategory.SCR),
     ],
@@ -263,6 +270,62 @@ def test_persistent_plasmacytoma_caps_pr_because_its_size_is_not_recorded() -> N
     assert any("plasmacytoma" in s for s in result.limited_by)
     gone = one(baseline, at(4, serum_m_protein_g_dl=D(4), soft_tissue_plasmacytoma=False))
     assert gone.category is ResponseCategory.PR
+
+
+PLASMACYTOMA_BASELINE = at(0, serum_m_protein_g_dl=D(10), soft_tissue_plasmacytoma=True)
+
+
+@pytest.mark.parametrize(
+    ("serum", "shrunk", "expected"),
+    [
+        # (10 - 5) / 10 = 50 % -> PR serum criterion met exactly at the boundary
+        (D(5), True, ResponseCategory.PR),
+        (D(5), False, ResponseCategory.MR),  # plasmacytoma < 50 % smaller: PR not met
+        (D(5), None, ResponseCategory.MR),  # not assessed: PR cannot be claimed
+        # (10 - 5.1) / 10 = 49 % -> MR (25-49 %) whatever the plasmacytoma did
+        (D("5.1"), True, ResponseCategory.MR),
+        # (10 - 1) / 10 = 90 % -> VGPR (serum-only baseline, so no urine limit) when shrunk
+        (D(1), True, ResponseCategory.VGPR),
+        # 90 % but plasmacytoma not shrunk by half: neither VGPR nor PR; 90 % >= 25 % -> MR
+        (D(1), False, ResponseCategory.MR),
+        # (10 - 7.5) / 10 = 25 % -> MR; MR has no plasmacytoma condition
+        (D("7.5"), False, ResponseCategory.MR),
+        # (10 - 7.6) / 10 = 24 % -> SD
+        (D("7.6"), True, ResponseCategory.SD),
+    ],
+)
+def test_pr_with_baseline_plasmacytoma_needs_it_shrunk_by_half(
+    serum: Decimal, shrunk: bool | None, expected: ResponseCategory
+) -> None:
+    later = at(
+        4,
+        serum_m_protein_g_dl=serum,
+        soft_tissue_plasmacytoma=True,
+        plasmacytoma_shrunk_50pct=shrunk,
+    )
+    result = one(PLASMACYTOMA_BASELINE, later)
+    assert result.category is expected
+    unknown = [s for s in result.limited_by if "shrinkage is not recorded" in s]
+    assert bool(unknown) is (shrunk is None and serum <= D(5))
+
+
+def test_shrinkage_is_ignored_without_a_plasmacytoma_at_baseline() -> None:
+    # (10 - 5) / 10 = 50 % -> PR; no plasmacytoma at baseline, so "not shrunk" does not apply
+    baseline = at(0, serum_m_protein_g_dl=D(10), soft_tissue_plasmacytoma=False)
+    later = at(4, serum_m_protein_g_dl=D(5), plasmacytoma_shrunk_50pct=False)
+    assert one(baseline, later).category is ResponseCategory.PR
+
+
+def test_plasmacytoma_gone_but_not_shrunk_is_refused() -> None:
+    later = at(
+        4,
+        serum_m_protein_g_dl=D(5),
+        soft_tissue_plasmacytoma=False,
+        plasmacytoma_shrunk_50pct=False,
+    )
+    with pytest.raises(DomainError) as err:
+        one(PLASMACYTOMA_BASELINE, later)
+    assert err.value.field == "plasmacytoma_shrunk_50pct"
 
 
 # --- progression -----------------------------------------------------------------------------
