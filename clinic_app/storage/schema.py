@@ -394,7 +394,31 @@ def _m0003_users(db: Database) -> None:
     _set_user_version(db, 3)
 
 
-MIGRATION_NAMES: tuple[str, ...] = ("0001_initial_schema", "0002_lookup_indexes", "0003_users")
+@migrations(name="0004_imwg_facts")
+def _m0004_imwg_facts(db: Database) -> None:
+    # IMWG facts the record lacked: the involved light chain (which way up the FLC ratio is
+    # read for sCR) and whether a baseline plasmacytoma shrank by >= 50 % (PR, rules §4).
+    # NULL = not known / not assessed, so existing rows keep their meaning.
+    db.execute(
+        "ALTER TABLE enrolments ADD COLUMN light_chain TEXT "
+        "CHECK (light_chain IS NULL OR light_chain IN ('kappa', 'lambda'))"
+    )
+    db.execute(
+        "ALTER TABLE response_assessments ADD COLUMN plasmacytoma_shrunk_50pct INTEGER "
+        + _flag("plasmacytoma_shrunk_50pct")
+    )
+    # The audit JSON lists columns by name, so the triggers are rebuilt to include the new ones.
+    install_audit_triggers(db, "enrolments")
+    install_audit_triggers(db, "response_assessments")
+    _set_user_version(db, 4)
+
+
+MIGRATION_NAMES: tuple[str, ...] = (
+    "0001_initial_schema",
+    "0002_lookup_indexes",
+    "0003_users",
+    "0004_imwg_facts",
+)
 """Every migration this app knows, in order; a file with any other name applied is newer."""
 
 SCHEMA_VERSION = len(MIGRATION_NAMES)

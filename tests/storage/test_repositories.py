@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 
@@ -195,6 +196,8 @@ def test_adverse_event_response_modification_round_trip(record: Record) -> None:
         serum_m_protein_g_dl=Decimal("0.40"),
         serum_ife=Immunofixation.POSITIVE,
         clonal_marrow_cells=None,
+        soft_tissue_plasmacytoma=True,
+        plasmacytoma_shrunk_50pct=False,
         end_of_cycle=1,
     )
     rid = record.repos.responses.add(pid, ra)
@@ -233,6 +236,23 @@ def test_decisions_dlt_endpoints_observations_settings(record: Record) -> None:
     r.settings.set("backup.keep", 7, reason="small disk")
     r.settings.set("backup.keep", 10, reason="more history")
     assert r.settings.value("backup.keep") == 10
+
+
+@pytest.mark.parametrize("chain", [None, "kappa", "lambda"])
+def test_enrolment_light_chain_round_trips(record: Record, chain: str | None) -> None:
+    pid = record.repos.patients.add(make_patient())
+    enrolment = Enrolment(pid, "bpd", date(2026, 1, 2), date(2026, 1, 1), light_chain=chain)
+    eid = record.repos.enrolments.add(enrolment)
+    assert record.repos.enrolments.for_patient(pid) == [replace(enrolment, id=eid)]
+
+
+def test_unknown_light_chain_is_refused_naming_the_field(record: Record) -> None:
+    pid = record.repos.patients.add(make_patient())
+    bad = Enrolment(pid, "bpd", date(2026, 1, 2), date(2026, 1, 1), light_chain="Kappa ")
+    with pytest.raises(DomainError) as err:
+        record.repos.enrolments.add(bad)
+    assert err.value.field == "light_chain"
+    assert record.repos.enrolments.for_patient(pid) == []
 
 
 def test_off_study_enrolment_update(record: Record) -> None:

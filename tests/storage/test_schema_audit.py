@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -134,3 +135,53 @@ def test_every_column_of_every_clinical_table_is_in_its_audit_json(record: Recor
         for column in record.db[table].columns_dict:
             assert f"'{column}', NEW.{column}" in sql, (table, column)
             assert f"'{column}', OLD.{column}" in sql, (table, column)
+
+
+def test_upgrading_a_version_3_file_adds_the_imwg_facts_and_audits_them(db_path: Path) -> None:
+    db = Database(sqlite3.connect(str(db_path)))
+    schema.migrations.apply(db, stop_before="0004_imwg_facts")
+    assert db.execute("PRAGMA user_version").fetchone()[0] == 3
+    db.execute(
+        "INSERT INTO patients (mrn, family_name, given_name, date_of_birth, sex) "
+        "VALUES ('V3-1', 'Okafor', 'Ife', '1950-01-01', 'F')"
+    )
+    db.execute(
+        "INSERT INTO enrolments (patient_id, protocol, enrolled_on, consent_on, status) "
+        "VALUES (1, 'BPD', '2026-01-05', '2026-01-02', 'active')"
+    )
+    db.execute(
+        "INSERT INTO response_assessments (patient_id, assessed_on, serum_m_protein_g_dl, "
+        "soft_tissue_plasmacytoma) VALUES (1, '2026-01-04', '3.10', 1)"
+    )
+    db.close()
+
+    with open_database(db_path, daily_backup=False) as rec:
+        assert rec.db.execute("PRAGMA user_version").fetchone()[0] == schema.SCHEMA_VERSION
+        # Rows written before the upgrade read as "not known" / "not assessed", not as no.
+        (enrolment,) = rec.repos.enrolments.for_patient(1)
+        assert enrolment.light_chain is None and enrolment.protocol == "BPD"
+        (baseline,) = rec.repos.responses.for_patient(1)
+        assert baseline.plasmacytoma_shrunk_50pct is None
+        assert str(baseline.serum_m_protein_g_dl) == "3.10"
+        assert baseline.soft_tissue_plasmacytoma is True
+
+        # The rebuilt triggers put the new columns into the audit JSON.
+        stored = rec.repos.enrolments.get(enrolment.id or 0)
+        rec.repos.enrolments.update(
+            stored.id,
+            replace(stored.value, light_chain="lambda"),
+            expected_version=stored.version,
+            reason="light chain from the referral letter",
+        )
+        last = audit_rows(rec)[-1]
+        assert last["table_name"] == "enrolments" and last["action"] == "update"
+        assert json.loads(str(last["old_json"]))["light_chain"] is None
+        assert json.loads(str(last["new_json"]))["light_chain"] == "lambda"
+
+        with pytest.raises(sqlite3.IntegrityError):
+            rec.db.execute("UPDATE enrolments SET light_chain = 'gamma', version = 2 WHERE id = 1")
+        with pytest.raises(sqlite3.IntegrityError):
+            rec.db.execute(
+                "UPDATE response_assessments SET plasmacytoma_shrunk_50pct = 2, version = 2 "
+                "WHERE id = 1"
+            )

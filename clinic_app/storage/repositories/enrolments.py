@@ -4,9 +4,24 @@ from __future__ import annotations
 
 from typing import Any
 
+from clinic_app.core.errors import DomainError
 from clinic_app.core.records import Enrolment, OffStudyReason, PatientStatus
+from clinic_app.core.response import LightChain
 from clinic_app.storage.repositories import _codec as c
 from clinic_app.storage.repositories._base import Row, TableRepository
+
+LIGHT_CHAINS: tuple[str, ...] = tuple(chain.value for chain in LightChain)
+
+
+def _light_chain(value: str | None) -> str | None:
+    if value is None:
+        return None
+    if value not in LIGHT_CHAINS:
+        raise DomainError(
+            f"involved light chain must be one of {', '.join(LIGHT_CHAINS)}, got {value!r}",
+            field="light_chain",
+        )
+    return value
 
 
 class EnrolmentRepository(TableRepository[Enrolment]):
@@ -26,6 +41,7 @@ class EnrolmentRepository(TableRepository[Enrolment]):
             "off_study_reason": (
                 None if value.off_study_reason is None else OffStudyReason(value.off_study_reason)
             ),
+            "light_chain": _light_chain(value.light_chain),
         }
 
     def decode(self, row: Row) -> Enrolment:
@@ -44,6 +60,7 @@ class EnrolmentRepository(TableRepository[Enrolment]):
                 None if row["off_study_reason"] is None else OffStudyReason(row["off_study_reason"])
             ),
             id=int(row["id"]),
+            light_chain=row["light_chain"],
         )
 
     def add(self, enrolment: Enrolment, *, reason: str | None = None) -> int:

@@ -33,6 +33,7 @@ class ResponseRepository(TableRepository[ResponseAssessment]):
             "soft_tissue_plasmacytoma": c.flag(value.soft_tissue_plasmacytoma),
             "new_lesions": int(value.new_lesions),
             "end_of_cycle": value.end_of_cycle,
+            "plasmacytoma_shrunk_50pct": c.flag(value.plasmacytoma_shrunk_50pct),
         }
 
     def decode(self, row: Row) -> ResponseAssessment:
@@ -50,6 +51,7 @@ class ResponseRepository(TableRepository[ResponseAssessment]):
             new_lesions=bool(row["new_lesions"]),
             end_of_cycle=row["end_of_cycle"],
             id=int(row["id"]),
+            plasmacytoma_shrunk_50pct=c.to_flag(row["plasmacytoma_shrunk_50pct"]),
         )
 
     def add(
