@@ -355,6 +355,13 @@ def validate_document(
             f"schema_version: {file_schema!r} is newer than this app's "
             f"{schema.SCHEMA_VERSION} (or not a number)"
         )
+    # Columns added after the file's schema are absent from its rows: they import as NULL
+    # (= not known), which is what the upgrade migration gives an old database too.
+    older = file_schema if isinstance(file_schema, int) else schema.SCHEMA_VERSION
+
+    def added_later(table: str, column: str) -> bool:
+        return schema.COLUMNS_ADDED_LATER.get((table, column), 0) > older
+
     tables = document.get("tables")
     if not isinstance(tables, dict):
         return {}, [*problems, "tables: missing, or not an object of table name -> rows"]
@@ -388,7 +395,7 @@ def validate_document(
             for name in sorted(n for n in set(header) if header.count(n) > 1):
                 problems.append(f"{table}.csv: the header names column {name} more than once")
             for name in columns:
-                if name not in header:
+                if name not in header and not added_later(table, name):
                     problems.append(f"{table}.csv: the header has no column {name}")
         out: list[dict[str, Any]] = []
         seen_ids: set[int] = set()
@@ -407,6 +414,8 @@ def validate_document(
                 if key not in columns:
                     problems.append(f"{where}.{key}: not a column of {table}")
             for column in columns.values():
+                if column.name not in row and added_later(table, column.name):
+                    continue
                 if column.name not in row:
                     # An export writes every column of every row: a default here would silently
                     # change the record (a voided row revived, a resolved AE unresolved).

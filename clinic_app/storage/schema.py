@@ -422,4 +422,10 @@ MIGRATION_NAMES: tuple[str, ...] = (
 """Every migration this app knows, in order; a file with any other name applied is newer."""
 
 SCHEMA_VERSION = len(MIGRATION_NAMES)
+
+COLUMNS_ADDED_LATER: dict[tuple[str, str], int] = {
+    ("enrolments", "light_chain"): 4,
+    ("response_assessments", "plasmacytoma_shrunk_50pct"): 4,
+}
+"""(table, column) -> the schema version that added it: an export of an older file lacks it."""
 """The ``PRAGMA user_version`` this app writes; a file with a higher one is refused."""

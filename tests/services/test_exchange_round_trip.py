@@ -11,6 +11,7 @@ itself, see docs/data-format.md) and the account tables (``users``, ``signatures
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
@@ -39,7 +40,7 @@ from clinic_app.core.records import (
     Sex,
     TemperatureReading,
 )
-from clinic_app.services.exchange import export_csv, export_json, import_file
+from clinic_app.services.exchange import ImportRefused, export_csv, export_json, import_file
 from clinic_app.storage import schema
 from clinic_app.storage.database import Record, open_database
 from clinic_app.storage.rows import (
@@ -117,6 +118,8 @@ def _patient_plan(draw: st.DrawFn) -> dict[str, Any]:
         "minutes": draw(st.integers(0, 10_000)),
         "correct": draw(st.booleans()),
         "void": draw(st.booleans()),
+        "light_chain": draw(st.sampled_from([None, "kappa", "lambda"])),
+        "shrunk": draw(_flag),
     }
 
 
@@ -157,6 +160,7 @@ def _write(record: Record, index: int, p: dict[str, Any]) -> None:
             status=p["status"],
             off_study_on=p["day2"],
             off_study_reason=p["off_reason"],
+            light_chain=p["light_chain"],
         )
     )
     cid = repos.cycles.add(
@@ -226,6 +230,7 @@ def _write(record: Record, index: int, p: dict[str, Any]) -> None:
             f[3],
             bool(f[4]),
             p["level"],
+            plasmacytoma_shrunk_50pct=p["shrunk"],
         ),
     )
     repos.modifications.add(
@@ -286,6 +291,9 @@ def test_every_clinical_table_round_trips_through_json_and_csv(
         export_json(rec, folder / "out.json")
         export_csv(rec, folder / "csv")
     assert all(original[t] for t in schema.CLINICAL_TABLES), "every table has rows"
+    # The IMWG facts of migration 0004 are among the columns compared.
+    assert ("enrolments", "light_chain") in schema.COLUMNS_ADDED_LATER
+    assert ("response_assessments", "plasmacytoma_shrunk_50pct") in schema.COLUMNS_ADDED_LATER
     for source, name in ((folder / "out.json", "j.db"), (folder / "csv", "c.db")):
         with open_database(folder / name, daily_backup=False) as rec:
             import_file(rec, source)
@@ -308,3 +316,49 @@ def test_csv_keeps_text_that_looks_like_its_null_marker(tmp_path: Path, family: 
     with open_database(tmp_path / "dst.db", daily_backup=False) as rec:
         import_file(rec, folder)
         assert rec.repos.patients.all()[0].family_name == family
+
+
+def test_imwg_facts_round_trip_and_an_older_export_without_them_imports_as_not_known(
+    tmp_path: Path,
+) -> None:
+    with open_database(tmp_path / "src.db", daily_backup=False) as rec:
+        pid = rec.repos.patients.add(Patient("M1", "Okafor", "Ife", date(1960, 1, 1), Sex.FEMALE))
+        rec.repos.enrolments.add(
+            Enrolment(pid, "bpd", date(2026, 1, 2), date(2026, 1, 1), light_chain="lambda")
+        )
+        rec.repos.responses.add(
+            pid,
+            ResponseAssessment(
+                date(2026, 2, 1),
+                Decimal("1.0"),
+                soft_tissue_plasmacytoma=True,
+                plasmacytoma_shrunk_50pct=True,
+            ),
+        )
+        export_json(rec, tmp_path / "new.json")
+    with open_database(tmp_path / "copy.db", daily_backup=False) as rec:
+        import_file(rec, tmp_path / "new.json")
+        assert rec.repos.enrolments.for_patient(1)[0].light_chain == "lambda"
+        assert rec.repos.responses.for_patient(1)[0].plasmacytoma_shrunk_50pct is True
+
+    # What a schema-3 app wrote: the same rows without the two columns.
+    document = json.loads((tmp_path / "new.json").read_text(encoding="utf-8"))
+    document["schema_version"] = 3
+    for table, column in schema.COLUMNS_ADDED_LATER:
+        for row in document["tables"][table]:
+            del row[column]
+    (tmp_path / "old.json").write_text(json.dumps(document), encoding="utf-8")
+    with open_database(tmp_path / "old.db", daily_backup=False) as rec:
+        import_file(rec, tmp_path / "old.json")
+        assert rec.repos.enrolments.for_patient(1)[0].light_chain is None
+        assert rec.repos.responses.for_patient(1)[0].plasmacytoma_shrunk_50pct is None
+
+    # A current export that lost a column is still a damaged file, not "not known".
+    document["schema_version"] = schema.SCHEMA_VERSION
+    (tmp_path / "damaged.json").write_text(json.dumps(document), encoding="utf-8")
+    with (
+        open_database(tmp_path / "damaged.db", daily_backup=False) as rec,
+        pytest.raises(ImportRefused) as refused,
+    ):
+        import_file(rec, tmp_path / "damaged.json")
+    assert any("light_chain: missing" in p for p in refused.value.problems)
