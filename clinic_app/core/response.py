@@ -38,7 +38,7 @@ from typing import Any, TypeVar
 
 from clinic_app.core.errors import DomainError, MissingDataError, ProtocolError
 from clinic_app.core.ismp import format_number, format_quantity
-from clinic_app.core.records import Immunofixation, ResponseAssessment
+from clinic_app.core.records import Enrolment, Immunofixation, ResponseAssessment
 
 _HUNDRED = Decimal(100)
 
@@ -90,6 +90,37 @@ class LightChain(StrEnum):
 
     KAPPA = "kappa"
     LAMBDA = "lambda"
+
+
+def light_chain_of(enrolments: Iterable[Enrolment]) -> LightChain | None:
+    """The involved light chain recorded on a patient's enrolments, for ``classify_series``.
+
+    None when no enrolment records it. It is one disease, so two enrolments naming different
+    chains are a contradiction: ``DomainError`` (field ``light_chain``), never a pick.
+
+    >>> from datetime import date
+    >>> e = Enrolment(1, "bpd", date(2026, 1, 2), date(2026, 1, 1), light_chain="lambda")
+    >>> light_chain_of([e])
+    <LightChain.LAMBDA: 'lambda'>
+    """
+    chains: set[LightChain] = set()
+    for enrolment in enrolments:
+        if enrolment.light_chain is None:
+            continue
+        try:
+            chains.add(LightChain(enrolment.light_chain))
+        except ValueError:
+            raise DomainError(
+                f"involved light chain must be kappa or lambda, got {enrolment.light_chain!r}",
+                field="light_chain",
+            ) from None
+    if len(chains) > 1:
+        raise DomainError(
+            "the enrolments record different involved light chains (kappa and lambda): "
+            "correct the enrolment that is wrong",
+            field="light_chain",
+        )
+    return next(iter(chains), None)
 
 
 # --- settings read from a protocol TOML table -------------------------------------------------

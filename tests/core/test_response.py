@@ -10,13 +10,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from clinic_app.core.errors import DomainError, MissingDataError, ProtocolError
-from clinic_app.core.records import Immunofixation, ResponseAssessment
+from clinic_app.core.records import Enrolment, Immunofixation, ResponseAssessment
 from clinic_app.core.response import (
     AssessedResponse,
     ImwgCriteria,
     LightChain,
     ResponseCategory,
     classify_series,
+    light_chain_of,
 )
 
 D = Decimal
@@ -537,3 +538,18 @@ def test_a_visible_spike_rules_out_cr_without_waiting_for_immunofixation() -> No
     result = one(SERUM_ONLY, at(4, serum_m_protein_g_dl=D("0.8")))
     assert result.category is ResponseCategory.VGPR
     assert not any(s.startswith(("CR", "sCR")) for s in result.limited_by)
+
+
+def _enrolled(chain: str | None) -> Enrolment:
+    return Enrolment(1, "bpd", BASE_DAY, BASE_DAY, light_chain=chain)
+
+
+def test_light_chain_of_enrolments() -> None:
+    assert light_chain_of([]) is None
+    assert light_chain_of([_enrolled(None)]) is None
+    assert light_chain_of([_enrolled(None), _enrolled("kappa")]) is LightChain.KAPPA
+    assert light_chain_of([_enrolled("lambda"), _enrolled("lambda")]) is LightChain.LAMBDA
+    for bad in ([_enrolled("kappa"), _enrolled("lambda")], [_enrolled("Kappa")]):
+        with pytest.raises(DomainError) as err:
+            light_chain_of(bad)
+        assert err.value.field == "light_chain"
