@@ -373,8 +373,17 @@ def build_story(overview: TrialOverview, width: float) -> list[Any]:
     story: list[Any] = [
         para(f"{TITLE} · {overview.protocol_name}", 18, bold=True),
         para(f"Data as of {day_text(overview.as_of)} · record version {overview.record_version}"),
-        Spacer(1, 8),
+        para(
+            f"Counts only what the record held dated on or before {day_text(overview.as_of)}: "
+            "enrolments, cycle starts, DLT verdicts, response assessments, off-study and "
+            "endpoint dates; follow-up ends on that day at the latest.",
+            SMALL_PT,
+        ),
     ]
+    if overview.undated:
+        story.append(para("No date to filter by (read as stated):", SMALL_PT, bold=True))
+        story += [para(f"• {note}", SMALL_PT) for note in overview.undated]
+    story.append(Spacer(1, 8))
     if overview.board is not None:
         story += board_section(overview.board, width)
         story.append(Spacer(1, 10))
@@ -389,27 +398,48 @@ def build_story(overview: TrialOverview, width: float) -> list[Any]:
     return story
 
 
-def _footer(overview: TrialOverview, stamp: PrintStamp) -> Any:
+def _footed_canvas(overview: TrialOverview, stamp: PrintStamp) -> type[Canvas]:
+    """A canvas writing the footer with "page n of m" (as the patient documents do:
+    ``m`` is known only once every page is laid out, so footers are drawn on save)."""
     first = (
         f"{TITLE} · {overview.protocol_name} · data as of {day_text(overview.as_of)} · "
         f"record version {stamp.record_version}"
     )
     second = f"printed {time_text(stamp.printed_at)} by {stamp.printed_by}"
 
-    def draw(canvas: Canvas, doc: Any) -> None:
-        width, _ = doc.pagesize
-        top = FOOTER_HEIGHT - 3 * mm
-        canvas.saveState()
-        canvas.setLineWidth(0.7)
-        canvas.line(MARGIN, top + 2 * mm, width - MARGIN, top + 2 * mm)
-        draw_text(canvas, MARGIN, top - SMALL_PT, first, SMALL_PT, bold=True)
-        draw_text(canvas, MARGIN, top - 2.3 * SMALL_PT, second, SMALL_PT)
-        page = f"page {doc.page}"
-        x = width - MARGIN - text_width(page, SMALL_PT, bold=True)
-        draw_text(canvas, x, top - SMALL_PT, page, SMALL_PT, bold=True)
-        canvas.restoreState()
+    class TrialCanvas(Canvas):  # type: ignore[misc]  # reportlab is untyped
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            register_fonts()
+            kwargs["initialFontName"] = kwargs.get("initialFontName") or TEXT  # no Helvetica
+            super().__init__(*args, **kwargs)
+            self._pages: list[dict[str, Any]] = []
 
-    return draw
+        def showPage(self) -> None:  # ReportLab's method name
+            self._pages.append(dict(self.__dict__))
+            self._startPage()
+
+        def save(self) -> None:
+            total = len(self._pages)
+            for number, state in enumerate(self._pages, start=1):
+                self.__dict__.update(state)
+                self._footer(number, total)
+                super().showPage()
+            super().save()
+
+        def _footer(self, number: int, total: int) -> None:
+            width, _ = self._pagesize
+            top = FOOTER_HEIGHT - 3 * mm
+            self.saveState()
+            self.setLineWidth(0.7)
+            self.line(MARGIN, top + 2 * mm, width - MARGIN, top + 2 * mm)
+            draw_text(self, MARGIN, top - SMALL_PT, first, SMALL_PT, bold=True)
+            draw_text(self, MARGIN, top - 2.3 * SMALL_PT, second, SMALL_PT)
+            page = f"page {number} of {total}"
+            x = width - MARGIN - text_width(page, SMALL_PT, bold=True)
+            draw_text(self, x, top - SMALL_PT, page, SMALL_PT, bold=True)
+            self.restoreState()
+
+    return TrialCanvas
 
 
 def render_trial_report(overview: TrialOverview, stamp: PrintStamp) -> bytes:
@@ -427,8 +457,10 @@ def render_trial_report(overview: TrialOverview, stamp: PrintStamp) -> bytes:
         title=f"{TITLE} {overview.protocol_name}",
         author=stamp.printed_by,
     )
-    footer = _footer(overview, stamp)
-    doc.build(build_story(overview, size[0] - 2 * MARGIN), onFirstPage=footer, onLaterPages=footer)
+    doc.build(
+        build_story(overview, size[0] - 2 * MARGIN),
+        canvasmaker=_footed_canvas(overview, stamp),
+    )
     return buffer.getvalue()
 
 

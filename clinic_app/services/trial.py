@@ -19,7 +19,7 @@ figure is recomputed from the record on the day given. No Qt, no reportlab.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from itertools import pairwise
 from typing import Any
@@ -40,6 +40,7 @@ from clinic_app.core.escalation import (
     DltStatus,
     EscalationDecision,
     EscalationDesign,
+    EscalationPatient,
     LevelRow,
     decide,
 )
@@ -50,17 +51,25 @@ from clinic_app.core.records import (
     OffStudyReason,
     Patient,
     PatientStatus,
+    Phase,
     ResponseAssessment,
 )
 from clinic_app.core.response import AssessedResponse, ResponseCategory, classify_series
 from clinic_app.core.survival import EventTime, KaplanMeier, kaplan_meier
 from clinic_app.services.enrolment import (
+    dlt_status,
     escalation_design,
     gather_context,
     uses_escalation,
 )
 from clinic_app.storage.database import Record
-from clinic_app.storage.rows import CycleRow, CycleStatus, DltReview, EndpointKind
+from clinic_app.storage.rows import (
+    CycleRow,
+    CycleStatus,
+    DecisionKind,
+    DltReview,
+    EndpointKind,
+)
 
 # seed 002: "For efficacy: 2 cycles" (the same minimum core.endpoints applies)
 EFFICACY_MIN_CYCLES = 2
@@ -216,27 +225,47 @@ def escalation_design_for(protocol: Protocol) -> EscalationDesign:
     return protocol.escalation or escalation_design(protocol)
 
 
-def build_escalation_board(record: Record, protocol: Protocol) -> EscalationBoard:
-    """The 3+3 board of a protocol with dose levels (BPD)."""
+def _escalation_patients(
+    record: Record, protocol: Protocol, as_of: date | None
+) -> tuple[EscalationPatient, ...]:
+    if as_of is None:
+        # The same engine input the enrolment service checks against (patient id 0: nobody
+        # is being enrolled, so the "open enrolment" part of the context is not used).
+        return gather_context(record, protocol, 0).escalation_patients
+    # As gather_context builds it, from what was known on as_of.
+    patients: list[EscalationPatient] = []
+    for enrolment, _ in _enrolments_on(record, protocol.key, as_of):
+        assert enrolment.id is not None
+        if enrolment.dose_level is None:
+            continue
+        reviews = _reviews_as_of(record.repos.dlt_reviews.for_enrolment(enrolment.id), as_of)
+        evaluable, dlt = dlt_status(reviews)
+        patients.append(EscalationPatient(str(enrolment.id), enrolment.dose_level, evaluable, dlt))
+    return tuple(patients)
+
+
+def build_escalation_board(
+    record: Record, protocol: Protocol, as_of: date | None = None
+) -> EscalationBoard:
+    """The 3+3 board of a protocol with dose levels (BPD), from what the record knew on
+    ``as_of`` (everything it holds when ``None``)."""
     if not uses_escalation(protocol):
         raise DomainError(f"{protocol.name} has no dose levels to escalate.", field="protocol")
     design = escalation_design_for(protocol)
-    # The same engine input the enrolment service checks against (patient id 0: nobody is
-    # being enrolled, so the "open enrolment" part of the context is not used).
-    context = gather_context(record, protocol, 0)
+    escalation_patients = _escalation_patients(record, protocol, as_of)
     problem: str | None = None
     decision: EscalationDecision | None = None
     try:
-        decision = decide(context.escalation_patients, design)
+        decision = decide(escalation_patients, design)
     except DomainError as exc:
         problem = f"The escalation record cannot be read: {exc.message}"
 
     repos = record.repos
     by_level: dict[int, list[BoardPatient]] = {level: [] for level in design.levels}
-    for entry in context.escalation_patients:
+    for entry in escalation_patients:
         enrolment = repos.enrolments.get(int(entry.patient_id)).value
         patient = repos.patients.get(enrolment.patient_id).value
-        reviews = repos.dlt_reviews.for_enrolment(int(entry.patient_id))
+        reviews = _reviews_as_of(repos.dlt_reviews.for_enrolment(int(entry.patient_id)), as_of)
         by_level.setdefault(entry.level, []).append(
             BoardPatient(
                 enrolment_id=int(entry.patient_id),
@@ -374,6 +403,8 @@ class TrialOverview:
     endpoints: EndpointSummary
     protocol_key: str
     protocol_name: str
+    undated: tuple[str, ...] = ()
+    """Entries with no date to filter by on ``as_of``, each with how it was read."""
 
 
 # -- reading the record --------------------------------------------------------------------------
@@ -394,23 +425,173 @@ def record_version(record: Record) -> str:
     return record.data_version()
 
 
-def _enrolments_on(record: Record, protocol_key: str) -> list[tuple[Enrolment, Patient]]:
+# -- the record as it stood on a day ---------------------------------------------------------------
+# ``as_of=None`` reads everything the record holds. With a date, only what was dated on or before
+# it counts: enrolments (enrolled on), cycles (started on), response assessments (assessed on),
+# endpoint events (event on), DLT verdicts (reviewed on), off study and maintenance (their dates).
+# What has no date to filter by is listed by :func:`undated_notes`, never silently guessed.
+
+
+def _known(day: date | None, as_of: date | None) -> bool:
+    return as_of is None or (day is not None and day <= as_of)
+
+
+def _enrolments_on(
+    record: Record, protocol_key: str, as_of: date | None = None
+) -> list[tuple[Enrolment, Patient]]:
     found: list[tuple[Enrolment, Patient]] = []
     for patient in record.repos.patients.all():
         assert patient.id is not None
         found.extend(
-            (e, patient)
+            (_enrolment_as_of(record, e, as_of), patient)
             for e in record.repos.enrolments.for_patient(patient.id)
-            if e.protocol == protocol_key
+            if e.protocol == protocol_key and _known(e.enrolled_on, as_of)
         )
     return sorted(found, key=lambda pair: (pair[0].enrolled_on, pair[0].id or 0))
 
 
+def _maintenance_since(record: Record, enrolment: Enrolment) -> date | None:
+    """The first dated sign of maintenance: a maintenance cycle started, or the end-of-cycle
+    decision moving the patient to maintenance. ``None`` when nothing dates it."""
+    assert enrolment.id is not None
+    days = [
+        c.start_date
+        for c in record.repos.cycles.for_enrolment(enrolment.id)
+        if c.phase is Phase.MAINTENANCE and _started(c) and c.start_date is not None
+    ]
+    days.extend(
+        d.decided_on
+        for d in record.repos.decisions.for_enrolment(enrolment.id, DecisionKind.PHASE)
+        if d.payload.get("to") == Phase.MAINTENANCE.value
+    )
+    return min(days, default=None)
+
+
+def _enrolment_as_of(record: Record, enrolment: Enrolment, as_of: date | None) -> Enrolment:
+    """The enrolment's status on ``as_of``: not yet off study, not yet in maintenance."""
+    if as_of is None:
+        return enrolment
+    off_on = enrolment.off_study_on
+    if enrolment.status is PatientStatus.OFF_STUDY and off_on is not None and off_on > as_of:
+        # enrol() writes "active"; maintenance only when it is dated by then
+        since = _maintenance_since(record, enrolment)
+        status = PatientStatus.MAINTENANCE if _known(since, as_of) else PatientStatus.ACTIVE
+        return replace(enrolment, status=status, off_study_on=None, off_study_reason=None)
+    if enrolment.status is PatientStatus.MAINTENANCE:
+        since = _maintenance_since(record, enrolment)
+        if since is not None and since > as_of:
+            return replace(enrolment, status=PatientStatus.ACTIVE)
+        # undated maintenance stays as recorded; undated_notes says so
+    return enrolment
+
+
+def _completion_dated(
+    cycle: CycleRow,
+    cycles: Sequence[CycleRow],
+    assessments: Sequence[ResponseAssessment],
+    enrolment: Enrolment,
+    as_of: date,
+) -> bool:
+    """Is a cycle marked completed shown completed by something dated on or before ``as_of``:
+    a later cycle started, its end-of-cycle assessment, or the patient's off-study date?"""
+    return (
+        any(c.number > cycle.number and _started(c) and _known(c.start_date, as_of) for c in cycles)
+        or any(a.end_of_cycle == cycle.number and a.assessed_on <= as_of for a in assessments)
+        or _known(enrolment.off_study_on, as_of)
+    )
+
+
+def _cycles_as_of(
+    cycles: Sequence[CycleRow],
+    assessments: Sequence[ResponseAssessment],
+    enrolment: Enrolment,
+    as_of: date | None,
+) -> tuple[CycleRow, ...]:
+    """Cycles as they stood on ``as_of``: one started later was still planned; one marked
+    completed with nothing dating the completion by then was still running (see
+    :func:`undated_notes`)."""
+    if as_of is None:
+        return tuple(cycles)
+    out: list[CycleRow] = []
+    for cycle in cycles:
+        if _started(cycle) and not _known(cycle.start_date, as_of):
+            cycle = replace(cycle, status=CycleStatus.PLANNED, start_date=None)
+        elif cycle.status is CycleStatus.COMPLETED and not _completion_dated(
+            cycle, cycles, assessments, enrolment, as_of
+        ):
+            cycle = replace(cycle, status=CycleStatus.STARTED)
+        out.append(cycle)
+    return tuple(out)
+
+
+def _undated_verdict(review: DltReview) -> bool:
+    return review.reviewed_on is None and (
+        review.confirmed is not None or review.evaluable is not None
+    )
+
+
+def _reviews_as_of(reviews: Sequence[DltReview], as_of: date | None) -> list[DltReview]:
+    """DLT reviews known on ``as_of``. A verdict dated later was not known yet (the patient
+    was pending then). An open proposal has no date and says only "pending", so it is kept;
+    a verdict without a date is kept too, and named by :func:`undated_notes`."""
+    if as_of is None:
+        return list(reviews)
+    return [r for r in reviews if r.reviewed_on is None or r.reviewed_on <= as_of]
+
+
+def undated_notes(record: Record, protocol: Protocol, as_of: date | None) -> tuple[str, ...]:
+    """What the record holds with no date to filter by on ``as_of``, and how it was read.
+
+    Empty when ``as_of`` is ``None`` (the whole record is read as it stands).
+    """
+    if as_of is None:
+        return ()
+    notes: list[str] = []
+    for enrolment, patient in _enrolments_on(record, protocol.key, as_of):
+        assert enrolment.id is not None and patient.id is not None
+        who = f"{patient.full_name} (MRN {patient.mrn})"
+        if enrolment.status is PatientStatus.OFF_STUDY and enrolment.off_study_on is None:
+            notes.append(f"{who} is off study with no off-study date: counted as off study")
+        if (
+            enrolment.status is PatientStatus.MAINTENANCE
+            and _maintenance_since(record, enrolment) is None
+        ):
+            notes.append(
+                f"{who} is in maintenance with no maintenance cycle or decision to date it: "
+                "counted as in maintenance"
+            )
+        for review in record.repos.dlt_reviews.for_enrolment(enrolment.id):
+            if _undated_verdict(review):
+                notes.append(
+                    f"{who}: a DLT verdict has no review date: counted as the record holds it now"
+                )
+        cycles = record.repos.cycles.for_enrolment(enrolment.id)
+        assessments = [
+            a for a in record.repos.responses.for_patient(patient.id) if a.assessed_on <= as_of
+        ]
+        for cycle in cycles:
+            if (
+                cycle.status is CycleStatus.COMPLETED
+                and _known(cycle.start_date, as_of)
+                and not _completion_dated(cycle, cycles, assessments, enrolment, as_of)
+            ):
+                notes.append(
+                    f"{who}: cycle {cycle.number} is marked completed, but no later cycle, "
+                    "end-of-cycle assessment or off-study date by then dates the completion: "
+                    "counted as still running"
+                )
+    return tuple(notes)
+
+
 def build_enrolment_summary(
-    record: Record, protocol: Protocol, board: EscalationBoard | None = None
+    record: Record,
+    protocol: Protocol,
+    board: EscalationBoard | None = None,
+    as_of: date | None = None,
 ) -> EnrolmentSummary:
-    """Enrolment against the caps and by status (rules §1)."""
-    pairs = _enrolments_on(record, protocol.key)
+    """Enrolment against the caps and by status (rules §1), as the record stood on ``as_of``
+    (pass the board built for the same day)."""
+    pairs = _enrolments_on(record, protocol.key, as_of)
     caps: list[CapLine] = []
     decision = board.decision if board is not None else None
     if decision is not None and protocol.caps.escalation is not None:
@@ -431,7 +612,8 @@ def build_enrolment_summary(
         reason = _reason_text(enrolment.off_study_reason)
         reasons[reason] = reasons.get(reason, 0) + 1
         assert enrolment.id is not None
-        started = [c for c in record.repos.cycles.for_enrolment(enrolment.id) if _started(c)]
+        cycles = record.repos.cycles.for_enrolment(enrolment.id)
+        started = [c for c in cycles if _started(c) and _known(c.start_date, as_of)]
         if not started:
             before.append(
                 OffBeforeTreatment(patient.mrn, patient.full_name, enrolment.off_study_on, reason)
@@ -476,22 +658,29 @@ def cycles_completed(cycles: Sequence[CycleRow], assessments: Sequence[ResponseA
     return done
 
 
-def _course(record: Record, enrolment: Enrolment, patient: Patient) -> _Course:
+def _course(
+    record: Record, enrolment: Enrolment, patient: Patient, as_of: date | None = None
+) -> _Course:
+    """One course as the record stood on ``as_of`` (``enrolment`` already read as of then)."""
     repos = record.repos
     assert enrolment.id is not None and patient.id is not None
     events = repos.endpoints.for_patient(patient.id)
-    after = [e for e in events if e.event_on >= enrolment.enrolled_on]
+    after = [e for e in events if e.event_on >= enrolment.enrolled_on and _known(e.event_on, as_of)]
     next_therapy = min(
         (e.event_on for e in after if e.kind is EndpointKind.NEXT_THERAPY), default=None
     )
     death = min((e.event_on for e in after if e.kind is EndpointKind.DEATH), default=None)
     if death is None and enrolment.off_study_reason is OffStudyReason.DEATH:
         death = enrolment.off_study_on
+    assessments = [
+        a for a in repos.responses.for_patient(patient.id) if _known(a.assessed_on, as_of)
+    ]
+    cycles = _cycles_as_of(repos.cycles.for_enrolment(enrolment.id), assessments, enrolment, as_of)
     return _Course(
         enrolment=enrolment,
         patient=patient,
-        cycles=tuple(repos.cycles.for_enrolment(enrolment.id)),
-        assessments=tuple(repos.responses.for_patient(patient.id)),
+        cycles=cycles,
+        assessments=tuple(assessments),
         next_therapy_on=next_therapy,
         death_on=death,
     )
@@ -632,8 +821,11 @@ def _curve(
     return SurvivalCurve(key, label, origin, km, ticks, km.at_risk_at(ticks), tuple(excluded))
 
 
-def build_endpoints(record: Record, protocol: Protocol) -> EndpointSummary:
-    """Response rates, best responses and the three Kaplan-Meier curves (rules §7)."""
+def build_endpoints(
+    record: Record, protocol: Protocol, as_of: date | None = None
+) -> EndpointSummary:
+    """Response rates, best responses and the three Kaplan-Meier curves (rules §7), from what
+    the record knew on ``as_of``: follow-up ends on that day at the latest."""
     efficacy: list[EfficacyPatient] = []
     rows: list[PatientResponse] = []
     problems: dict[str, str] = {}
@@ -644,8 +836,8 @@ def build_endpoints(record: Record, protocol: Protocol) -> EndpointSummary:
     left_out: dict[str, list[Excluded]] = {"pfs": [], "dor": [], "ttnt": []}
     names: dict[str, tuple[str, str]] = {}
 
-    for enrolment, patient in _enrolments_on(record, protocol.key):
-        course = _course(record, enrolment, patient)
+    for enrolment, patient in _enrolments_on(record, protocol.key, as_of):
+        course = _course(record, enrolment, patient, as_of)
         assert enrolment.id is not None and patient.id is not None
         key = str(enrolment.id)
         names[key] = (patient.mrn, patient.full_name)
@@ -771,14 +963,19 @@ def _dedupe(items: Sequence[Excluded]) -> tuple[Excluded, ...]:
 
 
 def build_overview(record: Record, protocol: Protocol, as_of: date) -> TrialOverview:
-    """The whole trial board of one protocol, as of ``as_of``."""
-    board = build_escalation_board(record, protocol) if uses_escalation(protocol) else None
+    """The whole trial board of one protocol from what the record knew on ``as_of``.
+
+    Only entries dated on or before ``as_of`` count (see "Data as of a date" in
+    docs/cli-trial.md); anything with no date to filter by is listed in ``undated``.
+    """
+    board = build_escalation_board(record, protocol, as_of) if uses_escalation(protocol) else None
     return TrialOverview(
         as_of=as_of,
         record_version=record_version(record),
         board=board,
-        enrolment=build_enrolment_summary(record, protocol, board),
-        endpoints=build_endpoints(record, protocol),
+        enrolment=build_enrolment_summary(record, protocol, board, as_of),
+        endpoints=build_endpoints(record, protocol, as_of),
         protocol_key=protocol.key,
         protocol_name=protocol.name,
+        undated=undated_notes(record, protocol, as_of),
     )

@@ -179,3 +179,58 @@ def test_mrns_print_whole_in_every_table(
     write_trial_report(overview, stamp(overview), out)
     flat = re.sub(r"\s+", " ", text_of(out))
     assert len(re.findall(r"(?<!Fam-)DEMO-00014", flat)) == 3, flat
+
+
+def test_every_page_says_page_n_of_m(
+    record: Record, protocols: dict[str, Protocol], tmp_path: Path
+) -> None:
+    overview = bpd_overview(record, protocols["bpd"])
+    out = tmp_path / "trial.pdf"
+    write_trial_report(overview, stamp(overview), out)
+    pages = PdfReader(out).pages
+    total = len(pages)
+    assert total >= 2
+    for number, page in enumerate(pages, start=1):
+        assert f"page {number} of {total}" in page.extract_text()
+
+
+def test_trial_report_as_of_uses_only_what_was_known_then(
+    record: Record,
+    protocols: dict[str, Protocol],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Cohort: enrolled and reviewed 2024-01-02 (no), 01-03 (yes), 01-04 (no): now "expand 1 to 6".
+    cohort = Cohort(record)
+    cohort.many(1, "no", "yes", "no")
+    db = str(record.path)
+    pdf = tmp_path / "early.pdf"
+    # On 2024-01-02 only the first patient was enrolled (confirmed no): 1 of 3 treated, so the
+    # 3+3 cohort at level 1 is not full and the DLT counts read 0 / 1 / 0.
+    assert main(["trial-report", "bpd", "-o", str(pdf), "--as-of", "2024-01-02", "--db", db]) == 0
+    capsys.readouterr()
+    flat = re.sub(r"\s+", " ", text_of(pdf))
+    assert "Data as of 2 Jan 2024" in flat
+    assert "expand 1 to 6" not in flat
+    assert "0 / 1 / 0" in flat
+    assert "Pat Family2" not in flat and "Pat Family1" in flat
+    # total enrolled against the cap of 56: 1 then, 3 now
+    assert "1 of 56" in flat
+    now = tmp_path / "now.pdf"
+    assert main(["trial-report", "bpd", "-o", str(now), "--as-of", "2025-03-10", "--db", db]) == 0
+    flat_now = re.sub(r"\s+", " ", text_of(now))
+    assert "expand 1 to 6" in flat_now and "3 of 56" in flat_now
+
+
+def test_undated_entries_are_named_in_the_report(
+    record: Record, protocols: dict[str, Protocol], tmp_path: Path
+) -> None:
+    # R1's cycles are all marked completed; on 2024-02-27 (day 57) cycle 3 has started (day 56)
+    # but no later cycle, end-of-cycle assessment or off-study date dates its completion.
+    treated(record, "R1", ["PR", "PR", "PD", "PD"], protocol="bpd")
+    overview = build_overview(record, protocols["bpd"], date(2024, 2, 27))
+    out = tmp_path / "trial.pdf"
+    write_trial_report(overview, stamp(overview), out)
+    flat = re.sub(r"\s+", " ", text_of(out))
+    assert "No date to filter by" in flat
+    assert "cycle 3 is marked completed" in flat

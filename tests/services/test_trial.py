@@ -561,3 +561,85 @@ def test_off_study_for_progression_without_a_confirmed_category_counts_as_non_re
     treated(record, "NB", ["PR", "PD"], cycles=2)
     again = build_endpoints(record, protocols["dextr"])
     assert {e.mrn for e in again.not_evaluable} == {"NB"}
+
+
+# -- data as of a date ---------------------------------------------------------------------------
+def test_board_as_of_counts_only_enrolments_and_verdicts_dated_by_then(
+    record: Record, bpd: Protocol
+) -> None:
+    cohort = Cohort(record)
+    cohort.many(1, "no", "no", "no")  # enrolled and reviewed on 2024-01-02, -03, -04
+    late = cohort.add(2, "pending")  # enrolled 2024-01-05, proposal open
+    stored = record.repos.dlt_reviews.for_enrolment(late)[0]
+    assert stored.id is not None
+    record.repos.dlt_reviews.update(
+        stored.id,
+        DltReview(late, True, True, True, "Dr Ray", date(2024, 2, 1), cycle_id=stored.cycle_id),
+        expected_version=record.repos.dlt_reviews.get(stored.id).version,
+        reason="investigator's verdict",
+    )
+    # Now: 3 x no at level 1, 1 confirmed DLT at level 2 (reviewed 2024-02-01).
+    now = build_escalation_board(record, bpd)
+    level2 = next(b for b in now.levels if b.level == 2)
+    assert level2.row.dlt_yes == 1 and level2.patients[0].status_text == "confirmed yes"
+    # On 2024-01-03 only the first two were enrolled (01-02, 01-03), both confirmed no:
+    # level 1 treated 2, no 2; nobody at level 2.
+    early = build_escalation_board(record, bpd, date(2024, 1, 3))
+    level1 = next(b for b in early.levels if b.level == 1)
+    assert (level1.row.treated, level1.row.dlt_no, level1.row.dlt_pending) == (2, 2, 0)
+    assert sum(len(b.patients) for b in early.levels) == 2
+    # On 2024-01-20 the level-2 patient was enrolled but the DLT verdict (02-01) was not
+    # recorded yet: pending, not "confirmed yes".
+    mid = build_escalation_board(record, bpd, date(2024, 1, 20))
+    level2 = next(b for b in mid.levels if b.level == 2)
+    assert (level2.row.treated, level2.row.dlt_yes, level2.row.dlt_pending) == (1, 0, 1)
+    assert level2.patients[0].status_text == "pending: no DLT review recorded yet"
+    # The day of the verdict counts it (on or before).
+    on_day = build_escalation_board(record, bpd, date(2024, 2, 1))
+    assert next(b for b in on_day.levels if b.level == 2).row.dlt_yes == 1
+
+
+def test_enrolment_and_endpoints_as_of_a_date(
+    record: Record, protocols: dict[str, Protocol]
+) -> None:
+    dextr = protocols["dextr"]
+    # Assessments on days 28, 56, 84, 112 after START (2024-01-29, 02-26, 03-25, 04-22);
+    # cycles start on days 0, 28, 56, 84.
+    treated(record, "P1", ["PR", "PR", "PD", "PD"])
+    # Off study for progression on 2024-03-01 (day 60), after PD once on day 56.
+    treated(record, "Q2", ["SD", "PD"], off=(date(2024, 3, 1), OffStudyReason.PROGRESSION))
+    full = build_overview(record, dextr, TODAY)
+    assert (full.enrolment.active, full.enrolment.off_study) == (1, 1)
+    pfs = full.endpoints.curves[0]
+    assert pfs.km is not None
+    # Whole record: Q2 PFS event day 56 (PD once, off for progression); P1 PD confirmed day 84.
+    assert [(s.time_days, s.events, s.censored) for s in pfs.km.steps] == [(56, 1, 0), (84, 1, 0)]
+
+    as_of = date(2024, 2, 27)  # day 57: Q2 not yet off study, P1's cycle 3 started day 56
+    then = build_overview(record, dextr, as_of)
+    assert (then.enrolment.active, then.enrolment.off_study) == (2, 0)
+    assert then.enrolment.off_study_reasons == ()
+    rows = {p.mrn: p for p in then.endpoints.patients}
+    # P1: assessments day 28 PR, day 56 PR -> PR met twice; cycles 1, 2 completed (a later
+    # cycle started by day 57); cycle 3 is marked completed but nothing dates that by then.
+    assert rows["P1"].best_response is ResponseCategory.PR
+    assert rows["P1"].cycles_completed == 2
+    # Q2: SD day 28, PD day 56 once, still on study on day 57 -> PD unconfirmed, censored.
+    assert rows["Q2"].best_response is None
+    pfs = then.endpoints.curves[0]
+    assert pfs.km is not None
+    # Both censored at their last assessment by then, day 56: no events.
+    assert [(s.time_days, s.events, s.censored) for s in pfs.km.steps] == [(56, 0, 2)]
+    assert then.endpoints.rates.orr_standard is not None
+    # Evaluable: P1 only (2 cycles, PR); Q2 has 2 cycles but no confirmed category -> out.
+    assert (
+        then.endpoints.rates.orr_standard.ci.successes,
+        then.endpoints.rates.orr_standard.ci.n,
+    ) == (1, 1)
+    assert any("P1" in n and "cycle 3 is marked completed" in n for n in then.undated)
+    assert full.undated == ()
+
+    # Before anyone was enrolled: nothing counts.
+    before = build_overview(record, dextr, START - timedelta(days=1))
+    assert before.endpoints.patients == ()
+    assert before.enrolment.caps[-1].enrolled == 0
