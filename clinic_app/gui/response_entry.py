@@ -42,7 +42,13 @@ from clinic_app.storage.database import Record
 from clinic_app.storage.errors import StorageError
 from clinic_app.storage.rows import Stored
 
-_CHOICE_FIELDS = ("serum_ife", "urine_ife", "clonal_marrow_cells", "soft_tissue_plasmacytoma")
+_CHOICE_FIELDS = (
+    "serum_ife",
+    "urine_ife",
+    "clonal_marrow_cells",
+    "soft_tissue_plasmacytoma",
+    "plasmacytoma_shrunk_50pct",
+)
 _ALL_FIELDS = ("assessed_on", "end_of_cycle", *(n for n, _, _ in NUMBER_FIELDS), *_CHOICE_FIELDS)
 
 
@@ -87,6 +93,7 @@ class ResponseEntryDialog(QDialog):
         self.numbers = {name: child(f, QLineEdit, name) for name, _, _ in NUMBER_FIELDS}
         self.choices = {name: child(f, QComboBox, name) for name in _CHOICE_FIELDS}
         self.new_lesions = child(f, QCheckBox, "new_lesions")
+        self.shrunk_label = child(f, QLabel, "plasmacytoma_shrunk_50pct_label")
         self.imwg_result = child(f, QLabel, "imwg_result")
         self.buttons = child(f, QDialogButtonBox, "buttons")
         self.errors = {name: child(f, QLabel, f"{name}_error") for name in _ALL_FIELDS}
@@ -116,7 +123,7 @@ class ResponseEntryDialog(QDialog):
             box.addItem("not done", None)
             box.addItem("positive", Immunofixation.POSITIVE.value)
             box.addItem("negative", Immunofixation.NEGATIVE.value)
-        for name in ("clonal_marrow_cells", "soft_tissue_plasmacytoma"):
+        for name in _CHOICE_FIELDS[2:]:  # the yes/no questions
             box = self.choices[name]
             box.addItem("not assessed", None)
             box.addItem("yes", True)
@@ -162,11 +169,27 @@ class ResponseEntryDialog(QDialog):
             urine_ife=_ife(self.choices["urine_ife"].currentData()),
             clonal_marrow_cells=self.choices["clonal_marrow_cells"].currentData(),
             soft_tissue_plasmacytoma=self.choices["soft_tissue_plasmacytoma"].currentData(),
+            # Asked only while a plasmacytoma is present; a hidden choice is not an answer.
+            plasmacytoma_shrunk_50pct=(
+                self.choices["plasmacytoma_shrunk_50pct"].currentData()
+                if self.shrunk_asked()
+                else None
+            ),
             new_lesions=self.new_lesions.isChecked(),
             end_of_cycle=cycle or None,
         )
 
+    def shrunk_asked(self) -> bool:
+        """The shrinkage question is shown while a soft-tissue plasmacytoma is present."""
+        return self.choices["soft_tissue_plasmacytoma"].currentData() is True
+
+    def _show_shrunk(self) -> None:
+        asked = self.shrunk_asked()
+        self.choices["plasmacytoma_shrunk_50pct"].setVisible(asked)
+        self.shrunk_label.setVisible(asked)
+
     def recheck(self) -> None:
+        self._show_shrunk()
         try:
             check = check_response(
                 self.record,

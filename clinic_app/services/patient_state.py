@@ -24,7 +24,7 @@ Definitions (docs/data-format.md repeats them for the GUI):
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -62,7 +62,7 @@ from clinic_app.core.records import (
     Phase,
     ResponseAssessment,
 )
-from clinic_app.core.response import AssessedResponse, classify_series
+from clinic_app.core.response import AssessedResponse, classify_series, light_chain_of
 from clinic_app.storage import queries
 from clinic_app.storage.database import Record
 from clinic_app.storage.rows import CycleRow, DecisionKind
@@ -662,7 +662,10 @@ def _worst_lab_grades(
 
 
 def _responses(
-    assessments: list[ResponseAssessment], first_day: date | None, missing: list[str]
+    assessments: list[ResponseAssessment],
+    first_day: date | None,
+    missing: list[str],
+    enrolments: Sequence[Enrolment] = (),
 ) -> list[AssessedResponse]:
     if not assessments:
         missing.append("response assessments: none recorded")
@@ -682,7 +685,8 @@ def _responses(
     baseline = baselines[-1]
     later = [a for a in assessments if a.assessed_on > baseline.assessed_on]
     try:
-        return classify_series(baseline, later)
+        # The involved light chain says which way up the FLC ratio is read (sCR).
+        return classify_series(baseline, later, light_chain=light_chain_of(enrolments))
     except DomainError as exc:
         missing.append(f"response not classified: {exc.message}")
         return []
@@ -801,7 +805,7 @@ def patient_summary(
     length = protocol.cycle_length_days if protocol is not None else 28
     started = [c for c in cycles if c.start_date is not None]
     first_day = started[0].start_date if started else None
-    series = _responses(assessments, first_day, missing)
+    series = _responses(assessments, first_day, missing, enrolments)
     dlt = None
     next_step = None
     if protocol is not None and enrolment is not None:

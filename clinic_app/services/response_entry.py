@@ -17,7 +17,7 @@ from decimal import Decimal, InvalidOperation
 
 from clinic_app.core.errors import DomainError
 from clinic_app.core.records import Immunofixation, ResponseAssessment
-from clinic_app.core.response import AssessedResponse, classify_series
+from clinic_app.core.response import AssessedResponse, classify_series, light_chain_of
 from clinic_app.storage.database import Record
 from clinic_app.storage.rows import Stored
 
@@ -41,6 +41,8 @@ class ResponseForm:
     urine_ife: Immunofixation | None = None
     clonal_marrow_cells: bool | None = None
     soft_tissue_plasmacytoma: bool | None = None
+    plasmacytoma_shrunk_50pct: bool | None = None
+    """Has the baseline plasmacytoma shrunk by >= 50 %? (asked while one is present)"""
     new_lesions: bool = False
     end_of_cycle: int | None = None
 
@@ -143,6 +145,7 @@ def check_response(
         urine_ife=form.urine_ife,
         clonal_marrow_cells=form.clonal_marrow_cells,
         soft_tissue_plasmacytoma=form.soft_tissue_plasmacytoma,
+        plasmacytoma_shrunk_50pct=form.plasmacytoma_shrunk_50pct,
         new_lesions=form.new_lesions,
         end_of_cycle=form.end_of_cycle,
         **values,  # type: ignore[arg-type]
@@ -173,7 +176,11 @@ def check_response(
     baseline = baselines[-1]
     earlier = [a for a in others if baseline.assessed_on < a.assessed_on < form.assessed_on]
     try:
-        results = classify_series(baseline, [*earlier, assessment])
+        results = classify_series(
+            baseline,
+            [*earlier, assessment],
+            light_chain=light_chain_of(record.repos.enrolments.for_patient(patient_id)),
+        )
     except DomainError as exc:
         name = exc.field or "serum_m_protein_g_dl"
         return ResponseCheck(None, {name: exc.message}, None, False, exc.message)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -15,7 +16,7 @@ from pytestqt.qtbot import QtBot
 
 from clinic_app.core.phase_decision import NextStep
 from clinic_app.core.protocol_loader import load_protocols
-from clinic_app.core.records import Phase, ResponseAssessment
+from clinic_app.core.records import Enrolment, Phase, ResponseAssessment
 from clinic_app.gui.response_entry import ResponseEntryDialog
 from clinic_app.services.end_of_cycle import end_of_cycle_view
 from clinic_app.storage.database import Record, open_database
@@ -181,3 +182,82 @@ def test_escape_cancels_without_saving(qtbot: QtBot, record: Record) -> None:
     type_assessment(qtbot, d, ENDS[0], 1, "2.0")
     qtbot.keyClick(d, Qt.Key.Key_Escape)
     assert not d.isVisible() and rows(record) == 1
+
+
+def plasmacytoma_patient(record: Record) -> int:
+    pid = dextr(record)
+    [baseline] = record.repos.responses.for_patient(pid)
+    assert baseline.id is not None
+    record.repos.responses.update(
+        baseline.id,
+        replace(baseline, soft_tissue_plasmacytoma=True),
+        expected_version=1,
+        reason="CT shows a paraspinal plasmacytoma",
+    )
+    return pid
+
+
+def test_plasmacytoma_shrinkage_is_asked_while_one_is_present_and_decides_pr(
+    qtbot: QtBot, record: Record
+) -> None:
+    pid = plasmacytoma_patient(record)
+    d = dialog(qtbot, record, pid, ENDS[0])
+    shrunk = d.choices["plasmacytoma_shrunk_50pct"]
+    assert [shrunk.itemText(i) for i in range(3)] == ["not assessed", "yes", "no"]
+    type_assessment(qtbot, d, ENDS[0], 1, "1.5")
+    assert not shrunk.isVisible()  # plasmacytoma "not assessed": nothing to ask yet
+    present = d.choices["soft_tissue_plasmacytoma"]
+    present.setCurrentIndex(present.findData(True))
+    assert shrunk.isVisible() and d.shrunk_label.isVisible()
+    # (3.0 - 1.5) / 3.0 = 50 %: PR by M-protein, but the plasmacytoma's shrinkage decides.
+    assert d.imwg_result.text().startswith("MR")
+    assert "shrinkage is not recorded" in d.imwg_result.text()
+    shrunk.setCurrentIndex(shrunk.findData(False))
+    assert d.imwg_result.text().startswith("MR")
+    shrunk.setCurrentIndex(shrunk.findData(True))
+    assert d.imwg_result.text().startswith("PR")
+    qtbot.keyClick(d.numbers["serum_m_protein_g_dl"], Qt.Key.Key_Return)
+    assert d.saved_id is not None
+    saved = record.repos.responses.get(d.saved_id).value
+    assert saved.soft_tissue_plasmacytoma is True and saved.plasmacytoma_shrunk_50pct is True
+
+    # Reopened for correction it shows the answer; with the plasmacytoma gone it is not asked.
+    c = ResponseEntryDialog(record, pid, today=lambda: ENDS[0], replacing_id=d.saved_id)
+    qtbot.addWidget(c)
+    c.show()
+    assert c.choices["plasmacytoma_shrunk_50pct"].currentData() is True
+    c.choices["soft_tissue_plasmacytoma"].setCurrentIndex(
+        c.choices["soft_tissue_plasmacytoma"].findData(False)
+    )
+    assert not c.choices["plasmacytoma_shrunk_50pct"].isVisible()
+    assert c.current_form().plasmacytoma_shrunk_50pct is None
+
+
+@pytest.mark.parametrize(("chain", "expected"), [(None, "CR"), ("lambda", "sCR")])
+def test_enrolment_light_chain_reads_the_flc_ratio(
+    qtbot: QtBot, record: Record, chain: str | None, expected: str
+) -> None:
+    pid = patient(record, "R-2", "Lambda", "Lina")
+    eid = record.repos.enrolments.add(
+        Enrolment(pid, "dextr", date(2023, 12, 28), date(2023, 12, 28), light_chain=chain)
+    )
+    cycle(record, eid, 1, Phase.INDUCTION, STARTS[0], STARTS[0])
+    record.repos.responses.add(
+        pid, ResponseAssessment(date(2024, 1, 1), serum_m_protein_g_dl=Decimal("3.0"))
+    )
+    d = dialog(qtbot, record, pid, ENDS[0])
+    type_assessment(qtbot, d, ENDS[0], 1, "0")
+    for name in ("serum_ife", "urine_ife"):
+        d.choices[name].setCurrentIndex(d.choices[name].findData("negative"))
+    qtbot.keyClicks(d.numbers["marrow_plasma_cells_pct"], "2")
+    d.choices["clonal_marrow_cells"].setCurrentIndex(
+        d.choices["clonal_marrow_cells"].findData(False)
+    )
+    d.choices["soft_tissue_plasmacytoma"].setCurrentIndex(
+        d.choices["soft_tissue_plasmacytoma"].findData(False)
+    )
+    # Involved 16.6, uninvolved 10 mg/L: kappa/lambda read for lambda = 10 / 16.6 = 0.60,
+    # normal (0.26-1.65) -> sCR; chain unknown: 16.6 / 10 = 1.66 if kappa, abnormal -> CR.
+    qtbot.keyClicks(d.numbers["involved_flc_mg_l"], "16.6")
+    qtbot.keyClicks(d.numbers["uninvolved_flc_mg_l"], "10")
+    assert d.imwg_result.text().split(" ")[0] == expected

@@ -16,6 +16,8 @@ from clinic_app.core.records import (
     Attribution,
     DoseEvent,
     DoseStatus,
+    Enrolment,
+    Immunofixation,
     LabResult,
     PatientStatus,
     Phase,
@@ -183,3 +185,54 @@ def test_worst_creatinine_is_graded_against_the_pre_treatment_baseline(
         line = worst["Creatinine increased"]
         assert (line.grade, line.lowest_grade, line.collected_on) == (2, 2, date(2024, 1, 20))
     assert not [m for m in s.missing if "creatinine" in m.lower()]
+
+
+@pytest.mark.parametrize(
+    ("chains", "expected"),
+    [((None,), "CR"), (("kappa",), "CR"), (("lambda",), "sCR"), ((None, "lambda"), "sCR")],
+)
+def test_summary_reads_the_flc_ratio_with_the_enrolled_light_chain(
+    record: Record, chains: tuple[str | None, ...], expected: str
+) -> None:
+    pid = patient(record, "S-9", "Lambda")
+    for chain in chains:
+        eid = record.repos.enrolments.add(
+            Enrolment(pid, "dextr", date(2023, 12, 28), date(2023, 12, 28), light_chain=chain)
+        )
+    cycle(record, eid, 1, Phase.INDUCTION, date(2024, 1, 2), date(2024, 1, 2))
+    assess(record, pid, date(2024, 1, 1), "3.0", None)
+    neg = Immunofixation.NEGATIVE
+    record.repos.responses.add(
+        pid,
+        ResponseAssessment(
+            date(2024, 1, 29),
+            serum_m_protein_g_dl=Decimal(0),
+            urine_m_protein_mg_24h=Decimal(0),
+            serum_ife=neg,
+            urine_ife=neg,
+            involved_flc_mg_l=Decimal("16.6"),
+            uninvolved_flc_mg_l=Decimal(10),
+            marrow_plasma_cells_pct=Decimal(1),
+            clonal_marrow_cells=False,
+            soft_tissue_plasmacytoma=False,
+            end_of_cycle=1,
+        ),
+    )
+    s = patient_summary(record, pid, date(2024, 1, 29), PROTOCOLS)
+    # lambda: kappa/lambda = 10 / 16.6 = 0.60, normal -> sCR; kappa: 16.6 / 10 = 1.66 > 1.65
+    # -> CR; not known: normal one way up only, so sCR cannot be claimed -> CR.
+    assert [r.category for r in s.responses] == [expected]
+
+
+def test_summary_says_when_enrolments_disagree_on_the_light_chain(record: Record) -> None:
+    pid = patient(record, "S-10", "Both")
+    for chain in ("kappa", "lambda"):
+        eid = record.repos.enrolments.add(
+            Enrolment(pid, "dextr", date(2023, 12, 28), date(2023, 12, 28), light_chain=chain)
+        )
+    cycle(record, eid, 1, Phase.INDUCTION, date(2024, 1, 2), date(2024, 1, 2))
+    assess(record, pid, date(2024, 1, 1), "3.0", None)
+    assess(record, pid, date(2024, 1, 29), "1.4", 1)
+    s = patient_summary(record, pid, date(2024, 1, 29), PROTOCOLS)
+    assert s.responses == ()
+    assert any("different involved light chains" in m for m in s.missing)

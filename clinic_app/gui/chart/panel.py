@@ -14,6 +14,7 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QMessageBox, QSplitter, QVBoxLayout, QWidget
 
 from clinic_app.core.protocol import Protocol
+from clinic_app.core.response import light_chain_of
 from clinic_app.gui.chart.header import ChartHeader, identity_text
 from clinic_app.gui.chart.tabs import ChartTabs
 from clinic_app.gui.chart.timeline import TimelineWidget
@@ -40,6 +41,8 @@ def timeline_for(chart: ChartData, today: date) -> TimelineData:
         drug_order=chart.drug_order,
         drug_names=chart.drug_names,
         drug_units=chart.drug_units,
+        # One enrolment, its value CHECKed by the schema: cannot contradict itself.
+        light_chain=light_chain_of([chart.enrolment] if chart.enrolment else []),
     )
 
 

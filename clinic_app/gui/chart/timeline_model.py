@@ -28,7 +28,7 @@ from clinic_app.core.records import (
     Phase,
     ResponseAssessment,
 )
-from clinic_app.core.response import ImwgCriteria, classify_series
+from clinic_app.core.response import ImwgCriteria, LightChain, classify_series
 from clinic_app.storage.rows import CycleRow, CycleStatus
 
 # The "today" line stays on the axis when it is this close after the last recorded day, so an
@@ -242,8 +242,11 @@ def build_timeline(
     drug_units: Mapping[str, str] | None = None,
     grading: GradingTable | None = None,
     imwg: ImwgCriteria | None = None,
+    light_chain: LightChain | None = None,
 ) -> TimelineData:
     """The timeline of one enrolment.
+
+    ``light_chain`` (the clone's involved free light chain) reads the FLC ratio for sCR.
 
     ``drug_order`` fixes the lane order (protocol order); drugs not in it follow by name.
     ``drug_units`` gives each drug's prescribing unit for dose modifications (mg or mg/m²).
@@ -259,7 +262,7 @@ def build_timeline(
         AeMark(a.id, a.term, a.grade, a.onset, a.resolved, a.serious)
         for a in sorted(adverse_events, key=lambda a: (a.onset, a.id or 0))
     )
-    response_marks = _responses(responses, imwg, problems)
+    response_marks = _responses(responses, imwg, problems, light_chain)
     by_number = {s.number: s for s in spans}
     mod_marks = tuple(
         ModificationMark(
@@ -447,7 +450,10 @@ def _lab_days(
 
 
 def _responses(
-    assessments: Sequence[ResponseAssessment], imwg: ImwgCriteria | None, problems: list[str]
+    assessments: Sequence[ResponseAssessment],
+    imwg: ImwgCriteria | None,
+    problems: list[str],
+    light_chain: LightChain | None = None,
 ) -> tuple[ResponseMark, ...]:
     ordered = sorted(assessments, key=lambda a: (a.assessed_on, a.id or 0))
     if not ordered:
@@ -458,7 +464,7 @@ def _responses(
         ResponseMark(baseline.id, baseline.assessed_on, BASELINE_LABEL, False, "pre-treatment")
     ]
     try:
-        assessed = classify_series(baseline, rest, imwg)
+        assessed = classify_series(baseline, rest, imwg, light_chain=light_chain)
     except DomainError as exc:
         problems.append(f"Responses could not be classified: {exc.message}")
         marks += [
