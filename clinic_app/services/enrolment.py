@@ -75,6 +75,8 @@ class EnrolmentRequest:
     creatinine_unit: str = "µmol/L"
     creatinine_on: date | None = None
     dose_level: int | None = None
+    light_chain: str | None = None
+    """The involved free light chain, ``"kappa"`` or ``"lambda"``; None = not known."""
 
 
 @dataclass(frozen=True)
@@ -518,6 +520,7 @@ def enrol(
                 dose_level=request.dose_level,
                 cohort=check.cohort,
                 status=PatientStatus.ACTIVE,
+                light_chain=request.light_chain,
             ),
             reason=reason,
         )

@@ -199,6 +199,24 @@ def test_enrol_dextr(qtbot: QtBot, record: Record, protocols: dict[str, Protocol
     assert len(record.repos.doses.for_cycle(dialog.result_.cycle_id)) == 12 + 28 + 21
 
 
+@pytest.mark.parametrize("chain", [None, "kappa", "lambda"])
+def test_enrolment_records_the_involved_light_chain(
+    qtbot: QtBot, record: Record, protocols: dict[str, Protocol], chain: str | None
+) -> None:
+    pid = add_patient(record)
+    dialog = EnrolmentDialog(record, protocols, pid, today=lambda: TODAY)
+    qtbot.addWidget(dialog)
+    box = dialog.light_chain
+    assert [box.itemText(i) for i in range(box.count())] == ["not known", "kappa", "lambda"]
+    assert box.currentData() is None  # not known unless chosen
+    fill_enrolment(qtbot, dialog, "dextr")
+    box.setCurrentIndex(box.findData(chain))
+    assert dialog.request().light_chain == chain
+    with qtbot.waitSignal(dialog.accepted):
+        dialog.ok_button.click()
+    assert record.repos.enrolments.for_patient(pid)[0].light_chain == chain
+
+
 def test_enrolment_field_errors_and_ok_disabled(
     qtbot: QtBot, record: Record, protocols: dict[str, Protocol]
 ) -> None:

@@ -137,6 +137,7 @@ class EnrolmentDialog(QDialog):
         self.protocol = child(f, QComboBox, "protocol")
         self.enrolled_on = child(f, QDateEdit, "enrolled_on")
         self.cycle1_start = child(f, QDateEdit, "cycle1_start")
+        self.light_chain = child(f, QComboBox, "light_chain")
         self.height_edit = child(f, QLineEdit, "height_cm")
         self.weight_edit = child(f, QLineEdit, "weight_kg")
         self.measured_on = child(f, QDateEdit, "measured_on")
@@ -172,6 +173,9 @@ class EnrolmentDialog(QDialog):
         for line_edit in (self.height_edit, self.weight_edit, self.creatinine_edit):
             line_edit.textChanged.connect(self.recheck)
         self.creatinine_unit.currentIndexChanged.connect(self.recheck)
+        # IMWG: the involved chain says which way up the FLC ratio is read (sCR).
+        for text, data in (("not known", None), ("kappa", "kappa"), ("lambda", "lambda")):
+            self.light_chain.addItem(text, data)
         self.level_group.idToggled.connect(lambda _id, _on: self.recheck())
         self.buttons.accepted.connect(self.save)
         self.buttons.rejected.connect(self.reject)
@@ -274,6 +278,7 @@ class EnrolmentDialog(QDialog):
             creatinine_unit=self.creatinine_unit.currentText(),
             creatinine_on=from_qdate(self.creatinine_on.date()),
             dose_level=level,
+            light_chain=self.light_chain.currentData(),
         )
 
     def request(self) -> EnrolmentRequest:
