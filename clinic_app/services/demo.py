@@ -351,6 +351,9 @@ def _write_story(w: _Writer, number: int, story: _Story, beyond_caps: bool) -> N
             status=story.status,
             off_study_on=off_on,
             off_study_reason=story.off_reason,
+            # About two in three myelomas make kappa; fixed per patient, no draw from rng,
+            # so the rest of the demo stays as it was.
+            light_chain="lambda" if number % 3 == 2 else "kappa",
         ),
         reason=REASON,
     )

@@ -39,3 +39,14 @@ def test_demo_is_created_once_per_record(tmp_path: Path) -> None:
         with pytest.raises(DemoRefused, match="already holds 6 demonstration patient"):
             generate_demo(record, patients=6, seed=2, today=date(2026, 11, 21))
         assert len(record.repos.patients.all()) == 6  # nothing was added
+
+
+def test_demo_enrolments_record_a_light_chain(tmp_path: Path) -> None:
+    with open_database(tmp_path / "demo.sqlite3", daily_backup=False) as record:
+        generate_demo(record, patients=6, seed=1, today=date(2026, 11, 21))
+        chains = [
+            e.light_chain
+            for p in record.repos.patients.all()
+            for e in record.repos.enrolments.for_patient(p.id or 0)
+        ]
+    assert chains and set(chains) == {"kappa", "lambda"}  # both ways up of the FLC ratio
