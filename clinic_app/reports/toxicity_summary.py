@@ -9,6 +9,7 @@ for the protocol's DLT cycle, the DLT proposal with its evidence and the investi
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 from io import BytesIO
 from pathlib import Path
@@ -33,7 +34,7 @@ from clinic_app.reports.layout import (
     time_text,
     write_pdf,
 )
-from clinic_app.reports.models import ToxicitySummary
+from clinic_app.reports.models import DoseLine, ToxicitySummary
 
 SHADE = colors.Color(0.88, 0.88, 0.88)
 
@@ -64,6 +65,83 @@ def _table(rows: Sequence[Sequence[str]], fractions: Sequence[float], width: flo
         )
     )
     return table
+
+
+@dataclass(frozen=True)
+class DoseTotals:
+    """One drug's doses in the cycle, counted from the dose lines (issue 5: planned vs given
+    vs held). ``planned`` counts the plan's doses; the others count what was recorded, so
+    given + held + missed + not_recorded = planned + unplanned."""
+
+    drug_name: str
+    planned: int
+    given: int
+    held: int
+    missed: int
+    not_recorded: int
+    """Planned doses with no outcome recorded yet (no record, or recorded as planned)."""
+    unplanned: int
+    """Doses recorded that the plan does not hold."""
+    reasons: tuple[str, ...]
+    """``day 15 held: ANC 0.4``, for every held or missed dose."""
+
+
+def dose_totals(doses: Sequence[DoseLine]) -> list[DoseTotals]:
+    """Per-drug totals, in the order the drugs first appear.
+
+    >>> from datetime import date
+    >>> from decimal import Decimal as D
+    >>> lines = [DoseLine(1, date(2026, 1, 5), "Pom", D(3), "given", D(3)),
+    ...          DoseLine(2, date(2026, 1, 6), "Pom", D(3), "held", None, "ANC 0.4"),
+    ...          DoseLine(3, date(2026, 1, 7), "Pom", D(3), "no record")]
+    >>> t = dose_totals(lines)[0]
+    >>> (t.planned, t.given, t.held, t.missed, t.not_recorded, t.reasons)
+    (3, 1, 1, 0, 1, ('day 2 held: ANC 0.4',))
+    """
+    by_drug: dict[str, list[DoseLine]] = {}
+    for line in doses:
+        by_drug.setdefault(line.drug_name, []).append(line)
+    totals: list[DoseTotals] = []
+    for name, lines in by_drug.items():
+
+        def count(status: str, group: list[DoseLine] = lines) -> int:
+            return sum(1 for d in group if d.status == status)
+
+        totals.append(
+            DoseTotals(
+                drug_name=name,
+                planned=sum(1 for d in lines if d.planned_mg is not None),
+                given=count("given"),
+                held=count("held"),
+                missed=count("missed"),
+                not_recorded=count("no record") + count("planned"),
+                unplanned=sum(1 for d in lines if d.planned_mg is None),
+                reasons=tuple(
+                    f"day {d.day} {d.status}: {d.reason or 'no reason recorded'}"
+                    for d in lines
+                    if d.status in ("held", "missed")
+                ),
+            )
+        )
+    return totals
+
+
+def _totals_table(doses: Sequence[DoseLine], width: float) -> Any:
+    rows = [["Medicine", "Planned", "Given", "Held", "Missed", "Not recorded", "Held / missed"]]
+    for t in dose_totals(doses):
+        planned = str(t.planned) + (f" (+{t.unplanned} not in plan)" if t.unplanned else "")
+        rows.append(
+            [
+                t.drug_name,
+                planned,
+                str(t.given),
+                str(t.held),
+                str(t.missed),
+                str(t.not_recorded),
+                "; ".join(t.reasons) or "-",
+            ]
+        )
+    return _table(rows, (0.19, 0.12, 0.08, 0.08, 0.09, 0.12, 0.32), width)
 
 
 def _section(title: str, body: Sequence[Any]) -> list[Any]:
@@ -121,7 +199,13 @@ def build_story(doc: ToxicitySummary, width: float) -> list[Any]:
         for d in doc.doses
     ]
     body = (
-        [_table(rows, (0.06, 0.14, 0.19, 0.11, 0.13, 0.12, 0.25), width)]
+        [
+            para("Totals for the cycle, per medicine", bold=True),
+            Spacer(1, 2),
+            _totals_table(doc.doses, width),
+            Spacer(1, 6),
+            _table(rows, (0.06, 0.14, 0.19, 0.11, 0.13, 0.12, 0.25), width),
+        ]
         if doc.doses
         else _none("No doses planned or recorded.")
     )

@@ -435,9 +435,25 @@ def _attribution(ae: AdverseEvent) -> str:
     return "; ".join(f"{drug}: {value.value}" for drug, value in sorted(ae.attribution.items()))
 
 
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def _day_text(day: date) -> str:
+    """``4 Feb 2026``: the style every printed date uses (reports.layout.day_text; services
+    may not import ReportLab's modules)."""
+    return f"{day.day} {_MONTHS[day.month - 1]} {day.year}"
+
+
+def _signature_text(printed_name: str, username: str, signed_at: str, meaning: str) -> str:
+    """A signature line with its UTC instant in the printed date style."""
+    moment = datetime.fromisoformat(signed_at.replace("Z", "+00:00"))
+    when = f"{_day_text(moment.date())} {moment:%H:%M}"
+    return f"Signed by {printed_name} ({username}) on {when} UTC: {meaning}"
+
+
 def _review_text(review: DltReview) -> str:
     who = review.reviewer or "the investigator"
-    when = f" on {review.reviewed_on.isoformat()}" if review.reviewed_on else ""
+    when = f" on {_day_text(review.reviewed_on)}" if review.reviewed_on else ""
     proposed = "proposed DLT" if review.proposed else "no DLT proposed"
     if review.confirmed is None:
         verdict = "awaiting the investigator's confirmation"
@@ -490,7 +506,7 @@ def _dlt_section(record: Record, ref: CycleRef, assessed_on: date) -> DltSection
     ]
     review = "; ".join(_review_text(r) for r in reviews) or "Not yet reviewed by the investigator."
     signed = tuple(
-        s.line()
+        _signature_text(s.printed_name, s.username, s.signed_at, s.meaning)
         for r in reviews
         if r.id is not None
         for s in record.repos.signatures.for_row("dlt_reviews", r.id)

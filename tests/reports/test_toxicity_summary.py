@@ -6,7 +6,8 @@ import re
 from datetime import date
 from decimal import Decimal
 
-from clinic_app.reports.toxicity_summary import render_toxicity_summary
+from clinic_app.reports.models import DoseLine
+from clinic_app.reports.toxicity_summary import dose_totals, render_toxicity_summary
 from clinic_app.services import documents
 from clinic_app.storage.database import Record
 from tests.reports.conftest import PRINTED_AT, pdf_pages
@@ -66,3 +67,45 @@ def test_dextr_summary_says_what_is_missing(record: Record) -> None:
     text = " ".join(pdf_pages(render_toxicity_summary(s)))
     assert "No adverse events recorded in this cycle." in text
     assert "no results in this cycle" in text
+
+
+def test_per_drug_totals_planned_given_held_missed(record: Record) -> None:
+    s = documents.build_toxicity_summary(record, "MRN-0002", 1, printed_at=PRINTED_AT)
+    totals = {t.drug_name: t for t in dose_totals(s.doses)}
+    # BPD cycle 1 plan: bendamustine day 1; pomalidomide days 1-21; dexamethasone 4 days.
+    # Recorded: bendamustine day 1 given; pomalidomide day 1 given, day 15 held (ANC 0.4).
+    benda, pom, dex = totals["Bendamustine"], totals["Pomalidomide"], totals["Dexamethasone"]
+    assert (benda.planned, benda.given, benda.held, benda.missed, benda.not_recorded) == (
+        1,
+        1,
+        0,
+        0,
+        0,
+    )
+    # pomalidomide: 21 planned = 1 given + 1 held + 19 with no outcome recorded
+    assert (pom.planned, pom.given, pom.held, pom.missed, pom.not_recorded) == (21, 1, 1, 0, 19)
+    assert pom.reasons == ("day 15 held: ANC 0.4",)
+    assert (dex.planned, dex.given, dex.not_recorded) == (4, 0, 4)
+    text = re.sub(r"\s+", " ", " ".join(bpd_pages(record)))
+    assert "Totals for the cycle, per medicine" in text
+    assert "Pomalidomide 21 1 1 0 19 day 15 held: ANC 0.4" in text
+    assert "Bendamustine 1 1 0 0 0 -" in text
+
+
+def test_missed_and_unplanned_doses_are_counted() -> None:
+    lines = [
+        DoseLine(1, date(2026, 1, 5), "Dex", Decimal(40), "missed"),
+        DoseLine(2, date(2026, 1, 6), "Dex", Decimal(40), "planned"),
+        DoseLine(3, date(2026, 1, 7), "Dex", None, "given", Decimal(20), "extra"),
+    ]
+    [t] = dose_totals(lines)
+    # 2 planned (+1 not in plan) = 1 missed + 1 not recorded + 1 given
+    assert (t.planned, t.unplanned, t.given, t.missed, t.not_recorded) == (2, 1, 1, 1, 1)
+    assert t.reasons == ("day 1 missed: no reason recorded",)
+
+
+def test_every_date_prints_in_one_style(record: Record) -> None:
+    text = re.sub(r"\s+", " ", " ".join(bpd_pages(record)))
+    # the investigator's review of 2026-02-04 prints like every other date
+    assert "DLT not confirmed by Dr Okafor on 4 Feb 2026" in text
+    assert not re.search(r"\d{4}-\d{2}-\d{2}", text), re.findall(r"\d{4}-\d{2}-\d{2}", text)
