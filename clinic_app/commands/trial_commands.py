@@ -48,7 +48,7 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
         "--as-of",
         type=iso_date,
         metavar="YYYY-MM-DD",
-        help="the date the report is dated (default: today)",
+        help="show the trial as the record knew it on this date (default: today)",
     )
     report.set_defaults(handler=run_trial_report)
 
