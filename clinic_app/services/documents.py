@@ -31,7 +31,7 @@ from clinic_app.core.records import (
     Patient,
     ResponseAssessment,
 )
-from clinic_app.core.response import classify_series
+from clinic_app.core.response import classify_series, light_chain_of
 from clinic_app.reports.models import (
     AeLine,
     ChartSeries,
@@ -468,7 +468,10 @@ def _review_text(review: DltReview) -> str:
 
 
 def response_line(
-    assessments: Sequence[ResponseAssessment], first_start: date, cycle: int
+    assessments: Sequence[ResponseAssessment],
+    first_start: date,
+    cycle: int,
+    enrolments: Sequence[Enrolment] = (),
 ) -> ResponseLine:
     before = [a for a in assessments if a.assessed_on <= first_start and a.end_of_cycle is None]
     closing = [a for a in assessments if a.end_of_cycle == cycle]
@@ -487,7 +490,7 @@ def response_line(
     target = closing[-1]
     series = [a for a in assessments if baseline.assessed_on < a.assessed_on <= target.assessed_on]
     try:
-        results = classify_series(baseline, series)
+        results = classify_series(baseline, series, light_chain=light_chain_of(enrolments))
     except DomainError as exc:
         return ResponseLine(target.assessed_on, None, False, exc.message)
     last = results[-1]
@@ -614,7 +617,12 @@ def build_toxicity_summary(
         labs=tuple(graded[i] for i in range(len(window))),
         nadirs=tuple(nadir_lines(window, graded, table)),
         chart=tuple(chart_series(window, start, table)),
-        response=response_line(repos.responses.for_patient(patient_id), first_start, row.number),
+        response=response_line(
+            repos.responses.for_patient(patient_id),
+            first_start,
+            row.number,
+            repos.enrolments.for_patient(patient_id),
+        ),
         dlt=dlt,
         notes=tuple(notes),
     )

@@ -54,7 +54,12 @@ from clinic_app.core.records import (
     Phase,
     ResponseAssessment,
 )
-from clinic_app.core.response import AssessedResponse, ResponseCategory, classify_series
+from clinic_app.core.response import (
+    AssessedResponse,
+    ResponseCategory,
+    classify_series,
+    light_chain_of,
+)
 from clinic_app.core.survival import EventTime, KaplanMeier, kaplan_meier
 from clinic_app.services.enrolment import (
     dlt_status,
@@ -718,7 +723,7 @@ def _read_responses(course: _Course) -> _Reading:
             )
         later = kept
     try:
-        results = classify_series(baseline, later)
+        results = classify_series(baseline, later, light_chain=light_chain_of([course.enrolment]))
     except DomainError as exc:
         return _Reading(start, (), f"responses cannot be assessed: {exc.message}", tuple(notes))
     return _Reading(start, tuple(results), None, tuple(notes))
