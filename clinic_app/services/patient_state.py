@@ -661,6 +661,18 @@ def _worst_lab_grades(
     return tuple(sorted(worst.values(), key=lambda w: (-w.lowest_grade, w.term)))
 
 
+def response_baseline(
+    assessments: Sequence[ResponseAssessment], first_day: date | None
+) -> ResponseAssessment | None:
+    """IMWG: response is measured against the pre-treatment baseline, the last study on or
+    before cycle 1 day 1 that closes no cycle (the chart and the printouts read it here)."""
+    if first_day is None:
+        return None
+    ordered = sorted(assessments, key=lambda a: (a.assessed_on, a.id or 0))
+    baselines = [a for a in ordered if a.assessed_on <= first_day and a.end_of_cycle is None]
+    return baselines[-1] if baselines else None
+
+
 def _responses(
     assessments: list[ResponseAssessment],
     first_day: date | None,
@@ -673,16 +685,13 @@ def _responses(
     if first_day is None:
         missing.append("response: no cycle has started, so there is no baseline to compare with")
         return []
-    # IMWG: response is measured against the pre-treatment baseline, the last study on or
-    # before cycle 1 day 1 that closes no cycle.
-    baselines = [a for a in assessments if a.assessed_on <= first_day and a.end_of_cycle is None]
-    if not baselines:
+    baseline = response_baseline(assessments, first_day)
+    if baseline is None:
         missing.append(
             f"baseline response assessment (on or before cycle 1 day 1, {first_day}): "
             "response cannot be classified without it"
         )
         return []
-    baseline = baselines[-1]
     later = [a for a in assessments if a.assessed_on > baseline.assessed_on]
     try:
         # The involved light chain says which way up the FLC ratio is read (sCR).

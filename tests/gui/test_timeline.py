@@ -208,10 +208,36 @@ def test_responses_are_classified_against_the_first_assessment() -> None:
 
 def test_unclassifiable_responses_say_why() -> None:
     rows = [ResponseAssessment(date(2024, 1, 1), id=1), ResponseAssessment(date(2024, 2, 1), id=2)]
-    data = build_timeline(cycles=[], responses=rows, cycle_length_days=28, today=date(2024, 1, 1))
+    # cycle 1 day 1 is 2024-01-01, so the first study is the pre-treatment baseline
+    data = build_timeline(
+        cycles=two_cycles(), responses=rows, cycle_length_days=28, today=date(2024, 1, 1)
+    )
     assert data.responses[1].category is None
     assert data.responses[1].explanation.startswith("not classified: baseline has no serum")
     assert data.problems[0].startswith("Responses could not be classified")
+
+
+def test_response_baseline_is_the_one_the_summary_uses() -> None:
+    # services.patient_state.response_baseline: the last study on or before cycle 1 day 1
+    # (2024-01-01) that closes no cycle. Serum M-protein 4.0 on 2023-12-01, 3.0 on 2023-12-28;
+    # 1.4 g/dL in February is PR, explained against 3.0 (53 % below), not the older 4.0.
+    rows = [
+        ResponseAssessment(date(2023, 12, 1), serum_m_protein_g_dl=D("4.0"), id=1),
+        ResponseAssessment(date(2023, 12, 28), serum_m_protein_g_dl=D("3.0"), id=2),
+        ResponseAssessment(date(2024, 2, 1), serum_m_protein_g_dl=D("1.4"), id=3),
+    ]
+    data = build_timeline(
+        cycles=two_cycles(), responses=rows, cycle_length_days=28, today=date(2024, 2, 20)
+    )
+    marks = {m.id: m for m in data.responses}
+    assert marks[1].explanation == "earlier pre-treatment study"
+    assert marks[2].explanation == "pre-treatment"
+    assert marks[3].category == "PR"
+    assert "3 g/dL" in marks[3].explanation
+    # without a started cycle there is no baseline to compare with: said, not guessed
+    none = build_timeline(cycles=[], responses=rows, cycle_length_days=28, today=date(2024, 2, 20))
+    assert all(m.category is None for m in none.responses)
+    assert none.problems[0].startswith("Responses are not classified: no pre-treatment")
 
 
 def test_modification_lands_on_its_effective_cycle_day() -> None:

@@ -29,6 +29,7 @@ from clinic_app.core.records import (
     ResponseAssessment,
 )
 from clinic_app.core.response import ImwgCriteria, LightChain, classify_series
+from clinic_app.services.patient_state import response_baseline
 from clinic_app.storage.rows import CycleRow, CycleStatus
 
 # The "today" line stays on the axis when it is this close after the last recorded day, so an
@@ -262,7 +263,9 @@ def build_timeline(
         AeMark(a.id, a.term, a.grade, a.onset, a.resolved, a.serious)
         for a in sorted(adverse_events, key=lambda a: (a.onset, a.id or 0))
     )
-    response_marks = _responses(responses, imwg, problems, light_chain)
+    started = [s for s in spans if s.status in (CycleStatus.STARTED, CycleStatus.COMPLETED)]
+    first_start = started[0].start if started else (spans[0].start if spans else None)
+    response_marks = _responses(responses, first_start, imwg, problems, light_chain)
     by_number = {s.number: s for s in spans}
     mod_marks = tuple(
         ModificationMark(
@@ -451,6 +454,7 @@ def _lab_days(
 
 def _responses(
     assessments: Sequence[ResponseAssessment],
+    first_day: date | None,
     imwg: ImwgCriteria | None,
     problems: list[str],
     light_chain: LightChain | None = None,
@@ -458,11 +462,26 @@ def _responses(
     ordered = sorted(assessments, key=lambda a: (a.assessed_on, a.id or 0))
     if not ordered:
         return ()
-    # IMWG: each assessment is compared with the pre-treatment baseline, the first one here.
-    baseline, rest = ordered[0], ordered[1:]
+    # IMWG: each assessment is compared with the pre-treatment baseline, chosen as everywhere
+    # else in the app (services.patient_state.response_baseline).
+    baseline = response_baseline(ordered, first_day)
+    if baseline is None:
+        problems.append(
+            "Responses are not classified: no pre-treatment assessment on or before cycle 1 day 1."
+        )
+        return tuple(
+            ResponseMark(a.id, a.assessed_on, None, False, "not classified: no baseline")
+            for a in ordered
+        )
+    earlier = [a for a in ordered if a.assessed_on < baseline.assessed_on]
+    rest = [a for a in ordered if a.assessed_on > baseline.assessed_on]
     marks = [
-        ResponseMark(baseline.id, baseline.assessed_on, BASELINE_LABEL, False, "pre-treatment")
+        ResponseMark(a.id, a.assessed_on, BASELINE_LABEL, False, "earlier pre-treatment study")
+        for a in earlier
     ]
+    marks.append(
+        ResponseMark(baseline.id, baseline.assessed_on, BASELINE_LABEL, False, "pre-treatment")
+    )
     try:
         assessed = classify_series(baseline, rest, imwg, light_chain=light_chain)
     except DomainError as exc:
