@@ -82,8 +82,13 @@ def footer_lines(patient: PatientIdentity, stamp: PrintStamp) -> tuple[str, str]
 
 
 def footed_canvas(patient: PatientIdentity, stamp: PrintStamp) -> type[Canvas]:
-    """A canvas class that writes the footer, with "page n of m", on every page."""
-    who, printed = footer_lines(patient, stamp)
+    """A canvas class that writes the patient footer, with "page n of m", on every page."""
+    return lines_canvas(*footer_lines(patient, stamp))
+
+
+def lines_canvas(who: str, printed: str) -> type[Canvas]:
+    """A canvas class writing a two-line footer (the first in bold) and "page n of m" on every
+    page; ``m`` is known only once every page is laid out, so footers are drawn on save."""
 
     class FootedCanvas(Canvas):  # type: ignore[misc]  # reportlab is untyped
         def __init__(self, *args: Any, **kwargs: Any) -> None:

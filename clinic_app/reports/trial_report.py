@@ -20,12 +20,13 @@ from reportlab.lib.units import mm
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import KeepTogether, SimpleDocTemplate, Spacer, Table, TableStyle
 
-from clinic_app.reports.fonts import TEXT, TEXT_BOLD, draw_text, register_fonts, text_width
+from clinic_app.reports.fonts import TEXT, TEXT_BOLD, register_fonts
 from clinic_app.reports.layout import (
     FOOTER_HEIGHT,
     MARGIN,
     SMALL_PT,
     day_text,
+    lines_canvas,
     page_size,
     para,
     time_text,
@@ -399,47 +400,12 @@ def build_story(overview: TrialOverview, width: float) -> list[Any]:
 
 
 def _footed_canvas(overview: TrialOverview, stamp: PrintStamp) -> type[Canvas]:
-    """A canvas writing the footer with "page n of m" (as the patient documents do:
-    ``m`` is known only once every page is laid out, so footers are drawn on save)."""
+    """The shared footed canvas with the trial report's two footer lines."""
     first = (
         f"{TITLE} · {overview.protocol_name} · data as of {day_text(overview.as_of)} · "
         f"record version {stamp.record_version}"
     )
-    second = f"printed {time_text(stamp.printed_at)} by {stamp.printed_by}"
-
-    class TrialCanvas(Canvas):  # type: ignore[misc]  # reportlab is untyped
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            register_fonts()
-            kwargs["initialFontName"] = kwargs.get("initialFontName") or TEXT  # no Helvetica
-            super().__init__(*args, **kwargs)
-            self._pages: list[dict[str, Any]] = []
-
-        def showPage(self) -> None:  # ReportLab's method name
-            self._pages.append(dict(self.__dict__))
-            self._startPage()
-
-        def save(self) -> None:
-            total = len(self._pages)
-            for number, state in enumerate(self._pages, start=1):
-                self.__dict__.update(state)
-                self._footer(number, total)
-                super().showPage()
-            super().save()
-
-        def _footer(self, number: int, total: int) -> None:
-            width, _ = self._pagesize
-            top = FOOTER_HEIGHT - 3 * mm
-            self.saveState()
-            self.setLineWidth(0.7)
-            self.line(MARGIN, top + 2 * mm, width - MARGIN, top + 2 * mm)
-            draw_text(self, MARGIN, top - SMALL_PT, first, SMALL_PT, bold=True)
-            draw_text(self, MARGIN, top - 2.3 * SMALL_PT, second, SMALL_PT)
-            page = f"page {number} of {total}"
-            x = width - MARGIN - text_width(page, SMALL_PT, bold=True)
-            draw_text(self, x, top - SMALL_PT, page, SMALL_PT, bold=True)
-            self.restoreState()
-
-    return TrialCanvas
+    return lines_canvas(first, f"printed {time_text(stamp.printed_at)} by {stamp.printed_by}")
 
 
 def render_trial_report(overview: TrialOverview, stamp: PrintStamp) -> bytes:
