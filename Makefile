@@ -1,21 +1,32 @@
-# Two commands on a fresh machine: `make run` and `make test`. Both build .venv from the exact
-# pins in constraints.txt; `make test` also installs the system packages the tests need.
+# Two commands on a fresh machine: `make run` and `make test`. Both build a virtual environment
+# from the exact pins in constraints.txt: `make run` one with only what the app needs
+# (.venv-app), `make test` one with the test tools as well (.venv). Both install the system
+# packages they need.
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+APP_VENV := .venv-app
+APP_STAMP := $(APP_VENV)/.installed
 CORE_VENV := .venv-core
 CORE_STAMP := $(CORE_VENV)/.installed
 
-.PHONY: run test lint typecheck layers pytest test-core-pure sysdeps pins clean
+.PHONY: run test wheel-smoke lint typecheck layers pytest test-core-pure sysdeps pins clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[test]'
 	touch $@
 
-run: $(STAMP) sysdeps
-	$(BIN)/clinic-app $(ARGS)
+# The app's own environment: its runtime dependencies and nothing else (no test tools, so
+# nothing such as pandas is imported at start-up by a library that merely finds it installed).
+$(APP_STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(APP_VENV)
+	$(APP_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e .
+	touch $@
+
+run: $(APP_STAMP) sysdeps
+	$(APP_VENV)/bin/clinic-app $(ARGS)
 
 sysdeps:
 	bash .ci/install-system-deps.sh
@@ -45,13 +56,18 @@ test-core-pure: $(CORE_STAMP)
 	$(CORE_VENV)/bin/python -m pytest -p no:cacheprovider tests/core clinic_app/core
 
 # CI also builds the desktop bundle and smoke-tests the built program (issue: packaging).
-test: lint typecheck layers pytest test-core-pure bundle-smoke
+test: lint typecheck layers pytest test-core-pure wheel-smoke bundle-smoke
+
+# The wheel, installed into a fresh environment away from the checkout: every form loads and the
+# installed program passes the bundle's smoke test (packaging/wheel_smoke_test.sh).
+wheel-smoke: $(STAMP) sysdeps
+	bash packaging/wheel_smoke_test.sh $(PYTHON)
 
 pins:
 	$(BIN)/python -m pip freeze --exclude-editable | sed '1i # Exact pins by name and version (no download addresses). Regenerate with: make pins' > constraints.txt
 
 clean:
-	rm -rf $(VENV) $(CORE_VENV) build dist *.egg-info
+	rm -rf $(VENV) $(APP_VENV) $(CORE_VENV) build dist *.egg-info
 
 # -- desktop packaging (packaging/README.md) --------------------------------------------------
 # One-folder PyInstaller build in dist/clinic-app/ (about 45 s), then its headless smoke test

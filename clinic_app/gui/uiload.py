@@ -1,29 +1,24 @@
 """Load the Qt Designer forms in ``ui/`` at run time (thin dialog classes wrap them).
 
-The folder sits beside ``resources/`` in the source tree and in a bundle, so it is found the
-same way: ``resources_dir().parent / "ui"``.
+The folder is found by :func:`clinic_app.core.resources.ui_dir`: ``ui/`` in the source tree
+and in a bundle, the ``clinic_app_ui`` data package when installed from a wheel.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TypeVar
 
 from PySide6.QtCore import QFile, QIODevice, QObject
 from PySide6.QtUiTools import QUiLoader
 from PySide6.QtWidgets import QWidget
 
-from clinic_app.core.resources import resources_dir
+from clinic_app.core.resources import ui_dir
 
 W = TypeVar("W", bound=QObject)
 
 
 class UiFormError(RuntimeError):
     """A form file is missing or does not hold what the code expects (a packaging bug)."""
-
-
-def ui_dir() -> Path:
-    return resources_dir().parent / "ui"
 
 
 def load_ui(name: str, parent: QWidget | None = None) -> QWidget:

@@ -7,14 +7,19 @@ neither font has is refused with :class:`FontCoverageError`: a box instead of a 
 name on a dosing card is a wrong-patient risk, not a cosmetic problem.
 
 Lookup order for each font file: ``$CLINIC_APP_FONT_DIR``, ``resources/fonts/`` (the bundle),
-then the Debian system paths. A missing file raises :class:`FontMissingError` naming the font
-and the Debian package that provides it; nothing silently falls back to Helvetica.
+then this operating system's font folders (Linux: the Debian path and the XDG font folders;
+Windows: ``%WINDIR%\\Fonts`` and the per-user folder; macOS: the Library folders), then whatever
+fontconfig knows where it is installed. A missing file raises :class:`FontMissingError` naming
+the font and how to install it on this system; nothing silently falls back to Helvetica.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -36,17 +41,36 @@ FALLBACK = "ClinicCJK"
 class FontFile:
     name: str
     file: str
+    family: str
+    """The font's family name, as a user finds it to install and as fontconfig knows it."""
     package: str
+    """The Debian/Ubuntu package that installs it (named in the error on Linux)."""
     system_dir: str
     subfont: int = 0
 
 
 FONT_FILES = (
-    FontFile(TEXT, "DejaVuSans.ttf", "fonts-dejavu-core", "/usr/share/fonts/truetype/dejavu"),
     FontFile(
-        TEXT_BOLD, "DejaVuSans-Bold.ttf", "fonts-dejavu-core", "/usr/share/fonts/truetype/dejavu"
+        TEXT,
+        "DejaVuSans.ttf",
+        "DejaVu Sans",
+        "fonts-dejavu-core",
+        "/usr/share/fonts/truetype/dejavu",
     ),
-    FontFile(FALLBACK, "wqy-zenhei.ttc", "fonts-wqy-zenhei", "/usr/share/fonts/truetype/wqy"),
+    FontFile(
+        TEXT_BOLD,
+        "DejaVuSans-Bold.ttf",
+        "DejaVu Sans",
+        "fonts-dejavu-core",
+        "/usr/share/fonts/truetype/dejavu",
+    ),
+    FontFile(
+        FALLBACK,
+        "wqy-zenhei.ttc",
+        "WenQuanYi Zen Hei",
+        "fonts-wqy-zenhei",
+        "/usr/share/fonts/truetype/wqy",
+    ),
 )
 
 
@@ -59,6 +83,7 @@ class FontCoverageError(ValueError):
 
 
 def font_dirs() -> list[Path]:
+    """The app's own folders, looked at before the system's: the override, then the bundle."""
     dirs: list[Path] = []
     override = os.environ.get("CLINIC_APP_FONT_DIR")
     if override:
@@ -67,16 +92,104 @@ def font_dirs() -> list[Path]:
     return dirs
 
 
+def platform_font_dirs(
+    platform: str = sys.platform,
+    environ: Mapping[str, str] = os.environ,
+    home: Path | None = None,
+) -> list[Path]:
+    """Where the operating system keeps installed fonts, system-wide and per user.
+
+    Each folder is searched with its subfolders (Linux distributions nest by family).
+    """
+    home = home if home is not None else Path.home()
+    if platform.startswith("win"):
+        windir = environ.get("WINDIR", r"C:\Windows")
+        local = environ.get("LOCALAPPDATA", str(home / "AppData" / "Local"))
+        return [Path(windir) / "Fonts", Path(local) / "Microsoft" / "Windows" / "Fonts"]
+    if platform == "darwin":
+        return [
+            home / "Library" / "Fonts",
+            Path("/Library/Fonts"),
+            Path("/System/Library/Fonts"),
+            Path("/opt/homebrew/share/fonts"),
+            Path("/usr/local/share/fonts"),
+        ]
+    data_home = Path(environ.get("XDG_DATA_HOME") or home / ".local" / "share")
+    data_dirs = (environ.get("XDG_DATA_DIRS") or "/usr/local/share:/usr/share").split(":")
+    return [
+        data_home / "fonts",
+        home / ".fonts",
+        *(Path(d) / "fonts" for d in data_dirs if d),
+    ]
+
+
+def _fontconfig_files() -> dict[str, Path]:
+    """Font files fontconfig knows, by file name; empty where fontconfig is not installed."""
+    fc_list = shutil.which("fc-list")
+    if fc_list is None:
+        return {}
+    try:
+        listed = subprocess.run(
+            [fc_list, "--format", "%{file}\\n"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return {}
+    return {Path(line).name: Path(line) for line in listed.splitlines() if line}
+
+
+def _search(folder: Path, file_name: str) -> Path | None:
+    direct = folder / file_name
+    if direct.is_file():
+        return direct
+    if not folder.is_dir():
+        return None
+    try:
+        return next((p for p in folder.rglob(file_name) if p.is_file()), None)
+    except OSError:  # an unreadable subfolder is not a reason to stop printing
+        return None
+
+
+def install_advice(font: FontFile, platform: str = sys.platform) -> str:
+    """How to install ``font`` on this kind of computer, in one sentence."""
+    if platform.startswith("win"):
+        return (
+            f"Install the {font.family} font for all users (right-click the font file and "
+            f'choose "Install for all users"), or put {font.file} in the folder named by '
+            "CLINIC_APP_FONT_DIR."
+        )
+    if platform == "darwin":
+        return (
+            f"Install the {font.family} font with Font Book, or put {font.file} in "
+            "~/Library/Fonts or in the folder named by CLINIC_APP_FONT_DIR."
+        )
+    return (
+        f"Install the {font.family} font (on Debian or Ubuntu the package {font.package}; "
+        "on other distributions the package of that name for your system), or put "
+        f"{font.file} in ~/.local/share/fonts or in the folder named by CLINIC_APP_FONT_DIR."
+    )
+
+
 def find_font_file(font: FontFile) -> Path:
-    candidates = [d / font.file for d in font_dirs()] + [Path(font.system_dir) / font.file]
-    for path in candidates:
-        if path.is_file():
-            return path
-    looked = ", ".join(str(p) for p in candidates)
+    """The installed file for ``font``: the app's folders, then the system's, then fontconfig."""
+    for folder in font_dirs():
+        if (folder / font.file).is_file():
+            return folder / font.file
+    system = [Path(font.system_dir), *platform_font_dirs()]
+    for folder in system:
+        found = _search(folder, font.file)
+        if found is not None:
+            return found
+    known = _fontconfig_files().get(font.file)
+    if known is not None and known.is_file():
+        return known
+    looked = ", ".join(str(p) for p in [*font_dirs(), *system])
     raise FontMissingError(
-        f"The font {font.file} is needed to print documents but was not found (looked in "
-        f"{looked}). Install the Debian package {font.package} or put {font.file} in "
-        "$CLINIC_APP_FONT_DIR."
+        f"Documents cannot be printed: the font {font.family} ({font.file}) is not "
+        f"installed on this computer. {install_advice(font)} (Looked in {looked}.)"
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from io import BytesIO
 from pathlib import Path
 
@@ -64,11 +65,52 @@ def test_a_character_no_font_has_is_refused() -> None:
         fonts.markup("\u0905nil")
 
 
-def test_missing_font_names_the_package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    font = fonts.FontFile("X", "NoSuchFont.ttf", "fonts-nosuch", str(tmp_path / "absent"))
+def test_missing_font_names_the_font_and_how_to_install_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    font = fonts.FontFile(
+        "X", "NoSuchFont.ttf", "No Such Sans", "fonts-nosuch", str(tmp_path / "absent")
+    )
     monkeypatch.setenv("CLINIC_APP_FONT_DIR", str(tmp_path))
-    with pytest.raises(fonts.FontMissingError, match="Install the Debian package fonts-nosuch"):
+    with pytest.raises(fonts.FontMissingError) as refused:
         fonts.find_font_file(font)
+    message = str(refused.value)
+    assert "the font No Such Sans (NoSuchFont.ttf) is not installed" in message
+    assert "the package fonts-nosuch" in message  # this test runs on Linux
+
+
+def test_install_advice_speaks_to_each_operating_system() -> None:
+    font = fonts.FONT_FILES[0]
+    assert "Install for all users" in fonts.install_advice(font, "win32")
+    assert "Font Book" in fonts.install_advice(font, "darwin")
+    linux = fonts.install_advice(font, "linux")
+    assert "fonts-dejavu-core" in linux and "~/.local/share/fonts" in linux
+    assert "Debian" not in fonts.install_advice(font, "win32")
+
+
+def test_platform_font_folders(tmp_path: Path) -> None:
+    windows = fonts.platform_font_dirs(
+        "win32", {"WINDIR": r"D:\Win", "LOCALAPPDATA": r"D:\Users\n\AppData\Local"}, tmp_path
+    )
+    assert windows[0] == Path(r"D:\Win") / "Fonts"
+    assert windows[1] == Path(r"D:\Users\n\AppData\Local") / "Microsoft" / "Windows" / "Fonts"
+    mac = fonts.platform_font_dirs("darwin", {}, tmp_path)
+    assert tmp_path / "Library" / "Fonts" in mac and Path("/Library/Fonts") in mac
+    linux = fonts.platform_font_dirs("linux", {"XDG_DATA_DIRS": "/opt/share"}, tmp_path)
+    assert linux == [tmp_path / ".local/share/fonts", tmp_path / ".fonts", Path("/opt/share/fonts")]
+
+
+def test_a_font_installed_per_user_in_a_subfolder_is_found(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Fedora and Arch nest fonts by family (…/fonts/dejavu-sans-fonts/DejaVuSans.ttf).
+    font = fonts.FontFile("X", "NestedSans.ttf", "Nested Sans", "fonts-nested", "/nonexistent")
+    nested = tmp_path / "data" / "fonts" / "nested-sans-fonts" / "NestedSans.ttf"
+    nested.parent.mkdir(parents=True)
+    nested.write_bytes(b"not read here")
+    monkeypatch.setenv("CLINIC_APP_FONT_DIR", str(tmp_path / "empty"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    assert fonts.find_font_file(font) == nested
 
 
 def test_font_dir_override_is_looked_at_first(
@@ -78,3 +120,26 @@ def test_font_dir_override_is_looked_at_first(
     (tmp_path / system.file).write_bytes(Path(system.system_dir, system.file).read_bytes())
     monkeypatch.setenv("CLINIC_APP_FONT_DIR", str(tmp_path))
     assert fonts.find_font_file(system) == tmp_path / system.file
+
+
+@pytest.mark.skipif(shutil.which("fc-list") is None, reason="fontconfig is not installed")
+def test_a_font_only_fontconfig_knows_is_found(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A font folder configured for fontconfig alone (not one of the usual folders).
+    odd = tmp_path / "odd-place"
+    odd.mkdir()
+    real = fonts.FONT_FILES[0]
+    copy = odd / "OnlyFontconfigSans.ttf"
+    copy.write_bytes(Path(real.system_dir, real.file).read_bytes())
+    conf = tmp_path / "fonts.conf"
+    conf.write_text(
+        f'<?xml version="1.0"?><fontconfig><dir>{odd}</dir>'
+        f"<cachedir>{tmp_path / 'cache'}</cachedir></fontconfig>"
+    )
+    monkeypatch.setenv("FONTCONFIG_FILE", str(conf))
+    monkeypatch.setenv("CLINIC_APP_FONT_DIR", str(tmp_path / "empty"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "nodata"))
+    monkeypatch.setenv("XDG_DATA_DIRS", str(tmp_path / "nodirs"))
+    font = fonts.FontFile("X", copy.name, "Only Fontconfig Sans", "fonts-x", "/nonexistent")
+    assert fonts.find_font_file(font) == copy
