@@ -138,6 +138,8 @@ class ResponseLine:
     confirmed: bool
     explanation: str
     """Why, or what is missing when there is no category."""
+    limited_by: tuple[str, ...] = ()
+    """What kept the category from being better (a study not done or recorded), one line each."""
 
 
 @dataclass(frozen=True)
