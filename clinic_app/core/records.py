@@ -211,7 +211,12 @@ class ResponseAssessment:
     plasmacytoma_shrunk_50pct: bool | None = None
     """Has a soft-tissue plasmacytoma present at baseline shrunk by >= 50 %? None = not assessed.
 
-    IMWG PR (and VGPR) need it when there was a plasmacytoma at baseline (rules §4)."""
+    IMWG PR (and VGPR) need it when there was a plasmacytoma at baseline (rules §4). Kept for
+    entries made before ``plasmacytoma_shrinkage_pct``; new entries record the measurement."""
+    plasmacytoma_shrinkage_pct: Decimal | None = None
+    """How much smaller (in %) the soft-tissue plasmacytoma present at baseline is than at
+    baseline, by the sum of the products of its perpendicular diameters; negative = larger.
+    None = not assessed. IMWG 2016: PR needs >= 50 %, MR 25-49 % (rules §4)."""
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,8 @@ How the compartments are used:
   baseline, or 0 there, is stated in ``notes`` and its reduction criteria are not applied.
 - progression is looked for in every compartment that has a nadir (any earlier value,
   baseline included) and a current value.
+- an assessment with no involved M-protein measured and no progression is ``NE`` ("not
+  evaluable"), never SD; ``limited_by`` says what was not measured.
 - a baseline with no involved compartment (free-light-chain-only or non-secretory disease)
   raises ``MissingDataError``: those criteria are not implemented here.
 
@@ -41,10 +43,17 @@ from clinic_app.core.ismp import format_number, format_quantity
 from clinic_app.core.records import Enrolment, Immunofixation, ResponseAssessment
 
 _HUNDRED = Decimal(100)
+_OLD_SHRUNK_PCT = Decimal(50)
+"""What ``plasmacytoma_shrunk_50pct`` (the yes/no of older entries) was asked against."""
 
 
 class ResponseCategory(StrEnum):
-    """IMWG categories, declared from best (sCR) to worst (PD)."""
+    """IMWG categories, declared from best (sCR) to worst (PD), then "not evaluable".
+
+    ``NE`` is no response category: the assessment measured nothing the criteria can read
+    (IMWG: a category needs the involved M-protein). It is never SD, never confirms and is
+    worse than every category in ``rank`` so that no "at least" test counts it.
+    """
 
     SCR = "sCR"
     CR = "CR"
@@ -53,10 +62,11 @@ class ResponseCategory(StrEnum):
     MR = "MR"
     SD = "SD"
     PD = "PD"
+    NE = "not evaluable"
 
     @property
     def rank(self) -> int:
-        """0 for sCR up to 6 for PD: lower is better.
+        """0 for sCR up to 6 for PD (7 for not evaluable): lower is better.
 
         >>> ResponseCategory.VGPR.rank < ResponseCategory.PR.rank
         True
@@ -78,7 +88,7 @@ class ResponseCategory(StrEnum):
 
     @property
     def is_sd_or_better(self) -> bool:
-        """Anything but PD (the BPD text's "overall response rate", per protocol)."""
+        """Anything but PD and not evaluable (the BPD text's "overall response rate")."""
         return self.is_at_least(ResponseCategory.SD)
 
 
@@ -218,6 +228,10 @@ class ImwgCriteria:
     # IMWG: MR 25-49 % serum and 50-89 % urine reduction (upper ends are simply "not PR").
     mr_serum_reduction_pct: Decimal = Decimal(25)
     mr_urine_reduction_pct: Decimal = Decimal(50)
+    # IMWG 2016 (Kumar): a soft-tissue plasmacytoma present at baseline must be >= 50 % smaller
+    # (SPD) for PR (and so for VGPR) and 25-49 % smaller for MR.
+    pr_plasmacytoma_reduction_pct: Decimal = Decimal(50)
+    mr_plasmacytoma_reduction_pct: Decimal = Decimal(25)
     # IMWG: PD >= 25 % rise from nadir, serum absolute >= 0.5 g/dL, urine >= 200 mg/24 h;
     # a serum rise >= 1 g/dL is sufficient on its own when the nadir is >= 5 g/dL.
     pd_rise_from_nadir_pct: Decimal = Decimal(25)
@@ -244,6 +258,11 @@ class ImwgCriteria:
             raise DomainError(
                 "mr_serum_reduction_pct must not exceed pr_serum_reduction_pct",
                 field="mr_serum_reduction_pct",
+            )
+        if self.mr_plasmacytoma_reduction_pct > self.pr_plasmacytoma_reduction_pct:
+            raise DomainError(
+                "mr_plasmacytoma_reduction_pct must not exceed pr_plasmacytoma_reduction_pct",
+                field="mr_plasmacytoma_reduction_pct",
             )
 
     @classmethod
@@ -294,7 +313,8 @@ class AssessedResponse:
     notes: tuple[str, ...] = ()
     """Facts about how the criteria were applied that did not cap the category."""
     evaluable: bool = True
-    """False when no involved M-protein was measured and there were no new lesions."""
+    """False when no involved M-protein was measured and there were no new lesions (then the
+    category is ``NE`` unless immunofixation alone showed CR)."""
     serum_reduction_pct: Decimal | None = None
     urine_reduction_pct: Decimal | None = None
     """Percent below baseline (negative: above it), where the compartment is involved."""
@@ -402,6 +422,28 @@ def _validate(a: ResponseAssessment, role: str) -> None:
             "'plasmacytoma not shrunk by >= 50 %'",
             field="plasmacytoma_shrunk_50pct",
         )
+    shrinkage = a.plasmacytoma_shrinkage_pct
+    if shrinkage is not None:
+        if not shrinkage.is_finite() or shrinkage > _HUNDRED:
+            raise DomainError(
+                f"{role} {a.assessed_on}: a plasmacytoma cannot be more than 100 % smaller, "
+                f"got {shrinkage} %",
+                field="plasmacytoma_shrinkage_pct",
+            )
+        if a.soft_tissue_plasmacytoma is False and shrinkage < _HUNDRED:
+            raise DomainError(
+                f"{role} {a.assessed_on}: no soft-tissue plasmacytoma recorded but also "
+                f"'plasmacytoma {_pct(shrinkage)} smaller' (gone is 100 % smaller)",
+                field="plasmacytoma_shrinkage_pct",
+            )
+        old = a.plasmacytoma_shrunk_50pct
+        if old is not None and (shrinkage >= _OLD_SHRUNK_PCT) is not old:
+            said = "by >= 50 %" if old else "by less than 50 %"
+            raise DomainError(
+                f"{role} {a.assessed_on}: plasmacytoma {_pct(shrinkage)} "
+                f"{'smaller' if shrinkage >= 0 else 'larger'} but also recorded as shrunk {said}",
+                field="plasmacytoma_shrinkage_pct",
+            )
     # Immunofixation is more sensitive than electrophoresis: a spike with a negative IFE is
     # a contradiction to resolve at the lab, not something to classify.
     if a.serum_ife is Immunofixation.NEGATIVE and (a.serum_m_protein_g_dl or 0) > 0:
@@ -469,17 +511,32 @@ def _urine_below(ctx: _Context, a: ResponseAssessment, below: Decimal) -> _Check
     return _met(f"{text}, under {_mg(below)}") if cur < below else _not_met(text)
 
 
-def _plasmacytoma_shrunk(ctx: _Context, a: ResponseAssessment) -> _Check:
-    # IMWG 2016 (and the BPD PR text): with a soft-tissue plasmacytoma at baseline, PR also
-    # needs it to shrink by >= 50 %. The record holds that judgement, not the sizes.
+def _plasmacytoma_shrunk(ctx: _Context, a: ResponseAssessment, minimum: Decimal) -> _Check:
+    """The baseline soft-tissue plasmacytoma is at least ``minimum`` % smaller (SPD)."""
+    # IMWG 2016 (Kumar): with a soft-tissue plasmacytoma at baseline, PR also needs it >= 50 %
+    # smaller and MR 25-49 % (the upper end of MR is simply "not PR"). Gone is 100 % smaller.
     if ctx.baseline.soft_tissue_plasmacytoma is not True or a.soft_tissue_plasmacytoma is False:
         return _APPLIES_TRIVIALLY
-    if a.plasmacytoma_shrunk_50pct is True:
+    shrinkage = a.plasmacytoma_shrinkage_pct
+    need = f"at least {_pct(minimum)} smaller"
+    if shrinkage is not None:
+        size = "smaller" if shrinkage >= 0 else "larger"
+        text = f"baseline soft-tissue plasmacytoma {_pct(shrinkage)} {size}"
+        return _met(text) if shrinkage >= minimum else _not_met(f"{text} (needs {need})")
+    # Older entries hold only "shrunk by >= 50 %: yes/no"; it decides what it can.
+    old = a.plasmacytoma_shrunk_50pct
+    if old is True and minimum <= _OLD_SHRUNK_PCT:
         return _met("baseline soft-tissue plasmacytoma shrunk by >= 50 %")
-    if a.plasmacytoma_shrunk_50pct is False:
+    if old is False and minimum >= _OLD_SHRUNK_PCT:
         return _not_met("baseline soft-tissue plasmacytoma shrunk by less than 50 %")
+    if old is not None:
+        said = "'shrunk by >= 50 %'" if old else "'shrunk by less than 50 %'"
+        return _unknown(
+            f"the soft-tissue plasmacytoma present at baseline must be {need}, and its "
+            f"shrinkage is recorded only as {said}: enter the measured shrinkage"
+        )
     return _unknown(
-        "the soft-tissue plasmacytoma present at baseline must shrink by >= 50 % and its "
+        f"the soft-tissue plasmacytoma present at baseline must be {need}, and its "
         "shrinkage is not recorded"
     )
 
@@ -663,7 +720,7 @@ def _classify_one(ctx: _Context, a: ResponseAssessment, nadir: Nadir) -> _Classi
     evaluable = any(measured)
 
     cr = _cr(ctx, a)
-    plasmacytoma = _plasmacytoma_shrunk(ctx, a)
+    plasmacytoma = _plasmacytoma_shrunk(ctx, a, c.pr_plasmacytoma_reduction_pct)
     vgpr = _all(
         [
             _any(
@@ -702,10 +759,13 @@ def _classify_one(ctx: _Context, a: ResponseAssessment, nadir: Nadir) -> _Classi
                 [
                     _serum_reduction(ctx, a, c.mr_serum_reduction_pct),
                     _urine_reduction(ctx, a, c.mr_urine_reduction_pct, None),
+                    _plasmacytoma_shrunk(ctx, a, c.mr_plasmacytoma_reduction_pct),
                 ]
             ),
         ),
     ]
+    if not evaluable:
+        return _not_evaluable(ctx, a, limited)
     why_not: list[str] = []
     for category, check in ladder:
         if check.state is _State.MET:
@@ -723,13 +783,37 @@ def _classify_one(ctx: _Context, a: ResponseAssessment, nadir: Nadir) -> _Classi
                 limited.append(f"{category} not assessable: " + "; ".join(dict.fromkeys(missing)))
         elif category is ResponseCategory.MR:
             why_not.extend(check.texts)
-    if not evaluable:
-        limited.insert(0, "not evaluable: no involved M-protein measured")
     if progression.state is _State.NOT_MET:
         why_not.extend(t for t in progression.texts if t)
     facts = why_not or ["no criteria for a better category met"]
     return _Classified(
         ResponseCategory.SD, "SD: " + "; ".join(dict.fromkeys(facts)), tuple(limited), evaluable
+    )
+
+
+def _not_evaluable(ctx: _Context, a: ResponseAssessment, limited: list[str]) -> _Classified:
+    """No involved M-protein measured (and no progression): no category, never SD."""
+    # IMWG: every category is read from the involved M-protein; without it none can be given.
+    values = (
+        a.serum_m_protein_g_dl,
+        a.urine_m_protein_mg_24h,
+        a.involved_flc_mg_l,
+        a.uninvolved_flc_mg_l,
+    )
+    what = (
+        "nothing measured" if all(v is None for v in values) else "no involved M-protein measured"
+    )
+    missing = [
+        label
+        for involved, value, label in (
+            (ctx.serum_involved, a.serum_m_protein_g_dl, "serum M-protein"),
+            (ctx.urine_involved, a.urine_m_protein_mg_24h, "24-h urine M-protein"),
+        )
+        if involved and value is None
+    ]
+    why = f"not evaluable: {' and '.join(missing)} not measured"
+    return _Classified(
+        ResponseCategory.NE, f"not evaluable: {what}", (why, *limited), evaluable=False
     )
 
 
@@ -766,11 +850,16 @@ def classify_series(
     ratio is normal or abnormal either way up. Raises ``DomainError`` (naming the field) for
     contradictory input: an assessment dated on or before the baseline or out of date order,
     a negative M-protein, marrow plasma cells outside 0-100 %, an FLC of 0 or less, a
-    negative immunofixation next to a measurable spike, or "plasmacytoma absent" with
-    "plasmacytoma not shrunk by >= 50 %". With a soft-tissue plasmacytoma at baseline, VGPR
-    and PR also need ``plasmacytoma_shrunk_50pct`` (or the plasmacytoma gone). Raises
-    ``MissingDataError`` when the baseline has no serum or urine M-protein above 0 to measure
-    response against.
+    negative immunofixation next to a measurable spike, "plasmacytoma absent" with a
+    shrinkage below 100 %, or a shrinkage that contradicts the older yes/no answer. With a
+    soft-tissue plasmacytoma at baseline, VGPR and PR also need it >= 50 % smaller and MR
+    25-49 % (``plasmacytoma_shrinkage_pct``; an older ``plasmacytoma_shrunk_50pct`` decides
+    PR but not MR), or the plasmacytoma gone; when that is not recorded the category is
+    capped and ``limited_by`` names it. An assessment whose involved M-protein was not
+    measured (and that shows no progression) is ``ResponseCategory.NE`` ("not evaluable:
+    nothing measured" when no M-protein or free light chain was measured at all), never SD.
+    Raises ``MissingDataError`` when the baseline has no serum or urine M-protein above 0 to
+    measure response against.
     """
     criteria = criteria or ImwgCriteria()
     _validate(baseline, "baseline")

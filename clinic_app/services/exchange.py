@@ -68,6 +68,7 @@ _DECIMALS = frozenset(
         "involved_flc_mg_l",
         "uninvolved_flc_mg_l",
         "marrow_plasma_cells_pct",
+        "plasmacytoma_shrinkage_pct",
         "celsius",
     }
 )

@@ -12,6 +12,9 @@ Migrations are append-only: never edit one that has shipped, add the next one in
 
 from __future__ import annotations
 
+import json
+import sqlite3
+
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
@@ -248,67 +251,178 @@ def _columns(db: Database, table: str) -> list[str]:
     return [str(row[1]) for row in db.execute(f"PRAGMA table_info({table})").fetchall()]
 
 
+WRITER_COLLATION = "clinic_app_writer"
+"""A collation only clinic-app's own connections define (``prepare_connection``).
+
+SQL cannot create a collation, so a plain SQL session (the sqlite3 shell, a database browser)
+never has it: the triggers name a change "clinic-app" only when the writing connection has it
+AND has named who acts in ``audit_actor``. See docs/storage.md, "Who the audit trail names".
+"""
+
+_IS_APP = f"EXISTS (SELECT 1 FROM pragma_collation_list WHERE name = '{WRITER_COLLATION}')"
+
+
+def _never_compared(left: str, right: str) -> int:
+    return (left > right) - (left < right)
+
+
+def prepare_connection(conn: sqlite3.Connection) -> None:
+    """Mark ``conn`` as clinic-app's own (call once per connection, before any write)."""
+    conn.create_collation(WRITER_COLLATION, _never_compared)
+    # The triggers read pragma_collation_list, which SQLite allows in triggers only when the
+    # schema is trusted (the default). A session that turns it off cannot write at all.
+    conn.execute("PRAGMA trusted_schema = ON")
+
+
+UNIQUE_KEYS: dict[str, tuple[tuple[tuple[str, ...], bool], ...]] = {
+    "patients": ((("mrn",), True),),
+    "cycles": ((("enrolment_id", "number"), True),),
+    "settings": ((("key",), True),),
+    "users": ((("username",), False),),
+}
+"""Every UNIQUE index of an audited table: (columns, only among live rows?).
+
+``INSERT OR REPLACE`` / ``UPDATE OR REPLACE`` resolve a clash on these by deleting the other
+row, without the no-delete trigger (SQLite fires delete triggers for REPLACE only with
+``recursive_triggers`` on, which is per connection). The guard triggers refuse the clash
+first. A test checks that every unique index of the schema is listed here."""
+
+
 def audit_trigger_names(table: str) -> tuple[str, ...]:
     return (
         f"{table}_audit_insert",
         f"{table}_audit_update",
         f"{table}_guard_update",
         f"{table}_no_delete",
+        f"{table}_guard_insert",
     )
+
+
+def _clash(table: str, alias: str) -> str:
+    """SQL conditions true when the NEW row would clash with another row on a unique key."""
+    checks = []
+    for columns, live_only in UNIQUE_KEYS.get(table, ()):
+        same = " AND ".join(f"x.{c} = NEW.{c}" for c in columns)
+        live = " AND x.voided_at IS NULL AND NEW.voided_at IS NULL" if live_only else ""
+        name = ", ".join(f"{table}.{c}" for c in columns)
+        checks.append(
+            f"SELECT RAISE(ABORT, 'UNIQUE constraint failed: {name} (clinical rows are never "
+            f"replaced)') WHERE EXISTS (SELECT 1 FROM {table} x WHERE {same}{live}"
+            f" AND x.id IS NOT {alias});"
+        )
+    return "\n        ".join(checks)
+
+
+def audit_trigger_sql(table: str, columns: list[str]) -> dict[str, str]:
+    """The exact CREATE TRIGGER statements for ``table`` with audited ``columns``.
+
+    ``check`` compares the file's triggers with these (storage/integrity.py), so any change
+    here needs a migration that re-installs them (like 0006).
+
+    The audit JSON: an insert stores the whole new row; an update stores, in old and new, only
+    the columns it changed (``version`` always changes); a void stores the changed columns'
+    old values and the whole voided row. Every earlier value is therefore still in the log
+    (storage/audit.py rebuilds each state from them), at a fraction of the size.
+    """
+
+    def whole(alias: str) -> str:
+        return "json_object(" + ", ".join(f"'{c}', {alias}.{c}" for c in columns) + ")"
+
+    def changed(alias: str) -> str:
+        parts = " || ".join(
+            f"CASE WHEN OLD.{c} IS NOT NEW.{c} THEN ',\"{c}\":' || json_quote({alias}.{c}) "
+            "ELSE '' END"
+            for c in columns
+        )
+        return f"'{{' || substr({parts}, 2) || '}}'"
+
+    # The actor row counts only on a connection with the app's collation (see _IS_APP).
+    insert_into = (
+        "INSERT INTO audit_log "
+        "(via, app_user, os_user, reason, table_name, row_id, action, old_json, new_json) "
+        "SELECT CASE WHEN a.id IS NULL THEN '" + OUTSIDE_THE_APP + "' ELSE 'clinic-app' END, "
+        "a.app_user, a.os_user, a.reason, "
+    )
+    actor = f"FROM (SELECT 1) LEFT JOIN audit_actor a ON {_IS_APP}"
+    voiding = "OLD.voided_at IS NULL AND NEW.voided_at IS NOT NULL"
+    ins, upd, guard, nodel, guard_ins = audit_trigger_names(table)
+    return {
+        ins: f"""CREATE TRIGGER {ins} AFTER INSERT ON {table} BEGIN
+        {insert_into}'{table}', NEW.id, 'insert', NULL, {whole("NEW")} {actor};
+    END""",
+        upd: f"""CREATE TRIGGER {upd} AFTER UPDATE ON {table} BEGIN
+        {insert_into}'{table}', NEW.id,
+            CASE WHEN {voiding} THEN 'void' ELSE 'update' END,
+            {changed("OLD")},
+            CASE WHEN {voiding} THEN {whole("NEW")} ELSE {changed("NEW")} END {actor};
+    END""",
+        # Versions make stale edits detectable, also for changes made outside the app.
+        guard: f"""CREATE TRIGGER {guard} BEFORE UPDATE ON {table} BEGIN
+        SELECT RAISE(ABORT, 'a voided row cannot be changed')
+            WHERE OLD.voided_at IS NOT NULL;
+        SELECT RAISE(ABORT, 'every update must set version = version + 1 and keep id')
+            WHERE NEW.version IS NOT OLD.version + 1 OR NEW.id IS NOT OLD.id;
+        {_clash(table, "NEW.id")}
+    END""",
+        nodel: f"""CREATE TRIGGER {nodel} BEFORE DELETE ON {table} BEGIN
+        SELECT RAISE(ABORT, 'clinical rows are never deleted: void them with a reason');
+    END""",
+        # INSERT OR REPLACE would delete the row it replaces (no delete trigger, version back
+        # to 1, a voided row revived): an insert may never meet an existing id or key.
+        guard_ins: f"""CREATE TRIGGER {guard_ins} BEFORE INSERT ON {table} BEGIN
+        SELECT RAISE(ABORT, 'clinical rows are never replaced: {table} already has this id')
+            WHERE EXISTS (SELECT 1 FROM {table} x WHERE x.id = NEW.id);
+        {_clash(table, "NEW.id")}
+        SELECT RAISE(ABORT, 'created_by is written by clinic-app only')
+            WHERE NEW.created_by IS NOT '{OUTSIDE_THE_APP}' AND NOT {_IS_APP};
+    END""",
+    }
+
+
+def audited_columns(db: Database, table: str) -> list[str]:
+    hidden = _HIDDEN_COLUMNS.get(table, ())
+    return [c for c in _columns(db, table) if c not in hidden]
 
 
 def install_audit_triggers(db: Database, table: str, *, hidden: tuple[str, ...] = ()) -> None:
     """(Re)create the audit and guard triggers of ``table`` from its current columns.
 
     A migration that adds a column must call this again so the audit JSON includes it.
-    ``hidden`` columns are left out of the audit JSON (a password hash has no place there).
+    ``hidden`` columns are left out of the audit JSON (a password hash has no place there);
+    they must also be listed in ``_HIDDEN_COLUMNS`` so ``check`` expects the same triggers.
     """
     for name in audit_trigger_names(table):
         db.execute(f"DROP TRIGGER IF EXISTS {name}")
+    hidden = hidden or _HIDDEN_COLUMNS.get(table, ())
     cols = [c for c in _columns(db, table) if c not in hidden]
+    for statement in audit_trigger_sql(table, cols).values():
+        db.execute(statement)
 
-    def snapshot(alias: str) -> str:
-        return "json_object(" + ", ".join(f"'{c}', {alias}.{c}" for c in cols) + ")"
 
-    who = (
-        f"CASE WHEN EXISTS (SELECT 1 FROM audit_actor) THEN 'clinic-app' "
-        f"ELSE '{OUTSIDE_THE_APP}' END, "
-        "(SELECT app_user FROM audit_actor), (SELECT os_user FROM audit_actor), "
-        "(SELECT reason FROM audit_actor)"
-    )
-    insert_into = (
-        "INSERT INTO audit_log "
-        "(via, app_user, os_user, reason, table_name, row_id, action, old_json, new_json)"
-    )
-    insert_new, update_old, update_new = snapshot("NEW"), snapshot("OLD"), snapshot("NEW")
-    ins, upd, guard, nodel = audit_trigger_names(table)
-    db.execute(
-        f"""CREATE TRIGGER {ins} AFTER INSERT ON {table} BEGIN
-        {insert_into} VALUES ({who}, '{table}', NEW.id, 'insert', NULL, {insert_new});
-    END"""
-    )
-    db.execute(
-        f"""CREATE TRIGGER {upd} AFTER UPDATE ON {table} BEGIN
-        {insert_into} VALUES ({who}, '{table}', NEW.id,
-            CASE WHEN OLD.voided_at IS NULL AND NEW.voided_at IS NOT NULL
-                 THEN 'void' ELSE 'update' END,
-            {update_old}, {update_new});
-    END"""
-    )
-    # Versions make stale edits detectable, also for changes made outside the app.
-    db.execute(
-        f"""CREATE TRIGGER {guard} BEFORE UPDATE ON {table} BEGIN
-        SELECT RAISE(ABORT, 'a voided row cannot be changed')
-            WHERE OLD.voided_at IS NOT NULL;
-        SELECT RAISE(ABORT, 'every update must set version = version + 1 and keep id')
-            WHERE NEW.version IS NOT OLD.version + 1 OR NEW.id IS NOT OLD.id;
-    END"""
-    )
-    db.execute(
-        f"""CREATE TRIGGER {nodel} BEFORE DELETE ON {table} BEGIN
-        SELECT RAISE(ABORT, 'clinical rows are never deleted: void them with a reason');
-    END"""
-    )
+AUDIT_LOG_TRIGGERS: dict[str, str] = {
+    "audit_log_no_update": """CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log BEGIN
+        SELECT RAISE(ABORT, 'the audit log cannot be changed');
+    END""",
+    "audit_log_no_delete": """CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log BEGIN
+        SELECT RAISE(ABORT, 'the audit log cannot be changed');
+    END""",
+    # INSERT OR REPLACE deletes the entry it replaces without the delete trigger.
+    "audit_log_no_replace": """CREATE TRIGGER audit_log_no_replace BEFORE INSERT ON audit_log
+    BEGIN
+        SELECT RAISE(ABORT, 'the audit log cannot be changed')
+            WHERE EXISTS (SELECT 1 FROM audit_log x WHERE x.id = NEW.id);
+    END""",
+    # Only the app names who acts: plain SQL that fills the table is refused outright.
+    "audit_actor_app_only": f"""CREATE TRIGGER audit_actor_app_only BEFORE INSERT ON audit_actor
+    BEGIN
+        SELECT RAISE(ABORT, 'only clinic-app names who is acting') WHERE NOT {_IS_APP};
+    END""",
+    "audit_actor_app_only_update": f"""CREATE TRIGGER audit_actor_app_only_update
+    BEFORE UPDATE ON audit_actor BEGIN
+        SELECT RAISE(ABORT, 'only clinic-app names who is acting') WHERE NOT {_IS_APP};
+    END""",
+}
+"""The triggers that keep the audit log append-only and the actor table the app's (0006)."""
 
 
 def _set_user_version(db: Database, number: int) -> None:
@@ -413,11 +527,101 @@ def _m0004_imwg_facts(db: Database) -> None:
     _set_user_version(db, 4)
 
 
+def _set_own_version(db: Database, name: str) -> None:
+    # By position, not a literal: migrations 0005-0009 are written in parallel, and the file's
+    # user_version must end equal to SCHEMA_VERSION whichever of them exist.
+    _set_user_version(db, max(MIGRATION_NAMES.index(name) + 1, _user_version(db)))
+
+
+def _user_version(db: Database) -> int:
+    return int(db.execute("PRAGMA user_version").fetchone()[0])
+
+
+@migrations(name="0006_audit_guards")
+def _m0006_audit_guards(db: Database) -> None:
+    # Issue 15 item 7 and issue 16: the app's writes cannot be impersonated by plain SQL, no
+    # REPLACE can delete or revive a row, and updates store only the columns they change.
+    db.execute("DELETE FROM audit_actor")  # a row left behind by older versions or plain SQL
+    for statement_name, statement in AUDIT_LOG_TRIGGERS.items():
+        db.execute(f"DROP TRIGGER IF EXISTS {statement_name}")
+        db.execute(statement)
+    for table in (*CLINICAL_TABLES, *ACCOUNT_TABLES):
+        install_audit_triggers(db, table)
+    _set_own_version(db, "0006_audit_guards")
+
+
+def _compacted(
+    old: dict[str, object], new: dict[str, object], action: str
+) -> tuple[dict[str, object], dict[str, object]]:
+    keys = [k for k in dict.fromkeys([*new, *old]) if k not in old or k not in new]
+    keys += [k for k in new if k in old and old[k] != new[k]]
+    return {k: old[k] for k in keys if k in old}, (
+        new if action == "void" else {k: new[k] for k in keys if k in new}
+    )
+
+
+@migrations(name="0007_audit_compaction")
+def _m0007_audit_compaction(db: Database) -> None:
+    """Shrink updates logged before 0006 (both whole rows) to the columns they changed.
+
+    Only where the entry's old row equals the row as the entries before it left it, so every
+    earlier value stays recoverable and a chain that does not add up (tampering) is kept as
+    it is for ``check`` to report. The freed pages are reused; VACUUM returns them to disk.
+    """
+    conn = db.conn
+    # Rewriting the log needs its guard off for this one transaction; put back below.
+    db.execute("DROP TRIGGER audit_log_no_update")
+    state: dict[str, object] | None = None
+    current: tuple[str, int] | None = None
+    changes: list[tuple[str, str, int]] = []
+    # Ordered by the audit_log_row index, which the UPDATEs below do not touch, so updating
+    # while the scan runs neither skips nor revisits an entry.
+    rows = conn.execute(
+        "SELECT id, table_name, row_id, action, old_json, new_json FROM audit_log "
+        "ORDER BY table_name, row_id, id"
+    )
+    for entry_id, table, row_id, action, old_text, new_text in rows:
+        if current != (table, row_id):
+            current, state = (table, row_id), None
+        new = json.loads(new_text) if new_text else None
+        old = json.loads(old_text) if old_text else None
+        if not isinstance(new, dict):
+            state = None
+        elif action == "insert":
+            state = dict(new)
+        elif isinstance(old, dict) and state is not None:
+            # A column added by a later migration reads NULL in the rows before it.
+            consistent = all(state.get(k) == v for k, v in old.items())
+            if consistent and set(old) == set(new):
+                small_old, small_new = _compacted(old, new, action)
+                changes.append((_dump(small_old), _dump(small_new), entry_id))
+            state = {**state, **new} if consistent else None
+        else:
+            state = None
+        if len(changes) >= 5000:
+            _rewrite(conn, changes)
+    _rewrite(conn, changes)
+    db.execute(AUDIT_LOG_TRIGGERS["audit_log_no_update"])
+    _set_own_version(db, "0007_audit_compaction")
+
+
+def _rewrite(conn: sqlite3.Connection, changes: list[tuple[str, str, int]]) -> None:
+    conn.executemany("UPDATE audit_log SET old_json = ?, new_json = ? WHERE id = ?", changes)
+    changes.clear()
+
+
+def _dump(value: dict[str, object]) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
 MIGRATION_NAMES: tuple[str, ...] = (
     "0001_initial_schema",
     "0002_lookup_indexes",
     "0003_users",
     "0004_imwg_facts",
+    "0005_plasmacytoma_shrinkage",
+    "0006_audit_guards",
+    "0007_audit_compaction",
 )
 """Every migration this app knows, in order; a file with any other name applied is newer."""
 
@@ -426,6 +630,36 @@ SCHEMA_VERSION = len(MIGRATION_NAMES)
 COLUMNS_ADDED_LATER: dict[tuple[str, str], int] = {
     ("enrolments", "light_chain"): 4,
     ("response_assessments", "plasmacytoma_shrunk_50pct"): 4,
+    ("response_assessments", "plasmacytoma_shrinkage_pct"): MIGRATION_NAMES.index(
+        "0005_plasmacytoma_shrinkage"
+    )
+    + 1,
 }
 """(table, column) -> the schema version that added it: an export of an older file lacks it."""
 """The ``PRAGMA user_version`` this app writes; a file with a higher one is refused."""
+
+
+# A number stored as text (str(Decimal): "49.5", "-20", "1E+1"), at most 100: a plasmacytoma
+# cannot be more than 100 % smaller; negative = larger than at baseline. NULL = not assessed.
+_SHRINKAGE_CHECK = (
+    "CHECK (plasmacytoma_shrinkage_pct IS NULL OR ("
+    "typeof(plasmacytoma_shrinkage_pct) = 'text' "
+    "AND plasmacytoma_shrinkage_pct GLOB '*[0-9]*' "
+    "AND plasmacytoma_shrinkage_pct NOT GLOB '*[^0-9.eE+-]*' "
+    "AND CAST(plasmacytoma_shrinkage_pct AS REAL) <= 100))"
+)
+
+
+@migrations(name="0005_plasmacytoma_shrinkage")
+def _m0005_plasmacytoma_shrinkage(db: Database) -> None:
+    # IMWG 2016 (Kumar): MR needs a baseline plasmacytoma 25-49 % smaller and PR >= 50 %, so
+    # the shrinkage is recorded as a measurement. plasmacytoma_shrunk_50pct stays as it was:
+    # a "yes" cannot be turned into a percentage, and the rules still read it where it decides
+    # (core.response says when it cannot decide MR).
+    db.execute(
+        "ALTER TABLE response_assessments ADD COLUMN plasmacytoma_shrinkage_pct TEXT "
+        + _SHRINKAGE_CHECK
+    )
+    # The audit JSON lists columns by name, so the triggers are rebuilt to include the new one.
+    install_audit_triggers(db, "response_assessments")
+    _set_own_version(db, "0005_plasmacytoma_shrinkage")

@@ -43,7 +43,8 @@ SERUM_AND_URINE = at(0, serum_m_protein_g_dl=D(10), urine_m_protein_mg_24h=D(300
 
 def test_categories_are_ordered_best_to_worst() -> None:
     order = [c.value for c in sorted(ResponseCategory, key=lambda c: c.rank)]
-    assert order == ["sCR", "CR", "VGPR", "PR", "MR", "SD", "PD"]
+    # "not evaluable" is no category: it sorts after PD so no "at least" test counts it.
+    assert order == ["sCR", "CR", "VGPR", "PR", "MR", "SD", "PD", "not evaluable"]
     assert ResponseCategory.CR.is_at_least(ResponseCategory.VGPR)
     assert not ResponseCategory.MR.is_at_least(ResponseCategory.PR)
 
@@ -57,7 +58,7 @@ def test_pr_or_better_and_sd_or_better() -> None:
         ResponseCategory.VGPR,
         ResponseCategory.PR,
     }
-    assert sd_or_better == set(ResponseCategory) - {ResponseCategory.PD}
+    assert sd_or_better == set(ResponseCategory) - {ResponseCategory.PD, ResponseCategory.NE}
 
 
 # --- PR / MR / VGPR serum boundaries (baseline 10 g/dL, urine not measured at baseline) --------
@@ -266,9 +267,14 @@ def test_flc_ratio_ambiguous_without_light_chain_type() -> None:
 def test_persistent_plasmacytoma_caps_pr_because_its_size_is_not_recorded() -> None:
     baseline = at(0, serum_m_protein_g_dl=D(10), soft_tissue_plasmacytoma=True)
     result = one(baseline, at(4, serum_m_protein_g_dl=D(4), soft_tissue_plasmacytoma=True))
-    # (10 - 4) / 10 = 60 % would be PR; without the plasmacytoma size the data support MR
-    assert result.category is ResponseCategory.MR
-    assert any("plasmacytoma" in s for s in result.limited_by)
+    # (10 - 4) / 10 = 60 % would be PR, and >= 25 % MR; IMWG 2016 (Kumar): both also need the
+    # plasmacytoma smaller (>= 50 %, 25-49 %), which is not recorded: the data support SD only.
+    assert result.category is ResponseCategory.SD
+    # (VGPR is simply not met: 60 % < 90 %.)
+    assert [s.split(":")[0] for s in result.limited_by if "plasmacytoma" in s] == [
+        "PR not assessable",
+        "MR not assessable",
+    ]
     gone = one(baseline, at(4, serum_m_protein_g_dl=D(4), soft_tissue_plasmacytoma=False))
     assert gone.category is ResponseCategory.PR
 
@@ -279,23 +285,26 @@ PLASMACYTOMA_BASELINE = at(0, serum_m_protein_g_dl=D(10), soft_tissue_plasmacyto
 @pytest.mark.parametrize(
     ("serum", "shrunk", "expected"),
     [
-        # (10 - 5) / 10 = 50 % -> PR serum criterion met exactly at the boundary
+        # Older entries: only "shrunk by >= 50 %: yes/no" (no measurement).
+        # (10 - 5) / 10 = 50 % -> PR serum criterion met exactly at the boundary; yes -> PR
         (D(5), True, ResponseCategory.PR),
-        (D(5), False, ResponseCategory.MR),  # plasmacytoma < 50 % smaller: PR not met
-        (D(5), None, ResponseCategory.MR),  # not assessed: PR cannot be claimed
-        # (10 - 5.1) / 10 = 49 % -> MR (25-49 %) whatever the plasmacytoma did
+        # "no" = less than 50 %: PR not met; MR needs 25-49 % and "< 50 %" may be under 25 %,
+        # so MR cannot be decided either: SD, limited by the missing measurement
+        (D(5), False, ResponseCategory.SD),
+        (D(5), None, ResponseCategory.SD),  # not assessed: neither PR nor MR can be claimed
+        # (10 - 5.1) / 10 = 49 % -> MR serum; "yes" (>= 50 %) is >= 25 %, so MR
         (D("5.1"), True, ResponseCategory.MR),
         # (10 - 1) / 10 = 90 % -> VGPR (serum-only baseline, so no urine limit) when shrunk
         (D(1), True, ResponseCategory.VGPR),
-        # 90 % but plasmacytoma not shrunk by half: neither VGPR nor PR; 90 % >= 25 % -> MR
-        (D(1), False, ResponseCategory.MR),
-        # (10 - 7.5) / 10 = 25 % -> MR; MR has no plasmacytoma condition
-        (D("7.5"), False, ResponseCategory.MR),
+        # 90 % but plasmacytoma not shrunk by half: neither VGPR nor PR; MR undecidable -> SD
+        (D(1), False, ResponseCategory.SD),
+        # (10 - 7.5) / 10 = 25 % -> MR serum, plasmacytoma "< 50 %": MR undecidable -> SD
+        (D("7.5"), False, ResponseCategory.SD),
         # (10 - 7.6) / 10 = 24 % -> SD
         (D("7.6"), True, ResponseCategory.SD),
     ],
 )
-def test_pr_with_baseline_plasmacytoma_needs_it_shrunk_by_half(
+def test_older_yes_no_shrinkage_decides_pr_but_not_mr(
     serum: Decimal, shrunk: bool | None, expected: ResponseCategory
 ) -> None:
     later = at(
@@ -307,7 +316,88 @@ def test_pr_with_baseline_plasmacytoma_needs_it_shrunk_by_half(
     result = one(PLASMACYTOMA_BASELINE, later)
     assert result.category is expected
     unknown = [s for s in result.limited_by if "shrinkage is not recorded" in s]
-    assert bool(unknown) is (shrunk is None and serum <= D(5))
+    assert bool(unknown) is (shrunk is None and serum <= D("7.5"))
+    only_yes_no = [s for s in result.limited_by if "recorded only as" in s]
+    # MR (>= 25 % serum) is the category the "no" leaves undecided, and the sentence says so.
+    assert bool(only_yes_no) is (shrunk is False and serum <= D("7.5"))
+    if only_yes_no:
+        assert only_yes_no[0].startswith("MR not assessable: ")
+        assert "'shrunk by less than 50 %': enter the measured shrinkage" in only_yes_no[0]
+
+
+@pytest.mark.parametrize(
+    ("serum", "shrinkage", "expected"),
+    [
+        # IMWG 2016 (Kumar): PR needs the baseline plasmacytoma >= 50 % smaller (SPD),
+        # MR 25-49 %. Serum (10 - 5) / 10 = 50 % meets PR's serum criterion throughout.
+        (D(5), D(50), ResponseCategory.PR),  # 50 % smaller: PR, exactly at the boundary
+        (D(5), D("49.9"), ResponseCategory.MR),  # 49.9 %: not PR; >= 25 %: MR
+        (D(5), D(25), ResponseCategory.MR),  # 25 %: MR, exactly at its boundary
+        (D(5), D("24.9"), ResponseCategory.SD),  # 24.9 %: neither
+        (D(5), D(-20), ResponseCategory.SD),  # 20 % larger: neither (no PD rule here)
+        # Serum (10 - 7) / 10 = 30 % is MR's serum range: MR needs 25-49 % of the plasmacytoma
+        (D(7), D(30), ResponseCategory.MR),
+        (D(7), D(80), ResponseCategory.MR),  # 80 % smaller is more than MR asks
+        (D(7), D(10), ResponseCategory.SD),
+        # Serum (10 - 1) / 10 = 90 %, plasmacytoma 60 % smaller -> VGPR
+        (D(1), D(60), ResponseCategory.VGPR),
+        (D(1), D(40), ResponseCategory.MR),  # serum VGPR but plasmacytoma only MR-sized
+    ],
+)
+def test_measured_plasmacytoma_shrinkage_decides_pr_and_mr(
+    serum: Decimal, shrinkage: Decimal, expected: ResponseCategory
+) -> None:
+    later = at(
+        4,
+        serum_m_protein_g_dl=serum,
+        soft_tissue_plasmacytoma=True,
+        plasmacytoma_shrinkage_pct=shrinkage,
+    )
+    result = one(PLASMACYTOMA_BASELINE, later)
+    assert result.category is expected
+    assert not [s for s in result.limited_by if "plasmacytoma" in s]
+
+
+def test_measured_shrinkage_is_shown_truncated_not_rounded_up() -> None:
+    # 49.96 % smaller is below 50 %: MR, and printed "49.9 %", never "50 %"
+    later = at(
+        4,
+        serum_m_protein_g_dl=D(5),
+        soft_tissue_plasmacytoma=True,
+        plasmacytoma_shrinkage_pct=D("49.96"),
+    )
+    result = one(PLASMACYTOMA_BASELINE, later)
+    assert result.category is ResponseCategory.MR
+    assert "baseline soft-tissue plasmacytoma 49.9 % smaller" in result.explanation
+
+
+@pytest.mark.parametrize(
+    ("values", "field"),
+    [
+        ({"plasmacytoma_shrinkage_pct": D("100.1")}, "plasmacytoma_shrinkage_pct"),
+        # gone (absent) is 100 % smaller: 60 % contradicts it
+        (
+            {"soft_tissue_plasmacytoma": False, "plasmacytoma_shrinkage_pct": D(60)},
+            "plasmacytoma_shrinkage_pct",
+        ),
+        # the older yes/no says >= 50 %, the measurement 40 %
+        (
+            {"plasmacytoma_shrunk_50pct": True, "plasmacytoma_shrinkage_pct": D(40)},
+            "plasmacytoma_shrinkage_pct",
+        ),
+        (
+            {"plasmacytoma_shrunk_50pct": False, "plasmacytoma_shrinkage_pct": D(50)},
+            "plasmacytoma_shrinkage_pct",
+        ),
+    ],
+)
+def test_contradictory_plasmacytoma_shrinkage_is_refused(
+    values: dict[str, object], field: str
+) -> None:
+    later = at(4, serum_m_protein_g_dl=D(5), **values)
+    with pytest.raises(DomainError) as err:
+        one(PLASMACYTOMA_BASELINE, later)
+    assert err.value.field == field
 
 
 def test_shrinkage_is_ignored_without_a_plasmacytoma_at_baseline() -> None:
@@ -454,10 +544,45 @@ def test_unevaluable_assessment_neither_confirms_nor_is_confirmed() -> None:
     )
     assert [(r.category.value, r.evaluable, r.confirmed) for r in results] == [
         ("PR", True, False),
-        ("SD", False, False),
+        ("not evaluable", False, False),
         ("PR", True, False),
     ]
-    assert results[1].limited_by[0] == "not evaluable: no involved M-protein measured"
+    assert results[1].explanation == "not evaluable: nothing measured"
+    assert results[1].limited_by[0] == "not evaluable: serum M-protein not measured"
+
+
+@pytest.mark.parametrize(
+    ("values", "explanation"),
+    [
+        # no serum, no urine M-protein, no free light chains: nothing IMWG can read
+        ({}, "not evaluable: nothing measured"),
+        ({"marrow_plasma_cells_pct": D(3)}, "not evaluable: nothing measured"),
+        # free light chains measured, but the involved serum M-protein not
+        (
+            {"involved_flc_mg_l": D(20), "uninvolved_flc_mg_l": D(10)},
+            "not evaluable: no involved M-protein measured",
+        ),
+        # urine measured, but only the serum was involved at baseline
+        ({"urine_m_protein_mg_24h": D(50)}, "not evaluable: no involved M-protein measured"),
+    ],
+)
+def test_nothing_measured_is_not_evaluable_never_sd(
+    values: dict[str, object], explanation: str
+) -> None:
+    result = one(SERUM_ONLY, at(4, **values))
+    assert result.category is ResponseCategory.NE and result.category is not ResponseCategory.SD
+    assert not result.evaluable and not result.category.is_sd_or_better
+    assert result.explanation == explanation
+    # why it is limited: the missing study by name, and that PD is not excluded
+    assert result.limited_by == (
+        "not evaluable: serum M-protein not measured",
+        "PD not excluded: serum M-protein not measured",
+    )
+
+
+def test_new_lesions_with_nothing_measured_is_pd() -> None:
+    result = one(SERUM_ONLY, at(4, new_lesions=True))
+    assert result.category is ResponseCategory.PD and result.evaluable
 
 
 # --- contradictory input ---------------------------------------------------------------------

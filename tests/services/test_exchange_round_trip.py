@@ -120,6 +120,14 @@ def _patient_plan(draw: st.DrawFn) -> dict[str, Any]:
         "void": draw(st.booleans()),
         "light_chain": draw(st.sampled_from([None, "kappa", "lambda"])),
         "shrunk": draw(_flag),
+        # % smaller than at baseline (migration 0005): at most 100, negative = larger
+        "shrinkage": draw(
+            st.one_of(
+                st.none(),
+                st.sampled_from([Decimal("100"), Decimal("-20.5"), Decimal("1E+1")]),
+                st.decimals("-500", "100", places=2),
+            )
+        ),
     }
 
 
@@ -231,6 +239,7 @@ def _write(record: Record, index: int, p: dict[str, Any]) -> None:
             bool(f[4]),
             p["level"],
             plasmacytoma_shrunk_50pct=p["shrunk"],
+            plasmacytoma_shrinkage_pct=p["shrinkage"],
         ),
     )
     repos.modifications.add(
@@ -294,6 +303,8 @@ def test_every_clinical_table_round_trips_through_json_and_csv(
     # The IMWG facts of migration 0004 are among the columns compared.
     assert ("enrolments", "light_chain") in schema.COLUMNS_ADDED_LATER
     assert ("response_assessments", "plasmacytoma_shrunk_50pct") in schema.COLUMNS_ADDED_LATER
+    # ... and the measured plasmacytoma shrinkage of migration 0005.
+    assert ("response_assessments", "plasmacytoma_shrinkage_pct") in schema.COLUMNS_ADDED_LATER
     for source, name in ((folder / "out.json", "j.db"), (folder / "csv", "c.db")):
         with open_database(folder / name, daily_backup=False) as rec:
             import_file(rec, source)
@@ -333,6 +344,7 @@ def test_imwg_facts_round_trip_and_an_older_export_without_them_imports_as_not_k
                 Decimal("1.0"),
                 soft_tissue_plasmacytoma=True,
                 plasmacytoma_shrunk_50pct=True,
+                plasmacytoma_shrinkage_pct=Decimal("62.5"),
             ),
         )
         export_json(rec, tmp_path / "new.json")
@@ -340,6 +352,7 @@ def test_imwg_facts_round_trip_and_an_older_export_without_them_imports_as_not_k
         import_file(rec, tmp_path / "new.json")
         assert rec.repos.enrolments.for_patient(1)[0].light_chain == "lambda"
         assert rec.repos.responses.for_patient(1)[0].plasmacytoma_shrunk_50pct is True
+        assert rec.repos.responses.for_patient(1)[0].plasmacytoma_shrinkage_pct == Decimal("62.5")
 
     # What a schema-3 app wrote: the same rows without the two columns.
     document = json.loads((tmp_path / "new.json").read_text(encoding="utf-8"))
@@ -352,6 +365,7 @@ def test_imwg_facts_round_trip_and_an_older_export_without_them_imports_as_not_k
         import_file(rec, tmp_path / "old.json")
         assert rec.repos.enrolments.for_patient(1)[0].light_chain is None
         assert rec.repos.responses.for_patient(1)[0].plasmacytoma_shrunk_50pct is None
+        assert rec.repos.responses.for_patient(1)[0].plasmacytoma_shrinkage_pct is None
 
     # A current export that lost a column is still a damaged file, not "not known".
     document["schema_version"] = schema.SCHEMA_VERSION

@@ -34,6 +34,9 @@ class ResponseRepository(TableRepository[ResponseAssessment]):
             "new_lesions": int(value.new_lesions),
             "end_of_cycle": value.end_of_cycle,
             "plasmacytoma_shrunk_50pct": c.flag(value.plasmacytoma_shrunk_50pct),
+            "plasmacytoma_shrinkage_pct": c.dec(
+                value.plasmacytoma_shrinkage_pct, "plasmacytoma_shrinkage_pct"
+            ),
         }
 
     def decode(self, row: Row) -> ResponseAssessment:
@@ -52,6 +55,7 @@ class ResponseRepository(TableRepository[ResponseAssessment]):
             end_of_cycle=row["end_of_cycle"],
             id=int(row["id"]),
             plasmacytoma_shrunk_50pct=c.to_flag(row["plasmacytoma_shrunk_50pct"]),
+            plasmacytoma_shrinkage_pct=c.to_dec(row["plasmacytoma_shrinkage_pct"]),
         )
 
     def add(
