@@ -34,7 +34,7 @@ from PySide6.QtWidgets import (
 )
 
 from clinic_app.gui.errors import show_storage_error
-from clinic_app.storage.audit import AuditEntry
+from clinic_app.storage.audit import AuditEntry, state_before
 from clinic_app.storage.audit_queries import (
     AuditFilter,
     audit_entries,
@@ -91,9 +91,10 @@ class ChangesModel(QAbstractTableModel):
         super().__init__(parent)
         self.rows: list[tuple[str, Any, Any]] = []
 
-    def set_entry(self, entry: AuditEntry | None) -> None:
+    def set_entry(self, entry: AuditEntry | None, before: dict[str, Any] | None = None) -> None:
         self.beginResetModel()
-        self.rows = [] if entry is None else field_changes(entry)
+        # An update logs only what it changed; ``before`` fills in the unchanged fields.
+        self.rows = [] if entry is None else field_changes(entry, before)
         self.endResetModel()
 
     def rowCount(self, parent: ModelIndex = QModelIndex()) -> int:  # noqa: B008
@@ -239,7 +240,13 @@ class AuditViewer(QWidget):
             self.changes.set_entry(None)
             return
         source = self.proxy.mapToSource(rows[0])
-        self.changes.set_entry(self.model.entries[source.row()])
+        entry = self.model.entries[source.row()]
+        try:
+            before = state_before(self.record, entry)
+        except StorageError as exc:
+            show_storage_error(self, exc)
+            return
+        self.changes.set_entry(entry, before)
 
     def export_to(self, path: Path) -> int:
         return write_csv(self.model.entries, path)

@@ -99,6 +99,34 @@ def history(record: Record, table: str, row_id: int) -> list[AuditEntry]:
     return entries_from(rows)
 
 
+def row_states(
+    entries: Sequence[AuditEntry],
+) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """The whole row before and after each of one row's entries (oldest first).
+
+    An update logs only the columns it changed (issue 16); the row as it was at any point is
+    the insert's whole row with every later entry's new values laid over it in order.
+    Entries logged before migration 0006 hold whole rows, which read the same way.
+    """
+    state: dict[str, Any] = {}
+    out: list[tuple[dict[str, Any], dict[str, Any]]] = []
+    for entry in entries:
+        before = {} if entry.action == "insert" else dict(state)
+        after = {**before, **(entry.new or {})}
+        out.append((before, after))
+        state = after
+    return out
+
+
+def state_before(record: Record, entry: AuditEntry) -> dict[str, Any]:
+    """The whole row just before ``entry`` (empty for an insert)."""
+    with record.guard():
+        entries = history(record, entry.table, entry.row_id)
+    earlier = [e for e in entries if e.id <= entry.id]
+    states = row_states(earlier)
+    return states[-1][0] if states else {}
+
+
 def changes_after(record: Record, table: str, row_id: int, version: int) -> list[AuditEntry]:
     """The updates and voids that produced versions after ``version``."""
     return [

@@ -15,19 +15,41 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+from clinic_app.storage import schema
 from clinic_app.storage.audit import ENTRY_COLUMNS, AuditEntry, entries_from
 from clinic_app.storage.database import Record
+from clinic_app.storage.queries import table_columns
 
 _SNAPSHOT = "COALESCE(new_json, old_json)"
-_OF_PATIENT = f"""(
-    (table_name = 'patients' AND row_id = :pid)
-    OR json_extract({_SNAPSHOT}, '$.patient_id') = :pid
-    OR json_extract({_SNAPSHOT}, '$.enrolment_id') IN
-        (SELECT id FROM enrolments WHERE patient_id = :pid)
-    OR (table_name = 'dose_events' AND json_extract({_SNAPSHOT}, '$.cycle_id') IN
-        (SELECT c.id FROM cycles c JOIN enrolments e ON e.id = c.enrolment_id
-         WHERE e.patient_id = :pid))
-)"""
+
+
+def _of_patient(record: Record) -> str:
+    """Entries of rows that belong to patient ``:pid``.
+
+    Read from the rows themselves (an update logs only the columns it changed, so it does not
+    name the patient), plus entries whose own JSON names the patient (a row moved to another
+    patient by plain SQL still shows under both).
+    """
+    parts = ["(table_name = 'patients' AND row_id = :pid)"]
+    for table in (*schema.CLINICAL_TABLES, *schema.ACCOUNT_TABLES):
+        columns = {c.name for c in table_columns(record, table)}
+        if "patient_id" in columns:
+            inner = f"SELECT id FROM {table} WHERE patient_id = :pid"
+        elif "enrolment_id" in columns:
+            inner = (
+                f"SELECT x.id FROM {table} x JOIN enrolments e ON e.id = x.enrolment_id "
+                "WHERE e.patient_id = :pid"
+            )
+        elif "cycle_id" in columns:
+            inner = (
+                f"SELECT x.id FROM {table} x JOIN cycles c ON c.id = x.cycle_id "
+                "JOIN enrolments e ON e.id = c.enrolment_id WHERE e.patient_id = :pid"
+            )
+        else:
+            continue
+        parts.append(f"(table_name = '{table}' AND row_id IN ({inner}))")
+    parts.append(f"json_extract({_SNAPSHOT}, '$.patient_id') = :pid")
+    return "(" + " OR ".join(parts) + ")"
 
 
 @dataclass(frozen=True)
@@ -47,7 +69,7 @@ def audit_entries(record: Record, wanted: AuditFilter) -> list[AuditEntry]:
     clauses: list[str] = []
     params: dict[str, Any] = {"limit": wanted.limit}
     if wanted.patient_id is not None:
-        clauses.append(_OF_PATIENT)
+        clauses.append(_of_patient(record))
         params["pid"] = wanted.patient_id
     if wanted.user:
         clauses.append("(app_user = :user OR (app_user IS NULL AND os_user = :user))")
@@ -86,10 +108,16 @@ def audit_tables(record: Record) -> list[str]:
     return sorted(str(r[0]) for r in rows)
 
 
-def field_changes(entry: AuditEntry) -> list[tuple[str, Any, Any]]:
+def field_changes(
+    entry: AuditEntry, before: dict[str, Any] | None = None
+) -> list[tuple[str, Any, Any]]:
     """``(field, old, new)`` for every field of the row, changed ones first (for an insert,
-    every field with old ``None``)."""
-    old, new = entry.old or {}, entry.new or {}
+    every field with old ``None``).
+
+    An update logs only the fields it changed; pass ``before`` (``audit.state_before``) to
+    list the unchanged ones too."""
+    old = {**(before or {}), **(entry.old or {})}
+    new = {**(before or {}), **(entry.new or {})} if entry.action != "insert" else entry.new or {}
     keys = list(dict.fromkeys([*new, *old]))
     changed = [(k, old.get(k), new.get(k)) for k in keys if old.get(k) != new.get(k)]
     same = [(k, old.get(k), new.get(k)) for k in keys if old.get(k) == new.get(k)]

@@ -15,7 +15,7 @@ import sqlite3
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from clinic_app.storage import schema
+from clinic_app.storage import integrity, schema
 from clinic_app.storage.database import (
     DEFAULT_BUSY_TIMEOUT_MS,
     Record,
@@ -132,7 +132,9 @@ def verify_backup(path: Path) -> list[str]:
         ]
         if schema.MIGRATION_NAMES[0] not in applied:
             problems.append(f"{path}: not a clinic-app database (no initial schema)")
-        return problems
+            return problems
+        # Triggers as installed and the audit log against the rows (issue 15, item 7).
+        return problems + [f"{path}: {line}" for line in integrity.verify(conn)]
     except sqlite3.Error as exc:
         error = translate(exc, path)
         return [f"{path}: {error or exc}"]
@@ -201,4 +203,5 @@ def check(record: Record) -> list[str]:
         for table, rowid, parent, _fk in conn.execute("PRAGMA foreign_key_check").fetchall():
             problems.append(f"foreign key: {table} row {rowid} points to a missing {parent} row")
         problems += schema_problems(record)
+        problems += [p for p in integrity.verify(conn) if p not in problems]
     return problems

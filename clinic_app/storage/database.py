@@ -159,7 +159,9 @@ class Record:
         try:
             with self.guard():
                 conn.execute(
-                    "INSERT INTO audit_actor (id, app_user, os_user, reason) VALUES (1, ?, ?, ?)",
+                    # OR REPLACE: a row left behind (plain SQL, an old version) never blocks.
+                    "INSERT OR REPLACE INTO audit_actor (id, app_user, os_user, reason) "
+                    "VALUES (1, ?, ?, ?)",
                     (self.app_user, self.os_user, reason),
                 )
             with self.guard():
@@ -236,6 +238,7 @@ def open_database(
         with record.guard():
             conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
             conn.execute("PRAGMA foreign_keys = ON")
+            schema.prepare_connection(conn)  # the audit triggers know the app by this
             # Reading the schema is the first real read: a non-database file fails here.
             conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
             _refuse_if_newer(db, file)  # before anything below writes the file header
