@@ -537,6 +537,57 @@ def _user_version(db: Database) -> int:
     return int(db.execute("PRAGMA user_version").fetchone()[0])
 
 
+MIGRATION_NAMES: tuple[str, ...] = (
+    "0001_initial_schema",
+    "0002_lookup_indexes",
+    "0003_users",
+    "0004_imwg_facts",
+    "0005_plasmacytoma_shrinkage",
+    "0006_audit_guards",
+    "0007_audit_compaction",
+)
+"""Every migration this app knows, in order; a file with any other name applied is newer."""
+
+SCHEMA_VERSION = len(MIGRATION_NAMES)
+
+COLUMNS_ADDED_LATER: dict[tuple[str, str], int] = {
+    ("enrolments", "light_chain"): 4,
+    ("response_assessments", "plasmacytoma_shrunk_50pct"): 4,
+    ("response_assessments", "plasmacytoma_shrinkage_pct"): MIGRATION_NAMES.index(
+        "0005_plasmacytoma_shrinkage"
+    )
+    + 1,
+}
+"""(table, column) -> the schema version that added it: an export of an older file lacks it."""
+"""The ``PRAGMA user_version`` this app writes; a file with a higher one is refused."""
+
+
+# A number stored as text (str(Decimal): "49.5", "-20", "1E+1"), at most 100: a plasmacytoma
+# cannot be more than 100 % smaller; negative = larger than at baseline. NULL = not assessed.
+_SHRINKAGE_CHECK = (
+    "CHECK (plasmacytoma_shrinkage_pct IS NULL OR ("
+    "typeof(plasmacytoma_shrinkage_pct) = 'text' "
+    "AND plasmacytoma_shrinkage_pct GLOB '*[0-9]*' "
+    "AND plasmacytoma_shrinkage_pct NOT GLOB '*[^0-9.eE+-]*' "
+    "AND CAST(plasmacytoma_shrinkage_pct AS REAL) <= 100))"
+)
+
+
+@migrations(name="0005_plasmacytoma_shrinkage")
+def _m0005_plasmacytoma_shrinkage(db: Database) -> None:
+    # IMWG 2016 (Kumar): MR needs a baseline plasmacytoma 25-49 % smaller and PR >= 50 %, so
+    # the shrinkage is recorded as a measurement. plasmacytoma_shrunk_50pct stays as it was:
+    # a "yes" cannot be turned into a percentage, and the rules still read it where it decides
+    # (core.response says when it cannot decide MR).
+    db.execute(
+        "ALTER TABLE response_assessments ADD COLUMN plasmacytoma_shrinkage_pct TEXT "
+        + _SHRINKAGE_CHECK
+    )
+    # The audit JSON lists columns by name, so the triggers are rebuilt to include the new one.
+    install_audit_triggers(db, "response_assessments")
+    _set_own_version(db, "0005_plasmacytoma_shrinkage")
+
+
 @migrations(name="0006_audit_guards")
 def _m0006_audit_guards(db: Database) -> None:
     # Issue 15 item 7 and issue 16: the app's writes cannot be impersonated by plain SQL, no
@@ -612,54 +663,3 @@ def _rewrite(conn: sqlite3.Connection, changes: list[tuple[str, str, int]]) -> N
 
 def _dump(value: dict[str, object]) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-
-
-MIGRATION_NAMES: tuple[str, ...] = (
-    "0001_initial_schema",
-    "0002_lookup_indexes",
-    "0003_users",
-    "0004_imwg_facts",
-    "0005_plasmacytoma_shrinkage",
-    "0006_audit_guards",
-    "0007_audit_compaction",
-)
-"""Every migration this app knows, in order; a file with any other name applied is newer."""
-
-SCHEMA_VERSION = len(MIGRATION_NAMES)
-
-COLUMNS_ADDED_LATER: dict[tuple[str, str], int] = {
-    ("enrolments", "light_chain"): 4,
-    ("response_assessments", "plasmacytoma_shrunk_50pct"): 4,
-    ("response_assessments", "plasmacytoma_shrinkage_pct"): MIGRATION_NAMES.index(
-        "0005_plasmacytoma_shrinkage"
-    )
-    + 1,
-}
-"""(table, column) -> the schema version that added it: an export of an older file lacks it."""
-"""The ``PRAGMA user_version`` this app writes; a file with a higher one is refused."""
-
-
-# A number stored as text (str(Decimal): "49.5", "-20", "1E+1"), at most 100: a plasmacytoma
-# cannot be more than 100 % smaller; negative = larger than at baseline. NULL = not assessed.
-_SHRINKAGE_CHECK = (
-    "CHECK (plasmacytoma_shrinkage_pct IS NULL OR ("
-    "typeof(plasmacytoma_shrinkage_pct) = 'text' "
-    "AND plasmacytoma_shrinkage_pct GLOB '*[0-9]*' "
-    "AND plasmacytoma_shrinkage_pct NOT GLOB '*[^0-9.eE+-]*' "
-    "AND CAST(plasmacytoma_shrinkage_pct AS REAL) <= 100))"
-)
-
-
-@migrations(name="0005_plasmacytoma_shrinkage")
-def _m0005_plasmacytoma_shrinkage(db: Database) -> None:
-    # IMWG 2016 (Kumar): MR needs a baseline plasmacytoma 25-49 % smaller and PR >= 50 %, so
-    # the shrinkage is recorded as a measurement. plasmacytoma_shrunk_50pct stays as it was:
-    # a "yes" cannot be turned into a percentage, and the rules still read it where it decides
-    # (core.response says when it cannot decide MR).
-    db.execute(
-        "ALTER TABLE response_assessments ADD COLUMN plasmacytoma_shrinkage_pct TEXT "
-        + _SHRINKAGE_CHECK
-    )
-    # The audit JSON lists columns by name, so the triggers are rebuilt to include the new one.
-    install_audit_triggers(db, "response_assessments")
-    _set_own_version(db, "0005_plasmacytoma_shrinkage")
