@@ -47,6 +47,11 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
     tox.add_argument("--cycle", type=positive_int, required=True, metavar="N")
     tox.add_argument("-o", "--output", required=True, metavar="FILE.pdf", help="the PDF to write")
     tox.add_argument("--by", metavar="NAME", help="who prints it (default: the logged-in user)")
+    tox.add_argument(
+        "--all-doses",
+        action="store_true",
+        help="list every dose in the appendix (default: only held, missed, unrecorded, modified)",
+    )
     tox.set_defaults(handler=run_tox_summary)
 
     batch = subparsers.add_parser(
@@ -112,7 +117,7 @@ def run_tox_summary(args: argparse.Namespace) -> int:
         summary = documents.build_toxicity_summary(
             record, args.mrn, args.cycle, printed_by=args.by, printed_at=_now()
         )
-        return render_toxicity_summary(summary)
+        return render_toxicity_summary(summary, all_doses=args.all_doses)
 
     return _one(args, render, "toxicity summary")
 

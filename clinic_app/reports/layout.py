@@ -114,11 +114,23 @@ def lines_canvas(who: str, printed: str) -> type[Canvas]:
             top = FOOTER_HEIGHT - 3 * mm
             self.setLineWidth(0.7)
             self.line(MARGIN, top + 2 * mm, width - MARGIN, top + 2 * mm)
-            draw_text(self, MARGIN, top - SMALL_PT, who, SMALL_PT, bold=True)
-            draw_text(self, MARGIN, top - 2.3 * SMALL_PT, printed, SMALL_PT)
             page = f"page {number} of {total}"
-            x = width - MARGIN - text_width(page, SMALL_PT, bold=True)
-            draw_text(self, x, top - SMALL_PT, page, SMALL_PT, bold=True)
+            page_w = text_width(page, SMALL_PT, bold=True)
+            room = width - 2 * MARGIN - page_w - 4 * mm
+            # A long name (several scripts) must never run into "page n of m": the page
+            # number moves to the second line, and only if both are too long does the
+            # name's line shrink to fit.
+            who_w = text_width(who, SMALL_PT, bold=True)
+            page_line = 1
+            if who_w > room and text_width(printed, SMALL_PT) <= room:
+                page_line = 2
+            fits = room if page_line == 1 else width - 2 * MARGIN
+            who_pt = SMALL_PT if who_w <= fits else SMALL_PT * fits / who_w
+            draw_text(self, MARGIN, top - SMALL_PT, who, who_pt, bold=True)
+            draw_text(self, MARGIN, top - 2.3 * SMALL_PT, printed, SMALL_PT)
+            x = width - MARGIN - page_w
+            y = top - SMALL_PT if page_line == 1 else top - 2.3 * SMALL_PT
+            draw_text(self, x, y, page, SMALL_PT, bold=True)
 
     return FootedCanvas
 

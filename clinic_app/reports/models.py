@@ -11,7 +11,15 @@ from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 
+from clinic_app.core.cycle_toxicity import DoseIntensity, DoseLine, SevereSpell, WorstGrade
 from clinic_app.core.plan import CyclePlan
+
+__all__ = [
+    "DoseIntensity",
+    "DoseLine",
+    "SevereSpell",
+    "WorstGrade",
+]  # core types the documents hold
 
 
 class PaperSize(StrEnum):
@@ -59,21 +67,6 @@ class DosingCard:
 
 
 @dataclass(frozen=True)
-class DoseLine:
-    """One planned or recorded dose: planned versus what happened."""
-
-    day: int
-    on: date
-    drug_name: str
-    planned_mg: Decimal | None
-    """None when a dose was recorded that the plan does not hold."""
-    status: str
-    """``given``, ``held``, ``missed``, ``planned`` or ``no record``."""
-    recorded_mg: Decimal | None = None
-    reason: str = ""
-
-
-@dataclass(frozen=True)
 class ModificationLine:
     drug_name: str
     old_dose: Decimal
@@ -111,12 +104,18 @@ class LabLine:
 
 @dataclass(frozen=True)
 class NadirLine:
+    """The lowest result of one count in the cycle (core.cycle_toxicity.count_nadir)."""
+
     test_name: str
-    value: Decimal
+    value: Decimal | None
+    """None when the count was not measured in the cycle."""
     unit: str
-    on: date
+    on: date | None
     grade: int | None
     grade_note: str
+    results: int = 1
+    spells: tuple[SevereSpell, ...] = ()
+    """Consecutive results at grade >= 3."""
 
 
 @dataclass(frozen=True)
@@ -128,7 +127,8 @@ class ChartSeries:
     points: tuple[tuple[int, Decimal], ...]
     """(cycle day, value in the SI unit)."""
     grade3_below: Decimal
-    grade4_below: Decimal
+    grade4_below: Decimal | None
+    """None when grade 4 is not a value (haemoglobin: life-threatening, a clinical grade)."""
 
 
 @dataclass(frozen=True)
@@ -175,3 +175,9 @@ class ToxicitySummary:
     response: ResponseLine
     dlt: DltSection | None = None
     notes: tuple[str, ...] = ()
+    worst: tuple[WorstGrade, ...] = ()
+    """The worst CTCAE grade of each term in the cycle, adverse events and labs together."""
+    ungraded_results: int = 0
+    """Lab results the value alone cannot grade (the lab table says what is missing)."""
+    intensity: tuple[DoseIntensity, ...] = ()
+    """Per drug: given ÷ planned mg, and every held, missed, not recorded or modified dose."""

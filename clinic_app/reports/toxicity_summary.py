@@ -1,23 +1,41 @@
-"""The per-cycle toxicity summary filed in the chart (issue 5).
+"""The per-cycle toxicity summary filed in the chart (issues 5 and 20).
 
-Staff document, portrait: identifiers, cycle dates, doses planned / given / held with
-reasons, modifications, adverse events with attribution and DLT status, every lab with its
-CTCAE grade, the nadirs, the ANC and platelet chart, the response at the end of the cycle and,
-for the protocol's DLT cycle, the DLT proposal with its evidence and the investigator's review.
+Staff document, portrait. The first page answers what a clinician reviewing the cycle asks:
+
+1. the worst CTCAE grade of each term, adverse events and labs together, grade >= 3 marked in
+   words;
+2. the nadirs of ANC, platelets and haemoglobin, with the spells at grade >= 3;
+3. for the protocol's DLT cycle, the DLT proposal with its evidence and the investigator's
+   review;
+4. the dose intensity of each drug (given ÷ planned mg) with every held, missed, not recorded
+   and modified dose and its reason, and the dose modifications;
+5. the response at the end of the cycle and what limited it.
+
+Then the details (adverse events, the counts over the cycle, every lab result) and an appendix
+of the day-by-day doses: only the exceptions, unless the full listing is asked for. Every
+figure comes from :mod:`clinic_app.core.cycle_toxicity` through the document model.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
 from io import BytesIO
 from pathlib import Path
 from typing import Any
 
 from reportlab.lib import colors
-from reportlab.platypus import KeepTogether, SimpleDocTemplate, Spacer, Table, TableStyle
+from reportlab.platypus import (
+    KeepTogether,
+    PageBreak,
+    SimpleDocTemplate,
+    Spacer,
+    Table,
+    TableStyle,
+)
 
+from clinic_app.core.cycle_toxicity import DoseIntensity, DoseLine, SevereSpell, WorstGrade
 from clinic_app.core.ismp import format_number, format_quantity
 from clinic_app.core.labs import unit_label
 from clinic_app.reports.chart import count_chart
@@ -34,9 +52,22 @@ from clinic_app.reports.layout import (
     time_text,
     write_pdf,
 )
-from clinic_app.reports.models import DoseLine, ToxicitySummary
+from clinic_app.reports.models import NadirLine, ToxicitySummary
 
 SHADE = colors.Color(0.88, 0.88, 0.88)
+SEVERE_MARK = "grade ≥ 3"  # printed beside every grade 3 or worse: the mark is text, not colour
+
+# Section headings, in the order they print (tests read them back in this order).
+WORST = "Worst grade per CTCAE term (adverse events and labs)"
+NADIRS = "Nadirs: ANC, platelets, haemoglobin"
+DLT = "Dose-limiting toxicity (cycle 1)"
+INTENSITY = "Dose intensity per medicine"
+RESPONSE = "Response at the end of the cycle (IMWG)"
+ADVERSE_EVENTS = "Adverse events"
+CHARTS = "Counts over the cycle"
+LABS = "Laboratory results"
+APPENDIX_EXCEPTIONS = "Appendix: day-by-day doses, exceptions only"
+APPENDIX_FULL = "Appendix: day-by-day doses, full listing"
 
 
 def _mg(value: Decimal | None) -> str:
@@ -47,8 +78,25 @@ def _grade(grade: int | None) -> str:
     return "-" if grade is None else f"G{grade}"
 
 
-def _table(rows: Sequence[Sequence[str]], fractions: Sequence[float], width: float) -> Table:
-    cells = [[para(t, SMALL_PT, bold=(i == 0)) for t in row] for i, row in enumerate(rows)]
+def _graded(grade: int | None, *, at_least: bool = False) -> str:
+    """``G4 · grade ≥ 3`` for a severe grade; ``at least G3`` when the value cannot settle it."""
+    if grade is None:
+        return "-"
+    text = f"at least G{grade}" if at_least else f"G{grade}"
+    return f"{text} · {SEVERE_MARK}" if grade >= 3 else text
+
+
+def _table(
+    rows: Sequence[Sequence[str]],
+    fractions: Sequence[float],
+    width: float,
+    *,
+    bold_rows: Sequence[int] = (),
+) -> Table:
+    cells = [
+        [para(t, SMALL_PT, bold=(i == 0 or i in bold_rows)) for t in row]
+        for i, row in enumerate(rows)
+    ]
     table = Table(cells, colWidths=[width * f for f in fractions], repeatRows=1)
     table.setStyle(
         TableStyle(
@@ -67,91 +115,36 @@ def _table(rows: Sequence[Sequence[str]], fractions: Sequence[float], width: flo
     return table
 
 
-@dataclass(frozen=True)
-class DoseTotals:
-    """One drug's doses in the cycle, counted from the dose lines (issue 5: planned vs given
-    vs held). ``planned`` counts the plan's doses; the others count what was recorded, so
-    given + held + missed + not_recorded = planned + unplanned."""
-
-    drug_name: str
-    planned: int
-    given: int
-    held: int
-    missed: int
-    not_recorded: int
-    """Planned doses with no outcome recorded yet (no record, or recorded as planned)."""
-    unplanned: int
-    """Doses recorded that the plan does not hold."""
-    reasons: tuple[str, ...]
-    """``day 15 held: ANC 0.4``, for every held or missed dose."""
-
-
-def dose_totals(doses: Sequence[DoseLine]) -> list[DoseTotals]:
-    """Per-drug totals, in the order the drugs first appear.
-
-    >>> from datetime import date
-    >>> from decimal import Decimal as D
-    >>> lines = [DoseLine(1, date(2026, 1, 5), "Pom", D(3), "given", D(3)),
-    ...          DoseLine(2, date(2026, 1, 6), "Pom", D(3), "held", None, "ANC 0.4"),
-    ...          DoseLine(3, date(2026, 1, 7), "Pom", D(3), "no record")]
-    >>> t = dose_totals(lines)[0]
-    >>> (t.planned, t.given, t.held, t.missed, t.not_recorded, t.reasons)
-    (3, 1, 1, 0, 1, ('day 2 held: ANC 0.4',))
-    """
-    by_drug: dict[str, list[DoseLine]] = {}
-    for line in doses:
-        by_drug.setdefault(line.drug_name, []).append(line)
-    totals: list[DoseTotals] = []
-    for name, lines in by_drug.items():
-
-        def count(status: str, group: list[DoseLine] = lines) -> int:
-            return sum(1 for d in group if d.status == status)
-
-        totals.append(
-            DoseTotals(
-                drug_name=name,
-                planned=sum(1 for d in lines if d.planned_mg is not None),
-                given=count("given"),
-                held=count("held"),
-                missed=count("missed"),
-                not_recorded=count("no record") + count("planned"),
-                unplanned=sum(1 for d in lines if d.planned_mg is None),
-                reasons=tuple(
-                    f"day {d.day} {d.status}: {d.reason or 'no reason recorded'}"
-                    for d in lines
-                    if d.status in ("held", "missed")
-                ),
-            )
-        )
-    return totals
-
-
-def _totals_table(doses: Sequence[DoseLine], width: float) -> Any:
-    rows = [["Medicine", "Planned", "Given", "Held", "Missed", "Not recorded", "Held / missed"]]
-    for t in dose_totals(doses):
-        planned = str(t.planned) + (f" (+{t.unplanned} not in plan)" if t.unplanned else "")
-        rows.append(
-            [
-                t.drug_name,
-                planned,
-                str(t.given),
-                str(t.held),
-                str(t.missed),
-                str(t.not_recorded),
-                "; ".join(t.reasons) or "-",
-            ]
-        )
-    return _table(rows, (0.19, 0.12, 0.08, 0.08, 0.09, 0.12, 0.32), width)
-
-
 def _section(title: str, body: Sequence[Any]) -> list[Any]:
-    return [Spacer(1, 8), para(title, 13, bold=True), Spacer(1, 3), *body]
+    return [Spacer(1, 7), para(title, 13, bold=True), Spacer(1, 2), *body]
 
 
 def _none(text: str) -> list[Any]:
     return [para(text)]
 
 
+def _short_date(day: date) -> str:
+    return f"{day.day} {day_text(day).split()[1]}"
+
+
+def day_runs(days: Sequence[int]) -> str:
+    """``2-14, 16-21`` for cycle days.
+
+    >>> day_runs([2, 3, 4, 9, 11, 12])
+    '2-4, 9, 11-12'
+    """
+    ordered = sorted(set(days))
+    runs: list[str] = []
+    for day in ordered:
+        if runs and day - 1 in ordered:
+            first = runs[-1].split("-")[0]
+            runs[-1] = f"{first}-{day}"
+        else:
+            runs.append(str(day))
+    return ", ".join(runs)
+
+
+# -- the first page ----------------------------------------------------------------------
 def header(doc: ToxicitySummary, width: float) -> list[Any]:
     who = doc.patient
     level = f" · dose level {doc.dose_level}" if doc.dose_level is not None else ""
@@ -173,144 +166,189 @@ def header(doc: ToxicitySummary, width: float) -> list[Any]:
                 ("FONTNAME", (0, 0), (-1, -1), TEXT),
                 ("VALIGN", (0, 0), (-1, -1), "TOP"),
                 ("LINEBELOW", (0, 0), (-1, -1), 0.4, colors.black),
+                ("TOPPADDING", (0, 0), (-1, -1), 1),
+                ("BOTTOMPADDING", (0, 0), (-1, -1), 2),
             ]
         )
     )
     title = f"Toxicity summary · {doc.protocol_name} cycle {doc.cycle}"
-    return [para(title, 16, bold=True), Spacer(1, 4), table]
+    return [para(title, 16, bold=True), Spacer(1, 3), table]
 
 
-def build_story(doc: ToxicitySummary, width: float) -> list[Any]:
-    story = header(doc, width)
-    for note in doc.notes:
-        story.append(para(f"Note: {note}", bold=True))
-
-    rows = [["Day", "Date", "Medicine", "Planned", "Recorded", "Status", "Reason"]]
-    rows += [
-        [
-            str(d.day),
-            day_text(d.on),
-            d.drug_name,
-            _mg(d.planned_mg),
-            _mg(d.recorded_mg),
-            d.status,
-            d.reason,
+def worst_section(doc: ToxicitySummary, width: float) -> list[Any]:
+    worst: Sequence[WorstGrade] = doc.worst
+    body: list[Any]
+    if worst:
+        rows = [["CTCAE term", "Worst grade", "Date", "What was seen", "Recorded as"]]
+        rows += [
+            [
+                w.term,
+                _graded(w.grade, at_least=w.at_least),
+                day_text(w.on),
+                w.detail or "-",
+                " and ".join(w.sources),
+            ]
+            for w in worst
         ]
-        for d in doc.doses
-    ]
-    body = (
-        [
-            para("Totals for the cycle, per medicine", bold=True),
-            Spacer(1, 2),
-            _totals_table(doc.doses, width),
-            Spacer(1, 6),
-            _table(rows, (0.06, 0.14, 0.19, 0.11, 0.13, 0.12, 0.25), width),
-        ]
-        if doc.doses
-        else _none("No doses planned or recorded.")
-    )
-    story += _section("Doses: planned, given and held", body)
-
-    rows = [["Medicine", "From", "To", "Reason", "Takes effect", "Decided"]]
-    rows += [
-        [
-            m.drug_name,
-            format_quantity(m.old_dose, m.unit),
-            format_quantity(m.new_dose, m.unit),
-            m.reason,
-            f"cycle {m.effective_cycle} day {m.effective_day}",
-            f"{m.decided_by}, {day_text(m.decided_on)}",
-        ]
-        for m in doc.modifications
-    ]
-    body = (
-        [_table(rows, (0.15, 0.11, 0.11, 0.25, 0.15, 0.23), width)]
-        if doc.modifications
-        else _none("No dose modifications.")
-    )
-    story += _section("Dose modifications", body)
-
-    rows = [["CTCAE term", "Grade", "Attribution", "Onset", "Resolved", "Serious", "DLT status"]]
-    rows += [
-        [
-            a.term,
-            _grade(a.grade),
-            a.attribution,
-            day_text(a.onset),
-            day_text(a.resolved) if a.resolved else "ongoing",
-            "yes" if a.serious else "no",
-            a.dlt_status,
-        ]
-        for a in doc.adverse_events
-    ]
-    body = (
-        [_table(rows, (0.17, 0.09, 0.17, 0.12, 0.12, 0.1, 0.23), width)]
-        if doc.adverse_events
-        else _none("No adverse events recorded in this cycle.")
-    )
-    story += _section("Adverse events", body)
-
-    rows = [["Collected", "Test", "Value", "CTCAE grade", "Term, or why no grade"]]
-    rows += [
-        [
-            time_text(lab.collected_at),
-            lab.test_name,
-            f"{format_number(lab.value)} {unit_label(lab.unit)}",
-            _grade(lab.grade),
-            lab.grade_note,
-        ]
-        for lab in doc.labs
-    ]
-    body = (
-        [_table(rows, (0.19, 0.2, 0.16, 0.1, 0.35), width)]
-        if doc.labs
-        else _none("No lab results in this cycle.")
-    )
-    story += _section("Laboratory results", body)
-
-    rows = [["Test", "Lowest value", "Date", "CTCAE grade", "Term"]]
-    rows += [
-        [
-            n.test_name,
-            f"{format_number(n.value)} {unit_label(n.unit)}",
-            day_text(n.on),
-            _grade(n.grade),
-            n.grade_note,
-        ]
-        for n in doc.nadirs
-    ]
-    body = (
-        [_table(rows, (0.22, 0.18, 0.16, 0.1, 0.34), width)]
-        if doc.nadirs
-        else _none("No counts measured in this cycle.")
-    )
-    story += _section("Nadirs in this cycle", body)
-
-    if doc.chart:
-        last_day = max(
-            [(doc.end - doc.start).days + 1] + [d for s in doc.chart for d, _ in s.points]
-        )
-        panel = (width - 10) / 2
-        drawings = [count_chart(s, panel, 150, last_day) for s in doc.chart]
-        drawings += [""] * (2 - len(drawings))
-        grid = Table([drawings[:2]], colWidths=[panel + 5, panel + 5])
-        grid.setStyle(TableStyle([("FONTNAME", (0, 0), (-1, -1), TEXT)]))
-        story.append(
-            KeepTogether(
-                _section(
-                    "ANC and platelets over the cycle",
-                    [
-                        grid,
-                        para(
-                            "Solid line: results. Long dashes: grade 3 boundary. "
-                            "Dots: grade 4 boundary.",
-                            SMALL_PT,
-                        ),
-                    ],
-                )
+        severe = [i for i, w in enumerate(worst, start=1) if w.severe]
+        body = [_table(rows, (0.3, 0.2, 0.14, 0.2, 0.16), width, bold_rows=severe)]
+    else:
+        body = _none("No adverse event and no abnormal graded lab result in this cycle.")
+    if doc.ungraded_results:
+        n = doc.ungraded_results
+        body.append(
+            para(
+                f"{n} lab result{'s' if n != 1 else ''} could not be graded from the value "
+                f"alone; see {LABS} for what is missing.",
+                SMALL_PT,
             )
         )
+    return _section(WORST, body)
 
+
+def _spells_text(line: NadirLine) -> str:
+    if line.value is None:
+        return "-"
+    if not line.spells:
+        return "none"
+    parts = []
+    for spell in line.spells:
+        parts.append(_spell_text(spell))
+    return "; ".join(parts)
+
+
+def _spell_text(spell: SevereSpell) -> str:
+    ongoing = ", still at the last result" if spell.ongoing else ""
+    results = f"{spell.results} result{'s' if spell.results != 1 else ''}"
+    if spell.first == spell.last:
+        return f"{_short_date(spell.first)} only ({results}, 0 days{ongoing})"
+    days = f"{spell.days} day{'s' if spell.days != 1 else ''}"
+    return f"{_short_date(spell.first)} to {_short_date(spell.last)}: {days} ({results}{ongoing})"
+
+
+def nadir_section(doc: ToxicitySummary, width: float) -> list[Any]:
+    rows = [["Count", "Lowest value", "Date", "CTCAE grade", "At grade ≥ 3"]]
+    for n in doc.nadirs:
+        if n.value is None or n.on is None:
+            rows.append([n.test_name, "not measured in this cycle", "-", "-", "-"])
+            continue
+        rows.append(
+            [
+                n.test_name,
+                f"{format_number(n.value)} {unit_label(n.unit)}",
+                day_text(n.on),
+                _graded(n.grade) if n.grade is not None else n.grade_note,
+                _spells_text(n),
+            ]
+        )
+    severe = [i for i, n in enumerate(doc.nadirs, start=1) if n.spells]
+    body: list[Any] = [_table(rows, (0.22, 0.16, 0.14, 0.17, 0.31), width, bold_rows=severe)]
+    body.append(
+        para(
+            "Days at grade ≥ 3 count from the first to the last consecutive result at grade ≥ 3 "
+            "(one result alone: 0 days).",
+            SMALL_PT,
+        )
+    )
+    return _section(NADIRS, body)
+
+
+def dlt_section(doc: ToxicitySummary) -> list[Any]:
+    if doc.dlt is None:
+        return []
+    body = [para(doc.dlt.proposal, bold=True)]
+    body += [para(line, SMALL_PT) for line in doc.dlt.evidence]
+    body += [Spacer(1, 3), para(f"Investigator's review: {doc.dlt.review}")]
+    body += [para(line) for line in doc.dlt.signatures]
+    return _section(DLT, body)
+
+
+def _exception_text(lines: Sequence[DoseLine]) -> str:
+    """Every exception of one drug in words; consecutive unrecorded days are one run."""
+    parts: list[str] = []
+    waiting = [d.day for d in lines if d.not_recorded]
+    for d in lines:
+        if d.not_recorded:
+            continue
+        reason = d.reason or "no reason recorded"
+        if d.status in ("held", "missed"):
+            parts.append(f"day {d.day} {d.status}: {reason}")
+        elif d.planned_mg is None:
+            parts.append(f"day {d.day} given {_mg(d.recorded_mg)}, not in the plan: {reason}")
+        else:
+            parts.append(
+                f"day {d.day} given {_mg(d.recorded_mg)} instead of {_mg(d.planned_mg)}: {reason}"
+            )
+    if waiting:
+        s = "s" if len(waiting) != 1 else ""
+        parts.append(f"no outcome recorded on day{s} {day_runs(waiting)}")
+    return "; ".join(parts) or "every planned dose given as planned"
+
+
+def _intensity_row(i: DoseIntensity) -> list[str]:
+    planned = str(i.planned) + (f" (+{i.unplanned} not in plan)" if i.unplanned else "")
+    percent = "-" if i.percent is None else f"{format_number(i.percent)} %"
+    return [
+        i.drug_name,
+        planned,
+        str(i.given),
+        str(i.held),
+        str(i.missed),
+        str(i.not_recorded),
+        f"{_mg(i.given_mg)} of {_mg(i.planned_mg)}",
+        percent,
+    ]
+
+
+def intensity_section(doc: ToxicitySummary, width: float) -> list[Any]:
+    body: list[Any]
+    if doc.intensity:
+        rows = [
+            [
+                "Medicine",
+                "Doses planned",
+                "Given",
+                "Held",
+                "Missed",
+                "Not recorded",
+                "Given of planned",
+                "Intensity",
+            ]
+        ]
+        rows += [_intensity_row(i) for i in doc.intensity]
+        body = [_table(rows, (0.17, 0.12, 0.08, 0.08, 0.09, 0.12, 0.22, 0.12), width)]
+        body.append(Spacer(1, 2))
+        for i in doc.intensity:
+            text = f"{i.drug_name}: {_exception_text(i.exceptions)}."
+            if i.not_recorded:
+                text += (
+                    f" Intensity counts recorded doses only; the {i.not_recorded} with no "
+                    f"outcome hold {_mg(i.not_recorded_mg)}."
+                )
+            body.append(para(text, SMALL_PT))
+    else:
+        body = _none("No doses planned or recorded.")
+    body.append(Spacer(1, 3))
+    if doc.modifications:
+        rows = [["Dose modification", "From", "To", "Reason", "Takes effect", "Decided"]]
+        rows += [
+            [
+                m.drug_name,
+                format_quantity(m.old_dose, m.unit),
+                format_quantity(m.new_dose, m.unit),
+                m.reason,
+                f"cycle {m.effective_cycle} day {m.effective_day}",
+                f"{m.decided_by}, {day_text(m.decided_on)}",
+            ]
+            for m in doc.modifications
+        ]
+        body.append(_table(rows, (0.17, 0.11, 0.11, 0.25, 0.14, 0.22), width))
+    else:
+        body.append(para("No dose modifications in this cycle.", SMALL_PT))
+    return _section(INTENSITY, body)
+
+
+def response_section(doc: ToxicitySummary) -> list[Any]:
     r = doc.response
     if r.category is None:
         text = r.explanation
@@ -320,18 +358,124 @@ def build_story(doc: ToxicitySummary, width: float) -> list[Any]:
         )
         when = day_text(r.assessed_on) if r.assessed_on else ""
         text = f"{r.category} on {when}, {state}. {r.explanation}"
-    story += _section("Response at the end of the cycle (IMWG)", [para(text)])
+    body = [para(text)]
+    if r.limited_by:
+        body.append(para("Limited by: " + "; ".join(r.limited_by), bold=True))
+    return _section(RESPONSE, body)
 
-    if doc.dlt is not None:
-        body = [para(doc.dlt.proposal, bold=True)]
-        body += [para(line, SMALL_PT) for line in doc.dlt.evidence]
-        body += [Spacer(1, 3), para(f"Investigator's review: {doc.dlt.review}")]
-        body += [para(line) for line in doc.dlt.signatures]
-        story += _section("Dose-limiting toxicity (cycle 1)", body)
+
+# -- the details -------------------------------------------------------------------------
+def adverse_event_section(doc: ToxicitySummary, width: float) -> list[Any]:
+    rows = [["CTCAE term", "Grade", "Attribution", "Onset", "Resolved", "Serious", "DLT status"]]
+    rows += [
+        [
+            a.term,
+            _graded(a.grade),
+            a.attribution,
+            day_text(a.onset),
+            day_text(a.resolved) if a.resolved else "ongoing",
+            "yes" if a.serious else "no",
+            a.dlt_status,
+        ]
+        for a in doc.adverse_events
+    ]
+    body = (
+        [_table(rows, (0.17, 0.12, 0.16, 0.12, 0.12, 0.09, 0.22), width)]
+        if doc.adverse_events
+        else _none("No adverse events recorded in this cycle.")
+    )
+    return _section(ADVERSE_EVENTS, body)
+
+
+def chart_section(doc: ToxicitySummary, width: float) -> list[Any]:
+    if not doc.chart:
+        return []
+    last_day = max([(doc.end - doc.start).days + 1] + [d for s in doc.chart for d, _ in s.points])
+    body: list[Any] = [count_chart(s, width, 105, last_day) for s in doc.chart]
+    body.append(
+        para(
+            "Solid line and dots: results. Long dashes: grade 3 boundary. Short dots: grade 4 "
+            "boundary. Grey: no sample taken that day.",
+            SMALL_PT,
+        )
+    )
+    return [KeepTogether(_section(CHARTS, body))]
+
+
+def lab_section(doc: ToxicitySummary, width: float) -> list[Any]:
+    rows = [["Collected", "Test", "Value", "CTCAE grade", "Term, or why no grade"]]
+    rows += [
+        [
+            time_text(lab.collected_at),
+            lab.test_name,
+            f"{format_number(lab.value)} {unit_label(lab.unit)}",
+            _graded(lab.grade),
+            lab.grade_note,
+        ]
+        for lab in doc.labs
+    ]
+    body = (
+        [_table(rows, (0.18, 0.26, 0.14, 0.15, 0.27), width)]
+        if doc.labs
+        else _none("No lab results in this cycle.")
+    )
+    return _section(LABS, body)
+
+
+def appendix(doc: ToxicitySummary, width: float, *, all_doses: bool) -> list[Any]:
+    shown = list(doc.doses) if all_doses else [d for d in doc.doses if d.exception]
+    title = APPENDIX_FULL if all_doses else APPENDIX_EXCEPTIONS
+    intro = (
+        "Every planned dose with what was recorded, and any recorded dose the plan did not hold."
+        if all_doses
+        else "Held, missed, not recorded and modified doses only; a dose given as planned is "
+        "left out. The full listing: clinic-app tox-summary --all-doses."
+    )
+    rows = [["Day", "Date", "Medicine", "Planned", "Recorded", "Status", "Reason"]]
+    rows += [
+        [
+            str(d.day),
+            day_text(d.on),
+            d.drug_name,
+            _mg(d.planned_mg),
+            _mg(d.recorded_mg),
+            "given, modified" if d.modified else d.status,
+            d.reason,
+        ]
+        for d in shown
+    ]
+    if not doc.doses:
+        body = _none("No doses planned or recorded.")
+    elif not shown:
+        body = [para(intro, SMALL_PT), para("Every planned dose was given as planned.")]
+    else:
+        body = [
+            para(intro, SMALL_PT),
+            Spacer(1, 2),
+            _table(rows, (0.06, 0.14, 0.19, 0.11, 0.13, 0.14, 0.23), width),
+        ]
+    return [PageBreak(), *_section(title, body)]
+
+
+def build_story(doc: ToxicitySummary, width: float, *, all_doses: bool = False) -> list[Any]:
+    story = header(doc, width)
+    for note in doc.notes:
+        story.append(para(f"Note: {note}", bold=True))
+    story += worst_section(doc, width)
+    story += nadir_section(doc, width)
+    story += dlt_section(doc)
+    story += intensity_section(doc, width)
+    story += response_section(doc)
+    story += adverse_event_section(doc, width)
+    story += chart_section(doc, width)
+    story += lab_section(doc, width)
+    story += appendix(doc, width, all_doses=all_doses)
     return story
 
 
-def render_toxicity_summary(doc: ToxicitySummary) -> bytes:
+def render_toxicity_summary(doc: ToxicitySummary, *, all_doses: bool = False) -> bytes:
+    """The summary as PDF bytes; ``all_doses`` lists every dose in the appendix, not only the
+    exceptions."""
     buffer = BytesIO()
     size = page_size(doc.stamp.paper)
     template = SimpleDocTemplate(
@@ -345,13 +489,14 @@ def render_toxicity_summary(doc: ToxicitySummary) -> bytes:
         author=doc.stamp.printed_by,
     )
     template.build(
-        build_story(doc, size[0] - 2 * MARGIN), canvasmaker=footed_canvas(doc.patient, doc.stamp)
+        build_story(doc, size[0] - 2 * MARGIN, all_doses=all_doses),
+        canvasmaker=footed_canvas(doc.patient, doc.stamp),
     )
     return buffer.getvalue()
 
 
-def write_toxicity_summary(doc: ToxicitySummary, path: Path) -> None:
-    data = render_toxicity_summary(doc)
+def write_toxicity_summary(doc: ToxicitySummary, path: Path, *, all_doses: bool = False) -> None:
+    data = render_toxicity_summary(doc, all_doses=all_doses)
     write_pdf(path, data)
 
 

@@ -15,10 +15,24 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from clinic_app.core import labs as lab_catalogue
-from clinic_app.core.ctcae import Direction, GradingTable, default_grading_table, grade_lab
+from clinic_app.core.ctcae import (
+    Direction,
+    GradingTable,
+    LabGrade,
+    default_grading_table,
+    grade_lab,
+)
+from clinic_app.core.cycle_toxicity import (
+    GradedCount,
+    GradeObservation,
+    ae_observations,
+    count_nadir,
+    dose_intensity,
+    worst_grades,
+)
 from clinic_app.core.dosing import Bsa, body_surface_area
 from clinic_app.core.errors import DomainError, MissingDataError
-from clinic_app.core.ismp import format_quantity, plain_number
+from clinic_app.core.ismp import format_number, format_quantity, plain_number
 from clinic_app.core.plan import CyclePlan, plan_cycle
 from clinic_app.core.protocol import Protocol, Route
 from clinic_app.core.protocol_loader import load_protocols
@@ -57,7 +71,8 @@ CLINIC_NAME = "clinic.name"
 CLINIC_PHONE = "clinic.phone"
 PAPER_SIZE = "print.paper_size"
 
-CHART_TESTS = ("anc", "platelets")  # issue 5: ANC and platelets over the cycle
+CHART_TESTS = ("anc", "platelets", "hemoglobin")  # the counts over the cycle (issues 5, 20)
+NADIR_TESTS = ("anc", "platelets", "hemoglobin")  # issue 20: the nadirs a reviewer asks for
 
 
 @dataclass(frozen=True)
@@ -365,15 +380,26 @@ def _baseline(labs: Sequence[LabResult], test: str, before: date) -> LabResult |
     return baseline_lab(labs, test, before)  # one definition with the chart's
 
 
-def grade_line(lab: LabResult, baseline: LabResult | None, table: GradingTable) -> LabLine:
-    name = _test_name(lab.test)
+def lab_grade(
+    lab: LabResult, baseline: LabResult | None, table: GradingTable
+) -> LabGrade | str | None:
+    """The CTCAE grade of one result; a sentence when it cannot be graded; None when the test
+    has no CTCAE lab term."""
     if not table.terms_for(lab.test):
-        return LabLine(lab.collected_at, name, lab.value, lab.unit, None, "no CTCAE lab grade")
+        return None
     try:
         base = baseline_in_unit(baseline, lab)
-        graded = grade_lab(lab.test, lab.value, lab.unit, lab.lln, lab.uln, base, table=table)
+        return grade_lab(lab.test, lab.value, lab.unit, lab.lln, lab.uln, base, table=table)
     except DomainError as exc:
-        return LabLine(lab.collected_at, name, lab.value, lab.unit, None, exc.message)
+        return exc.message
+
+
+def grade_line(lab: LabResult, graded: LabGrade | str | None) -> LabLine:
+    name = _test_name(lab.test)
+    if graded is None:
+        return LabLine(lab.collected_at, name, lab.value, lab.unit, None, "no CTCAE lab grade")
+    if isinstance(graded, str):
+        return LabLine(lab.collected_at, name, lab.value, lab.unit, None, graded)
     if graded.grade is None:
         needs = ", ".join(graded.missing) or "clinical facts"
         note = f"{graded.term}: at least grade {graded.lowest_grade}; needs {needs}"
@@ -381,33 +407,85 @@ def grade_line(lab: LabResult, baseline: LabResult | None, table: GradingTable) 
     return LabLine(lab.collected_at, name, lab.value, lab.unit, graded.grade, graded.term)
 
 
+def lab_observation(lab: LabResult, graded: LabGrade | str | None) -> GradeObservation | None:
+    """The lab's grade as one observation of its CTCAE term (None when ungraded)."""
+    if not isinstance(graded, LabGrade):
+        return None
+    grade = graded.grade if graded.grade is not None else graded.lowest_grade
+    detail = (
+        f"{_short_name(lab.test)} {format_number(lab.value)} {lab_catalogue.unit_label(lab.unit)}"
+    )
+    return GradeObservation(
+        graded.term,
+        grade,
+        lab.collected_on,
+        "lab",
+        detail,
+        at_least=graded.grade is None,
+    )
+
+
+def _short_name(test: str) -> str:
+    try:
+        entry = lab_catalogue.lab_test(test)
+    except DomainError:
+        return test
+    return entry.abbreviation or entry.name
+
+
 def _low_terms(table: GradingTable, test: str) -> bool:
     return any(rule.direction is Direction.LOW for rule in table.terms_for(test))
 
 
 def nadir_lines(
-    window: Sequence[LabResult], graded: Mapping[int, LabLine], table: GradingTable
+    window: Sequence[LabResult], graded: Mapping[int, LabGrade | str | None]
 ) -> list[NadirLine]:
-    """The lowest value of each count-like test in the cycle (tests with a "decreased" term)."""
-    lowest: dict[str, tuple[LabResult, LabLine]] = {}
-    for index, lab in enumerate(window):
-        if not _low_terms(table, lab.test):
+    """ANC, platelets and haemoglobin: the lowest result of the cycle and the spells at grade
+    >= 3 (core.cycle_toxicity); a count not measured says so."""
+    lines: list[NadirLine] = []
+    for test in NADIR_TESTS:
+        counts: list[GradedCount] = []
+        for index, lab in enumerate(window):
+            if lab.test != test:
+                continue
+            grade = graded[index]
+            known = grade if isinstance(grade, LabGrade) else None
+            counts.append(
+                GradedCount(
+                    lab.collected_on,
+                    lab.value,
+                    lab.unit,
+                    lab.value_si,
+                    None if known is None else known.grade,
+                    0 if known is None else known.lowest_grade,
+                )
+            )
+        nadir = count_nadir(counts)
+        name = _test_name(test)
+        if nadir is None:
+            unit = lab_catalogue.lab_test(test).si_unit
+            lines.append(NadirLine(name, None, unit, None, None, "not measured in this cycle", 0))
             continue
-        held = lowest.get(lab.test)
-        if held is None or lab.value_si < held[0].value_si:
-            lowest[lab.test] = (lab, graded[index])
-    return [
-        NadirLine(
-            line.test_name, lab.value, lab.unit, lab.collected_on, line.grade, line.grade_note
+        low = nadir.lowest
+        lab = next(
+            lab
+            for lab in window
+            if lab.test == test and lab.collected_on == low.on and lab.value_si == low.value_si
         )
-        for lab, line in lowest.values()
-    ]
+        note = grade_line(lab, graded[window.index(lab)]).grade_note
+        lines.append(
+            NadirLine(
+                name, low.value, low.unit, low.on, low.grade, note, nadir.results, nadir.spells
+            )
+        )
+    return lines
 
 
 def chart_series(
     window: Sequence[LabResult], start: date, table: GradingTable
 ) -> list[ChartSeries]:
-    """ANC and platelets by cycle day, with CTCAE grade 3 and 4 bounds from the grading data."""
+    """The counts by cycle day, with the CTCAE grade 3 and 4 bounds from the grading data
+    (haemoglobin has no grade 4 value: it is a clinical grade)."""
     series: list[ChartSeries] = []
     for test in CHART_TESTS:
         bounds: dict[int, Decimal] = {}
@@ -417,15 +495,15 @@ def chart_series(
             for criterion in rule.criteria:
                 if criterion.bound is not None and criterion.bound.reference is None:
                     bounds[criterion.grade] = criterion.bound.factor
-        if 3 not in bounds or 4 not in bounds:
-            continue  # the grading data has no absolute G3/G4 bound to draw
+        if 3 not in bounds:
+            continue  # the grading data has no absolute grade 3 bound to draw
         entry = lab_catalogue.lab_test(test)
         points = tuple(
             ((lab.collected_on - start).days + 1, lab.value_si)
             for lab in window
             if lab.test == test
         )
-        series.append(ChartSeries(entry.name, entry.si_unit, points, bounds[3], bounds[4]))
+        series.append(ChartSeries(entry.name, entry.si_unit, points, bounds[3], bounds.get(4)))
     return series
 
 
@@ -494,7 +572,13 @@ def response_line(
     except DomainError as exc:
         return ResponseLine(target.assessed_on, None, False, exc.message)
     last = results[-1]
-    return ResponseLine(target.assessed_on, last.category.value, last.confirmed, last.explanation)
+    return ResponseLine(
+        target.assessed_on,
+        last.category.value,
+        last.confirmed,
+        last.explanation,
+        limited_by=last.limited_by,
+    )
 
 
 def _dlt_section(record: Record, ref: CycleRef, assessed_on: date) -> DltSection:
@@ -592,9 +676,19 @@ def build_toxicity_summary(
     window = [lab for lab in all_labs if start <= lab.collected_on <= end]
     first_start = _first_start(record, ref)
     graded = {
-        index: grade_line(lab, _baseline(all_labs, lab.test, first_start), table)
+        index: lab_grade(lab, _baseline(all_labs, lab.test, first_start), table)
         for index, lab in enumerate(window)
     }
+    lab_lines = [grade_line(lab, graded[i]) for i, lab in enumerate(window)]
+    observed = [o for ae in in_cycle for o in ae_observations(ae, start, end)]
+    observed += [
+        seen
+        for i, lab in enumerate(window)
+        if (seen := lab_observation(lab, graded[i])) is not None
+    ]
+    ungraded = sum(
+        1 for i in range(len(window)) if lab_lines[i].grade is None and graded[i] is not None
+    )
     dlt = None
     if dlt_applies:
         # The DLT engine judges what is known on the day of printing.
@@ -614,8 +708,8 @@ def build_toxicity_summary(
         doses=tuple(doses),
         modifications=tuple(modifications),
         adverse_events=tuple(ae_lines),
-        labs=tuple(graded[i] for i in range(len(window))),
-        nadirs=tuple(nadir_lines(window, graded, table)),
+        labs=tuple(lab_lines),
+        nadirs=tuple(nadir_lines(window, graded)),
         chart=tuple(chart_series(window, start, table)),
         response=response_line(
             repos.responses.for_patient(patient_id),
@@ -625,6 +719,9 @@ def build_toxicity_summary(
         ),
         dlt=dlt,
         notes=tuple(notes),
+        worst=worst_grades(observed),
+        ungraded_results=ungraded,
+        intensity=dose_intensity(doses),
     )
 
 

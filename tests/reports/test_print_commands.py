@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -93,3 +94,18 @@ def test_cards_batch(seeded: Seeded, tmp_path: Path, capsys: pytest.CaptureFixtu
     assert (out / "MRN-0002-cycle2-card.pdf").exists()
     assert run(seeded, "cards", "--date", "2026-03-01", "-o", str(out)) == 0
     assert "No cycle starts on 2026-03-01" in capsys.readouterr().out
+
+
+def test_tox_summary_all_doses_flag(seeded: Seeded, tmp_path: Path) -> None:
+    short, full = tmp_path / "short.pdf", tmp_path / "full.pdf"
+    assert run(seeded, "tox-summary", "MRN-0002", "--cycle", "1", "-o", str(short)) == 0
+    assert (
+        run(seeded, "tox-summary", "MRN-0002", "--cycle", "1", "--all-doses", "-o", str(full)) == 0
+    )
+    short_text = re.sub(r"\s+", " ", " ".join(pdf_pages(short)))
+    full_text = re.sub(r"\s+", " ", " ".join(pdf_pages(full)))
+    assert "doses, exceptions only" in short_text and "doses, full listing" not in short_text
+    assert "doses, full listing" in full_text
+    # bendamustine day 1 was given as planned: only the full listing has its row
+    assert "Bendamustine 220 mg 220 mg given" not in short_text
+    assert "Bendamustine 220 mg 220 mg given" in full_text

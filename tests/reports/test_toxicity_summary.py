@@ -1,23 +1,35 @@
-"""Toxicity summaries from a real record, read back from the PDF (issue 5)."""
+"""Toxicity summaries from a real record, read back from the PDF (issues 5 and 20)."""
 
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from io import BytesIO
 
-from clinic_app.reports.models import DoseLine
-from clinic_app.reports.toxicity_summary import dose_totals, render_toxicity_summary
+import pytest
+from pypdf import PdfReader
+
+from clinic_app.core.cycle_toxicity import SevereSpell
+from clinic_app.core.records import AdverseEvent, Attribution, DoseEvent, DoseStatus, LabResult
+from clinic_app.reports import toxicity_summary as tox
+from clinic_app.reports.toxicity_summary import render_toxicity_summary
 from clinic_app.services import documents
 from clinic_app.storage.database import Record
-from tests.reports.conftest import PRINTED_AT, pdf_pages
+from tests.reports.conftest import PRINTED_AT, START, pdf_pages
+
+FIRST_PAGE = (tox.WORST, tox.NADIRS, tox.DLT, tox.INTENSITY, tox.RESPONSE)
 
 
-def bpd_pages(record: Record) -> list[str]:
+def flat(text: str) -> str:
+    return re.sub(r"\s+", " ", text)
+
+
+def bpd_pages(record: Record, *, all_doses: bool = False) -> list[str]:
     summary = documents.build_toxicity_summary(
         record, "MRN-0002", 1, printed_by="nurse.k", printed_at=PRINTED_AT
     )
-    return pdf_pages(render_toxicity_summary(summary))
+    return pdf_pages(render_toxicity_summary(summary, all_doses=all_doses))
 
 
 def test_model_holds_hand_checked_values(record: Record) -> None:
@@ -28,10 +40,6 @@ def test_model_holds_hand_checked_values(record: Record) -> None:
     assert [(d.day, d.drug_name, d.reason) for d in held] == [(15, "Pomalidomide", "ANC 0.4")]
     # planned: bendamustine 1 + pomalidomide 21 + dexamethasone 4 = 26 lines
     assert len(s.doses) == 26
-    nadirs = {n.test_name: (n.value, n.grade) for n in s.nadirs}
-    # CTCAE v5.0: ANC 0.4 < 0.5 -> G4; platelets 45 < 50 and >= 25 -> G3
-    assert nadirs["Absolute neutrophil count"] == (Decimal("0.4"), 4)
-    assert nadirs["Platelet count"] == (Decimal("45"), 3)
     anc = next(c for c in s.chart if c.label == "Absolute neutrophil count")
     # in-cycle points only (baseline of 2 Jan is before day 1): days 8, 15, 22
     assert [p[0] for p in anc.points] == [8, 15, 22]
@@ -41,22 +49,96 @@ def test_model_holds_hand_checked_values(record: Record) -> None:
     assert s.dlt is not None and "Dr Okafor" in s.dlt.review
 
 
-def test_pdf_content(record: Record) -> None:
+def test_worst_grade_per_term_from_aes_and_labs(record: Record) -> None:
+    s = documents.build_toxicity_summary(record, "MRN-0002", 1, printed_at=PRINTED_AT)
+    # CTCAE v5.0: ANC 0.4 < 0.5 on 19 Jan -> G4 (the worst of 1.2 G2, 0.4 G4, 0.9 G3);
+    # platelets 45 < 50 on 19 Jan -> G3 (90 G1, 45 G3, 60 G2); nausea AE G2 on 7 Jan.
+    assert [(w.term, w.grade, w.on, w.detail) for w in s.worst] == [
+        ("Neutrophil count decreased", 4, date(2026, 1, 19), "ANC 0.4 ×10⁹/L"),
+        ("Platelet count decreased", 3, date(2026, 1, 19), "Platelets 45 ×10⁹/L"),
+        ("Nausea", 2, date(2026, 1, 7), ""),
+    ]
+
+
+def test_nadirs_with_days_at_grade_3(record: Record) -> None:
+    s = documents.build_toxicity_summary(record, "MRN-0002", 1, printed_at=PRINTED_AT)
+    nadirs = {n.test_name: n for n in s.nadirs}
+    anc, plt, hb = (
+        nadirs["Absolute neutrophil count"],
+        nadirs["Platelet count"],
+        nadirs["Hemoglobin"],
+    )
+    assert (anc.value, anc.on, anc.grade) == (Decimal("0.4"), date(2026, 1, 19), 4)
+    # ANC >= G3 (< 1.0) on 19 Jan (0.4) and 26 Jan (0.9), the last result: 26 - 19 = 7 days
+    assert anc.spells == (SevereSpell(date(2026, 1, 19), date(2026, 1, 26), 2, True),)
+    # platelets >= G3 (< 50) only on 19 Jan (45); 26 Jan is 60 (G2): 0 days, recovered
+    assert (plt.value, plt.grade) == (Decimal("45"), 3)
+    assert plt.spells == (SevereSpell(date(2026, 1, 19), date(2026, 1, 19), 1, False),)
+    assert hb.value is None and hb.results == 0  # not measured: said, not left out
+
+
+def test_dose_intensity_hand_computed(record: Record) -> None:
+    s = documents.build_toxicity_summary(record, "MRN-0002", 1, printed_at=PRINTED_AT)
+    by = {i.drug_name: i for i in s.intensity}
+    # BPD dose level 1, BSA 1.82 m²: bendamustine 220 mg day 1, given: 220 / 220 = 100 %
+    assert (by["Bendamustine"].given_mg, by["Bendamustine"].percent) == (Decimal(220), 100)
+    # pomalidomide 3 mg days 1-21 = 63 mg; given day 1 only = 3 mg: 3 / 63 = 4.76 -> 4.8 %
+    pom = by["Pomalidomide"]
+    assert (pom.planned_mg, pom.given_mg, pom.percent) == (Decimal(63), Decimal(3), Decimal("4.8"))
+    # 21 planned = 1 given + 1 held (day 15) + 19 with no outcome recorded (19 x 3 = 57 mg)
+    assert (pom.given, pom.held, pom.not_recorded, pom.not_recorded_mg) == (1, 1, 19, 57)
+    assert by["Dexamethasone"].planned_mg == Decimal(160)  # 40 mg x days 1, 8, 15, 22
+
+
+def test_first_page_answers_the_review(record: Record) -> None:
     pages = bpd_pages(record)
-    text = re.sub(r"\s+", " ", " ".join(pages))
-    assert "Dara O'Brien & Søn <x> · born 1 Jul 1961 · MRN MRN-0002" in text
-    assert "5 Jan 2026 (day 1) to 4 Feb 2026" in text
-    assert "15 19 Jan 2026 Pomalidomide 3 mg 3 mg held ANC 0.4" in text
-    assert "1 5 Jan 2026 Bendamustine 220 mg 220 mg given" in text
+    first = flat(pages[0])
+    positions = [first.index(title) for title in FIRST_PAGE]
+    assert positions == sorted(positions)  # worst grades, nadirs, DLT, intensity, response
+    assert "Neutrophil count decreased G4 · grade ≥ 3 19 Jan 2026 ANC 0.4 ×10⁹/L lab" in first
+    assert "Platelet count decreased G3 · grade ≥ 3 19 Jan 2026 Platelets 45 ×10⁹/L" in first
+    assert "Nausea G2 7 Jan 2026 - adverse event" in first
+    assert "Absolute neutrophil count 0.4 ×10⁹/L 19 Jan 2026 G4 · grade ≥ 3" in first
+    assert "19 Jan to 26 Jan: 7 days (2 results, still at the last result)" in first
+    assert "19 Jan only (1 result, 0 days)" in first
+    assert "Hemoglobin not measured in this cycle" in first
+    assert "Proposed DLT" in first and "DLT not confirmed by Dr Okafor on 4 Feb 2026" in first
+    assert "Pomalidomide 21 1 1 0 19 3 mg of 63 mg 4.8 %" in first
+    assert "Bendamustine 1 1 0 0 0 220 mg of 220 mg 100 %" in first
+    assert "Pomalidomide: day 15 held: ANC 0.4; no outcome recorded on days 2-14, 16-21." in first
+    assert "PR on 1 Feb 2026, not confirmed" in first
+    # the day-by-day table is not on the first page
+    assert tox.APPENDIX_EXCEPTIONS not in first and "19 Jan 2026 Pomalidomide 3 mg" not in first
+
+
+def test_sections_in_order_and_appendix_last(record: Record) -> None:
+    pages = bpd_pages(record)
+    text = flat(" ".join(pages))
+    order = [*FIRST_PAGE, tox.ADVERSE_EVENTS, tox.CHARTS, tox.LABS, tox.APPENDIX_EXCEPTIONS]
+    positions = [text.index(title) for title in order]
+    assert positions == sorted(positions)
+    assert tox.APPENDIX_EXCEPTIONS in pages[-1]
     assert "Nausea G2 bendamustine: probable 7 Jan 2026 11 Jan 2026 no" in text
-    assert "0.4 ×10⁹/L G4 Neutrophil count decreased" in text
+    assert "0.4 ×10⁹/L G4 · grade ≥ 3 Neutrophil count decreased" in text
     assert "grade 3 below 1" in text and "grade 4 below 0.5" in text
     assert "grade 3 below 50" in text and "grade 4 below 25" in text
-    assert "PR on 1 Feb 2026, not confirmed" in text
-    assert "Dose-limiting toxicity (cycle 1)" in text and "Proposed DLT" in text
-    assert "DLT not confirmed by Dr Okafor" in text
+    assert "grade 3 below 80" in text  # haemoglobin: grade 4 is clinical, no line
     for number, page in enumerate(pages, start=1):
         assert f"page {number} of {len(pages)}" in page and "MRN MRN-0002" in page
+
+
+def test_appendix_lists_exceptions_unless_all_doses(record: Record) -> None:
+    # 26 planned doses; given as planned: bendamustine day 1 (220 mg) and pomalidomide day 1
+    # (3 mg). Exceptions: 26 - 2 = 24 (1 held + 23 with no outcome).
+    short = flat(bpd_pages(record)[-1])
+    assert "15 19 Jan 2026 Pomalidomide 3 mg 3 mg held ANC 0.4" in short
+    assert "1 5 Jan 2026 Bendamustine 220 mg 220 mg given" not in short
+    assert len(re.findall(r"\b\d+ \d+ Jan 2026 [A-Z]", short)) == 24
+    full = flat(" ".join(bpd_pages(record, all_doses=True)))
+    assert tox.APPENDIX_FULL in full
+    assert "1 5 Jan 2026 Bendamustine 220 mg 220 mg given" in full
+    appendix = full[full.index(tox.APPENDIX_FULL) :]
+    assert len(re.findall(r"\b\d+ \d+ (?:Jan|Feb) 2026 [A-Z]", appendix)) == 26
 
 
 def test_dextr_summary_says_what_is_missing(record: Record) -> None:
@@ -64,48 +146,126 @@ def test_dextr_summary_says_what_is_missing(record: Record) -> None:
     assert s.dlt is None  # DexTR has no DLT rules
     assert s.response.category is None
     assert "No end-of-cycle response assessment is recorded for cycle 1" in s.response.explanation
-    text = " ".join(pdf_pages(render_toxicity_summary(s)))
+    pages = pdf_pages(render_toxicity_summary(s))
+    text = " ".join(pages)
+    assert tox.DLT not in text
+    assert "No adverse event and no abnormal graded lab result in this cycle." in flat(text)
     assert "No adverse events recorded in this cycle." in text
     assert "no results in this cycle" in text
 
 
-def test_per_drug_totals_planned_given_held_missed(record: Record) -> None:
-    s = documents.build_toxicity_summary(record, "MRN-0002", 1, printed_at=PRINTED_AT)
-    totals = {t.drug_name: t for t in dose_totals(s.doses)}
-    # BPD cycle 1 plan: bendamustine day 1; pomalidomide days 1-21; dexamethasone 4 days.
-    # Recorded: bendamustine day 1 given; pomalidomide day 1 given, day 15 held (ANC 0.4).
-    benda, pom, dex = totals["Bendamustine"], totals["Pomalidomide"], totals["Dexamethasone"]
-    assert (benda.planned, benda.given, benda.held, benda.missed, benda.not_recorded) == (
-        1,
-        1,
-        0,
-        0,
-        0,
-    )
-    # pomalidomide: 21 planned = 1 given + 1 held + 19 with no outcome recorded
-    assert (pom.planned, pom.given, pom.held, pom.missed, pom.not_recorded) == (21, 1, 1, 0, 19)
-    assert pom.reasons == ("day 15 held: ANC 0.4",)
-    assert (dex.planned, dex.given, dex.not_recorded) == (4, 0, 4)
-    text = re.sub(r"\s+", " ", " ".join(bpd_pages(record)))
-    assert "Totals for the cycle, per medicine" in text
-    assert "Pomalidomide 21 1 1 0 19 day 15 held: ANC 0.4" in text
-    assert "Bendamustine 1 1 0 0 0 -" in text
-
-
-def test_missed_and_unplanned_doses_are_counted() -> None:
-    lines = [
-        DoseLine(1, date(2026, 1, 5), "Dex", Decimal(40), "missed"),
-        DoseLine(2, date(2026, 1, 6), "Dex", Decimal(40), "planned"),
-        DoseLine(3, date(2026, 1, 7), "Dex", None, "given", Decimal(20), "extra"),
-    ]
-    [t] = dose_totals(lines)
-    # 2 planned (+1 not in plan) = 1 missed + 1 not recorded + 1 given
-    assert (t.planned, t.unplanned, t.given, t.missed, t.not_recorded) == (2, 1, 1, 1, 1)
-    assert t.reasons == ("day 1 missed: no reason recorded",)
-
-
 def test_every_date_prints_in_one_style(record: Record) -> None:
-    text = re.sub(r"\s+", " ", " ".join(bpd_pages(record)))
-    # the investigator's review of 2026-02-04 prints like every other date
+    text = flat(" ".join(bpd_pages(record)))
     assert "DLT not confirmed by Dr Okafor on 4 Feb 2026" in text
     assert not re.search(r"\d{4}-\d{2}-\d{2}", text), re.findall(r"\d{4}-\d{2}-\d{2}", text)
+
+
+# -- a full DexTR cycle, recorded day by day ----------------------------------------------------
+def _at(day: int) -> datetime:
+    on = START + timedelta(days=day - 1)
+    return datetime(on.year, on.month, on.day, 9, 0, tzinfo=UTC)
+
+
+def record_full_cycle(record: Record) -> None:
+    """Every planned DexTR cycle-1 dose recorded: all given except lenalidomide held on days
+    15-17 (ANC 0.8), dexamethasone missed on day 10, and thalidomide given at 50 mg on day 20;
+    weekly counts with a G3 neutropenia on days 15 and 18, and a G3 rash AE."""
+    ref = documents.find_cycle(record, "MRN-0001", 1)
+    plan = documents.cycle_plan(record, ref)
+    assert ref.cycle.id is not None and ref.patient.id is not None
+    repos = record.repos
+    for day, dose in plan.doses():
+        status, mg, reason = DoseStatus.GIVEN, dose.dose_mg, None
+        if dose.drug == "lenalidomide" and day.day in (15, 16, 17):
+            status, reason = DoseStatus.HELD, "ANC 0.8"
+        elif dose.drug == "dexamethasone" and day.day == 10:
+            status, reason = DoseStatus.MISSED, "vomited"
+        elif dose.drug == "thalidomide" and day.day == 20:
+            mg, reason = Decimal(50), "somnolence"
+        given = _at(day.day) if status is DoseStatus.GIVEN else None
+        repos.doses.add(DoseEvent(ref.cycle.id, day.day, dose.drug, mg, status, given, reason))
+    for day, anc, plt, hb in (
+        (1, "2.4", "210", "118"),
+        (8, "1.6", "160", "109"),
+        (15, "0.8", "120", "101"),
+        (18, "0.9", "130", "104"),
+        (22, "1.4", "150", "106"),
+    ):
+        for test, value, unit, lln in (
+            ("anc", anc, "10^9/L", "1.8"),
+            ("platelets", plt, "10^9/L", "150"),
+            ("hemoglobin", hb, "g/L", "120"),
+        ):
+            repos.labs.add(
+                ref.patient.id,
+                LabResult(test, Decimal(value), unit, _at(day), Decimal(value), lln=Decimal(lln)),
+            )
+    repos.adverse_events.add(
+        ref.patient.id,
+        AdverseEvent(
+            "Rash maculo-papular",
+            3,
+            START + timedelta(days=11),
+            attribution={"lenalidomide": Attribution.PROBABLE},
+        ),
+    )
+
+
+def test_full_cycle_hand_computed_and_exceptions(record: Record) -> None:
+    record_full_cycle(record)
+    s = documents.build_toxicity_summary(record, "MRN-0001", 1, printed_at=PRINTED_AT)
+    by = {i.drug_name: i for i in s.intensity}
+    # dexamethasone 40 mg on 12 days = 480 mg; missed day 10: 11 x 40 = 440 mg -> 91.7 %
+    # (440 / 480 = 0.916666...)
+    dex = by["Dexamethasone"]
+    assert (dex.given_mg, dex.planned_mg, dex.percent) == (440, 480, Decimal("91.7"))
+    # lenalidomide 25 mg x 21 = 525 mg; held days 15-17: 18 x 25 = 450 mg -> 85.7 %
+    assert (by["Lenalidomide"].given_mg, by["Lenalidomide"].percent) == (450, Decimal("85.7"))
+    # thalidomide 7 x 50 + 21 x 100 = 2,450 mg planned; day 20 given 50 not 100: 2,400 mg
+    # -> 2400 / 2450 = 0.979591... -> 98 %
+    assert (by["Thalidomide"].given_mg, by["Thalidomide"].percent) == (2400, Decimal("98.0"))
+    # the worst grades: rash AE G3 (12 Jan... onset 5 Jan + 11 = 16 Jan), ANC 0.8 on day 15 G3
+    worst = {w.term: (w.grade, w.on) for w in s.worst}
+    assert worst["Rash maculo-papular"] == (3, date(2026, 1, 16))
+    assert worst["Neutrophil count decreased"] == (3, date(2026, 1, 19))
+    # Hb below the LLN 120 on every result (118 on day 1 the first), none below 100: G1,
+    # first seen on day 1 = 5 Jan
+    assert worst["Anemia"] == (1, date(2026, 1, 5))
+    anc = next(n for n in s.nadirs if n.test_name == "Absolute neutrophil count")
+    # ANC < 1.0 on day 15 (0.8) and day 18 (0.9); day 22 is 1.4: 18 - 15 = 3 days
+    assert anc.spells == (SevereSpell(date(2026, 1, 19), date(2026, 1, 22), 2, False),)
+
+    pages = pdf_pages(render_toxicity_summary(s))
+    first = flat(pages[0])
+    for title in (tox.WORST, tox.NADIRS, tox.INTENSITY, tox.RESPONSE):
+        assert title in first
+    assert "Rash maculo-papular G3 · grade ≥ 3 16 Jan 2026" in first
+    assert "19 Jan to 22 Jan: 3 days (2 results)" in first
+    assert "Dexamethasone: day 10 missed: vomited." in first
+    assert (
+        "Lenalidomide: day 15 held: ANC 0.8; day 16 held: ANC 0.8; day 17 held: ANC 0.8." in first
+    )
+    assert "Thalidomide: day 20 given 50 mg instead of 100 mg: somnolence." in first
+    appendix = flat(pages[-1])
+    # exceptions: 1 missed + 3 held + 1 modified = 5 rows of 61 doses
+    assert len(re.findall(r"\b\d+ \d+ (?:Jan|Feb) 2026 [A-Z]", appendix)) == 5
+    assert "20 24 Jan 2026 Thalidomide 100 mg 50 mg given, modified somnolence" in appendix
+
+
+@pytest.mark.parametrize(
+    ("paper", "width", "pages", "pages_all"),
+    # A4 portrait 595 pt wide, Letter 612 pt. Page 1 the review, page 2 the counts and labs,
+    # page 3 the 5 exceptions; the full listing of 61 doses needs one page more.
+    [("A4", 595, 3, 4), ("Letter", 612, 3, 4)],
+)
+def test_full_cycle_page_count_a4_and_letter(
+    record: Record, paper: str, width: int, pages: int, pages_all: int
+) -> None:
+    record_full_cycle(record)
+    record.repos.settings.set("print.paper_size", paper, reason="test")
+    s = documents.build_toxicity_summary(record, "MRN-0001", 1, printed_at=PRINTED_AT)
+    data = render_toxicity_summary(s)
+    reader = PdfReader(BytesIO(data))
+    assert round(float(reader.pages[0].mediabox.width)) == width
+    assert len(reader.pages) == pages
+    assert len(PdfReader(BytesIO(render_toxicity_summary(s, all_doses=True))).pages) == pages_all
