@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from clinic_app import __version__
-from clinic_app.storage import queries, schema
+from clinic_app.storage import csv_cells, queries, schema
 from clinic_app.storage.database import Record
 
 FORMAT_NAME = "clinic-app-record"
@@ -169,6 +169,7 @@ def export_csv(record: Record, folder: Path) -> int:
                 total += 1
     manifest = {k: v for k, v in document.items() if k != "tables"}
     manifest["tables"] = [f"{t}.csv" for t in _TABLES]
+    manifest[csv_cells.MANIFEST_KEY] = csv_cells.MANIFEST_VALUE
     # Row counts let import notice a file cut short at a line break (csv cannot).
     manifest["rows"] = {t: len(document["tables"][t]) for t in _TABLES}
     (folder / MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
@@ -180,15 +181,18 @@ def _csv_cell(value: Any) -> Any:
         return CSV_NULL
     if isinstance(value, str) and _LOOKS_LIKE_NULL.fullmatch(value):
         return "\\" + value  # text, not NULL: read back by dropping one backslash
+    if isinstance(value, str):
+        return csv_cells.spreadsheet_safe(value)  # never run as a formula (docs/data-format.md)
     return value
 
 
-def _csv_value(cell: str) -> str | None:
+def _csv_value(cell: str, quoted: bool = True) -> str | None:
     if cell == CSV_NULL:
         return None
     if _LOOKS_LIKE_NULL.fullmatch(cell):
         return cell[1:]
-    return cell
+    # Exports made before the formula quoting (no manifest key) are read as they are.
+    return csv_cells.from_spreadsheet_safe(cell) if quoted else cell
 
 
 # --- reading a file -----------------------------------------------------------------------------
@@ -228,13 +232,14 @@ def _read_csv_folder(folder: Path) -> dict[str, Any]:
     problems: list[str] = []
     unreadable: list[str] = []
     counts = manifest.get("rows")
+    quoted = manifest.get(csv_cells.MANIFEST_KEY) == csv_cells.MANIFEST_VALUE
     for file in sorted(folder.glob("*.csv")):
         try:
             with file.open(encoding="utf-8", newline="") as handle:
                 reader = csv.reader(handle)
                 header = next(reader, [])
                 rows = [
-                    {h: _csv_value(v) for h, v in zip(header, cells, strict=False)}
+                    {h: _csv_value(v, quoted) for h, v in zip(header, cells, strict=False)}
                     | ({"__width__": len(cells)} if len(cells) != len(header) else {})
                     for cells in reader
                 ]

@@ -15,7 +15,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-from clinic_app.storage import schema
+from clinic_app.storage import csv_cells, schema
 from clinic_app.storage.audit import ENTRY_COLUMNS, AuditEntry, entries_from
 from clinic_app.storage.database import Record
 from clinic_app.storage.queries import table_columns
@@ -151,19 +151,27 @@ def write_csv(entries: Iterable[AuditEntry], path: Path) -> int:
             changes = "; ".join(f"{k}: {o!r} -> {n!r}" for k, o, n in e.changes())
             writer.writerow(
                 [
-                    e.id,
-                    e.at,
-                    e.app_user or "",
-                    e.os_user or "",
-                    e.via,
-                    e.reason or "",
-                    e.table,
-                    e.row_id,
-                    e.action,
-                    changes,
-                    "" if e.old is None else json.dumps(e.old, ensure_ascii=False),
-                    "" if e.new is None else json.dumps(e.new, ensure_ascii=False),
+                    # A reason or value typed as "=..." must not run in a spreadsheet.
+                    csv_cells.spreadsheet_safe(cell) if isinstance(cell, str) else cell
+                    for cell in _audit_cells(e, changes)
                 ]
             )
             count += 1
     return count
+
+
+def _audit_cells(e: AuditEntry, changes: str) -> list[Any]:
+    return [
+        e.id,
+        e.at,
+        e.app_user or "",
+        e.os_user or "",
+        e.via,
+        e.reason or "",
+        e.table,
+        e.row_id,
+        e.action,
+        changes,
+        "" if e.old is None else json.dumps(e.old, ensure_ascii=False),
+        "" if e.new is None else json.dumps(e.new, ensure_ascii=False),
+    ]
