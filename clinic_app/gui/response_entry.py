@@ -47,8 +47,9 @@ _CHOICE_FIELDS = (
     "urine_ife",
     "clonal_marrow_cells",
     "soft_tissue_plasmacytoma",
-    "plasmacytoma_shrunk_50pct",
 )
+_SHRINKAGE = "plasmacytoma_shrinkage_pct"
+_SHRINKAGE_WIDGETS = (_SHRINKAGE, f"{_SHRINKAGE}_label", f"{_SHRINKAGE}_unit")
 _ALL_FIELDS = ("assessed_on", "end_of_cycle", *(n for n, _, _ in NUMBER_FIELDS), *_CHOICE_FIELDS)
 
 
@@ -93,7 +94,11 @@ class ResponseEntryDialog(QDialog):
         self.numbers = {name: child(f, QLineEdit, name) for name, _, _ in NUMBER_FIELDS}
         self.choices = {name: child(f, QComboBox, name) for name in _CHOICE_FIELDS}
         self.new_lesions = child(f, QCheckBox, "new_lesions")
-        self.shrunk_label = child(f, QLabel, "plasmacytoma_shrunk_50pct_label")
+        self.shrinkage_widgets = [child(f, QWidget, name) for name in _SHRINKAGE_WIDGETS]
+        # The yes/no "shrunk by >= 50 %" of an older entry: kept unless a measurement replaces it.
+        self.old_shrunk: bool | None = (
+            self.replacing.value.plasmacytoma_shrunk_50pct if self.replacing else None
+        )
         self.imwg_result = child(f, QLabel, "imwg_result")
         self.buttons = child(f, QDialogButtonBox, "buttons")
         self.errors = {name: child(f, QLabel, f"{name}_error") for name in _ALL_FIELDS}
@@ -123,7 +128,7 @@ class ResponseEntryDialog(QDialog):
             box.addItem("not done", None)
             box.addItem("positive", Immunofixation.POSITIVE.value)
             box.addItem("negative", Immunofixation.NEGATIVE.value)
-        for name in _CHOICE_FIELDS[2:]:  # the yes/no questions
+        for name in ("clonal_marrow_cells", "soft_tissue_plasmacytoma"):  # yes/no questions
             box = self.choices[name]
             box.addItem("not assessed", None)
             box.addItem("yes", True)
@@ -162,34 +167,44 @@ class ResponseEntryDialog(QDialog):
 
     def current_form(self) -> ResponseForm:
         cycle = self.end_of_cycle.value()
+        texts = {name: edit.text() for name, edit in self.numbers.items()}
+        asked = self.shrinkage_asked()
+        if not asked:
+            texts[_SHRINKAGE] = ""  # a hidden field is not an answer
         return ResponseForm(
             assessed_on=from_qdate(self.assessed_on.date()),
-            texts={name: edit.text() for name, edit in self.numbers.items()},
+            texts=texts,
             serum_ife=_ife(self.choices["serum_ife"].currentData()),
             urine_ife=_ife(self.choices["urine_ife"].currentData()),
             clonal_marrow_cells=self.choices["clonal_marrow_cells"].currentData(),
             soft_tissue_plasmacytoma=self.choices["soft_tissue_plasmacytoma"].currentData(),
-            # Asked only while a plasmacytoma is present; a hidden choice is not an answer.
-            plasmacytoma_shrunk_50pct=(
-                self.choices["plasmacytoma_shrunk_50pct"].currentData()
-                if self.shrunk_asked()
-                else None
-            ),
+            plasmacytoma_shrunk_50pct=self.old_shrunk if asked else None,
             new_lesions=self.new_lesions.isChecked(),
             end_of_cycle=cycle or None,
         )
 
-    def shrunk_asked(self) -> bool:
-        """The shrinkage question is shown while a soft-tissue plasmacytoma is present."""
+    def shrinkage_asked(self) -> bool:
+        """The shrinkage is asked while a soft-tissue plasmacytoma is present."""
         return self.choices["soft_tissue_plasmacytoma"].currentData() is True
 
-    def _show_shrunk(self) -> None:
-        asked = self.shrunk_asked()
-        self.choices["plasmacytoma_shrunk_50pct"].setVisible(asked)
-        self.shrunk_label.setVisible(asked)
+    def _show_shrinkage(self) -> None:
+        asked = self.shrinkage_asked()
+        for widget in self.shrinkage_widgets:
+            widget.setVisible(asked)
+        if self.old_shrunk is not None:
+            # An older entry answered only yes/no: say so where the measurement goes (shown
+            # while the field is empty, which is when that answer still counts).
+            answer = "at least" if self.old_shrunk else "less than"
+            edit = self.numbers[_SHRINKAGE]
+            edit.setPlaceholderText(f"earlier: {answer} 50 %")
+            edit.setToolTip(
+                f"Recorded earlier only as shrunk by {answer} 50 %. Enter the measured "
+                "shrinkage (percent smaller than at baseline, by the sum of the products of "
+                "the diameters); it replaces that answer. Minimal response needs 25-49 %."
+            )
 
     def recheck(self) -> None:
-        self._show_shrunk()
+        self._show_shrinkage()
         try:
             check = check_response(
                 self.record,
@@ -207,7 +222,9 @@ class ResponseEntryDialog(QDialog):
             label.setText(f"{WARNING_SIGN} {text}" if text else "")
             label.setVisible(bool(text))
         category = check.result.category if check.result else None
-        prefix = f"{WARNING_SIGN} " if category is ResponseCategory.PD else ""
+        # PD, and "not evaluable" (no category at all), carry the warning sign.
+        warn = category in (ResponseCategory.PD, ResponseCategory.NE)
+        prefix = f"{WARNING_SIGN} " if warn else ""
         self.imwg_result.setText(prefix + check.message)
         needs_reason = self.replacing is not None and not self.reason.text().strip()
         self.save_button.setEnabled(check.ok and not needs_reason)

@@ -17,7 +17,12 @@ from decimal import Decimal, InvalidOperation
 
 from clinic_app.core.errors import DomainError
 from clinic_app.core.records import Immunofixation, ResponseAssessment
-from clinic_app.core.response import AssessedResponse, classify_series, light_chain_of
+from clinic_app.core.response import (
+    AssessedResponse,
+    ResponseCategory,
+    classify_series,
+    light_chain_of,
+)
 from clinic_app.storage.database import Record
 from clinic_app.storage.rows import Stored
 
@@ -27,6 +32,8 @@ NUMBER_FIELDS = (
     ("involved_flc_mg_l", "Involved free light chain", "mg/L"),
     ("uninvolved_flc_mg_l", "Uninvolved free light chain", "mg/L"),
     ("marrow_plasma_cells_pct", "Marrow plasma cells", "%"),
+    # IMWG 2016 (Kumar): % smaller than at baseline by SPD; PR needs >= 50 %, MR 25-49 %.
+    ("plasmacytoma_shrinkage_pct", "Plasmacytoma shrinkage", "%"),
 )
 
 
@@ -42,7 +49,9 @@ class ResponseForm:
     clonal_marrow_cells: bool | None = None
     soft_tissue_plasmacytoma: bool | None = None
     plasmacytoma_shrunk_50pct: bool | None = None
-    """Has the baseline plasmacytoma shrunk by >= 50 %? (asked while one is present)"""
+    """The yes/no "shrunk by >= 50 %" of an older entry being corrected (no longer asked).
+
+    Kept unless a measured shrinkage is typed, which replaces it (the audit keeps the old)."""
     new_lesions: bool = False
     end_of_cycle: int | None = None
 
@@ -75,6 +84,15 @@ def _number(text: str, label: str, unit: str, name: str, errors: dict[str, str])
     if not value.is_finite():
         errors[name] = f"{label} must be a number in {unit}."
         return None
+    if name == "plasmacytoma_shrinkage_pct":
+        # Negative = larger than at baseline; more than 100 % smaller is impossible.
+        if value > 100:
+            errors[name] = (
+                "The plasmacytoma cannot be more than 100 % smaller (100 % = gone); "
+                "enter how much smaller it is than at baseline."
+            )
+            return None
+        return value
     if value < 0:
         errors[name] = f"{label} cannot be negative."
         return None
@@ -145,7 +163,10 @@ def check_response(
         urine_ife=form.urine_ife,
         clonal_marrow_cells=form.clonal_marrow_cells,
         soft_tissue_plasmacytoma=form.soft_tissue_plasmacytoma,
-        plasmacytoma_shrunk_50pct=form.plasmacytoma_shrunk_50pct,
+        # A measurement replaces the older yes/no answer; without one the old fact stays.
+        plasmacytoma_shrunk_50pct=(
+            form.plasmacytoma_shrunk_50pct if values["plasmacytoma_shrinkage_pct"] is None else None
+        ),
         new_lesions=form.new_lesions,
         end_of_cycle=form.end_of_cycle,
         **values,  # type: ignore[arg-type]
@@ -185,10 +206,18 @@ def check_response(
         name = exc.field or "serum_m_protein_g_dl"
         return ResponseCheck(None, {name: exc.message}, None, False, exc.message)
     result = results[-1]
-    status = "confirmed" if result.confirmed else "not confirmed yet (IMWG needs two in a row)"
-    lines = [f"{result.category.value} ({status}): {result.explanation}"]
-    lines += [f"Limited by: {text}" for text in result.limited_by]
-    return ResponseCheck(assessment, {}, result, False, "\n".join(lines))
+    return ResponseCheck(assessment, {}, result, False, "\n".join(result_lines(result)))
+
+
+def result_lines(result: AssessedResponse) -> list[str]:
+    """The category as the screens show it, then each reason a better one was not assessable."""
+    if result.category is ResponseCategory.NE:
+        # "not evaluable: nothing measured" is the whole category; nothing to confirm.
+        lines = [result.explanation[0].upper() + result.explanation[1:] + "."]
+    else:
+        status = "confirmed" if result.confirmed else "not confirmed yet (IMWG needs two in a row)"
+        lines = [f"{result.category.value} ({status}): {result.explanation}"]
+    return lines + [f"Limited by: {text}" for text in result.limited_by]
 
 
 def save_response(

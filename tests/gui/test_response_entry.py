@@ -197,40 +197,100 @@ def plasmacytoma_patient(record: Record) -> int:
     return pid
 
 
-def test_plasmacytoma_shrinkage_is_asked_while_one_is_present_and_decides_pr(
+def test_plasmacytoma_shrinkage_is_measured_while_one_is_present_and_decides_pr_and_mr(
     qtbot: QtBot, record: Record
 ) -> None:
     pid = plasmacytoma_patient(record)
     d = dialog(qtbot, record, pid, ENDS[0])
-    shrunk = d.choices["plasmacytoma_shrunk_50pct"]
-    assert [shrunk.itemText(i) for i in range(3)] == ["not assessed", "yes", "no"]
+    shrinkage = d.numbers["plasmacytoma_shrinkage_pct"]
     type_assessment(qtbot, d, ENDS[0], 1, "1.5")
-    assert not shrunk.isVisible()  # plasmacytoma "not assessed": nothing to ask yet
+    assert not shrinkage.isVisible()  # plasmacytoma "not assessed": nothing to ask yet
     present = d.choices["soft_tissue_plasmacytoma"]
     present.setCurrentIndex(present.findData(True))
-    assert shrunk.isVisible() and d.shrunk_label.isVisible()
-    # (3.0 - 1.5) / 3.0 = 50 %: PR by M-protein, but the plasmacytoma's shrinkage decides.
+    assert shrinkage.isVisible()
+    # (3.0 - 1.5) / 3.0 = 50 %: PR by M-protein, but IMWG 2016 also needs the plasmacytoma
+    # >= 50 % smaller for PR and 25-49 % for MR; not measured: SD, and the missing fact named.
+    text = d.imwg_result.text()
+    assert text.startswith("SD")
+    assert (
+        "Limited by: PR not assessable: the soft-tissue plasmacytoma present at baseline " in text
+    )
+    assert "Limited by: MR not assessable: " in text and "shrinkage is not recorded" in text
+    qtbot.keyClicks(shrinkage, "30")  # 30 % smaller: 25-49 % -> MR
     assert d.imwg_result.text().startswith("MR")
-    assert "shrinkage is not recorded" in d.imwg_result.text()
-    shrunk.setCurrentIndex(shrunk.findData(False))
-    assert d.imwg_result.text().startswith("MR")
-    shrunk.setCurrentIndex(shrunk.findData(True))
+    shrinkage.clear()
+    qtbot.keyClicks(shrinkage, "50")  # 50 % smaller -> PR, exactly at the boundary
     assert d.imwg_result.text().startswith("PR")
+    shrinkage.clear()
+    qtbot.keyClicks(shrinkage, "120")
+    assert "more than 100 % smaller" in d.errors["plasmacytoma_shrinkage_pct"].text()
+    assert not d.save_button.isEnabled()
+    shrinkage.clear()
+    qtbot.keyClicks(shrinkage, "62.5")
     qtbot.keyClick(d.numbers["serum_m_protein_g_dl"], Qt.Key.Key_Return)
     assert d.saved_id is not None
     saved = record.repos.responses.get(d.saved_id).value
-    assert saved.soft_tissue_plasmacytoma is True and saved.plasmacytoma_shrunk_50pct is True
+    assert saved.soft_tissue_plasmacytoma is True
+    assert saved.plasmacytoma_shrinkage_pct == Decimal("62.5")
+    assert saved.plasmacytoma_shrunk_50pct is None
 
-    # Reopened for correction it shows the answer; with the plasmacytoma gone it is not asked.
+    # Reopened for correction it shows the measurement; with the plasmacytoma gone it is not
+    # asked (and a hidden field is no answer).
     c = ResponseEntryDialog(record, pid, today=lambda: ENDS[0], replacing_id=d.saved_id)
     qtbot.addWidget(c)
     c.show()
-    assert c.choices["plasmacytoma_shrunk_50pct"].currentData() is True
+    assert c.numbers["plasmacytoma_shrinkage_pct"].text() == "62.5"
     c.choices["soft_tissue_plasmacytoma"].setCurrentIndex(
         c.choices["soft_tissue_plasmacytoma"].findData(False)
     )
-    assert not c.choices["plasmacytoma_shrunk_50pct"].isVisible()
-    assert c.current_form().plasmacytoma_shrunk_50pct is None
+    assert not c.numbers["plasmacytoma_shrinkage_pct"].isVisible()
+    assert c.current_form().texts["plasmacytoma_shrinkage_pct"] == ""
+
+
+def test_an_older_yes_no_answer_is_kept_until_a_measurement_replaces_it(
+    qtbot: QtBot, record: Record
+) -> None:
+    pid = plasmacytoma_patient(record)
+    # An entry made before the shrinkage was measured: 2.0 g/dL and "shrunk >= 50 %: no".
+    old_id = record.repos.responses.add(
+        pid,
+        ResponseAssessment(
+            ENDS[0],
+            serum_m_protein_g_dl=Decimal("2.0"),
+            soft_tissue_plasmacytoma=True,
+            plasmacytoma_shrunk_50pct=False,
+            end_of_cycle=1,
+        ),
+    )
+    c = ResponseEntryDialog(record, pid, today=lambda: ENDS[0], replacing_id=old_id)
+    qtbot.addWidget(c)
+    c.show()
+    # (3.0 - 2.0) / 3.0 = 33.3 %: MR by M-protein; "< 50 %" cannot say whether it reached 25 %.
+    assert c.imwg_result.text().startswith("SD")
+    assert "recorded only as 'shrunk by less than 50 %'" in c.imwg_result.text()
+    shrinkage = c.numbers["plasmacytoma_shrinkage_pct"]
+    assert shrinkage.isVisible() and shrinkage.placeholderText() == "earlier: less than 50 %"
+    assert "Recorded earlier only as shrunk by less than 50 %" in shrinkage.toolTip()
+    assert c.current_form().plasmacytoma_shrunk_50pct is False  # kept, not dropped
+    qtbot.keyClicks(c.numbers["plasmacytoma_shrinkage_pct"], "40")  # 40 %: MR
+    assert c.imwg_result.text().startswith("MR")
+    qtbot.keyClicks(c.reason, "shrinkage measured on the CT report")
+    qtbot.keyClick(c.numbers["serum_m_protein_g_dl"], Qt.Key.Key_Return)
+    saved = record.repos.responses.get(old_id).value
+    assert saved.plasmacytoma_shrinkage_pct == Decimal(40)
+    assert saved.plasmacytoma_shrunk_50pct is None
+
+
+def test_nothing_measured_is_not_evaluable_with_the_reason(qtbot: QtBot, record: Record) -> None:
+    pid = dextr(record)
+    d = dialog(qtbot, record, pid, ENDS[0])
+    d.assessed_on.setDate(QDate(ENDS[0].year, ENDS[0].month, ENDS[0].day))
+    d.end_of_cycle.setValue(1)
+    qtbot.keyClicks(d.numbers["marrow_plasma_cells_pct"], "3")  # marrow only: no M-protein
+    text = d.imwg_result.text()
+    assert text.startswith("⚠ Not evaluable: nothing measured.")
+    assert "SD" not in text
+    assert "Limited by: not evaluable: serum M-protein not measured" in text
 
 
 @pytest.mark.parametrize(("chain", "expected"), [(None, "CR"), ("lambda", "sCR")])
