@@ -173,6 +173,7 @@ def summary_to_json(s: PatientSummary) -> dict[str, Any]:
                 "end_of_cycle": r.end_of_cycle,
                 "category": r.category,
                 "confirmed": r.confirmed,
+                "limited_by": list(r.limited_by),
             }
             for r in s.responses
         ],
@@ -231,8 +232,13 @@ def print_summary(s: PatientSummary) -> None:
         print("Response (IMWG):")
         for r in s.responses:
             closes = f" (end of cycle {r.end_of_cycle})" if r.end_of_cycle else ""
-            state = "confirmed" if r.confirmed else "unconfirmed"
-            print(f"  {r.assessed_on}{closes}: {r.category}, {state}")
+            if r.category == "not evaluable":  # no category, nothing to confirm
+                print(f"  {r.assessed_on}{closes}: {r.explanation}")
+            else:
+                state = "confirmed" if r.confirmed else "unconfirmed"
+                print(f"  {r.assessed_on}{closes}: {r.category}, {state}")
+            for why in r.limited_by:
+                print(f"    limited by: {why}")
     if s.dlt is not None:
         verdict = {True: "yes", False: "no", None: "not yet decided"}[s.dlt.dlt]
         print(f"DLT proposal (cycle 1): {verdict}. {s.dlt.summary}")

@@ -352,6 +352,9 @@ def response_section(doc: ToxicitySummary) -> list[Any]:
     r = doc.response
     if r.category is None:
         text = r.explanation
+    elif r.category == "not evaluable":  # IMWG: no category, so nothing to confirm (issue 13)
+        when = day_text(r.assessed_on) if r.assessed_on else ""
+        text = f"{r.explanation[:1].upper()}{r.explanation[1:]} ({when})."
     else:
         state = (
             "confirmed" if r.confirmed else "not confirmed (needs a second consecutive assessment)"

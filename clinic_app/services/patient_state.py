@@ -539,6 +539,8 @@ class ResponseLine:
     category: str
     confirmed: bool
     explanation: str
+    limited_by: tuple[str, ...] = ()
+    """Why a better category could not be assessed (core.response computes it)."""
 
 
 @dataclass(frozen=True)
@@ -849,6 +851,7 @@ def patient_summary(
                 r.category.value,
                 r.confirmed,
                 r.explanation,
+                r.limited_by,
             )
             for r in series
         ),

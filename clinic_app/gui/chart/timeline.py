@@ -712,7 +712,7 @@ def _response_items(
     for mark in marks:
         text = mark.label
         fill = _PD_RESPONSE if mark.category == "PD" else _GOOD_RESPONSE
-        if mark.category is None or mark.category == "baseline":
+        if mark.category in (None, "baseline", "not evaluable"):  # no response to colour
             fill = _NEUTRAL
         width = fm.horizontalAdvance(text) + 8
         cx = x(mark.on) + ppd / 2
