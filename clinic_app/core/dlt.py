@@ -35,6 +35,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 
+from clinic_app.core.dosing import format_dose_change
 from clinic_app.core.errors import DomainError, MissingDataError, ProtocolError
 from clinic_app.core.ismp import format_number
 from clinic_app.core.records import (
@@ -212,6 +213,8 @@ class Cycle1DoseReduction:
 
     modification: DoseModification
     haematological: bool
+    unit: str | None = None
+    """The drug's prescribing unit ("mg", or "mg/m²"), so the evidence says it; None: unknown."""
 
 
 @dataclass(frozen=True)
@@ -933,10 +936,8 @@ class _Evaluation:
             mod = item.modification
             if mod.new_dose >= mod.old_dose:
                 continue
-            text = (
-                f"{mod.drug} {format_number(mod.old_dose)} -> {format_number(mod.new_dose)} "
-                f"decided {mod.decided_on.isoformat()} ({mod.reason})"
-            )
+            change = format_dose_change(mod.drug, mod.old_dose, mod.new_dose, item.unit)
+            text = f"{change} decided {mod.decided_on.isoformat()} ({mod.reason})"
             if mod.effective_cycle != 1 and not self.in_window(mod.decided_on):
                 self.notes.append(
                     f"Dose reduction outside cycle 1 not counted: {text}. If it was for "

@@ -1,7 +1,10 @@
 """Dose arithmetic: body-surface area, creatinine clearance, mg/m² rounding, unit counts.
 
 All arithmetic is exact ``Decimal``; a result is rounded only where a rule says so, and the
-rounding is shown beside the unrounded value.
+rounding is shown beside the unrounded value. A threshold compares the exact value, never a
+figure rounded for the screen; and a figure shown next to a threshold is cut, not rounded,
+towards the side the exact value is on (39.96 mL/min shows as 39.9, never as 40 beside a
+"below 40" rule).
 """
 
 from __future__ import annotations
@@ -10,12 +13,12 @@ import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
-from decimal import ROUND_HALF_UP, Decimal, localcontext
+from decimal import ROUND_DOWN, ROUND_HALF_UP, ROUND_UP, Decimal, localcontext
 from enum import StrEnum
 from functools import cache
 
 from clinic_app.core.errors import DomainError
-from clinic_app.core.ismp import format_number
+from clinic_app.core.ismp import format_number, format_quantity
 from clinic_app.core.records import Sex
 from clinic_app.core.resources import resources_dir
 
@@ -111,15 +114,46 @@ def body_surface_area(
     )
 
 
+def shown_down(value: Decimal, places: Decimal = ONE_PLACE) -> Decimal:
+    """``value`` cut (not rounded) to ``places``: for a figure beside an "at least" or "below"
+    threshold, so it is never on the other side of it (39.96 -> 39.9 beside "below 40")."""
+    return value.quantize(places, ROUND_DOWN)
+
+
+def shown_up(value: Decimal, places: Decimal = ONE_PLACE) -> Decimal:
+    """``value`` rounded away from zero to ``places``: for a figure beside a "more than"
+    threshold that it exceeds (10.04 % -> 10.1 % beside "more than 10 %")."""
+    return value.quantize(places, ROUND_UP)
+
+
+def format_crcl(ml_min: Decimal) -> str:
+    """A creatinine clearance as the screens and cards show it (one decimal, cut).
+
+    >>> format_crcl(Decimal("39.958333"))
+    '39.9 mL/min'
+    """
+    return format_quantity(shown_down(ml_min), "mL/min")
+
+
 @dataclass(frozen=True)
 class CreatinineClearance:
     ml_min: Decimal
-    """Rounded to 1 decimal."""
+    """Exact: the renal rules compare this (a CrCl of 39.96 mL/min is below 40)."""
     age_years: int
     weight_kg: Decimal
     creatinine_mg_dl: Decimal
+    """Converted for the formula; exact, so never shown (see ``creatinine_value``)."""
     sex: Sex
     measured_on: date | None = None
+    creatinine_value: Decimal | None = None
+    """The creatinine as entered, in ``creatinine_unit`` (None: it was mg/dL, see above)."""
+    creatinine_unit: str = "mg/dL"
+    """As written for people: "mg/dL" or "µmol/L"."""
+
+    @property
+    def shown_ml_min(self) -> Decimal:
+        """One decimal, cut: never rounded up across a "below" threshold."""
+        return shown_down(self.ml_min)
 
     @property
     def sex_word(self) -> str:
@@ -127,11 +161,27 @@ class CreatinineClearance:
 
     def describe(self) -> str:
         when = f" on {self.measured_on.isoformat()}" if self.measured_on else ""
+        entered = self.creatinine_mg_dl if self.creatinine_value is None else self.creatinine_value
+        creatinine = format_quantity(entered, self.creatinine_unit)
         return (
-            f"CrCl {format_number(self.ml_min)} mL/min (Cockcroft-Gault: age {self.age_years}, "
-            f"weight {format_number(self.weight_kg)} kg, creatinine "
-            f"{format_number(self.creatinine_mg_dl)} mg/dL, {self.sex_word}{when})"
+            f"CrCl {format_crcl(self.ml_min)} (Cockcroft-Gault: age {self.age_years}, "
+            f"weight {format_number(self.weight_kg)} kg, creatinine {creatinine}, "
+            f"{self.sex_word}{when})"
         )
+
+
+def format_dose_change(drug: str, old: Decimal, new: Decimal, unit: str | None) -> str:
+    """A dose change in a sentence, the unit on both doses (rules §8).
+
+    ``unit`` is the drug's prescribing unit (``DoseBasis.unit``: "mg", or "mg/m²" for a
+    body-surface-area drug). None says the unit is not known rather than guessing one.
+
+    >>> format_dose_change("pomalidomide", Decimal(3), Decimal(2), "mg")
+    'pomalidomide 3 mg → 2 mg'
+    """
+    if unit is None:
+        return f"{drug} {format_number(old)} → {format_number(new)} (unit not given)"
+    return f"{drug} {format_quantity(old, unit)} → {format_quantity(new, unit)}"
 
 
 def creatinine_to_mg_dl(value: Decimal, unit: str) -> Decimal:
@@ -158,9 +208,9 @@ def cockcroft_gault(
     Actual weight, age in whole years on the day of the lab.
 
     >>> cockcroft_gault(60, Decimal(72), Decimal(1), Sex.MALE).ml_min  # 80 * 72 / 72
-    Decimal('80.0')
+    Decimal('80')
     >>> cockcroft_gault(60, Decimal(72), Decimal("88.4"), Sex.FEMALE, "umol/L").ml_min  # 80 * 0.85
-    Decimal('68.0')
+    Decimal('68.00')
     """
     if not creatinine.is_finite() or creatinine <= 0:
         raise DomainError("Serum creatinine must be a positive number.", field="creatinine")
@@ -179,12 +229,14 @@ def cockcroft_gault(
     if sex is Sex.FEMALE:
         value *= Decimal("0.85")
     return CreatinineClearance(
-        ml_min=value.quantize(ONE_PLACE, ROUND_HALF_UP),
+        ml_min=value,
         age_years=age_years,
         weight_kg=weight_kg,
         creatinine_mg_dl=scr,
         sex=sex,
         measured_on=measured_on,
+        creatinine_value=creatinine,
+        creatinine_unit="mg/dL" if creatinine_unit == "mg/dL" else "µmol/L",
     )
 
 
@@ -229,9 +281,11 @@ def round_bsa_dose(
     rounded = steps * increment_mg
     dose = RoundedDose(per_m2, bsa_m2, calculated, rounded, increment_mg)
     if rounded <= 0 or abs(rounded - calculated) * 100 > max_difference_pct * calculated:
+        # Rounded away from zero, so a refused 10.04 % never reads as an allowed "10 %".
+        shown = shown_up(abs(rounded - calculated) * 100 / calculated)
         raise DomainError(
             f"Rounding {format_number(calculated)} mg to {format_number(rounded)} mg changes the "
-            f"dose by {format_number(abs(dose.difference_pct))} %, more than the "
+            f"dose by {format_number(shown)} %, more than the "
             f"{format_number(max_difference_pct)} % allowed; prescribe the dose by hand.",
             field="dose",
         )
@@ -311,9 +365,15 @@ class WeightChange:
     def needs_recalculation(self) -> bool:
         return abs(self.change_pct) >= self.threshold_pct
 
+    @property
+    def shown_pct(self) -> Decimal:
+        """The size of the change to one decimal, cut: 9.96 % reads 9.9 %, not the 10 % that
+        would flag it (the flag itself compares the exact change)."""
+        return shown_down(abs(self.change_pct))
+
     def describe(self) -> str:
         direction = "up" if self.change_pct > 0 else "down"
-        shown = abs(self.change_pct).quantize(ONE_PLACE, ROUND_HALF_UP)
+        shown = self.shown_pct
         return (
             f"Weight {format_number(self.current_kg)} kg is {format_number(shown)} % "
             f"{direction} from {format_number(self.previous_kg)} kg behind the last BSA"
@@ -336,16 +396,18 @@ def weight_change(
     return WeightChange(previous_kg, current_kg, threshold_pct)
 
 
-def step_down(ladder: Sequence[Decimal], current: Decimal) -> Decimal:
+def step_down(ladder: Sequence[Decimal], current: Decimal, *, unit: str) -> Decimal:
     """The next dose down the reduction ladder from ``current`` (rules §2).
 
-    >>> step_down([Decimal(25), Decimal(20), Decimal(15)], Decimal(25))
+    ``unit`` is the ladder's (the drug's prescribing unit, "mg" or "mg/m²"), for the refusal.
+
+    >>> step_down([Decimal(25), Decimal(20), Decimal(15)], Decimal(25), unit="mg")
     Decimal('20')
     """
     lower = [d for d in ladder if d < current]
     if not lower:
         raise DomainError(
-            f"{format_number(current)} is already at or below the lowest step of the "
+            f"{format_quantity(current, unit)} is already at or below the lowest step of the "
             "reduction ladder.",
             field="dose",
         )

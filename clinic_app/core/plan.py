@@ -13,7 +13,13 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 
-from clinic_app.core.dosing import Bsa, RoundedDose, round_bsa_dose, split_into_units
+from clinic_app.core.dosing import (
+    Bsa,
+    RoundedDose,
+    format_crcl,
+    round_bsa_dose,
+    split_into_units,
+)
 from clinic_app.core.errors import DomainError, MissingDataError
 from clinic_app.core.ismp import format_number, format_quantity
 from clinic_app.core.protocol import (
@@ -354,11 +360,12 @@ def _dose_for(
                 f"{format_number(rule.renal_cap.max_dose)} mg); record a creatinine first.",
                 field="crcl_ml_min",
             )
+        # The exact CrCl against the cap (39.96 is below 40); the figure shown is cut, not rounded.
         if crcl < rule.renal_cap.crcl_below and rule.renal_cap.max_dose < dose:
             dose = rule.renal_cap.max_dose
+            below = format_quantity(rule.renal_cap.crcl_below, "mL/min")
             reasons.append(
-                f"CrCl {format_number(crcl)} mL/min < {format_number(rule.renal_cap.crcl_below)}: "
-                f"at most {format_number(dose)} mg"
+                f"CrCl {format_crcl(crcl)} < {below}: at most {format_quantity(dose, unit)}"
             )
     rounding = None
     if drug.basis is DoseBasis.PER_M2:

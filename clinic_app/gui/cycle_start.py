@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from datetime import date
-from decimal import Decimal
 
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -75,7 +74,6 @@ _FIELDS = (
 # Problems whose field has no label of its own are shown with the plan.
 _PLAN_FIELDS = {"plan", "phase", "bsa", "crcl_ml_min", "dose", "dose_level", "strengths", "cycle"}
 _MAX_REASONS = 4
-_CENTI = Decimal("0.01")
 OK_MARK, NOT_OK_MARK = "✓", WARNING_SIGN
 
 
@@ -301,13 +299,8 @@ class CycleStartDialog(QDialog):
             if check.crcl_lab is not None:
                 days = (from_qdate(self.start.date()) - check.crcl_lab.collected_on).days
                 age = f"; creatinine {days} day(s) before day 1"
-            self.crcl_result.setText(
-                check.crcl.describe().replace(
-                    format_number(check.crcl.creatinine_mg_dl),
-                    format_number(check.crcl.creatinine_mg_dl.quantize(_CENTI)),
-                )
-                + age
-            )
+            # The creatinine as entered, the CrCl cut to one decimal (core.dosing).
+            self.crcl_result.setText(check.crcl.describe() + age)
         else:
             self.crcl_result.setText("— (needs the weight and a creatinine)")
 

@@ -17,6 +17,7 @@ from typing import Any
 from reportlab.lib import colors
 from reportlab.platypus import KeepTogether, SimpleDocTemplate, Spacer, Table, TableStyle
 
+from clinic_app.core.dosing import format_crcl
 from clinic_app.core.ismp import format_number, format_quantity
 from clinic_app.core.plan import CyclePlan, PlanDay, PlannedDose
 from clinic_app.core.protocol import MonitoringEvent, Route
@@ -200,7 +201,8 @@ def header(card: DosingCard, width: float) -> list[Any]:
         facts.append(
             [
                 "Creatinine clearance",
-                f"{format_quantity(plan.crcl_ml_min, 'mL/min')} (Cockcroft-Gault{when})",
+                # the stored CrCl is exact (the renal rule's); shown cut to one decimal
+                f"{format_crcl(plan.crcl_ml_min)} (Cockcroft-Gault{when})",
             ]
         )
     for note in plan.dose_notes:

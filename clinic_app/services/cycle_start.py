@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
 from clinic_app.core import labs
 from clinic_app.core.dosing import (
@@ -575,11 +575,10 @@ def _body(
     change = weight_change(last.weight_kg, request.weight_kg, protocol.settings.weight_change_pct)
     if change.needs_recalculation:
         if not request.weight_change_acknowledged:
-            shown = abs(change.change_pct).quantize(Decimal("0.1"), ROUND_HALF_UP)
             refuse(
                 "weight_ack",
-                f"Weight changed by {format_number(shown)} %: acknowledge it before the doses "
-                "are confirmed.",
+                f"Weight changed by {format_number(change.shown_pct)} %: acknowledge it before "
+                "the doses are confirmed.",
             )
         return new_bsa, new_bsa, change, "BSA recalculated from this measurement."
     kept = body_surface_area(

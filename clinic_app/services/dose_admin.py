@@ -277,7 +277,8 @@ def modification_choices(record: Record, view: CycleView, from_day: int = 1) -> 
         remaining = current
         while True:
             try:
-                remaining = step_down(drug.ladder, remaining)  # rules §2: protocol ladders
+                # rules §2: protocol ladders
+                remaining = step_down(drug.ladder, remaining, unit=drug.basis.unit)
             except DomainError:
                 break
             steps.append(remaining)

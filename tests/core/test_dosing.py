@@ -64,19 +64,23 @@ def test_bsa_refuses_absurd_body_measurements(
 
 
 def test_cockcroft_gault_by_hand() -> None:
-    # (140 - 70) * 60 / (72 * 1.2) = 4200 / 86.4 = 48.611 -> 48.6 mL/min
-    assert cockcroft_gault(70, D(60), D("1.2"), Sex.MALE).ml_min == D("48.6")
-    # female: 48.611 * 0.85 = 41.319 -> 41.3
-    assert cockcroft_gault(70, D(60), D("1.2"), Sex.FEMALE).ml_min == D("41.3")
-    # µmol/L: 106.08 / 88.4 = 1.2 mg/dL -> the same 48.6
-    assert cockcroft_gault(70, D(60), D("106.08"), Sex.MALE, "umol/L").ml_min == D("48.6")
+    # (140 - 70) * 60 / (72 * 1.2) = 4200 / 86.4 = 48.611... mL/min, kept exact; shown 48.6
+    male = cockcroft_gault(70, D(60), D("1.2"), Sex.MALE)
+    assert male.ml_min == D(4200) / D("86.4") and male.shown_ml_min == D("48.6")
+    # female: 48.611 * 0.85 = 41.319 -> shown 41.3
+    female = cockcroft_gault(70, D(60), D("1.2"), Sex.FEMALE)
+    assert female.ml_min == D(4200) / D("86.4") * D("0.85") and female.shown_ml_min == D("41.3")
+    # µmol/L: 106.08 / 88.4 = 1.2 mg/dL -> the same 48.611...
+    assert cockcroft_gault(70, D(60), D("106.08"), Sex.MALE, "umol/L").ml_min == male.ml_min
 
 
 def test_crcl_near_the_dextr_maintenance_threshold() -> None:
-    # (140 - 75) * 55 / (72 * 1.24) = 3575 / 89.28 = 40.04 -> 40.0 (not < 40)
-    assert cockcroft_gault(75, D(55), D("1.24"), Sex.MALE).ml_min == D("40.0")
-    # (140 - 75) * 55 / (72 * 1.25) = 3575 / 90 = 39.72 -> 39.7 (< 40)
-    assert cockcroft_gault(75, D(55), D("1.25"), Sex.MALE).ml_min == D("39.7")
+    # (140 - 75) * 55 / (72 * 1.24) = 3575 / 89.28 = 40.04 (not < 40), shown 40
+    above = cockcroft_gault(75, D(55), D("1.24"), Sex.MALE)
+    assert not above.ml_min < 40 and above.shown_ml_min == D("40.0")
+    # (140 - 75) * 55 / (72 * 1.25) = 3575 / 90 = 39.72 (< 40), shown 39.7
+    below = cockcroft_gault(75, D(55), D("1.25"), Sex.MALE)
+    assert below.ml_min < 40 and below.shown_ml_min == D("39.7")
 
 
 def test_age_in_whole_years_on_the_lab_day() -> None:
@@ -151,10 +155,10 @@ def test_weight_change_flag_at_ten_percent() -> None:
 
 def test_reduction_ladder() -> None:
     ladder = [D(25), D(20), D(15), D(10), D(5), D("2.5")]
-    assert step_down(ladder, D(20)) == D(15)
-    assert step_down(ladder, D(5)) == D("2.5")
-    with pytest.raises(DomainError, match="lowest step"):
-        step_down(ladder, D("2.5"))
+    assert step_down(ladder, D(20), unit="mg") == D(15)
+    assert step_down(ladder, D(5), unit="mg") == D("2.5")
+    with pytest.raises(DomainError, match="2.5 mg is already at or below the lowest step"):
+        step_down(ladder, D("2.5"), unit="mg")
 
 
 @pytest.mark.parametrize(

@@ -83,8 +83,8 @@ def test_cycle1_start_by_keyboard(
     assert "✓ met: Lenalidomide needs Absolute neutrophil count" in d.conditions_text.text()
     assert "1.5 ×10⁹/L on 2025-03-09" in d.conditions_text.text()
     assert "BSA 1.84 m²" in d.bsa_result.text() and "kept" in d.bsa_result.text()
-    # (140 - 59) * 71 / 72 = 79.875 -> 79.9 mL/min
-    assert d.crcl_result.text().startswith("CrCl 79.9 mL/min")
+    # (140 - 59) * 71 / 72 = 79.875 mL/min, shown cut to one decimal: 79.8
+    assert d.crcl_result.text().startswith("CrCl 79.8 mL/min")
     assert d.plan_model.rowCount() == 61
     first = [d.plan_model.index(0, c).data() for c in range(5)]
     assert first == ["1", "2025-03-10", "Dexamethasone", "40 mg", "2 × 20 mg tablets"]

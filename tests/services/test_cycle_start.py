@@ -145,8 +145,8 @@ def test_cycle1_start_shows_everything_and_writes_one_transaction(
     # kept BSA: sqrt(170 * 72 / 3600) = sqrt(3.4) = 1.8439 -> 1.84; new one 1.83 (71 kg)
     assert check.bsa is not None and check.bsa.m2 == Decimal("1.84")
     assert check.new_bsa is not None and check.new_bsa.m2 == Decimal("1.83")
-    # CrCl: age 59 on 2025-03-03 (birthday 03-10), (140 - 59) * 71 / (72 * 1) = 79.875 -> 79.9
-    assert check.crcl is not None and check.crcl.ml_min == Decimal("79.9")
+    # CrCl: age 59 on 2025-03-03 (birthday 03-10), (140 - 59) * 71 / (72 * 1) = 79.875 exact
+    assert check.crcl is not None and check.crcl.ml_min == Decimal("79.875")
     assert all(c.met for c in check.conditions) and len(check.conditions) == 2
     assert {line.test: line.age_days for line in check.labs} == {
         "anc": 1,
@@ -168,7 +168,7 @@ def test_cycle1_start_shows_everything_and_writes_one_transaction(
     cycle = record.repos.cycles.get(result.cycle_id).value
     assert cycle.status is CycleStatus.STARTED and cycle.start_date == C1
     assert cycle.number == 1 and cycle.bsa_m2 == Decimal("1.84")
-    assert cycle.crcl_ml_min == Decimal("79.9")
+    assert cycle.crcl_ml_min == Decimal("79.875")  # stored exact (the renal rule's value)
     live = record.repos.doses.for_cycle(result.cycle_id)
     assert len(live) == 61 and all(d.status is DoseStatus.PLANNED for d in live)
     # the enrolment's 61 planned doses were voided (kept in the record), 61 new ones added
@@ -439,8 +439,8 @@ def test_maintenance_start_refuses_a_stale_creatinine(
     check = check_start(gather_start(record, pid, protocols), req(c5), c5)
     assert check.ok, check.problems
     # Age 60 on 2025-06-27 (born 1965-03-10): (140 - 60) * 71 / (72 * 3.0) = 5680 / 216
-    # = 26.296 -> 26.3 mL/min < 40 -> lenalidomide min(15, 25) = 15 mg.
-    assert check.crcl is not None and check.crcl.ml_min == Decimal("26.3")
+    # = 26.296 mL/min (shown 26.2) < 40 -> lenalidomide min(15, 25) = 15 mg.
+    assert check.crcl is not None and check.crcl.ml_min == Decimal(5680) / Decimal(216)
     assert check.plan is not None
     day1 = {d.drug: d for d in check.plan.days[0].doses}
     assert day1["lenalidomide"].dose_mg == Decimal(15)

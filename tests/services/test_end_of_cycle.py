@@ -117,8 +117,8 @@ def test_plateau_after_four_cycles_proposes_maintenance_at_the_reduced_dose(
     [
         # 61.2 / 1.53 = 40.0 exactly: not below 40, so the induction dose (20 mg) stays.
         ("1.53", "40.0", Decimal(20)),
-        # 61.2 / 1.52 = 40.26 -> 40.3: 20 mg.
-        ("1.52", "40.3", Decimal(20)),
+        # 61.2 / 1.52 = 40.26, shown cut to 40.2: 20 mg.
+        ("1.52", "40.2", Decimal(20)),
         # 61.2 / 1.54 = 39.74 -> 39.7 < 40: the lower of 15 mg and 20 mg = 15 mg.
         ("1.54", "39.7", Decimal(15)),
     ],
@@ -129,7 +129,7 @@ def test_maintenance_lenalidomide_renal_cap_at_its_boundary(
     pid, _ = dextr_four_cycles(record, scr)
     m = end_of_cycle_view(record, pid, END_OF_C4, PROTOCOLS).maintenance
     assert m is not None and m.crcl is not None
-    assert m.crcl.ml_min == Decimal(crcl)
+    assert m.crcl.shown_ml_min == Decimal(crcl)  # the rule itself reads the exact ml_min
     assert m.doses_mg["lenalidomide"] == lenalidomide
 
 

@@ -98,7 +98,7 @@ def test_bsa_and_crcl_worked_by_hand(protocols: dict[str, Protocol]) -> None:
 
 def test_crcl_female_and_age_on_the_lab_day(protocols: dict[str, Protocol]) -> None:
     # Drawn the day before the 60th birthday: age 59. (140 - 59) * 72 / 72 = 81, * 0.85 = 68.85
-    # -> 68.9 mL/min (half up at one decimal).
+    # mL/min, kept exact for the renal rules (shown cut to one decimal: 68.8).
     req = request("dextr", creatinine_on=date(2025, 3, 9), creatinine=Decimal(1))
     req = EnrolmentRequest(**{**req.__dict__, "creatinine_unit": "mg/dL"})
     check = check_enrolment(
@@ -106,7 +106,7 @@ def test_crcl_female_and_age_on_the_lab_day(protocols: dict[str, Protocol]) -> N
     )
     assert check.crcl is not None
     assert check.crcl.age_years == 59
-    assert check.crcl.ml_min == Decimal("68.9")
+    assert check.crcl.ml_min == Decimal("68.85")
 
 
 def test_missing_and_implausible_body_values_are_named(protocols: dict[str, Protocol]) -> None:

@@ -310,12 +310,8 @@ class EnrolmentDialog(QDialog):
             self.bsa_result.setText("— (needs height, weight and their date)")
         if check.crcl is not None:
             crcl = check.crcl
-            self.crcl_result.setText(
-                f"{format_number(crcl.ml_min)} mL/min (Cockcroft-Gault: age {crcl.age_years}, "
-                f"weight {format_number(crcl.weight_kg)} kg, creatinine "
-                f"{format_number(crcl.creatinine_mg_dl.quantize(Decimal('0.01')))} mg/dL, "
-                f"{crcl.sex_word})"
-            )
+            # The exact CrCl cut to one decimal and the creatinine as entered (core.dosing).
+            self.crcl_result.setText(crcl.describe().removeprefix("CrCl "))
         else:
             self.crcl_result.setText("— (needs weight, creatinine and its date)")
 
