@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from clinic_app.core.dosing import format_dose_change
 from clinic_app.core.ismp import format_number, format_quantity
 from clinic_app.core.plan import CyclePlan
 from clinic_app.core.protocol import Protocol
@@ -339,10 +340,18 @@ class CycleStartDialog(QDialog):
             for note in plan.dose_notes:
                 if note.rounding is not None:
                     lines.append(f"{plan.drug_names[note.drug]}: {note.rounding.describe()}")
+        drugs = self.context.protocol.drugs if self.context.protocol else {}
         for m in check.carried:
+            drug = drugs.get(m.drug)
+            # rules §8: both doses with their unit (mg, or mg/m² for bendamustine)
+            change = format_dose_change(
+                drug.name if drug else m.drug,
+                m.old_dose,
+                m.new_dose,
+                drug.basis.unit if drug else None,
+            )
             lines.append(
-                f"Carried over: {m.drug} {format_number(m.old_dose)} → "
-                f"{format_number(m.new_dose)} from cycle {m.effective_cycle} day "
+                f"Carried over: {change} from cycle {m.effective_cycle} day "
                 f"{m.effective_day} ({m.reason}; {m.decided_by}, {m.decided_on.isoformat()})"
             )
         if not check.carried:

@@ -222,7 +222,8 @@ def test_cycle2_shows_20_mg_carried_over(
     good_counts(record, pid, C2)
     d = dialog(qtbot, record, pid, protocols, today=C2)
     type_into(qtbot, d.weight_edit, "71")
-    assert "Carried over: lenalidomide 25 → 20 from cycle 2 day 1" in d.carried_text.text()
+    # every dose with its unit (rules §8), the drug by its name
+    assert "Carried over: Lenalidomide 25 mg → 20 mg from cycle 2 day 1" in d.carried_text.text()
     rows = [
         [d.plan_model.index(r, c).data() for c in range(5)] for r in range(d.plan_model.rowCount())
     ]

@@ -428,7 +428,7 @@ def test_tooltip_event_shows_the_marker_text(qtbot: QtBot, widget: TimelineWidge
     event = QHelpEvent(QEvent.Type.ToolTip, point, canvas.mapToGlobal(point))
     QApplication.sendEvent(canvas, event)
     qtbot.waitUntil(QToolTip.isVisible)
-    assert QToolTip.text().startswith("Dexamethasone: 40 → 20 mg from cycle 2 day 1")
+    assert QToolTip.text().startswith("Dexamethasone 40 mg → 20 mg from cycle 2 day 1")
     QToolTip.hideText()
 
 

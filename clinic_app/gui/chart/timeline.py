@@ -49,7 +49,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from clinic_app.core.ismp import format_number
+from clinic_app.core.dosing import format_dose_change
 from clinic_app.core.records import DoseStatus
 from clinic_app.gui.chart.timeline_model import (
     AeMark,
@@ -751,11 +751,12 @@ def _modification_items(
     for mark in marks:
         if mark.on is None:
             continue  # its cycle is not on the chart; the changes tab still lists it
-        unit = f" {mark.unit}" if mark.unit else ""
         label = names.get(mark.drug, mark.drug)
         arrow = "▼" if mark.new_dose < mark.old_dose else "▲"
+        # rules §8: both doses with their unit (mg, or mg/m² for bendamustine)
+        change = format_dose_change(label, mark.old_dose, mark.new_dose, mark.unit or None)
         tooltip = (
-            f"{label}: {format_number(mark.old_dose)} → {format_number(mark.new_dose)}{unit} "
+            f"{change} "
             f"from cycle {mark.effective_cycle} day {mark.effective_day}\n"
             f"Reason: {mark.reason}\nDecided by {mark.decided_by} on {_fmt_day(mark.decided_on)}"
         )
