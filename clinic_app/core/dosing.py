@@ -13,12 +13,12 @@ import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
-from decimal import ROUND_DOWN, ROUND_HALF_UP, ROUND_UP, Decimal, localcontext
+from decimal import ROUND_HALF_UP, Decimal, localcontext
 from enum import StrEnum
 from functools import cache
 
 from clinic_app.core.errors import DomainError
-from clinic_app.core.ismp import format_number, format_quantity
+from clinic_app.core.ismp import format_number, format_quantity, shown_down, shown_up
 from clinic_app.core.records import Sex
 from clinic_app.core.resources import resources_dir
 
@@ -112,18 +112,6 @@ def body_surface_area(
         weight_kg=weight_kg,
         measured_on=measured_on,
     )
-
-
-def shown_down(value: Decimal, places: Decimal = ONE_PLACE) -> Decimal:
-    """``value`` cut (not rounded) to ``places``: for a figure beside an "at least" or "below"
-    threshold, so it is never on the other side of it (39.96 -> 39.9 beside "below 40")."""
-    return value.quantize(places, ROUND_DOWN)
-
-
-def shown_up(value: Decimal, places: Decimal = ONE_PLACE) -> Decimal:
-    """``value`` rounded away from zero to ``places``: for a figure beside a "more than"
-    threshold that it exceeds (10.04 % -> 10.1 % beside "more than 10 %")."""
-    return value.quantize(places, ROUND_UP)
 
 
 def format_crcl(ml_min: Decimal) -> str:

@@ -22,7 +22,9 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import ROUND_DOWN, ROUND_UP, Decimal
+
+_ONE_PLACE = Decimal("0.1")
 
 # ISMP list of error-prone abbreviations: the written form that replaces each.
 _UNIT_SPELLING = {"µg": "mcg", "ug": "mcg", "μg": "mcg", "U": "units", "IU": "units", "cc": "mL"}
@@ -57,3 +59,15 @@ def spell_unit(unit: str) -> str:
 def format_quantity(value: Decimal, unit: str) -> str:
     """A number and its unit with one space between them."""
     return f"{format_number(value)} {spell_unit(unit)}"
+
+
+def shown_down(value: Decimal, places: Decimal = _ONE_PLACE) -> Decimal:
+    """``value`` cut (not rounded) to ``places``: for a figure beside an "at least" or "below"
+    threshold, so it is never on the other side of it (39.96 -> 39.9 beside "below 40")."""
+    return value.quantize(places, ROUND_DOWN)
+
+
+def shown_up(value: Decimal, places: Decimal = _ONE_PLACE) -> Decimal:
+    """``value`` rounded away from zero to ``places``: for a figure beside a "more than"
+    threshold that it exceeds (10.04 % -> 10.1 % beside "more than 10 %")."""
+    return value.quantize(places, ROUND_UP)

@@ -31,11 +31,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from itertools import pairwise
 
 from clinic_app.core.errors import DomainError
-from clinic_app.core.ismp import format_number, format_quantity
+from clinic_app.core.ismp import format_number, format_quantity, shown_up
 from clinic_app.core.response import AssessedResponse, ResponseCategory, settings_from_mapping
 
 _HUNDRED = Decimal(100)
@@ -183,7 +183,12 @@ def detect_plateau(
             (c, v) for c, v in stretch[start:] if not _within(prev, v, tolerance)
         )
         change = (outlier - prev) * _HUNDRED / prev if prev else None
-        shown = f"{format_number(abs(change).quantize(Decimal('0.1')))} % " if change else ""
+        size = abs(change) if change else Decimal(0)
+        figure = size.quantize(Decimal("0.1"), ROUND_HALF_UP)
+        if figure <= tolerance:
+            # Beyond the tolerance, so never shown as at it: 25.04 % reads 25.1 %, not 25 %.
+            figure = shown_up(size)
+        shown = f"{format_number(figure)} % " if change else ""
         direction = "above" if outlier > prev else "below"
         reasons.append(
             f"cycle {outlier_cycle} M-spike {_g(outlier)} is {shown}{direction} "

@@ -151,3 +151,15 @@ def test_criteria_from_mapping() -> None:
     assert err.value.key == "required"
     with pytest.raises(ProtocolError):
         PlateauCriteria.from_mapping({"tolerance": 25}, "dextr.toml")
+
+
+def test_a_value_just_beyond_the_tolerance_never_reads_as_at_it() -> None:
+    # cycle 1 = 1 g/dL, cycle 2 = 1.2504: (1.2504 - 1) / 1 = 25.04 % > 25 %, so the run starts
+    # at cycle 2 (1.2504, 1.2504, 1.2504). Shown rounded half-even that is "25 % above ...
+    # (beyond ±25 %)"; rounded away from zero it is 25.1 %, beyond as the rule says.
+    result = detect_plateau(series(D(1), D("1.2504"), D("1.2504"), D("1.2504")))
+    assert result.reached and result.from_cycle == 2
+    assert (
+        "cycle 2 M-spike 1.2504 g/dL is 25.1 % above 1 g/dL at cycle 1 (beyond ±25 %)"
+        in result.reasons
+    )
