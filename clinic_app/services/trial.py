@@ -835,6 +835,7 @@ def build_endpoints(
     rows: list[PatientResponse] = []
     problems: dict[str, str] = {}
     unconfirmed_reasons: dict[str, str] = {}
+    initial_reasons: dict[str, str] = {}
     pfs: list[EventTime] = []
     dor: list[EventTime] = []
     ttnt: list[EventTime] = []
@@ -872,11 +873,17 @@ def build_endpoints(
             unconfirmed_reasons[key] = (
                 f"no response confirmed on two consecutive assessments yet{seen_text}"
             )
+        if after_two is not None and not after_two.evaluable:
+            # IMWG: "not evaluable" is no category; the initial rate leaves the patient out.
+            initial_reasons[key] = (
+                f"assessment closing cycle 2 {after_two.explanation} (left out of the initial "
+                "response rate)"
+            )
         efficacy.append(
             EfficacyPatient(
                 key,
                 done,
-                None if after_two is None else after_two.category.value,
+                None if after_two is None or not after_two.evaluable else after_two.category.value,
                 None if best is None else best.value,
             )
         )
@@ -939,6 +946,8 @@ def build_endpoints(
             reason = problems[item.patient_id]  # the cause behind both missing categories
         elif item.patient_id in unconfirmed_reasons and reason.startswith("no best response"):
             reason = f"{unconfirmed_reasons[item.patient_id]}: left out of both overall rates"
+        elif item.patient_id in initial_reasons and reason.startswith("no response recorded"):
+            reason = initial_reasons[item.patient_id]
         not_evaluable.append(Excluded(mrn, name, reason))
     curves = (
         _curve("pfs", PFS_LABEL, "from the start of therapy (cycle 1 day 1)", pfs, left_out["pfs"]),
