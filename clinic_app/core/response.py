@@ -313,8 +313,8 @@ class AssessedResponse:
     notes: tuple[str, ...] = ()
     """Facts about how the criteria were applied that did not cap the category."""
     evaluable: bool = True
-    """False when no involved M-protein was measured and there were no new lesions (then the
-    category is ``NE`` unless immunofixation alone showed CR)."""
+    """False when no involved M-protein was measured, there were no new lesions and
+    immunofixation did not show CR; the category is then ``NE``."""
     serum_reduction_pct: Decimal | None = None
     urine_reduction_pct: Decimal | None = None
     """Percent below baseline (negative: above it), where the compartment is involved."""
@@ -764,16 +764,17 @@ def _classify_one(ctx: _Context, a: ResponseAssessment, nadir: Nadir) -> _Classi
             ),
         ),
     ]
-    if not evaluable:
-        return _not_evaluable(ctx, a, limited)
+    before_ladder = list(limited)
     why_not: list[str] = []
     for category, check in ladder:
+        if not evaluable and category not in (ResponseCategory.SCR, ResponseCategory.CR):
+            # Without the involved M-protein only immunofixation (CR) can still be read.
+            return _not_evaluable(ctx, a, before_ladder)
         if check.state is _State.MET:
-            # sCR and CR are shown with the M-protein facts too.
+            # sCR and CR are shown with the M-protein facts too. IMWG CR is read from
+            # immunofixation, so a CR without an electrophoresis figure is still evaluable.
             facts = list(check.texts)
-            return _Classified(
-                category, f"{category}: " + "; ".join(facts), tuple(limited), evaluable
-            )
+            return _Classified(category, f"{category}: " + "; ".join(facts), tuple(limited), True)
         if check.state is _State.UNKNOWN:
             missing = check.texts
             if category is ResponseCategory.SCR:

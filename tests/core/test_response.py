@@ -678,3 +678,18 @@ def test_light_chain_of_enrolments() -> None:
         with pytest.raises(DomainError) as err:
             light_chain_of(bad)
         assert err.value.field == "light_chain"
+
+
+def test_cr_read_from_immunofixation_alone_is_evaluable() -> None:
+    # IMWG CR: negative serum and urine immunofixation, no soft-tissue plasmacytoma, marrow
+    # plasma cells 2 % < 5 %. No electrophoresis figure was written down, but immunofixation
+    # is the more sensitive test: CR, evaluable (so it can be confirmed), not "not evaluable".
+    later = at(
+        4,
+        serum_ife=NEG,
+        urine_ife=NEG,
+        soft_tissue_plasmacytoma=False,
+        marrow_plasma_cells_pct=D(2),
+    )
+    result = one(SERUM_ONLY, later)
+    assert result.category is ResponseCategory.CR and result.evaluable
