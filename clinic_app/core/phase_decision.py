@@ -159,6 +159,11 @@ def _progression(
     return [], [], None
 
 
+def _no_progression(current: AssessedResponse) -> str:
+    # A "not evaluable" assessment measured nothing: it shows no progression, nor excludes it.
+    return "No progression" if current.evaluable else "Progression not excluded"
+
+
 def _where(result: AssessedResponse) -> str:
     cycle = result.assessment.end_of_cycle
     day = result.assessment.assessed_on
@@ -187,7 +192,8 @@ def _dextr_induction(
     missing: list[str] = []
     if cycle_number < params.first_decision_cycle:
         reasons.append(
-            f"No progression at the end of cycle {cycle_number}; the maintenance decision starts "
+            f"{_no_progression(current)} at the end of cycle {cycle_number}; the maintenance "
+            "decision starts "
             f"at the end of cycle {params.first_decision_cycle}, so induction continues."
         )
         return NextStep.CONTINUE_INDUCTION, reasons, missing
@@ -310,8 +316,8 @@ def propose_next_step(
     if phase is Phase.MAINTENANCE:
         step = NextStep.MAINTENANCE
         reasons = [
-            f"No progression at the end of cycle {cycle_number} ({current.category}): "
-            "maintenance continues until progression."
+            f"{_no_progression(current)} at the end of cycle {cycle_number} "
+            f"({current.category}): maintenance continues until progression."
         ]
         # DexTR: a patient on maintenance at a stable plateau may leave for transplant.
         if (
@@ -333,15 +339,17 @@ def propose_next_step(
         if due is not None and cycle_number >= due:
             step = NextStep.MAINTENANCE
             reasons = [
-                f"{cycle_number} cycles completed, no progression ({current.category}): "
+                f"{cycle_number} cycles completed, {_no_progression(current).lower()} "
+                f"({current.category}): "
                 f"maintenance from cycle {due + 1}."
             ]
             options.append(f"maintenance from cycle {due + 1}")
         else:
             step = NextStep.CONTINUE
             reasons = [
-                f"No progression at the end of cycle {cycle_number} ({current.category}): "
-                "treatment continues until progression, unacceptable toxicity or withdrawal."
+                f"{_no_progression(current)} at the end of cycle {cycle_number} "
+                f"({current.category}): treatment continues until progression, unacceptable "
+                "toxicity or withdrawal."
             ]
     # BPD: after 6 cycles dexamethasone may drop to 20 mg; never automatic.
     dex_after = params.dex_option_after_cycle
