@@ -17,10 +17,7 @@ from typing import Any
 
 from clinic_app.commands.base import db_path, fail, iso_date, positive_int
 from clinic_app.core.errors import DomainError, ProtocolError
-from clinic_app.reports.dosing_card import render_dosing_card
-from clinic_app.reports.fonts import FontCoverageError, FontMissingError
-from clinic_app.reports.layout import write_pdf
-from clinic_app.reports.toxicity_summary import render_toxicity_summary
+from clinic_app.reports.errors import FontCoverageError, FontMissingError
 from clinic_app.services import documents
 from clinic_app.storage.database import Record, open_database
 from clinic_app.storage.errors import StorageError
@@ -80,6 +77,8 @@ def _check_target(path: Path) -> None:
 
 
 def _write(path: Path, data: bytes) -> None:
+    from clinic_app.reports.layout import write_pdf  # ReportLab loads when a PDF is made
+
     try:
         write_pdf(path, data)
     except OSError as exc:
@@ -104,6 +103,8 @@ def _one(args: argparse.Namespace, render: Callable[[Record], bytes], what: str)
 
 def run_card(args: argparse.Namespace) -> int:
     def render(record: Record) -> bytes:
+        from clinic_app.reports.dosing_card import render_dosing_card
+
         card = documents.build_dosing_card(
             record, args.mrn, args.cycle, printed_by=args.by, printed_at=_now()
         )
@@ -114,6 +115,8 @@ def run_card(args: argparse.Namespace) -> int:
 
 def run_tox_summary(args: argparse.Namespace) -> int:
     def render(record: Record) -> bytes:
+        from clinic_app.reports.toxicity_summary import render_toxicity_summary
+
         summary = documents.build_toxicity_summary(
             record, args.mrn, args.cycle, printed_by=args.by, printed_at=_now()
         )
@@ -129,6 +132,9 @@ def card_file_name(mrn: str, cycle: int) -> str:
 
 
 def run_cards(args: argparse.Namespace) -> int:
+    from clinic_app.reports.dosing_card import render_dosing_card
+    from clinic_app.reports.layout import write_pdf
+
     folder = Path(args.output)
     try:
         folder.mkdir(parents=True, exist_ok=True)

@@ -22,7 +22,6 @@ from clinic_app.gui import (
     end_of_cycle,
     history,
     lab_entry,
-    lab_trends,
     printing,
     response_entry,
 )
@@ -189,6 +188,9 @@ class PatientActions:
         return lab_entry.open_lab_entry(self.window, self.window.record, pid)
 
     def lab_trends(self, pid: int) -> QWidget | None:
+        # The plotting library (and numpy) costs a quarter of a second: loaded on first use.
+        from clinic_app.gui import lab_trends
+
         return lab_trends.open_lab_trends(self.window, self.window.record, pid)
 
     def adverse_event(self, pid: int) -> QWidget | None:

@@ -35,9 +35,6 @@ from PySide6.QtWidgets import (
 from clinic_app.commands.print_commands import DOCUMENT_PROBLEMS, card_file_name
 from clinic_app.core.errors import DomainError
 from clinic_app.gui.dialogs.enrolment import WARNING_SIGN, patient_title
-from clinic_app.reports.dosing_card import render_dosing_card
-from clinic_app.reports.layout import write_pdf
-from clinic_app.reports.toxicity_summary import render_toxicity_summary
 from clinic_app.services import documents
 from clinic_app.storage.database import Record, open_database
 from clinic_app.storage.errors import StorageError
@@ -47,8 +44,18 @@ TOXICITY_SUMMARY = "toxicity_summary"
 _TITLES = {DOSING_CARD: "Dosing card", TOXICITY_SUMMARY: "Toxicity summary"}
 
 
+def write_pdf_file(path: Path, data: bytes) -> None:
+    from clinic_app.reports.layout import write_pdf
+
+    write_pdf(path, data)
+
+
 def render_document(record: Record, kind: str, mrn: str, cycle: int) -> bytes:
     """The PDF of one document; raises ``DomainError`` for what is missing."""
+    # ReportLab loads when the first document is made, not when the app starts.
+    from clinic_app.reports.dosing_card import render_dosing_card
+    from clinic_app.reports.toxicity_summary import render_toxicity_summary
+
     now = datetime.now().astimezone()
     if kind == DOSING_CARD:
         return render_dosing_card(documents.build_dosing_card(record, mrn, cycle, printed_at=now))
@@ -121,7 +128,7 @@ class PreviewDialog(QDialog):
                 button.setEnabled(False)
             return
         self.pdf_path = self._tmp / card_file_name(patient.mrn, cycle)
-        write_pdf(self.pdf_path, data)
+        write_pdf_file(self.pdf_path, data)
         self.pages = page_images(self.pdf_path, self._tmp)
         for page in self.pages:
             label = QLabel(holder)
@@ -203,6 +210,9 @@ class BatchWorker(QObject):
         self.cancelled = True
 
     def run(self) -> None:
+        from clinic_app.reports.dosing_card import render_dosing_card
+        from clinic_app.reports.layout import write_pdf
+
         printed = failed = 0
         try:
             with open_database(self.db_path, daily_backup=False) as record:

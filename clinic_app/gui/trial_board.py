@@ -44,7 +44,6 @@ from clinic_app.core.protocol_loader import load_protocols
 from clinic_app.core.survival import KaplanMeier
 from clinic_app.gui.errors import show_storage_error
 from clinic_app.reports.models import PrintStamp
-from clinic_app.reports.trial_report import rates_rows, write_trial_report
 from clinic_app.services.trial import SurvivalCurve, TrialOverview, build_overview
 from clinic_app.storage.database import Record
 from clinic_app.storage.errors import StorageError
@@ -442,6 +441,8 @@ class TrialBoardWindow(QMainWindow):
 
     def _show_endpoints(self, overview: TrialOverview) -> None:
         endpoints = overview.endpoints
+        from clinic_app.reports.trial_report import rates_rows  # ReportLab loads on first use
+
         self.rates_model.set_rows(rates_rows(endpoints)[1:])
         rows = []
         for p in endpoints.patients:
@@ -487,6 +488,8 @@ class TrialBoardWindow(QMainWindow):
         overview = self.overview
         assert overview is not None
         stamp = PrintStamp(datetime.now(UTC), self.user, overview.record_version)
+        from clinic_app.reports.trial_report import write_trial_report
+
         write_trial_report(overview, stamp, path)
         self.statusBar().showMessage(f"Trial report saved to {path}")
 

@@ -29,6 +29,7 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 
 from clinic_app.core.resources import resources_dir
+from clinic_app.reports.errors import FontCoverageError, FontMissingError
 
 TEXT = "ClinicSans"
 """DejaVu Sans, regular; the name every style uses."""
@@ -72,14 +73,6 @@ FONT_FILES = (
         "/usr/share/fonts/truetype/wqy",
     ),
 )
-
-
-class FontMissingError(RuntimeError):
-    """A font file the documents need is not installed."""
-
-
-class FontCoverageError(ValueError):
-    """Text holds a character that none of the document fonts can print."""
 
 
 def font_dirs() -> list[Path]:

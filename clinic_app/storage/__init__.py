@@ -5,3 +5,30 @@ Entry points: ``location.resolve_db_path``, ``database.open_database`` (returns 
 ``backup`` (online backups, restore, check) and ``errors`` (``StorageError`` and subclasses).
 Design notes: docs/storage.md.
 """
+
+import importlib
+import sys
+
+
+def _import_sqlite_utils_alone() -> None:
+    """Import sqlite-utils without its optional pandas and numpy type mappings.
+
+    sqlite-utils imports pandas and numpy whenever they are installed, which costs about half a
+    second at every start (pandas comes with the test tools, numpy with the plotting library).
+    The record stores exact Decimal text and never hands it numpy or pandas values, so those
+    mappings are never used. Hiding the two modules for the one import leaves them importable
+    afterwards for the code that does use them (lab trend plots).
+    """
+    if "sqlite_utils" in sys.modules:
+        return
+    hidden = [name for name in ("pandas", "numpy") if name not in sys.modules]
+    for name in hidden:
+        sys.modules[name] = None  # type: ignore[assignment]  # makes `import name` fail
+    try:
+        importlib.import_module("sqlite_utils")
+    finally:
+        for name in hidden:
+            del sys.modules[name]
+
+
+_import_sqlite_utils_alone()

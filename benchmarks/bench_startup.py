@@ -1,0 +1,113 @@
+"""Cold start: the app's main window painted on the demo record, beside a bare QMainWindow.
+
+    .venv/bin/python benchmarks/bench_startup.py [--runs 5] [--db PATH]
+
+Each figure is the wall time from starting a fresh Python process to the window's first
+paint, the median of ``--runs`` runs. The floor is the same libraries doing the same work with
+no app logic: a PySide6 ``QMainWindow`` of the same size, shown and painted. The app's figure
+goes through the real entry point (``clinic_app.cli.main``), so it includes every import the
+app makes before its window is up. Prints figures and the ratio; asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+BARE = """
+import sys
+from PySide6.QtWidgets import QApplication, QMainWindow
+app = QApplication(sys.argv[:1])
+window = QMainWindow()
+window.resize(1360, 860)
+window.show()
+window.grab()
+app.processEvents()
+print("painted", flush=True)
+"""
+
+# The real entry point; the only addition is a hook that reports the first paint and quits.
+APP = """
+import sys
+from clinic_app import cli
+import clinic_app.gui.app as gui_app
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication
+
+shown = gui_app.MainWindow.show
+
+def show_then_quit(self):
+    shown(self)
+    self.grab()
+    QApplication.processEvents()
+    print("painted", flush=True)
+    QTimer.singleShot(0, QApplication.quit)
+
+gui_app.MainWindow.show = show_then_quit
+sys.exit(cli.main(["--db", sys.argv[1]]))
+"""
+
+
+def time_to_paint(code: str, *args: str, env: dict[str, str]) -> float:
+    started = time.perf_counter()
+    child = subprocess.Popen(
+        [sys.executable, "-c", code, *args], stdout=subprocess.PIPE, text=True, env=env
+    )
+    assert child.stdout is not None
+    for line in child.stdout:
+        if line.strip() == "painted":
+            elapsed = time.perf_counter() - started
+            break
+    else:
+        raise SystemExit(f"the child exited ({child.wait()}) without painting")
+    child.wait()
+    return elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--db", default=None, help="a record to open (default: a 40-patient demo)")
+    args = parser.parse_args()
+    folder = Path(tempfile.mkdtemp(prefix="bench-start-"))
+    env = {
+        **os.environ,
+        "QT_QPA_PLATFORM": os.environ.get("QT_QPA_PLATFORM", "offscreen"),
+        "CLINIC_APP_CONFIG": str(folder / "settings.json"),
+        "XDG_CONFIG_HOME": str(folder / "config"),
+    }
+    db = args.db
+    if db is None:
+        db = str(folder / "demo.sqlite3")
+        subprocess.run(
+            [sys.executable, "-m", "clinic_app.cli", "demo", "--db", db, "--seed", "1"],
+            check=True,
+            env=env,
+            stdout=subprocess.DEVNULL,
+        )
+    extras = [m for m in ("pandas", "lifelines", "pytest") if importlib.util.find_spec(m)]
+    print(f"python: {sys.executable}")
+    print(f"test tools in this environment: {', '.join(extras) or 'none'}")
+    time_to_paint(BARE, env=env)  # warm the file cache once for both
+    time_to_paint(APP, db, env=env)
+    bare = [time_to_paint(BARE, env=env) for _ in range(args.runs)]
+    app = [time_to_paint(APP, db, env=env) for _ in range(args.runs)]
+    floor, ours = statistics.median(bare), statistics.median(app)
+    print(
+        f"bare QMainWindow, process start to first paint: {floor * 1000:.0f} ms (median of {args.runs})"
+    )
+    print(
+        f"clinic-app main window on the record:          {ours * 1000:.0f} ms (median of {args.runs})"
+    )
+    print(f"ratio app / floor: {ours / floor:.2f} (goal: at most 2)")
+
+
+if __name__ == "__main__":
+    main()
