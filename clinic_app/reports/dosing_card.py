@@ -1,8 +1,16 @@
-"""The patient's dosing card: one patient, one cycle (issue 5, rules §8).
+"""The patient's dosing card: one patient, one cycle (issues 5 and 20, rules §8).
 
-Landscape pages so the 7-day weeks have room for large type. Page content: identifiers and
-the basis of the doses, the calendar (real dates, weekday names, each dose with a tick box,
-empty days saying so), the medication summary with what to dispense, and the reminders.
+What the patient takes home, landscape A4 or Letter, 11 pt type or larger:
+
+- page 1: who and what (identifiers, protocol, cycle, the basis of the doses), the medicines
+  of the cycle with what to dispense, how to read the calendar, the reminders and the clinic's
+  telephone number;
+- then the calendar: a whole 28-day month on one page where the boxes allow (a cycle whose
+  days hold too much to stay legible continues on the next page, split between weeks, with
+  the weekday row repeated). Each day's box has its date and cycle day, the blood tests and
+  visits in words, and each medicine with a tick box and how many of which strength; a day
+  with nothing to take says so.
+
 Nothing carries meaning by colour alone: the page reads the same printed in black and white.
 """
 
@@ -15,7 +23,15 @@ from pathlib import Path
 from typing import Any
 
 from reportlab.lib import colors
-from reportlab.platypus import KeepTogether, SimpleDocTemplate, Spacer, Table, TableStyle
+from reportlab.platypus import (
+    KeepTogether,
+    PageBreak,
+    Paragraph,
+    SimpleDocTemplate,
+    Spacer,
+    Table,
+    TableStyle,
+)
 
 from clinic_app.core.dosing import format_crcl
 from clinic_app.core.ismp import format_number, format_quantity
@@ -31,12 +47,14 @@ from clinic_app.reports.layout import (
     page_size,
     para,
     rich,
+    style,
     weekday_text,
     write_pdf,
 )
-from clinic_app.reports.models import DosingCard
+from clinic_app.reports.models import DosingCard, PaperSize
 
 TICK_BOX = "☐"  # an empty ballot box: the patient ticks each dose taken
+TICK_PT = 15  # the box is drawn larger than the text so a shaky hand can tick it
 
 # The word a calendar cell shows for each kind of monitoring event; the legend spells it out.
 EVENT_WORDS = {"labs": "BLOOD TEST", "visit": "CLINIC VISIT", "evaluation": "EVALUATION"}
@@ -78,41 +96,61 @@ def event_word(event: MonitoringEvent) -> str:
     return EVENT_WORDS.get(event.kind, event.label)
 
 
+def units_short(dose: PlannedDose) -> str:
+    """``2 × 20 mg`` (two 20 mg tablets): how many of which strength, short enough for a
+    calendar box at 11 pt; the medicines table names the form."""
+    units = " + ".join(
+        f"{count} × {format_quantity(strength, 'mg')}" for strength, count in dose.units
+    )
+    return units or format_quantity(dose.dose_mg, "mg")
+
+
+def ticked(markup_text: str) -> Paragraph:
+    """A line led by a large tick box, with the leading the box needs."""
+    box = f'<font size="{TICK_PT}">{TICK_BOX}</font>'
+    return Paragraph(f"{box} {markup_text}", style(BODY_PT, leading=TICK_PT + 2))
+
+
 def _cell(day: PlanDay) -> list[Any]:
-    head = f"<b>{markup(f'Day {day.day} · {weekday_text(day.date)}')}</b><br/>"
-    head += markup(day_text(day.date))
-    flow: list[Any] = [rich(head)]
+    # "5 Jan": the calendar's title gives the years; the weekday heads the column
+    when = " ".join(day_text(day.date).split()[:2])
+    flow: list[Any] = [rich(f"<b>{markup(when)}</b> · day {day.day}")]
     for event in day.events:
         flow.append(para(event_word(event), bold=True))
     for dose in day.doses:
-        amount = f"{TICK_BOX} {format_quantity(dose.dose_mg, 'mg')} {route_words(dose.route)}"
-        text = (
-            f"<b>{markup(dose.drug_name)}</b><br/>{markup(amount)}<br/>{markup(units_text(dose))}"
-        )
-        flow.append(Spacer(1, 3))
-        flow.append(rich(text))
+        flow.append(Spacer(1, 2))
+        flow.append(para(dose.drug_name, bold=True))
+        if dose.in_clinic:  # nothing to take at home, so nothing to tick
+            flow.append(para("GIVEN IN CLINIC"))
+        else:
+            flow.append(ticked(markup(units_short(dose))))
     if not day.doses:
-        flow.append(Spacer(1, 3))
+        flow.append(Spacer(1, 2))
         flow.append(para("No medicine today"))
     return flow
 
 
 def calendar(plan: CyclePlan, width: float) -> Table:
+    """Weeks of seven boxes under a row of weekday names (each column is one weekday)."""
     days = list(plan.days)
-    rows: list[list[Any]] = []
+    header = [para(weekday_text(d.date), bold=True) for d in days[:7]]
+    rows: list[list[Any]] = [header]
     for week in range(0, len(days), 7):
         cells: list[Any] = [_cell(d) for d in days[week : week + 7]]
         cells += [""] * (7 - len(cells))
         rows.append(cells)
-    table = Table(rows, colWidths=[width / 7] * 7, splitByRow=True)
+    table = Table(rows, colWidths=[width / 7] * 7, splitByRow=True, repeatRows=1)
     table.setStyle(
         TableStyle(
             [
                 ("FONTNAME", (0, 0), (-1, -1), TEXT),
                 ("GRID", (0, 0), (-1, -1), 1, GRID),
+                ("BACKGROUND", (0, 0), (-1, 0), SHADE),
                 ("VALIGN", (0, 0), (-1, -1), "TOP"),
                 ("LEFTPADDING", (0, 0), (-1, -1), 2),
                 ("RIGHTPADDING", (0, 0), (-1, -1), 1),
+                ("TOPPADDING", (0, 0), (-1, -1), 1),
+                ("BOTTOMPADDING", (0, 0), (-1, -1), 3),
             ]
         )
     )
@@ -242,8 +280,14 @@ def legend(plan: CyclePlan) -> list[Any]:
         para(f"{word} (day{'s' if len(days) > 1 else ''} {day_ranges(days)}): {labels[word]}")
         for word, days in seen.items()
     ]
-    tick = para(f"{TICK_BOX} Tick the box when you have taken the dose.")
-    return [para("What the calendar shows", 13, bold=True), tick, *lines]
+    tick = ticked(
+        "Tick the box when you have taken the dose. "
+        + markup(
+            "“2 × 20 mg” means two of the 20 mg tablets or capsules of that medicine "
+            "(the table above says which)."
+        )
+    )
+    return [para("How to read the calendar", 13, bold=True), tick, *lines]
 
 
 def reminders(card: DosingCard) -> list[Any]:
@@ -258,12 +302,17 @@ def reminders(card: DosingCard) -> list[Any]:
     return items
 
 
+def calendar_title(card: DosingCard) -> str:
+    plan = card.plan
+    return (
+        f"Calendar: what to take each day, {day_text(plan.start)} to {day_text(plan.end)}"
+        f" · questions: {card.clinic.phone}"
+    )
+
+
 def build_story(card: DosingCard, width: float) -> list[Any]:
+    """Page 1: header, medicines, how to read the calendar, reminders; then the calendar."""
     story = header(card, width)
-    story.append(para("Calendar: what to take each day", 13, bold=True))
-    story.append(Spacer(1, 3))
-    story.append(calendar(card.plan, width))
-    story.append(Spacer(1, 10))
     rows = summary_rows(card.plan)
     widths = [width * 0.3, width * 0.3, width * 0.15, width * 0.25]
     story.append(
@@ -271,17 +320,22 @@ def build_story(card: DosingCard, width: float) -> list[Any]:
             [para("Medicines for this cycle", 13, bold=True), Spacer(1, 3), _table(rows, widths)]
         )
     )
-    story.append(Spacer(1, 10))
+    story.append(Spacer(1, 8))
     story.append(KeepTogether(legend(card.plan)))
     story.append(Spacer(1, 8))
     story.append(KeepTogether(reminders(card)))
+    story.append(PageBreak())
+    story.append(para(calendar_title(card), 13, bold=True))
+    story.append(Spacer(1, 3))
+    story.append(calendar(card.plan, width))
     return story
 
 
-def render_dosing_card(card: DosingCard) -> bytes:
-    """The card as PDF bytes."""
+def render_dosing_card(card: DosingCard, *, paper: PaperSize | None = None) -> bytes:
+    """The card as PDF bytes, on ``paper`` (default: the paper of the print stamp, which the
+    ``print.paper_size`` setting gives)."""
     buffer = BytesIO()
-    size = page_size(card.stamp.paper, wide=True)
+    size = page_size(paper or card.stamp.paper, wide=True)
     doc = SimpleDocTemplate(
         buffer,
         pagesize=size,
@@ -299,9 +353,9 @@ def render_dosing_card(card: DosingCard) -> bytes:
     return buffer.getvalue()
 
 
-def write_dosing_card(card: DosingCard, path: Path) -> None:
+def write_dosing_card(card: DosingCard, path: Path, *, paper: PaperSize | None = None) -> None:
     """Write the card to ``path`` via a temporary file: never a partial PDF."""
-    data = render_dosing_card(card)
+    data = render_dosing_card(card, paper=paper)
     write_pdf(path, data)
 
 

@@ -40,27 +40,45 @@ def test_dextr_cycle1_identifiers_and_header(record: Record) -> None:
 
 def test_dextr_cycle1_calendar_days(record: Record) -> None:
     text = flat(dextr_card_pages(record))
-    # Day 1: all three drugs, blood test and visit; dex 40 mg = 2 x 20 mg tablets.
-    day1 = text[text.index("Day 1 · Mon") : text.index("Day 2 · Tue")]
-    assert "5 Jan 2026" in day1 and "BLOOD TEST" in day1 and "CLINIC VISIT" in day1
-    assert "Dexamethasone ☐ 40 mg by mouth 2 × 20 mg tablets" in day1
-    assert "Thalidomide ☐ 50 mg by mouth 1 × 50 mg capsule" in day1
-    assert "Lenalidomide ☐ 25 mg by mouth 1 × 25 mg capsule" in day1
+    # Day 1 = Mon 5 Jan: all three drugs, blood test and visit; dex 40 mg = 2 x 20 mg tablets.
+    day1 = text[text.index("5 Jan · day 1") : text.index("6 Jan · day 2")]
+    assert "BLOOD TEST" in day1 and "CLINIC VISIT" in day1
+    assert "Dexamethasone ☐ 2 × 20 mg" in day1
+    assert "Thalidomide ☐ 1 × 50 mg" in day1
+    assert "Lenalidomide ☐ 1 × 25 mg" in day1
     # Day 5 (Fri 9 Jan): no dexamethasone (days 1-4 only), thalidomide still 50 mg.
-    day5 = text[text.index("Day 5 · Fri") : text.index("Day 6 · Sat")]
-    assert "9 Jan 2026" in day5 and "Dexamethasone" not in day5
-    assert "Thalidomide ☐ 50 mg" in day5
-    # Day 8 (Mon 12 Jan): thalidomide steps up to 100 mg; weekly blood test.
-    day8 = text[text.index("Day 8 · Mon") : text.index("Day 9 · Tue")]
-    assert "12 Jan 2026" in day8 and "Thalidomide ☐ 100 mg by mouth 1 × 100 mg capsule" in day8
+    day5 = text[text.index("9 Jan · day 5") : text.index("10 Jan · day 6")]
+    assert "Dexamethasone" not in day5 and "Thalidomide ☐ 1 × 50 mg" in day5
+    # Day 8 (Mon 12 Jan): thalidomide steps up to 100 mg = 1 x 100 mg; weekly blood test.
+    day8 = text[text.index("12 Jan · day 8") : text.index("13 Jan · day 9")]
+    assert "Thalidomide ☐ 1 × 100 mg" in day8
     assert "BLOOD TEST" in day8 and "Dexamethasone" not in day8
     # Day 22 (Mon 26 Jan): lenalidomide stopped after day 21, last weekly blood test.
-    day22 = text[text.index("Day 22 · Mon") : text.index("Day 23 · Tue")]
+    day22 = text[text.index("26 Jan · day 22") : text.index("27 Jan · day 23")]
     assert "Lenalidomide" not in day22 and "BLOOD TEST" in day22
-    day28 = text[text.index("Day 28 · Sun") :]
-    assert "1 Feb 2026" in day28 and "EVALUATION" in day28
+    day28 = text[text.index("1 Feb · day 28") :]
+    assert "EVALUATION" in day28
     # One tick box per dose: dex 12 + thal 28 + len 21 = 61, plus the legend's box.
     assert text.count("☐") == 61 + 1
+
+
+def test_card_pages_first_page_then_the_month(record: Record) -> None:
+    pages = [flat([p]) for p in dextr_card_pages(record)]
+    # a 28-day cycle: page 1 the medicines and reminders, page 2 the whole month
+    assert len(pages) == 2
+    first, month = pages
+    order = ["Dosing card · DexTR cycle 1", "Medicines for this cycle", "How to read the calendar"]
+    order += ["Reminders", "Questions or problems: call Oncology Day Unit on +1 555 0100."]
+    positions = [first.index(title) for title in order]
+    assert positions == sorted(positions)
+    assert "Never share these capsules" in first and "thromboprophylaxis" in first
+    assert "Calendar" not in first.replace("How to read the calendar", "")
+    assert month.startswith("Calendar: what to take each day, 5 Jan 2026 to 1 Feb 2026")
+    assert "questions: +1 555 0100" in month
+    # every column is one weekday: the cycle starts on a Monday
+    assert "Mon Tue Wed Thu Fri Sat Sun" in month
+    for day in range(1, 29):
+        assert f"· day {day} " in month + " "
 
 
 def test_dextr_cycle1_summary_totals(record: Record) -> None:
@@ -90,7 +108,7 @@ def test_dextr_reminders(record: Record) -> None:
 
 def test_footer_on_every_page(record: Record) -> None:
     pages = dextr_card_pages(record)
-    assert len(pages) >= 2
+    assert len(pages) == 2
     for number, page in enumerate(pages, start=1):
         assert f"page {number} of {len(pages)}" in page
         assert "MRN MRN-0001" in page and "born 12 Mar 1950" in page
@@ -107,8 +125,10 @@ def test_bpd_card_bsa_infusion_and_empty_days(record: Record) -> None:
     # sqrt(170 * 70 / 3600) = 1.818 -> 1.82 m²; 120 x 1.82 = 218.4 mg -> 220 mg (nearest 5)
     assert "1.82 m² (Mosteller, height 170 cm, weight 70 kg, measured 5 Jan 2026)" in text
     assert "218.4 mg, rounded to 220 mg" in text
-    day1 = text[text.index("Day 1 · Mon") : text.index("Day 2 · Tue")]
-    assert "Bendamustine ☐ 220 mg intravenous infusion GIVEN IN CLINIC" in day1
+    day1 = text[text.index("5 Jan · day 1") : text.index("6 Jan · day 2")]
+    # the infusion is given in clinic: said, and no box to tick at home
+    assert "Bendamustine GIVEN IN CLINIC" in day1 and "Bendamustine ☐" not in day1
+    assert "Pomalidomide ☐ 1 × 3 mg" in day1 and "Dexamethasone ☐ 2 × 20 mg" in day1
     # pomalidomide days 1-21 (3 mg x 21 = 63 mg), dex days 1, 8, 15, 22 (4 x 2 tablets = 8)
     assert "3 mg on days 1-21 63 mg 21 × 3 mg capsules" in text
     assert "40 mg on days 1, 8, 15, 22 160 mg 8 × 20 mg tablets" in text
@@ -119,15 +139,34 @@ def test_bpd_card_bsa_infusion_and_empty_days(record: Record) -> None:
 
 
 @pytest.mark.parametrize(("paper", "width"), [(PaperSize.A4, 842), (PaperSize.LETTER, 792)])
-def test_paper_size_setting(record: Record, paper: PaperSize, width: int) -> None:
+@pytest.mark.parametrize("mrn", ["MRN-0001", "MRN-0002"])
+def test_paper_size_setting_and_page_count(
+    record: Record, paper: PaperSize, width: int, mrn: str
+) -> None:
     from io import BytesIO
 
     from pypdf import PdfReader
 
     record.repos.settings.set("print.paper_size", paper.value, reason="test")
+    card = documents.build_dosing_card(record, mrn, 1, printed_at=PRINTED_AT)
+    reader = PdfReader(BytesIO(render_dosing_card(card)))
+    assert round(float(reader.pages[0].mediabox.width)) == width  # landscape: long side wide
+    # a full 28-day cycle (DexTR: 3 medicines most days; BPD): 2 pages on either paper,
+    # the month on page 2 whole, with day 1 and day 28 on the same page
+    assert len(reader.pages) == 2
+    month = reader.pages[1].extract_text()
+    assert "5 Jan · day 1" in month and "1 Feb · day 28" in month
+
+
+def test_paper_size_parameter_overrides_the_setting(record: Record) -> None:
+    from io import BytesIO
+
+    from pypdf import PdfReader
+
     card = documents.build_dosing_card(record, "MRN-0001", 1, printed_at=PRINTED_AT)
-    box = PdfReader(BytesIO(render_dosing_card(card))).pages[0].mediabox
-    assert round(float(box.width)) == width  # landscape: the long side is the width
+    assert card.stamp.paper is PaperSize.A4  # the setting's default
+    data = render_dosing_card(card, paper=PaperSize.LETTER)
+    assert round(float(PdfReader(BytesIO(data)).pages[0].mediabox.width)) == 792
 
 
 def test_missing_phone_refuses(record: Record) -> None:
