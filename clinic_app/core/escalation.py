@@ -318,7 +318,12 @@ class _Step:
 
 def _count(cohort: _Cohort) -> str:
     pending = f", {cohort.pending} pending" if cohort.pending else ""
-    return f"{cohort.yes} DLT in {cohort.size - cohort.pending} evaluable patients{pending}"
+    known = cohort.size - cohort.pending
+    return f"{cohort.yes} DLT in {known} evaluable {_patients(known)}{pending}"
+
+
+def _patients(n: int) -> str:
+    return "patient" if n == 1 else "patients"
 
 
 class _Walk:
@@ -337,17 +342,23 @@ class _Walk:
             level = self.levels[index]
             cohort = self.cohorts[level]
             is_top = index == top
+            if not is_top and self.cohorts[self.levels[index + 1]].too_toxic:
+                # rules §6: the level above is too toxic, so this level can only be the MTD,
+                # which needs 6 ("add 3 there first"); pending extras here change nothing.
+                return self.descend(index + 1)
             verdict = _verdict(cohort, need_six=is_top)
             if verdict is _Verdict.TOO_TOXIC:
                 return self.descend(index)
             if verdict is not _Verdict.CLEARED_THREE and verdict is not _Verdict.CLEARED_SIX:
-                why = came_from
+                why = came_from if verdict is _Verdict.OPEN_FIRST else ""
                 if verdict is _Verdict.OPEN_EXPAND and cohort.yes == 0:
+                    # only the top level asks 6 of a clean cohort here (need_six above)
                     why = (
-                        f"level {level} is the top level, and 'MTD not reached' needs "
-                        f"{self.design.full_cohort} evaluable patients there"
+                        f"level {level} is the top level and had {_count(cohort)}; "
+                        f"'MTD not reached' needs {self.design.full_cohort} evaluable "
+                        "patients there, so 3 more are enrolled together"
                     )
-                return self.act(level, verdict, why)
+                return self.act(level, verdict, why, need_six=is_top)
             if is_top:
                 # rules §6: <= 1 DLT in 6 at the top level -> MTD not reached, recommend it
                 return _Step(
@@ -358,9 +369,7 @@ class _Walk:
                     recommended=level,
                 )
             above = self.levels[index + 1]
-            if self.cohorts[above].too_toxic:
-                return self.descend(index + 1)
-            came_from = f"level {level} cleared ({_count(cohort)}), so escalate to {above}"
+            came_from = f"level {level} cleared ({_count(cohort)}), so escalation moved to {above}"
             index += 1
 
     def descend(self, toxic_index: int) -> _Step:
@@ -388,34 +397,59 @@ class _Walk:
                     f"MTD = {below}: {toxic_text}, and level {below} had {_count(cohort)}.",
                     recommended=below,
                 )
-            return self.act(
-                below,
-                verdict,
-                f"{toxic_text}, and the MTD needs {self.design.full_cohort} evaluable "
-                f"patients at level {below}",
-            )
+            if verdict is _Verdict.OPEN_EXPAND:
+                why = (
+                    f"{toxic_text}; level {below} below it has {_count(cohort)}, and it can "
+                    f"be the MTD only with {self.design.full_cohort} evaluable patients, so "
+                    "they are enrolled together without waiting for each result"
+                )
+            else:
+                why = (
+                    f"{toxic_text}, and the MTD needs {self.design.full_cohort} evaluable "
+                    f"patients at level {below}"
+                )
+            return self.act(below, verdict, why, need_six=True)
 
-    def act(self, level: int, verdict: _Verdict, why: str) -> _Step:
+    def act(self, level: int, verdict: _Verdict, why: str, *, need_six: bool) -> _Step:
         cohort = self.cohorts[level]
         size, full = self.design.cohort_size, self.design.full_cohort
         if verdict is _Verdict.WAIT:
-            kind = DecisionKind.WAIT_PENDING
-            main = (
-                f"DLT results are pending for {cohort.pending} patient(s) at level {level}, "
-                "and the next step depends on them"
+            # The sentence says what the results decide, never where escalation "goes":
+            # nobody may be enrolled until they are known.
+            return _Step(
+                DecisionKind.WAIT_PENDING,
+                level,
+                _sentence(
+                    why,
+                    f"enrolment waits: level {level} has {cohort.size} "
+                    f"{_patients(cohort.size)} treated ({_count(cohort)}), and the pending "
+                    f"results decide the next step ({_what_results_decide(cohort, need_six)})",
+                ),
             )
-        elif verdict is _Verdict.OPEN_FIRST:
-            kind = DecisionKind.ENROL_AT
+        if verdict is _Verdict.OPEN_FIRST:
             main = (
                 f"level {level} has {cohort.size} of the {size} toxicity-evaluable patients "
                 "its cohort needs"
             )
-        else:
-            kind = DecisionKind.EXPAND_TO_SIX
-            if not why:
-                why = f"level {level} had {_count(cohort)}, so it needs {full}"
-            main = f"level {level} has {cohort.size} of {full} patients"
-        return _Step(kind, level, _sentence(why, main))
+            return _Step(DecisionKind.ENROL_AT, level, _sentence(why, main))
+        if not why:
+            why = (
+                f"level {level} had {_count(cohort)}, so 3 more are enrolled there together "
+                f"({full} in all)"
+            )
+        main = f"level {level} has {cohort.size} of {full} patients"
+        return _Step(DecisionKind.EXPAND_TO_SIX, level, _sentence(why, main))
+
+
+def _what_results_decide(cohort: _Cohort, need_six: bool) -> str:
+    size, full = cohort.cohort_size, 2 * cohort.cohort_size
+    if cohort.first_cohort_pending:
+        if need_six:
+            return f"0 or 1 DLT in {size} adds 3 more, 2 or more close the level"
+        return f"0 DLT in {size} escalates, 1 adds 3 more, 2 or more close the level"
+    if cohort.size >= full:
+        return f"at most 1 DLT in {full} clears the level, 2 or more close it"
+    return f"a DLT among them would ask for {full} patients at the level"
 
 
 def _sentence(*parts: str) -> str:
