@@ -140,3 +140,27 @@ def test_malformed_catalogue_is_refused_with_file_key_and_problem(tmp_path: Path
         load_ae_terms(_write(tmp_path, twice + twice))
 
     assert [t.name for t in load_ae_terms(_write(tmp_path, twice))] == ["Nausea"]
+
+
+# Issue 13: a term takes a specific DLT clause (and its exceptions) only when the clause is
+# about that kind of event. Severe cutaneous reactions are not "rash"; motor weakness is not
+# "neuropathy with pain"; only venous events are VTE and only arterial ones are "thrombotic".
+@pytest.mark.parametrize(
+    ("name", "category"),
+    [
+        ("Stevens-Johnson syndrome", DltCategory.NON_HAEMATOLOGICAL),
+        ("Toxic epidermal necrolysis", DltCategory.NON_HAEMATOLOGICAL),
+        ("Erythema multiforme", DltCategory.NON_HAEMATOLOGICAL),
+        ("Peripheral motor neuropathy", DltCategory.NON_HAEMATOLOGICAL),
+        ("Arterial thromboembolism", DltCategory.THROMBOTIC),
+        ("Constipation", DltCategory.NON_HAEMATOLOGICAL),
+        ("Fever", DltCategory.NON_HAEMATOLOGICAL),
+    ],
+)
+def test_terms_take_only_the_clauses_that_are_about_them(name: str, category: DltCategory) -> None:
+    assert ae_term(name).category is category
+
+
+def test_only_ordinary_rash_takes_the_rash_clauses() -> None:
+    rash = {t.name for t in load_ae_terms() if t.category is DltCategory.RASH}
+    assert rash == {"Rash maculo-papular"}
