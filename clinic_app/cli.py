@@ -9,11 +9,14 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import sqlite3
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from clinic_app import __version__
 from clinic_app.commands.base import CommandError, OneLineParser, common_options
+from clinic_app.storage.errors import StorageError, translate
 
 # Modules under clinic_app.commands that contribute subcommands, in the order --help lists them.
 COMMAND_MODULES = (
@@ -71,9 +74,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CommandError as exc:
         print(f"clinic-app: {exc}", file=sys.stderr)
         return 2
+    except StorageError as exc:  # the record failed (damaged, locked, full disk): one sentence
+        print(f"clinic-app: {exc}", file=sys.stderr)
+        return 1
+    except sqlite3.DatabaseError as exc:
+        # An environment failure a command did not translate still gets its sentence, never
+        # a traceback; anything else (our own bug) keeps its traceback.
+        error = translate(exc, _record_path(args))
+        if error is None:
+            raise
+        print(f"clinic-app: {error}", file=sys.stderr)
+        return 1
     except BrokenPipeError:  # output piped into `head`: the reader left, nothing is wrong
         sys.stderr.close()
         return 0
+
+
+def _record_path(args: argparse.Namespace) -> Path:
+    from clinic_app.storage.location import resolve_db_path
+
+    try:
+        return resolve_db_path(getattr(args, "db", None))
+    except (StorageError, OSError):
+        return Path(str(getattr(args, "db", None) or "the record"))
 
 
 def launch_gui(args: argparse.Namespace) -> int:

@@ -15,7 +15,12 @@ from clinic_app.commands.base import db_path, fail
 from clinic_app.commands.user_commands import add_user_option, sign_in
 from clinic_app.storage.backup import backup_to, check, default_backup_name, restore_from
 from clinic_app.storage.database import open_database
-from clinic_app.storage.errors import NewerDatabaseError, NotADatabaseError, StorageError
+from clinic_app.storage.errors import (
+    DamagedRecordError,
+    NewerDatabaseError,
+    NotADatabaseError,
+    StorageError,
+)
 from clinic_app.storage.permissions import Permission, require
 
 
@@ -104,10 +109,15 @@ def _may_replace(path: Path, args: argparse.Namespace) -> None:
     try:
         current = open_database(path, daily_backup=False)
     except (NotADatabaseError, NewerDatabaseError):
-        return
+        return  # DamagedRecordError included: the way out must not need the damaged file
     with current:
-        sign_in(current, args)
-        require(current, Permission.SETTINGS)
+        try:
+            has_users = current.has_users()
+        except DamagedRecordError:
+            return  # the accounts table itself is unreadable
+        if has_users:
+            sign_in(current, args)
+            require(current, Permission.SETTINGS)
 
 
 def run_check(args: argparse.Namespace) -> int:

@@ -6,7 +6,8 @@ Two homes, because one setting cannot live in the database it locates:
   and phone on cards, paper size, lab reference ranges, the weight-change and lab-age
   thresholds, backups). They are rows of the record's ``settings`` table, so every change is
   audited with who, when and why.
-- **machine** settings belong to one user on one computer: the data folder. They live in a
+- **machine** settings belong to one user on one computer: the data folder and the backup
+  folder (never taken from the record, which an import or a restored backup fills). They live in a
   small JSON file in the per-user config folder (``$CLINIC_APP_CONFIG`` overrides its path).
 
 Values are validated here (``parse``) before anything is stored; a refusal is a
@@ -157,10 +158,13 @@ SETTINGS: tuple[SettingSpec, ...] = (
         BACKUP_FOLDER,
         "Backup folder",
         Kind.FOLDER,
-        Scope.RECORD,
+        # This computer's, never the record's: an imported file or a restored backup must not
+        # choose where full copies of the record (password hashes included) are written.
+        Scope.MACHINE,
         None,
         "the backups folder next to the record",
-        "Where the daily backup and `clinic-app backup` write. Prefer a different disk.",
+        "Where the daily backup and `clinic-app backup` write, on this computer. Prefer a "
+        "different disk.",
     ),
     SettingSpec(
         BACKUP_KEEP,

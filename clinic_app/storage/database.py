@@ -26,6 +26,7 @@ from clinic_app.storage.errors import (
     StorageError,
     translate,
 )
+from clinic_app.storage.private import create_private_file
 
 if TYPE_CHECKING:
     from clinic_app.storage.permissions import Role
@@ -228,6 +229,10 @@ def open_database(
                 f"{file.resolve().as_uri()}?mode=ro", uri=True, timeout=busy_timeout_ms / 1000
             )
         else:
+            with suppress(OSError):  # a missing folder is said by SQLite's own error below
+                # A new record is its owner's only (0600); SQLite gives its WAL and SHM files
+                # the same mode (issue 15, item 6).
+                create_private_file(file)
             conn = sqlite3.connect(str(file), timeout=busy_timeout_ms / 1000)
     except sqlite3.Error as exc:
         raise translate(exc, file) or StorageError(f"Cannot open {file}: {exc}") from exc

@@ -39,6 +39,17 @@ class NotADatabaseError(StorageError):
     """The file exists but is not an SQLite database (or is damaged beyond opening)."""
 
 
+class DamagedRecordError(NotADatabaseError):
+    """SQLite found the file damaged ("database disk image is malformed"): pages overwritten,
+    a truncated copy, a disk that returned wrong bytes. Nothing more is written to it; the way
+    out is ``clinic-app restore`` (which keeps the damaged file beside the restored one)."""
+
+
+class RecordIOError(StorageError):
+    """The operating system failed a read or write of the record (a disk I/O error, a removed
+    drive, a network share gone, the shared-memory file that cannot be made on a full disk)."""
+
+
 class NewerDatabaseError(StorageError):
     """The file was made by a newer clinic-app; this version refuses to touch it."""
 
@@ -52,9 +63,26 @@ class StaleRecordError(StorageError):
 _SQLITE_BUSY = 5
 _SQLITE_LOCKED = 6
 _SQLITE_READONLY = 8
+_SQLITE_IOERR = 10
+_SQLITE_CORRUPT = 11
 _SQLITE_FULL = 13
 _SQLITE_CANTOPEN = 14
 _SQLITE_NOTADB = 26
+# Extended I/O codes of the WAL shared-memory file (``-shm``): at a cold start on a full disk
+# SQLite cannot create or grow it, which is a full disk, not damage.
+_SHM_CODES = frozenset({4618, 4874, 5386, 5130})  # SHMOPEN, SHMSIZE, SHMMAP, SHMLOCK
+
+RESTORE_HINT = (
+    "Restore the newest good backup with 'clinic-app restore BACKUP' (the damaged file is "
+    "kept beside it), or start the app, which offers to"
+)
+
+
+def damaged_message(path: Path, detail: str = "database disk image is malformed") -> str:
+    """The one sentence for a damaged record (also used by ``check``)."""
+    return (
+        f"The record {path} is damaged ({detail}); nothing more was written to it. {RESTORE_HINT}."
+    )
 
 
 def translate(exc: sqlite3.Error, path: Path) -> StorageError | None:
@@ -78,6 +106,21 @@ def translate(exc: sqlite3.Error, path: Path) -> StorageError | None:
         return ReadOnlyError(
             f"The database {path} is read-only (permission denied or opened read-only); "
             f"{NOTHING_LOST}. Ask for write permission on the file and its folder."
+        )
+    if primary == _SQLITE_CORRUPT or "malformed" in text:
+        return DamagedRecordError(damaged_message(path))
+    if code in _SHM_CODES:
+        return DiskFullError(
+            f"The record {path} could not be opened: its shared-memory file beside it could "
+            f"not be created (the disk is probably full); {NOTHING_LOST}. Free some disk space "
+            "and start again."
+        )
+    if primary == _SQLITE_IOERR or "disk I/O error" in text:
+        return RecordIOError(
+            f"The disk failed while reading or writing the record {path} ({text}); nothing more "
+            "was written and the last saved entry is kept. Check that the disk or network "
+            "folder is there and not full, then try again; if it happens again, run "
+            "'clinic-app check'."
         )
     if primary == _SQLITE_NOTADB or "file is not a database" in text:
         return NotADatabaseError(

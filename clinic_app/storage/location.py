@@ -16,6 +16,7 @@ from pathlib import Path
 from platformdirs import user_config_dir, user_data_dir
 
 from clinic_app.storage.errors import StorageError
+from clinic_app.storage.private import make_private_folder
 
 ENV_VAR = "CLINIC_APP_DB"
 APP_NAME = "clinic-app"
@@ -23,6 +24,7 @@ DEFAULT_FILE_NAME = "clinic-app.sqlite3"
 CONFIG_ENV_VAR = "CLINIC_APP_CONFIG"
 CONFIG_FILE_NAME = "settings.json"
 DATA_FOLDER_KEY = "data.folder"
+BACKUP_FOLDER_KEY = "backup.folder"
 
 
 def config_path() -> Path:
@@ -36,8 +38,8 @@ def config_path() -> Path:
     return Path(user_config_dir(APP_NAME, appauthor=False)) / CONFIG_FILE_NAME
 
 
-def configured_data_folder() -> Path | None:
-    """The data folder named in this computer's settings file, if any.
+def _configured_folder(key: str) -> Path | None:
+    """The folder named under ``key`` in this computer's settings file, if any.
 
     A damaged file is refused rather than ignored: opening the default record instead of the
     configured one would show a nurse an empty list as if the patients were gone.
@@ -53,8 +55,28 @@ def configured_data_folder() -> Path | None:
             "know which data folder to use; fix or delete the file, or name the record with "
             "--db PATH. Nothing was opened or changed."
         ) from None
-    folder = data.get(DATA_FOLDER_KEY) if isinstance(data, dict) else None
+    folder = data.get(key) if isinstance(data, dict) else None
     return Path(folder).expanduser() if isinstance(folder, str) and folder else None
+
+
+def configured_data_folder() -> Path | None:
+    """The data folder named in this computer's settings file, if any."""
+    return _configured_folder(DATA_FOLDER_KEY)
+
+
+def configured_backup_folder() -> Path | None:
+    """The backup folder named in this computer's settings file, if any.
+
+    Only this computer's settings (changed by whoever runs the app here, an administrator in
+    the settings dialog) choose where copies of the whole record are written: never a value
+    inside the record, which an imported file or a restored backup could have put there.
+    """
+    return _configured_folder(BACKUP_FOLDER_KEY)
+
+
+def default_backup_folder(db_path: Path) -> Path:
+    """Where backups of ``db_path`` go: the configured folder, else ``backups`` beside it."""
+    return configured_backup_folder() or db_path.parent / "backups"
 
 
 def default_data_dir() -> Path:
@@ -74,5 +96,5 @@ def resolve_db_path(cli_value: str | os.PathLike[str] | None) -> Path:
     else:
         path = Path(chosen)
     path = path.expanduser()
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_private_folder(path.parent)  # a new data folder is its owner's only (0700)
     return path

@@ -49,8 +49,9 @@ def test_registry_has_every_setting_the_issue_names_once() -> None:
         "data.folder",
         "security.idle_lock_minutes",  # issue 10: lock after idle time
     }
-    # Only the data folder is kept off the record: the record cannot say where it lives.
-    assert [s.key for s in st.SETTINGS if not s.clinical] == ["data.folder"]
+    # The data folder is kept off the record (the record cannot say where it lives), and so is
+    # the backup folder (an imported file or a restored backup must not choose it; issue 15).
+    assert [s.key for s in st.SETTINGS if not s.clinical] == ["backup.folder", "data.folder"]
 
 
 def test_registry_keys_are_the_keys_the_readers_use() -> None:
@@ -174,9 +175,13 @@ def test_invalid_value_changes_nothing(record: Record) -> None:
     assert audit_reasons(record) == ["US paper"]
 
 
-def test_backup_folder_setting_moves_backups(record: Record, tmp_path: Path) -> None:
+def test_backup_folder_setting_moves_backups(
+    record: Record, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = tmp_path / "config" / "settings.json"
+    monkeypatch.setenv("CLINIC_APP_CONFIG", str(config))
     assert backup_folder(record) == record.path.parent / "backups"
-    st.set_value(record, "backup.folder", str(tmp_path / "usb"), reason="external disk")
+    st.set_machine_value("backup.folder", str(tmp_path / "usb"), config)
     assert backup_folder(record) == tmp_path / "usb"
 
 

@@ -39,7 +39,7 @@ def test_backup_default_goes_to_backups_folder(
     filled: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert main(["backup", "--db", str(filled)]) == 0
-    (made,) = (filled.parent / "backups").iterdir()
+    (made,) = (filled.parent / "backups").glob("*.sqlite3")
     assert re.fullmatch(r"record-\d{8}T\d{6}Z\.sqlite3", made.name)
     assert str(made) in capsys.readouterr().out
 
