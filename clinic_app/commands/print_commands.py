@@ -8,6 +8,7 @@ and renamed into place, so a failure never leaves a partial document behind. Use
 from __future__ import annotations
 
 import argparse
+import hashlib
 import re
 import sys
 from collections.abc import Callable
@@ -126,9 +127,32 @@ def run_tox_summary(args: argparse.Namespace) -> int:
 
 
 def card_file_name(mrn: str, cycle: int) -> str:
-    """A file name from the MRN that no MRN can turn into a path (``../x`` or ``a/b``)."""
+    """A file name from the MRN that no MRN can turn into a path (``../x`` or ``a/b``).
+
+    When characters had to be replaced, a short digest of the exact MRN is added, so two
+    MRNs that read alike once cleaned (``MRN/0002`` and ``MRN 0002``) never share a file.
+
+    >>> card_file_name("MRN-0002", 1)
+    'MRN-0002-cycle1-card.pdf'
+    >>> card_file_name("MRN/0002", 1) != card_file_name("MRN 0002", 1)
+    True
+    """
     safe = re.sub(r"[^A-Za-z0-9._-]", "_", mrn).lstrip(".") or "patient"
+    if safe != mrn:
+        safe += "-" + hashlib.sha256(mrn.encode("utf-8")).hexdigest()[:8]
     return f"{safe}-cycle{cycle}-card.pdf"
+
+
+def unique_card_name(mrn: str, cycle: int, used: set[str]) -> str:
+    """:func:`card_file_name`, numbered when a batch already used it: a case-insensitive disk
+    (Windows, macOS) holds ``a-1`` and ``A-1`` as one file."""
+    name = card_file_name(mrn, cycle)
+    stem, n = name.removesuffix(".pdf"), 1
+    while name.casefold() in used:
+        n += 1
+        name = f"{stem}-{n}.pdf"
+    used.add(name.casefold())
+    return name
 
 
 def run_cards(args: argparse.Namespace) -> int:
@@ -152,9 +176,10 @@ def run_cards(args: argparse.Namespace) -> int:
             if not refs:
                 print(f"No cycle starts on {args.date.isoformat()}; nothing printed.")
                 return 0
+            used: set[str] = set()
             for number, ref in enumerate(refs, start=1):
                 who = f"[{number}/{len(refs)}] {ref.patient.mrn} {ref.patient.full_name}"
-                target = folder / card_file_name(ref.patient.mrn, ref.cycle.number)
+                target = folder / unique_card_name(ref.patient.mrn, ref.cycle.number, used)
                 try:
                     card = documents.dosing_card_for(record, ref, args.by, _now())
                     data = render_dosing_card(card)
