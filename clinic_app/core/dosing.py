@@ -78,6 +78,10 @@ def _check(name: str, value: Decimal, label: str, unit: str) -> None:
         )
 
 
+check_input = _check
+"""The plausibility check of one body or kidney fact (used by storage and import too)."""
+
+
 def body_surface_area(
     height_cm: Decimal,
     weight_kg: Decimal,

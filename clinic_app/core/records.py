@@ -12,6 +12,8 @@ from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 
+from clinic_app.core.errors import DomainError
+
 
 class Sex(StrEnum):
     FEMALE = "F"
@@ -230,3 +232,72 @@ class TemperatureReading:
 @dataclass(frozen=True)
 class GcsfDose:
     given_on: date
+
+
+# -- limits every stored value keeps (issue 15, item 3) -------------------------------------
+# One implementation, used by the forms (through the services), the repositories and import.
+# Body and lab plausibility live with their facts: ``dosing.input_limits`` (resources/
+# input_limits.toml) and ``labs.check_plausible`` (resources/ctcae/lab_tests.toml).
+
+EARLIEST_DAY = date(1900, 1, 1)
+LATEST_DAY = date(2199, 12, 31)
+"""Days outside these are typing errors; beyond them date arithmetic (a cycle 28 days after
+9999-12-31) would not even be possible."""
+
+MAX_INTEGER_DIGITS = 9
+MAX_FRACTION_DIGITS = 40
+"""A stored quantity has at most this many digits before and after the point (1E+999999 is
+finite, and no dose, count or measurement needs more; unrounded results such as a CrCl
+carry about 26 decimals)."""
+
+MRN_MAX = 40
+NAME_MAX = 100
+LINE_MAX = 200
+"""One line of text: a term, a drug, a reason chosen from a list, a setting."""
+NOTE_MAX = 4000
+"""Free text (notes, reasons typed out)."""
+
+
+def check_day(value: date, field: str, label: str = "The date") -> None:
+    if not EARLIEST_DAY <= value <= LATEST_DAY:
+        raise DomainError(
+            f"{label} {value.isoformat()} is not a possible date (use "
+            f"{EARLIEST_DAY.isoformat()} to {LATEST_DAY.isoformat()}).",
+            field=field,
+        )
+
+
+def check_quantity(value: Decimal, field: str, label: str = "The number") -> None:
+    """Finite, with at most MAX_INTEGER_DIGITS before and MAX_FRACTION_DIGITS after the point."""
+    if not isinstance(value, Decimal) or not value.is_finite():
+        raise DomainError(f"{label} must be a number.", field=field)
+    exponent = value.as_tuple().exponent
+    assert isinstance(exponent, int)  # finite
+    if value and value.adjusted() >= MAX_INTEGER_DIGITS:
+        raise DomainError(f"{label} {value} is far too large to be real.", field=field)
+    if -exponent > MAX_FRACTION_DIGITS:
+        raise DomainError(
+            f"{label} {value} has more than {MAX_FRACTION_DIGITS} decimal places.", field=field
+        )
+
+
+def check_text(
+    value: str, field: str, label: str, *, limit: int = LINE_MAX, multiline: bool = False
+) -> None:
+    """Printable text of at most ``limit`` characters; line breaks and tabs only if
+    ``multiline``. NUL and other control characters are refused (they hide text on screen,
+    cut it short in other programs and break printing)."""
+    if not isinstance(value, str):
+        raise DomainError(f"{label} must be text.", field=field)
+    if len(value) > limit:
+        raise DomainError(
+            f"{label} is {len(value)} characters long; at most {limit} fit.", field=field
+        )
+    allowed = "\n\r\t" if multiline else ""
+    for index, char in enumerate(value):
+        if (ord(char) < 32 or 0x7F <= ord(char) < 0xA0) and char not in allowed:
+            raise DomainError(
+                f"{label} holds a control character (U+{ord(char):04X}) at position "
+                f"{index + 1}; retype it without it.",
+                field=field,
+            )

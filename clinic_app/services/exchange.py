@@ -15,12 +15,18 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from decimal import Decimal
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 from clinic_app import __version__
+from clinic_app.core.errors import DomainError, ProtocolError
+from clinic_app.core.protocol_loader import load_protocols
+from clinic_app.core.records import check_day, check_quantity
 from clinic_app.storage import csv_cells, queries, schema
 from clinic_app.storage.database import Record
+from clinic_app.storage.repositories._base import TableRepository
 
 FORMAT_NAME = "clinic-app-record"
 FORMAT_VERSION = 1
@@ -212,12 +218,21 @@ def read_document(path: Path) -> dict[str, Any]:
         raise ImportRefused([f"{path}: not UTF-8 text (is it a JSON export?)"]) from None
     except json.JSONDecodeError as exc:
         raise ImportRefused([f"{path}: line {exc.lineno}: not valid JSON ({exc.msg})"]) from None
+    except RecursionError:
+        raise ImportRefused([_too_deep(str(path))]) from None
     if not isinstance(raw, dict):
         raise ImportRefused([f"{path}: the document must be a JSON object"])
     internal = sorted(k for k in raw if k.startswith("__"))
     if internal:  # these keys steer how a CSV folder is read; no export writes them
         raise ImportRefused([f"{path}: {k}: not a key of the export format" for k in internal])
     return raw
+
+
+def _too_deep(where: str) -> str:
+    return (
+        f"{where}: lists or objects nest too deeply to be read (no export nests more than a "
+        "few levels)"
+    )
 
 
 def _read_csv_folder(folder: Path) -> dict[str, Any]:
@@ -302,6 +317,10 @@ def _check_value(
             return None, f"{where}: {value!r} is not a date"
         if parsed.isoformat() != value:
             return None, f"{where}: {value!r} is not a date in the form YYYY-MM-DD"
+        try:
+            check_day(parsed, name)
+        except DomainError as exc:
+            return None, f"{where}: {exc.message}"
     elif name in _INSTANTS:
         try:
             instant = datetime.fromisoformat(value)
@@ -315,11 +334,18 @@ def _check_value(
     elif name in _DECIMALS:
         return value, _number_problem(where, value)
     elif name in _JSON:
-        try:
-            json.loads(value)
-        except json.JSONDecodeError:
-            return None, f"{where}: {value!r} is not valid JSON"
+        return value, _json_problem(where, value)
     return value, None
+
+
+def _json_problem(where: str, value: str) -> str | None:
+    try:
+        json.loads(value)
+    except json.JSONDecodeError:
+        return f"{where}: {value!r} is not valid JSON"
+    except RecursionError:
+        return _too_deep(where)
+    return None
 
 
 def _number_problem(where: str, value: str) -> str | None:
@@ -328,6 +354,10 @@ def _number_problem(where: str, value: str) -> str | None:
     # stored in that spelling: refuse them, so the record holds only plain numbers.
     if not _NUMBER.fullmatch(value):
         return f"{where}: {value!r} is not a number"
+    try:  # 1E+999999 is a number, but not one anything in the record can be
+        check_quantity(Decimal(value), where, "the number")
+    except DomainError as exc:
+        return f"{where}: {exc.message}"
     return None
 
 
@@ -336,10 +366,7 @@ def _check_value_column(table: str, where: str, value: str) -> str | None:
     if table == "labs":
         return _number_problem(where, value)
     if table == "settings":
-        try:
-            json.loads(value)
-        except json.JSONDecodeError:
-            return f"{where}: {value!r} is not valid JSON"
+        return _json_problem(where, value)
     return None
 
 
@@ -439,6 +466,8 @@ def validate_document(
                     problems.append(problem)
                 else:
                     values[column.name] = value
+            if len(values) == len(columns) and not problems_in_row(problems, where):
+                problems.extend(_entry_problems(record, table, where, values))
             row_id = values.get("id")
             if row_id is None:
                 problems.append(f"{where}.id: a value is required")
@@ -449,6 +478,73 @@ def validate_document(
             out.append(values)
         clean[table] = out
     return clean, problems
+
+
+def problems_in_row(problems: Sequence[str], where: str) -> bool:
+    return any(p.startswith((where + ".", where + ":")) for p in problems)
+
+
+def _entry_problems(record: Record, table: str, where: str, row: Mapping[str, Any]) -> list[str]:
+    """What data entry would refuse in this row: the repositories' own checks (lab
+    plausibility, weight and height limits, text lengths and control characters, dates and
+    numbers in range), known protocols, and settings as the settings screen parses them."""
+    found: list[str] = []
+    repository = _repositories(record).get(table)
+    if repository is not None:
+        for field, message in repository.row_problems(row):
+            found.append(f"{where}.{field}: {message}" if field in row else f"{where}: {message}")
+    if table == "enrolments" and row.get("protocol") not in _installed_protocols():
+        known = ", ".join(sorted(_installed_protocols()))
+        found.append(
+            f"{where}.protocol: {row.get('protocol')!r} is not a protocol installed here "
+            f"(installed: {known})"
+        )
+    if table == "settings" and row.get("voided_at") is None:
+        found.extend(_setting_problems(where, row))
+    return found
+
+
+def _repositories(record: Record) -> dict[str, TableRepository[Any]]:
+    return {
+        repo.table: repo
+        for repo in vars(record.repos).values()
+        if isinstance(repo, TableRepository)
+    }
+
+
+@cache
+def _installed_protocols() -> frozenset[str]:
+    return frozenset(load_protocols())
+
+
+def _setting_problems(where: str, row: Mapping[str, Any]) -> list[str]:
+    # Imported lazily: settings imports lab entry, which imports this layer's neighbours.
+    from clinic_app.services import settings as known
+
+    key = str(row.get("key"))
+    try:
+        spec = known.spec(key)
+    except DomainError as exc:
+        return [f"{where}.key: {exc.message}"]
+    value = json.loads(str(row.get("value")))
+    try:
+        if spec.kind is known.Kind.RANGES:
+            if not isinstance(value, dict):
+                raise DomainError(f"{spec.label} must be a table of tests", field=key)
+            from clinic_app.services.lab_entry import ReferenceRanges
+
+            ReferenceRanges.from_mapping(value, f"setting {key}")
+        else:
+            if isinstance(value, bool) or not isinstance(value, str | int):
+                raise DomainError(f"{spec.label} must be text or a whole number", field=key)
+            parsed = known.parse(key, str(value))
+            if type(parsed) is not type(value):
+                raise DomainError(f"{spec.label}: {value!r} is not a value it takes", field=key)
+    except DomainError as exc:
+        return [f"{where}.value: {exc.message}"]
+    except ProtocolError as exc:
+        return [f"{where}.value: {exc.key}: {exc.problem}"]
+    return []
 
 
 def import_file(record: Record, path: Path) -> ImportResult:

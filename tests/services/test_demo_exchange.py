@@ -117,7 +117,8 @@ def test_corrupt_file(tmp_path: Path) -> None:
         import_file(rec, bad)
 
 
-_text = st.text(st.characters(blacklist_categories=("Cs",)), max_size=12)
+# Names as storage accepts them: printable (no control characters, issue 15 item 3).
+_text = st.text(st.characters(blacklist_categories=("Cs", "Cc")), max_size=12)
 
 
 @settings(
@@ -129,7 +130,7 @@ _text = st.text(st.characters(blacklist_categories=("Cs",)), max_size=12)
         min_size=1,
         max_size=5,
     ),
-    weights=st.lists(st.decimals("20", "250", places=2), max_size=4),
+    weights=st.lists(st.decimals("25", "250", places=2), max_size=4),  # input_limits.toml
 )
 def test_round_trip_of_generated_records(
     tmp_path_factory: pytest.TempPathFactory,

@@ -91,9 +91,10 @@ def test_disk_full_keeps_the_record_unchanged(record: Record) -> None:
     # Simulate SQLITE_FULL: forbid the file from growing past its current size.
     pages = record.db.execute("PRAGMA page_count").fetchone()[0]
     record.db.execute(f"PRAGMA max_page_count = {pages}")
-    big_note = "x" * 200_000  # needs dozens of new pages
-    with pytest.raises(DiskFullError) as info:
-        record.repos.patients.add(make_patient("A-2", family=big_note))
+    # Texts are bounded (issue 15, item 3), so many rows in one transaction fill the pages.
+    with pytest.raises(DiskFullError) as info, record.transaction(reason="many"):
+        for n in range(2, 400):  # needs dozens of new pages
+            record.repos.patients.add(make_patient(f"A-{n}"))
     assert "nothing was saved and the record is unchanged" in str(info.value)
     assert [p.mrn for p in record.repos.patients.all()] == ["A-1"]
     assert count(record, "audit_log") == 1

@@ -28,7 +28,7 @@ def main(db_path: str, mrn: str, count: int) -> None:
         with record.transaction(reason="stream"):
             lab_id = repos.labs.add(
                 pid,
-                LabResult("anc", Decimal(n), "10^9/L", datetime.now(UTC), Decimal(n)),
+                LabResult("anc", Decimal(n % 100), "10^9/L", datetime.now(UTC), Decimal(n % 100)),
             )
             repos.adverse_events.add(
                 pid, AdverseEvent("Fatigue", 1, date(2026, 1, 1), notes=str(lab_id))

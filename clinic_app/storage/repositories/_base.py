@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Generic, TypeVar
 
 from clinic_app.core.errors import DomainError
+from clinic_app.core.records import LINE_MAX, MRN_MAX, NAME_MAX, NOTE_MAX, check_text
 from clinic_app.storage.audit import AuditEntry, changes_after, history
 from clinic_app.storage.database import Record
 from clinic_app.storage.errors import NOTHING_LOST, RowNotFoundError, StaleRecordError
@@ -21,7 +22,57 @@ Row = Mapping[str, Any]
 def _require_reason(reason: str, what: str) -> str:
     if not reason or not reason.strip():
         raise DomainError(f"a reason is required to {what} a clinical record", field="reason")
+    check_text(reason.strip(), "reason", "The reason", limit=NOTE_MAX, multiline=True)
     return reason.strip()
+
+
+JSON_COLUMNS = frozenset(
+    {
+        "allergies",
+        "alerts",
+        "gates",
+        "elected_options",
+        "units",
+        "attribution",
+        "grade_history",
+        "payload",
+        "fields",
+    }
+)
+"""Columns holding JSON (bounded by ``_codec.dump``), not one line of text."""
+_TEXT_RULES: dict[str, tuple[int, bool, str]] = {
+    "mrn": (MRN_MAX, False, "The MRN"),
+    "family_name": (NAME_MAX, False, "The family name"),
+    "given_name": (NAME_MAX, False, "The given name"),
+    "full_name": (NAME_MAX, False, "The full name"),
+    "printed_name": (NAME_MAX, False, "The printed name"),
+    "username": (NAME_MAX, False, "The user name"),
+    "notes": (NOTE_MAX, True, "The notes"),
+    "details": (NOTE_MAX, True, "The details"),
+    "reason": (NOTE_MAX, True, "The reason"),
+    "delay_reason": (NOTE_MAX, True, "The reason for the delay"),
+    "void_reason": (NOTE_MAX, True, "The reason for voiding"),
+}
+
+
+def check_columns(table: str, columns: Mapping[str, Any]) -> None:
+    """Every text column printable and of bounded length (issue 15, item 3); one rule for the
+    repositories and import. JSON columns are bounded by ``_codec.dump``."""
+    for name, value in columns.items():
+        if (
+            not isinstance(value, str)
+            or name in JSON_COLUMNS
+            or (table, name)
+            == (
+                "settings",
+                "value",
+            )
+        ):
+            continue
+        limit, multiline, label = _TEXT_RULES.get(
+            name, (LINE_MAX, False, name.replace("_", " ").capitalize())
+        )
+        check_text(value, name, label, limit=limit, multiline=multiline)
 
 
 class TableRepository(Generic[T]):
@@ -78,9 +129,22 @@ class TableRepository(Generic[T]):
         with self.record.guard():
             return history(self.record, self.table, row_id)
 
+    def row_problems(self, row: Row) -> list[tuple[str | None, str]]:
+        """What data entry would refuse in a whole stored row (import checks every row so):
+        ``(column or None, sentence)``; empty when the row could have been entered."""
+        try:
+            check_columns(self.table, row)
+            self.encode(self.decode(row))
+        except DomainError as exc:
+            return [(exc.field, exc.message)]
+        except (ValueError, TypeError, KeyError, ArithmeticError) as exc:
+            return [(None, f"cannot be read as a {self.noun} ({exc})")]
+        return []
+
     # -- writes -----------------------------------------------------------------------------
     def _insert(self, columns: dict[str, Any], reason: str | None) -> int:
         require_write(self.record, self.table, columns)
+        check_columns(self.table, columns)
         columns = {**columns, "created_by": self.record.actor}
         names = ", ".join(columns)
         marks = ", ".join("?" for _ in columns)
@@ -113,6 +177,7 @@ class TableRepository(Generic[T]):
         why = _require_reason(reason, "correct")
         columns = self.encode(value)
         require_write(self.record, self.table, columns)
+        check_columns(self.table, columns)
         sets = ", ".join(f"{name} = ?" for name in columns)
         with self.record.transaction(reason=why) as db:
             try:

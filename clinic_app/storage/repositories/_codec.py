@@ -8,6 +8,11 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from clinic_app.core.errors import DomainError
+from clinic_app.core.records import check_day, check_quantity
+
+JSON_MAX = 100_000
+"""Characters of one JSON column (a setting, a payload); more is not something a person typed."""
+JSON_DEPTH_MAX = 20
 
 
 def dec(value: Decimal | None, field: str) -> str | None:
@@ -16,6 +21,7 @@ def dec(value: Decimal | None, field: str) -> str | None:
         return None
     if not isinstance(value, Decimal) or not value.is_finite():
         raise DomainError(f"{field} must be a finite Decimal, not {value!r}", field=field)
+    check_quantity(value, field, field.replace("_", " "))
     return str(value)
 
 
@@ -35,8 +41,11 @@ def need_dec(text: Any) -> Decimal:
     return value
 
 
-def day(value: date | None) -> str | None:
-    return None if value is None else value.isoformat()
+def day(value: date | None, field: str = "date") -> str | None:
+    if value is None:
+        return None
+    check_day(value, field)
+    return value.isoformat()
 
 
 def to_day(text: Any) -> date | None:
@@ -74,8 +83,27 @@ def to_flag(value: Any) -> bool | None:
     return None if value is None else bool(value)
 
 
-def dump(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, sort_keys=True)
+def depth(value: Any) -> int:
+    """How deeply lists and objects nest in ``value`` (without recursion)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, dict | list | tuple):
+            deepest = max(deepest, level)
+            if level > JSON_DEPTH_MAX:
+                break
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, level + 1) for child in children)
+    return deepest
+
+
+def dump(value: Any, field: str = "value") -> str:
+    if depth(value) > JSON_DEPTH_MAX:
+        raise DomainError(f"{field} nests more than {JSON_DEPTH_MAX} levels deep", field=field)
+    text = json.dumps(value, ensure_ascii=False, sort_keys=True)
+    if len(text) > JSON_MAX:
+        raise DomainError(f"{field} is {len(text)} characters; at most {JSON_MAX}", field=field)
+    return text
 
 
 def load(text: Any) -> Any:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from clinic_app.core import labs
+from clinic_app.core.errors import DomainError
 from clinic_app.core.records import LabResult
 from clinic_app.storage.repositories import _codec as c
 from clinic_app.storage.repositories._base import Row, TableRepository
@@ -15,6 +17,13 @@ class LabRepository(TableRepository[LabResult]):
     noun = "lab result"
 
     def encode(self, value: LabResult) -> dict[str, Any]:
+        # A known test in one of its units, and a value that can be real (the lab form's own
+        # check, core.labs): negative or 10^6 ANC is refused whatever path writes it.
+        test = labs.lab_test(value.test)
+        test.factor(value.unit)
+        check = labs.check_plausible(value.test, value.value, value.unit)
+        if check.refused:
+            raise DomainError(check.reason, field="value")
         return {
             "test": value.test,
             "value": c.dec(value.value, "value"),

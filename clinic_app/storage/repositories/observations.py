@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from clinic_app.core.dosing import check_input
 from clinic_app.core.errors import DomainError
 from clinic_app.core.records import GcsfDose, TemperatureReading
 from clinic_app.storage.repositories import _codec as c
@@ -17,6 +18,7 @@ class TemperatureRepository(TableRepository[TemperatureReading]):
     def encode(self, value: TemperatureReading) -> dict[str, Any]:
         if value.sustained_minutes < 0:
             raise DomainError("a duration cannot be negative", field="sustained_minutes")
+        check_input("celsius", value.celsius, "Temperature", "°C")
         return {
             "measured_at": c.instant(value.measured_at, "measured_at"),
             "celsius": c.dec(value.celsius, "celsius"),

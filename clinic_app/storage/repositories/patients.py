@@ -7,8 +7,9 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
+from clinic_app.core.dosing import check_input
 from clinic_app.core.errors import DomainError
-from clinic_app.core.records import BodyMeasurement, Patient, Sex
+from clinic_app.core.records import LINE_MAX, BodyMeasurement, Patient, Sex, check_text
 from clinic_app.storage.errors import NOTHING_LOST
 from clinic_app.storage.repositories import _codec as c
 from clinic_app.storage.repositories._base import Row, TableRepository
@@ -23,6 +24,9 @@ class PatientRepository(TableRepository[Patient]):
         mrn = value.mrn.strip()
         if not mrn:
             raise DomainError("the MRN is empty", field="mrn")
+        for name, items in (("allergies", value.allergies), ("alerts", value.alerts)):
+            for item in items:
+                check_text(item, name, f"An entry of {name}", limit=LINE_MAX)
         return {
             "mrn": mrn,
             "family_name": value.family_name,
@@ -72,10 +76,10 @@ class MeasurementRepository(TableRepository[BodyMeasurement]):
     noun = "body measurement"
 
     def encode(self, value: BodyMeasurement) -> dict[str, Any]:
-        if value.weight_kg <= 0:
-            raise DomainError("the weight must be more than 0 kg", field="weight_kg")
-        if value.height_cm is not None and value.height_cm <= 0:
-            raise DomainError("the height must be more than 0 cm", field="height_cm")
+        # The same plausible ranges as the BSA calculation (resources/input_limits.toml).
+        check_input("weight_kg", value.weight_kg, "Weight", "kg")
+        if value.height_cm is not None:
+            check_input("height_cm", value.height_cm, "Height", "cm")
         return {
             "measured_on": c.day(value.measured_on),
             "weight_kg": c.dec(value.weight_kg, "weight_kg"),
