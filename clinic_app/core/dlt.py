@@ -129,6 +129,11 @@ class DltCriteria:
     exemption_anc_below: Decimal = Decimal("1.0")  # BPD: enter with ANC < 1.0
     exemption_platelets_below: Decimal = Decimal("50")  # BPD: enter with platelets < 50
     window_days: int = 28  # BPD: first treatment cycle (28 days)
+    gcsf_cover_days: int | None = None
+    """Days a G-CSF dose supports the counts, from the day it is given (that day is day 1).
+
+    The protocol file sets it (BPD: 14, one pegfilgrastim dose covers the following two
+    weeks); without it only G-CSF given during the grade 4 run counts as support."""
     grade_threshold: int = 3  # BPD "> Grade 3" read as >= Grade 3 (rules §5)
     nonhaem_related_drugs: tuple[str, ...] = ("pomalidomide", "bendamustine")
     """BPD: non-haematological DLTs must be at least possibly related to one of these."""
@@ -155,7 +160,7 @@ class DltCriteria:
             kind = kinds[key]
             if kind == "Decimal":
                 values[key] = _decimal_setting(source, key, raw)
-            elif kind == "int":
+            elif kind in ("int", "int | None"):
                 values[key] = _int_setting(source, key, raw)
             else:
                 values[key] = _drug_list_setting(source, key, raw)
@@ -257,6 +262,9 @@ class RuleFinding:
     rule: DltRule
     sentence: str
     evidence: tuple[str, ...] = ()
+    close: bool = True
+    """For a clause that did not fire: whether it came close enough for the investigator's
+    judgement (False only where the protocol's own exception plainly applied)."""
 
 
 @dataclass(frozen=True)
@@ -290,17 +298,56 @@ class DltProposal:
     not_assessed: tuple[NotAssessed, ...]
     pending: tuple[str, ...]
     notes: tuple[str, ...]
+    close_calls: tuple[RuleFinding, ...] = ()
+    """Clauses that did not fire but came close (a run that may have lasted longer than its
+    counts show, G-CSF whose cover ended before the run); see ``near_misses``."""
+
+    @property
+    def near_misses(self) -> tuple[RuleFinding, ...]:
+        """Every clause that did not fire but was close or could not be decided, with evidence.
+
+        The investigator reads these under NEAR_MISS_HEADING: the clause that did not fire
+        for want of one fact (no G-CSF recorded, no bleeding, an arterial rather than venous
+        thrombosis), a grade >= 3 event whose attribution or other fact is missing, and a
+        grade 4 run still going at the end of cycle 1.
+        """
+        undecided = tuple(
+            RuleFinding(
+                item.rule,
+                f"{item.reason} Could not be decided: needs {item.needs.rstrip('?.')}.",
+                item.evidence,
+            )
+            for item in self.not_assessed
+            if item.needs is not None
+        )
+        close = tuple(f for f in self.not_fired if f.close)
+        return (*undecided, *self.close_calls, *close)
 
     def evidence_lines(self) -> tuple[str, ...]:
-        """The reasoning as the review screen and the toxicity summary print it, one line each."""
+        """The reasoning as the review screen and the toxicity summary print it, one line each.
+
+        This is the one builder of that text: both call it, so they tell the same story.
+        """
         lines = [self.evaluability_reason]
-        for finding in self.fired:
-            lines.append(f"Fired: {finding.sentence}")
-            lines += [f"    evidence: {item}" for item in finding.evidence]
-        lines += [f"Not assessed: {item.reason}" for item in self.not_assessed]
+        if self.fired:
+            lines.append(FIRED_HEADING)
+            for finding in self.fired:
+                lines.append(f"• {finding.sentence}")
+                lines += [f"    evidence: {item}" for item in finding.evidence]
+        near = self.near_misses
+        if near:
+            lines.append(NEAR_MISS_HEADING)
+            for finding in near:
+                lines.append(f"• {finding.sentence}")
+                lines += [f"    evidence: {item}" for item in finding.evidence]
+        lines += [f"Not assessed: {item.reason}" for item in self.not_assessed if not item.needs]
         lines += [f"Pending: {text}" for text in self.pending]
         lines += [f"Note: {text}" for text in self.notes]
         return tuple(lines)
+
+
+FIRED_HEADING = "DLT rules that fired:"
+NEAR_MISS_HEADING = "Not a DLT by the rules — for your judgement:"
 
 
 READING_NOTES = (
@@ -451,6 +498,7 @@ class _Evaluation:
         self.window_end = self.start + timedelta(days=criteria.window_days - 1)
         self.fired: list[RuleFinding] = []
         self.not_fired: list[RuleFinding] = []
+        self.close_calls: list[RuleFinding] = []
         self.not_assessed: list[NotAssessed] = []
         self.pending: list[str] = []
         self.notes: list[str] = list(READING_NOTES)
@@ -588,35 +636,70 @@ class _Evaluation:
         finding: RuleFinding | None = None
         for run in _runs_below(self.window_labs(ANC), c.g4_anc_below):
             days = _run_days(run)
-            self.note_run_at_window_end(run, "G4 neutropenia")
             if days <= c.cytopenia_days_over:
+                self.short_run(run, DltRule.G4_NEUTROPENIA, "G4 neutropenia")
                 continue
             first, last = run[0].collected_on, run[-1].collected_on
-            gcsf = [g.given_on for g in self.inputs.gcsf_doses if first <= g.given_on <= last]
-            evidence = tuple(_lab_text(lab) for lab in run)
+            evidence = tuple(_lab_text(lab) for lab in run) + self.still_running_evidence(run)
             sentence = (
                 f"G4 neutropenia (ANC < {format_number(c.g4_anc_below)}) lasted {days} days "
                 f"({first.isoformat()} to {last.isoformat()}), more than "
                 f"{c.cytopenia_days_over}"
             )
-            if gcsf:
+            support, expired = self.gcsf_support(first, last)
+            if support:
                 finding = RuleFinding(
-                    DltRule.G4_NEUTROPENIA,
-                    sentence + " days, despite G-CSF.",
-                    (*evidence, *(f"G-CSF on {d.isoformat()}" for d in gcsf)),
+                    DltRule.G4_NEUTROPENIA, sentence + " days, despite G-CSF.", evidence + support
                 )
                 break
+            why = (
+                " days, but the only G-CSF recorded in cycle 1 no longer covered it"
+                if expired
+                else " days, but no G-CSF is recorded in cycle 1 before or during it"
+            )
             self.not_fired.append(
                 RuleFinding(
                     DltRule.G4_NEUTROPENIA,
-                    sentence + " days, but no G-CSF is recorded during it: the rule counts "
-                    "neutropenia that lasts despite G-CSF. If G-CSF was given, record it.",
-                    evidence,
+                    sentence + why + ": the rule counts neutropenia that lasts despite G-CSF. "
+                    "If G-CSF was given, record it.",
+                    evidence + expired,
                 )
             )
         self.exempt_or_fire(
             DltRule.G4_NEUTROPENIA, self.inputs.baseline_anc, c.exemption_anc_below, finding
         )
+
+    def gcsf_support(self, first: date, last: date) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """Evidence of G-CSF covering the run ``first``..``last``, and of doses whose cover ended.
+
+        BPD "despite G-CSF support": a dose given in cycle 1 before or during the run supports
+        it while its cover lasts (``gcsf_cover_days`` from the protocol file; a single
+        pegfilgrastim dose covers two weeks). Without that setting only doses during the run
+        count.
+        """
+        cover = self.criteria.gcsf_cover_days or 1
+        support: list[str] = []
+        expired: list[str] = []
+        for dose in sorted(self.inputs.gcsf_doses, key=lambda g: g.given_on):
+            given = dose.given_on
+            if given > last or not self.in_window(given):
+                continue
+            covered_to = given + timedelta(days=cover - 1)
+            cycle_day = (given - self.start).days + 1
+            text = f"G-CSF dose given {given.isoformat()} (cycle 1 day {cycle_day})"
+            if given >= first:
+                support.append(f"{text}, during the run")
+            elif covered_to >= first:
+                support.append(
+                    f"{text}, before the run; its {cover}-day cover lasts to "
+                    f"{covered_to.isoformat()}"
+                )
+            else:
+                expired.append(
+                    f"{text}; its {cover}-day cover ended {covered_to.isoformat()}, before the "
+                    f"run began {first.isoformat()}"
+                )
+        return tuple(support), tuple(expired)
 
     def evaluate_g4_thrombocytopenia(self) -> None:
         # BPD: Grade 4 thrombocytopenia (< 25) lasting > 7 days despite dose delay.
@@ -624,8 +707,8 @@ class _Evaluation:
         finding: RuleFinding | None = None
         for run in _runs_below(self.window_labs(PLATELETS), c.g4_platelets_below):
             days = _run_days(run)
-            self.note_run_at_window_end(run, "G4 thrombocytopenia")
             if days <= c.cytopenia_days_over:
+                self.short_run(run, DltRule.G4_THROMBOCYTOPENIA, "G4 thrombocytopenia")
                 continue
             first, last = run[0].collected_on, run[-1].collected_on
             held = [
@@ -634,7 +717,7 @@ class _Evaluation:
                 if d.status is DoseStatus.HELD
                 and first <= self.start + timedelta(days=d.day - 1) <= last
             ]
-            evidence = tuple(_lab_text(lab) for lab in run)
+            evidence = tuple(_lab_text(lab) for lab in run) + self.still_running_evidence(run)
             sentence = (
                 f"G4 thrombocytopenia (platelets < {format_number(c.g4_platelets_below)}) "
                 f"lasted {days} days ({first.isoformat()} to {last.isoformat()}), more than "
@@ -663,18 +746,84 @@ class _Evaluation:
             finding,
         )
 
-    def note_run_at_window_end(self, run: Sequence[LabResult], what: str) -> None:
-        test = run[0].test
-        limit = self.criteria.g4_anc_below if test == ANC else self.criteria.g4_platelets_below
-        later = [
-            lab for lab in self.labs if lab.test == test and lab.collected_on > self.window_end
-        ]
-        if run[-1] is self.window_labs(test)[-1] and later and later[0].value_si < limit:
-            self.notes.append(
-                f"{what} still present after day {self.criteria.window_days} "
-                f"({_lab_text(later[0])}): measurements after the DLT window are not counted "
-                "(rules §5); the investigator judges whether the toxicity persisted."
+    def run_bounds(self, run: Sequence[LabResult]) -> tuple[LabResult | None, LabResult | None]:
+        """The counts just before and just after a run (any day, after day 28 too)."""
+        test, limit = run[0].test, self.g4_limit(run[0].test)
+        same = [lab for lab in self.labs if lab.test == test]
+        before = [lab for lab in same if lab.collected_at < run[0].collected_at]
+        after = [lab for lab in same if lab.collected_at > run[-1].collected_at]
+        prev = before[-1] if before and before[-1].value_si >= limit else None
+        nxt = after[0] if after else None
+        return prev, nxt
+
+    def g4_limit(self, test: str) -> Decimal:
+        return self.criteria.g4_anc_below if test == ANC else self.criteria.g4_platelets_below
+
+    def still_running(self, run: Sequence[LabResult]) -> bool:
+        """Still going at the end of cycle 1: the run holds the last count of the window and
+        that count is on day 28, or the next count (after day 28) is still at grade 4."""
+        if self.inputs.assessed_on <= self.window_end:
+            return False  # the window is open; the proposal is pending anyway
+        if run[-1] is not self.window_labs(run[0].test)[-1]:
+            return False
+        _, nxt = self.run_bounds(run)
+        on_last_day = run[-1].collected_on == self.window_end
+        return on_last_day or (nxt is not None and nxt.value_si < self.g4_limit(run[0].test))
+
+    def still_running_evidence(self, run: Sequence[LabResult]) -> tuple[str, ...]:
+        if not self.still_running(run):
+            return ()
+        _, nxt = self.run_bounds(run)
+        later = f"; next count {_lab_text(nxt)}" if nxt is not None else ""
+        return (f"still running at the end of cycle 1 (day {self.criteria.window_days}){later}",)
+
+    def short_run(self, run: Sequence[LabResult], rule: DltRule, what: str) -> None:
+        """A run whose counts span at most 7 days: still running, or may have lasted longer."""
+        c = self.criteria
+        days = _run_days(run)
+        first, last = run[0].collected_on, run[-1].collected_on
+        prev, nxt = self.run_bounds(run)
+        lower = prev.collected_on if prev is not None else self.start
+        evidence = tuple(_lab_text(lab) for lab in run)
+        if prev is not None:
+            evidence = (f"count before: {_lab_text(prev)}", *evidence)
+        if nxt is not None:
+            evidence = (*evidence, f"count after: {_lab_text(nxt)}")
+        recovered = nxt is not None and nxt.value_si >= self.g4_limit(run[0].test)
+        if (
+            recovered
+            and nxt is not None
+            and (nxt.collected_on - lower).days <= c.cytopenia_days_over
+        ):
+            return  # bracketed by counts within 7 days: it cannot have lasted longer
+        if self.still_running(run):
+            # Issue 13: a run still going on day 28 is not "no"; its length is not known yet.
+            self.not_assessed.append(
+                NotAssessed(
+                    rule,
+                    f"{what} still running at the end of cycle 1: at grade 4 from "
+                    f"{first.isoformat()}, {days} days by its last count "
+                    f"({last.isoformat()}); the rule asks for more than "
+                    f"{c.cytopenia_days_over} days.",
+                    needs=f"a count showing when the {what} ended",
+                    evidence=evidence,
+                )
             )
+            return
+        upper = (
+            f"the next count ({nxt.collected_on.isoformat()}) is {(nxt.collected_on - lower).days} "
+            "days after the last count before it"
+            if nxt is not None
+            else "no later count shows recovery"
+        )
+        self.close_calls.append(
+            RuleFinding(
+                rule,
+                f"{what} counted {days} days ({first.isoformat()} to {last.isoformat()}), not "
+                f"more than {c.cytopenia_days_over}, but {upper}: it may have lasted longer.",
+                evidence,
+            )
+        )
 
     # -- adverse events
     def evaluate_adverse_events(self) -> None:
@@ -886,6 +1035,7 @@ class _Evaluation:
                     f"{down_on.isoformat()}, {(down_on - g3_from).days} days after G3 began "
                     f"(within {c.rash_resolution_days}): not a DLT.",
                     (label,),
+                    close=False,  # the protocol's own exception applied
                 )
             )
             return
@@ -1006,7 +1156,9 @@ class _Evaluation:
         dlt: bool | None
         if self.fired:
             dlt = True
-            summary = f"Proposed DLT: yes ({', '.join(f.rule.value for f in self.fired)})."
+            summary = (
+                f"Proposed DLT: yes ({'; '.join(f.sentence.rstrip('.') for f in self.fired)})."
+            )
             if not evaluable:
                 self.notes.append(
                     "A DLT was found, but the protocol text makes this patient non-evaluable; "
@@ -1015,6 +1167,10 @@ class _Evaluation:
         elif not evaluable:
             dlt = False
             summary = "Proposed DLT: no DLT recorded before the patient left cycle 1."
+        elif running := [item for item in blocking if "still running" in item.reason]:
+            dlt = None
+            what = "; ".join(item.reason.split(":")[0] for item in running)
+            summary = f"Proposed DLT: not decided: {what}."
         elif blocking:
             dlt = None
             needs = "; ".join(dict.fromkeys(item.needs or "" for item in blocking))
@@ -1026,6 +1182,14 @@ class _Evaluation:
         else:
             dlt = False
             summary = "Proposed DLT: no."
+        close = len(self.close_calls) + sum(1 for f in self.not_fired if f.close)
+        if dlt is False and close:
+            # Issue 13: "no" never stands alone when a clause came close.
+            summary = (
+                f"{summary[:-1]} by the rules, but {close} finding"
+                f"{'s' if close > 1 else ''} came close: see "
+                f'"{NEAR_MISS_HEADING[:-1]}".'
+            )
         return DltProposal(
             dlt=dlt,
             summary=summary,
@@ -1036,6 +1200,7 @@ class _Evaluation:
             not_assessed=tuple(self.not_assessed),
             pending=tuple(self.pending),
             notes=tuple(dict.fromkeys(self.notes)),
+            close_calls=tuple(self.close_calls),
         )
 
     def cycle_pending(self) -> list[str]:

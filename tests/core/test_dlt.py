@@ -180,7 +180,7 @@ def test_g4_neutropenia_8_days_despite_gcsf_fires() -> None:
     p = neutropenia((8, 12, 16), ("0.4", "0.3", "0.45"), gcsf=(9,))
     assert fired(p) == {DltRule.G4_NEUTROPENIA}
     assert "lasted 8 days" in p.fired[0].sentence
-    assert "G-CSF on 2024-03-12" in p.fired[0].evidence
+    assert "G-CSF dose given 2024-03-12 (cycle 1 day 9), during the run" in p.fired[0].evidence
 
 
 def test_g4_neutropenia_exactly_7_days_is_not_a_dlt() -> None:
@@ -203,11 +203,15 @@ def test_g4_run_is_broken_by_a_measurement_at_or_above_0_5() -> None:
     assert p.dlt is False
 
 
-def test_g4_run_continuing_past_day_28_is_noted_not_counted() -> None:
-    # Days 24, 28 in the window (4 days), day 33 (outside) still < 0.5.
+def test_g4_run_continuing_past_day_28_is_still_running_not_no() -> None:
+    # Days 24, 28 in the window (28 - 24 = 4 days), day 33 (outside) still < 0.5: the run is
+    # still going at the end of cycle 1, so its length (> 7 days?) is not known: not "no".
     p = neutropenia((24, 28, 33), ("0.4", "0.3", "0.2"), gcsf=(25,), assessed_on=day(33))
-    assert p.dlt is False
-    assert any("after day 28" in note for note in p.notes)
+    assert p.dlt is None
+    assert "still running at the end of cycle 1" in p.summary
+    (item,) = [n for n in p.near_misses if n.rule is DltRule.G4_NEUTROPENIA]
+    assert "4 days by its last count (2024-03-31)" in item.sentence
+    assert "count after: ANC 0.2 ×10⁹/L on 2024-04-05" in item.evidence
 
 
 @settings(max_examples=60, deadline=None)

@@ -42,7 +42,7 @@ def test_confirm_the_proposed_dlt(qtbot: QtBot, record: Record) -> None:
     d = dialog(qtbot, record, pid)
     assert "Bea Leveltwo" in d.windowTitle() and "B-2" in d.windowTitle()
     assert d.summary.text().startswith("Dose level 2. Proposed DLT: yes")
-    assert "Fired:" in d.evidence.toPlainText()
+    assert "DLT rules that fired:" in d.evidence.toPlainText()
     assert d.dlt_yes.isChecked() and d.state.text() == "This confirms the proposal."
     if os.environ.get("CLINIC_SCREENSHOTS"):
         d.adjustSize()

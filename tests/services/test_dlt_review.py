@@ -77,7 +77,7 @@ def test_before_review_the_board_waits(record: Record) -> None:
     pid = level_two_patient(record, 4)
     view = dlt_review_view(record, pid, TODAY, PROTOCOLS)
     assert view.proposal is not None and view.proposal.dlt is True
-    assert any("Fired" in line for line in view.evidence())
+    assert "DLT rules that fired:" in view.evidence()
     assert board_text(record) == "wait for pending DLT results"
 
 
