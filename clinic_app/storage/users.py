@@ -7,6 +7,7 @@ here is audited like the clinical tables (the hash itself is kept out of the aud
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -59,6 +60,24 @@ def password_problem(password: str) -> str | None:
     if not password.strip():
         return "The password cannot be only spaces."
     return None
+
+
+_DUMMY: list[str] = []
+
+
+def _dummy_hash() -> str:
+    """A hash of a random password, made once: an unknown name is checked against it, so it
+    takes as long to refuse as a wrong password."""
+    if not _DUMMY:
+        _DUMMY.append(HASHER.hash(secrets.token_urlsafe(24)))
+    return _DUMMY[0]
+
+
+def _verify(stored: str, password: str) -> bool:
+    try:
+        return HASHER.verify(stored, password)
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
 
 
 def _utc_text(moment: datetime) -> str:
@@ -270,44 +289,50 @@ class UserRepository:
 
         Every failure is recorded (``sign_in_failures``, audited) and raises the account's
         ``failed_attempts``; from the third failure in a row the next try must wait
-        (:func:`delay_after`). Unknown names and wrong passwords get the same sentence.
+        (:func:`delay_after`). Unknown names and wrong passwords get the same sentence, and
+        take as long: an unknown name is checked against a dummy hash.
+
+        The wait, the password check and the counter move in one write transaction (``BEGIN
+        IMMEDIATE``), so guesses from many processes at once queue: each sees the failures
+        of the ones before it, and ten parallel guesses are not all checked (issue 15, item 5).
         """
         name = username.strip()
         if not name:
             raise SignInRefused("Type your username.", field="username")
-        wait = self.wait_seconds(name)
-        if wait:
-            raise SignInRefused(
-                f"Too many failed sign-ins for {name}; try again in {wait} seconds.",
-                retry_after=wait,
-            )
-        user = self.find(name)
-        stored = self._hash(name)
-        ok = False
-        if user is not None and stored:
-            try:
-                ok = HASHER.verify(stored, password)
-            except (VerifyMismatchError, VerificationError, InvalidHashError):
-                ok = False
-        if not ok or user is None:
-            retry = self._record_failure(name, user)
-            message = "The username or password is wrong."
-            if retry:
-                message += f" Wait {retry} seconds before the next try."
-            raise SignInRefused(message, retry_after=retry)
-        if not user.active:
-            raise SignInRefused(
-                f"The account {user.username} has been deactivated; ask an administrator.",
-                field="username",
-            )
-        sets: dict[str, object] = {}
-        if user.failed_attempts or user.locked_until:
-            sets.update(failed_attempts=0, locked_until=None)
-        if HASHER.check_needs_rehash(stored):
-            sets["password_hash"] = HASHER.hash(password)
-        if sets:
-            user = self._update(user, sets, f"{user.username} signed in")
-        return user
+        refused: SignInRefused | None = None
+        with self.record.transaction(reason=f"sign-in as {name}"):
+            user = self.find(name)
+            wait = self.wait_seconds(name)
+            if wait:
+                refused = SignInRefused(
+                    f"Too many failed sign-ins for {name}; try again in {wait} seconds.",
+                    retry_after=wait,
+                )
+            else:
+                stored = self._hash(name) if user is not None else ""
+                ok = _verify(stored or _dummy_hash(), password) and bool(stored)
+                if not ok or user is None:
+                    retry = self._record_failure(name, user)
+                    message = "The username or password is wrong."
+                    if retry:
+                        message += f" Wait {retry} seconds before the next try."
+                    refused = SignInRefused(message, retry_after=retry)
+                elif not user.active:
+                    refused = SignInRefused(
+                        f"The account {user.username} has been deactivated; ask an administrator.",
+                        field="username",
+                    )
+                else:
+                    sets: dict[str, object] = {}
+                    if user.failed_attempts or user.locked_until:
+                        sets.update(failed_attempts=0, locked_until=None)
+                    if HASHER.check_needs_rehash(stored):
+                        sets["password_hash"] = HASHER.hash(password)
+                    if sets:
+                        self._update(user, sets, f"{user.username} signed in")
+        if refused is not None:
+            raise refused  # after the commit: the failure and its counter are kept
+        return self.get(name)
 
     def _record_failure(self, name: str, user: User | None) -> int:
         now = self.clock()
