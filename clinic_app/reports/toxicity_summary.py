@@ -27,6 +27,7 @@ from typing import Any
 
 from reportlab.lib import colors
 from reportlab.platypus import (
+    CondPageBreak,
     KeepTogether,
     PageBreak,
     SimpleDocTemplate,
@@ -115,8 +116,13 @@ def _table(
     return table
 
 
-def _section(title: str, body: Sequence[Any]) -> list[Any]:
-    return [Spacer(1, 7), para(title, 13, bold=True), Spacer(1, 2), *body]
+def _section(title: str, body: Sequence[Any], *, need: float = 40) -> list[Any]:
+    """A heading never ends a page alone: with less than ``need`` points left (a line of
+    text, or a table's header and first row: ``TABLE_START``) it starts the next page."""
+    return [CondPageBreak(need), Spacer(1, 5), para(title, 12.5, bold=True), Spacer(1, 2), *body]
+
+
+TABLE_START = 100.0
 
 
 def _none(text: str) -> list[Any]:
@@ -156,8 +162,11 @@ def header(doc: ToxicitySummary, width: float) -> list[Any]:
     )
     facts = [
         ["Patient", f"{who.full_name} · born {day_text(who.date_of_birth)} · MRN {who.mrn}"],
-        ["Treatment", f"{doc.protocol_name} cycle {doc.cycle} · {doc.phase_name.lower()}{level}"],
-        ["Cycle dates", f"{day_text(doc.start)} (day 1) to {day_text(doc.end)}{delay}"],
+        [
+            "Cycle",
+            f"{doc.protocol_name} cycle {doc.cycle} · {doc.phase_name.lower()}{level} · "
+            f"{day_text(doc.start)} (day 1) to {day_text(doc.end)}{delay}",
+        ],
     ]
     table = Table([[para(k, bold=True), para(v)] for k, v in facts], colWidths=[95, width - 95])
     table.setStyle(
@@ -191,7 +200,7 @@ def worst_section(doc: ToxicitySummary, width: float) -> list[Any]:
             for w in worst
         ]
         severe = [i for i, w in enumerate(worst, start=1) if w.severe]
-        body = [_table(rows, (0.3, 0.2, 0.14, 0.2, 0.16), width, bold_rows=severe)]
+        body = [_table(rows, (0.29, 0.17, 0.14, 0.25, 0.15), width, bold_rows=severe)]
     else:
         body = _none("No adverse event and no abnormal graded lab result in this cycle.")
     if doc.ungraded_results:
@@ -203,7 +212,7 @@ def worst_section(doc: ToxicitySummary, width: float) -> list[Any]:
                 SMALL_PT,
             )
         )
-    return _section(WORST, body)
+    return _section(WORST, body, need=TABLE_START)
 
 
 def _spells_text(line: NadirLine) -> str:
@@ -218,7 +227,7 @@ def _spells_text(line: NadirLine) -> str:
 
 
 def _spell_text(spell: SevereSpell) -> str:
-    ongoing = ", still at the last result" if spell.ongoing else ""
+    ongoing = ", still at the last" if spell.ongoing else ""
     results = f"{spell.results} result{'s' if spell.results != 1 else ''}"
     if spell.first == spell.last:
         return f"{_short_date(spell.first)} only ({results}, 0 days{ongoing})"
@@ -227,10 +236,10 @@ def _spell_text(spell: SevereSpell) -> str:
 
 
 def nadir_section(doc: ToxicitySummary, width: float) -> list[Any]:
-    rows = [["Count", "Lowest value", "Date", "CTCAE grade", "At grade ≥ 3"]]
+    rows = [["Count", "Lowest", "Date", "CTCAE grade", "At grade ≥ 3 (first to last result)"]]
     for n in doc.nadirs:
         if n.value is None or n.on is None:
-            rows.append([n.test_name, "not measured in this cycle", "-", "-", "-"])
+            rows.append([n.test_name, "not measured", "-", "-", "-"])
             continue
         rows.append(
             [
@@ -242,15 +251,8 @@ def nadir_section(doc: ToxicitySummary, width: float) -> list[Any]:
             ]
         )
     severe = [i for i, n in enumerate(doc.nadirs, start=1) if n.spells]
-    body: list[Any] = [_table(rows, (0.22, 0.16, 0.14, 0.17, 0.31), width, bold_rows=severe)]
-    body.append(
-        para(
-            "Days at grade ≥ 3 count from the first to the last consecutive result at grade ≥ 3 "
-            "(one result alone: 0 days).",
-            SMALL_PT,
-        )
-    )
-    return _section(NADIRS, body)
+    body: list[Any] = [_table(rows, (0.27, 0.13, 0.14, 0.16, 0.3), width, bold_rows=severe)]
+    return _section(NADIRS, body, need=TABLE_START)
 
 
 def dlt_section(doc: ToxicitySummary) -> list[Any]:
@@ -281,7 +283,8 @@ def _exception_text(lines: Sequence[DoseLine]) -> str:
             )
     if waiting:
         s = "s" if len(waiting) != 1 else ""
-        parts.append(f"no outcome recorded on day{s} {day_runs(waiting)}")
+        mg = sum((d.planned_mg or Decimal(0) for d in lines if d.not_recorded), Decimal(0))
+        parts.append(f"no outcome recorded on day{s} {day_runs(waiting)} ({_mg(mg)})")
     return "; ".join(parts) or "every planned dose given as planned"
 
 
@@ -306,26 +309,21 @@ def intensity_section(doc: ToxicitySummary, width: float) -> list[Any]:
         rows = [
             [
                 "Medicine",
-                "Doses planned",
+                "Planned",
                 "Given",
                 "Held",
                 "Missed",
-                "Not recorded",
+                "No record",
                 "Given of planned",
                 "Intensity",
             ]
         ]
         rows += [_intensity_row(i) for i in doc.intensity]
-        body = [_table(rows, (0.17, 0.12, 0.08, 0.08, 0.09, 0.12, 0.22, 0.12), width)]
+        body = [_table(rows, (0.18, 0.1, 0.08, 0.07, 0.09, 0.12, 0.24, 0.12), width)]
         body.append(Spacer(1, 2))
         for i in doc.intensity:
-            text = f"{i.drug_name}: {_exception_text(i.exceptions)}."
-            if i.not_recorded:
-                text += (
-                    f" Intensity counts recorded doses only; the {i.not_recorded} with no "
-                    f"outcome hold {_mg(i.not_recorded_mg)}."
-                )
-            body.append(para(text, SMALL_PT))
+            if i.exceptions:  # a drug given exactly as planned needs no line
+                body.append(para(f"{i.drug_name}: {_exception_text(i.exceptions)}.", SMALL_PT))
     else:
         body = _none("No doses planned or recorded.")
     body.append(Spacer(1, 3))
@@ -345,7 +343,7 @@ def intensity_section(doc: ToxicitySummary, width: float) -> list[Any]:
         body.append(_table(rows, (0.17, 0.11, 0.11, 0.25, 0.14, 0.22), width))
     else:
         body.append(para("No dose modifications in this cycle.", SMALL_PT))
-    return _section(INTENSITY, body)
+    return _section(INTENSITY, body, need=TABLE_START)
 
 
 def response_section(doc: ToxicitySummary) -> list[Any]:
@@ -364,7 +362,7 @@ def response_section(doc: ToxicitySummary) -> list[Any]:
     body = [para(text)]
     if r.limited_by:
         body.append(para("Limited by: " + "; ".join(r.limited_by), bold=True))
-    return _section(RESPONSE, body)
+    return [KeepTogether(_section(RESPONSE, body))]
 
 
 # -- the details -------------------------------------------------------------------------
@@ -387,14 +385,14 @@ def adverse_event_section(doc: ToxicitySummary, width: float) -> list[Any]:
         if doc.adverse_events
         else _none("No adverse events recorded in this cycle.")
     )
-    return _section(ADVERSE_EVENTS, body)
+    return _section(ADVERSE_EVENTS, body, need=TABLE_START)
 
 
 def chart_section(doc: ToxicitySummary, width: float) -> list[Any]:
     if not doc.chart:
         return []
     last_day = max([(doc.end - doc.start).days + 1] + [d for s in doc.chart for d, _ in s.points])
-    body: list[Any] = [count_chart(s, width, 105, last_day) for s in doc.chart]
+    body: list[Any] = [count_chart(s, width, 116, last_day) for s in doc.chart]
     body.append(
         para(
             "Solid line and dots: results. Long dashes: grade 3 boundary. Short dots: grade 4 "
@@ -422,7 +420,7 @@ def lab_section(doc: ToxicitySummary, width: float) -> list[Any]:
         if doc.labs
         else _none("No lab results in this cycle.")
     )
-    return _section(LABS, body)
+    return _section(LABS, body, need=TABLE_START)
 
 
 def appendix(doc: ToxicitySummary, width: float, *, all_doses: bool) -> list[Any]:

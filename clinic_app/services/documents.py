@@ -9,6 +9,7 @@ home), the toxicity summary prints what is missing in place of the value.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
@@ -602,7 +603,23 @@ def _dlt_section(record: Record, ref: CycleRef, assessed_on: date) -> DltSection
     if summary.dlt is None:
         why = "; ".join(m for m in summary.missing if m.startswith("DLT")) or "no cycle-1 data"
         return DltSection(f"The DLT proposal cannot be computed: {why}.", (), review, signed)
-    return DltSection(summary.dlt.summary, summary.dlt.evidence_lines(), review, signed)
+    evidence = tuple(_dates_in_words(line) for line in summary.dlt.evidence_lines())
+    return DltSection(_dates_in_words(summary.dlt.summary), evidence, review, signed)
+
+
+_ISO_DATE = re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b")
+
+
+def _dates_in_words(text: str) -> str:
+    """The DLT engine writes ISO dates; the printout writes every date as ``4 Feb 2026``."""
+
+    def words(match: re.Match[str]) -> str:
+        try:
+            return _day_text(date(int(match[1]), int(match[2]), int(match[3])))
+        except ValueError:
+            return match[0]
+
+    return _ISO_DATE.sub(words, text)
 
 
 def build_toxicity_summary(

@@ -99,13 +99,15 @@ def test_first_page_answers_the_review(record: Record) -> None:
     assert "Platelet count decreased G3 · grade ≥ 3 19 Jan 2026 Platelets 45 ×10⁹/L" in first
     assert "Nausea G2 7 Jan 2026 - adverse event" in first
     assert "Absolute neutrophil count 0.4 ×10⁹/L 19 Jan 2026 G4 · grade ≥ 3" in first
-    assert "19 Jan to 26 Jan: 7 days (2 results, still at the last result)" in first
+    assert "19 Jan to 26 Jan: 7 days (2 results, still at the last)" in first
     assert "19 Jan only (1 result, 0 days)" in first
-    assert "Hemoglobin not measured in this cycle" in first
+    assert "Hemoglobin not measured - - -" in first
     assert "Proposed DLT" in first and "DLT not confirmed by Dr Okafor on 4 Feb 2026" in first
     assert "Pomalidomide 21 1 1 0 19 3 mg of 63 mg 4.8 %" in first
     assert "Bendamustine 1 1 0 0 0 220 mg of 220 mg 100 %" in first
-    assert "Pomalidomide: day 15 held: ANC 0.4; no outcome recorded on days 2-14, 16-21." in first
+    # 19 unrecorded pomalidomide doses x 3 mg = 57 mg
+    pom = "Pomalidomide: day 15 held: ANC 0.4; no outcome recorded on days 2-14, 16-21 (57 mg)."
+    assert pom in first
     assert "PR on 1 Feb 2026, not confirmed" in first
     # the day-by-day table is not on the first page
     assert tox.APPENDIX_EXCEPTIONS not in first and "19 Jan 2026 Pomalidomide 3 mg" not in first
