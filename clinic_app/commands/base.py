@@ -10,6 +10,8 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import NoReturn
 
+from clinic_app.core.errors import DomainError
+from clinic_app.core.records import check_day, check_quantity
 from clinic_app.storage.errors import StorageError
 from clinic_app.storage.location import resolve_db_path
 
@@ -41,9 +43,13 @@ def common_options() -> argparse.ArgumentParser:
 
 def iso_date(text: str) -> date:
     try:
-        return date.fromisoformat(text)
+        day = date.fromisoformat(text)
+        check_day(day, "date")  # 9999-12-31 parses, but no schedule can start on it
+    except DomainError as exc:
+        raise argparse.ArgumentTypeError(exc.message) from None
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a date in the form YYYY-MM-DD") from None
+    return day
 
 
 def decimal_arg(text: str) -> Decimal:
@@ -53,6 +59,10 @@ def decimal_arg(text: str) -> Decimal:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
     if not value.is_finite():
         raise argparse.ArgumentTypeError(f"{text!r} is not a number")
+    try:
+        check_quantity(value, "number", "The number")  # 1E+999999 is finite
+    except DomainError as exc:
+        raise argparse.ArgumentTypeError(exc.message) from None
     return value
 
 

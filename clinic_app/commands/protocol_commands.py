@@ -8,7 +8,7 @@ from datetime import date
 from typing import Any
 
 from clinic_app.commands.base import CommandError, decimal_arg, iso_date, positive_int
-from clinic_app.core.dosing import body_surface_area
+from clinic_app.core.dosing import body_surface_area, check_input
 from clinic_app.core.errors import DomainError, ProtocolError
 from clinic_app.core.ismp import format_number, format_quantity, plain_number
 from clinic_app.core.plan import CyclePlan, plan_cycle
@@ -82,6 +82,8 @@ def schedule(args: argparse.Namespace) -> int:
             bsa = body_surface_area(
                 args.height_cm, args.weight_kg, args.bsa_formula or protocol.settings.bsa_formula
             )
+        if args.crcl is not None:  # the same plausible range as a computed CrCl
+            check_input("crcl_ml_min", args.crcl, "Creatinine clearance", "mL/min")
         level = args.dose_level
         if level is None and protocol.dose_levels:
             level = protocol.start_level
