@@ -350,10 +350,12 @@ FIRED_HEADING = "DLT rules that fired:"
 NEAR_MISS_HEADING = "Not a DLT by the rules — for your judgement:"
 
 
+# Shown to the investigator: protocol words, not the app's internal references.
 READING_NOTES = (
-    'The seed\'s "> Grade 3" is read as ">= Grade 3" (a lost "≥" sign, rules §5).',
+    'The protocol\'s "> Grade 3" is read as "≥ Grade 3" (a lost "≥" sign: "any Grade 4 rash" '
+    "would otherwise be redundant).",
     "For nausea/vomiting/diarrhoea, neuropathy and rash the specific clause wins over "
-    '"any >= Grade 3".',
+    '"any ≥ Grade 3".',
 )
 
 

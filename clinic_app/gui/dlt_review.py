@@ -67,7 +67,10 @@ class DltReviewDialog(QDialog):
         self.evidence.setReadOnly(True)
         self.evidence.setAccessibleName("Evidence behind the proposal")
         metrics = self.evidence.fontMetrics()
-        self.evidence.setMinimumSize(70 * metrics.averageCharWidth(), 8 * metrics.lineSpacing())
+        # The same lines the toxicity summary prints (DltProposal.evidence_lines): the clauses
+        # that fired, then "Not a DLT by the rules — for your judgement", each with evidence.
+        self.evidence.setLineWrapMode(QPlainTextEdit.LineWrapMode.WidgetWidth)
+        self.evidence.setMinimumSize(96 * metrics.averageCharWidth(), 14 * metrics.lineSpacing())
         layout.addWidget(self.evidence)
 
         form = QFormLayout()

@@ -108,7 +108,7 @@ def test_clean_cycle_is_no_dlt_and_shows_the_grade_reading() -> None:
     assert p.dlt is False
     assert p.evaluable_for_toxicity
     assert p.fired == () and p.not_assessed == () and p.pending == ()
-    assert any(">= Grade 3" in note for note in p.notes)
+    assert any('read as "≥ Grade 3"' in note for note in p.notes)
 
 
 # --- febrile neutropenia -----------------------------------------------------------------

@@ -75,3 +75,45 @@ def test_empty_reviewer_refused(qtbot: QtBot, record: Record) -> None:
     qtbot.keyClick(d.reviewer, Qt.Key.Key_Return)
     assert d.errors["reviewer"].isVisible()
     assert board_text(record) == "wait for pending DLT results"
+
+
+def test_near_misses_show_with_evidence_as_the_toxicity_summary_prints_them(
+    qtbot: QtBot, record: Record
+) -> None:
+    # Issue 13/14: a G3 arterial thrombosis, possibly related to pomalidomide, fired no clause
+    # (thrombotic events are excepted and only VTE is named) but is the investigator's to judge.
+    import re
+    from datetime import date
+
+    from clinic_app.core.dlt import NEAR_MISS_HEADING
+    from clinic_app.core.records import AdverseEvent, Attribution
+    from clinic_app.services import documents
+
+    pid = level_two_patient(record, None)
+    record.repos.adverse_events.add(
+        pid,
+        AdverseEvent(
+            "Arterial thromboembolism",
+            3,
+            date(2024, 2, 12),
+            attribution={"pomalidomide": Attribution.POSSIBLE},
+        ),
+    )
+    d = dialog(qtbot, record, pid)
+    assert "Proposed DLT: no by the rules, but 1 finding came close" in d.summary.text()
+    shown = d.evidence.toPlainText().splitlines()
+    at = shown.index(NEAR_MISS_HEADING)
+    assert shown[at + 1].startswith("• Arterial thromboembolism G3 from 2024-02-12 is a thrombotic")
+    assert shown[at + 2] == "    evidence: Arterial thromboembolism G3 from 2024-02-12"
+    # the printout's DLT lines are the same lines, its dates written in words (12 Feb 2024)
+    printed = documents.build_toxicity_summary(record, "B-2", 1).dlt
+    assert printed is not None
+
+    def words(line: str) -> str:
+        return re.sub(
+            r"(\d{4})-(\d{2})-(\d{2})",
+            lambda m: date(int(m[1]), int(m[2]), int(m[3])).strftime("%-d %b %Y"),
+            line,
+        )
+
+    assert list(printed.evidence) == [words(line) for line in shown]
