@@ -416,7 +416,7 @@ def lab_section(doc: ToxicitySummary, width: float) -> list[Any]:
         for lab in doc.labs
     ]
     body = (
-        [_table(rows, (0.18, 0.26, 0.14, 0.15, 0.27), width)]
+        [_table(rows, (0.2, 0.25, 0.14, 0.15, 0.26), width)]
         if doc.labs
         else _none("No lab results in this cycle.")
     )
@@ -455,7 +455,8 @@ def appendix(doc: ToxicitySummary, width: float, *, all_doses: bool) -> list[Any
             Spacer(1, 2),
             _table(rows, (0.06, 0.14, 0.19, 0.11, 0.13, 0.14, 0.23), width),
         ]
-    return [PageBreak(), *_section(title, body)]
+    # the appendix starts its own page when it has rows to list; one sentence does not
+    return [PageBreak() if shown else Spacer(1, 6), *_section(title, body)]
 
 
 def build_story(doc: ToxicitySummary, width: float, *, all_doses: bool = False) -> list[Any]:
