@@ -188,3 +188,22 @@ def test_contradictory_bsa_refused(record: Record) -> None:
     bad = replace(ref, cycle=replace(ref.cycle, bsa_m2=ref.cycle.bsa_m2 + 1))  # type: ignore[operator]
     with pytest.raises(DomainError, match=r"its measurement gives 1\.82"):
         documents.cycle_plan(record, bad)
+
+
+def test_a_month_too_full_for_one_page_continues_between_weeks(record: Record) -> None:
+    card = documents.build_dosing_card(record, "MRN-0001", 1, printed_at=PRINTED_AT)
+    # every DexTR day with its doses written three times over (9 medicines on day 1): the
+    # boxes no longer allow one page, so the calendar splits between weeks
+    crowded = replace(
+        card.plan,
+        days=tuple(replace(d, doses=d.doses * 3) for d in card.plan.days),
+    )
+    pages = [flat([p]) for p in pdf_pages(render_dosing_card(replace(card, plan=crowded)))]
+    assert len(pages) >= 3
+    calendar = pages[1:]
+    for page in calendar:
+        assert "Mon Tue Wed Thu Fri Sat Sun" in page  # the weekday row is repeated
+    # no week is cut: each week's day 1..7 are on one page
+    for week_start in (1, 8, 15, 22):
+        holding = [p for p in calendar if f"· day {week_start} " in p]
+        assert len(holding) == 1 and f"· day {week_start + 6} " in holding[0] + " "

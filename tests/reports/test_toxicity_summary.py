@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from io import BytesIO
@@ -271,3 +272,13 @@ def test_full_cycle_page_count_a4_and_letter(
     assert round(float(reader.pages[0].mediabox.width)) == width
     assert len(reader.pages) == pages
     assert len(PdfReader(BytesIO(render_toxicity_summary(s, all_doses=True))).pages) == pages_all
+
+
+def test_response_says_what_limited_it_on_the_first_page(record: Record) -> None:
+    s = documents.build_toxicity_summary(record, "MRN-0002", 1, printed_at=PRINTED_AT)
+    limited = replace(
+        s, response=replace(s.response, limited_by=("CR not assessable: no serum immunofixation",))
+    )
+    first = flat(pdf_pages(render_toxicity_summary(limited))[0])
+    assert "Limited by: CR not assessable: no serum immunofixation" in first
+    assert "Limited by" not in flat(pdf_pages(render_toxicity_summary(s))[0])
