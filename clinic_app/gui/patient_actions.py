@@ -14,25 +14,17 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QDialog, QFileDialog, QMenuBar, QWidget
 
-from clinic_app.gui import (
-    ae_entry,
-    cycle_start,
-    dlt_review,
-    dose_admin,
-    end_of_cycle,
-    history,
-    lab_entry,
-    printing,
-    response_entry,
-)
 from clinic_app.gui.dialogs.enrolment import patient_title
 from clinic_app.gui.errors import show_storage_error
-from clinic_app.gui.trial_board import TrialBoardWindow
 from clinic_app.storage.errors import StorageError
 from clinic_app.storage.permissions import Permission, why_not
 
 if TYPE_CHECKING:
     from clinic_app.gui.main_window import MainWindow
+    from clinic_app.gui.trial_board import TrialBoardWindow
+
+# Each workflow's dialog module is imported when it is first opened, not at start-up: together
+# they cost about a quarter of a second before the main window could show (issue 16).
 
 
 def gate(action: QAction, reason: str | None) -> None:
@@ -164,11 +156,15 @@ class PatientActions:
 
     # -- the workflows ---------------------------------------------------------------------
     def start_cycle(self, pid: int) -> QWidget | None:
+        from clinic_app.gui import cycle_start
+
         return cycle_start.open_cycle_start(
             self.window, self.window.record, pid, self.window.protocols
         )
 
     def cycle_doses(self, pid: int) -> QWidget | None:
+        from clinic_app.gui import dose_admin
+
         tabs = getattr(self.window.chart, "tabs", None)
         cycle_id = getattr(tabs, "selected_cycle_id", None)
         return dose_admin.open_cycle_doses(
@@ -178,6 +174,8 @@ class PatientActions:
     def modify_dose(self, pid: int) -> QWidget | None:
         # The cycle in the chart (the latest started one by default), as "Doses of this cycle"
         # uses: not a planned next cycle, whose "next cycle" would skip the one coming up.
+        from clinic_app.gui import dose_admin
+
         tabs = getattr(self.window.chart, "tabs", None)
         cycle_id = getattr(tabs, "selected_cycle_id", None)
         return dose_admin.open_dose_modification(
@@ -185,6 +183,8 @@ class PatientActions:
         )
 
     def enter_labs(self, pid: int) -> QWidget | None:
+        from clinic_app.gui import lab_entry
+
         return lab_entry.open_lab_entry(self.window, self.window.record, pid)
 
     def lab_trends(self, pid: int) -> QWidget | None:
@@ -194,16 +194,22 @@ class PatientActions:
         return lab_trends.open_lab_trends(self.window, self.window.record, pid)
 
     def adverse_event(self, pid: int) -> QWidget | None:
+        from clinic_app.gui import ae_entry
+
         return ae_entry.open_adverse_event(
             self.window, self.window.record, pid, self.window.protocols
         )
 
     def response(self, pid: int) -> QWidget | None:
+        from clinic_app.gui import response_entry
+
         return response_entry.open_response_entry(
             self.window, self.window.record, pid, today=self.window.today
         )
 
     def end_of_cycle(self, pid: int) -> QWidget | None:
+        from clinic_app.gui import end_of_cycle
+
         return end_of_cycle.open_end_of_cycle(
             self.window,
             self.window.record,
@@ -213,6 +219,8 @@ class PatientActions:
         )
 
     def dlt_review(self, pid: int) -> QWidget | None:
+        from clinic_app.gui import dlt_review
+
         return dlt_review.open_dlt_review(
             self.window,
             self.window.record,
@@ -222,6 +230,8 @@ class PatientActions:
         )
 
     def _print(self, pid: int, kind: str) -> QWidget | None:
+        from clinic_app.gui import printing
+
         cycle = self._selected_cycle(pid)
         if cycle is None:
             self.window.statusBar().showMessage("This patient has no cycle to print yet.", 5000)
@@ -229,12 +239,18 @@ class PatientActions:
         return printing.open_print_preview(self.window, self.window.record, pid, kind, cycle)
 
     def print_card(self, pid: int) -> QWidget | None:
+        from clinic_app.gui import printing
+
         return self._print(pid, printing.DOSING_CARD)
 
     def print_summary(self, pid: int) -> QWidget | None:
+        from clinic_app.gui import printing
+
         return self._print(pid, printing.TOXICITY_SUMMARY)
 
     def morning_batch(self) -> None:
+        from clinic_app.gui import printing
+
         folder = QFileDialog.getExistingDirectory(
             self.window, "Folder for today's dosing cards", str(Path.home())
         )
@@ -262,6 +278,8 @@ class PatientActions:
         self.audit_viewer = viewer
 
     def open_trial_board(self) -> None:
+        from clinic_app.gui.trial_board import TrialBoardWindow
+
         if self.trial_board is None:
             self.trial_board = TrialBoardWindow(
                 self.window.record,
@@ -276,6 +294,8 @@ class PatientActions:
     def item_history(self, pid: int) -> QWidget | None:
         """The audit trail (old -> new, who, when, why) of the row selected in the chart's
         current tab, where a mistaken entry can also be voided with a reason."""
+        from clinic_app.gui import history
+
         tabs = getattr(self.window.chart, "tabs", None)
         if tabs is None:
             return None
@@ -318,9 +338,13 @@ class PatientActions:
         self._open(lambda pid: opener(pid, item_id))
 
     def _lab(self, pid: int, lab_id: int) -> QWidget | None:
+        from clinic_app.gui import lab_entry
+
         return lab_entry.open_lab_correction(self.window, self.window.record, pid, lab_id)
 
     def _ae(self, pid: int, ae_id: int) -> QWidget | None:
+        from clinic_app.gui import ae_entry
+
         return ae_entry.open_ae_correction(
             self.window, self.window.record, pid, ae_id, self.window.protocols
         )
