@@ -72,7 +72,8 @@ def test_crcl_basis_line_shows_the_creatinine_as_entered() -> None:
     # mg/dL as entered, trailing zero dropped (ISMP): 1.20 mg/dL -> "1.2 mg/dL"
     assert "creatinine 1.2 mg/dL" in cockcroft_gault(70, D(60), D("1.20"), Sex.MALE).describe()
     # a creatinine of 1,000 µmol/L or more is written with the thousands separator (ISMP)
-    assert "creatinine 1,060 µmol/L" in cockcroft_gault(70, D(60), D(1060), Sex.MALE, "umol/L").describe()  # fmt: skip
+    high = cockcroft_gault(70, D(60), D(1060), Sex.MALE, "umol/L")
+    assert "creatinine 1,060 µmol/L" in high.describe()
 
 
 # --- other displayed percentages next to a threshold ------------------------------------------

@@ -157,7 +157,7 @@ def test_reduction_ladder() -> None:
     ladder = [D(25), D(20), D(15), D(10), D(5), D("2.5")]
     assert step_down(ladder, D(20), unit="mg") == D(15)
     assert step_down(ladder, D(5), unit="mg") == D("2.5")
-    with pytest.raises(DomainError, match="2.5 mg is already at or below the lowest step"):
+    with pytest.raises(DomainError, match=r"2\.5 mg is already at or below the lowest step"):
         step_down(ladder, D("2.5"), unit="mg")
 
 

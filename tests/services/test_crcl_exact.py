@@ -68,7 +68,8 @@ def test_crcl_line_shows_a_creatinine_entered_in_umol_per_l(
     add_lab(record, pid, "creatinine", "177", "umol/L", C5)
     check = check_start(gather_start(record, pid, protocols), req(C5), C5)
     assert check.crcl is not None
-    # 177 / 88.4 = 2.002262... mg/dL; (140 - 60) * 71 / (72 * 2.002262) = 39.39987... -> 39.3 (cut, not rounded)
+    # 177 / 88.4 = 2.002262... mg/dL; (140 - 60) * 71 / (72 * 2.002262) = 39.39987...
+    # -> 39.3 (cut, not rounded)
     line = check.crcl.describe()
     assert line == (
         "CrCl 39.3 mL/min (Cockcroft-Gault: age 60, weight 71 kg, creatinine 177 µmol/L, "
