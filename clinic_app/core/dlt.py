@@ -50,6 +50,9 @@ from clinic_app.core.records import (
 
 ANC = "anc"
 PLATELETS = "platelets"
+# CTCAE v5.0 febrile neutropenia: a single temperature > 38.3 °C or a sustained >= 38 °C.
+# Below the protocol's 38.5 °C, a fever this high with a low ANC is for the investigator.
+_CTCAE_SUSTAINED_FEVER = Decimal("38.0")
 
 
 class AeCategory(StrEnum):
@@ -615,6 +618,7 @@ class _Evaluation:
                 break
         status, _ = self.exemption(self.inputs.baseline_anc, c.exemption_anc_below)
         if finding is None and status is not _Exemption.EXEMPT:
+            self.febrile_close_call()
             for ae in self.inputs.adverse_events:
                 if self.in_window(ae.onset) and self.category(ae) is AeCategory.FEBRILE_NEUTROPENIA:
                     self.not_assessed.append(
@@ -631,6 +635,42 @@ class _Evaluation:
         self.exempt_or_fire(
             DltRule.FEBRILE_NEUTROPENIA, self.inputs.baseline_anc, c.exemption_anc_below, finding
         )
+
+    def febrile_close_call(self) -> None:
+        """ANC < 1.0 with a fever that missed the protocol's 38.5 °C or its 24 h, but not by much.
+
+        Close: a temperature of at least 38.0 °C (CTCAE v5.0 febrile neutropenia counts a
+        sustained >= 38 °C) within the episode, or >= 38.5 °C within twice its hours.
+        """
+        c = self.criteria
+        span = timedelta(hours=c.febrile_episode_hours)
+        for lab in self.window_labs(ANC):
+            if lab.value_si >= c.febrile_anc_below:
+                continue
+            for temp in self.inputs.temperatures:
+                if not self.in_window(temp.measured_at.date()):
+                    continue
+                apart = _apart(temp.measured_at, lab.collected_at)
+                low_fever = _CTCAE_SUSTAINED_FEVER <= temp.celsius < c.fever_celsius
+                if (low_fever and apart <= span) or (
+                    temp.celsius >= c.fever_celsius and span < apart <= 2 * span
+                ):
+                    hours = int(apart.total_seconds() // 3600)
+                    self.close_calls.append(
+                        RuleFinding(
+                            DltRule.FEBRILE_NEUTROPENIA,
+                            f"ANC < {format_number(c.febrile_anc_below)} with a temperature of "
+                            f"{format_number(temp.celsius)} °C {hours} h apart: the rule needs "
+                            f">= {format_number(c.fever_celsius)} °C within "
+                            f"{c.febrile_episode_hours} h.",
+                            (
+                                _lab_text(lab),
+                                f"temperature {format_number(temp.celsius)} °C at "
+                                f"{temp.measured_at.isoformat(timespec='minutes')}",
+                            ),
+                        )
+                    )
+                    return
 
     def evaluate_g4_neutropenia(self) -> None:
         # BPD: Grade 4 neutropenia (ANC < 0.5) for more than 7 days despite G-CSF support.
@@ -782,6 +822,12 @@ class _Evaluation:
     def short_run(self, run: Sequence[LabResult], rule: DltRule, what: str) -> None:
         """A run whose counts span at most 7 days: still running, or may have lasted longer."""
         c = self.criteria
+        if run[0].test == ANC:
+            baseline, below = self.inputs.baseline_anc, c.exemption_anc_below
+        else:
+            baseline, below = self.inputs.baseline_platelets, c.exemption_platelets_below
+        if self.exemption(baseline, below)[0] is _Exemption.EXEMPT:
+            return  # the protocol does not assess this item for the patient
         days = _run_days(run)
         first, last = run[0].collected_on, run[-1].collected_on
         prev, nxt = self.run_bounds(run)

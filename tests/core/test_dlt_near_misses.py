@@ -171,3 +171,41 @@ def test_clean_cycle_says_no_alone() -> None:
     assert p.summary == "Proposed DLT: no." and p.near_misses == ()
     assert NEAR_MISS_HEADING not in p.evidence_lines()
     assert Decimal("1.2") > Decimal("0.5")
+
+
+def test_an_exempt_patient_gets_no_near_miss_for_the_exempt_item() -> None:
+    # Marrow plasma cells 40 % (> 30 %) and entry ANC 0.8 (< 1.0): G4 neutropenia is not
+    # assessed (BPD exemption), so a short run between far-apart counts is not listed either.
+    p = anc_run(
+        (5, 8, 12, 20),
+        ("2.0", "0.4", "0.3", "1.5"),
+        gcsf=(9,),
+        baseline_marrow_plasma_cells_pct=Decimal("40"),
+        baseline_anc=lab("anc", 1, "0.8"),
+    )
+    assert all(m.rule is not DltRule.G4_NEUTROPENIA for m in p.near_misses)
+
+
+def test_febrile_near_misses() -> None:
+    from datetime import UTC, datetime
+
+    from clinic_app.core.records import TemperatureReading
+
+    def case(temp: str, when: datetime) -> DltProposal:
+        return propose_dlt(
+            inputs(
+                labs=(lab("anc", 10, "0.9"),),  # ANC 0.9 < 1.0 on day 10 (13 March) 08:00
+                temperatures=(TemperatureReading(when, Decimal(temp)),),
+            )
+        )
+
+    # 38.4 °C 12 h later: below the protocol's 38.5 but >= 38.0 (CTCAE sustained fever) -> close
+    p = case("38.4", datetime(2024, 3, 13, 20, 0, tzinfo=UTC))
+    assert p.dlt is False
+    (miss,) = p.near_misses
+    assert miss.sentence.startswith("ANC < 1 with a temperature of 38.4 °C 12 h apart")
+    # 38.6 °C 30 h later (> 24 h, <= 48 h) -> close; 37.9 °C 2 h later -> nothing
+    assert case("38.6", datetime(2024, 3, 14, 14, 0, tzinfo=UTC)).near_misses != ()
+    assert case("37.9", datetime(2024, 3, 13, 10, 0, tzinfo=UTC)).near_misses == ()
+    # 38.6 °C 50 h later: not close
+    assert case("38.6", datetime(2024, 3, 15, 10, 0, tzinfo=UTC)).near_misses == ()
