@@ -78,6 +78,7 @@ def expected_triggers(conn: sqlite3.Connection) -> dict[str, tuple[str, str]]:
     for table in _audited(conn):
         for name, sql in schema.audit_trigger_sql(table, _columns(conn, table)).items():
             expected[name] = (table, sql)
+    expected.update(schema.limit_trigger_sql())
     for name, sql in schema.AUDIT_LOG_TRIGGERS.items():
         table = "audit_actor" if name.startswith("audit_actor") else "audit_log"
         expected[name] = (table, sql)

@@ -379,6 +379,87 @@ def audit_trigger_sql(table: str, columns: list[str]) -> dict[str, str]:
     }
 
 
+def _between(column: str, low: object, high: object) -> str:
+    value = f"CAST(NEW.{column} AS REAL)"
+    return f"({value} < {low} OR {value} > {high})"
+
+
+def limit_trigger_sql() -> dict[str, tuple[str, str]]:
+    """Trigger name -> (table, SQL): the plausible ranges data entry uses, enforced by the
+    file itself so that plain SQL cannot store 700 kg or an ANC of 10^6 either (issue 15,
+    item 3). The limits are read from the same resources as core (input_limits.toml,
+    ctcae/lab_tests.toml); an update is checked only when it changes the value, so an older
+    row outside them can still be voided."""
+    from clinic_app.core.dosing import input_limits
+    from clinic_app.core.labs import lab_tests
+
+    body = input_limits()
+    weight, height, celsius = body["weight_kg"], body["height_cm"], body["celsius"]
+    tests = lab_tests()
+    known = ", ".join(f"'{t.key}'" for t in tests)
+    units = " OR ".join(
+        f"(NEW.test = '{t.key}' AND NEW.unit IN ({', '.join(repr(u) for u in t.units)}))"
+        for t in tests
+    )
+    # The value as entered (times its unit's factor) and the SI value must both be possible.
+    beyond = " OR ".join(
+        f"(NEW.test = '{t.key}' AND {_between('value_si', t.refuse_below, t.refuse_above)})"
+        for t in tests
+    ) + "".join(
+        f" OR (NEW.test = '{t.key}' AND NEW.unit = '{unit}' AND "
+        f"(CAST(NEW.value AS REAL) * {factor} < {t.refuse_below} OR "
+        f"CAST(NEW.value AS REAL) * {factor} > {t.refuse_above}))"
+        for t in tests
+        for unit, factor in t.units.items()
+    )
+    checks = {
+        "body_measurements": (
+            ("weight_kg", "height_cm"),
+            f"""SELECT RAISE(ABORT, 'weight_kg is outside {weight.low}-{weight.high} kg')
+            WHERE {_between("weight_kg", weight.low, weight.high)};
+        SELECT RAISE(ABORT, 'height_cm is outside {height.low}-{height.high} cm')
+            WHERE NEW.height_cm IS NOT NULL
+            AND {_between("height_cm", height.low, height.high)};""",
+        ),
+        "labs": (
+            ("test", "unit", "value", "value_si"),
+            f"""SELECT RAISE(ABORT, 'labs.test is not a test of the lab catalogue')
+            WHERE NEW.test NOT IN ({known});
+        SELECT RAISE(ABORT, 'labs.unit is not a unit of this test') WHERE NOT ({units});
+        SELECT RAISE(ABORT, 'labs.value is not a possible value of this test')
+            WHERE CAST(NEW.value AS REAL) < 0 OR {beyond};""",
+        ),
+        "temperatures": (
+            ("celsius",),
+            f"""SELECT RAISE(ABORT, 'celsius is outside {celsius.low}-{celsius.high}')
+            WHERE {_between("celsius", celsius.low, celsius.high)};""",
+        ),
+    }
+    out: dict[str, tuple[str, str]] = {}
+    for table, (columns, body_sql) in checks.items():
+        changed = " OR ".join(f"NEW.{c} IS NOT OLD.{c}" for c in columns)
+        out[f"{table}_limits_insert"] = (
+            table,
+            f"""CREATE TRIGGER {table}_limits_insert BEFORE INSERT ON {table} BEGIN
+        {body_sql}
+    END""",
+        )
+        out[f"{table}_limits_update"] = (
+            table,
+            f"""CREATE TRIGGER {table}_limits_update BEFORE UPDATE ON {table}
+    WHEN {changed} BEGIN
+        {body_sql}
+    END""",
+        )
+    return out
+
+
+def install_limit_triggers(db: Database) -> None:
+    for name, (_table, sql) in limit_trigger_sql().items():
+        db.execute(f"DROP TRIGGER IF EXISTS {name}")
+        db.execute(sql)
+
+
 def audited_columns(db: Database, table: str) -> list[str]:
     hidden = _HIDDEN_COLUMNS.get(table, ())
     return [c for c in _columns(db, table) if c not in hidden]
@@ -598,6 +679,7 @@ def _m0006_audit_guards(db: Database) -> None:
         db.execute(statement)
     for table in (*CLINICAL_TABLES, *ACCOUNT_TABLES):
         install_audit_triggers(db, table)
+    install_limit_triggers(db)  # and plain SQL cannot store an impossible value (item 3)
     _set_own_version(db, "0006_audit_guards")
 
 

@@ -126,3 +126,70 @@ def test_settings_hold_bounded_printable_text(record: Record) -> None:
     with pytest.raises(DomainError, match="nests more than 20 levels"):
         record.repos.settings.set("lab_reference_ranges", deep, reason="test")
     assert record.repos.settings.value("clinic.name") is None
+
+
+@pytest.mark.parametrize(
+    ("sql", "message"),
+    [
+        (
+            "INSERT INTO body_measurements (patient_id, measured_on, weight_kg) "
+            "VALUES (1, '2026-01-02', '700')",
+            "weight_kg is outside 25-300 kg",
+        ),
+        (
+            "INSERT INTO body_measurements (patient_id, measured_on, weight_kg, height_cm) "
+            "VALUES (1, '2026-01-02', '70', '20')",
+            "height_cm is outside 100-250 cm",
+        ),
+        (
+            "INSERT INTO labs (patient_id, test, value, unit, value_si, collected_at) "
+            "VALUES (1, 'anc', '1000000', '10^9/L', '1.5', '2026-01-05T08:00:00Z')",
+            "not a possible value",
+        ),
+        (
+            "INSERT INTO labs (patient_id, test, value, unit, value_si, collected_at) "
+            "VALUES (1, 'anc', '-1', '10^9/L', '-1', '2026-01-05T08:00:00Z')",
+            "not a possible value",
+        ),
+        (
+            "INSERT INTO labs (patient_id, test, value, unit, value_si, collected_at) "
+            "VALUES (1, 'anc', '1.5', 'furlongs', '1.5', '2026-01-05T08:00:00Z')",
+            "not a unit of this test",
+        ),
+        (
+            "UPDATE labs SET value = '1000000', value_si = '1000000', version = version + 1",
+            "not a possible value",
+        ),
+    ],
+)
+def test_plain_sql_cannot_store_impossible_values_either(
+    record: Record, sql: str, message: str
+) -> None:
+    import sqlite3
+
+    pid = record.repos.patients.add(make_patient())
+    record.repos.labs.add(pid, anc("1.5"))
+    conn = sqlite3.connect(str(record.path))
+    try:
+        with pytest.raises(sqlite3.IntegrityError, match=message):
+            conn.execute(sql)
+    finally:
+        conn.close()
+    assert [lab.value for lab in record.repos.labs.for_patient(pid)] == [Decimal("1.5")]
+
+
+def test_an_old_row_outside_the_limits_can_still_be_voided(record: Record) -> None:
+    import sqlite3
+
+    pid = record.repos.patients.add(make_patient())
+    conn = sqlite3.connect(str(record.path))
+    conn.execute("DROP TRIGGER body_measurements_limits_insert")  # as in a record from before
+    conn.execute(
+        "INSERT INTO body_measurements (patient_id, measured_on, weight_kg) "
+        f"VALUES ({pid}, '2026-01-02', '700')"
+    )
+    conn.commit()
+    conn.close()
+    (row,) = record.db.execute("SELECT id, version FROM body_measurements").fetchall()
+    record.repos.measurements.void(row[0], expected_version=row[1], reason="typed 700 for 70")
+    assert record.repos.measurements.get(row[0]).voided
