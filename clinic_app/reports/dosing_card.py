@@ -54,6 +54,7 @@ from clinic_app.reports.layout import (
 from clinic_app.reports.models import DosingCard, PaperSize
 
 TICK_BOX = "☐"  # an empty ballot box: the patient ticks each dose taken
+REMINDER_PT = 12.0
 TICK_PT = 15  # the box is drawn larger than the text so a shaky hand can tick it
 
 # The word a calendar cell shows for each kind of monitoring event; the legend spells it out.
@@ -292,10 +293,12 @@ def legend(plan: CyclePlan) -> list[Any]:
 
 def reminders(card: DosingCard) -> list[Any]:
     items = [para("Reminders", 13, bold=True)]
-    items += [para(f"• {r.text}") for r in card.plan.reminders]
+    # 12 pt: page 1 has the room, and these are the lines a patient must not miss
+    items += [para(f"• {r.text}", REMINDER_PT) for r in card.plan.reminders]
     items.append(
         para(
             f"• Questions or problems: call {card.clinic.name} on {card.clinic.phone}.",
+            REMINDER_PT,
             bold=True,
         )
     )
