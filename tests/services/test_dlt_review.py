@@ -220,3 +220,26 @@ def test_two_windows_cannot_both_record_a_verdict(record: Record) -> None:
     assert (review.value.reviewer, review.value.confirmed) == ("Dr Ray", True)
     # 3+3: 1 DLT in 3 at level 2 -> 3 more at the same level (not escalate to 3).
     assert board_text(record) == "expand 2 to 6"
+
+
+def test_the_view_lists_near_misses_under_their_heading(record: Record) -> None:
+    # A G3 arterial thromboembolism possibly related to pomalidomide: no clause fires (the
+    # general clause excepts thrombotic events; only VTE is named), so it is for judgement.
+    from clinic_app.core.dlt import NEAR_MISS_HEADING
+
+    pid = level_two_patient(record, None)
+    record.repos.adverse_events.add(
+        pid,
+        AdverseEvent(
+            "Arterial thromboembolism",
+            3,
+            date(2024, 2, 12),
+            attribution={"pomalidomide": Attribution.POSSIBLE},
+        ),
+    )
+    view = dlt_review_view(record, pid, TODAY, PROTOCOLS)
+    assert view.proposal is not None and view.proposal.dlt is False
+    assert view.proposal.summary.startswith("Proposed DLT: no by the rules, but 1 finding")
+    lines = view.evidence()
+    at = lines.index(NEAR_MISS_HEADING)
+    assert "thrombotic event other than venous thromboembolism" in lines[at + 1]
