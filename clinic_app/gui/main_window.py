@@ -44,6 +44,7 @@ from clinic_app.gui.today import TodayView
 from clinic_app.services.patient_state import DueItem, PatientRow, due_today, list_patient_rows
 from clinic_app.services.settings import with_record_thresholds
 from clinic_app.storage.database import Record, open_database
+from clinic_app.storage.database import Session as SignedInSession
 from clinic_app.storage.errors import StorageError
 
 ORGANISATION = "clinic-app"
@@ -81,7 +82,12 @@ class DemoWorker(QObject):
     """"" on success, else the sentence to show."""
 
     def __init__(
-        self, db_path: Path, count: int, seed: int, today: date, app_user: str | None = None
+        self,
+        db_path: Path,
+        count: int,
+        seed: int,
+        today: date,
+        app_user: str | SignedInSession | None = None,
     ) -> None:
         super().__init__()
         self.app_user = app_user  # the signed-in user acts on the worker's connection too
@@ -598,7 +604,11 @@ class MainWindow(QMainWindow):
         progress.setWindowModality(Qt.WindowModality.WindowModal)
         progress.setMinimumDuration(500)  # shown only if it takes more than a moment
         worker = DemoWorker(
-            self.record.path, DEMO_PATIENTS, DEMO_SEED, self.today(), self.record.app_user
+            self.record.path,
+            DEMO_PATIENTS,
+            DEMO_SEED,
+            self.today(),
+            self.record.session or self.record.app_user,  # a name alone would act as nobody
         )
         thread = QThread(self)
         worker.moveToThread(thread)

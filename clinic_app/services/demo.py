@@ -61,6 +61,7 @@ from clinic_app.storage.rows import (
     DltReview,
     DoseDetails,
 )
+from clinic_app.storage.signatures import MEANINGS, Signer
 
 MRN_PREFIX = "DEMO-"
 DEMO_ALERT = "DEMO PATIENT - fictitious"
@@ -386,7 +387,7 @@ def _write_story(w: _Writer, number: int, story: _Story, beyond_caps: bool) -> N
                 "Dr Demo",
                 story.starts[story.reduce_from - 1] - timedelta(days=1),
             )
-            repos.modifications.add(eid, mod, reason=REASON)
+            _sign(w.record, "dose_modifications", repos.modifications.add(eid, mod, reason=REASON))
             modifications.append(mod)
     drugs = tuple(protocol.drugs)
     ends: list[tuple[int, date]] = []
@@ -453,7 +454,7 @@ def _write_story(w: _Writer, number: int, story: _Story, beyond_caps: bool) -> N
     w.responses(pid, enrolled, ends, story.progress_at)
     if Phase.MAINTENANCE in story.phases and protocol.key == "dextr":
         switch = story.phases.index(Phase.MAINTENANCE)
-        repos.decisions.add(
+        decision_id = repos.decisions.add(
             Decision(
                 eid,
                 DecisionKind.PHASE,
@@ -464,6 +465,7 @@ def _write_story(w: _Writer, number: int, story: _Story, beyond_caps: bool) -> N
             ),
             reason=REASON,
         )
+        _sign(w.record, "decisions", decision_id)
 
 
 def _write_dlt(w: _Writer, pid: int, eid: int, cid: int, start: date, dlt: bool) -> None:
@@ -484,7 +486,7 @@ def _write_dlt(w: _Writer, pid: int, eid: int, cid: int, start: date, dlt: bool)
             attribution={"bendamustine": Attribution.POSSIBLE},
         )
         ae_id = w.repos.adverse_events.add(pid, ae, reason=REASON)
-    w.repos.dlt_reviews.add(
+    review_id = w.repos.dlt_reviews.add(
         DltReview(
             eid,
             proposed=dlt,
@@ -498,6 +500,7 @@ def _write_dlt(w: _Writer, pid: int, eid: int, cid: int, start: date, dlt: bool)
         ),
         reason=REASON,
     )
+    _sign(w.record, "dlt_reviews", review_id)
 
 
 def _dextr_story(rng: random.Random, today: date, protocol: Protocol) -> _Story:
@@ -560,6 +563,20 @@ def _bpd_story(
 def _dlt_probability(level: int) -> float:
     # Demo assumption: toxicity rises with the dose level (not protocol data).
     return {-1: 0.05, 1: 0.1, 2: 0.2, 3: 0.3, 4: 0.45}.get(level, 0.3)
+
+
+DEMO_ACTOR = "demo data generator"
+"""Who the audit trail names for demo rows written in open mode (no accounts)."""
+
+
+def _sign(record: Record, table: str, row_id: int) -> None:
+    """Sign a demo decision as the signed-in user (the record refuses unsigned decisions once
+    it has accounts; in open mode there is nobody to sign)."""
+    if not record.has_users():
+        return
+    user = record.repos.users.current()
+    if user is not None:
+        record.repos.signatures.sign(Signer(user, MEANINGS[table]), table, row_id)
 
 
 def generate_demo(
@@ -637,6 +654,9 @@ def generate_demo(
 
     number = demo
     written = 0
+    if not record.has_users() and record.app_user is None:
+        # Open mode: the audit trail names the demo generator, not a person.
+        record.set_user(DEMO_ACTOR)
     for offset in range(0, len(stories), CHUNK):
         with record.transaction(reason=REASON):
             for story, beyond in stories[offset : offset + CHUNK]:

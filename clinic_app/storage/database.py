@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import getpass
 import os
+import secrets
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
@@ -35,6 +37,25 @@ if TYPE_CHECKING:
 DEFAULT_BUSY_TIMEOUT_MS = 5000
 
 
+@dataclass(frozen=True)
+class Session:
+    """A sign-in carried to another connection of the same file (a worker thread's): issued
+    by :attr:`Record.session` only for a user whose password was checked, and accepted by
+    :func:`open_database` only for that file. A made-up one is refused."""
+
+    username: str
+    token: str
+
+
+# Sessions issued in this process: token -> (file, username). Tokens are random, so one cannot
+# be made up; the table lives only as long as the process.
+_SESSIONS: dict[str, tuple[str, str]] = {}
+
+
+def _identity(path: Path) -> str:
+    return str(path.resolve())
+
+
 def os_user() -> str:
     try:
         return getpass.getuser()
@@ -49,7 +70,10 @@ class Record:
         self.path = path
         self.db = db
         self.read_only = read_only
-        self.app_user = app_user
+        self._name = app_user
+        self._verified: set[str] = set()
+        """Usernames whose password was checked on this connection (or carried over by a
+        :class:`Session` from one that did)."""
         self.os_user = os_user()
         self._depth = 0
         self._repos: Repositories | None = None
@@ -68,22 +92,78 @@ class Record:
         return self._has_users
 
     @property
+    def app_user(self) -> str | None:
+        """Who acts through this connection.
+
+        In open mode (no accounts) any name given is a label and is used as it is. Once the
+        record has accounts only a name whose password was checked counts: a name handed to
+        :func:`open_database` or :meth:`set_user` without one acts as nobody, so every guarded
+        write is refused (issue 15, item 4).
+        """
+        name = self._name
+        if name is None or name.casefold() in self._verified:
+            return name
+        return None if self.has_users() else name
+
+    def password_checked(self, username: str) -> None:
+        """Called by the accounts code once ``username``'s password was right (or was just
+        set for a new first account). Nothing else grants a name."""
+        self._verified.add(username.casefold())
+
+    def is_verified(self, username: str) -> bool:
+        return username.casefold() in self._verified
+
+    @property
+    def session(self) -> Session | None:
+        """The signed-in user as a :class:`Session` another connection can be opened with (a
+        worker thread's), or None when nobody signed in with a password."""
+        name = self._name
+        if name is None or name.casefold() not in self._verified:
+            return None
+        token = secrets.token_hex(16)
+        _SESSIONS[token] = (_identity(self.path), name.casefold())
+        return Session(name, token)
+
+    def adopt(self, session: Session) -> None:
+        """Act as ``session``'s user, if that session was issued for this same file."""
+        if _SESSIONS.get(session.token) != (_identity(self.path), session.username.casefold()):
+            from clinic_app.storage.permissions import PermissionDeniedError
+
+            raise PermissionDeniedError(
+                f"That sign-in of {session.username} was not made on {self.path}; sign in with "
+                f"the password. {NOTHING_LOST.capitalize()}."
+            )
+        self._verified.add(session.username.casefold())
+        self._name = session.username
+
+    @property
     def role(self) -> Role | None:
         """The role of ``app_user`` if that is an active account of this record, else None."""
         from clinic_app.storage.permissions import Role
 
-        if self.app_user is None:
+        user = self.app_user
+        if user is None:
             return None
         with self.guard():
             row = self.db.execute(
-                "SELECT role FROM users WHERE username = ? AND active = 1", [self.app_user]
+                "SELECT role FROM users WHERE username = ? AND active = 1", [user]
             ).fetchone()
         return None if row is None else Role(row[0])
 
     def set_user(self, username: str | None) -> None:
-        """Name who acts through this connection from now on (after a sign-in checked the
-        password; ``None`` signs out)."""
-        self.app_user = username
+        """Name who acts through this connection from now on; ``None`` signs out.
+
+        Once the record has accounts the name must have signed in on this connection with its
+        password (``repos.users.authenticate``); any other name is refused.
+        """
+        if username is not None and self.has_users() and not self.is_verified(username):
+            from clinic_app.storage.permissions import PermissionDeniedError
+
+            raise PermissionDeniedError(
+                f"{username} has not signed in with a password on this window, so nothing can "
+                f"be done in that name; sign in first. {NOTHING_LOST.capitalize()}."
+            )
+        self._name = username
 
     # -- lifecycle -------------------------------------------------------------------------
     def close(self) -> None:
@@ -165,8 +245,11 @@ class Record:
                     "VALUES (1, ?, ?, ?)",
                     (self.app_user, self.os_user, reason),
                 )
+                signed_from = self._audit_mark() if self.has_users() else None
             with self.guard():
                 yield self.db
+                if signed_from is not None:
+                    self._refuse_unsigned(signed_from)
                 conn.execute("DELETE FROM audit_actor")
                 conn.execute("COMMIT")
         except BaseException:
@@ -177,6 +260,48 @@ class Record:
             raise
         finally:
             self._depth = 0
+
+    # -- signatures the rules require -------------------------------------------------------
+    def _audit_mark(self) -> int:
+        row = self.db.conn.execute("SELECT coalesce(max(id), 0) FROM audit_log").fetchone()
+        return int(row[0])
+
+    def _refuse_unsigned(self, after: int) -> None:
+        """Refuse the commit when a decision the rules have signed (DLT confirmation, dose
+        modification, end-of-cycle and cycle-start decisions, condition overrides) was written
+        in this transaction without its signature. Enforced here, at the one commit every
+        service goes through, so no path (script, service, dialog) can skip it."""
+        rows = self.db.conn.execute(
+            f"SELECT a.table_name, a.row_id FROM audit_log a WHERE a.id > ? "
+            f"AND a.action = 'insert' AND a.table_name IN ({_SIGNED_PLACEHOLDERS}) "
+            "AND NOT (a.table_name = 'decisions' AND (SELECT d.kind FROM decisions d "
+            f"WHERE d.id = a.row_id) IN ({_UNSIGNED_KIND_PLACEHOLDERS})) "
+            "AND NOT EXISTS (SELECT 1 FROM signatures s WHERE s.table_name = a.table_name "
+            "AND s.row_id = a.row_id AND s.voided_at IS NULL)",
+            [after, *SIGNED_TABLES, *UNSIGNED_DECISION_KINDS],
+        ).fetchall()
+        if rows:
+            from clinic_app.storage.permissions import PermissionDeniedError
+
+            table, row_id = rows[0]
+            raise PermissionDeniedError(
+                f"This record has user accounts, so a {_SIGNED_WHAT[str(table)]} must be signed "
+                "by the investigator re-entering their password; it was not signed "
+                f"({table} row {row_id}). {NOTHING_LOST.capitalize()}."
+            )
+
+
+# Tables whose new rows need a signature once the record has accounts (rules page: investigator
+# decisions are signed); decisions of these kinds are the trial board's, recorded unsigned.
+SIGNED_TABLES = ("dlt_reviews", "dose_modifications", "decisions")
+UNSIGNED_DECISION_KINDS = ("escalation",)
+_SIGNED_WHAT = {
+    "dlt_reviews": "DLT decision",
+    "dose_modifications": "dose modification",
+    "decisions": "decision",
+}
+_SIGNED_PLACEHOLDERS = ", ".join("?" for _ in SIGNED_TABLES)
+_UNSIGNED_KIND_PLACEHOLDERS = ", ".join("?" for _ in UNSIGNED_DECISION_KINDS)
 
 
 def _applied_names(db: Database) -> list[str]:
@@ -212,7 +337,7 @@ def open_database(
     path: str | os.PathLike[str],
     *,
     read_only: bool = False,
-    app_user: str | None = None,
+    app_user: str | Session | None = None,
     busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS,
     daily_backup: bool = True,
 ) -> Record:
@@ -239,7 +364,8 @@ def open_database(
     record: Record | None = None
     try:
         db = Database(conn)
-        record = Record(file, db, read_only=read_only, app_user=app_user)
+        name = app_user if isinstance(app_user, str) or app_user is None else None
+        record = Record(file, db, read_only=read_only, app_user=name)
         with record.guard():
             conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
             conn.execute("PRAGMA foreign_keys = ON")
@@ -251,6 +377,8 @@ def open_database(
                 conn.execute("PRAGMA journal_mode = WAL").fetchone()
             conn.execute("PRAGMA synchronous = FULL")
         _migrate(record)
+        if isinstance(app_user, Session):
+            record.adopt(app_user)  # a worker's connection acts as the window's signed-in user
     except BaseException:
         if record is not None:
             record.close()

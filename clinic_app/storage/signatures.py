@@ -58,6 +58,12 @@ class SignatureRepository:
         """Record ``signer``'s signature on ``table``/``row_id`` (joins an open transaction)."""
         if not signer.meaning.strip():
             raise DomainError("A signature needs its meaning.", field="meaning")
+        if self.record.has_users() and not self.record.is_verified(signer.user.username):
+            raise DomainError(
+                f"{signer.user.username} has not entered their password on this window, so "
+                "nothing can be signed in their name.",
+                field="password",
+            )
         if self.record.app_user is not None and (
             signer.user.username.casefold() != self.record.app_user.casefold()
         ):

@@ -179,7 +179,11 @@ class UserRepository:
         problem = password_problem(password)
         if problem:
             raise DomainError(problem, field="password")
-        if self.find(username) is not None:
+        wanted = username.strip().casefold()
+        # SQLite's NOCASE folds ASCII only; "Łukasz" and "łukasz" are one name to a person.
+        if self.find(username) is not None or any(
+            u.username.casefold() == wanted for u in self.all()
+        ):
             raise DomainError(
                 f"The username {username.strip()!r} is taken; {NOTHING_LOST}.", field="username"
             )
@@ -207,7 +211,9 @@ class UserRepository:
                 field="username",
             )
         self._check_new(username, full_name, password)
-        return self._insert(username, full_name, Role.ADMINISTRATOR, password)
+        user = self._insert(username, full_name, Role.ADMINISTRATOR, password)
+        self.record.password_checked(user.username)  # they just chose the password
+        return user
 
     def add(self, username: str, full_name: str, role: Role, password: str) -> User:
         """A new active account (administrators only, once the record has accounts)."""
@@ -332,7 +338,9 @@ class UserRepository:
                         self._update(user, sets, f"{user.username} signed in")
         if refused is not None:
             raise refused  # after the commit: the failure and its counter are kept
-        return self.get(name)
+        user = self.get(name)
+        self.record.password_checked(user.username)  # only now may this window act as them
+        return user
 
     def _record_failure(self, name: str, user: User | None) -> int:
         now = self.clock()

@@ -44,6 +44,7 @@ def test_dose_modification_is_signed(
     record.repos.users.create_first_administrator("admin", "Ada Admin", "admin password 1")
     record.set_user("admin")
     record.repos.users.add("dr.b", "Dr Bea Byrne", Role.INVESTIGATOR, INVESTIGATOR_PW)
+    record.repos.users.authenticate("dr.b", INVESTIGATOR_PW)
     record.set_user("dr.b")
 
     m = modification(qtbot, grid(qtbot, record, pid, protocols))

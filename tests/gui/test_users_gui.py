@@ -42,9 +42,18 @@ NURSE2_PW = "second nurse pw 4"
 INV_PW = "investigator pw 333"
 
 
+PASSWORDS = {"admin": ADMIN_PW, "nurse.a": NURSE_PW, "nurse.c": NURSE2_PW, "dr.b": INV_PW}
+
+
+def act_as(rec: Record, user: str) -> None:
+    """Sign ``user`` in with their password: a name alone acts as nobody (issue 15)."""
+    rec.repos.users.authenticate(user, PASSWORDS[user])
+    rec.set_user(user)
+
+
 def add_accounts(rec: Record) -> None:
     rec.repos.users.create_first_administrator("admin", "Ada Admin", ADMIN_PW)
-    rec.set_user("admin")
+    act_as(rec, "admin")
     rec.repos.users.add("nurse.a", "Nina Adams", Role.NURSE, NURSE_PW)
     rec.repos.users.add("nurse.c", "Cole Carter", Role.NURSE, NURSE2_PW)
     rec.repos.users.add("dr.b", "Dr Bea Byrne", Role.INVESTIGATOR, INV_PW)
@@ -69,7 +78,7 @@ def clinic(record: Record) -> Record:
 
 
 def make_window(qtbot: QtBot, record: Record, user: str) -> MainWindow:
-    record.set_user(user)
+    act_as(record, user)
     window = MainWindow(record, PROTOCOLS, today=lambda: TODAY, settings=app_settings())
     qtbot.addWidget(window)
     window.show()
@@ -244,7 +253,7 @@ def test_another_user_unlocking_keeps_unsaved_entries_as_a_draft(
 def test_dlt_confirmation_is_signed_and_printed(qtbot: QtBot, record: Record) -> None:
     pid = level_two_patient(record, 4)
     add_accounts(record)
-    record.set_user("dr.b")
+    act_as(record, "dr.b")
     d = DltReviewDialog(record, pid, today=lambda: DLT_TODAY, protocols=PROTOCOLS)
     qtbot.addWidget(d)
     d.show()
@@ -278,7 +287,7 @@ def test_dlt_confirmation_is_signed_and_printed(qtbot: QtBot, record: Record) ->
 def test_audit_viewer_filters_and_exports(
     qtbot: QtBot, qtmodeltester: object, clinic: Record, tmp_path: Path
 ) -> None:
-    clinic.set_user("dr.b")
+    act_as(clinic, "dr.b")
     viewer = AuditViewer(clinic)
     qtbot.addWidget(viewer)
     viewer.show()
@@ -310,13 +319,13 @@ def test_audit_viewer_filters_and_exports(
 
 
 def test_audit_viewer_is_refused_to_a_nurse(clinic: Record) -> None:
-    clinic.set_user("nurse.a")
+    act_as(clinic, "nurse.a")
     with pytest.raises(Exception, match="Only an investigator or an administrator may open"):
         AuditViewer(clinic)
 
 
 def test_users_dialog(qtbot: QtBot, qtmodeltester: object, clinic: Record) -> None:
-    clinic.set_user("admin")
+    act_as(clinic, "admin")
     d = UsersDialog(clinic)
     qtbot.addWidget(d)
     d.show()

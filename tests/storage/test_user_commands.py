@@ -111,5 +111,5 @@ def test_deactivate(
     assert "Deactivated Nina Nurse" in capsys.readouterr().out
     with open_database(with_accounts, daily_backup=False, app_user="nurse.a") as rec:
         assert rec.role is None
-        with pytest.raises(Exception, match="not an active user"):
-            rec.repos.patients.add(make_patient())
+        with pytest.raises(Exception, match="must sign in"):
+            rec.repos.patients.add(make_patient())  # a name without its password is nobody
