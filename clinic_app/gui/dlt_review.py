@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from datetime import date
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QButtonGroup,
     QCheckBox,
@@ -70,6 +71,7 @@ class DltReviewDialog(QDialog):
         # The same lines the toxicity summary prints (DltProposal.evidence_lines): the clauses
         # that fired, then "Not a DLT by the rules — for your judgement", each with evidence.
         self.evidence.setLineWrapMode(QPlainTextEdit.LineWrapMode.WidgetWidth)
+        self.evidence.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.evidence.setMinimumSize(96 * metrics.averageCharWidth(), 14 * metrics.lineSpacing())
         layout.addWidget(self.evidence)
 
