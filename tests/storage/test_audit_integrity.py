@@ -423,3 +423,42 @@ def test_upgrade_compacts_old_whole_row_updates_and_keeps_every_value(db_path: P
             "version": 3,
         }
         assert check(record) == []
+
+
+def test_compaction_keeps_a_chain_that_does_not_add_up_for_check_to_report(
+    db_path: Path,
+) -> None:
+    from sqlite_utils import Database
+
+    db = Database(sqlite3.connect(str(db_path)))
+    schema.migrations.apply(db, stop_before="0006_audit_guards")
+    cols = schema.audited_columns(db, "patients")
+
+    def whole(alias: str) -> str:
+        return "json_object(" + ", ".join(f"'{c}', {alias}.{c}" for c in cols) + ")"
+
+    db.execute("DROP TRIGGER patients_audit_update")  # schema 4's: both whole rows
+    db.execute(
+        "CREATE TRIGGER patients_audit_update AFTER UPDATE ON patients BEGIN "
+        "INSERT INTO audit_log (via, table_name, row_id, action, old_json, new_json) VALUES "
+        f"('outside the app', 'patients', NEW.id, 'update', {whole('OLD')}, {whole('NEW')}); END"
+    )
+    db.execute(
+        "INSERT INTO patients (mrn, family_name, given_name, date_of_birth, sex) "
+        "VALUES ('OLD-1', 'Ōta', 'Hiro', '1949-12-31', 'M')"
+    )
+    db.execute("UPDATE patients SET family_name = 'Ota', version = 2 WHERE id = 1")
+    # Someone rewrote the insert entry with the guards off: the chain no longer adds up.
+    db.execute("DROP TRIGGER audit_log_no_update")
+    db.execute(
+        "UPDATE audit_log SET new_json = json_set(new_json, '$.family_name', 'X') WHERE id = 1"
+    )
+    db.conn.commit()
+    kept = db.execute("SELECT old_json FROM audit_log WHERE id = 2").fetchone()[0]
+    db.close()
+    with open_database(db_path, daily_backup=False) as record:
+        assert audit(record)[1]["old_json"] == kept  # left whole, as evidence
+        problems = check(record)
+        assert any(
+            "patients row 1: audit entry 2 says family_name was 'Ōta'" in p for p in problems
+        )
