@@ -33,6 +33,25 @@ BASELINE = "baseline"
 _REFERENCES = (LLN, ULN, BASELINE)
 _NEEDED = {LLN: "the lab's LLN", ULN: "the lab's ULN", BASELINE: "the baseline value"}
 
+LAB_FACTS: Mapping[str, str] = {
+    "symptomatic": "symptomatic",
+    "intervention_indicated": "intervention indicated",
+    "hospitalisation_indicated": "hospitalisation indicated",
+    "life_threatening": "life-threatening consequences",
+}
+"""The clinical facts CTCAE v5.0 uses for the electrolyte terms (key -> words on screen).
+
+The lab form asks for them and the record keeps them with the result (NULL = not asked or
+not known); a criterion's ``requires`` names one of them (or, for terms whose facts the form
+does not ask, a fact in words such as "transfusion indicated")."""
+
+Facts = Mapping[str, bool | None]
+"""Fact key -> True (present), False (absent) or None (not asked / not known)."""
+
+
+def fact_words(fact: str) -> str:
+    return LAB_FACTS.get(fact, fact)
+
 
 class Direction(StrEnum):
     LOW = "low"
@@ -92,6 +111,11 @@ class Criterion:
     baseline: BaselineState | None = None
     inclusive: bool = False
     requires: str | None = None
+    in_units: tuple[tuple[str, Bound], ...] = ()
+    """CTCAE's own column for a conventional unit: (unit, bound in that unit)."""
+
+    def bound_in(self, unit: str) -> Bound | None:
+        return dict(self.in_units).get(unit, self.bound)
 
 
 @dataclass(frozen=True)
@@ -103,6 +127,18 @@ class TermRule:
     direction: Direction
     criteria: tuple[Criterion, ...]
     only_beyond_limit: bool = False
+
+    def has_column(self, unit: str) -> bool:
+        """Whether CTCAE gives this term its own column of values in ``unit``."""
+        return any(unit in dict(c.in_units) for c in self.criteria)
+
+    def in_unit(self, unit: str) -> TermRule:
+        """The rule with its absolute bounds taken from CTCAE's column for ``unit``."""
+        criteria = tuple(
+            Criterion(c.grade, c.bound_in(unit), c.baseline, c.inclusive, c.requires)
+            for c in self.criteria
+        )
+        return TermRule(self.name, self.test, self.direction, criteria, self.only_beyond_limit)
 
     @property
     def limit_reference(self) -> str:
@@ -235,13 +271,28 @@ def _parse_term(row: object, source: str, index: int) -> TermRule:
         _parse_criterion(item, source, f"{where}.criteria[{i}]")
         for i, item in enumerate(raw_criteria)
     )
-    return TermRule(name, test, direction, criteria, beyond)
+    rule = TermRule(name, test, direction, criteria, beyond)
+    # A unit column must cover every absolute bound, or a value in that unit would be graded
+    # half by one column and half by the other.
+    offered = lab_test(test).units
+    for unit in {u for c in criteria for u, _ in c.in_units}:
+        if unit not in offered:
+            raise ProtocolError(source, f"{where}.criteria", f"unit {unit!r} is not offered")
+        for criterion in criteria:
+            absolute = criterion.bound is not None and criterion.bound.reference is None
+            if absolute and unit not in dict(criterion.in_units):
+                raise ProtocolError(
+                    source,
+                    f"{where}.criteria",
+                    f"every absolute bound needs its {unit} value (grade {criterion.grade})",
+                )
+    return rule
 
 
 def _parse_criterion(item: object, source: str, where: str) -> Criterion:
     if not isinstance(item, Mapping):
         raise ProtocolError(source, where, "must be a table")
-    unknown = set(item) - {"grade", "bound", "baseline", "inclusive", "requires"}
+    unknown = set(item) - {"grade", "bound", "baseline", "inclusive", "requires", "in_units"}
     if unknown:
         raise ProtocolError(source, where, f"unknown keys: {', '.join(sorted(unknown))}")
     grade = item.get("grade")
@@ -272,7 +323,24 @@ def _parse_criterion(item: object, source: str, where: str) -> Criterion:
     inclusive = item.get("inclusive", False)
     if not isinstance(inclusive, bool):
         raise ProtocolError(source, f"{where}.inclusive", "must be true or false")
-    return Criterion(grade, bound, baseline, inclusive, requires)
+    columns: list[tuple[str, Bound]] = []
+    raw_units = item.get("in_units", {})
+    if not isinstance(raw_units, Mapping):
+        raise ProtocolError(
+            source, f"{where}.in_units", 'must be a table like { "mg/dL" = "11.5" }'
+        )
+    for unit, raw in raw_units.items():
+        if bound is None or bound.reference is not None or not isinstance(raw, str):
+            raise ProtocolError(
+                source, f"{where}.in_units.{unit}", "needs an absolute bound in both units"
+            )
+        try:
+            columns.append((unit, Bound(_finite(raw))))
+        except (InvalidOperation, ValueError):
+            raise ProtocolError(
+                source, f"{where}.in_units.{unit}", f"{raw!r} is not a number"
+            ) from None
+    return Criterion(grade, bound, baseline, inclusive, requires, tuple(columns))
 
 
 def load_grading_table(path: Path | None = None) -> GradingTable:
@@ -296,7 +364,7 @@ class RaisingFact:
     grade: int
 
     def __str__(self) -> str:
-        return f"{self.fact} (grade {self.grade})"
+        return f"{fact_words(self.fact)} (grade {self.grade})"
 
 
 @dataclass(frozen=True)
@@ -344,17 +412,26 @@ def grade_lab(
     baseline: Decimal | None = None,
     *,
     table: GradingTable | None = None,
+    facts: Facts | None = None,
 ) -> LabGrade:
     """Grade one lab value by CTCAE v5.0.
 
     ``lln``, ``uln`` and ``baseline`` are in ``unit``, like the value. For calcium, potassium
     and sodium the applicable term (hyper or hypo) is returned; a value between the limits is
-    grade 0 with both term names.
+    grade 0 with both term names. ``facts`` (see :data:`LAB_FACTS`) raise the grade where
+    CTCAE says so; a fact that is None (not known) is listed in ``raisable_by`` instead.
+    A value in a unit CTCAE gives its own column for (calcium and magnesium in mg/dL) is
+    graded by that column, not by its exact SI conversion.
     """
     entry = lab_test(test)
     rules = (table or default_grading_table()).terms_for(test)
     if not rules:
         raise DomainError(f"{entry.name} has no CTCAE lab grading.", field="test")
+    if value is None:
+        # A result read from a half-filled row: say which field, never an AttributeError.
+        raise DomainError(f"{entry.name}: enter the value to grade it.", field="value")
+    if not isinstance(value, Decimal):
+        raise DomainError(f"{entry.name}: the value must be a number.", field="value")
     if not value.is_finite():
         raise DomainError(f"{entry.name}: the value must be a number.", field="value")
     if value < 0:
@@ -380,7 +457,15 @@ def grade_lab(
     shown = f"{entry.abbreviation} {format_number(value)} {unit_label(unit)}"
     if unit != entry.si_unit:
         shown += f" ({format_number(value_si)} {unit_label(entry.si_unit)})"
-    outcomes = [_grade_term(rule, value_si, references) for rule in rules]
+    if any(rule.has_column(unit) for rule in rules):
+        # CTCAE's own column for this unit: grade the value as entered, with the limits as
+        # entered (rules §3 table note; issue 13: 13.6 mg/dL calcium is grade 4, not 3).
+        rules = tuple(rule.in_unit(unit) for rule in rules)
+        graded_value = value
+        references = {LLN: lln, ULN: uln, BASELINE: baseline}
+    else:
+        graded_value = value_si
+    outcomes = [_grade_term(rule, graded_value, references, facts or {}) for rule in rules]
     chosen = _choose(outcomes)
     if chosen is None:
         return _within_limits(entry, outcomes, value_si, shown)
@@ -445,7 +530,7 @@ def _within_limits(
 
 
 def _grade_term(
-    rule: TermRule, value: Decimal, references: Mapping[str, Decimal | None]
+    rule: TermRule, value: Decimal, references: Mapping[str, Decimal | None], facts: Facts
 ) -> _Outcome:
     limit_name = rule.limit_reference
     limit = references[limit_name]
@@ -484,8 +569,40 @@ def _grade_term(
         f" {rule.symbol(inclusive=decisive.inclusive)} "
         f"{decisive.bound.describe(references)}: grade {lowest}"
     )
-    raisable = _raisable(rule, lowest, value, references, baseline_state)
-    return _Outcome(rule, lowest, lowest, lowest, text, raisable, ())
+    raised, because = _by_facts(rule, lowest, value, references, baseline_state, facts)
+    if raised > lowest:
+        text += f"; {because}: grade {raised}"
+    raisable = tuple(
+        fact
+        for fact in _raisable(rule, raised, value, references, baseline_state)
+        if facts.get(fact.fact) is None
+    )
+    return _Outcome(rule, raised, raised, raised, text, raisable, ())
+
+
+def _by_facts(
+    rule: TermRule,
+    grade: int,
+    value: Decimal,
+    references: Mapping[str, Decimal | None],
+    baseline_state: BaselineState | None,
+    facts: Facts,
+) -> tuple[int, str]:
+    """The grade the recorded clinical facts give (never below the value's), and which fact.
+
+    Only called once the value is beyond the limit (grade >= 1): a fact alone is not the term.
+    """
+    best, because = grade, ""
+    for criterion in rule.criteria:
+        if criterion.requires is None or facts.get(criterion.requires) is not True:
+            continue
+        if criterion.bound is not None:
+            holds, _ = _holds(rule, criterion, value, references, baseline_state)
+            if not holds:
+                continue
+        if criterion.grade > best:
+            best, because = criterion.grade, fact_words(criterion.requires)
+    return best, because
 
 
 def _value_grade(

@@ -310,10 +310,17 @@ def test_potassium(value: str, term: str, grade: int) -> None:
 
 
 def test_hypokalemia_symptoms_raise_grade_1_to_2_only() -> None:
+    # CTCAE v5.0: G2 "symptomatic with <LLN-3.0; intervention indicated", G3 "hospitalization
+    # indicated", G4 "life-threatening consequences".
     mild = grade_lab("potassium", D("3.2"), "mEq/L", lln=D("3.5"), uln=D("5.1"))
-    assert mild.raisable_by == (RaisingFact("symptomatic", 2),)
+    assert mild.raisable_by == (
+        RaisingFact("symptomatic", 2),
+        RaisingFact("intervention_indicated", 2),
+        RaisingFact("hospitalisation_indicated", 3),
+        RaisingFact("life_threatening", 4),
+    )
     severe = grade_lab("potassium", D("2.8"), "mmol/L", lln=D("3.5"), uln=D("5.1"))
-    assert severe.raisable_by == ()
+    assert severe.raisable_by == (RaisingFact("life_threatening", 4),)
 
 
 # Sodium, LLN 135, ULN 145. Hypernatremia: G1 >ULN-150, G2 >150-155, G3 >155-160, G4 >160.
@@ -345,11 +352,12 @@ def test_sodium(value: str, term: str, grade: int) -> None:
 def test_hyponatremia_125_to_129_is_raisable_by_symptoms() -> None:
     result = grade_lab("sodium", D("127"), "mmol/L", lln=D("135"), uln=D("145"))
     assert result.grade == 2
-    assert result.raisable_by == (RaisingFact("symptomatic", 3),)
-    # 130-134 is grade 1: symptoms do not change it by the table.
-    assert grade_lab("sodium", D("132"), "mmol/L", lln=D("135")).raisable_by == ()
+    assert result.raisable_by == (RaisingFact("symptomatic", 3), RaisingFact("life_threatening", 4))
+    # 130-134 is grade 1: symptoms do not change it by the table (only life-threatening, G4).
+    only_g4 = (RaisingFact("life_threatening", 4),)
+    assert grade_lab("sodium", D("132"), "mmol/L", lln=D("135")).raisable_by == only_g4
     # 120-124 is grade 3 already.
-    assert grade_lab("sodium", D("122"), "mmol/L").raisable_by == ()
+    assert grade_lab("sodium", D("122"), "mmol/L").raisable_by == only_g4
 
 
 # CTCAE v5.0: Hypomagnesemia. G1 <LLN-0.5, G2 <0.5-0.4, G3 <0.4-0.3, G4 <0.3 mmol/L.
@@ -362,8 +370,10 @@ def test_hypomagnesemia(value: str, grade: int) -> None:
 
 
 def test_magnesium_in_mg_dl() -> None:
-    # 1.2 mg/dL x 0.4114 = 0.49368 mmol/L < 0.5 -> grade 2
-    assert grade_of("magnesium", "1.2", "mg/dL", lln="1.7") == 2
+    # CTCAE's mg/dL column: G1 <LLN-1.2, so 1.2 mg/dL is grade 1 (its exact conversion,
+    # 0.49368 mmol/L, would read grade 2 in the mmol/L column).
+    assert grade_of("magnesium", "1.2", "mg/dL", lln="1.7") == 1
+    assert grade_of("magnesium", "1.19", "mg/dL", lln="1.7") == 2
 
 
 def test_contradictory_or_unusable_input_is_refused() -> None:
