@@ -32,6 +32,7 @@ from clinic_app.core.ae_terms import AeTerm, ae_term, search
 from clinic_app.core.errors import DomainError
 from clinic_app.core.protocol import Protocol
 from clinic_app.core.records import Attribution
+from clinic_app.gui import fit
 from clinic_app.gui.errors import show_storage_error
 from clinic_app.gui.lab_entry import patient_title
 from clinic_app.gui.uiload import child, load_ui
@@ -150,6 +151,7 @@ class AdverseEventDialog(QDialog):
             child(self.form, QWidget, name).setVisible(correcting)
         title = "Correct adverse event" if correcting else "Adverse event"
         self.setWindowTitle(f"{title} — {patient_title(patient)}")
+        fit.keep_title_readable(self)  # the name and MRN stay readable
         if ae_id is not None:
             self._load(ae_id)
         self.search.setFocus()

@@ -49,6 +49,7 @@ from clinic_app.core.errors import DomainError
 from clinic_app.core.ismp import format_quantity
 from clinic_app.core.protocol import Protocol
 from clinic_app.core.records import DoseStatus
+from clinic_app.gui import fit
 from clinic_app.gui.dialogs.enrolment import WARNING_SIGN, patient_title
 from clinic_app.gui.errors import show_storage_error
 from clinic_app.gui.signature import save_signed, sign_then_save
@@ -180,6 +181,7 @@ class DoseOutcomeDialog(QDialog):
         self.record, self.view, self.dose, self.now = record, view, dose, now
         self.saved = False
         self.setWindowTitle(f"Dose — {patient_title(view.patient)}")
+        fit.keep_title_readable(self)  # the name and MRN stay readable
         layout = QVBoxLayout(self)
         heading = QLabel(f"Cycle {view.number}: {dose.describe()}. Now: {dose.outcome_text()}.")
         heading.setWordWrap(True)
@@ -321,6 +323,7 @@ class DoseModificationDialog(QDialog):
         self.record, self.view, self.today = record, view, today
         self.result_: ModificationResult | None = None
         self.setWindowTitle(f"Dose modification — {patient_title(view.patient)}")
+        fit.keep_title_readable(self)  # the name and MRN stay readable
         self.form = load_ui("dose_modification.ui", self)
         QVBoxLayout(self).addWidget(self.form)
         f = self.form
@@ -481,6 +484,7 @@ class CycleDosesDialog(QDialog):
         self.view = current_cycle(record, patient_id, cycle_id, protocols)
         self.cycle_id = self.view.cycle.id
         self.setWindowTitle(f"Cycle {self.view.number} doses — {patient_title(self.view.patient)}")
+        fit.keep_title_readable(self)  # the name and MRN stay readable
         layout = QVBoxLayout(self)
         self.heading = QLabel(self)
         self.heading.setWordWrap(True)

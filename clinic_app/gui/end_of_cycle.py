@@ -28,6 +28,7 @@ from clinic_app.core.errors import DomainError
 from clinic_app.core.phase_decision import NextStep
 from clinic_app.core.protocol import Protocol
 from clinic_app.core.records import OffStudyReason
+from clinic_app.gui import fit
 from clinic_app.gui.dialogs.enrolment import WARNING_SIGN, from_qdate, patient_title, to_qdate
 from clinic_app.gui.errors import error_label, show_storage_error
 from clinic_app.gui.signature import save_signed, sign_then_save
@@ -88,12 +89,15 @@ class EndOfCycleDialog(QDialog):
         self.decision_id: int | None = None
         self.view: EndOfCycleView = end_of_cycle_view(record, patient_id, today(), protocols)
         self.setWindowTitle(f"End of cycle — {patient_title(self.view.patient)}")
+        fit.keep_title_readable(self)  # the name and MRN stay readable
 
         layout = QVBoxLayout(self)
         self.proposal = QLabel(self)
         self.proposal.setObjectName("proposal")
         self.proposal.setWordWrap(True)
-        self.setMinimumWidth(80 * self.proposal.fontMetrics().averageCharWidth())
+        self.setMinimumWidth(
+            max(self.minimumWidth(), 80 * self.proposal.fontMetrics().averageCharWidth())
+        )
         layout.addWidget(self.proposal)
         form = QFormLayout()
         self.decided_by = QLineEdit(record.app_user or record.os_user, self)

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from clinic_app.core.errors import DomainError
+from clinic_app.gui import fit
 from clinic_app.gui.dialogs.enrolment import WARNING_SIGN
 from clinic_app.gui.errors import error_label, show_storage_error
 from clinic_app.storage.audit import AuditEntry
@@ -96,6 +97,7 @@ class HistoryDialog(QDialog):
         self.repository = repository
         self.row_id = row_id
         self.setWindowTitle(f"History of {repository.noun} {row_id} — {title}")
+        fit.keep_title_readable(self)  # the name and MRN stay readable
         layout = QVBoxLayout(self)
         self.status = QLabel(self)
         self.status.setWordWrap(True)

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
     QFormLayout,
+    QHBoxLayout,
     QLabel,
     QLineEdit,
     QVBoxLayout,
@@ -120,10 +121,16 @@ class LockPage(QWidget):
         inner.addWidget(self.message)
         inner.addLayout(form)
         inner.addWidget(self.buttons)
-        box.setMaximumWidth(self.fontMetrics().averageCharWidth() * 70)
+        # A fixed width (not an alignment) lets the layout give the wrapped messages the
+        # height they need at that width, so no sentence is cut off.
+        box.setFixedWidth(self.fontMetrics().averageCharWidth() * 70)
+        row = QHBoxLayout()
+        row.addStretch(1)
+        row.addWidget(box)
+        row.addStretch(1)
         layout = QVBoxLayout(self)
         layout.addStretch(1)
-        layout.addWidget(box, 0, Qt.AlignmentFlag.AlignHCenter)
+        layout.addLayout(row)
         layout.addStretch(2)
         self.password.returnPressed.connect(self.unlock_button.click)
         self.username.returnPressed.connect(self.password.setFocus)

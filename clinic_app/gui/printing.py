@@ -34,6 +34,7 @@ from PySide6.QtWidgets import (
 
 from clinic_app.commands.print_commands import DOCUMENT_PROBLEMS, card_file_name
 from clinic_app.core.errors import DomainError
+from clinic_app.gui import fit
 from clinic_app.gui.dialogs.enrolment import WARNING_SIGN, patient_title
 from clinic_app.services import documents
 from clinic_app.storage.database import Record, open_database
@@ -86,6 +87,7 @@ class PreviewDialog(QDialog):
         super().__init__(parent)
         patient = record.repos.patients.get(patient_id).value
         self.setWindowTitle(f"{_TITLES.get(kind, kind)}, cycle {cycle} — {patient_title(patient)}")
+        fit.keep_title_readable(self)  # the name and MRN stay readable
         self._tmp = Path(tempfile.mkdtemp(prefix="clinic-print-"))
         self.pdf_path: Path | None = None
         self.pages: list[Path] = []

@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 from clinic_app.core.errors import DomainError
 from clinic_app.core.records import Immunofixation, Patient, ResponseAssessment
 from clinic_app.core.response import ResponseCategory
+from clinic_app.gui import fit
 from clinic_app.gui.dialogs.enrolment import WARNING_SIGN, from_qdate, patient_title, to_qdate
 from clinic_app.gui.errors import show_storage_error
 from clinic_app.gui.uiload import child, load_ui
@@ -84,6 +85,7 @@ class ResponseEntryDialog(QDialog):
         self.check: ResponseCheck | None = None
         verb = "Correct response assessment" if self.replacing else "Response assessment"
         self.setWindowTitle(f"{verb} — {patient_title(self.patient)}")
+        fit.keep_title_readable(self)  # the name and MRN stay readable
 
         self.form = load_ui("response_assessment.ui", self)
         layout = QVBoxLayout(self)

@@ -225,7 +225,11 @@ def test_enrolment_field_errors_and_ok_disabled(
     qtbot.addWidget(dialog)
     dialog.show()
     fill_enrolment(qtbot, dialog, "dextr")
-    dialog.weight_edit.setText("400")  # input limits: 25-300 kg
+    # Typed and left, as a nurse does: the warning appears once the field was touched.
+    dialog.weight_edit.clear()
+    dialog.weight_edit.setFocus()
+    qtbot.keyClicks(dialog.weight_edit, "400")  # input limits: 25-300 kg
+    qtbot.keyClick(dialog.weight_edit, Qt.Key.Key_Tab)
     assert not dialog.ok_button.isEnabled()
     assert dialog.errors["weight_kg"].isVisible()
     assert "outside the plausible range" in dialog.errors["weight_kg"].text()
@@ -237,6 +241,42 @@ def test_enrolment_field_errors_and_ok_disabled(
     assert not dialog.ok_button.isEnabled()
     assert "after the enrolment date" in dialog._gates[0].error.text()
     assert count(record, "enrolments") == 0
+
+
+def test_enrolment_warns_only_about_fields_already_touched(
+    qtbot: QtBot, record: Record, protocols: dict[str, Protocol]
+) -> None:
+    pid = add_patient(record)
+    dialog = EnrolmentDialog(record, protocols, pid, today=lambda: TODAY)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.waitExposed(dialog)
+    # An empty form: no warning under any field; the line above the buttons says what to record.
+    assert not any(label.isVisible() for label in dialog.errors.values())
+    assert dialog.status.text().startswith("To enrol, record:")
+    assert not dialog.ok_button.isEnabled()
+    dialog.height_edit.setFocus()
+    qtbot.keyClicks(dialog.height_edit, "abc")
+    qtbot.keyClick(dialog.height_edit, Qt.Key.Key_Tab)
+    assert dialog.errors["height_cm"].isVisible()
+    assert not dialog.errors["weight_kg"].isVisible()  # not reached yet
+    assert dialog.status.text().startswith("Enrol is not available yet:")
+
+
+def test_enrolment_form_scrolls_with_its_buttons_below(
+    qtbot: QtBot, record: Record, protocols: dict[str, Protocol]
+) -> None:
+    pid = add_patient(record)
+    dialog = EnrolmentDialog(record, protocols, pid, today=lambda: TODAY)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.waitExposed(dialog)
+    # The buttons and the reasons are outside the scrolled form, so they never scroll away.
+    assert dialog.scroll.widget() is dialog.form
+    assert not dialog.form.isAncestorOf(dialog.buttons)
+    assert not dialog.form.isAncestorOf(dialog.status)
+    screen = dialog.screen().availableGeometry()
+    assert dialog.height() <= screen.height() and dialog.width() <= screen.width()
 
 
 def test_enrol_bpd_only_allowed_level(

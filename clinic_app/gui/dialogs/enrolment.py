@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
 from clinic_app.core.ismp import format_number
 from clinic_app.core.protocol import Protocol
 from clinic_app.core.records import Patient
+from clinic_app.gui import fit
 from clinic_app.gui.errors import show_storage_error
 from clinic_app.gui.uiload import child, load_ui
 from clinic_app.services.enrolment import (
@@ -131,8 +132,7 @@ class EnrolmentDialog(QDialog):
         self.setWindowTitle(f"Enrol — {patient_title(self.patient)}")
 
         self.form = load_ui("enrolment.ui", self)
-        layout = QVBoxLayout(self)
-        layout.addWidget(self.form)
+        QVBoxLayout(self)
         f = self.form
         self.protocol = child(f, QComboBox, "protocol")
         self.enrolled_on = child(f, QDateEdit, "enrolled_on")
@@ -154,6 +154,8 @@ class EnrolmentDialog(QDialog):
         self.notes = child(f, QLabel, "notes")
         self.status = child(f, QLabel, "status")
         self.buttons = child(f, QDialogButtonBox, "buttons")
+        # A long form scrolls; why Enrol is unavailable, and the buttons, stay in view.
+        self.scroll = fit.scrolling(self, f, self.status, self.buttons)
         self.errors = {name: child(f, QLabel, f"{name}_error") for name in _ERROR_FIELDS}
         for label in self.errors.values():
             label.setVisible(False)
@@ -161,6 +163,8 @@ class EnrolmentDialog(QDialog):
         self.ok_button.setText("&Enrol")
         self.ok_button.setDefault(True)
         self.level_group = QButtonGroup(self)
+        # Warnings appear under a field once the nurse has been there, not on an empty form.
+        self.touched: set[str] = set()
 
         now = to_qdate(today())
         for edit in (self.enrolled_on, self.measured_on, self.creatinine_on, self.cycle1_start):
@@ -172,6 +176,19 @@ class EnrolmentDialog(QDialog):
         self.protocol.currentIndexChanged.connect(self._protocol_changed)
         for line_edit in (self.height_edit, self.weight_edit, self.creatinine_edit):
             line_edit.textChanged.connect(self.recheck)
+        touching = {
+            "enrolled_on": self.enrolled_on.dateChanged,
+            "cycle1_start": self.cycle1_start.dateChanged,
+            "measured_on": self.measured_on.dateChanged,
+            "creatinine_on": self.creatinine_on.dateChanged,
+            "height_cm": self.height_edit.textEdited,
+            "weight_kg": self.weight_edit.textEdited,
+            "creatinine": self.creatinine_edit.textEdited,
+            "creatinine_unit": self.creatinine_unit.activated,
+            "protocol": self.protocol.activated,
+        }
+        for name, signal in touching.items():
+            signal.connect(lambda *_args, n=name: self.touch(n))
         self.creatinine_unit.currentIndexChanged.connect(self.recheck)
         # IMWG: the involved chain says which way up the FLC ratio is read (sCR).
         for text, data in (("not known", None), ("kappa", "kappa"), ("lambda", "lambda")):
@@ -180,6 +197,13 @@ class EnrolmentDialog(QDialog):
         self.buttons.accepted.connect(self.save)
         self.buttons.rejected.connect(self.reject)
         self._protocol_changed()
+        fit.fit_to_screen(self, fit.scrolling_size(self, self.scroll))
+
+    def touch(self, name: str) -> None:
+        if name in self.touched:
+            return
+        self.touched.add(name)
+        self.recheck()
 
     # -- protocol-dependent parts ---------------------------------------------------------------
     def current_protocol(self) -> Protocol:
@@ -318,7 +342,7 @@ class EnrolmentDialog(QDialog):
     def _show_problems(self, check: EnrolmentCheck) -> None:
         shown: set[str] = set()
         for name, label in self.errors.items():
-            messages = check.messages(name)
+            messages = check.messages(name) if name in self.touched else []
             label.setText("\n".join(f"{WARNING_SIGN} {m}" for m in messages))
             label.setVisible(bool(messages))
             if messages:
@@ -339,12 +363,13 @@ class EnrolmentDialog(QDialog):
             return
         reasons = [p.message for p in check.problems]
         more = len(reasons) - _MAX_REASONS
-        text = "Enrol is not available yet:\n" + "\n".join(
-            f"{WARNING_SIGN} {r}" for r in reasons[:_MAX_REASONS]
-        )
+        heading = "Enrol is not available yet:" if self.touched else "To enrol, record:"
+        text = heading + "\n" + "\n".join(f"{WARNING_SIGN} {r}" for r in reasons[:_MAX_REASONS])
         if more > 0:
             text += f"\n… and {more} more."
         self.status.setText(text)
+        if self.isVisible():
+            fit.refit(self)
 
     # -- save -------------------------------------------------------------------------------------
     def save(self) -> None:

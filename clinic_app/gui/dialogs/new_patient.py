@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 from clinic_app.core.dosing import input_limits
 from clinic_app.core.errors import DomainError
 from clinic_app.core.records import Patient, Sex
+from clinic_app.gui import fit
 from clinic_app.gui.errors import show_storage_error
 from clinic_app.gui.uiload import child, load_ui
 from clinic_app.storage.database import Record
@@ -186,6 +187,8 @@ class NewPatientDialog(QDialog):
             label.setVisible(bool(message))
             widget: QWidget = self.sex if name == "sex" else self.edits[name]
             widget.setAccessibleDescription(message or "")
+        if self.isVisible():
+            fit.refit(self)  # a warning needs its full height, never cut to one line
 
     def _check_touched(self) -> None:
         """Check the fields the user has already left, as they go."""
