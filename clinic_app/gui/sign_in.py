@@ -54,9 +54,11 @@ class CreateAdministratorDialog(QDialog):
         self.setWindowTitle("Create the administrator account — clinic-app")
         layout = QVBoxLayout(self)
         intro = QLabel(
-            "This record has no user accounts yet, so anyone at this computer can change it. "
-            "Create the administrator account now: the administrator then adds the nurses and "
-            "investigators, and everyone signs in. Cancel keeps the record open for now.",
+            "This record has no user accounts yet, so it is open to anyone who can start "
+            "clinic-app on this computer: anyone can read and change it, and anyone may create "
+            "the first administrator account. Create the administrator account now: the "
+            "administrator then adds the nurses and investigators, and everyone signs in. "
+            "Cancel keeps the record open to anyone for now.",
             self,
         )
         intro.setWordWrap(True)

@@ -36,6 +36,7 @@ from clinic_app.storage.backup import DEFAULT_KEEP
 from clinic_app.storage.database import Record
 from clinic_app.storage.location import DATA_FOLDER_KEY, default_data_dir
 from clinic_app.storage.location import config_path as config_path  # part of this API
+from clinic_app.storage.permissions import ACCOUNTS_REQUIRED_SETTING
 
 
 class Scope(StrEnum):
@@ -91,6 +92,7 @@ BACKUP_FOLDER = "backup.folder"
 BACKUP_KEEP = "backup.keep"
 DATA_FOLDER = DATA_FOLDER_KEY
 IDLE_LOCK_MINUTES = "security.idle_lock_minutes"
+ACCOUNTS_REQUIRED = ACCOUNTS_REQUIRED_SETTING
 
 SETTINGS: tuple[SettingSpec, ...] = (
     SettingSpec(
@@ -187,6 +189,18 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "A workstation left alone hides patient data after this many minutes (issue: users).",
         minimum=Decimal(1),
         maximum=Decimal(IDLE_LOCK_MAX_MINUTES),
+    ),
+    SettingSpec(
+        ACCOUNTS_REQUIRED,
+        "Require user accounts before clinical data",
+        Kind.CHOICE,
+        Scope.RECORD,
+        "no",
+        "no",
+        "A record without accounts is open to anyone at this computer, and anyone may create "
+        "its first administrator. With yes, no clinical data can be entered until that first "
+        "administrator account exists.",
+        choices=("no", "yes"),
     ),
     SettingSpec(
         DATA_FOLDER,

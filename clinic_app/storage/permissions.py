@@ -6,6 +6,10 @@ storage layer refuses it as well, so a missed button cannot write what the role 
 Open mode: a record with no user accounts yet (every record made before accounts existed, and a
 fresh install before the administrator is created) runs without sign-in and without role checks.
 Once any account exists, every clinical write needs a signed-in user whose role allows it.
+
+Open mode is open to anyone who can run the app on the computer, and anyone may create the
+first administrator; the ``security.accounts_required`` setting makes such a record refuse
+clinical data until that first account exists.
 """
 
 from __future__ import annotations
@@ -186,12 +190,29 @@ def required_for(table: str, row: Mapping[str, Any] | None = None) -> Permission
     return TABLE_PERMISSIONS.get(table)
 
 
+ACCOUNTS_REQUIRED_SETTING = "security.accounts_required"
+"""A record setting ("yes"/"no", default "no"): with "yes", a record without accounts accepts
+no clinical data until the first administrator exists (issue 15, item 10)."""
+
+
+def accounts_required(record: Record) -> bool:
+    return bool(record.repos.settings.value(ACCOUNTS_REQUIRED_SETTING, "no") == "yes")
+
+
 def require(record: Record, permission: Permission) -> None:
     """Raise :class:`PermissionDeniedError` unless the record's user may do ``permission``.
 
-    In open mode (no accounts in the record) everything is allowed.
+    In open mode (no accounts in the record) everything is allowed, unless the record's
+    ``security.accounts_required`` setting says the first account must come first (settings
+    stay writable, so the setting itself can be kept).
     """
     if not record.has_users():
+        if permission is not Permission.SETTINGS and accounts_required(record):
+            raise PermissionDeniedError(
+                "This record requires user accounts before clinical data are entered, and "
+                "it has none yet: create the administrator account first (File ▸ Users…, or "
+                f"'clinic-app users add NAME --role administrator'). {NOTHING_LOST.capitalize()}."
+            )
         return
     role = record.role
     if not allows(role, permission):

@@ -48,6 +48,7 @@ def test_registry_has_every_setting_the_issue_names_once() -> None:
         "backup.keep",
         "data.folder",
         "security.idle_lock_minutes",  # issue 10: lock after idle time
+        "security.accounts_required",  # issue 15: no clinical data before the first account
     }
     # The data folder is kept off the record (the record cannot say where it lives), and so is
     # the backup folder (an imported file or a restored backup must not choose it; issue 15).
