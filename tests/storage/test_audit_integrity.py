@@ -462,3 +462,27 @@ def test_compaction_keeps_a_chain_that_does_not_add_up_for_check_to_report(
         assert any(
             "patients row 1: audit entry 2 says family_name was 'Ōta'" in p for p in problems
         )
+
+
+def test_the_audit_readers_show_an_update_in_full(record: Record) -> None:
+    from clinic_app.storage.audit import state_before
+    from clinic_app.storage.audit_queries import AuditFilter, audit_entries, field_changes
+
+    pid = record.repos.patients.add(make_patient())
+    other = record.repos.patients.add(make_patient("MRN-2"))
+    lab_id = add_lab(record, pid, "1.5")
+    add_lab(record, other, "2.5")
+    record.repos.labs.update(
+        lab_id, record.repos.labs.get(lab_id).value, expected_version=1, reason="checked"
+    )
+    # The update logs only version; the patient filter still finds it (read from the row).
+    mine = audit_entries(record, AuditFilter(patient_id=pid))
+    assert [(e.table, e.action) for e in mine] == [
+        ("labs", "update"),
+        ("labs", "insert"),
+        ("patients", "insert"),
+    ]
+    update = mine[0]
+    rows = field_changes(update, state_before(record, update))
+    assert rows[0] == ("version", 1, 2)  # what changed first
+    assert ("value", "1.5", "1.5") in rows and ("patient_id", pid, pid) in rows  # then the rest
