@@ -12,6 +12,8 @@ Decimal('1.5')
 Decimal('95')
 >>> lab_test("potassium").loinc
 '2823-3'
+>>> lab_test("creatinine").loinc, lab_test("creatinine").loinc_for("mg/dL")
+('14682-9', '2160-0')
 >>> check_plausible("potassium", Decimal("45"), "mmol/L").status.value
 'refused'
 """
@@ -44,6 +46,23 @@ UNIT_LABELS: Mapping[str, str] = {
     "mg/L": "mg/L",
     "mg/24h": "mg/24 h",
     "g/24h": "g/24 h",
+}
+
+# What LOINC calls each unit's kind of quantity (the "property" in a code's long name), so a
+# code for mass concentration is never given to a value in mmol/L (issue 13).
+UNIT_PROPERTIES: Mapping[str, str] = {
+    "10^9/L": "#/volume",
+    "10^3/uL": "#/volume",
+    "g/L": "Mass/volume",
+    "g/dL": "Mass/volume",
+    "mg/dL": "Mass/volume",
+    "mg/L": "Mass/volume",
+    "umol/L": "Moles/volume",
+    "mmol/L": "Moles/volume",
+    "mEq/L": "Moles/volume",  # potassium and sodium are monovalent: mEq/L == mmol/L
+    "U/L": "Enzymatic activity/volume",
+    "mg/24h": "Mass/time",
+    "g/24h": "Mass/time",
 }
 
 # Conversions that hold whatever the analyte is (factor: one `from` unit in `to` units).
@@ -92,8 +111,8 @@ class LabTest:
     key: str
     name: str
     abbreviation: str
-    loinc: str
-    """Empty when not known for certain."""
+    loinc_codes: Mapping[str, str]
+    """Unit -> LOINC code for a value in that unit; a unit is missing when not known for sure."""
     si_unit: str
     units: Mapping[str, Decimal]
     """Each unit offered and the exact factor to SI: ``value_si = value * factor``."""
@@ -101,6 +120,16 @@ class LabTest:
     refuse_above: Decimal
     usual_low: Decimal
     usual_high: Decimal
+
+    @property
+    def loinc(self) -> str:
+        """The LOINC code of the stored SI value (``value_si``); empty when not known."""
+        return self.loinc_codes.get(self.si_unit, "")
+
+    def loinc_for(self, unit: str) -> str:
+        """The LOINC code of a value as entered in ``unit``; empty when not known."""
+        self.factor(unit)
+        return self.loinc_codes.get(unit, "")
 
     def factor(self, unit: str) -> Decimal:
         if unit not in UNIT_LABELS:
@@ -155,6 +184,20 @@ class LabTest:
             raise ProtocolError(
                 source, where, "needs refuse_below <= usual_low < usual_high <= refuse_above"
             )
+        raw_loinc = table.get("loinc")
+        if isinstance(raw_loinc, str):  # one code for every unit (or "" = not known)
+            codes = {unit: raw_loinc for unit in units} if raw_loinc else {}
+        elif isinstance(raw_loinc, Mapping) and all(
+            isinstance(u, str) and isinstance(v, str) and v for u, v in raw_loinc.items()
+        ):
+            codes = dict(raw_loinc)
+        else:
+            raise ProtocolError(
+                source, f"{where}.loinc", 'must be a table like { "mmol/L" = "2823-3" }'
+            )
+        for unit in codes:
+            if unit not in units:
+                raise ProtocolError(source, f"{where}.loinc", f"unit {unit!r} is not offered")
         known = {"key", "name", "abbreviation", "loinc", "si_unit", "units", *limits}
         unknown = set(table) - known
         if unknown:
@@ -163,7 +206,7 @@ class LabTest:
             key=key,
             name=_text(table, "name", source, where),
             abbreviation=_text(table, "abbreviation", source, where),
-            loinc=_text(table, "loinc", source, where, allow_empty=True),
+            loinc_codes=codes,
             si_unit=si_unit,
             units=units,
             **limits,
@@ -202,6 +245,18 @@ def _decimal(value: object, source: str, key: str) -> Decimal:
     return number
 
 
+def _check_loinc(test: LabTest, unit: str, code: str, name: object, source: str) -> None:
+    """The code's LOINC long name must be known and fit the unit (mass vs substance ...)."""
+    where = f"test.{test.key}.loinc.{unit}"
+    if not isinstance(name, str):
+        raise ProtocolError(source, where, f"LOINC {code} has no long name in [loinc_names]")
+    wanted = f"[{UNIT_PROPERTIES[unit]}]"
+    if wanted not in name:
+        raise ProtocolError(
+            source, where, f"LOINC {code} is {name!r}, which does not fit a value in {unit}"
+        )
+
+
 def resources_dir() -> Path:
     """The app's ``resources`` folder (kept here for callers that import it from labs)."""
     return core_resources_dir()
@@ -216,11 +271,17 @@ def load_lab_tests(path: Path | None = None) -> tuple[LabTest, ...]:
     rows = data.get("test")
     if not isinstance(rows, list) or not rows:
         raise ProtocolError(source, "test", "needs at least one [[test]] table")
+    names = data.get("loinc_names", {})
+    if not isinstance(names, Mapping):
+        raise ProtocolError(source, "loinc_names", "must be a table of code = long name")
     tests: list[LabTest] = []
     for row in rows:
         if not isinstance(row, Mapping):
             raise ProtocolError(source, "test", "each entry must be a table")
-        tests.append(LabTest.from_mapping(row, source))
+        test = LabTest.from_mapping(row, source)
+        for unit, code in test.loinc_codes.items():
+            _check_loinc(test, unit, code, names.get(code), source)
+        tests.append(test)
     keys = [t.key for t in tests]
     duplicates = sorted({k for k in keys if keys.count(k) > 1})
     if duplicates:

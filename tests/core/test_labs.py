@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tomllib
 from decimal import Decimal
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from hypothesis import strategies as st
 
 from clinic_app.core.errors import DomainError, ProtocolError
 from clinic_app.core.labs import (
+    UNIT_PROPERTIES,
     Plausibility,
     check_differential,
     check_plausible,
@@ -18,6 +20,7 @@ from clinic_app.core.labs import (
     lab_test,
     lab_tests,
     load_lab_tests,
+    resources_dir,
     to_si,
     unit_label,
 )
@@ -48,30 +51,66 @@ def test_catalogue_holds_the_form_tests() -> None:
     } <= keys
 
 
+# Each code checked by hand against LOINC for what is stored: the SI value_si and the value
+# as entered. Mass and substance concentration have different codes (issue 13), and
+# corrected calcium is not total calcium (17861-6 is "Calcium [Mass/volume] in S/P").
 @pytest.mark.parametrize(
-    ("key", "loinc"),
+    ("key", "unit", "loinc"),
     [
-        # rules §3 list
-        ("anc", "751-8"),
-        ("platelets", "777-3"),
-        ("hemoglobin", "718-7"),
-        ("wbc", "6690-2"),
-        ("creatinine", "2160-0"),
-        ("potassium", "2823-3"),
-        ("sodium", "2951-2"),
-        ("calcium_corrected", "17861-6"),
-        # brief
-        ("alt", "1742-6"),
-        ("ast", "1920-8"),
-        ("bilirubin", "1975-2"),
-        ("magnesium", "19123-9"),
-        ("lymphocytes", "731-0"),
+        ("anc", "10^9/L", "751-8"),  # Neutrophils [#/volume] in Blood by Automated count
+        ("anc", "10^3/uL", "751-8"),
+        ("platelets", "10^9/L", "777-3"),
+        ("wbc", "10^9/L", "6690-2"),
+        ("lymphocytes", "10^9/L", "731-0"),
+        ("hemoglobin", "g/L", "718-7"),  # Hemoglobin [Mass/volume] in Blood
+        ("hemoglobin", "g/dL", "718-7"),
+        ("creatinine", "umol/L", "14682-9"),  # Creatinine [Moles/volume] in S/P
+        ("creatinine", "mg/dL", "2160-0"),  # Creatinine [Mass/volume] in S/P
+        ("alt", "U/L", "1742-6"),
+        ("ast", "U/L", "1920-8"),
+        ("bilirubin", "umol/L", "14631-6"),  # Bilirubin.total [Moles/volume]
+        ("bilirubin", "mg/dL", "1975-2"),  # Bilirubin.total [Mass/volume]
+        ("calcium_corrected", "mmol/L", "29265-6"),  # Calcium [Moles/volume] corrected ...
+        ("calcium_corrected", "mg/dL", "46099-8"),  # Calcium [Mass/volume] corrected ...
+        ("potassium", "mmol/L", "2823-3"),  # Potassium [Moles/volume] in S/P
+        ("potassium", "mEq/L", "2823-3"),
+        ("sodium", "mmol/L", "2951-2"),
+        ("magnesium", "mmol/L", "2601-3"),  # Magnesium [Moles/volume] in S/P
+        ("magnesium", "mg/dL", "19123-9"),  # Magnesium [Mass/volume] in S/P
         # not known for certain: left empty rather than guessed
-        ("serum_m_protein", ""),
+        ("serum_m_protein", "g/L", ""),
     ],
 )
-def test_loinc_codes(key: str, loinc: str) -> None:
-    assert lab_test(key).loinc == loinc
+def test_loinc_codes(key: str, unit: str, loinc: str) -> None:
+    assert lab_test(key).loinc_for(unit) == loinc
+
+
+def test_loinc_of_the_stored_si_value() -> None:
+    assert lab_test("creatinine").loinc == "14682-9"
+    assert lab_test("calcium_corrected").loinc == "29265-6"
+    assert lab_test("magnesium").loinc == "2601-3"
+
+
+def test_every_code_fits_its_unit() -> None:
+    # Loading checks it; here every code of every test is read back against its long name.
+    names = tomllib.loads((resources_dir() / "ctcae" / "lab_tests.toml").read_text())["loinc_names"]
+    for test in lab_tests():
+        for unit, code in test.loinc_codes.items():
+            assert f"[{UNIT_PROPERTIES[unit]}]" in names[code], (test.key, unit, code)
+            if test.key == "calcium_corrected":
+                assert "corrected for albumin" in names[code]
+
+
+def test_a_mass_code_on_a_molar_unit_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "tests.toml"
+    path.write_text(
+        '[[test]]\nkey = "x"\nname = "X"\nabbreviation = "X"\n'
+        'loinc = { "mmol/L" = "19123-9" }\nsi_unit = "mmol/L"\nunits = { "mmol/L" = "1" }\n'
+        'refuse_below = "0"\nrefuse_above = "10"\nusual_low = "0"\nusual_high = "5"\n'
+        '[loinc_names]\n"19123-9" = "Magnesium [Mass/volume] in Serum or Plasma"\n'
+    )
+    with pytest.raises(ProtocolError, match="does not fit a value in mmol/L"):
+        load_lab_tests(path)
 
 
 @pytest.mark.parametrize(
