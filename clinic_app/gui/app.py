@@ -10,12 +10,14 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 from clinic_app import __version__
 from clinic_app.core.errors import DomainError, ProtocolError
 from clinic_app.core.protocol_loader import load_protocols
-from clinic_app.gui.errors import install_exception_reporter, storage_error_text
+from clinic_app.gui.backup_timer import DailyBackupTimer
+from clinic_app.gui.errors import RestoreOffer, install_exception_reporter, storage_error_text
 from clinic_app.gui.main_window import APPLICATION, ORGANISATION, MainWindow
 from clinic_app.gui.sign_in import ensure_signed_in
+from clinic_app.gui.wheel_guard import install_wheel_guard
 from clinic_app.services.settings import with_record_thresholds
 from clinic_app.storage.database import open_database
-from clinic_app.storage.errors import StorageError
+from clinic_app.storage.errors import DamagedRecordError, StorageError
 from clinic_app.storage.location import resolve_db_path
 
 
@@ -23,11 +25,15 @@ def application() -> QApplication:
     """The running QApplication, created with the app's names if there is none yet."""
     existing = QApplication.instance()
     if isinstance(existing, QApplication):
+        install_wheel_guard(existing)
         return existing
     QCoreApplication.setOrganizationName(ORGANISATION)
     QCoreApplication.setApplicationName(APPLICATION)
     QCoreApplication.setApplicationVersion(__version__)
-    return QApplication(sys.argv[:1])
+    app = QApplication(sys.argv[:1])
+    # The wheel never changes a date, number or choice field the person is not typing in.
+    install_wheel_guard(app)
+    return app
 
 
 def run_app(db_path: str | None) -> int:
@@ -42,7 +48,13 @@ def run_app(db_path: str | None) -> int:
             QMessageBox.critical(None, "A protocol file is damaged", str(exc))
             return 2
         try:
-            record = open_database(resolve_db_path(db_path))
+            path = resolve_db_path(db_path)
+            try:
+                record = open_database(path)
+            except DamagedRecordError as damaged:  # offer the newest good backup
+                if not RestoreOffer(path, damaged).run():
+                    return 2
+                record = open_database(path)
         except StorageError as exc:
             QMessageBox.critical(None, "The record could not be opened", storage_error_text(exc))
             return 2
@@ -62,6 +74,9 @@ def run_app(db_path: str | None) -> int:
                 )
                 return 2
             window = MainWindow(record, protocols)
+            # The daily backup also while the window stays open for days (issue 15).
+            backups = DailyBackupTimer(record, window)
+            backups.problem.connect(lambda text: window.statusBar().showMessage(text, 30000))
             if record.backup_problem:
                 window.statusBar().showMessage(record.backup_problem, 30000)
             window.show()

@@ -139,3 +139,56 @@ def error_label(parent: QWidget) -> QLabel:
     label.setStyleSheet("color: #b00020;")
     label.setVisible(False)
     return label
+
+
+class RestoreOffer:
+    """The dialog for a record too damaged to open: say so, and offer the newest good backup
+    (the damaged file is kept beside the restored one)."""
+
+    def __init__(self, db_path: Path, error: StorageError, parent: QWidget | None = None):
+        from clinic_app.storage.backup import newest_good_backup, read_manifest
+
+        self.db_path = db_path
+        self.backup = newest_good_backup(db_path)
+        self.box = QMessageBox(parent)
+        self.box.setIcon(QMessageBox.Icon.Critical)
+        self.box.setWindowTitle("The record is damaged")
+        self.box.setText(error.message)
+        self.restore_button = None
+        if self.backup is None:
+            self.box.setInformativeText(
+                "No good backup of this record was found in its backup folder. Ask your "
+                "administrator; the damaged file has not been changed."
+            )
+            self.box.setStandardButtons(QMessageBox.StandardButton.Close)
+            return
+        found = read_manifest(self.backup)
+        when = found.taken_at.replace("T", " ").replace("Z", " UTC") if found else "unknown"
+        self.box.setInformativeText(
+            f"The newest good backup was taken {when} ({self.backup}). Restore it? Entries "
+            "made after it are not in it; the damaged file is kept beside the record."
+        )
+        self.restore_button = self.box.addButton(
+            "&Restore the backup", QMessageBox.ButtonRole.AcceptRole
+        )
+        self.box.addButton(QMessageBox.StandardButton.Cancel)
+        self.box.setDefaultButton(self.restore_button)
+
+    def restore(self) -> Path | None:
+        """Restore the offered backup; returns where the damaged file was kept."""
+        from clinic_app.storage.backup import restore_from
+
+        assert self.backup is not None
+        return restore_from(self.db_path, self.backup)
+
+    def run(self) -> bool:
+        """Show the dialog; True when the backup was restored."""
+        self.box.exec()
+        if self.restore_button is None or self.box.clickedButton() is not self.restore_button:
+            return False
+        try:
+            self.restore()
+        except StorageError as exc:
+            QMessageBox.critical(self.box, "The backup was not restored", exc.message)
+            return False
+        return True

@@ -1,0 +1,56 @@
+"""The GUI side of issue 15 items 1 and 2: a damaged record gets a dialog that offers the newest
+good backup, and the daily backup runs while the window stays open for days."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+from PySide6.QtWidgets import QWidget
+from pytestqt.qtbot import QtBot
+
+from clinic_app.gui.backup_timer import DailyBackupTimer
+from clinic_app.gui.errors import RestoreOffer
+from clinic_app.storage.backup import backup_to, good_backups
+from clinic_app.storage.database import open_database
+from clinic_app.storage.errors import DamagedRecordError
+from tests.storage.conftest import make_patient
+from tests.storage.test_record_damage import damage
+
+
+def test_a_damaged_record_offers_the_newest_good_backup(qtbot: QtBot, tmp_path: Path) -> None:
+    db = tmp_path / "record.sqlite3"
+    with open_database(db, daily_backup=False) as rec:
+        for n in range(30):
+            rec.repos.patients.add(make_patient(f"A-{n}"))
+        good = backup_to(rec, tmp_path / "backups" / "record-manual.sqlite3")
+    damage(db)
+    try:
+        open_database(db, daily_backup=False)
+        raise AssertionError("the damaged record opened")
+    except DamagedRecordError as exc:
+        error = exc
+    offer = RestoreOffer(db, error)
+    qtbot.addWidget(offer.box)
+    assert offer.backup == good
+    assert "nothing more was written" in offer.box.text()
+    assert offer.restore_button is not None and "Restore" in offer.restore_button.text()
+    kept = offer.restore()
+    assert kept is not None and kept.exists()
+    with open_database(db, daily_backup=False) as rec:
+        assert len(rec.repos.patients.all()) == 30
+
+
+def test_the_daily_backup_runs_while_the_window_stays_open(qtbot: QtBot, tmp_path: Path) -> None:
+    db = tmp_path / "record.sqlite3"
+    day = [date(2026, 3, 2)]
+    window = QWidget()
+    qtbot.addWidget(window)
+    with open_database(db) as rec:  # the open makes today's copy (the real date)
+        timer = DailyBackupTimer(rec, window, today=lambda: day[0], interval_ms=20)
+        qtbot.waitUntil(lambda: len(good_backups(db)) == 2, timeout=5000)  # 2026-03-02
+        day[0] = date(2026, 3, 3)  # the window stays open over night
+        qtbot.waitUntil(lambda: len(good_backups(db)) == 3, timeout=5000)
+        timer.stop()
+    names = sorted(p.name for p in good_backups(db))
+    assert "record-daily-2026-03-03.sqlite3" in names
