@@ -17,6 +17,7 @@ from clinic_app.services.patient_state import PatientSummary, patient_summary
 from clinic_app.storage import queries
 from clinic_app.storage.database import Record, open_database
 from clinic_app.storage.errors import StorageError
+from clinic_app.storage.private import create_private_file, make_private, make_private_folder
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -77,10 +78,16 @@ def export(args: argparse.Namespace) -> int:
     target = Path(args.output)
     with _open(args, read_only=True) as record:
         try:
+            # Exports hold patient data: created 0600 in a 0700 folder (issue 15, item 6).
             if args.format == "csv":
+                make_private_folder(target)
                 count = export_csv(record, target)
+                for file in target.iterdir():
+                    make_private(file)
             else:
+                create_private_file(target)
                 count = export_json(record, target)
+                make_private(target)
         except OSError as exc:
             raise CommandError(f"cannot write {target}: {exc.strerror}") from None
     print(f"Exported {count} rows to {target} ({args.format}).")
