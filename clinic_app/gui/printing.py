@@ -26,7 +26,10 @@ from PySide6.QtWidgets import (
     QDialogButtonBox,
     QFileDialog,
     QLabel,
+    QMessageBox,
+    QPlainTextEdit,
     QProgressBar,
+    QPushButton,
     QScrollArea,
     QVBoxLayout,
     QWidget,
@@ -37,11 +40,14 @@ from clinic_app.core.errors import DomainError
 from clinic_app.gui import fit
 from clinic_app.gui.dialogs.enrolment import WARNING_SIGN, patient_title
 from clinic_app.services import documents
+from clinic_app.services import settings as st
 from clinic_app.storage.database import Record, open_database
 from clinic_app.storage.errors import StorageError
 
 DOSING_CARD = "dosing_card"
 TOXICITY_SUMMARY = "toxicity_summary"
+# Settings a document needs; a card refused for one of these offers to open Settings there.
+_SETTINGS_FIELDS = {st.CLINIC_PHONE, st.CLINIC_NAME}
 _TITLES = {DOSING_CARD: "Dosing card", TOXICITY_SUMMARY: "Toxicity summary"}
 
 
@@ -85,6 +91,11 @@ class PreviewDialog(QDialog):
         self, record: Record, kind: str, patient_id: int, cycle: int, parent: QWidget | None = None
     ) -> None:
         super().__init__(parent)
+        self.record = record
+        self.settings_button: QPushButton | None = None
+        self.viewer_box: QMessageBox | None = None
+        # The system's "open this file" (False when no program opens PDFs).
+        self.open_url: Callable[[QUrl], bool] = QDesktopServices.openUrl
         patient = record.repos.patients.get(patient_id).value
         self.setWindowTitle(f"{_TITLES.get(kind, kind)}, cycle {cycle} — {patient_title(patient)}")
         fit.keep_title_readable(self)  # the name and MRN stay readable
@@ -128,6 +139,14 @@ class PreviewDialog(QDialog):
             self.message.setText(f"{WARNING_SIGN} Not printed: {exc}")
             for button in (self.print_button, self.save_button, self.open_button):
                 button.setEnabled(False)
+            if getattr(exc, "field", None) in _SETTINGS_FIELDS:
+                # What is missing is a setting: one click opens Settings at that field.
+                self.settings_button = self.buttons.addButton(
+                    "Open &Settings…", QDialogButtonBox.ButtonRole.ActionRole
+                )
+                key = str(getattr(exc, "field"))  # noqa: B009
+                self.settings_button.clicked.connect(lambda: self.open_settings(key))
+                self.settings_button.setDefault(True)
             return
         self.pdf_path = self._tmp / card_file_name(patient.mrn, cycle)
         write_pdf_file(self.pdf_path, data)
@@ -145,6 +164,13 @@ class PreviewDialog(QDialog):
             )
         self.print_button.setEnabled(bool(self.pages))
 
+    def open_settings(self, key: str) -> QWidget:
+        from clinic_app.gui.settings_dialog import open_settings_dialog
+
+        dialog = open_settings_dialog(self.record, self.parentWidget() or self, at=key)
+        self.reject()  # the card is made again once the setting is saved
+        return dialog
+
     def save_as(self, target: str | None = None) -> Path | None:
         if self.pdf_path is None:
             return None
@@ -160,8 +186,27 @@ class PreviewDialog(QDialog):
         return Path(chosen)
 
     def open_viewer(self) -> None:
-        if self.pdf_path is not None:
-            QDesktopServices.openUrl(QUrl.fromLocalFile(str(self.pdf_path)))
+        if self.pdf_path is None:
+            return
+        if not self.open_url(QUrl.fromLocalFile(str(self.pdf_path))):
+            self.no_viewer()
+
+    def no_viewer(self) -> QMessageBox:
+        """No program opens PDFs on this computer: say so, and offer to save the file."""
+        box = QMessageBox(
+            QMessageBox.Icon.Information,
+            "No PDF viewer",
+            "No program to show PDF files is set up on this computer, so the document cannot "
+            "be opened here. Save it as a PDF file instead, to print or send it from "
+            "another program?",
+            QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Cancel,
+            self,
+        )
+        box.setDefaultButton(QMessageBox.StandardButton.Save)
+        box.accepted.connect(lambda: self.save_as())
+        self.viewer_box = box
+        box.open()
+        return box
 
     def print_pages(self) -> None:
         printer = QPrinter(QPrinter.PrinterMode.HighResolution)
@@ -249,10 +294,17 @@ class BatchDialog(QDialog):
         self.result_text = ""
         layout = QVBoxLayout(self)
         self.label = QLabel("Starting…", self)
+        self.label.setWordWrap(True)
+        # Cards not printed, one a line, scrolled when many: the window stays on the screen.
+        self.problems = QPlainTextEdit(self)
+        self.problems.setObjectName("batch_problems")
+        self.problems.setReadOnly(True)
+        self.problems.setVisible(False)
+        self.setMinimumWidth(70 * self.fontMetrics().averageCharWidth())
         self.bar = QProgressBar(self)
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel, self)
         self.buttons.rejected.connect(self.cancel)
-        for widget in (self.label, self.bar, self.buttons):
+        for widget in (self.label, self.bar, self.problems, self.buttons):
             layout.addWidget(widget)
         self.thread_ = QThread(self)
         self.worker = BatchWorker(db_path, day, folder)
@@ -277,7 +329,15 @@ class BatchDialog(QDialog):
         if cancelled:
             words += "; cancelled before the end"
         self.result_text = words
-        self.label.setText(words)
+        shown = f"{printed} card(s) written"
+        if failed:
+            shown += f", {failed} not printed (below)"
+            self.problems.setPlainText("\n".join(self.worker.problems))
+            self.problems.setVisible(True)
+        if cancelled:
+            shown += "; cancelled before the end"
+        self.label.setText(shown + ".")
+        fit.fit_to_screen(self, self.size().expandedTo(self.sizeHint()))
         self.buttons.setStandardButtons(QDialogButtonBox.StandardButton.Close)
         self.buttons.rejected.connect(self.reject)
         self.batch_finished.emit(words)

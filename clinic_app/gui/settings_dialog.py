@@ -279,6 +279,14 @@ class SettingsDialog(QDialog):
             record[f"{st.REFERENCE_RANGES}.{row.test}.{row.unit}"] = f"{row.lln},{row.uln}"
         return record, machine
 
+    def show_setting(self, key: str) -> None:
+        """Open at the field that holds ``key`` (e.g. the clinic telephone), ready to type."""
+        name = self.field_of(key)
+        self.tabs.setCurrentIndex(TAB_OF_FIELD.get(name, 0))
+        if name in self.edits:
+            self.edits[name].setFocus()
+            self.edits[name].selectAll()
+
     def field_of(self, key: str) -> str:
         if key.startswith(st.REFERENCE_RANGES):
             return "ranges"
@@ -344,11 +352,15 @@ class SettingsDialog(QDialog):
         self.accept()
 
 
-def open_settings_dialog(record: Record, parent: QWidget | None = None) -> SettingsDialog:
-    """Show the settings dialog (modeless on top of ``parent``); returns it."""
+def open_settings_dialog(
+    record: Record, parent: QWidget | None = None, at: str | None = None
+) -> SettingsDialog:
+    """Show the settings dialog (modeless on top of ``parent``), at setting ``at``; returns it."""
     dialog = SettingsDialog(record, parent)
     dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
     dialog.open()
+    if at is not None:
+        dialog.show_setting(at)
     return dialog
 
 

@@ -51,6 +51,7 @@ from clinic_app.core.records import (
     ResponseAssessment,
     Sex,
 )
+from clinic_app.services.settings import CLINIC_NAME, CLINIC_PHONE
 from clinic_app.storage import queries
 from clinic_app.storage.database import Record
 from clinic_app.storage.rows import (
@@ -70,6 +71,9 @@ CHUNK = 200
 ALL_DOSES_UP_TO = 1000
 """Above this many patients only each patient's latest cycle gets dose events (benchmarks)."""
 REASON = "demo data"
+# 555-01xx numbers are set aside for fiction: no patient can reach a real clinic by mistake.
+DEMO_CLINIC_NAME = "Demonstration clinic (fictitious)"
+DEMO_CLINIC_PHONE = "555-0100"
 
 # Fictitious names, with diacritics and Greek, Cyrillic and CJK scripts: per culture, family
 # names and (given name, sex) pairs; a patient's names come from one culture.
@@ -579,6 +583,14 @@ def _sign(record: Record, table: str, row_id: int) -> None:
         record.repos.signatures.sign(Signer(user, MEANINGS[table]), table, row_id)
 
 
+def _set_demo_clinic(record: Record) -> None:
+    """A clearly fictitious clinic, so a newcomer can print a card at once; a record that
+    already names its clinic keeps its own."""
+    for key, value in ((CLINIC_NAME, DEMO_CLINIC_NAME), (CLINIC_PHONE, DEMO_CLINIC_PHONE)):
+        if not record.repos.settings.value(key):
+            record.repos.settings.set(key, value, reason=REASON)
+
+
 def generate_demo(
     record: Record,
     *,
@@ -657,6 +669,8 @@ def generate_demo(
     if not record.has_users() and record.app_user is None:
         # Open mode: the audit trail names the demo generator, not a person.
         record.set_user(DEMO_ACTOR)
+    with record.transaction(reason=REASON):
+        _set_demo_clinic(record)
     for offset in range(0, len(stories), CHUNK):
         with record.transaction(reason=REASON):
             for story, beyond in stories[offset : offset + CHUNK]:

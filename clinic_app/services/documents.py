@@ -101,8 +101,8 @@ def clinic(record: Record) -> Clinic:
     phone = record.repos.settings.value(CLINIC_PHONE)
     if not isinstance(phone, str) or not phone.strip():
         raise MissingDataError(
-            f"The clinic's telephone number is not set, and every card must show it; set "
-            f"{CLINIC_PHONE} in the settings first.",
+            "The clinic's telephone number is not set, and every card must show it; enter "
+            "it under Settings ▸ Printing ▸ Clinic telephone first.",
             field=CLINIC_PHONE,
         )
     name = record.repos.settings.value(CLINIC_NAME)
