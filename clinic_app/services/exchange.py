@@ -466,8 +466,12 @@ def validate_document(
                     problems.append(problem)
                 else:
                     values[column.name] = value
-            if len(values) == len(columns) and not problems_in_row(problems, where):
-                problems.extend(_entry_problems(record, table, where, values))
+            # Data entry's checks, once the row's values themselves are sound; a column added
+            # after the file's schema is NULL, as it will be stored.
+            complete = all(c in values or added_later(table, c) for c in columns)
+            if complete and not problems_in_row(problems, where):
+                whole = {**{c: None for c in columns}, **values}
+                problems.extend(_entry_problems(record, table, where, whole))
             row_id = values.get("id")
             if row_id is None:
                 problems.append(f"{where}.id: a value is required")
