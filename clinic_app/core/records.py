@@ -146,10 +146,18 @@ class LabResult:
     uln: Decimal | None = None
     """Reference limits, in the same unit as ``value``."""
     id: int | None = None
+    facts: tuple[tuple[str, bool], ...] = ()
+    """Clinical facts recorded with the result, as (``core.ctcae.LAB_FACTS`` key, yes/no);
+    a fact not listed was not asked or is not known (CTCAE v5.0 electrolytes, rules §3)."""
 
     @property
     def collected_on(self) -> date:
         return self.collected_at.date()
+
+    @property
+    def fact_map(self) -> dict[str, bool | None]:
+        """The facts as ``core.ctcae.grade_lab(facts=...)`` takes them."""
+        return dict(self.facts)
 
 
 class Attribution(StrEnum):

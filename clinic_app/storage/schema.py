@@ -626,6 +626,7 @@ MIGRATION_NAMES: tuple[str, ...] = (
     "0005_plasmacytoma_shrinkage",
     "0006_audit_guards",
     "0007_audit_compaction",
+    "0009_lab_clinical_facts",
 )
 """Every migration this app knows, in order; a file with any other name applied is newer."""
 
@@ -638,6 +639,15 @@ COLUMNS_ADDED_LATER: dict[tuple[str, str], int] = {
         "0005_plasmacytoma_shrinkage"
     )
     + 1,
+    **{
+        ("labs", column): MIGRATION_NAMES.index("0009_lab_clinical_facts") + 1
+        for column in (
+            "symptomatic",
+            "intervention_indicated",
+            "hospitalisation_indicated",
+            "life_threatening",
+        )
+    },
 }
 """(table, column) -> the schema version that added it: an export of an older file lacks it."""
 """The ``PRAGMA user_version`` this app writes; a file with a higher one is refused."""
@@ -745,3 +755,24 @@ def _rewrite(conn: sqlite3.Connection, changes: list[tuple[str, str, int]]) -> N
 
 def _dump(value: dict[str, object]) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+LAB_FACT_COLUMNS: tuple[str, ...] = (
+    "symptomatic",
+    "intervention_indicated",
+    "hospitalisation_indicated",
+    "life_threatening",
+)
+"""The labs columns of migration 0009, named like the ``core.ctcae.LAB_FACTS`` keys."""
+
+
+@migrations(name="0009_lab_clinical_facts")
+def _m0009_lab_clinical_facts(db: Database) -> None:
+    # CTCAE v5.0 grades the electrolytes also by clinical facts (hypercalcaemia with
+    # hospitalisation indicated is grade 3): the lab form asks them and they are kept with the
+    # result. NULL = not asked / not known, so existing rows keep their meaning.
+    for column in LAB_FACT_COLUMNS:
+        db.execute(f"ALTER TABLE labs ADD COLUMN {column} INTEGER {_flag(column)}")
+    # The audit JSON lists columns by name, so the triggers are rebuilt to include the new ones.
+    install_audit_triggers(db, "labs")
+    _set_own_version(db, "0009_lab_clinical_facts")

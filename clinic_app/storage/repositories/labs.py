@@ -10,6 +10,16 @@ from clinic_app.core.errors import DomainError
 from clinic_app.core.records import LabResult
 from clinic_app.storage.repositories import _codec as c
 from clinic_app.storage.repositories._base import Row, TableRepository
+from clinic_app.storage.schema import LAB_FACT_COLUMNS
+
+
+def _facts(row: Row) -> tuple[tuple[str, bool], ...]:
+    found: list[tuple[str, bool]] = []
+    for name in LAB_FACT_COLUMNS:
+        value = c.to_flag(row.get(name))
+        if value is not None:
+            found.append((name, value))
+    return tuple(found)
 
 
 class LabRepository(TableRepository[LabResult]):
@@ -24,6 +34,9 @@ class LabRepository(TableRepository[LabResult]):
         check = labs.check_plausible(value.test, value.value, value.unit)
         if check.refused:
             raise DomainError(check.reason, field="value")
+        unknown = {name for name, _ in value.facts} - set(LAB_FACT_COLUMNS)
+        if unknown:
+            raise DomainError(f"Unknown clinical fact {sorted(unknown)[0]!r}.", field="facts")
         return {
             "test": value.test,
             "value": c.dec(value.value, "value"),
@@ -32,6 +45,8 @@ class LabRepository(TableRepository[LabResult]):
             "lln": c.dec(value.lln, "lln"),
             "uln": c.dec(value.uln, "uln"),
             "collected_at": c.instant(value.collected_at, "collected_at"),
+            # CTCAE clinical facts (migration 0009): 1/0, NULL when not asked or not known.
+            **{name: c.flag(dict(value.facts).get(name)) for name in LAB_FACT_COLUMNS},
         }
 
     def decode(self, row: Row) -> LabResult:
@@ -46,6 +61,7 @@ class LabRepository(TableRepository[LabResult]):
             lln=c.to_dec(row["lln"]),
             uln=c.to_dec(row["uln"]),
             id=int(row["id"]),
+            facts=_facts(row),
         )
 
     def add(self, patient_id: int, lab: LabResult, *, reason: str | None = None) -> int:
