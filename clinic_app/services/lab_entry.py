@@ -32,6 +32,7 @@ from pathlib import Path
 
 from clinic_app.core import labs
 from clinic_app.core.ctcae import (
+    LAB_FACTS,
     LLN,
     ULN,
     BaselineState,
@@ -206,10 +207,30 @@ class LabEntry:
     unit: str
     lln: str = ""
     uln: str = ""
+    facts: tuple[tuple[str, bool], ...] = ()
+    """CTCAE clinical facts ticked on the form (``core.ctcae.LAB_FACTS`` keys); a fact not
+    listed was not asked or is not known."""
 
     @property
     def is_empty(self) -> bool:
         return not self.value.strip()
+
+
+def facts_asked(test: str, *, table: GradingTable | None = None) -> tuple[str, ...]:
+    """The clinical facts CTCAE v5.0 uses for ``test`` (``LAB_FACTS`` order), for the form.
+
+    >>> facts_asked("calcium_corrected")
+    ('symptomatic', 'hospitalisation_indicated', 'life_threatening')
+    >>> facts_asked("anc")
+    ()
+    """
+    used = {
+        c.requires
+        for rule in (table or default_grading_table()).terms_for(test)
+        for c in rule.criteria
+        if c.requires is not None
+    }
+    return tuple(fact for fact in LAB_FACTS if fact in used)
 
 
 class EntryStatus(StrEnum):
@@ -277,7 +298,8 @@ def check_entry(
         except DomainError as error:
             errors[name] = error.message
     if entry.unit not in test.units:
-        errors["unit"] = f"Choose the unit for {test.name} ({', '.join(test.units)})."
+        offered = ", ".join(labs.unit_label(u) for u in test.units)
+        errors["unit"] = f"Choose the unit for {test.name} ({offered})."
     for name in ("lln", "uln"):
         limit = values.get(name)
         if limit is not None and limit < 0:
@@ -302,6 +324,7 @@ def check_entry(
         value_si=test.to_si(value, entry.unit),
         lln=lln,
         uln=uln,
+        facts=entry.facts,
     )
     grade, grade_text = _grade(result, table)
     status = (
@@ -315,7 +338,13 @@ def _grade(result: LabResult, table: GradingTable | None) -> tuple[LabGrade | No
     if not grading.terms_for(result.test):
         return None, "No CTCAE lab grade (a response study)"
     graded = grade_lab(
-        result.test, result.value, result.unit, result.lln, result.uln, table=grading
+        result.test,
+        result.value,
+        result.unit,
+        result.lln,
+        result.uln,
+        table=grading,
+        facts=result.fact_map,
     )
     return graded, describe_grade(graded)
 
@@ -466,7 +495,7 @@ def correct_lab(
     if entry.test != stored.value.test:
         raise DomainError("A correction cannot change which test this is.", field="test")
     same_sample = [
-        LabEntry(lab.test, str(lab.value), lab.unit)
+        LabEntry(lab.test, str(lab.value), lab.unit, facts=lab.facts)
         for lab in record.repos.labs.for_patient(patient_id)
         if lab.collected_at == collected_at and lab.id != lab_id and lab.test != entry.test
     ]
@@ -581,7 +610,13 @@ def _point_grade(result: LabResult, grading: GradingTable) -> int | None:
     if not grading.terms_for(result.test):
         return None
     graded = grade_lab(
-        result.test, result.value, result.unit, result.lln, result.uln, table=grading
+        result.test,
+        result.value,
+        result.unit,
+        result.lln,
+        result.uln,
+        table=grading,
+        facts=result.fact_map,
     )
     return graded.grade
 

@@ -1,0 +1,58 @@
+"""services.lab_entry: the CTCAE clinical facts from the form reach the grade and the record
+(issue 13)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from clinic_app.services.lab_entry import LabEntry, check_entry, facts_asked, save_panel
+from clinic_app.storage.database import Record, open_database
+from tests.services import helpers
+
+NOW = datetime(2025, 3, 10, 12, 0, tzinfo=UTC)
+AT = datetime(2025, 3, 10, 8, 30, tzinfo=UTC)
+
+
+@pytest.fixture
+def record(tmp_path: Path) -> Iterator[Record]:
+    rec = open_database(tmp_path / "record.sqlite3", daily_backup=False)
+    try:
+        yield rec
+    finally:
+        rec.close()
+
+
+def test_the_form_asks_the_facts_ctcae_uses_per_test() -> None:
+    assert facts_asked("potassium") == (
+        "symptomatic",
+        "intervention_indicated",
+        "hospitalisation_indicated",
+        "life_threatening",
+    )
+    assert facts_asked("sodium") == (
+        "symptomatic",
+        "intervention_indicated",
+        "hospitalisation_indicated",
+        "life_threatening",
+    )
+    assert facts_asked("magnesium") == ("life_threatening",)
+    assert facts_asked("platelets") == ()
+
+
+def test_hypercalcaemia_with_hospitalisation_is_saved_as_grade_3(record: Record) -> None:
+    # CTCAE v5.0 Hypercalcemia G3: ">3.1-3.4 mmol/L; hospitalization indicated". 2.7 with ULN
+    # 2.55 is grade 1 by the value; hospitalisation indicated makes it grade 3.
+    entry = LabEntry(
+        "calcium_corrected", "2.7", "mmol/L", "2.15", "2.55", (("hospitalisation_indicated", True),)
+    )
+    check = check_entry(entry)
+    assert check.grade is not None and check.grade.grade == 3 and check.severe
+    assert "hospitalisation indicated" in check.grade_text
+    pid = helpers.patient(record, "MRN-1", "Novak", "Jana")
+    (lab_id,) = save_panel(record, pid, [entry], AT, now=NOW)
+    stored = record.repos.labs.get(lab_id).value
+    assert stored.fact_map == {"hospitalisation_indicated": True}
