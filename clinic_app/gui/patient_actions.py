@@ -287,6 +287,7 @@ class PatientActions:
                 today=self.window.today(),
                 user=self.window.record.os_user,
             )
+            self.trial_board.follow(self.window)  # closes with the main window
         self.trial_board.refresh()
         self.trial_board.show()
         self.trial_board.raise_()

@@ -22,8 +22,17 @@ from PySide6.QtCore import (
     QPointF,
     QSortFilterProxyModel,
     Qt,
+    QTimer,
 )
-from PySide6.QtGui import QAction, QFontMetrics, QKeySequence, QPainter, QPaintEvent, QPen
+from PySide6.QtGui import (
+    QAction,
+    QFontMetrics,
+    QKeyEvent,
+    QKeySequence,
+    QPainter,
+    QPaintEvent,
+    QPen,
+)
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
@@ -39,12 +48,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from clinic_app.core.escalation import DecisionKind, EscalationDecision, LevelState
 from clinic_app.core.protocol import Protocol
 from clinic_app.core.protocol_loader import load_protocols
 from clinic_app.core.survival import KaplanMeier
+from clinic_app.gui import fit
 from clinic_app.gui.errors import show_storage_error
 from clinic_app.reports.models import PrintStamp
-from clinic_app.services.trial import SurvivalCurve, TrialOverview, build_overview
+from clinic_app.services.trial import BoardLevel, SurvivalCurve, TrialOverview, build_overview
 from clinic_app.storage.database import Record
 from clinic_app.storage.errors import StorageError
 
@@ -217,6 +228,29 @@ class KmPlot(QWidget):
         painter.drawLine(QPointF(x(last_x), y(value)), QPointF(x(end), y(value)))
 
 
+def state_text(state: LevelState, decision: EscalationDecision | None) -> str:
+    """The level's state in the words of the headline: the top level recommended because
+    no level was too toxic is "recommended (MTD not reached)", never "MTD"."""
+    if (
+        state is LevelState.MTD
+        and decision is not None
+        and decision.kind is DecisionKind.MTD_NOT_REACHED
+    ):
+        return "recommended (MTD not reached)"
+    return state.value
+
+
+def cohort_names(level: BoardLevel) -> list[str]:
+    """Which of the level's patients are its 3+3 cohort and which are expansion.
+
+    The board lists a level's patients in the 3+3 list order, and expansion patients are
+    those enrolled at the recommended level after its cohort was complete (core.escalation),
+    so they are the last ``row.expansion`` of the list."""
+    patients = len(level.patients)
+    expansion = min(level.row.expansion, patients)
+    return ["3+3 cohort"] * (patients - expansion) + ["expansion"] * expansion
+
+
 class TrialBoardWindow(QMainWindow):
     """The trial board of one protocol at a time, read from ``record``."""
 
@@ -235,8 +269,10 @@ class TrialBoardWindow(QMainWindow):
         self.today = today
         self.user = user or record.actor
         self.overview: TrialOverview | None = None
+        self._owner: QWidget | None = None
         self._build()
         self.refresh()
+        self.fit_columns()
 
     # -- layout ----------------------------------------------------------------------------------
     def _build(self) -> None:
@@ -296,7 +332,16 @@ class TrialBoardWindow(QMainWindow):
         self.levels_view, _ = _table(self.levels_model, page)
         box.addWidget(self.levels_view, 1)
         self.patients_model = RowsModel(
-            ["Level", "Patient", "MRN", "Enrolled", "Toxicity-evaluable", "DLT status"], self
+            [
+                "Level",
+                "Cohort",
+                "Patient",
+                "MRN",
+                "Enrolled",
+                "Toxicity-evaluable",
+                "DLT status",
+            ],
+            self,
         )
         self.patients_view, _ = _table(self.patients_model, page)
         box.addWidget(self.patients_view, 1)
@@ -346,6 +391,10 @@ class TrialBoardWindow(QMainWindow):
         scroll.setWidget(page)
         self.tabs.addTab(scroll, "&Kaplan-Meier")
 
+        self.close_action = QAction("Close", self)
+        self.close_action.setShortcuts(QKeySequence.keyBindings(QKeySequence.StandardKey.Close))
+        self.close_action.triggered.connect(self.close)
+        self.addAction(self.close_action)
         self.refresh_action = QAction("Refresh", self)
         self.refresh_action.setShortcuts(QKeySequence.keyBindings(QKeySequence.StandardKey.Refresh))
         self.refresh_action.triggered.connect(self.refresh)
@@ -353,6 +402,38 @@ class TrialBoardWindow(QMainWindow):
         self.refresh_button.clicked.connect(self.refresh)
         self.report_button.clicked.connect(self.ask_report_path)
         self.protocol_box.currentIndexChanged.connect(self.refresh)
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        # Esc closes the board like a dialog, wherever the focus is (a key no child used).
+        if event.key() == Qt.Key.Key_Escape:
+            self.close()
+            return
+        super().keyPressEvent(event)
+
+    def follow(self, owner: QWidget) -> None:
+        """Close together with ``owner`` (the main window), so quitting it ends the program."""
+        self._owner = owner
+        owner.installEventFilter(self)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if watched is self._owner and event.type() == QEvent.Type.Close:
+            # After the owner's own handler: it may refuse to close (unsaved work).
+            QTimer.singleShot(0, self._close_if_owner_closed)
+        return super().eventFilter(watched, event)
+
+    def _close_if_owner_closed(self) -> None:
+        if self._owner is not None and not self._owner.isVisible():
+            self.close()
+
+    def fit_columns(self) -> None:
+        """Open wide enough for the escalation table's columns, but within the screen."""
+        self.levels_view.resizeColumnsToContents()
+        self.patients_view.resizeColumnsToContents()
+        frame = 2 * self.levels_view.frameWidth() + self.levels_view.verticalHeader().width()
+        needed = self.levels_view.horizontalHeader().length() + frame + 60
+        needed = max(needed, self.patients_view.horizontalHeader().length() + frame + 60)
+        limit = fit.largest(self)
+        self.resize(min(max(needed, 900), limit.width()), min(820, limit.height()))
 
     # -- data ------------------------------------------------------------------------------------
     @property
@@ -396,7 +477,7 @@ class TrialBoardWindow(QMainWindow):
                 [
                     str(b.level),
                     b.doses,
-                    b.row.state.value,
+                    state_text(b.row.state, board.decision),
                     str(b.row.treated),
                     str(b.row.dlt_yes),
                     str(b.row.dlt_no),
@@ -413,6 +494,7 @@ class TrialBoardWindow(QMainWindow):
             [
                 [
                     str(p.level),
+                    cohort,
                     p.full_name,
                     p.mrn,
                     p.enrolled_on.isoformat(),
@@ -420,7 +502,7 @@ class TrialBoardWindow(QMainWindow):
                     p.status_text,
                 ]
                 for b in board.levels
-                for p in b.patients
+                for p, cohort in zip(b.patients, cohort_names(b), strict=True)
             ]
         )
 

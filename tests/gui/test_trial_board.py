@@ -56,7 +56,7 @@ def test_board_shows_decision_and_follows_a_confirmed_review(
     assert win.windowTitle() == "Trial board · BPD"
     assert win.decision_label.text() == "Decision: wait for pending DLT results"
     proxy = win.patients_view.model()
-    statuses = [proxy.index(r, 5).data() for r in range(proxy.rowCount())]
+    statuses = [proxy.index(r, 6).data() for r in range(proxy.rowCount())]  # DLT status
     assert "pending: the proposal awaits the investigator" in statuses
 
     # The investigator confirms the proposed DLT: 1 of 3 -> expand level 1 to 6.
@@ -150,8 +150,90 @@ def test_level_table_says_whose_dlts_it_counts_and_shows_expansion(
     assert [levels.index(row, c).data() for c in range(3, 9)] == ["7", "1", "5", "0", "0", "1"]
     patients = win.patients_view.model()
     at_2 = [
-        patients.index(r, 5).data()
+        patients.index(r, 6).data()  # DLT status
         for r in range(patients.rowCount())
         if patients.index(r, 0).data() == "2"
     ]
     assert at_2.count("confirmed yes") == 2
+
+
+def column(win: TrialBoardWindow, view_name: str, header: str) -> list[str]:
+    view = getattr(win, view_name)
+    proxy = view.model()
+    source = proxy.sourceModel()
+    col = source._headers.index(header)
+    return [str(proxy.index(r, col).data()) for r in range(proxy.rowCount())]
+
+
+def test_state_column_agrees_with_mtd_not_reached(
+    qtbot: QtBot, record: Record, protocols: dict[str, Protocol]
+) -> None:
+    # 3+3 (rules): 0/3 at levels 1-3, then 1 DLT in 6 at the top level 4: MTD not reached,
+    # level 4 recommended; the State column must not call level 4 "MTD".
+    cohort = Cohort(record)
+    for level in (1, 2, 3):
+        cohort.many(level, "no", "no", "no")
+    cohort.many(4, "no", "no", "no")
+    cohort.many(4, "yes", "no", "no")
+    win = window(qtbot, record, protocols)
+    assert win.decision_label.text() == "Decision: MTD not reached (recommend 4)"
+    states = column(win, "levels_view", "State")
+    assert "MTD" not in states
+    assert "recommended (MTD not reached)" in states
+
+
+def test_cohort_column_names_the_3_3_cohort_and_expansion(
+    qtbot: QtBot, record: Record, protocols: dict[str, Protocol]
+) -> None:
+    # 3+3 (rules): 0/3 at 1 and 2, 2/3 at 3 (too toxic), 1/6 at 2: MTD = 2; one patient
+    # enrolled at 2 after that is expansion; the six at level 2 are the cohort.
+    cohort = Cohort(record)
+    cohort.many(1, "no", "no", "no")
+    cohort.many(2, "no", "no", "no")
+    cohort.many(3, "yes", "yes", "no")
+    cohort.many(2, "no", "no", "yes")
+    cohort.add(2, "none")
+    win = window(qtbot, record, protocols)
+    assert win.decision_label.text() == "Decision: MTD = 2"
+    levels = column(win, "patients_view", "Level")
+    cohorts = column(win, "patients_view", "Cohort")
+    at_two = [c for lv, c in zip(levels, cohorts, strict=True) if lv == "2"]
+    assert at_two == ["3+3 cohort"] * 6 + ["expansion"]
+    assert set(cohorts) == {"3+3 cohort", "expansion"}
+
+
+def test_escape_closes_the_board(
+    qtbot: QtBot, record: Record, protocols: dict[str, Protocol]
+) -> None:
+    win = window(qtbot, record, protocols)
+    win.activateWindow()
+    win.tabs.setFocus()
+    qtbot.keyClick(win.tabs, Qt.Key.Key_Escape)
+    assert not win.isVisible()
+
+
+def test_the_board_closes_with_the_main_window(
+    qtbot: QtBot, record: Record, protocols: dict[str, Protocol]
+) -> None:
+    from PySide6.QtWidgets import QMainWindow
+
+    owner = QMainWindow()
+    qtbot.addWidget(owner)
+    owner.show()
+    win = window(qtbot, record, protocols)
+    win.follow(owner)
+    owner.close()
+    qtbot.waitUntil(lambda: not win.isVisible())
+
+
+def test_the_board_opens_within_the_screen_and_wide_for_its_columns(
+    qtbot: QtBot, record: Record, protocols: dict[str, Protocol]
+) -> None:
+    cohort = Cohort(record)
+    cohort.many(1, "no", "no", "no")
+    win = TrialBoardWindow(record, protocols, today=TODAY, user="nurse.k")
+    qtbot.addWidget(win)
+    screen = win.screen().availableGeometry()
+    assert win.width() <= screen.width() and win.height() <= screen.height()
+    header = win.levels_view.horizontalHeader()
+    assert win.width() >= min(header.length(), screen.width() - 16)
