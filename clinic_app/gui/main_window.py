@@ -2,8 +2,14 @@
 
 Window geometry, splitter state and the last patient are kept in QSettings (INI format, user
 scope, organisation/application ``clinic-app``; tests point ``QSettings.setPath`` at a temporary
-folder). When the record holds no patients, the right side offers to create the demonstration
-patients; that runs off the GUI thread on its own connection with a progress bar and Cancel.
+folder). The last patient is remembered per record (``storage.identity``) by MRN, never by row
+id, so another record or a rebuilt one never opens a different person. When the record holds
+no patients, the right side offers to create the demonstration patients; that runs off the GUI
+thread on its own connection with a progress bar and Cancel. While the list loads the right side
+says so, with the step it is on, instead of calling the record empty.
+
+The chart changes only when a person chooses a patient (``gui/choosing.py``); a patient hidden
+by Find stays in the chart, marked as not in the filtered list.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QMainWindow,
     QMessageBox,
+    QProgressBar,
     QProgressDialog,
     QPushButton,
     QSplitter,
@@ -46,11 +53,14 @@ from clinic_app.services.settings import with_record_thresholds
 from clinic_app.storage.database import Record, open_database
 from clinic_app.storage.database import Session as SignedInSession
 from clinic_app.storage.errors import StorageError
+from clinic_app.storage.identity import record_identity
 
 ORGANISATION = "clinic-app"
 APPLICATION = "clinic-app"
 DEMO_PATIENTS = 40
 DEMO_SEED = 1
+LOADING_MESSAGE = "Loading patients…"
+LOAD_STEPS = ("Opening the record", "Reading every patient", "Working out what is due today")
 
 
 def app_settings() -> QSettings:
@@ -135,6 +145,8 @@ class ListLoader(QObject):
     """(rows, due items)"""
     failed = Signal(object)
     """The StorageError to show."""
+    step = Signal(int)
+    """The index in ``LOAD_STEPS`` now under way."""
 
     def __init__(self, db_path: Path, today: date, protocols: Mapping[str, Protocol]) -> None:
         super().__init__()
@@ -145,8 +157,11 @@ class ListLoader(QObject):
     @Slot()
     def run(self) -> None:
         try:
+            self.step.emit(0)
             with open_database(self.db_path, read_only=True, daily_backup=False) as record:
+                self.step.emit(1)
                 rows = list_patient_rows(record, self.today, self.protocols)
+                self.step.emit(2)
                 items = due_today(record, self.today, self.protocols)
         except StorageError as exc:
             self.failed.emit(exc)
@@ -180,6 +195,37 @@ class WelcomePage(QWidget):
             self.demo_button.setToolTip("Demonstration data is not available in this build.")
 
 
+class LoadingPage(QWidget):
+    """What the right side shows while the first list loads: never "the record is empty"."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.text = QLabel("<h2>Loading the record…</h2>", self)
+        self.text.setWordWrap(True)
+        self.step = QLabel(self)
+        self.step.setObjectName("loading_step")
+        self.step.setWordWrap(True)
+        self.bar = QProgressBar(self)
+        self.bar.setObjectName("loading_progress")
+        self.bar.setRange(0, len(LOAD_STEPS))
+        self.bar.setFormat("Step %v of %m")
+        self.bar.setAccessibleName("Loading progress")
+        layout = QVBoxLayout(self)
+        layout.addStretch(1)
+        layout.addWidget(self.text)
+        layout.addWidget(self.step)
+        layout.addWidget(self.bar)
+        layout.addStretch(2)
+        self.show_step(0)
+
+    def show_step(self, index: int) -> None:
+        self.bar.setValue(index + 1)
+        self.step.setText(
+            f"{LOAD_STEPS[index]}… A large record takes a few seconds; "
+            "the patients appear as soon as they are read."
+        )
+
+
 class MainWindow(QMainWindow):
     patientShown = Signal(object)
     """The patient id now in the chart (None for none)."""
@@ -198,6 +244,8 @@ class MainWindow(QMainWindow):
         self.today = today
         self.settings = settings if settings is not None else app_settings()
         self.current_patient_id: int | None = None
+        self._current_mrn = ""
+        self._remember_key: str | None = None
         self.demo_thread: QThread | None = None
         self.demo_worker: DemoWorker | None = None
         self.demo_progress: QProgressDialog | None = None
@@ -216,9 +264,13 @@ class MainWindow(QMainWindow):
 
         self.chart = self._make_chart()
         self.welcome = WelcomePage(self)
+        self.loading_page = LoadingPage(self)
         self.right = QStackedWidget(self)
         self.right.addWidget(self.welcome)
         self.right.addWidget(self.chart)
+        self.right.addWidget(self.loading_page)
+        self.right.setCurrentWidget(self.loading_page)
+        self._loaded_once = False
 
         self.splitter = QSplitter(Qt.Orientation.Horizontal, self)
         self.splitter.setObjectName("main_splitter")
@@ -240,7 +292,8 @@ class MainWindow(QMainWindow):
 
         self._make_actions()
         self.session = Session(self)
-        self.patient_list.patientSelected.connect(self.show_patient)
+        self.patient_list.patientChosen.connect(self.show_patient)
+        self.patient_list.chosenHidden.connect(self._mark_filtered_out)
         self.today_view.patientActivated.connect(self.open_patient)
         self.welcome.demo_button.clicked.connect(self.create_demo_patients)
         self.welcome.new_button.clicked.connect(self.new_patient)
@@ -359,15 +412,31 @@ class MainWindow(QMainWindow):
         state = self.settings.value("window/splitter")
         if state is not None:
             self.splitter.restoreState(state)
-        last = self.settings.value("window/last_patient")
-        if last is not None and str(last).isdigit():
-            self._pending_patient = int(str(last))  # opened once the list has loaded
+        self.settings.remove("window/last_patient")  # old builds kept a row id: never use it
+        self._remember_key = self._last_patient_key()
+        key = self._remember_key
+        mrn = self.settings.value(key) if key is not None else None
+        if isinstance(mrn, str) and mrn:
+            try:
+                stored = self.record.repos.patients.by_mrn(mrn)
+            except StorageError:
+                stored = None
+            if stored is not None:
+                self._pending_patient = stored.id  # opened once the list has loaded
+
+    def _last_patient_key(self) -> str | None:
+        """The settings key of this record's last patient (None: the record has no identity)."""
+        try:
+            identity = record_identity(self.record)
+        except StorageError:
+            return None
+        return None if identity is None else f"last_patient/{identity}"
 
     def save_settings(self) -> None:
         self.settings.setValue("window/geometry", self.saveGeometry())
         self.settings.setValue("window/splitter", self.splitter.saveState())
-        last = "" if self.current_patient_id is None else str(self.current_patient_id)
-        self.settings.setValue("window/last_patient", last)
+        if self._remember_key is not None:
+            self.settings.setValue(self._remember_key, self._current_mrn)
         self.settings.sync()
 
     def closeEvent(self, event: QCloseEvent) -> None:
@@ -396,8 +465,10 @@ class MainWindow(QMainWindow):
         thread.started.connect(worker.run)
         worker.loaded.connect(self._loaded)
         worker.failed.connect(self._load_failed)
+        worker.step.connect(self.loading_page.show_step)
         self.load_worker, self.load_thread = worker, thread
-        self.statusBar().showMessage("Loading patients…")
+        if not self.statusBar().currentMessage():
+            self.statusBar().showMessage(LOADING_MESSAGE)
         thread.start()
 
     def _end_load(self) -> None:
@@ -409,7 +480,9 @@ class MainWindow(QMainWindow):
         if self.load_worker is not None:
             self.load_worker.deleteLater()
             self.load_worker = None
-        self.statusBar().clearMessage()
+        # Only our own "Loading" line goes: "Saved" or "kept as a draft" stays for the nurse.
+        if self.statusBar().currentMessage() == LOADING_MESSAGE:
+            self.statusBar().clearMessage()
         if self._reload_again:
             self._reload_again = False
             self.refresh()
@@ -417,6 +490,8 @@ class MainWindow(QMainWindow):
     @Slot(object)
     def _load_failed(self, exc: StorageError) -> None:
         self._end_load()
+        if not self._loaded_once:
+            self.right.setCurrentWidget(self.welcome)
         show_storage_error(self, exc)
 
     @Slot(object, object)
@@ -427,6 +502,7 @@ class MainWindow(QMainWindow):
         self.today_view.set_items(items, today)
         self.left_tabs.setTabText(1, f"&Today ({len(items)})")
         empty = not rows
+        self._loaded_once = True
         self.right.setCurrentWidget(self.welcome if empty else self.chart)
         self.demo_action.setEnabled(empty and _demo_function() is not None)
         self.enrol_action.setEnabled(self.current_patient_id is not None)
@@ -475,18 +551,23 @@ class MainWindow(QMainWindow):
 
     @Slot(object)
     def show_patient(self, patient_id: int | None) -> None:
-        """Put ``patient_id`` in the chart (the list's selection calls this)."""
+        """Put ``patient_id`` in the chart: a person chose them (list, Today, a dialog)."""
         if patient_id == self.current_patient_id:
             return
         self.current_patient_id = patient_id
+        self.patient_list.show_chosen(patient_id)
+        self.today_view.show_chosen(patient_id)
+        self._mark_filtered_out(self.patient_list.chosen_hidden)
         set_patient = getattr(self.chart, "set_patient", None)
         if set_patient is not None:
             set_patient(self.record, patient_id)
         title = "clinic-app"
+        self._current_mrn = ""
         if patient_id is not None:
             try:
                 patient = self.record.repos.patients.get(patient_id).value
                 title = f"{patient_title(patient)} — clinic-app"
+                self._current_mrn = patient.mrn
             except StorageError as exc:
                 show_storage_error(self, exc)
         self.setWindowTitle(title)
@@ -496,11 +577,16 @@ class MainWindow(QMainWindow):
 
     @Slot(int)
     def open_patient(self, patient_id: int) -> None:
-        """Select the patient in the list (which shows them in the chart)."""
-        if not self.patient_list.select_patient(patient_id):
+        """Show a patient of the list in the chart (and highlight them in the list)."""
+        if not self.patient_list.has_patient(patient_id):
             return
-        if self.current_patient_id != patient_id:
-            self.show_patient(patient_id)
+        self.show_patient(patient_id)
+
+    @Slot(bool)
+    def _mark_filtered_out(self, hidden: bool) -> None:
+        mark = getattr(self.chart, "set_filtered_out", None)
+        if mark is not None:
+            mark(hidden and self.current_patient_id is not None)
 
     # -- actions ------------------------------------------------------------------------------
     def show_tab(self, index: int) -> None:

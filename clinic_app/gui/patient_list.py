@@ -4,15 +4,26 @@ All rows come from one call to ``services.patient_state.list_patient_rows`` (a f
 queries); the model hands them to the view in chunks through ``canFetchMore``/``fetchMore``, so
 the first screen paints at once even with 10,000 patients. Filtering and sorting need every
 row, so the proxy fetches the rest the first time either is used.
+
+The view never chooses a patient by itself (``gui/choosing.py``): ``patientChosen`` fires on a
+click, a key in the table, Enter on a row, or Enter in Find (the first match). Filtering,
+sorting and reloading only move the highlight back onto the patient in the chart, or clear it
+when that patient is filtered out (``chosenHidden`` says so, for the chart's mark).
+
+Names are in the locale's alphabetical order (``QCollator``): Å and Ö after Z in Swedish,
+Č beside C in English.
 """
 
 from __future__ import annotations
 
 import unicodedata
 from collections.abc import Sequence
+from functools import cmp_to_key
 
 from PySide6.QtCore import (
     QAbstractTableModel,
+    QCollator,
+    QLocale,
     QModelIndex,
     QPersistentModelIndex,
     QSortFilterProxyModel,
@@ -28,11 +39,11 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QStyle,
-    QTableView,
     QVBoxLayout,
     QWidget,
 )
 
+from clinic_app.gui.choosing import ChoosingTable
 from clinic_app.services.patient_state import PatientRow
 
 AnyIndex = QModelIndex | QPersistentModelIndex
@@ -58,6 +69,19 @@ def fold(text: str) -> str:
 def search_key(row: PatientRow) -> str:
     """What type-to-filter matches: MRN and names, folded, in either order."""
     return fold(f"{row.mrn} {row.given_name} {row.family_name} {row.family_name}{row.given_name}")
+
+
+def name_collator(locale: QLocale | None = None) -> QCollator:
+    """Alphabetical order as a reader of ``locale`` (default: the app's locale) expects it."""
+    collator = QCollator(locale if locale is not None else QLocale())
+    collator.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+    collator.setNumericMode(True)  # "Family2" before "Family10"
+    return collator
+
+
+def list_name(row: PatientRow) -> str:
+    """The name as the list shows it, and as Find accepts it: "Family, Given"."""
+    return f"{row.family_name}, {row.given_name}"
 
 
 def flag_words(row: PatientRow) -> list[str]:
@@ -94,19 +118,35 @@ def status_text(row: PatientRow) -> str:
 class PatientListModel(QAbstractTableModel):
     """Every patient row, exposed to views a chunk at a time."""
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, parent: QWidget | None = None, locale: QLocale | None = None) -> None:
         super().__init__(parent)
         self._rows: list[PatientRow] = []
         self._keys: list[str] = []
         self._loaded = 0
         self._warning = QIcon()
+        self._collator = name_collator(locale)
+        self._name_rank: dict[int, int] = {}
+
+    # -- order ------------------------------------------------------------------------------
+    def _sorted(self, rows: Sequence[PatientRow]) -> list[PatientRow]:
+        def compare(a: PatientRow, b: PatientRow) -> int:
+            c = self._collator.compare(a.family_name, b.family_name)
+            if c == 0:
+                c = self._collator.compare(a.given_name, b.given_name)
+            return c or (a.patient_id - b.patient_id)
+
+        return sorted(rows, key=cmp_to_key(compare))
+
+    def _rank_names(self) -> None:
+        self._name_rank = {row.patient_id: i for i, row in enumerate(self._sorted(self._rows))}
 
     # -- data in ----------------------------------------------------------------------------
     def set_rows(self, rows: Sequence[PatientRow]) -> None:
         self.beginResetModel()
-        self._rows = list(rows)
+        self._rows = self._sorted(rows)
         self._keys = [search_key(r) for r in self._rows]
         self._loaded = min(FETCH_CHUNK, len(self._rows))
+        self._rank_names()
         self.endResetModel()
 
     def upsert(self, new: PatientRow) -> None:
@@ -120,13 +160,8 @@ class PatientListModel(QAbstractTableModel):
                     last = self.columnCount() - 1
                     self.dataChanged.emit(self.index(i, 0), self.index(i, last))
                 return
-        order = (new.family_name, new.given_name, new.patient_id)
         at = next(
-            (
-                i
-                for i, row in enumerate(self._rows)
-                if (row.family_name, row.given_name, row.patient_id) > order
-            ),
+            (i for i, row in enumerate(self._rows) if self._sorted([row, new])[0] is new),
             len(self._rows),
         )
         if at <= self._loaded:
@@ -138,6 +173,7 @@ class PatientListModel(QAbstractTableModel):
         else:  # beyond what the view has fetched: it arrives with the next fetch
             self._rows.insert(at, new)
             self._keys.insert(at, key)
+        self._rank_names()
 
     @property
     def total(self) -> int:
@@ -224,7 +260,7 @@ class PatientListModel(QAbstractTableModel):
         if column == COL_MRN:
             return row.mrn
         if column == COL_NAME:
-            return f"{row.family_name}, {row.given_name}"
+            return list_name(row)
         if column == COL_DOB:
             return row.date_of_birth.isoformat()
         if column == COL_PROTOCOL:
@@ -240,7 +276,7 @@ class PatientListModel(QAbstractTableModel):
 
     def _sort_value(self, row: PatientRow, column: int) -> object:
         if column == COL_NAME:
-            return fold(f"{row.family_name} {row.given_name}")
+            return self._name_rank.get(row.patient_id, 0)  # the locale's alphabetical order
         if column == COL_CYCLE:
             return (row.cycle or 0) * 1000 + (row.day or 0)
         if column == COL_FLAGS:
@@ -266,7 +302,8 @@ class PatientFilterProxy(QSortFilterProxyModel):
         return bool(self._words)
 
     def set_filter_text(self, text: str) -> None:
-        words = fold(text).split()
+        # "Dvořák, Antonín" as the list shows it: the comma separates words like a space.
+        words = fold(text).replace(",", " ").split()
         if words == self._words:
             return
         if words:
@@ -288,27 +325,38 @@ class PatientFilterProxy(QSortFilterProxyModel):
 
 
 class PatientListView(QWidget):
-    """Filter box, count and table; emits ``patientSelected`` with the patient id or None."""
+    """Filter box, count and table.
 
-    patientSelected = Signal(object)
+    ``patientChosen`` carries the patient a person chose (click, key, Enter, Enter in Find).
+    ``show_chosen`` tells the list which patient the chart shows, so the highlight follows it;
+    ``chosenHidden`` says whether that patient is hidden by Find.
+    """
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    patientChosen = Signal(int)
+    chosenHidden = Signal(bool)
+
+    def __init__(self, parent: QWidget | None = None, locale: QLocale | None = None) -> None:
         super().__init__(parent)
-        self.model = PatientListModel(self)
+        self.model = PatientListModel(self, locale)
         self.proxy = PatientFilterProxy(self)
         self.proxy.setSourceModel(self.model)
+        self._chosen: int | None = None
+        self._hidden = False
 
         self.filter_edit = QLineEdit(self)
         self.filter_edit.setObjectName("patient_filter")
-        self.filter_edit.setPlaceholderText("Find a patient by name or MRN")
+        self.filter_edit.setPlaceholderText("Find by name (Family, Given) or MRN; Enter opens")
         self.filter_edit.setClearButtonEnabled(True)
         self.filter_edit.setAccessibleName("Find patient")
+        self.filter_edit.setToolTip(
+            "Type part of a name or MRN to narrow the list; Enter opens the first match."
+        )
         self.filter_label = QLabel("&Find:", self)
         self.filter_label.setBuddy(self.filter_edit)
         self.count_label = QLabel(self)
         self.count_label.setObjectName("patient_count")
 
-        self.table = QTableView(self)
+        self.table = ChoosingTable(self)
         self.table.setObjectName("patient_table")
         self.table.setModel(self.proxy)
         self.table.setAccessibleName("Patients")
@@ -338,12 +386,13 @@ class PatientListView(QWidget):
         self.setFocusProxy(self.filter_edit)
 
         self.filter_edit.textChanged.connect(self._filter_changed)
-        self.filter_edit.returnPressed.connect(self._focus_first)
-        self.table.selectionModel().currentRowChanged.connect(self._current_changed)
+        self.filter_edit.returnPressed.connect(self._choose_first)
+        self.table.chosen.connect(self._chosen_in_table)
         self.proxy.modelReset.connect(self._update_count)
         self.proxy.rowsInserted.connect(self._update_count)
         self.proxy.rowsRemoved.connect(self._update_count)
         self.proxy.layoutChanged.connect(self._update_count)
+        self.proxy.layoutChanged.connect(self._follow_chosen)
 
     def _size_columns(self) -> None:
         # Widths from the font, never pixels: the list follows the system font size.
@@ -362,53 +411,77 @@ class PatientListView(QWidget):
 
     # -- data ---------------------------------------------------------------------------------
     def set_rows(self, rows: Sequence[PatientRow]) -> None:
-        current = self.current_patient_id()
         self.model.set_rows(rows)
         if self.proxy.filtering:
             self.model.fetch_all()
-        if current is not None:
-            self.select_patient(current)
+        self._follow_chosen()
         self._update_count()
 
     def upsert(self, row: PatientRow) -> None:
         self.model.upsert(row)
+        self._follow_chosen()
         self._update_count()
 
     def current_patient_id(self) -> int | None:
+        """The patient highlighted in the list (the chart's patient, or None)."""
         index = self.table.currentIndex()
         if not index.isValid():
             return None
         value = index.data(PATIENT_ID_ROLE)
         return int(value) if value is not None else None
 
-    def select_patient(self, patient_id: int) -> bool:
+    def _proxy_index(self, patient_id: int) -> QModelIndex | None:
+        """The patient's row in the view; None when not in the record's list or filtered out."""
         source_row = self.model.source_row_of(patient_id)
         if source_row is None:
+            return None
+        index = self.proxy.mapFromSource(self.model.index(source_row, 0))
+        return index if index.isValid() else None
+
+    def has_patient(self, patient_id: int) -> bool:
+        return self.model.source_row_of(patient_id) is not None
+
+    def show_chosen(self, patient_id: int | None) -> None:
+        """The chart now shows ``patient_id``: highlight them (when Find lets them show)."""
+        self._chosen = patient_id
+        self._follow_chosen()
+
+    def select_patient(self, patient_id: int) -> bool:
+        """Highlight ``patient_id`` as the chosen one; False when they are not in the list."""
+        if not self.has_patient(patient_id):
             return False
-        proxy_index = self.proxy.mapFromSource(self.model.index(source_row, 0))
-        if not proxy_index.isValid():  # filtered out: clear the filter to show them
-            self.filter_edit.clear()
-            proxy_index = self.proxy.mapFromSource(self.model.index(source_row, 0))
-        self.table.setCurrentIndex(proxy_index)
-        self.table.scrollTo(proxy_index)
+        self.show_chosen(patient_id)
         return True
+
+    @property
+    def chosen_hidden(self) -> bool:
+        return self._hidden
+
+    def _follow_chosen(self) -> None:
+        index = None if self._chosen is None else self._proxy_index(self._chosen)
+        self.table.show_row(index)
+        hidden = self._chosen is not None and index is None and self.proxy.filtering
+        if hidden != self._hidden:
+            self._hidden = hidden
+            self.chosenHidden.emit(hidden)
 
     # -- slots --------------------------------------------------------------------------------
     def _filter_changed(self, text: str) -> None:
         self.proxy.set_filter_text(text)
-        if self.proxy.rowCount() == 1:
-            self.table.setCurrentIndex(self.proxy.index(0, 0))
+        self._follow_chosen()
         self._update_count()
 
-    def _focus_first(self) -> None:
-        if self.proxy.rowCount():
-            if not self.table.currentIndex().isValid():
-                self.table.setCurrentIndex(self.proxy.index(0, 0))
-            self.table.setFocus()
+    def _choose_first(self) -> None:
+        """Enter in Find opens the first match (the guide's promise), whatever was open."""
+        if not self.proxy.rowCount():
+            return
+        self._chosen_in_table(self.proxy.index(0, 0))
+        self.table.setFocus()
 
-    def _current_changed(self, current: QModelIndex, previous: QModelIndex) -> None:
-        value = current.data(PATIENT_ID_ROLE) if current.isValid() else None
-        self.patientSelected.emit(int(value) if value is not None else None)
+    def _chosen_in_table(self, index: QModelIndex) -> None:
+        value = index.data(PATIENT_ID_ROLE) if index.isValid() else None
+        if value is not None:
+            self.patientChosen.emit(int(value))
 
     def _update_count(self) -> None:
         total = self.model.total

@@ -1,7 +1,9 @@
 """The Today view: every patient with something due today, and why.
 
 Rows come from ``services.patient_state.due_today`` (a cycle day 1, a lab day, an end-of-cycle
-evaluation, an IV dose, an overdue cycle start). Activating a row opens that patient's chart.
+evaluation, an IV dose, an overdue cycle start). A row opens that patient's chart only when a
+person chooses it (a click, a key in the table, Enter: ``gui/choosing.py``); a reload, a sort or
+the focus arriving never opens anybody, and the highlight follows the patient in the chart.
 """
 
 from __future__ import annotations
@@ -21,11 +23,11 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QHeaderView,
     QLabel,
-    QTableView,
     QVBoxLayout,
     QWidget,
 )
 
+from clinic_app.gui.choosing import ChoosingTable
 from clinic_app.services.patient_state import DueItem, DueKind
 
 AnyIndex = QModelIndex | QPersistentModelIndex
@@ -109,7 +111,8 @@ class TodayView(QWidget):
         self.heading = QLabel(self)
         self.heading.setObjectName("today_heading")
         self.heading.setWordWrap(True)
-        self.table = QTableView(self)
+        self._chosen: int | None = None
+        self.table = ChoosingTable(self)
         self.table.setObjectName("today_table")
         self.table.setAccessibleName("Due today")
         self.table.setModel(self.proxy)
@@ -127,8 +130,8 @@ class TodayView(QWidget):
         layout.addWidget(self.heading)
         layout.addWidget(self.table, 1)
         self.setFocusProxy(self.table)
-        self.table.activated.connect(self._activated)
-        self.table.selectionModel().currentRowChanged.connect(self._activated)
+        self.table.chosen.connect(self._activated)
+        self.proxy.layoutChanged.connect(self._follow_chosen)
 
     def set_items(self, items: Sequence[DueItem], today: date) -> None:
         self.model.set_items(items)
@@ -142,6 +145,26 @@ class TodayView(QWidget):
             self.heading.setText(f"Nothing is due today, {today.isoformat()}.")
         self.table.resizeColumnToContents(0)
         self.table.resizeColumnToContents(1)
+        self._follow_chosen()
+
+    def show_chosen(self, patient_id: int | None) -> None:
+        """The chart now shows ``patient_id``: highlight their first item, if they have one."""
+        self._chosen = patient_id
+        self._follow_chosen()
+
+    def _follow_chosen(self) -> None:
+        found = None
+        if self._chosen is not None:
+            for row in range(self.proxy.rowCount()):
+                index = self.proxy.index(row, 0)
+                if index.data(PATIENT_ID_ROLE) == self._chosen:
+                    found = index
+                    break
+        current = self.table.currentIndex()
+        on_theirs = current.isValid() and current.data(PATIENT_ID_ROLE) == self._chosen
+        if found is not None and on_theirs:
+            return  # already on one of their items: leave the person's row be
+        self.table.show_row(found)
 
     def _activated(self, index: QModelIndex) -> None:
         if index.isValid():

@@ -162,15 +162,17 @@ def test_user_creates_enrols_filters_and_switches(
     }
     assert due_patients == {"MRN-1", "MRN-2"}
 
-    # Type-to-filter (accents ignored) and the chart follows the selection.
+    # Type-to-filter (accents ignored); Enter in Find opens the first match.
     press(window.find_action, QKeySequence(QKeySequence.StandardKey.Find))
     chart = window.chart
     assert isinstance(chart, ChartPanel)
+    qtbot.keyClicks(window.patient_list.filter_edit, "novakova")
+    assert window.current_patient_id == second  # typing chose nobody
     with (
         qtbot.waitSignal(window.patientShown) as shown,
         qtbot.waitSignal(chart.patientChanged) as charted,
     ):
-        qtbot.keyClicks(window.patient_list.filter_edit, "novakova")
+        qtbot.keyClick(window.patient_list.filter_edit, Qt.Key.Key_Return)
     assert shown.args == [first]
     assert "MRN-1" in charted.args[0]
     assert table.rowCount() == 1

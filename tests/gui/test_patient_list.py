@@ -6,7 +6,7 @@ from dataclasses import replace
 from datetime import date
 
 import pytest
-from PySide6.QtCore import QModelIndex, Qt
+from PySide6.QtCore import QLocale, QModelIndex, Qt
 from pytestqt.qtbot import QtBot
 
 from clinic_app.core.records import PatientStatus, Phase
@@ -122,16 +122,56 @@ def test_sorting_uses_every_row() -> None:
     assert proxy.index(0, COL_NAME).data() == "Aaron, John"
 
 
-def test_view_type_to_filter_selects_the_single_match(qtbot: QtBot) -> None:
+def test_typing_in_find_chooses_nobody_and_enter_chooses_the_first_match(qtbot: QtBot) -> None:
     view = PatientListView()
     qtbot.addWidget(view)
     view.set_rows(many(450))
     assert view.count_label.text() == "450 patients"
-    with qtbot.waitSignal(view.patientSelected) as blocker:
-        qtbot.keyClicks(view.filter_edit, "dvorak")
-    assert blocker.args == [448]  # patient ids are 1-based: row 447 is id 448
+    chosen: list[int] = []
+    view.patientChosen.connect(chosen.append)
+    qtbot.keyClicks(view.filter_edit, "dvorak")
     assert view.count_label.text() == "1 of 450"
-    assert view.current_patient_id() == 448
+    assert chosen == [] and view.current_patient_id() is None  # a filter is not a choice
+    qtbot.keyClick(view.filter_edit, Qt.Key.Key_Return)
+    assert chosen == [448]  # patient ids are 1-based: the 448th row is id 448
+
+
+def test_find_accepts_the_name_as_the_list_shows_it() -> None:
+    model = PatientListModel()
+    model.set_rows(many(450))
+    proxy = PatientFilterProxy()
+    proxy.setSourceModel(model)
+    proxy.set_filter_text("Dvořák, Antonín")  # "Family, Given", copied from the Name column
+    assert proxy.rowCount() == 1
+    proxy.set_filter_text("dvorak,anton")
+    assert proxy.rowCount() == 1
+
+
+def test_names_sort_in_the_locales_alphabetical_order() -> None:
+    names = ["Zelenka", "Ångström", "Öberg", "Adams", "Čapek", "Łukasiewicz", "Cook", "Lund"]
+    rows = [replace(BASE, patient_id=i, family_name=n) for i, n in enumerate(names, 1)]
+
+    def order(locale: str) -> list[str]:
+        model = PatientListModel(locale=QLocale(locale))
+        model.set_rows(rows)
+        return [model.row_at(i).family_name for i in range(model.total)]
+
+    # English readers file Å with A, Č with C, Ł with L, Ö with O.
+    assert order("en_GB") == [
+        "Adams", "Ångström", "Čapek", "Cook", "Łukasiewicz", "Lund", "Öberg", "Zelenka"
+    ]  # fmt: skip
+    # Swedish readers put Å and Ö after Z (the alphabet ends ... Z, Å, Ä, Ö).
+    swedish = order("sv_SE")
+    assert swedish[-2:] == ["Ångström", "Öberg"]
+    # Sorting by the Name column keeps the same order.
+    model = PatientListModel(locale=QLocale("en_GB"))
+    model.set_rows(list(reversed(rows)))
+    proxy = PatientFilterProxy()
+    proxy.setSourceModel(model)
+    proxy.sort(COL_NAME, Qt.SortOrder.AscendingOrder)
+    assert [proxy.index(r, COL_NAME).data().split(",")[0] for r in range(3)] == [
+        "Adams", "Ångström", "Čapek"
+    ]  # fmt: skip
 
 
 def test_select_patient_beyond_first_chunk(qtbot: QtBot) -> None:
@@ -167,4 +207,5 @@ def test_upsert_beyond_the_fetched_rows_waits_for_the_next_fetch() -> None:
     assert model.total == 451
     assert model.rowCount() == FETCH_CHUNK  # not handed to the view yet
     model.fetch_all()
-    assert model.source_row_of(999) == 401
+    at = model.source_row_of(999)
+    assert at is not None and model.row_at(at - 1).family_name == "Family00400"

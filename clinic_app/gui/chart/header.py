@@ -55,13 +55,32 @@ class ChartHeader(QWidget):
         self.alerts.setAccessibleName("Alerts")
         self.problems = QLabel()
         self.problems.setAccessibleName("Chart problems")
-        for label in (self.identity, self.treatment, self.allergies, self.alerts, self.problems):
+        # The open patient hidden by Find: the chart stays on them and says so.
+        self.filtered_out = QLabel(
+            "⚠ This patient is not in the filtered list: the chart stays on them until you "
+            "choose another patient. Clear Find to see them in the list."
+        )
+        self.filtered_out.setObjectName("chart_filtered_out")
+        self.filtered_out.setAccessibleName("Not in the filtered list")
+        self.filtered_out.setStyleSheet(
+            "background: #fff3cd; color: #5c4400; border: 1px solid #c9a227; padding: 2px;"
+        )
+        labels = (
+            self.identity,
+            self.filtered_out,
+            self.treatment,
+            self.allergies,
+            self.alerts,
+            self.problems,
+        )
+        for label in labels:
             label.setWordWrap(True)
             label.setTextFormat(label.textFormat().PlainText)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        for label in (self.identity, self.treatment, self.allergies, self.alerts, self.problems):
+        for label in labels:
             layout.addWidget(label)
+        self.filtered_out.hide()
         self._scale_fonts()
         self.clear()
 
@@ -76,8 +95,12 @@ class ChartHeader(QWidget):
         self.allergies.setFont(bold)
         self.alerts.setFont(bold)
 
+    def set_filtered_out(self, hidden: bool) -> None:
+        self.filtered_out.setVisible(hidden)
+
     def clear(self) -> None:
         self.identity.setText("No patient selected")
+        self.filtered_out.hide()
         for label in (self.treatment, self.allergies, self.alerts, self.problems):
             label.clear()
             label.hide()

@@ -103,6 +103,10 @@ class ChartPanel(QWidget):
         self.tabs.setEnabled(True)
         self.patientChanged.emit(identity_text(chart))
 
+    def set_filtered_out(self, hidden: bool) -> None:
+        """Mark the patient shown as hidden by Find (the chart stays on them)."""
+        self.header.set_filtered_out(hidden and self.chart is not None)
+
     def open_item(self, kind: str, item_id: int) -> None:
         self.tabs.show_item(kind, item_id)
 
