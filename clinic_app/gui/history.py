@@ -7,6 +7,8 @@ dialog reads with the repository's ``history`` (storage audit module).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import date, datetime
 from typing import Any
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
@@ -22,6 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from clinic_app.core.errors import DomainError
+from clinic_app.core.labs import lab_test, unit_label
 from clinic_app.gui import fit
 from clinic_app.gui.dialogs.enrolment import WARNING_SIGN
 from clinic_app.gui.errors import error_label, show_storage_error
@@ -31,23 +34,127 @@ from clinic_app.storage.errors import StorageError
 from clinic_app.storage.repositories._base import TableRepository
 
 COLUMNS = ("When", "Who", "What", "Changes", "Reason")
-_ACTIONS = {"insert": "created", "update": "corrected", "void": "voided"}
+_ACTIONS = {"insert": "entered", "update": "corrected", "void": "voided"}
+# Columns a nurse never needs to read: keys, bookkeeping, the SI copy of a value.
+_HIDDEN = {"id", "version", "created_at", "created_by", "value_si", "voided_at", "void_reason"}
+_UNIT_SUFFIXES = {
+    "_g_dl": "g/dL",
+    "_mg_l": "mg/L",
+    "_mg_dl": "mg/dL",
+    "_umol_l": "µmol/L",
+    "_pct": "%",
+    "_cm": "cm",
+    "_kg": "kg",
+    "_m2": "m²",
+    "_ml_min": "mL/min",
+}
+_WORDS = {"m_protein": "M-protein", "flc": "FLC", "ae": "adverse event", "dlt": "DLT"}
 
 Index = QModelIndex | QPersistentModelIndex
 
 
+def field_label(key: str) -> str:
+    """A column as a chart says it: ``serum_m_protein_g_dl`` -> ``serum M-protein (g/dL)``."""
+    unit = ""
+    for suffix, text in _UNIT_SUFFIXES.items():
+        if key.endswith(suffix):
+            key, unit = key[: -len(suffix)], text
+            break
+    for word, text in _WORDS.items():
+        key = key.replace(word, text)
+    words = key.replace("_", " ").strip()
+    return f"{words} ({unit})" if unit else words
+
+
+def when_text(value: object) -> str:
+    """A stored time (ISO, UTC) in local time as ``2 Dec 2026 05:54``; a day as ``2 Dec 2026``."""
+    text = str(value)
+    try:
+        if len(text) == 10:
+            day = date.fromisoformat(text)
+            return f"{day.day} {day:%b %Y}"
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return text
+    if moment.tzinfo is not None:
+        moment = moment.astimezone()
+    return f"{moment.day} {moment:%b %Y %H:%M}"
+
+
+def value_text(key: str, value: object) -> str:
+    if value is None or value == "":
+        return "—"
+    if key.endswith(("_at", "_on", "_date")) or key in ("date", "start_date", "planned_start"):
+        return when_text(value)
+    if key == "unit":
+        return unit_label(str(value))
+    if key == "test":
+        return _test_name(str(value))
+    return str(value)
+
+
+def _test_name(key: str) -> str:
+    try:
+        test = lab_test(key)
+    except (KeyError, DomainError):
+        return key
+    return test.abbreviation or test.name
+
+
+def _shown(row: dict[str, Any]) -> list[tuple[str, Any]]:
+    return [
+        (k, v)
+        for k, v in row.items()
+        if k not in _HIDDEN and not k.endswith("_id") and v is not None and v != ""
+    ]
+
+
+def item_summary(noun: str, row: dict[str, Any]) -> str:
+    """One line that names the item, as a chart would: ``Lab result: ANC 0.4 ×10⁹/L, sample
+    2 Dec 2026 05:54``."""
+    if "test" in row and "value" in row:
+        sample = f", sample {when_text(row['collected_at'])}" if row.get("collected_at") else ""
+        unit = unit_label(str(row.get("unit", "")))
+        return f"Lab result: {_test_name(str(row['test']))} {row['value']} {unit}{sample}"
+    parts = [f"{field_label(k)} {value_text(k, v)}" for k, v in _shown(row)[:2]]
+    return f"{noun[:1].upper()}{noun[1:]}: " + ", ".join(parts)
+
+
 def change_text(entry: AuditEntry) -> str:
     if entry.action == "insert":
-        return "; ".join(
-            f"{k} = {v}" for k, v in (entry.new or {}).items() if v is not None and k != "id"
-        )
-    return "; ".join(f"{k}: {old} -> {new}" for k, old, new in entry.changes())
+        return "; ".join(f"{field_label(k)} {value_text(k, v)}" for k, v in _shown(entry.new or {}))
+    if entry.action == "void":
+        return "marked as entered in error"
+    return "; ".join(
+        f"{field_label(k)} {value_text(k, old)} → {value_text(k, new)}"
+        for k, old, new in entry.changes()
+        if k not in _HIDDEN and not k.endswith("_id")
+    )
+
+
+def person(record: Record, entry: AuditEntry) -> str:
+    """Who did it, by name: the signed-in user's full name, else the computer account."""
+    if entry.via != "clinic-app":
+        return "outside the app"
+    if entry.app_user:
+        try:
+            user = record.repos.users.find(entry.app_user)
+        except StorageError:
+            user = None
+        return user.full_name if user is not None else entry.app_user
+    return entry.os_user or "unknown user"
 
 
 class HistoryModel(QAbstractTableModel):
-    def __init__(self, entries: list[AuditEntry], parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        entries: list[AuditEntry],
+        parent: QWidget | None = None,
+        who: Callable[[AuditEntry], str] = lambda e: e.who,
+    ) -> None:
         super().__init__(parent)
         self.entries = entries
+        self.who = who
 
     def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
         return 0 if parent.isValid() else len(self.entries)
@@ -63,8 +170,8 @@ class HistoryModel(QAbstractTableModel):
             return None
         e = self.entries[index.row()]
         values = (
-            e.at,
-            e.who,
+            when_text(e.at),
+            self.who(e),
             _ACTIONS.get(e.action, e.action),
             change_text(e),
             e.reason or "",
@@ -96,14 +203,14 @@ class HistoryDialog(QDialog):
         self.record = record
         self.repository = repository
         self.row_id = row_id
-        self.setWindowTitle(f"History of {repository.noun} {row_id} — {title}")
+        self.setWindowTitle(f"History of this {repository.noun} — {title}")
         fit.keep_title_readable(self)  # the name and MRN stay readable
         layout = QVBoxLayout(self)
         self.status = QLabel(self)
         self.status.setWordWrap(True)
         layout.addWidget(self.status)
         self.table = QTableView(self)
-        self.model = HistoryModel([], self)
+        self.model = HistoryModel([], self, who=lambda e: person(record, e))
         self.table.setModel(self.model)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.table.horizontalHeader().setStretchLastSection(True)
@@ -137,12 +244,18 @@ class HistoryDialog(QDialog):
         self.model.entries = entries
         self.model.endResetModel()
         self.stored_version = stored.version
+        latest = entries[-1].new if entries and entries[-1].new else {}
+        summary = item_summary(self.repository.noun, latest)
         if stored.voided:
-            self.status.setText(f"{WARNING_SIGN} Voided: {stored.void_reason}")
+            voids = [e for e in entries if e.action == "void"]
+            by = f" by {person(self.record, voids[-1])}" if voids else ""
+            self.status.setText(f"{WARNING_SIGN} {summary} — voided{by}: {stored.void_reason}")
         else:
-            self.status.setText(
-                f"Current version {stored.version}, created by {stored.created_by}."
-            )
+            made = [e for e in entries if e.action == "insert"]
+            by = f", entered by {person(self.record, made[0])}" if made else ""
+            corrected = sum(1 for e in entries if e.action == "update")
+            times = f", corrected {corrected} time(s)" if corrected else ""
+            self.status.setText(f"{summary}{by}{times}.")
         self.void_button.setEnabled(not stored.voided)
         self.reason.setEnabled(not stored.voided)
 

@@ -60,8 +60,10 @@ def test_void_with_reason_shows_in_history(qtbot: QtBot, record: Record) -> None
     d.show()
     assert "Hana History" in d.windowTitle() and "H-1" in d.windowTitle()
     m = d.model
-    assert [m.index(r, 2).data() for r in range(m.rowCount())] == ["created", "corrected"]
-    assert "serum_m_protein_g_dl: 2 -> 1.2" in m.index(1, 3).data()
+    assert [m.index(r, 2).data() for r in range(m.rowCount())] == ["entered", "corrected"]
+    # A chart's words, never the column name: serum M-protein (g/dL) 2 → 1.2.
+    assert "serum M-protein (g/dL) 2 → 1.2" in m.index(1, 3).data()
+    assert "serum_m_protein" not in m.index(1, 3).data()
     assert m.index(1, 4).data() == "transcription error"
     assert "Nurse N" in m.index(1, 1).data()
     # No reason: refused next to the field, nothing voided.
@@ -74,7 +76,46 @@ def test_void_with_reason_shows_in_history(qtbot: QtBot, record: Record) -> None
     assert record.repos.responses.for_patient(pid) == []  # gone from the live record
     assert m.rowCount() == 3 and m.index(2, 2).data() == "voided"
     assert m.index(2, 4).data() == "wrong patient"
-    assert "Voided: wrong patient" in d.status.text() and not d.void_button.isEnabled()
+    assert "voided by Nurse N: wrong patient" in d.status.text() and not d.void_button.isEnabled()
     if os.environ.get("CLINIC_SCREENSHOTS"):
         d.adjustSize()
         d.grab().save(str(SHOTS / "history.png"))
+
+
+def test_a_voided_lab_result_reads_like_a_chart(qtbot: QtBot, record: Record) -> None:
+    from datetime import datetime
+
+    from clinic_app.core.records import LabResult
+
+    pid, _ = corrected(record)
+    from clinic_app.storage.users import Role
+
+    record.repos.users.create_first_administrator("admin", "Ada Admin", "correct horse 12")
+    record.repos.users.authenticate("admin", "correct horse 12")
+    record.set_user("admin")
+    record.repos.users.add("n.nurse", "N. Nurse", Role.NURSE, "battery staple 34")
+    record.repos.users.authenticate("n.nurse", "battery staple 34")
+    record.set_user("n.nurse")
+    sampled = datetime(2026, 12, 2, 5, 54).astimezone()  # local time, as the nurse read it
+    lab_id = record.repos.labs.add(
+        pid, LabResult("anc", Decimal("0.4"), "10^9/L", sampled, Decimal("0.4"))
+    )
+    d = HistoryDialog(record, record.repos.labs, lab_id, "Hana History, MRN H-1")
+    qtbot.addWidget(d)
+    d.show()
+    assert (
+        d.status.text()
+        == "Lab result: ANC 0.4 ×10⁹/L, sample 2 Dec 2026 05:54, entered by N. Nurse."
+    )
+    qtbot.keyClicks(d.reason, "entered on the wrong patient")
+    qtbot.mouseClick(d.void_button, Qt.MouseButton.LeftButton)
+    assert d.status.text() == (
+        "⚠ Lab result: ANC 0.4 ×10⁹/L, sample 2 Dec 2026 05:54 — voided by N. Nurse: "
+        "entered on the wrong patient"
+    )
+    m = d.model
+    texts = " ".join(str(m.index(r, c).data()) for r in range(m.rowCount()) for c in range(5))
+    # No internal names or raw values: no value_si, patient_id, voided_at, None.
+    for internal in ("value_si", "patient_id", "voided_at", "None", "->"):
+        assert internal not in texts
+    assert m.index(m.rowCount() - 1, 1).data() == "N. Nurse"
