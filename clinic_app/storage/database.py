@@ -163,6 +163,8 @@ class Record:
                 f"{username} has not signed in with a password on this window, so nothing can "
                 f"be done in that name; sign in first. {NOTHING_LOST.capitalize()}."
             )
+        # Signing out, or another user signing in, forgets every other password check.
+        self._verified &= {username.casefold()} if username is not None else set()
         self._name = username
 
     # -- lifecycle -------------------------------------------------------------------------

@@ -134,6 +134,9 @@ def test_demo_on_a_record_with_accounts_signs_its_decisions(db_path: Path) -> No
         rec.repos.users.create_first_administrator("admin", "Ada Admin", ADMIN_PW)
         rec.set_user("admin")
         rec.repos.users.add("dr.b", "Dr Bea Byrne", Role.INVESTIGATOR, INV_PW)
+        # The clinic's settings are the administrator's (the demo keeps ones already set).
+        rec.repos.settings.set("clinic.name", "Test Clinic", reason="setup")
+        rec.repos.settings.set("clinic.phone", "+44 20 7946 0000", reason="setup")
         rec.repos.users.authenticate("dr.b", INV_PW)
         rec.set_user("dr.b")
         generate_demo(rec, patients=6, seed=3, today=TODAY)
@@ -152,3 +155,12 @@ def test_usernames_are_one_name_whatever_the_letter_case(db_path: Path) -> None:
         for name in ("łukasz", "ŁUKASZ"):
             with pytest.raises(DomainError, match="taken"):
                 rec.repos.users.add(name, "Someone Else", Role.NURSE, INV_PW)
+
+
+def test_signing_out_forgets_the_password_check(accounts: Path) -> None:
+    with open_database(accounts, daily_backup=False) as rec:
+        rec.repos.users.authenticate("dr.b", INV_PW)
+        rec.set_user("dr.b")
+        rec.set_user(None)  # signed out (or the window was locked and someone else came)
+        with pytest.raises(PermissionDeniedError, match="has not signed in with a password"):
+            rec.set_user("dr.b")
