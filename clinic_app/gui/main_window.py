@@ -20,8 +20,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QObject, QSettings, Qt, QThread, Signal, Slot
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtCore import QEvent, QObject, QSettings, Qt, QThread, Signal, Slot
+from PySide6.QtGui import QAction, QCloseEvent, QKeyEvent, QKeySequence
 from PySide6.QtWidgets import (
     QLabel,
     QMainWindow,
@@ -61,6 +61,17 @@ DEMO_PATIENTS = 40
 DEMO_SEED = 1
 LOADING_MESSAGE = "Loading patients…"
 LOAD_STEPS = ("Opening the record", "Reading every patient", "Working out what is due today")
+
+
+def explain(action: QAction, reason: str | None) -> None:
+    """Enable ``action``, or disable it saying why (tooltip and status tip)."""
+    default = action.property("default_tip")
+    if not isinstance(default, str):
+        default = action.statusTip()
+        action.setProperty("default_tip", default)
+    action.setEnabled(reason is None)
+    action.setStatusTip(reason or default)
+    action.setToolTip(reason or action.text().replace("&", ""))
 
 
 def app_settings() -> QSettings:
@@ -195,6 +206,25 @@ class WelcomePage(QWidget):
             self.demo_button.setToolTip("Demonstration data is not available in this build.")
 
 
+class WindowShortcutsFirst(QObject):
+    """A line edit yields the window's shortcuts: Ctrl+E in Find enrols, it does not move the
+    cursor to the end of the line (what Qt's X11 key bindings would make of it)."""
+
+    def __init__(self, window: QMainWindow) -> None:
+        super().__init__(window)
+        self.window = window
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() != QEvent.Type.ShortcutOverride or not isinstance(event, QKeyEvent):
+            return False
+        pressed = QKeySequence(event.keyCombination())
+        for action in self.window.actions():
+            if action.isEnabled() and any(pressed == keys for keys in action.shortcuts()):
+                event.ignore()  # not claimed by the field: the window's shortcut runs
+                return True
+        return False
+
+
 class LoadingPage(QWidget):
     """What the right side shows while the first list loads: never "the record is empty"."""
 
@@ -291,6 +321,8 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.status_label, 1)
 
         self._make_actions()
+        self.shortcuts_first = WindowShortcutsFirst(self)
+        self.patient_list.filter_edit.installEventFilter(self.shortcuts_first)
         self.session = Session(self)
         self.patient_list.patientChosen.connect(self.show_patient)
         self.patient_list.chosenHidden.connect(self._mark_filtered_out)
@@ -393,7 +425,23 @@ class MainWindow(QMainWindow):
             view_menu.addAction(action)
 
         self.workflows = PatientActions(self, bar)
+        for menu_action in bar.actions():
+            menu = menu_action.menu()
+            if menu is not None:
+                menu.setToolTipsVisible(True)  # a greyed item says why on hover
         help_menu = bar.addMenu("&Help")
+        self.guide_action = self._action(
+            "User &guide",
+            self.open_guide,
+            QKeySequence.StandardKey.HelpContents,
+            "Open the user guide",
+        )
+        self.shortcuts_action = self._action(
+            "&Keyboard shortcuts", self.open_shortcuts, "Ctrl+/", "List every keyboard shortcut"
+        )
+        help_menu.addAction(self.guide_action)
+        help_menu.addAction(self.shortcuts_action)
+        help_menu.addSeparator()
         self.about_action = self._action("&About clinic-app", self.about)
         self.about_action.setMenuRole(QAction.MenuRole.AboutRole)
         help_menu.addAction(self.about_action)
@@ -504,8 +552,7 @@ class MainWindow(QMainWindow):
         empty = not rows
         self._loaded_once = True
         self.right.setCurrentWidget(self.welcome if empty else self.chart)
-        self.demo_action.setEnabled(empty and _demo_function() is not None)
-        self.enrol_action.setEnabled(self.current_patient_id is not None)
+        self._explain_demo(empty)
         self.workflows.update_enabled(self.current_patient_id)
         if self._pending_patient is not None:
             pending, self._pending_patient = self._pending_patient, None
@@ -524,7 +571,7 @@ class MainWindow(QMainWindow):
             self.patient_list.upsert(row)
         if rows:
             self.right.setCurrentWidget(self.chart)
-            self.demo_action.setEnabled(False)
+            self._explain_demo(False)
         self.refresh()
 
     def open_settings(self) -> None:
@@ -571,7 +618,6 @@ class MainWindow(QMainWindow):
             except StorageError as exc:
                 show_storage_error(self, exc)
         self.setWindowTitle(title)
-        self.enrol_action.setEnabled(patient_id is not None)
         self.workflows.update_enabled(patient_id)
         self.patientShown.emit(patient_id)
 
@@ -581,6 +627,16 @@ class MainWindow(QMainWindow):
         if not self.patient_list.has_patient(patient_id):
             return
         self.show_patient(patient_id)
+
+    def _explain_demo(self, empty: bool) -> None:
+        if _demo_function() is None:
+            reason: str | None = "Demonstration data is not part of this build."
+        elif not empty:
+            reason = "Demonstration patients are only added to an empty record."
+        else:
+            reason = None
+        explain(self.demo_action, reason)
+        self.workflows.update_enabled(self.current_patient_id)
 
     @Slot(bool)
     def _mark_filtered_out(self, hidden: bool) -> None:
@@ -671,6 +727,20 @@ class MainWindow(QMainWindow):
         users = UsersDialog(self.record, self)
         users.open()
         return users
+
+    def open_guide(self) -> QWidget:
+        from clinic_app.gui.help_menu import GuideViewer
+
+        viewer = GuideViewer(self)
+        viewer.open()
+        return viewer
+
+    def open_shortcuts(self) -> QWidget:
+        from clinic_app.gui.help_menu import ShortcutsDialog
+
+        dialog = ShortcutsDialog(self.actions(), self)
+        dialog.open()
+        return dialog
 
     def about(self) -> None:
         QMessageBox.about(

@@ -117,7 +117,7 @@ class PatientActions:
             (window.users_action, Permission.USERS),
         ):
             allow(action, why_not(record, permission))
-        window.enrol_action.setEnabled(patient_id is not None)
+        allow(window.enrol_action, None if patient_id is not None else "Select a patient first.")
         gate(window.enrol_action, why_not(record, Permission.ENROLMENT))
         gate(window.demo_action, why_not(record, Permission.ENROLMENT))
 
@@ -238,6 +238,15 @@ class PatientActions:
             return None
         return printing.open_print_preview(self.window, self.window.record, pid, kind, cycle)
 
+    def _print_cycle(self, kind: str, number: int) -> None:
+        from clinic_app.gui import printing
+
+        self._open(
+            lambda pid: printing.open_print_preview(
+                self.window, self.window.record, pid, kind, number
+            )
+        )
+
     def print_card(self, pid: int) -> QWidget | None:
         from clinic_app.gui import printing
 
@@ -330,6 +339,8 @@ class PatientActions:
             lambda _i: self._open_row(tabs.adverse_events, self._ae)
         )
         tabs.day_grid.view.activated.connect(lambda _i: self._open(self.cycle_doses))
+        if hasattr(tabs, "print_requested"):  # the Documents tab: a document and its cycle
+            tabs.print_requested.connect(lambda kind, number: self._print_cycle(kind, number))
 
     def _open_row(self, table: object, opener: Callable[[int, int], QWidget | None]) -> None:
         selected = getattr(table, "selected_id", None)
