@@ -118,3 +118,18 @@ def test_translate_names_damage_io_and_the_shared_memory_error() -> None:
     assert isinstance(shm, DiskFullError) and "disk is probably full" in str(shm)
     io = translate(error(10, "disk I/O error"), path)
     assert isinstance(io, RecordIOError) and "nothing more was written" in str(io)
+
+
+def test_check_reports_damage_that_opening_does_not_notice(
+    db_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with open_database(db_path, daily_backup=False) as rec:
+        for n in range(60):
+            rec.repos.patients.add(make_patient(f"A-{n}"))
+    pages = db_path.stat().st_size // PAGE
+    damage(db_path, pages=tuple(range(pages - 4, pages)))  # data pages; the schema is intact
+    with open_database(db_path, daily_backup=False):
+        pass  # opens: the damage is only found by reading the rows
+    assert main(["check", "--db", str(db_path)]) == 1
+    out = capsys.readouterr().out
+    assert "is damaged" in out and "nothing more was written" in out
