@@ -63,11 +63,11 @@ def test_header_and_tabs_show_the_patient(qtbot: QtBot, panel: ChartPanel, recor
     assert tabs.adverse_events.row_count() == 2
     assert tabs.responses.row_count() == 2
     assert tabs.modifications.row_count() == 1
-    assert tabs.documents.row_count() == 2
+    assert tabs.documents.row_count() == 4  # dosing card and toxicity summary of 2 cycles
     # Grade 3 is written with a warning sign, not shown by colour alone.
     grades = [tabs.adverse_events.model.row(i).values[1] for i in range(2)]
     assert grades == ["1", "⚠ 3"]
-    assert tabs.labs.model.row(0).values[4] == "⚠ 3"  # ANC 0.8 < 1.0 -> grade 3
+    assert tabs.labs.model.row(1).values[4] == "⚠ 3"  # ANC 0.8 < 1.0 -> grade 3 (older)
     assert tabs.responses.model.row(1).values[1:3] == ("PR", "no")  # 3.0 -> 1.2: 60 % down
     assert len(panel.timeline.canvas.data.cycles) == 2
 
@@ -138,4 +138,39 @@ def test_cycle_choice_changes_the_day_grid(panel: ChartPanel, record: Record) ->
         "✓ given 40 mg",
         "",
     )
-    assert tabs.documents.model.row(0).values[:2] == ("Dosing card", "1")
+    # The Documents tab selects the same cycle's dosing card.
+    assert tabs.selected_document() == ("dosing_card", 1)
+
+
+def test_labs_newest_first_with_the_time(panel: ChartPanel, record: Record) -> None:
+    panel.set_patient(record, add_treated_patient(record))
+    labs = panel.tabs.labs
+    assert labs.model.headerData(0, Qt.Orientation.Horizontal) == "Sampled"
+    shown = [labs.model.row(i).values[0] for i in range(labs.row_count())]
+    assert shown == sorted(shown, reverse=True)  # ISO date and time sort as text
+    assert all(len(text) == len("2024-01-01 08:30") and text[10] == " " for text in shown)
+
+
+def test_documents_tab_prints_the_chosen_document_and_cycle(
+    qtbot: QtBot, panel: ChartPanel, record: Record
+) -> None:
+    panel.set_patient(record, add_treated_patient(record))
+    tabs = panel.tabs
+    names = [tabs.documents.model.row(i).values[:2] for i in range(tabs.documents.row_count())]
+    assert names == [
+        ("Dosing card", "2"),
+        ("Toxicity summary", "2"),
+        ("Dosing card", "1"),
+        ("Toxicity summary", "1"),
+    ]
+    texts = " ".join(" ".join(tabs.documents.model.row(i).values) for i in range(4))
+    assert "later" not in texts and "later" not in tabs.documents.note.text()
+    asked: list[tuple[str, int]] = []
+    tabs.print_requested.connect(lambda kind, number: asked.append((kind, number)))
+    tabs.documents.select(3)  # the toxicity summary of cycle 1
+    qtbot.mouseClick(tabs.print_summary_button, Qt.MouseButton.LeftButton)
+    tabs.documents.select(2)
+    qtbot.mouseClick(tabs.print_card_button, Qt.MouseButton.LeftButton)
+    tabs.documents.view.setFocus()
+    qtbot.keyClick(tabs.documents.view, Qt.Key.Key_Return)  # Enter prints the selected row
+    assert asked[:2] == [("toxicity_summary", 1), ("dosing_card", 1)]

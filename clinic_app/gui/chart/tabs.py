@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from PySide6.QtCore import (
@@ -18,6 +19,7 @@ from PySide6.QtCore import (
     QPersistentModelIndex,
     QSortFilterProxyModel,
     Qt,
+    Signal,
 )
 from PySide6.QtGui import QBrush, QColor, QFont
 from PySide6.QtWidgets import (
@@ -26,6 +28,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QPushButton,
     QTableView,
     QTabWidget,
     QVBoxLayout,
@@ -37,6 +40,10 @@ from clinic_app.core.records import DoseEvent, DoseStatus
 from clinic_app.gui.chart.timeline import AE, CYCLE, DOSE, LAB, MODIFICATION, RESPONSE
 from clinic_app.gui.chart.timeline_model import CycleSpan, TimelineData
 from clinic_app.services.chart_data import ChartData
+
+# The documents the chart can print (the kinds clinic_app.gui.printing makes).
+DOSING_CARD = "dosing_card"
+TOXICITY_SUMMARY = "toxicity_summary"
 
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
 ID_ROLE = Qt.ItemDataRole.UserRole
@@ -208,6 +215,12 @@ def _day(value: Any) -> str:
     return f"{value.day} {value.strftime('%b')} {value.year}" if value is not None else ""
 
 
+def _sampled(moment: datetime) -> str:
+    """The sample's date and time, local: ``2025-03-03 08:30``."""
+    local = moment.astimezone() if moment.tzinfo is not None else moment
+    return f"{local:%Y-%m-%d %H:%M}"
+
+
 def _dose_cell(doses: Sequence[DoseEvent]) -> str:
     parts = []
     for dose in doses:
@@ -220,6 +233,9 @@ def _dose_cell(doses: Sequence[DoseEvent]) -> str:
 
 class ChartTabs(QTabWidget):
     """The tabs; ``show_item(kind, id)`` opens the tab that lists the item and selects it."""
+
+    print_requested = Signal(str, int)
+    """``(document kind, cycle number)`` chosen on the Documents tab."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -237,7 +253,7 @@ class ChartTabs(QTabWidget):
         self.day_grid.top.insertWidget(0, cycle_label)
         self.day_grid.top.insertWidget(1, self.cycle_choice)
         self.labs = RowsTable(
-            ["Date", "Test", "Value", "CTCAE term", "Grade", "Explanation"], "Lab results"
+            ["Sampled", "Test", "Value", "CTCAE term", "Grade", "Explanation"], "Lab results"
         )
         self.adverse_events = RowsTable(
             ["Term", "Grade", "Onset", "Resolved", "Serious", "Attribution"], "Adverse events"
@@ -248,7 +264,15 @@ class ChartTabs(QTabWidget):
         self.modifications = RowsTable(
             ["Drug", "From", "To", "Effective", "Reason", "Decided"], "Dose changes"
         )
-        self.documents = RowsTable(["Document", "Cycle", "Status"], "Printable documents")
+        self.documents = RowsTable(["Document", "Cycle", "Dates"], "Printable documents")
+        self._documents: list[tuple[str, int]] = []
+        self.print_card_button = QPushButton("Print &dosing card…")
+        self.print_summary_button = QPushButton("Print &toxicity summary…")
+        self.print_card_button.clicked.connect(lambda: self._print_selected(DOSING_CARD))
+        self.print_summary_button.clicked.connect(lambda: self._print_selected(TOXICITY_SUMMARY))
+        self.documents.top.addWidget(self.print_card_button)
+        self.documents.top.addWidget(self.print_summary_button)
+        self.documents.view.activated.connect(lambda _index: self._print_selected(None))
         self.addTab(self.day_grid, "&Day grid")
         self.addTab(self.labs, "&Labs")
         self.addTab(self.adverse_events, "&Adverse events")
@@ -405,7 +429,7 @@ class ChartTabs(QTabWidget):
                 rows.append(
                     TableRow(
                         (
-                            _day(lab.collected_on),
+                            _sampled(lab.collected_at),
                             lab.test,
                             f"{format_number(lab.value)} {lab.unit}",
                             graded.term or "—",
@@ -418,6 +442,8 @@ class ChartTabs(QTabWidget):
                         sort_keys=(lab.collected_at, None, lab.value_si, None, graded.lowest_grade),
                     )
                 )
+        # Newest first: the result a nurse looks for is this morning's.
+        rows.sort(key=lambda row: row.sort_keys[0], reverse=True)
         self.labs.set_rows(rows)
 
     def _fill_adverse_events(self, chart: ChartData) -> None:
@@ -486,11 +512,47 @@ class ChartTabs(QTabWidget):
         self.modifications.set_rows(rows)
 
     def _fill_documents(self, span: CycleSpan) -> None:
-        status = "listed; printing comes in a later version"
-        self.documents.set_rows(
-            [
-                TableRow(("Dosing card", str(span.number), status), span.id),
-                TableRow(("Toxicity summary", str(span.number), status), span.id),
-            ]
+        """Both documents of every cycle, newest cycle first, the chosen cycle selected."""
+        timeline = self._timeline
+        cycles = sorted(timeline.cycles if timeline else (span,), key=lambda c: -c.number)
+        rows: list[TableRow] = []
+        self._documents = []
+        for cycle in cycles:
+            dates = f"{_day(cycle.start)} to {_day(cycle.end)}"
+            for kind, name in (
+                (DOSING_CARD, "Dosing card"),
+                (TOXICITY_SUMMARY, "Toxicity summary"),
+            ):
+                rows.append(
+                    TableRow(
+                        (name, str(cycle.number), dates),
+                        len(self._documents),
+                        f"{name} of cycle {cycle.number}: select it and press Enter to print",
+                        sort_keys=(None, cycle.number, cycle.start),
+                    )
+                )
+                self._documents.append((kind, cycle.number))
+        self.documents.set_rows(rows)
+        chosen = next(
+            (i for i, (_kind, number) in enumerate(self._documents) if number == span.number),
+            None,
         )
-        self.documents.set_note(f"Documents for {span.label.lower()}.")
+        if chosen is not None:
+            self.documents.select(chosen)
+        self.documents.set_note(
+            "Choose a document and its cycle, then print it (Enter, or the buttons)."
+        )
+
+    def selected_document(self) -> tuple[str, int] | None:
+        """``(kind, cycle number)`` of the selected row, if any."""
+        row = self.documents.selected_id()
+        if row is None or not 0 <= row < len(self._documents):
+            return None
+        return self._documents[row]
+
+    def _print_selected(self, kind: str | None) -> None:
+        chosen = self.selected_document()
+        if chosen is None:
+            return
+        # A button prints its own document for the selected row's cycle.
+        self.print_requested.emit(kind or chosen[0], chosen[1])
