@@ -291,11 +291,24 @@ def daily_backup_if_due(record: Record, today: date | None = None) -> Path | Non
             return None
         backup_to(record, target)
         prune(folder, record.path.stem, _keep(record), protect=target)
-        record.backup_problem = None
+        record.backup_problem = _folder_notice(record, folder)
         return target
     except (StorageError, OSError) as exc:
         record.backup_problem = f"The automatic daily backup failed: {exc}"
         return None
+
+
+def _folder_notice(record: Record, folder: Path) -> str | None:
+    """A record from an older version (or an import) may name a backup folder; it is no longer
+    obeyed, and the person is told where the copies go instead."""
+    named = record.repos.settings.value(FOLDER_SETTING)
+    if not isinstance(named, str) or not named or Path(named) == folder:
+        return None
+    return (
+        f"The record names the backup folder {named}, but backups follow only this computer's "
+        f"settings now; today's backup went to {folder}. If {named} is yours, choose it in "
+        "File ▸ Settings (or 'clinic-app settings set backup.folder PATH')."
+    )
 
 
 def good_backups(db_path: Path) -> list[Path]:

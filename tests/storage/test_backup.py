@@ -262,6 +262,8 @@ def test_the_backup_folder_comes_only_from_this_computers_settings(
         made = daily_backup_if_due(rec, date(2026, 3, 1))
     assert made is not None and made.parent == db_path.parent / "backups"
     assert not chosen_by_a_file.exists()
+    # and the person is told where the copies went instead (a folder an older version kept)
+    assert rec.backup_problem is not None and str(chosen_by_a_file) in rec.backup_problem
     config = tmp_path / "config" / "settings.json"
     config.parent.mkdir()
     mine = tmp_path / "my-backups"
