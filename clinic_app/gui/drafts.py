@@ -13,11 +13,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import QDate
+from PySide6.QtCore import QDate, QDateTime
 from PySide6.QtWidgets import (
     QAbstractButton,
     QComboBox,
     QDateEdit,
+    QDateTimeEdit,
     QDoubleSpinBox,
     QLineEdit,
     QPlainTextEdit,
@@ -28,15 +29,21 @@ from PySide6.QtWidgets import (
 PATIENT_PROPERTY = "clinic_patient_id"
 """Dynamic property naming the patient a dialog was opened for."""
 
+# Choices first: restoring a unit choice may refill fields that depend on it (the lab form's
+# LLN/ULN), and the typed text restored after it must win.
 _KINDS: tuple[type[QWidget], ...] = (
+    QComboBox,
     QLineEdit,
     QPlainTextEdit,
-    QComboBox,
     QDateEdit,
+    QDateTimeEdit,
     QSpinBox,
     QDoubleSpinBox,
     QAbstractButton,
 )
+# A date-and-time field (the lab form's "Sample collected") keeps its time too; a QDateEdit
+# is a QDateTimeEdit underneath, so it is left to its own kind (older drafts keep their keys).
+_DATETIME_FORMAT = "yyyy-MM-ddTHH:mm:ss"
 
 
 def _fields(dialog: QWidget) -> list[tuple[str, QWidget]]:
@@ -45,6 +52,8 @@ def _fields(dialog: QWidget) -> list[tuple[str, QWidget]]:
         for index, widget in enumerate(dialog.findChildren(kind)):
             name = widget.objectName()
             if name.startswith("qt_"):
+                continue
+            if kind is QDateTimeEdit and isinstance(widget, QDateEdit):
                 continue
             found.append((f"{kind.__name__}:{name or index}", widget))
     return found
@@ -65,6 +74,8 @@ def capture(dialog: QWidget) -> dict[str, Any]:
             values[key] = widget.currentText()
         elif isinstance(widget, QDateEdit):
             values[key] = widget.date().toString("yyyy-MM-dd")
+        elif isinstance(widget, QDateTimeEdit):
+            values[key] = widget.dateTime().toString(_DATETIME_FORMAT)
         elif isinstance(widget, (QSpinBox, QDoubleSpinBox)):
             values[key] = widget.value()
         elif isinstance(widget, QAbstractButton) and widget.isCheckable():
@@ -93,6 +104,11 @@ def apply(dialog: QWidget, values: dict[str, Any]) -> int:
                 continue
         elif isinstance(widget, QDateEdit) and isinstance(value, str):
             widget.setDate(QDate.fromString(value, "yyyy-MM-dd"))
+        elif isinstance(widget, QDateTimeEdit) and isinstance(value, str):
+            moment = QDateTime.fromString(value, _DATETIME_FORMAT)
+            if not moment.isValid():
+                continue
+            widget.setDateTime(moment)
         elif isinstance(widget, QSpinBox) and isinstance(value, int):
             widget.setValue(value)
         elif isinstance(widget, QDoubleSpinBox) and isinstance(value, (int, float)):

@@ -119,15 +119,17 @@ def test_unusual_value_needs_the_confirm_box(
     type_into(qtbot, dialog, "platelets.value", "1200")  # usual up to 1000 x10^9/L
     row = dialog.rows["platelets"]
     assert row.confirm.isVisible() and "confirm" in row.error.text()
-    qtbot.keyClick(row.value, Qt.Key.Key_Return)
+    qtbot.keyClick(row.value, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
     assert labs_in(record) == 0 and row.confirm.hasFocus()
     qtbot.keyClick(row.confirm, Qt.Key.Key_Space)
     assert row.confirm.isChecked()
-    qtbot.keyClick(row.value, Qt.Key.Key_Return)
+    qtbot.keyClick(row.value, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
     assert labs_in(record) == 1 and dialog.result() == LabEntryDialog.DialogCode.Accepted
 
 
-def test_whole_panel_saved_with_enter(qtbot: QtBot, dialog: LabEntryDialog, record: Record) -> None:
+def test_whole_panel_saved_with_ctrl_enter(
+    qtbot: QtBot, dialog: LabEntryDialog, record: Record
+) -> None:
     type_into(qtbot, dialog, "wbc.value", "2.4")
     type_into(qtbot, dialog, "anc.value", "0.4")
     type_into(qtbot, dialog, "creatinine.value", "1.1")
@@ -140,7 +142,11 @@ def test_whole_panel_saved_with_enter(qtbot: QtBot, dialog: LabEntryDialog, reco
     if SHOTS:
         qtbot.wait(50)  # let the pending layout requests run before the picture
         dialog.grab().save(str(SHOTS / "lab_entry.png"))
-    qtbot.keyClick(dialog.rows["anc"].value, Qt.Key.Key_Return)
+    qtbot.keyClick(dialog.rows["anc"].value, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+    # ANC at grade 4: a one-line summary asks first.
+    assert dialog.question is not None and "ANC 0.4 ×10⁹/L" in dialog.question.text()
+    save = next(b for b in dialog.question.buttons() if b.text() == "&Save")
+    qtbot.mouseClick(save, Qt.MouseButton.LeftButton)
     assert dialog.result() == LabEntryDialog.DialogCode.Accepted
     pid = dialog.patient_id
     saved = {lab.test: lab for lab in record.repos.labs.for_patient(pid)}
@@ -177,7 +183,7 @@ def test_correction_needs_a_reason_then_updates(qtbot: QtBot, record: Record) ->
     assert dlg.reason_error.isVisible() and "Say why" in dlg.reason_error.text()
     assert record.repos.labs.get(lab_id).value.value == Decimal("0.4")
     qtbot.keyClicks(dlg.reason, "transcription error")
-    qtbot.keyClick(dlg.reason, Qt.Key.Key_Return)
+    qtbot.keyClick(dlg.reason, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
     stored = record.repos.labs.get(lab_id)
     assert stored.value.value == Decimal("0.6") and stored.version == 2
     assert stored.value.collected_at == at
