@@ -22,9 +22,11 @@ from PySide6.QtCore import QObject, Qt, QThread, QUrl, Signal
 from PySide6.QtGui import QDesktopServices, QPainter, QPixmap
 from PySide6.QtPrintSupport import QPrintDialog, QPrinter
 from PySide6.QtWidgets import (
+    QComboBox,
     QDialog,
     QDialogButtonBox,
     QFileDialog,
+    QHBoxLayout,
     QLabel,
     QMessageBox,
     QPlainTextEdit,
@@ -86,6 +88,15 @@ def page_images(pdf: Path, folder: Path, dpi: int = 80) -> list[Path]:
     return sorted(folder.glob("page*.png"))
 
 
+def patient_cycle_numbers(record: Record, patient_id: int) -> list[int]:
+    """The cycle numbers recorded for the patient, over all their enrolments."""
+    numbers: list[int] = []
+    for enrolment in record.repos.enrolments.for_patient(patient_id):
+        if enrolment.id is not None:
+            numbers += [c.number for c in record.repos.cycles.for_enrolment(enrolment.id)]
+    return sorted(set(numbers))
+
+
 class PreviewDialog(QDialog):
     def __init__(
         self, record: Record, kind: str, patient_id: int, cycle: int, parent: QWidget | None = None
@@ -131,8 +142,47 @@ class PreviewDialog(QDialog):
         self.open_button.clicked.connect(self.open_viewer)
         layout.addWidget(self.buttons)
         self.finished.connect(lambda _code: shutil.rmtree(self._tmp, ignore_errors=True))
+        self.kind = kind
+        self.patient = patient
+        self.holder = holder
+        # Which cycle's document: any cycle of the patient can be chosen here.
+        self.cycle_box = QComboBox(self)
+        self.cycle_box.setObjectName("cycle_choice")
+        self.cycle_box.setAccessibleName("Cycle of the document")
+        numbers = patient_cycle_numbers(record, patient_id) or [cycle]
+        for number in sorted(set(numbers) | {cycle}):
+            self.cycle_box.addItem(f"Cycle {number}", number)
+        self.cycle_box.setCurrentIndex(self.cycle_box.findData(cycle))
+        cycle_label = QLabel("&Cycle:", self)
+        cycle_label.setBuddy(self.cycle_box)
+        row = QHBoxLayout()
+        row.addWidget(cycle_label)
+        row.addWidget(self.cycle_box)
+        row.addStretch(1)
+        layout.insertLayout(0, row)
+        self.cycle_box.currentIndexChanged.connect(
+            lambda _i: self.show_cycle(int(self.cycle_box.currentData()))
+        )
+        self.show_cycle(cycle)
+
+    def show_cycle(self, cycle: int) -> None:
+        """Make the document of ``cycle`` and show its pages (or why it cannot be printed)."""
+        kind, patient = self.kind, self.patient
+        self.setWindowTitle(f"{_TITLES.get(kind, kind)}, cycle {cycle} — {patient_title(patient)}")
+        self.cycle = cycle
+        self.pdf_path = None
+        while self.pages_layout.count():
+            item = self.pages_layout.takeAt(0)
+            if item is not None and item.widget() is not None:
+                item.widget().deleteLater()
+        for button in (self.print_button, self.save_button, self.open_button):
+            button.setEnabled(True)
+        if self.settings_button is not None:
+            self.buttons.removeButton(self.settings_button)
+            self.settings_button.deleteLater()
+            self.settings_button = None
         try:
-            data = render_document(record, kind, patient.mrn, cycle)
+            data = render_document(self.record, kind, patient.mrn, cycle)
         except StorageError:
             raise
         except DOCUMENT_PROBLEMS as exc:
@@ -148,11 +198,14 @@ class PreviewDialog(QDialog):
                 self.settings_button.clicked.connect(lambda: self.open_settings(key))
                 self.settings_button.setDefault(True)
             return
-        self.pdf_path = self._tmp / card_file_name(patient.mrn, cycle)
+        folder = self._tmp / f"cycle{cycle}"
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
+        self.pdf_path = folder / card_file_name(patient.mrn, cycle)
         write_pdf_file(self.pdf_path, data)
-        self.pages = page_images(self.pdf_path, self._tmp)
+        self.pages = page_images(self.pdf_path, folder)
         for page in self.pages:
-            label = QLabel(holder)
+            label = QLabel(self.holder)
             label.setPixmap(QPixmap(str(page)))
             self.pages_layout.addWidget(label)
         if self.pages:

@@ -10,7 +10,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QUrl
+from PySide6.QtCore import Qt, QUrl
 from PySide6.QtWidgets import QApplication, QMessageBox
 from pytestqt.qtbot import QtBot
 
@@ -106,3 +106,27 @@ def test_batch_result_with_many_refusals_stays_on_the_screen(
     assert len(d.problems.toPlainText().splitlines()) == 12
     screen = d.screen().availableGeometry()
     assert d.width() <= screen.width() and d.height() <= screen.height()
+
+
+def test_the_preview_lets_you_choose_the_cycle(qtbot: QtBot, record: Record) -> None:
+    from clinic_app.core.records import Phase
+    from clinic_app.gui.printing import TOXICITY_SUMMARY
+    from tests.gui.test_printing import text_of
+    from tests.services.helpers import cycle
+
+    [pid] = morning(record, 1)
+    enrolment = record.repos.enrolments.for_patient(pid)[0]
+    assert enrolment.id is not None
+    cycle(record, enrolment.id, 2, Phase.INDUCTION, date(2024, 1, 30))
+    d = PreviewDialog(record, TOXICITY_SUMMARY, pid, 2)
+    qtbot.addWidget(d)
+    d.show()
+    box = d.cycle_box
+    assert [box.itemText(i) for i in range(box.count())] == ["Cycle 1", "Cycle 2"]
+    assert box.currentData() == 2 and "cycle 2" in d.windowTitle()
+    box.setFocus()
+    qtbot.keyClick(box, Qt.Key.Key_Up)  # choose cycle 1 with the keyboard
+    assert box.currentData() == 1
+    assert "cycle 1" in d.windowTitle()
+    assert d.pdf_path is not None and "cycle1" in d.pdf_path.name
+    assert "Cycle 1" in text_of(d.pdf_path) or "cycle 1" in text_of(d.pdf_path).lower()
