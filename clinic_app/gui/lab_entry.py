@@ -411,7 +411,8 @@ class LabEntryDialog(QDialog):
             shown = self.save_tried or test in self.touched
             errors = dict(result.errors) if shown else {}
             if result.status is EntryStatus.UNUSUAL:
-                errors.setdefault("value", result.warning)
+                # What to confirm, and the grade the value would have, on the one line.
+                errors.setdefault("value", f"{result.warning} {result.grade_text}".strip())
             message = " ".join(errors.values())
             row.error.setText(f"{WARNING_SIGN} {message}" if message else "")
             row.error.setVisible(bool(message))

@@ -165,6 +165,7 @@ def test_messages_do_not_move_the_fields_below(qtbot: QtBot, dialog: LabEntryDia
     hgb.value.setFocus()
     qtbot.keyClicks(hgb.value, "25")  # unusual (< 40 g/L): warning line and tick box appear
     assert hgb.confirm.isVisible() and hgb.error.isVisible()
+    assert "Anemia: grade 3" in hgb.error.text()  # 25 g/L < 80: still graded while unusual
     qtbot.wait(10)
     assert platelets.mapTo(dialog, platelets.rect().topLeft()).y() == top
 
