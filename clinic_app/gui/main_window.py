@@ -44,6 +44,7 @@ from clinic_app.gui import settings_dialog
 from clinic_app.gui.dialogs.enrolment import EnrolmentDialog, patient_title
 from clinic_app.gui.dialogs.new_patient import NewPatientDialog
 from clinic_app.gui.errors import show_storage_error
+from clinic_app.gui.form_guard import guard_form
 from clinic_app.gui.lock import Session
 from clinic_app.gui.patient_actions import PatientActions
 from clinic_app.gui.patient_list import PatientListView
@@ -661,6 +662,7 @@ class MainWindow(QMainWindow):
         dialog = NewPatientDialog(self.record, self, today=self.today)
         dialog.accepted.connect(lambda: self._patient_added(dialog))
         dialog.open()
+        guard_form(dialog)  # Esc asks before typed values are thrown away
         return dialog
 
     def _patient_added(self, dialog: NewPatientDialog) -> None:
@@ -678,6 +680,7 @@ class MainWindow(QMainWindow):
         )
         dialog.accepted.connect(self._enrolled)
         dialog.open()
+        guard_form(dialog)
         return dialog
 
     def _enrolled(self) -> None:

@@ -16,6 +16,7 @@ from PySide6.QtWidgets import QDialog, QFileDialog, QMenuBar, QWidget
 
 from clinic_app.gui.dialogs.enrolment import patient_title
 from clinic_app.gui.errors import show_storage_error
+from clinic_app.gui.form_guard import guard_form
 from clinic_app.storage.errors import StorageError
 from clinic_app.storage.permissions import Permission, why_not
 
@@ -135,10 +136,23 @@ class PatientActions:
             show_storage_error(self.window, exc)
             return
         if isinstance(dialog, QDialog):
+            if opener in self._forms():
+                guard_form(dialog)  # Esc asks before typed values are thrown away
             session = getattr(self.window, "session", None)
             if session is not None:
                 session.offer_draft(dialog, patient_id)
             dialog.finished.connect(lambda _=0, pid=patient_id: self._reload(pid))
+
+    def _forms(self) -> tuple[Callable[[int], QWidget | None], ...]:
+        """The openers of data-entry forms (lab entry guards its own form)."""
+        return (
+            self.start_cycle,
+            self.cycle_doses,
+            self.modify_dose,
+            self.adverse_event,
+            self.response,
+            self.end_of_cycle,
+        )
 
     def _reload(self, patient_id: int) -> None:
         self.window.reload_patient(patient_id)
@@ -357,6 +371,9 @@ class PatientActions:
     def _ae(self, pid: int, ae_id: int) -> QWidget | None:
         from clinic_app.gui import ae_entry
 
-        return ae_entry.open_ae_correction(
+        dialog = ae_entry.open_ae_correction(
             self.window, self.window.record, pid, ae_id, self.window.protocols
         )
+        if isinstance(dialog, QDialog):
+            guard_form(dialog)  # Esc asks before typed values are thrown away
+        return dialog
