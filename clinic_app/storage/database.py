@@ -282,6 +282,10 @@ class Record:
             "AND s.row_id = a.row_id AND s.voided_at IS NULL)",
             [after, *SIGNED_TABLES, *UNSIGNED_DECISION_KINDS],
         ).fetchall()
+        if any(table == "decisions" for table, _ in rows) and self._signed_decision(after):
+            # One decision, several rows (accepting "off study" also writes the off-study
+            # row): the signature on the decision covers the rows written with it.
+            rows = [row for row in rows if row[0] != "decisions"]
         if rows:
             from clinic_app.storage.permissions import PermissionDeniedError
 
@@ -291,6 +295,16 @@ class Record:
                 "by the investigator re-entering their password; it was not signed "
                 f"({table} row {row_id}). {NOTHING_LOST.capitalize()}."
             )
+
+
+    def _signed_decision(self, after: int) -> bool:
+        row = self.db.conn.execute(
+            "SELECT EXISTS (SELECT 1 FROM audit_log a JOIN signatures s ON s.table_name = "
+            "'decisions' AND s.row_id = a.row_id AND s.voided_at IS NULL WHERE a.id > ? "
+            "AND a.action = 'insert' AND a.table_name = 'decisions')",
+            [after],
+        ).fetchone()
+        return bool(row[0])
 
 
 # Tables whose new rows need a signature once the record has accounts (rules page: investigator

@@ -164,3 +164,26 @@ def test_signing_out_forgets_the_password_check(accounts: Path) -> None:
         rec.set_user(None)  # signed out (or the window was locked and someone else came)
         with pytest.raises(PermissionDeniedError, match="has not signed in with a password"):
             rec.set_user("dr.b")
+
+
+def test_one_signature_covers_the_rows_of_one_decision(accounts: Path) -> None:
+    """Accepting "off study" at the end of a cycle writes the phase decision and the off-study
+    decision together; the investigator signs the decision once. Alone, either is refused."""
+    from clinic_app.storage.rows import Decision, DecisionKind
+    from clinic_app.storage.signatures import MEANINGS, Signer
+
+    eid = _enrolment(accounts)
+
+    def decision(kind: DecisionKind) -> Decision:
+        return Decision(eid, kind, "Dr Bea Byrne", TODAY, {"cycle": 1}, "progression")
+
+    with open_database(accounts, daily_backup=False) as rec:
+        rec.repos.users.authenticate("dr.b", INV_PW)
+        rec.set_user("dr.b")
+        me = rec.repos.users.get("dr.b")
+        with rec.transaction(reason="end-of-cycle proposal accepted"):
+            phase = rec.repos.decisions.add(decision(DecisionKind.PHASE))
+            rec.repos.decisions.add(decision(DecisionKind.OFF_STUDY))
+            rec.repos.signatures.sign(Signer(me, MEANINGS["decisions"]), "decisions", phase)
+        with pytest.raises(PermissionDeniedError, match="must be signed"):
+            rec.repos.decisions.add(decision(DecisionKind.OFF_STUDY))
