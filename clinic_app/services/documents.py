@@ -390,7 +390,9 @@ def lab_grade(
         return None
     try:
         base = baseline_in_unit(baseline, lab)
-        return grade_lab(lab.test, lab.value, lab.unit, lab.lln, lab.uln, base, table=table)
+        return grade_lab(
+            lab.test, lab.value, lab.unit, lab.lln, lab.uln, base, table=table, facts=lab.fact_map
+        )
     except DomainError as exc:
         return exc.message
 

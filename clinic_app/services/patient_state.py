@@ -643,7 +643,16 @@ def _worst_lab_grades(
             continue
         try:
             base = baseline_in_unit(baseline_lab(history, lab.test, first_day), lab)
-            g = grade_lab(lab.test, lab.value, lab.unit, lab.lln, lab.uln, base, table=table)
+            g = grade_lab(
+                lab.test,
+                lab.value,
+                lab.unit,
+                lab.lln,
+                lab.uln,
+                base,
+                table=table,
+                facts=lab.fact_map,  # CTCAE clinical facts recorded with the result
+            )
         except DomainError as exc:
             missing.append(f"lab {lab.test} of {lab.collected_on} not graded: {exc.message}")
             continue

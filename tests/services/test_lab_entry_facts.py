@@ -56,3 +56,18 @@ def test_hypercalcaemia_with_hospitalisation_is_saved_as_grade_3(record: Record)
     (lab_id,) = save_panel(record, pid, [entry], AT, now=NOW)
     stored = record.repos.labs.get(lab_id).value
     assert stored.fact_map == {"hospitalisation_indicated": True}
+
+
+def test_printed_and_charted_grades_read_the_stored_facts(record: Record) -> None:
+    from clinic_app.core.ctcae import default_grading_table
+    from clinic_app.services.documents import lab_grade
+
+    entry = LabEntry(
+        "calcium_corrected", "2.7", "mmol/L", "2.15", "2.55", (("hospitalisation_indicated", True),)
+    )
+    pid = helpers.patient(record, "MRN-1", "Novak", "Jana")
+    (lab_id,) = save_panel(record, pid, [entry], AT, now=NOW)
+    stored = record.repos.labs.get(lab_id).value
+    graded = lab_grade(stored, None, default_grading_table())
+    # CTCAE v5.0 Hypercalcemia G3: hospitalization indicated (the value alone is grade 1).
+    assert not isinstance(graded, str) and graded is not None and graded.grade == 3

@@ -409,7 +409,14 @@ def grade_result(
     """The CTCAE v5.0 reading of one result (``baseline`` in the result's unit)."""
     try:
         graded: LabGrade = grade_lab(
-            lab.test, lab.value, lab.unit, lab.lln, lab.uln, baseline, table=grading
+            lab.test,
+            lab.value,
+            lab.unit,
+            lab.lln,
+            lab.uln,
+            baseline,
+            table=grading,
+            facts=lab.fact_map,
         )
     except DomainError as exc:
         # Tests without a CTCAE lab term (M-protein, FLC ...) and unknown tests are listed,
