@@ -92,7 +92,14 @@ class PatientActions:
         self.audit_action.setShortcut(QKeySequence("Ctrl+Shift+H"))
         self.audit_action.triggered.connect(self.open_audit_trail)
         self.audit_viewer: QWidget | None = None
-        for action in (self.batch_action, self.board_action, self.audit_action):
+        self.protocols_action = QAction("&Protocols…", window)
+        self.protocols_action.triggered.connect(self.open_protocols)
+        for action in (
+            self.batch_action,
+            self.board_action,
+            self.protocols_action,
+            self.audit_action,
+        ):
             window.addAction(action)
             trial.addAction(action)
         self._wire_chart_tabs()
@@ -299,6 +306,11 @@ class PatientActions:
         viewer.show()
         viewer.raise_()
         self.audit_viewer = viewer
+
+    def open_protocols(self) -> QWidget:
+        from clinic_app.gui.protocol_view import open_protocols
+
+        return open_protocols(self.window.protocols, self.window)
 
     def open_trial_board(self) -> None:
         from clinic_app.gui.trial_board import TrialBoardWindow

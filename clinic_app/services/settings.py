@@ -139,8 +139,8 @@ SETTINGS: tuple[SettingSpec, ...] = (
         Kind.PERCENT,
         Scope.RECORD,
         None,
-        "each protocol's [settings] weight_change_pct (10)",
-        "Rules §2: a weight change of this many percent or more since the weight behind the "
+        "each protocol's own value (10 %)",
+        "A weight change of this many percent or more since the weight behind the "
         "last BSA is flagged and must be acknowledged before a dose is confirmed.",
         minimum=Decimal("0.1"),
         maximum=WEIGHT_CHANGE_MAX,
@@ -151,8 +151,8 @@ SETTINGS: tuple[SettingSpec, ...] = (
         Kind.WHOLE,
         Scope.RECORD,
         None,
-        "each protocol's [settings] lab_max_age_days (3)",
-        "Rules §2: labs older than this many days before day 1 count as missing.",
+        "each protocol's own value (3 days)",
+        "Labs older than this many days before day 1 count as missing.",
         minimum=Decimal(0),
         maximum=Decimal(LAB_AGE_MAX_DAYS),
     ),

@@ -303,6 +303,12 @@ def _trial_board(record: Record, protocols: dict[str, Protocol]) -> QWidget:
     return TrialBoardWindow(record, protocols, today=TODAY, user="nurse.k")
 
 
+def _protocols_view(record: Record, protocols: dict[str, Protocol]) -> QWidget:
+    from clinic_app.gui.protocol_view import ProtocolsWindow
+
+    return ProtocolsWindow(protocols, None)
+
+
 WINDOWS: dict[str, Opener] = {
     "main window": _main_window,
     "locked main window": _locked,
@@ -330,6 +336,7 @@ WINDOWS: dict[str, Opener] = {
     "toxicity summary preview": _preview("toxicity_summary"),
     "morning batch": _batch,
     "trial board": _trial_board,
+    "protocols": _protocols_view,
 }
 # Dialogs where Save on an empty form shows the warnings (the longest the form gets).
 SAVE_TRIED = {

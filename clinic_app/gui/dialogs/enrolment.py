@@ -319,8 +319,10 @@ class EnrolmentDialog(QDialog):
         self.check = check
         self._show_numbers(check)
         self._show_problems(check)
-        self.notes.setText("\n".join(f"Note: {n}" for n in check.notes))
-        self.notes.setVisible(bool(check.notes))
+        # How the protocol text was read is for trial staff (Trial ▸ Protocols…), not here.
+        notes = [n for n in check.notes if n not in protocol.readings]
+        self.notes.setText("\n".join(f"Note: {n}" for n in notes))
+        self.notes.setVisible(bool(notes))
         self.ok_button.setEnabled(check.ok)
 
     def _show_numbers(self, check: EnrolmentCheck) -> None:
