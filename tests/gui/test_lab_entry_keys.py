@@ -11,11 +11,18 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QAbstractButton, QApplication, QDialogButtonBox, QLabel
+from PySide6.QtWidgets import (
+    QAbstractButton,
+    QApplication,
+    QDialogButtonBox,
+    QLabel,
+    QMessageBox,
+)
 from pytestqt.qtbot import QtBot
 
 from clinic_app.gui import drafts
 from clinic_app.gui.lab_entry import LabEntryDialog, to_qdatetime
+from clinic_app.services.lab_entry import LabEntry, check_entry
 from clinic_app.storage.database import Record, open_database
 from tests.services import helpers
 
@@ -53,9 +60,9 @@ def labs_in(record: Record) -> int:
     return int(record.db.execute("SELECT count(*) FROM labs").fetchone()[0])
 
 
-def button(box: QAbstractButton | None, parent: object, text: str) -> QAbstractButton:
-    assert dialog is not None
-    found = [b for b in parent.buttons() if b.text() == text]  # type: ignore[attr-defined]
+def button(box: QMessageBox, text: str) -> QAbstractButton:
+    """The question's button with ``text`` (as a person reads it)."""
+    found = [b for b in box.buttons() if b.text() == text]
     assert found, text
     return found[0]
 
@@ -87,11 +94,11 @@ def test_ctrl_enter_with_a_grade_4_asks_in_one_line_then_saves(
     assert question is not None
     # ANC 0.4 < 0.5: CTCAE v5.0 neutrophil count decreased grade 4, said in one line.
     assert question.text() == "ANC 0.4 ×10⁹/L: Neutrophil count decreased grade 4. Save?"
-    qtbot.mouseClick(button(None, question, "&Go back"), Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(button(question, "&Go back"), Qt.MouseButton.LeftButton)
     assert labs_in(record) == 0 and dialog.isVisible()
     dialog.buttons.button(QDialogButtonBox.StandardButton.Save).click()
     assert dialog.question is not None
-    qtbot.mouseClick(button(None, dialog.question, "&Save"), Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(button(dialog.question, "&Save"), Qt.MouseButton.LeftButton)
     assert labs_in(record) == 1 and dialog.result() == LabEntryDialog.DialogCode.Accepted
 
 
@@ -111,11 +118,11 @@ def test_escape_with_typed_values_asks_first(
     qtbot.keyClicks(anc, "0.4")
     qtbot.keyClick(anc, Qt.Key.Key_Escape)
     assert dialog.isVisible() and dialog.question is not None
-    qtbot.mouseClick(button(None, dialog.question, "&Keep editing"), Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(button(dialog.question, "&Keep editing"), Qt.MouseButton.LeftButton)
     assert dialog.isVisible() and anc.text() == "0.4"
     qtbot.keyClick(anc, Qt.Key.Key_Escape)
     assert dialog.question is not None
-    qtbot.mouseClick(button(None, dialog.question, "&Discard them"), Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(button(dialog.question, "&Discard them"), Qt.MouseButton.LeftButton)
     assert not dialog.isVisible() and labs_in(record) == 0
 
 
@@ -196,6 +203,9 @@ def test_names_and_units_are_the_clinical_labels(dialog: LabEntryDialog) -> None
         assert internal not in texts and internal not in units
     assert "µmol/L" in units and "×10⁹/L" in units and "×10³/µL" in units
     assert "Calcium, corrected for albumin:" in texts
+    # A unit refusal names the units as the form shows them, not the stored keys.
+    refusal = check_entry(LabEntry("creatinine", "1.1", "mmol/L")).errors["unit"]
+    assert refusal == "Choose the unit for Creatinine (µmol/L, mg/dL)."
 
 
 def test_no_refusal_on_an_empty_form_until_touched_or_save(
@@ -230,7 +240,7 @@ def test_hospitalisation_ticked_makes_hypercalcaemia_grade_3_and_is_stored(
     assert "Hypercalcemia: grade 3" in row.grade.text()
     qtbot.keyClick(row.value, Qt.Key.Key_Return, CTRL)
     assert dialog.question is not None and "grade 3" in dialog.question.text()
-    qtbot.mouseClick(button(None, dialog.question, "&Save"), Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(button(dialog.question, "&Save"), Qt.MouseButton.LeftButton)
     (stored,) = record.repos.labs.for_patient(dialog.patient_id)
     assert stored.fact_map == {"hospitalisation_indicated": True}
 
