@@ -139,6 +139,15 @@ class CycleStartDialog(QDialog):
         self.ok_button = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
         self.ok_button.setText(f"&Start cycle {self.context.number}")
         self.ok_button.setDefault(True)
+        # Missing or old labs are entered from here; the form re-reads them when that closes.
+        self.labs_button = self.buttons.addButton(
+            "Enter &labs…", QDialogButtonBox.ButtonRole.ActionRole
+        )
+        self.labs_button.setObjectName("enter_labs")
+        self.labs_button.setAutoDefault(False)
+        self.labs_button.setToolTip("Open the lab form for this patient; the checks update after.")
+        self.labs_button.clicked.connect(self.enter_labs)
+        self.lab_dialog: QDialog | None = None
 
         self.plan_model = TextTableModel(("Day", "Date", "Drug", "Dose", "Units", "Route"), self)
         self.plan_table.setModel(self.plan_model)
@@ -190,6 +199,24 @@ class CycleStartDialog(QDialog):
         self.resize(
             min(width, available.width() * 9 // 10), min(height, available.height() * 9 // 10)
         )
+
+    def enter_labs(self) -> QDialog:
+        """Open lab entry for this patient; when it closes, read the labs again and re-check."""
+        from clinic_app.gui import lab_entry
+
+        dialog = lab_entry.open_lab_entry(self, self.record, self.patient_id)
+        dialog.finished.connect(self._labs_entered)
+        self.lab_dialog = dialog
+        return dialog
+
+    def _labs_entered(self) -> None:
+        self.lab_dialog = None
+        try:
+            self.context = gather_start(self.record, self.patient_id, self.protocols)
+        except StorageError as exc:
+            show_storage_error(self, exc)
+            return
+        self.recheck()
 
     # -- options ------------------------------------------------------------------------------
     def _build_options(self) -> None:
@@ -251,12 +278,18 @@ class CycleStartDialog(QDialog):
         if check.planned_start is None:
             self.planned_text.setText("")
             return
-        delay = (
-            f"{WARNING_SIGN} {check.delay_days} day(s) late: give the reason."
-            if check.delay_days
-            else "on time."
+        # Say how the day 1 in the date field relates to the plan, so the two always agree.
+        day1 = from_qdate(self.start.date())
+        planned = check.planned_start
+        if check.delay_days:
+            delay = f"{WARNING_SIGN} {check.delay_days} day(s) late: give the reason."
+        elif day1 < planned:
+            delay = f"{(planned - day1).days} day(s) before the planned day."
+        else:
+            delay = "on time."
+        self.planned_text.setText(
+            f"Planned for {planned.isoformat()}; day 1 {day1.isoformat()} is {delay}"
         )
-        self.planned_text.setText(f"Planned for {check.planned_start.isoformat()}; {delay}")
         self.delay_reason.setEnabled(bool(check.delay_days))
 
     def _show_labs(self, check: StartCheck) -> None:
@@ -367,6 +400,10 @@ class CycleStartDialog(QDialog):
             show_error(label, "\n".join(messages) if messages else None)
             if len(messages) > 1:
                 label.setText("\n".join(f"{WARNING_SIGN} {m}" for m in messages))
+        height = self.errors["height_cm"]
+        if check.height_note and not check.messages("height_cm"):
+            height.setText(f"{WARNING_SIGN} {check.height_note}")
+            height.setVisible(True)
         if check.ok:
             extra = " The override is recorded as a decision." if check.failed_conditions else ""
             self.status.setText(

@@ -174,6 +174,8 @@ class StartContext:
     decisions: tuple[Decision, ...]
     previous_undocumented: int = 0
     """Doses of the previous cycle still only planned (no given/held/missed recorded)."""
+    latest_height_on: date | None = None
+    """When ``latest_height_cm`` was measured (the form pre-fills it)."""
     target_recorded_doses: int = 0
     """Doses of the planned target row already recorded as given/held/missed."""
     blocking: tuple[Problem, ...] = ()
@@ -218,6 +220,8 @@ class StartCheck:
     options: tuple[OptionChoice, ...] = ()
     elected: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
+    height_note: str = ""
+    """Set when the height is the one carried from a measurement older than the window."""
 
     @property
     def ok(self) -> bool:
@@ -273,6 +277,7 @@ def gather_start(
     labs_ = tuple(repos.labs.for_patient(patient_id))
     measurements = repos.measurements.for_patient(patient_id)
     heights = [m.height_cm for m in measurements if m.height_cm is not None]
+    height_days = [m.measured_on for m in measurements if m.height_cm is not None]
     enrolment = open_enrolment(record, patient_id)
     empty = StartContext(
         patient=patient,
@@ -287,6 +292,7 @@ def gather_start(
         latest_height_cm=heights[-1] if heights else None,
         modifications=(),
         decisions=(),
+        latest_height_on=height_days[-1] if height_days else None,
     )
     if enrolment is None:
         return _blocked(
@@ -351,6 +357,7 @@ def gather_start(
         decisions=tuple(repos.decisions.for_enrolment(enrolment.id)),
         previous_undocumented=undocumented,
         target_recorded_doses=recorded,
+        latest_height_on=height_days[-1] if height_days else None,
     )
 
 
@@ -493,6 +500,22 @@ def check_start(context: StartContext, request: StartRequest, today: date) -> St
         options=choices,
         elected=tuple(sorted(elected)),
         notes=tuple(notes),
+        height_note=_height_note(context, request, protocol.settings.lab_max_age_days),
+    )
+
+
+def _height_note(context: StartContext, request: StartRequest, max_age: int) -> str:
+    """Name a height carried from a measurement older than the protocol's window (rules §2)."""
+    on = context.latest_height_on
+    if on is None or request.height_cm is None or request.height_cm != context.latest_height_cm:
+        return ""
+    age = (request.start - on).days
+    if age <= max_age:
+        return ""
+    return (
+        f"The height {format_number(request.height_cm)} cm is from {on.isoformat()}, {age} days "
+        f"before day 1 (older than the protocol's {max_age}-day window): measure it again if it "
+        "may have changed."
     )
 
 
@@ -556,6 +579,17 @@ def _body(
         refuse("weight_kg", "Enter today's weight in kg.")
     if measured_on > today:
         refuse("measured_on", "The measurement date is in the future.")
+    # Rules §2: results older than the protocol's window (lab_max_age_days, a clinic setting)
+    # count as missing; the weight sets BSA and CrCl, hence the doses, so the same window holds.
+    max_age = protocol.settings.lab_max_age_days
+    weight_age = (request.start - measured_on).days
+    if weight_age > max_age:
+        refuse(
+            "measured_on",
+            f"The weight is dated {measured_on.isoformat()}, {weight_age} days before day 1: "
+            f"older than the protocol's {max_age}-day window. Weigh the patient and enter "
+            "today's date, or correct the date.",
+        )
     if request.height_cm is None or request.weight_kg is None:
         return None, None, None, ""
     try:
