@@ -308,6 +308,14 @@ class DoseOutcomeDialog(QDialog):
 
 
 # -- dose modification (Designer form) ------------------------------------------------------------
+_FIELD_WORDS = {
+    "new_dose": "the new dose",
+    "effective_day": "the day it takes effect",
+    "reason": "the reason",
+    "decided_by": "who decided",
+}
+
+
 class DoseModificationDialog(QDialog):
     """Drug, new dose from the ladder, reason, who, and from which day it takes effect."""
 
@@ -354,6 +362,8 @@ class DoseModificationDialog(QDialog):
         self.effective_next.setText(f"From the ne&xt cycle ({view.number + 1})")
         self.decided_by.setText(record.app_user or "")
         self._choices: dict[str, LadderChoice] = {}
+        # A warning shows under a field once the user has been there, not on an empty form.
+        self.touched: set[str] = {"drug"}
         self._fill_drugs(drug)
         self.drug.currentIndexChanged.connect(self._fill_steps)
         for radio in (self.effective_next, self.effective_this):
@@ -362,6 +372,13 @@ class DoseModificationDialog(QDialog):
         self.new_dose.currentIndexChanged.connect(self.recheck)
         self.reason.textChanged.connect(self.recheck)
         self.decided_by.textChanged.connect(self.recheck)
+        for name, signal in (
+            ("new_dose", self.new_dose.activated),
+            ("reason", self.reason.textEdited),
+            ("decided_by", self.decided_by.textEdited),
+            ("effective_day", self.effective_day.valueChanged),
+        ):
+            signal.connect(lambda *_a, n=name: (self.touched.add(n), self.recheck()))
         self.buttons.accepted.connect(self.save)
         self.buttons.rejected.connect(self.reject)
         self._effective_changed()
@@ -420,10 +437,11 @@ class DoseModificationDialog(QDialog):
         except DomainError as exc:
             problems = {exc.field or "drug": exc.message}
         for name, label in self.errors.items():
-            show_error(label, problems.get(name))
+            show_error(label, problems.get(name) if name in self.touched else None)
         self.ok_button.setEnabled(not problems)
+        waiting = [_FIELD_WORDS.get(n, n) for n in problems if n not in self.touched]
         if problems:
-            self.status.setText("")
+            self.status.setText(f"To save, fill in: {', '.join(waiting)}." if waiting else "")
         else:
             r = self.request()
             assert r.new_dose is not None

@@ -204,10 +204,15 @@ def test_modification_form_refuses_and_then_saves(
     ]
     assert m.effective_next.isChecked()
     assert m.decided_by.text() == "Dr Novak"
-    assert m.errors["reason"].text() == "⚠ Give the reason for the modification."
+    # Untouched: no warning under the reason yet; the line above the buttons says what is needed.
+    assert not m.errors["reason"].isVisible()
+    assert m.status.text() == "To save, fill in: the reason."
     assert not m.ok_button.isEnabled()
     qtbot.keyClick(m.reason, Qt.Key.Key_Return)
     assert count(record, "dose_modifications") == 0
+    qtbot.keyClicks(m.reason, "x")
+    qtbot.keyClick(m.reason, Qt.Key.Key_Backspace)  # typed and erased: now it is said
+    assert m.errors["reason"].text() == "⚠ Give the reason for the modification."
     qtbot.keyClicks(m.reason, "grade 4 neutropenia")
     assert "Lenalidomide 25 mg → 20 mg from cycle 2" in m.status.text()
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
