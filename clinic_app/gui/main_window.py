@@ -453,11 +453,20 @@ class MainWindow(QMainWindow):
         if geometry is not None:
             self.restoreGeometry(geometry)
         else:
-            # First start: a size from the font, not fixed pixels.
+            # First start: a size from the font, within the screen (a laptop's 1366x768 too).
             metrics = self.fontMetrics()
-            self.resize(metrics.averageCharWidth() * 170, metrics.height() * 45)
-            left = metrics.averageCharWidth() * 80
-            self.splitter.setSizes([left, max(self.width() - left, left)])
+            available = self.screen().availableGeometry()
+            width = max(metrics.averageCharWidth() * 170, available.width() * 19 // 20)
+            height = max(metrics.height() * 45, available.height() * 9 // 10)
+            width, height = min(width, available.width()), min(height, available.height())
+            self.resize(width, height)
+            self.move(
+                available.x() + (available.width() - width) // 2,
+                available.y() + (available.height() - height) // 3,
+            )
+            left = min(self.patient_list.wanted_width(), width * 9 // 20)
+            self.splitter.setSizes([left, max(width - left, left)])
+        self._fit_to_screen()
         state = self.settings.value("window/splitter")
         if state is not None:
             self.splitter.restoreState(state)
@@ -472,6 +481,14 @@ class MainWindow(QMainWindow):
                 stored = None
             if stored is not None:
                 self._pending_patient = stored.id  # opened once the list has loaded
+
+    def _fit_to_screen(self) -> None:
+        """A window saved on a larger screen is shrunk to this one, never left hanging off it."""
+        available = self.screen().availableGeometry()
+        width = min(self.width(), available.width())
+        height = min(self.height(), available.height())
+        if (width, height) != (self.width(), self.height()):
+            self.resize(width, height)
 
     def _last_patient_key(self) -> str | None:
         """The settings key of this record's last patient (None: the record has no identity)."""

@@ -73,7 +73,12 @@ def search_key(row: PatientRow) -> str:
 
 def name_collator(locale: QLocale | None = None) -> QCollator:
     """Alphabetical order as a reader of ``locale`` (default: the app's locale) expects it."""
-    collator = QCollator(locale if locale is not None else QLocale())
+    chosen = locale if locale is not None else QLocale()
+    if chosen.language() == QLocale.Language.C:
+        # The "C" locale (no language set) would sort by code point, Å after Z: a reader of
+        # an unset locale is best served by the common (English) alphabetical order.
+        chosen = QLocale(QLocale.Language.English, QLocale.Country.UnitedStates)
+    collator = QCollator(chosen)
     collator.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
     collator.setNumericMode(True)  # "Family2" before "Family10"
     return collator
@@ -409,11 +414,27 @@ class PatientListView(QWidget):
         for column, sample in samples.items():
             self.table.setColumnWidth(column, metrics.horizontalAdvance(sample) + 16)
 
+    def wanted_width(self) -> int:
+        """Room for every column but the flags (which stretch), with the scroll bar."""
+        columns = sum(self.table.columnWidth(c) for c in range(COL_FLAGS))
+        bar = self.table.verticalScrollBar().sizeHint().width()
+        return columns + bar + 2 * self.table.frameWidth() + 8
+
+    def _fit_columns(self) -> None:
+        # Wide enough for what the first rows hold (no elided names or phases), never narrower
+        # than the font-based defaults.
+        defaults = [self.table.columnWidth(c) for c in range(COL_FLAGS)]
+        for column in range(COL_FLAGS):
+            self.table.resizeColumnToContents(column)
+            if self.table.columnWidth(column) < defaults[column]:
+                self.table.setColumnWidth(column, defaults[column])
+
     # -- data ---------------------------------------------------------------------------------
     def set_rows(self, rows: Sequence[PatientRow]) -> None:
         self.model.set_rows(rows)
         if self.proxy.filtering:
             self.model.fetch_all()
+        self._fit_columns()
         self._follow_chosen()
         self._update_count()
 

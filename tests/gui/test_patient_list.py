@@ -209,3 +209,11 @@ def test_upsert_beyond_the_fetched_rows_waits_for_the_next_fetch() -> None:
     model.fetch_all()
     at = model.source_row_of(999)
     assert at is not None and model.row_at(at - 1).family_name == "Family00400"
+
+
+def test_an_unset_locale_still_sorts_like_a_reader() -> None:
+    # The "C" locale would sort by code point (Å after Z); readers expect Å with A.
+    names = ["Zelenka", "Åberg", "Adams"]
+    model = PatientListModel(locale=QLocale("C"))
+    model.set_rows([replace(BASE, patient_id=i, family_name=n) for i, n in enumerate(names, 1)])
+    assert [model.row_at(i).family_name for i in range(3)] == ["Åberg", "Adams", "Zelenka"]

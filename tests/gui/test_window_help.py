@@ -150,3 +150,14 @@ def test_a_saved_message_survives_the_list_reload(
     window.refresh()
     qtbot.waitUntil(lambda: not window.loading, timeout=15000)
     assert window.statusBar().currentMessage() == "Lab results saved."
+
+
+def test_first_start_opens_sized_to_the_screen(
+    qtbot: QtBot, record: Record, protocols: dict[str, Protocol], settings: QSettings
+) -> None:
+    window = make_window(qtbot, record, protocols, settings)
+    available = window.screen().availableGeometry()
+    # Within the screen (offscreen: 800 x 600), and using most of it.
+    assert window.width() <= available.width() and window.height() <= available.height()
+    assert window.width() >= available.width() * 9 // 10
+    assert window.height() >= available.height() * 8 // 10
