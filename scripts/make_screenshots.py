@@ -19,7 +19,6 @@ from PySide6.QtWidgets import QApplication, QWidget
 
 from clinic_app.core.protocol_loader import load_protocols
 from clinic_app.gui.app import application
-from clinic_app.services import settings as st
 from clinic_app.services.demo import generate_demo
 from clinic_app.storage.database import Record, open_database
 
@@ -64,8 +63,7 @@ def main() -> int:
     with open_database(work / "demo.sqlite3", daily_backup=False) as record:
         # Seed 2: seed 1 with 40 patients currently gives a 3+3 record the board refuses (reported).
         generate_demo(record, patients=40, seed=SEED, today=TODAY)
-        st.set_value(record, st.CLINIC_NAME, "Haematology Day Unit", reason="guide screenshots")
-        st.set_value(record, st.CLINIC_PHONE, "+44 20 7946 0000", reason="guide screenshots")
+        # The demo record names a fictitious clinic (555-0100) itself, as a newcomer sees it.
         take_all(record, config, work)
     return 0
 
@@ -82,7 +80,12 @@ def take_all(record: Record, config: Path, work: Path) -> None:
         settle(0.05)
     proxy = window.patient_list.proxy
     if proxy.rowCount():
-        window.patient_list.table.setCurrentIndex(proxy.index(min(2, proxy.rowCount() - 1), 0))
+        # Chosen as a person chooses: the row, then Enter (a current row alone opens nothing).
+        table = window.patient_list.table
+        index = proxy.index(min(2, proxy.rowCount() - 1), 0)
+        table.setCurrentIndex(index)
+        table.chosen.emit(index)
+        settle(1.0)
     save(window, "main-window.png")
 
     def patient_id() -> int:
@@ -105,7 +108,6 @@ def take_all(record: Record, config: Path, work: Path) -> None:
         from clinic_app.gui.trial_board import TrialBoardWindow
 
         board = TrialBoardWindow(record, protocols, today=TODAY)
-        board.resize(1300, 860)
         save(board, "trial-board.png")
         board.close()
 
@@ -119,6 +121,60 @@ def take_all(record: Record, config: Path, work: Path) -> None:
             save(dialog, f"settings-{name}.png")
         dialog.close()
 
+    def protocols_view() -> None:
+        from clinic_app.gui.protocol_view import ProtocolsWindow
+
+        view = ProtocolsWindow(protocols, window)
+        save(view, "protocols.png")
+        view.close()
+
+    def enrolment() -> None:
+        from clinic_app.core.records import Patient, Sex
+        from clinic_app.gui.dialogs.enrolment import EnrolmentDialog
+
+        pid = record.repos.patients.add(
+            Patient("NEW-0001", "Lindqvist", "Åsa", date(1958, 4, 2), Sex.FEMALE),
+            reason="guide screenshots",
+        )
+        dialog = EnrolmentDialog(record, protocols, pid, window, today=lambda: TODAY)
+        save(dialog, "enrolment.png")
+        dialog.close()
+
+    def new_patient() -> None:
+        from clinic_app.gui.dialogs.new_patient import NewPatientDialog
+
+        dialog = NewPatientDialog(record, window, today=lambda: TODAY)
+        dialog.show()
+        dialog.buttons.accepted.emit()  # Save on the empty form: each field says what it needs
+        save(dialog, "new-patient.png")
+        dialog.close()
+
+    def documents_tab() -> None:
+        tabs = getattr(window.chart, "tabs", None)
+        if tabs is None:
+            raise RuntimeError("the chart has no tabs")
+        tabs.setCurrentWidget(tabs.documents)
+        save(window, "documents-tab.png")
+        tabs.setCurrentWidget(tabs.labs)
+        save(window, "labs-tab.png")
+
+    def history() -> None:
+        from clinic_app.gui.history import HistoryDialog
+
+        pid = patient_id()
+        lab = record.db.execute("SELECT min(id) FROM labs WHERE patient_id = ?", [pid]).fetchone()
+        patient = record.repos.patients.get(pid).value
+        dialog = HistoryDialog(
+            record, record.repos.labs, int(lab[0]), f"{patient.full_name}, MRN {patient.mrn}"
+        )
+        save(dialog, "item-history.png")
+        dialog.close()
+
+    shoot("documents tab", documents_tab)
+    shoot("history", history)
+    shoot("protocols", protocols_view)
+    shoot("new patient", new_patient)
+    shoot("enrolment", enrolment)
     shoot("lab entry", lab_entry)
     shoot("trial board", trial_board)
     shoot("settings", settings_tabs)

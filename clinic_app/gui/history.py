@@ -49,12 +49,15 @@ _UNIT_SUFFIXES = {
     "_ml_min": "mL/min",
 }
 _WORDS = {"m_protein": "M-protein", "flc": "FLC", "ae": "adverse event", "dlt": "DLT"}
+_NAMES = {"lln": "lower limit of normal", "uln": "upper limit of normal", "test": "test"}
 
 Index = QModelIndex | QPersistentModelIndex
 
 
 def field_label(key: str) -> str:
     """A column as a chart says it: ``serum_m_protein_g_dl`` -> ``serum M-protein (g/dL)``."""
+    if key in _NAMES:
+        return _NAMES[key]
     unit = ""
     for suffix, text in _UNIT_SUFFIXES.items():
         if key.endswith(suffix):
@@ -120,7 +123,18 @@ def item_summary(noun: str, row: dict[str, Any]) -> str:
     return f"{noun[:1].upper()}{noun[1:]}: " + ", ".join(parts)
 
 
+def _lab_text(row: dict[str, Any]) -> str:
+    """A lab result as entered: ``Creatinine 101 µmol/L (normal 45–90)``."""
+    text = f"{_test_name(str(row['test']))} {row['value']} {unit_label(str(row.get('unit', '')))}"
+    if row.get("lln") is not None and row.get("uln") is not None:
+        text += f" (normal {row['lln']}–{row['uln']})"
+    return text
+
+
 def change_text(entry: AuditEntry) -> str:
+    new = entry.new or {}
+    if entry.action == "insert" and "test" in new and "value" in new:
+        return _lab_text(new)
     if entry.action == "insert":
         return "; ".join(f"{field_label(k)} {value_text(k, v)}" for k, v in _shown(entry.new or {}))
     if entry.action == "void":

@@ -149,6 +149,10 @@ def test_labs_newest_first_with_the_time(panel: ChartPanel, record: Record) -> N
     shown = [labs.model.row(i).values[0] for i in range(labs.row_count())]
     assert shown == sorted(shown, reverse=True)  # ISO date and time sort as text
     assert all(len(text) == len("2024-01-01 08:30") and text[10] == " " for text in shown)
+    # Clinical names and units, never catalogue keys: "ANC", "×10⁹/L", not "anc", "10^9/L".
+    tests = {labs.model.row(i).values[1] for i in range(labs.row_count())}
+    values = " ".join(labs.model.row(i).values[2] for i in range(labs.row_count()))
+    assert "anc" not in tests and "10^9" not in values
 
 
 def test_documents_tab_prints_the_chosen_document_and_cycle(

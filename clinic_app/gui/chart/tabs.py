@@ -35,7 +35,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from clinic_app.core.errors import DomainError
 from clinic_app.core.ismp import format_number
+from clinic_app.core.labs import lab_test, unit_label
 from clinic_app.core.records import DoseEvent, DoseStatus
 from clinic_app.gui.chart.timeline import AE, CYCLE, DOSE, LAB, MODIFICATION, RESPONSE
 from clinic_app.gui.chart.timeline_model import CycleSpan, TimelineData
@@ -213,6 +215,15 @@ class RowsTable(QWidget):
 
 def _day(value: Any) -> str:
     return f"{value.day} {value.strftime('%b')} {value.year}" if value is not None else ""
+
+
+def _test_name(key: str) -> str:
+    """The test as the lab form names it (``ANC``), never the catalogue key (``anc``)."""
+    try:
+        test = lab_test(key)
+    except DomainError:
+        return key
+    return test.abbreviation or test.name
 
 
 def _sampled(moment: datetime) -> str:
@@ -430,8 +441,8 @@ class ChartTabs(QTabWidget):
                     TableRow(
                         (
                             _sampled(lab.collected_at),
-                            lab.test,
-                            f"{format_number(lab.value)} {lab.unit}",
+                            _test_name(lab.test),
+                            f"{format_number(lab.value)} {unit_label(lab.unit)}",
                             graded.term or "—",
                             f"⚠ {grade}" if severe else grade,
                             graded.explanation,
