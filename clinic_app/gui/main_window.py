@@ -25,6 +25,7 @@ from PySide6.QtGui import QAction, QCloseEvent, QKeyEvent, QKeySequence
 from PySide6.QtWidgets import (
     QLabel,
     QMainWindow,
+    QMenu,
     QMessageBox,
     QProgressBar,
     QProgressDialog,
@@ -428,7 +429,7 @@ class MainWindow(QMainWindow):
         self.workflows = PatientActions(self, bar)
         for menu_action in bar.actions():
             menu = menu_action.menu()
-            if menu is not None:
+            if isinstance(menu, QMenu):
                 menu.setToolTipsVisible(True)  # a greyed item says why on hover
         help_menu = bar.addMenu("&Help")
         self.guide_action = self._action(
