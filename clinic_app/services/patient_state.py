@@ -270,8 +270,11 @@ def list_patient_rows(
         except DomainError as exc:
             notes[pid].append(f"Lab of {on} not graded: {exc.message}")
             continue
-        # The grade is a pure function of these six values, which repeat across patients.
-        key = (lab["test"], lab["value"], lab["unit"], lab["lln"], lab["uln"], base)
+        # CTCAE clinical facts recorded with the result (hypercalcaemia with hospitalisation
+        # indicated is grade 3).
+        facts = record.repos.labs.decode(lab).facts
+        # The grade is a pure function of these values, which repeat across patients.
+        key = (lab["test"], lab["value"], lab["unit"], lab["lln"], lab["uln"], base, facts)
         graded = grades.get(key)
         if graded is None:
             try:
@@ -283,6 +286,7 @@ def list_patient_rows(
                     None if lab["uln"] is None else Decimal(lab["uln"]),
                     base,
                     table=table,
+                    facts=dict(facts),
                 )
             except DomainError as exc:
                 notes[pid].append(f"Lab of {on} not graded: {exc.message}")

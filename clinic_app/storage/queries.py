@@ -116,7 +116,8 @@ def labs_since_current_cycle(
         _current(patient_id)
         + """
         SELECT l.id, l.patient_id, l.test, l.value, l.unit, l.value_si, l.lln, l.uln,
-               l.collected_at
+               l.collected_at, l.symptomatic, l.intervention_indicated,
+               l.hospitalisation_indicated, l.life_threatening
         FROM labs l JOIN cur ON cur.patient_id = l.patient_id
         WHERE l.voided_at IS NULL
           AND l.collected_at >= date(cur.cycle_start, '-' || :days || ' days')

@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -15,6 +17,7 @@ from tests.services import helpers
 
 NOW = datetime(2025, 3, 10, 12, 0, tzinfo=UTC)
 AT = datetime(2025, 3, 10, 8, 30, tzinfo=UTC)
+D = Decimal
 
 
 @pytest.fixture
@@ -71,3 +74,32 @@ def test_printed_and_charted_grades_read_the_stored_facts(record: Record) -> Non
     graded = lab_grade(stored, None, default_grading_table())
     # CTCAE v5.0 Hypercalcemia G3: hospitalization indicated (the value alone is grade 1).
     assert not isinstance(graded, str) and graded is not None and graded.grade == 3
+
+
+def test_patient_list_flags_hypercalcaemia_with_hospitalisation(record: Record) -> None:
+    from datetime import date
+
+    from clinic_app.core.protocol_loader import load_protocols
+    from clinic_app.core.records import LabResult, Phase
+    from clinic_app.services.patient_state import list_patient_rows
+
+    pid = helpers.patient(record, "MRN-CA", "Flag", "Calcium")
+    eid = helpers.enrol(record, pid, "dextr", date(2024, 2, 26))
+    helpers.cycle(record, eid, 1, Phase.INDUCTION, date(2024, 3, 4), date(2024, 3, 4))
+    at = datetime(2024, 3, 12, 8, 0, tzinfo=UTC)
+    two_seven = LabResult(
+        "calcium_corrected", D("2.7"), "mmol/L", at, D("2.7"), D("2.15"), D("2.55")
+    )
+    with record.transaction(reason="test"):
+        record.repos.labs.add(pid, two_seven)
+
+    def flagged() -> bool:
+        (row,) = list_patient_rows(record, date(2024, 3, 20), load_protocols())
+        return row.severe_toxicity
+
+    # 2.7 > ULN 2.55, <= 2.9: grade 1 by the value alone, no flag.
+    assert not flagged()
+    with record.transaction(reason="test"):
+        record.repos.labs.add(pid, replace(two_seven, facts=(("hospitalisation_indicated", True),)))
+    # CTCAE v5.0 Hypercalcemia G3: hospitalization indicated -> grade 3, flagged.
+    assert flagged()
