@@ -9,7 +9,7 @@ The same form corrects or voids one saved result (:func:`open_lab_correction`), 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import pairwise
 
@@ -91,6 +91,8 @@ class LabRow:
     confirm: QCheckBox
     facts: dict[str, QCheckBox]
     """The CTCAE clinical facts asked for this test; unticked = not known (stored as NULL)."""
+    known_absent: set[str] = field(default_factory=set)
+    """Facts a corrected result recorded as absent; kept while their box stays unticked."""
 
     def entry(self) -> LabEntry:
         return LabEntry(
@@ -99,7 +101,11 @@ class LabRow:
             str(self.unit.currentData()),
             self.lln.text(),
             self.uln.text(),
-            tuple((fact, True) for fact, box in self.facts.items() if box.isChecked()),
+            tuple(
+                (fact, box.isChecked())
+                for fact, box in self.facts.items()
+                if box.isChecked() or fact in self.known_absent
+            ),
         )
 
     def side_fields(self) -> list[QWidget]:
@@ -330,6 +336,12 @@ class LabEntryDialog(QDialog):
         row.value.setText(plain_number(lab.value))
         row.lln.setText("" if lab.lln is None else plain_number(lab.lln))
         row.uln.setText("" if lab.uln is None else plain_number(lab.uln))
+        # The facts recorded with the result come back with it, so a correction keeps them.
+        for fact, present in lab.facts:
+            if present and fact in row.facts:
+                row.facts[fact].setChecked(True)
+            elif not present:
+                row.known_absent.add(fact)
         local = lab.collected_at.astimezone().replace(tzinfo=None)
         self.collected_at.setDateTime(to_qdatetime(local))
         self.void_button = self.buttons.addButton(

@@ -260,3 +260,26 @@ def test_fits_1366x768_with_its_buttons_visible(qtbot: QtBot, dialog: LabEntryDi
         fresh = open_form(qtbot, dialog.record, dialog.patient_id)
         frame = fresh.frameGeometry()
         assert frame.width() <= screen.width() and frame.height() <= screen.height()
+
+
+def test_a_correction_keeps_the_recorded_facts(qtbot: QtBot, record: Record) -> None:
+    from clinic_app.services.lab_entry import save_panel
+
+    pid = helpers.patient(record, "MRN-79", "Novak", "Eva")
+    at = datetime(2025, 3, 10, 8, 30, tzinfo=UTC)
+    facts = (("hospitalisation_indicated", True), ("symptomatic", False))
+    entry = LabEntry("calcium_corrected", "2.7", "mmol/L", "2.15", "2.55", facts)
+    (lab_id,) = save_panel(record, pid, [entry], at, now=NOW)
+    dlg = LabEntryDialog(record, pid, lab_id=lab_id, now=lambda: NOW)
+    qtbot.addWidget(dlg)
+    dlg.show()
+    row = dlg.rows["calcium_corrected"]
+    assert row.facts["hospitalisation_indicated"].isChecked()
+    row.value.setFocus()
+    row.value.selectAll()
+    qtbot.keyClicks(row.value, "2.75")
+    qtbot.keyClicks(dlg.reason, "transcription error")
+    qtbot.keyClick(dlg.reason, Qt.Key.Key_Return, CTRL)
+    stored = record.repos.labs.get(lab_id)
+    assert stored.version == 2
+    assert stored.value.fact_map == {"hospitalisation_indicated": True, "symptomatic": False}
