@@ -162,6 +162,8 @@ class NewPatientDialog(QDialog):
         for name, edit in self.edits.items():
             edit.textEdited.connect(lambda _text, n=name: self._touched.add(n))
         self._update_title()
+        # Wide enough that a warning fits on a line or two and placeholders are not cut.
+        self.setMinimumWidth(80 * self.fontMetrics().averageCharWidth())
         self.edits["mrn"].setFocus()
 
     # -- form ---------------------------------------------------------------------------------
