@@ -405,7 +405,7 @@ class _Outcome:
 
 def grade_lab(
     test: str,
-    value: Decimal,
+    value: Decimal | None,
     unit: str,
     lln: Decimal | None = None,
     uln: Decimal | None = None,

@@ -211,6 +211,6 @@ def test_hypomagnesaemia_in_mmol_l_uses_the_si_column(value: str, grade: int) ->
 # --- a result with no value -----------------------------------------------------------------
 def test_grading_no_value_names_the_field() -> None:
     with pytest.raises(DomainError) as error:
-        grade_lab("potassium", None, "mmol/L", D("3.5"), D("5.1"))  # type: ignore[arg-type]
+        grade_lab("potassium", None, "mmol/L", D("3.5"), D("5.1"))
     assert error.value.field == "value"
     assert "Potassium" in error.value.message
