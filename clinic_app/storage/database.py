@@ -296,7 +296,6 @@ class Record:
                 f"({table} row {row_id}). {NOTHING_LOST.capitalize()}."
             )
 
-
     def _signed_decision(self, after: int) -> bool:
         row = self.db.conn.execute(
             "SELECT EXISTS (SELECT 1 FROM audit_log a JOIN signatures s ON s.table_name = "
