@@ -101,11 +101,13 @@ def test_batch_result_with_many_refusals_stays_on_the_screen(
     d.show()
     with qtbot.waitSignal(d.batch_finished, timeout=60_000):
         pass
+    qtbot.waitUntil(lambda: not d.thread_.isRunning())  # the worker's thread has ended
     assert d.label.text() == "0 card(s) written, 12 not printed (below)."
     assert d.problems.isVisible()
     assert len(d.problems.toPlainText().splitlines()) == 12
     screen = d.screen().availableGeometry()
     assert d.width() <= screen.width() and d.height() <= screen.height()
+    d.close()
 
 
 def test_the_preview_lets_you_choose_the_cycle(qtbot: QtBot, record: Record) -> None:
