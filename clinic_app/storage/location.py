@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 from platformdirs import user_config_dir, user_data_dir
@@ -84,6 +85,20 @@ def default_data_dir() -> Path:
     return Path(user_data_dir(APP_NAME, appauthor=False))
 
 
+# "postgresql://…", "file:…", "https://…": a scheme of two letters or more (so "C:\\" is a path).
+_ADDRESS = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]+:")
+
+
+def refuse_address(chosen: str) -> None:
+    """An address is never taken as a file name: ``--db postgresql://host/db`` once wrote a
+    SQLite file called ``postgresql:`` into the current folder and showed an empty record."""
+    if _ADDRESS.match(chosen):
+        raise StorageError(
+            f"{chosen!r} is an address, not a record file. This clinic-app opens a record file "
+            "on this computer: name it with --db PATH. Nothing was opened or created."
+        )
+
+
 def resolve_db_path(cli_value: str | os.PathLike[str] | None) -> Path:
     """The database file to use, with its folder created.
 
@@ -91,6 +106,8 @@ def resolve_db_path(cli_value: str | os.PathLike[str] | None) -> Path:
     shell profile falls back to the default instead of pointing at the current folder.
     """
     chosen: str | os.PathLike[str] | None = cli_value or os.environ.get(ENV_VAR) or None
+    if isinstance(chosen, str):
+        refuse_address(chosen)
     if chosen is None:
         path = (configured_data_folder() or default_data_dir()) / DEFAULT_FILE_NAME
     else:

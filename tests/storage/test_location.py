@@ -64,3 +64,34 @@ def test_data_folder_from_this_computers_settings_file(
     config.write_text("{not json", encoding="utf-8")
     with pytest.raises(StorageError, match="cannot be read"):
         resolve_db_path(None)
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "postgresql://nurse@clinic-server/record",
+        "postgres:///record",
+        "file:record.sqlite3",
+        "https://example.org/record",
+    ],
+)
+def test_an_address_is_refused_and_no_file_is_made(
+    fake_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, address: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(StorageError, match="is an address, not a record file"):
+        resolve_db_path(address)
+    monkeypatch.setenv(ENV_VAR, address)
+    with pytest.raises(StorageError, match="Nothing was opened or created"):
+        resolve_db_path(None)
+    # The command that once wrote a SQLite file named "postgresql:" now stops, making nothing.
+    from clinic_app.cli import main
+
+    monkeypatch.delenv(ENV_VAR)
+    assert main(["demo", "--db", address]) == 2
+    assert not any(p.is_file() for p in tmp_path.rglob("*"))
+
+
+def test_a_windows_drive_path_is_a_file(fake_home: Path) -> None:
+    # "C:record" has a one-letter scheme: a drive, not an address (not created here on Linux).
+    assert resolve_db_path("C:record.sqlite3").name == "C:record.sqlite3"
