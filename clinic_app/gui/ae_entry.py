@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from datetime import date
 
-from PySide6.QtCore import QDate, Qt
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -33,11 +33,12 @@ from clinic_app.core.errors import DomainError
 from clinic_app.core.protocol import Protocol
 from clinic_app.core.records import Attribution
 from clinic_app.gui import fit
+from clinic_app.gui.dates import from_qdate, to_qdate
 from clinic_app.gui.errors import show_storage_error
-from clinic_app.gui.lab_entry import patient_title
+from clinic_app.gui.texts import patient_title
 from clinic_app.gui.uiload import child, load_ui
+from clinic_app.gui.warnings import SEVERE_STYLE, WARNING_SIGN
 from clinic_app.services.ae_entry import (
-    WARNING_SIGN,
     AeForm,
     ProtocolDrug,
     correct_ae,
@@ -60,15 +61,6 @@ _FACT_CHOICES: tuple[tuple[str, bool | None], ...] = (
     ("No", False),
 )
 _ERROR_FIELDS = ("term", "grade", "onset", "resolved", "attribution", "reason")
-_SEVERE_STYLE = "color: #b00020; font-weight: bold;"
-
-
-def _qdate(day: date) -> QDate:
-    return QDate(day.year, day.month, day.day)
-
-
-def _day(value: QDate) -> date:
-    return date(value.year(), value.month(), value.day())
 
 
 class AdverseEventDialog(QDialog):
@@ -130,7 +122,7 @@ class AdverseEventDialog(QDialog):
             self.attribution[drug.key] = combo
         if not self.drugs:
             layout.addRow(QLabel("Not enrolled on a protocol: no drug to attribute."))
-        today_q = _qdate(today())
+        today_q = to_qdate(today())
         for edit in (self.onset, self.resolved):
             edit.setDate(today_q)
             edit.setMaximumDate(today_q)  # neither date can be in the future
@@ -205,7 +197,7 @@ class AdverseEventDialog(QDialog):
             self.severity.setStyleSheet("")
             return
         self.severity.setText(severity_label(int(grade)))
-        self.severity.setStyleSheet(_SEVERE_STYLE if is_severe(int(grade)) else "")
+        self.severity.setStyleSheet(SEVERE_STYLE if is_severe(int(grade)) else "")
 
     def _dates_changed(self) -> None:
         if not self.isVisible():
@@ -220,8 +212,8 @@ class AdverseEventDialog(QDialog):
         return AeForm(
             term="" if term is None else term.name,
             grade=None if grade is None else int(grade),
-            onset=_day(self.onset.date()),
-            resolved=_day(self.resolved.date()) if self.resolved_known.isChecked() else None,
+            onset=from_qdate(self.onset.date()),
+            resolved=from_qdate(self.resolved.date()) if self.resolved_known.isChecked() else None,
             serious=self.checks["serious"].isChecked(),
             attribution={k: combo.currentData() for k, combo in self.attribution.items()},
             attributed_to_progression=self.checks["attributed_to_progression"].isChecked(),
@@ -304,10 +296,10 @@ class AdverseEventDialog(QDialog):
                 self.terms.setCurrentItem(item)
         self.grade.setCurrentIndex(max(self.grade.findData(form.grade), 0))
         assert form.onset is not None
-        self.onset.setDate(_qdate(form.onset))
+        self.onset.setDate(to_qdate(form.onset))
         if form.resolved is not None:
             self.resolved_known.setChecked(True)
-            self.resolved.setDate(_qdate(form.resolved))
+            self.resolved.setDate(to_qdate(form.resolved))
         self.checks["serious"].setChecked(form.serious)
         self.checks["attributed_to_progression"].setChecked(form.attributed_to_progression)
         self.checks["required_dose_reduction"].setChecked(form.required_dose_reduction)

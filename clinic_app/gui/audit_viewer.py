@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import (
-    QAbstractTableModel,
     QDate,
     QItemSelection,
     QModelIndex,
@@ -34,6 +33,8 @@ from PySide6.QtWidgets import (
 )
 
 from clinic_app.gui.errors import show_storage_error
+from clinic_app.gui.table_model import ReadOnlyTableModel
+from clinic_app.gui.warnings import WARNING_SIGN
 from clinic_app.storage.audit import AuditEntry, state_before
 from clinic_app.storage.audit_queries import (
     AuditFilter,
@@ -51,73 +52,46 @@ ModelIndex = QModelIndex | QPersistentModelIndex
 _DISPLAY = Qt.ItemDataRole.DisplayRole
 
 
-class AuditModel(QAbstractTableModel):
+class AuditModel(ReadOnlyTableModel[AuditEntry]):
     HEADERS = ("When (UTC)", "Who", "Table", "Row", "Action", "Reason")
 
     def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.entries: list[AuditEntry] = []
+        super().__init__(self.HEADERS, parent)
+
+    @property
+    def entries(self) -> list[AuditEntry]:
+        return self.rows()
 
     def set_entries(self, entries: list[AuditEntry]) -> None:
-        self.beginResetModel()
-        self.entries = entries
-        self.endResetModel()
+        self.set_rows(entries)
 
-    def rowCount(self, parent: ModelIndex = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self.entries)
-
-    def columnCount(self, parent: ModelIndex = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self.HEADERS)
-
-    def data(self, index: ModelIndex, role: int = _DISPLAY) -> Any:
-        if not index.isValid() or role != _DISPLAY:
+    def cell(self, e: AuditEntry, column: int, role: int) -> object:
+        if role != _DISPLAY:
             return None
-        e = self.entries[index.row()]
         values = (e.at.replace("T", " ")[:19], e.who, e.table, e.row_id, e.action, e.reason or "")
-        return values[index.column()]
-
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = _DISPLAY) -> Any:
-        if role == _DISPLAY and orientation == Qt.Orientation.Horizontal:
-            return self.HEADERS[section]
-        return None
+        return values[column]
 
 
-class ChangesModel(QAbstractTableModel):
+class ChangesModel(ReadOnlyTableModel[tuple[str, Any, Any]]):
     """One change's fields: old and new value side by side."""
 
     HEADERS = ("Field", "Old value", "New value")
 
     def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.rows: list[tuple[str, Any, Any]] = []
+        super().__init__(self.HEADERS, parent)
 
     def set_entry(self, entry: AuditEntry | None, before: dict[str, Any] | None = None) -> None:
-        self.beginResetModel()
         # An update logs only what it changed; ``before`` fills in the unchanged fields.
-        self.rows = [] if entry is None else field_changes(entry, before)
-        self.endResetModel()
+        self.set_rows([] if entry is None else field_changes(entry, before))
 
-    def rowCount(self, parent: ModelIndex = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self.rows)
-
-    def columnCount(self, parent: ModelIndex = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else 3
-
-    def data(self, index: ModelIndex, role: int = _DISPLAY) -> Any:
-        if not index.isValid():
-            return None
-        key, old, new = self.rows[index.row()]
+    def cell(self, row: tuple[str, Any, Any], column: int, role: int) -> object:
         if role != _DISPLAY:
             return None
-        if index.column() == 0:
+        key, old, new = row
+        if column == 0:
             return f"{key} (changed)" if old != new else key  # said in words, not by colour
-        value = old if index.column() == 1 else new
+        value = old if column == 1 else new
         return "—" if value is None else str(value)
-
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = _DISPLAY) -> Any:
-        if role == _DISPLAY and orientation == Qt.Orientation.Horizontal:
-            return self.HEADERS[section]
-        return None
 
 
 class AuditViewer(QWidget):
@@ -263,6 +237,8 @@ class AuditViewer(QWidget):
         try:
             count = self.export_to(Path(name))
         except OSError as exc:
-            self.count.setText(f"⚠ The file could not be written: {exc}. Nothing was exported.")
+            self.count.setText(
+                f"{WARNING_SIGN} The file could not be written: {exc}. Nothing was exported."
+            )
             return
         self.count.setText(f"Exported {count} change(s) to {name}.")

@@ -33,17 +33,13 @@ from clinic_app.core.dosing import format_dose_change
 from clinic_app.core.ismp import format_number, format_quantity
 from clinic_app.core.plan import CyclePlan
 from clinic_app.core.protocol import Protocol
-from clinic_app.gui.dialogs.enrolment import (
-    WARNING_SIGN,
-    from_qdate,
-    parse_decimal,
-    patient_title,
-    to_qdate,
-)
-from clinic_app.gui.dose_admin import TextTableModel, show_error
+from clinic_app.gui.dates import from_qdate, to_qdate
+from clinic_app.gui.dose_admin import TextTableModel
 from clinic_app.gui.errors import show_storage_error
 from clinic_app.gui.signature import sign_then_save
+from clinic_app.gui.texts import parse_decimal, patient_title
 from clinic_app.gui.uiload import child, load_ui
+from clinic_app.gui.warnings import WARNING_SIGN, show_error
 from clinic_app.services.cycle_start import (
     StartCheck,
     StartContext,

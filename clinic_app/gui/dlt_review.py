@@ -28,9 +28,11 @@ from PySide6.QtWidgets import (
 
 from clinic_app.core.errors import DomainError
 from clinic_app.core.protocol import Protocol
-from clinic_app.gui.dialogs.enrolment import WARNING_SIGN, from_qdate, patient_title, to_qdate
-from clinic_app.gui.errors import error_label, show_storage_error
+from clinic_app.gui.dates import from_qdate, to_qdate
+from clinic_app.gui.errors import show_storage_error
 from clinic_app.gui.signature import SignatureDialog, save_signed, sign_then_save
+from clinic_app.gui.texts import patient_title
+from clinic_app.gui.warnings import WARNING_SIGN, error_label
 from clinic_app.services.dlt_review import DltReviewView, dlt_review_view, record_review
 from clinic_app.storage.database import Record
 from clinic_app.storage.errors import StorageError

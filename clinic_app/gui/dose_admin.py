@@ -16,7 +16,6 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 
 from PySide6.QtCore import (
-    QAbstractTableModel,
     QDateTime,
     QModelIndex,
     QPersistentModelIndex,
@@ -50,10 +49,12 @@ from clinic_app.core.ismp import format_quantity
 from clinic_app.core.protocol import Protocol
 from clinic_app.core.records import DoseStatus
 from clinic_app.gui import fit
-from clinic_app.gui.dialogs.enrolment import WARNING_SIGN, patient_title
 from clinic_app.gui.errors import show_storage_error
 from clinic_app.gui.signature import save_signed, sign_then_save
+from clinic_app.gui.table_model import TextRowsModel
+from clinic_app.gui.texts import patient_title
 from clinic_app.gui.uiload import child, load_ui
+from clinic_app.gui.warnings import WARNING_SIGN, error_label, show_error
 from clinic_app.services.dose_admin import (
     CycleView,
     DoseOutcome,
@@ -73,7 +74,6 @@ from clinic_app.storage.database import Record
 from clinic_app.storage.errors import StaleRecordError, StorageError
 from clinic_app.storage.signatures import MEANINGS, Signer
 
-ERROR_STYLE = "color: #b00020;"
 _Index = QModelIndex | QPersistentModelIndex
 
 
@@ -81,63 +81,11 @@ def _now() -> datetime:
     return datetime.now(UTC).astimezone()
 
 
-def show_error(label: QLabel, message: str | None) -> None:
-    """A field's message: red AND a warning sign, never colour alone."""
-    label.setText(f"{WARNING_SIGN} {message}" if message else "")
-    label.setVisible(bool(message))
+# The plan and the day grid: read-only rows of text (the name kept for the screens using it).
+TextTableModel = TextRowsModel
 
 
-def error_label(parent: QWidget) -> QLabel:
-    label = QLabel(parent)
-    label.setWordWrap(True)
-    label.setStyleSheet(ERROR_STYLE)
-    label.setVisible(False)
-    return label
-
-
-class TextTableModel(QAbstractTableModel):
-    """A read-only table of texts (the plan, the day grid); rows may carry a tooltip."""
-
-    def __init__(self, headers: Sequence[str], parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self._headers = list(headers)
-        self._rows: list[list[str]] = []
-        self._tips: list[str] = []
-
-    def set_rows(self, rows: Sequence[Sequence[str]], tips: Sequence[str] = ()) -> None:
-        self.beginResetModel()
-        self._rows = [list(r) for r in rows]
-        self._tips = list(tips) + [""] * (len(rows) - len(tips))
-        self.endResetModel()
-
-    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self._rows)
-
-    def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self._headers)
-
-    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> object:
-        if not index.isValid() or not 0 <= index.row() < len(self._rows):
-            return None
-        if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.AccessibleTextRole):
-            return self._rows[index.row()][index.column()]
-        if role == Qt.ItemDataRole.ToolTipRole:
-            return self._tips[index.row()] or None
-        return None
-
-    def headerData(
-        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
-    ) -> object:
-        if role != Qt.ItemDataRole.DisplayRole:
-            return None
-        if orientation is Qt.Orientation.Horizontal and 0 <= section < len(self._headers):
-            return self._headers[section]
-        if orientation is Qt.Orientation.Vertical and 0 <= section < len(self._rows):
-            return str(section + 1)
-        return None
-
-
-class DoseGridModel(TextTableModel):
+class DoseGridModel(TextRowsModel):
     """The day grid of one cycle: day, date, drug, dose, units, route, what happened."""
 
     HEADERS = ("Day", "Date", "Drug", "Dose", "Units", "Route", "Recorded")

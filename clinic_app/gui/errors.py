@@ -16,10 +16,14 @@ from pathlib import Path
 from types import TracebackType
 
 from PySide6.QtCore import QTimer
-from PySide6.QtWidgets import QApplication, QLabel, QMessageBox, QWidget
+from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
+from clinic_app.gui.warnings import error_label
 from clinic_app.storage.errors import NOTHING_LOST, StorageError
 from clinic_app.storage.location import default_data_dir
+
+# error_label lives in gui.warnings; still importable from here for the screens that use it.
+__all__ = ["error_label"]
 
 LOGGER_NAME = "clinic_app"
 LOG_FILE_NAME = "clinic-app.log"
@@ -129,16 +133,6 @@ def install_exception_reporter(
     reporter = ExceptionReporter(setup_logging(folder), parent)
     reporter.install()
     return reporter
-
-
-def error_label(parent: QWidget) -> QLabel:
-    """The hidden label under a field where its refusal appears (the text carries a warning
-    sign too, so colour is never the only signal)."""
-    label = QLabel(parent)
-    label.setWordWrap(True)
-    label.setStyleSheet("color: #b00020;")
-    label.setVisible(False)
-    return label
 
 
 class RestoreOffer:

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
@@ -26,8 +26,9 @@ from PySide6.QtWidgets import (
 from clinic_app.core.errors import DomainError
 from clinic_app.core.labs import lab_test, unit_label
 from clinic_app.gui import fit
-from clinic_app.gui.dialogs.enrolment import WARNING_SIGN
-from clinic_app.gui.errors import error_label, show_storage_error
+from clinic_app.gui.errors import show_storage_error
+from clinic_app.gui.table_model import TEXT_ROLES, TOOLTIP, ReadOnlyTableModel
+from clinic_app.gui.warnings import WARNING_SIGN, error_label
 from clinic_app.storage.audit import AuditEntry
 from clinic_app.storage.database import Record
 from clinic_app.storage.errors import StorageError
@@ -159,30 +160,24 @@ def person(record: Record, entry: AuditEntry) -> str:
     return entry.os_user or "unknown user"
 
 
-class HistoryModel(QAbstractTableModel):
+class HistoryModel(ReadOnlyTableModel[AuditEntry]):
     def __init__(
         self,
         entries: list[AuditEntry],
         parent: QWidget | None = None,
         who: Callable[[AuditEntry], str] = lambda e: e.who,
     ) -> None:
-        super().__init__(parent)
-        self.entries = entries
+        super().__init__(COLUMNS, parent)
         self.who = who
+        self.set_rows(entries)
 
-    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self.entries)
+    @property
+    def entries(self) -> list[AuditEntry]:
+        return self.rows()
 
-    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(COLUMNS)
-
-    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or role not in (
-            Qt.ItemDataRole.DisplayRole,
-            Qt.ItemDataRole.ToolTipRole,
-        ):
+    def cell(self, e: AuditEntry, column: int, role: int) -> object:
+        if role not in (*TEXT_ROLES, TOOLTIP):
             return None
-        e = self.entries[index.row()]
         values = (
             when_text(e.at),
             self.who(e),
@@ -190,16 +185,7 @@ class HistoryModel(QAbstractTableModel):
             change_text(e),
             e.reason or "",
         )
-        return values[index.column()]
-
-    def headerData(
-        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
-    ) -> Any:
-        if role != Qt.ItemDataRole.DisplayRole:
-            return None
-        if orientation is Qt.Orientation.Horizontal:
-            return COLUMNS[section] if 0 <= section < len(COLUMNS) else None
-        return section + 1
+        return values[column]
 
 
 class HistoryDialog(QDialog):
@@ -254,9 +240,7 @@ class HistoryDialog(QDialog):
         except StorageError as exc:
             show_storage_error(self, exc)
             return
-        self.model.beginResetModel()
-        self.model.entries = entries
-        self.model.endResetModel()
+        self.model.set_rows(entries)
         self.stored_version = stored.version
         latest = entries[-1].new if entries and entries[-1].new else {}
         summary = item_summary(self.repository.noun, latest)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import pairwise
 
-from PySide6.QtCore import QDateTime, QEvent, QObject, Qt
+from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtGui import QFont, QFontMetrics, QKeyEvent
 from PySide6.QtWidgets import (
     QAbstractButton,
@@ -37,12 +37,13 @@ from clinic_app.core import labs
 from clinic_app.core.ctcae import fact_words
 from clinic_app.core.errors import DomainError
 from clinic_app.core.ismp import plain_number
-from clinic_app.core.records import Patient
+from clinic_app.gui.dates import to_qdatetime
 from clinic_app.gui.errors import show_storage_error
+from clinic_app.gui.texts import patient_title
 from clinic_app.gui.uiload import child, load_ui
+from clinic_app.gui.warnings import ERROR_STYLE, SEVERE_STYLE, WARNING_SIGN
 from clinic_app.services.lab_entry import (
     PANEL,
-    WARNING_SIGN,
     EntryStatus,
     LabEntry,
     PanelCheck,
@@ -56,21 +57,6 @@ from clinic_app.services.lab_entry import (
 )
 from clinic_app.storage.database import Record
 from clinic_app.storage.errors import StorageError
-
-_ERROR_STYLE = "color: #b00020;"
-_SEVERE_STYLE = "color: #b00020; font-weight: bold;"
-
-
-def patient_title(patient: Patient) -> str:
-    """Full name, date of birth and MRN, so a patient switch is never ambiguous."""
-    return f"{patient.full_name} (born {patient.date_of_birth.isoformat()}, MRN {patient.mrn})"
-
-
-def to_qdatetime(moment: datetime) -> QDateTime:
-    """A naive local ``datetime`` as the QDateTime a QDateTimeEdit shows."""
-    return QDateTime(
-        moment.year, moment.month, moment.day, moment.hour, moment.minute, moment.second
-    )
 
 
 def _local_now() -> datetime:
@@ -248,7 +234,7 @@ class LabEntryDialog(QDialog):
         grade.setObjectName(f"{test}_grade")
         error = QLabel()
         error.setObjectName(f"{test}_error")
-        error.setStyleSheet(_ERROR_STYLE)
+        error.setStyleSheet(ERROR_STYLE)
         for label in (grade, error):
             # Wraps within the grid's width instead of widening it: a long sentence never
             # pushes the test names out of view.
@@ -439,7 +425,7 @@ class LabEntryDialog(QDialog):
                 row.grade.setText("Not graded yet" if shown else "")
             else:
                 row.grade.setText(result.grade_text)
-            row.grade.setStyleSheet(_SEVERE_STYLE if result.severe else "")
+            row.grade.setStyleSheet(SEVERE_STYLE if result.severe else "")
             row.grade.setToolTip(result.grade.explanation if result.grade else "")
         collected = (
             panel.collected_error if self.save_tried or "collected_at" in self.touched else ""

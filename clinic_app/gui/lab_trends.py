@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from clinic_app.core import labs
-from clinic_app.gui.lab_entry import patient_title
+from clinic_app.gui.texts import patient_title
 from clinic_app.services.lab_entry import PANEL_TESTS, LabTrend, lab_trend
 from clinic_app.storage.database import Record
 

@@ -44,6 +44,7 @@ from PySide6.QtWidgets import (
 )
 
 from clinic_app.gui.choosing import ChoosingTable
+from clinic_app.gui.warnings import WARNING_SIGN
 from clinic_app.services.patient_state import PatientRow
 
 AnyIndex = QModelIndex | QPersistentModelIndex
@@ -53,7 +54,6 @@ COL_MRN, COL_NAME, COL_DOB, COL_PROTOCOL, COL_PHASE, COL_CYCLE, COL_STATUS, COL_
 FETCH_CHUNK = 200
 PATIENT_ID_ROLE = Qt.ItemDataRole.UserRole + 1
 SORT_ROLE = Qt.ItemDataRole.UserRole + 2
-WARNING_SIGN = "⚠"
 
 
 def fold(text: str) -> str:

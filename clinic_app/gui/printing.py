@@ -40,7 +40,8 @@ from PySide6.QtWidgets import (
 from clinic_app.commands.print_commands import DOCUMENT_PROBLEMS, card_file_name
 from clinic_app.core.errors import DomainError
 from clinic_app.gui import fit
-from clinic_app.gui.dialogs.enrolment import WARNING_SIGN, patient_title
+from clinic_app.gui.texts import patient_title
+from clinic_app.gui.warnings import WARNING_SIGN
 from clinic_app.services import documents
 from clinic_app.services import settings as st
 from clinic_app.storage.database import Record, open_database

@@ -29,9 +29,11 @@ from clinic_app.core.errors import DomainError
 from clinic_app.core.records import Immunofixation, Patient, ResponseAssessment
 from clinic_app.core.response import ResponseCategory
 from clinic_app.gui import fit
-from clinic_app.gui.dialogs.enrolment import WARNING_SIGN, from_qdate, patient_title, to_qdate
+from clinic_app.gui.dates import from_qdate, to_qdate
 from clinic_app.gui.errors import show_storage_error
+from clinic_app.gui.texts import patient_title
 from clinic_app.gui.uiload import child, load_ui
+from clinic_app.gui.warnings import WARNING_SIGN, style_error_label
 from clinic_app.services.response_entry import (
     NUMBER_FIELDS,
     ResponseCheck,
@@ -116,9 +118,7 @@ class ResponseEntryDialog(QDialog):
         self.reason.setObjectName("reason")
         self.reason.setPlaceholderText("Why is this assessment corrected? (required)")
         self.reason.setAccessibleName("Reason for the correction")
-        self.reason_error = QLabel(self)
-        self.reason_error.setStyleSheet("color: #b00020;")
-        self.reason_error.setVisible(False)
+        self.reason_error = style_error_label(QLabel(self))
         if self.replacing is not None:
             layout.insertWidget(0, self.reason)
             layout.insertWidget(1, self.reason_error)

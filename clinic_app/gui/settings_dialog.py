@@ -37,13 +37,11 @@ from clinic_app.core.errors import DomainError, ProtocolError
 from clinic_app.core.ismp import format_number
 from clinic_app.gui.errors import show_storage_error
 from clinic_app.gui.uiload import child, load_ui
+from clinic_app.gui.warnings import ERROR_STYLE, WARNING_SIGN
 from clinic_app.services import lab_entry
 from clinic_app.services import settings as st
 from clinic_app.storage.database import Record
 from clinic_app.storage.errors import StorageError
-
-WARNING_SIGN = "⚠"
-ERROR_STYLE = "color: #b00020;"
 
 # Line edits of the form -> the setting they hold.
 EDITS: dict[str, str] = {

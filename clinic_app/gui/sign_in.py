@@ -19,12 +19,12 @@ from PySide6.QtWidgets import (
 )
 
 from clinic_app.core.errors import DomainError
-from clinic_app.gui.errors import error_label, show_storage_error
+from clinic_app.gui.errors import show_storage_error
+from clinic_app.gui.warnings import error_label
+from clinic_app.gui.warnings import show_error_and_fit as show_error
 from clinic_app.storage.database import Record
 from clinic_app.storage.errors import StorageError
 from clinic_app.storage.users import MIN_PASSWORD_LENGTH, SignInRefused, User
-
-WARNING_SIGN = "⚠"
 
 
 def password_edit(parent: QWidget, name: str) -> QLineEdit:
@@ -33,14 +33,6 @@ def password_edit(parent: QWidget, name: str) -> QLineEdit:
     edit.setEchoMode(QLineEdit.EchoMode.Password)
     edit.setAccessibleName(name.replace("_", " ").capitalize())
     return edit
-
-
-def show_error(label: QLabel, message: str) -> None:
-    label.setText(f"{WARNING_SIGN} {message}")
-    label.setVisible(True)
-    window = label.window()
-    if isinstance(window, QDialog):
-        window.adjustSize()  # room for the sentence, not a clipped line
 
 
 class CreateAdministratorDialog(QDialog):

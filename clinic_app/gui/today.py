@@ -12,7 +12,6 @@ from collections.abc import Sequence
 from datetime import date
 
 from PySide6.QtCore import (
-    QAbstractTableModel,
     QModelIndex,
     QPersistentModelIndex,
     QSortFilterProxyModel,
@@ -28,6 +27,8 @@ from PySide6.QtWidgets import (
 )
 
 from clinic_app.gui.choosing import ChoosingTable
+from clinic_app.gui.table_model import ReadOnlyTableModel
+from clinic_app.gui.warnings import WARNING_SIGN
 from clinic_app.services.patient_state import DueItem, DueKind
 
 AnyIndex = QModelIndex | QPersistentModelIndex
@@ -45,50 +46,26 @@ _KIND_ORDER = {
 }
 
 
-class TodayModel(QAbstractTableModel):
+class TodayModel(ReadOnlyTableModel[DueItem]):
     def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self._items: list[DueItem] = []
+        super().__init__(COLUMNS, parent, numbered=False)
 
     def set_items(self, items: Sequence[DueItem]) -> None:
-        self.beginResetModel()
-        self._items = sorted(
-            items, key=lambda i: (_KIND_ORDER.get(i.kind, 9), i.full_name.casefold(), i.mrn)
+        self.set_rows(
+            sorted(items, key=lambda i: (_KIND_ORDER.get(i.kind, 9), i.full_name.casefold(), i.mrn))
         )
-        self.endResetModel()
 
     def item_at(self, row: int) -> DueItem:
-        return self._items[row]
+        return self.row_at(row)
 
-    def rowCount(self, parent: AnyIndex = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self._items)
-
-    def columnCount(self, parent: AnyIndex = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(COLUMNS)
-
-    def headerData(
-        self,
-        section: int,
-        orientation: Qt.Orientation,
-        role: int = Qt.ItemDataRole.DisplayRole,
-    ) -> object:
-        horizontal = orientation is Qt.Orientation.Horizontal
-        if horizontal and role == Qt.ItemDataRole.DisplayRole and 0 <= section < len(COLUMNS):
-            return COLUMNS[section]
-        return None
-
-    def data(self, index: AnyIndex, role: int = Qt.ItemDataRole.DisplayRole) -> object:
-        if not index.isValid() or not 0 <= index.row() < len(self._items):
-            return None
-        item = self._items[index.row()]
+    def cell(self, item: DueItem, column: int, role: int) -> object:
         if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.AccessibleTextRole):
-            column = index.column()
             if column == 0:
                 return item.full_name
             if column == 1:
                 return item.mrn
             if column == 2:
-                prefix = "⚠ " if item.kind is DueKind.OVERDUE_CYCLE_START else ""
+                prefix = f"{WARNING_SIGN} " if item.kind is DueKind.OVERDUE_CYCLE_START else ""
                 return prefix + item.what
             return item.why
         if role == Qt.ItemDataRole.ToolTipRole:

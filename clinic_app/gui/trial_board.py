@@ -9,12 +9,11 @@ enrolment dialog, which asks the same 3+3 engine.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
 
 from PySide6.QtCore import (
-    QAbstractTableModel,
     QEvent,
     QModelIndex,
     QObject,
@@ -54,6 +53,8 @@ from clinic_app.core.protocol_loader import load_protocols
 from clinic_app.core.survival import KaplanMeier
 from clinic_app.gui import fit
 from clinic_app.gui.errors import show_storage_error
+from clinic_app.gui.table_model import TextRowsModel
+from clinic_app.gui.warnings import WARNING_SIGN
 from clinic_app.reports.models import PrintStamp
 from clinic_app.services.trial import BoardLevel, SurvivalCurve, TrialOverview, build_overview
 from clinic_app.storage.database import Record
@@ -62,41 +63,8 @@ from clinic_app.storage.errors import StorageError
 _Index = QModelIndex | QPersistentModelIndex
 
 
-class RowsModel(QAbstractTableModel):
-    """A read-only table of text rows (the board, the patients, the rates)."""
-
-    def __init__(self, headers: Sequence[str], parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self._headers = list(headers)
-        self._rows: list[list[str]] = []
-
-    def set_rows(self, rows: Sequence[Sequence[str]]) -> None:
-        self.beginResetModel()
-        self._rows = [list(r) for r in rows]
-        self.endResetModel()
-
-    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self._rows)
-
-    def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self._headers)
-
-    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> object:
-        if not index.isValid() or role not in (
-            Qt.ItemDataRole.DisplayRole,
-            Qt.ItemDataRole.ToolTipRole,
-        ):
-            return None
-        return self._rows[index.row()][index.column()]
-
-    def headerData(
-        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
-    ) -> object:
-        if role != Qt.ItemDataRole.DisplayRole:
-            return None
-        if orientation == Qt.Orientation.Horizontal:
-            return self._headers[section] if 0 <= section < len(self._headers) else None
-        return str(section + 1)
+# A read-only table of text rows (the board, the patients, the rates).
+RowsModel = TextRowsModel
 
 
 def _table(model: RowsModel, parent: QWidget) -> tuple[QTableView, QSortFilterProxyModel]:
@@ -467,7 +435,7 @@ class TrialBoardWindow(QMainWindow):
             self.levels_model.set_rows([])
             self.patients_model.set_rows([])
             return
-        prefix = "" if board.decision is not None else "⚠ "
+        prefix = "" if board.decision is not None else f"{WARNING_SIGN} "
         self.decision_label.setText(f"{prefix}Decision: {board.decision_text}")
         self.reason_label.setText(board.reason)
         self.next_label.setText(board.next_patient)

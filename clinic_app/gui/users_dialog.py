@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 from clinic_app.core.errors import DomainError
 from clinic_app.gui.errors import error_label, show_storage_error
 from clinic_app.gui.sign_in import password_edit, show_error
+from clinic_app.gui.table_model import ReadOnlyTableModel
 from clinic_app.storage.database import Record
 from clinic_app.storage.errors import StorageError
 from clinic_app.storage.permissions import Role
@@ -35,35 +36,24 @@ ModelIndex = QModelIndex | QPersistentModelIndex
 _DISPLAY = Qt.ItemDataRole.DisplayRole
 
 
-class UsersModel(QAbstractTableModel):
+class UsersModel(ReadOnlyTableModel[User]):
     HEADERS = ("Username", "Full name", "Role", "State")
 
     def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.users: list[User] = []
+        super().__init__(self.HEADERS, parent)
+
+    @property
+    def users(self) -> list[User]:
+        return self.rows()
 
     def set_users(self, users: list[User]) -> None:
-        self.beginResetModel()
-        self.users = users
-        self.endResetModel()
+        self.set_rows(users)
 
-    def rowCount(self, parent: ModelIndex = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self.users)
-
-    def columnCount(self, parent: ModelIndex = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self.HEADERS)
-
-    def data(self, index: ModelIndex, role: int = _DISPLAY) -> Any:
-        if not index.isValid() or role != _DISPLAY:
+    def cell(self, u: User, column: int, role: int) -> object:
+        if role != _DISPLAY:
             return None
-        u = self.users[index.row()]
         state = "active" if u.active else "deactivated"
-        return (u.username, u.full_name, u.role.value, state)[index.column()]
-
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = _DISPLAY) -> Any:
-        if role == _DISPLAY and orientation == Qt.Orientation.Horizontal:
-            return self.HEADERS[section]
-        return None
+        return (u.username, u.full_name, u.role.value, state)[column]
 
 
 def _role_combo(parent: QWidget) -> QComboBox:

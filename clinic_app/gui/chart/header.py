@@ -8,6 +8,7 @@ from datetime import date
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
+from clinic_app.gui.warnings import WARNING_SIGN
 from clinic_app.services.chart_data import ChartData
 
 _WARNING_STYLE = "color: #b71c1c;"
@@ -57,8 +58,8 @@ class ChartHeader(QWidget):
         self.problems.setAccessibleName("Chart problems")
         # The open patient hidden by Find: the chart stays on them and says so.
         self.filtered_out = QLabel(
-            "⚠ This patient is not in the filtered list: the chart stays on them until you "
-            "choose another patient. Clear Find to see them in the list."
+            f"{WARNING_SIGN} This patient is not in the filtered list: the chart stays on them "
+            "until you choose another patient. Clear Find to see them in the list."
         )
         self.filtered_out.setObjectName("chart_filtered_out")
         self.filtered_out.setAccessibleName("Not in the filtered list")
@@ -111,14 +112,14 @@ class ChartHeader(QWidget):
         self.treatment.setText(treatment_text(chart, today))
         self.treatment.show()
         if p.allergies:
-            self.allergies.setText("⚠ Allergies: " + "; ".join(p.allergies))
+            self.allergies.setText(f"{WARNING_SIGN} Allergies: " + "; ".join(p.allergies))
             self.allergies.setStyleSheet(_WARNING_STYLE)
         else:
             self.allergies.setText("Allergies: none recorded")
             self.allergies.setStyleSheet("")
         self.allergies.show()
         if p.alerts:
-            self.alerts.setText("⚠ Alerts: " + "; ".join(p.alerts))
+            self.alerts.setText(f"{WARNING_SIGN} Alerts: " + "; ".join(p.alerts))
             self.alerts.setStyleSheet(_WARNING_STYLE)
         else:
             self.alerts.setText("Alerts: none")

@@ -13,7 +13,6 @@ from datetime import datetime
 from typing import Any
 
 from PySide6.QtCore import (
-    QAbstractTableModel,
     QItemSelectionModel,
     QModelIndex,
     QPersistentModelIndex,
@@ -41,6 +40,8 @@ from clinic_app.core.labs import lab_test, unit_label
 from clinic_app.core.records import DoseEvent, DoseStatus
 from clinic_app.gui.chart.timeline import AE, CYCLE, DOSE, LAB, MODIFICATION, RESPONSE
 from clinic_app.gui.chart.timeline_model import CycleSpan, TimelineData
+from clinic_app.gui.table_model import ReadOnlyTableModel
+from clinic_app.gui.warnings import WARNING_SIGN
 from clinic_app.services.chart_data import ChartData
 
 # The documents the chart can print (the kinds clinic_app.gui.printing makes).
@@ -73,23 +74,21 @@ class TableRow:
     """Column -> ids of the records shown in that cell (the day grid's doses)."""
 
 
-class RowsModel(QAbstractTableModel):
+class RowsModel(ReadOnlyTableModel[TableRow]):
     """A read-only table of pre-formatted rows."""
 
     def __init__(self, headers: Sequence[str], parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self._headers = list(headers)
-        self._rows: list[TableRow] = []
+        super().__init__(headers, parent)
 
-    def set_rows(self, rows: Sequence[TableRow], headers: Sequence[str] | None = None) -> None:
-        self.beginResetModel()
-        if headers is not None:
-            self._headers = list(headers)
-        self._rows = list(rows)
-        self.endResetModel()
+    def set_rows(  # type: ignore[override]  # the headers may change with the rows
+        self, rows: Sequence[TableRow], headers: Sequence[str] | None = None
+    ) -> None:
+        if headers is not None and list(headers) != self._headers:
+            self.set_headers(headers)
+        self._replace_rows(rows)
 
     def row(self, index: int) -> TableRow:
-        return self._rows[index]
+        return self.row_at(index)
 
     def find(self, item_id: int) -> tuple[int, int] | None:
         """(row, column) of the record ``item_id``: a cell that shows it, else its row."""
@@ -102,30 +101,7 @@ class RowsModel(QAbstractTableModel):
                 return r, 0
         return None
 
-    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self._rows)
-
-    def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self._headers)
-
-    def headerData(
-        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
-    ) -> Any:
-        if role != Qt.ItemDataRole.DisplayRole:
-            return None
-        if orientation == Qt.Orientation.Horizontal and 0 <= section < len(self._headers):
-            return self._headers[section]
-        if orientation == Qt.Orientation.Vertical and 0 <= section < len(self._rows):
-            return str(section + 1)
-        return None
-
-    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or not 0 <= index.row() < len(self._rows):
-            return None
-        row = self._rows[index.row()]
-        column = index.column()
-        if not 0 <= column < len(self._headers):
-            return None
+    def cell(self, row: TableRow, column: int, role: int) -> object:
         text = row.values[column] if column < len(row.values) else ""
         if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.AccessibleTextRole):
             return text
@@ -144,11 +120,6 @@ class RowsModel(QAbstractTableModel):
             font.setBold(True)
             return font
         return None
-
-    def flags(self, index: _Index) -> Qt.ItemFlag:
-        if not index.isValid():
-            return Qt.ItemFlag.NoItemFlags
-        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
 
 
 class RowsTable(QWidget):
@@ -444,7 +415,7 @@ class ChartTabs(QTabWidget):
                             _test_name(lab.test),
                             f"{format_number(lab.value)} {unit_label(lab.unit)}",
                             graded.term or "—",
-                            f"⚠ {grade}" if severe else grade,
+                            f"{WARNING_SIGN} {grade}" if severe else grade,
                             graded.explanation,
                         ),
                         lab.id,
@@ -466,7 +437,7 @@ class ChartTabs(QTabWidget):
                 TableRow(
                     (
                         ae.term,
-                        f"⚠ {ae.grade}" if severe else str(ae.grade),
+                        f"{WARNING_SIGN} {ae.grade}" if severe else str(ae.grade),
                         _day(ae.onset),
                         _day(ae.resolved) if ae.resolved else "not resolved",
                         "yes" if ae.serious else "no",

@@ -61,6 +61,7 @@ from clinic_app.gui.chart.timeline_model import (
     TimelineData,
     empty_timeline,
 )
+from clinic_app.gui.warnings import WARNING_SIGN
 
 # Item kinds, as emitted by ``itemActivated(kind, id)``.
 DOSE = "dose"
@@ -687,7 +688,7 @@ def _ae_items(
         status = f"resolved {_fmt_day(ae.resolved)}" if ae.resolved is not None else "not resolved"
         tooltip = (
             f"{ae.term}: CTCAE grade {ae.grade}{' (serious)' if ae.serious else ''}"
-            f"{' ⚠' if ae.severe else ''}\nonset {_fmt_day(ae.onset)}, {status}"
+            f"{' ' + WARNING_SIGN if ae.severe else ''}\nonset {_fmt_day(ae.onset)}, {status}"
         )
         cx = x(ae.onset) + ppd / 2
         end = ae.resolved or data.last_day
@@ -695,7 +696,7 @@ def _ae_items(
         bars.append(Band(AE, ae.id, bar_rect, fill.darker(110), tooltip))
         size = max(0.7 * h, min(ppd * 0.9, h))
         rect = QRectF(cx - size / 2, cy - size / 2, size, size)
-        text = f"⚠ G{ae.grade}" if ae.severe else f"G{ae.grade}"
+        text = f"{WARNING_SIGN} G{ae.grade}" if ae.severe else f"G{ae.grade}"
         text_w = fm.horizontalAdvance(text) + 4
         text_rect = QRectF(rect.right() + 2, cy - h / 2, text_w, h)
         items.append(

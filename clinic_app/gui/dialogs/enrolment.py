@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from datetime import date
-from decimal import Decimal, InvalidOperation
 from itertools import pairwise
 
 from PySide6.QtCore import QDate
@@ -34,8 +33,11 @@ from clinic_app.core.ismp import format_number
 from clinic_app.core.protocol import Protocol
 from clinic_app.core.records import Patient
 from clinic_app.gui import fit
+from clinic_app.gui.dates import DATE_FORMAT, from_qdate, to_qdate
 from clinic_app.gui.errors import show_storage_error
+from clinic_app.gui.texts import parse_decimal, patient_title
 from clinic_app.gui.uiload import child, load_ui
+from clinic_app.gui.warnings import WARNING_SIGN, style_error_label
 from clinic_app.services.enrolment import (
     EnrolmentCheck,
     EnrolmentContext,
@@ -50,7 +52,6 @@ from clinic_app.services.enrolment import (
 from clinic_app.storage.database import Record
 from clinic_app.storage.errors import StorageError
 
-WARNING_SIGN = "⚠"
 _ERROR_FIELDS = (
     "protocol",
     "enrolled_on",
@@ -65,31 +66,6 @@ _ERROR_FIELDS = (
 _MAX_REASONS = 4
 
 
-def to_qdate(day: date) -> QDate:
-    return QDate(day.year, day.month, day.day)
-
-
-def from_qdate(value: QDate) -> date:
-    return date(value.year(), value.month(), value.day())
-
-
-def parse_decimal(text: str) -> Decimal | None:
-    """A typed number (comma or point as decimal mark), or None when empty or not a number."""
-    cleaned = text.strip().replace(",", ".")
-    if not cleaned:
-        return None
-    try:
-        value = Decimal(cleaned)
-    except InvalidOperation:
-        return None
-    return value if value.is_finite() else None
-
-
-def patient_title(patient: Patient) -> str:
-    """Both identifiers and the MRN, so a patient switch is never ambiguous."""
-    return f"{patient.full_name} (born {patient.date_of_birth.isoformat()}, MRN {patient.mrn})"
-
-
 class _GateRow:
     def __init__(self, key: str, label: str, parent: QWidget, today: date) -> None:
         self.key = key
@@ -98,14 +74,11 @@ class _GateRow:
         self.date = QDateEdit(parent)
         self.date.setObjectName(f"gate_{key}_date")
         self.date.setCalendarPopup(True)
-        self.date.setDisplayFormat("yyyy-MM-dd")
+        self.date.setDisplayFormat(DATE_FORMAT)
         self.date.setDate(to_qdate(today))
         self.date.setEnabled(False)
         self.date.setAccessibleName(f"Date recorded: {label}")
-        self.error = QLabel(parent)
-        self.error.setWordWrap(True)
-        self.error.setStyleSheet("color: #b00020;")
-        self.error.setVisible(False)
+        self.error = style_error_label(QLabel(parent))
         self.check.toggled.connect(self.date.setEnabled)
 
 

@@ -27,14 +27,15 @@ from clinic_app.core.dosing import input_limits
 from clinic_app.core.errors import DomainError
 from clinic_app.core.records import Patient, Sex
 from clinic_app.gui import fit
+from clinic_app.gui.dates import parse_day
 from clinic_app.gui.errors import show_storage_error
 from clinic_app.gui.uiload import child, load_ui
+from clinic_app.gui.warnings import WARNING_SIGN
 from clinic_app.storage.database import Record
 from clinic_app.storage.errors import StorageError
 
 FIELDS = ("mrn", "family_name", "given_name", "date_of_birth", "sex", "allergies")
 _SEX_BY_INDEX = {1: Sex.FEMALE, 2: Sex.MALE}
-WARNING_SIGN = "⚠"
 
 
 @dataclass(frozen=True)
@@ -47,23 +48,6 @@ class PatientForm:
     date_of_birth: str
     sex: Sex | None
     allergies: str
-
-
-def parse_day(text: str) -> date:
-    """An ISO date (YYYY-MM-DD); raises ValueError with a sentence for anything else.
-
-    >>> parse_day(" 1951-03-14 ")
-    datetime.date(1951, 3, 14)
-    """
-    cleaned = text.strip()
-    parts = cleaned.split("-")
-    if len(parts) != 3 or not all(p.isdigit() for p in parts) or len(parts[0]) != 4:
-        raise ValueError(f"'{cleaned}' is not a date; write it as YYYY-MM-DD, e.g. 1951-03-14.")
-    try:
-        return date(int(parts[0]), int(parts[1]), int(parts[2]))
-    except ValueError:
-        problem = f"{cleaned} does not exist in the calendar; check day and month."
-        raise ValueError(problem) from None
 
 
 def age_on(born: date, day: date) -> int:
