@@ -17,10 +17,9 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable, Mapping
 from datetime import date
-from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QEvent, QObject, QSettings, Qt, QThread, Signal, Slot
+from PySide6.QtCore import QEvent, QObject, QSettings, Qt, Signal, Slot
 from PySide6.QtGui import QAction, QCloseEvent, QKeyEvent, QKeySequence
 from PySide6.QtWidgets import (
     QLabel,
@@ -42,6 +41,7 @@ from clinic_app.core.errors import DomainError
 from clinic_app.core.protocol import Protocol
 from clinic_app.core.protocol_loader import load_protocols
 from clinic_app.gui import settings_dialog
+from clinic_app.gui.background import BackgroundRunner, Connection, Outcome, Progress
 from clinic_app.gui.dialogs.enrolment import EnrolmentDialog, patient_title
 from clinic_app.gui.dialogs.new_patient import NewPatientDialog
 from clinic_app.gui.errors import show_storage_error
@@ -52,8 +52,7 @@ from clinic_app.gui.patient_list import PatientListView
 from clinic_app.gui.today import TodayView
 from clinic_app.services.patient_state import DueItem, PatientRow, due_today, list_patient_rows
 from clinic_app.services.settings import with_record_thresholds
-from clinic_app.storage.database import Record, open_database
-from clinic_app.storage.database import Session as SignedInSession
+from clinic_app.storage.database import Record
 from clinic_app.storage.errors import StorageError
 from clinic_app.storage.identity import record_identity
 
@@ -93,93 +92,42 @@ def _demo_function() -> Callable[..., Any] | None:
     return function if callable(function) else None
 
 
-class _Cancelled(Exception):
-    pass
+def create_demo(record: Record, progress: Progress, count: int, seed: int, today: date) -> str:
+    """Create the demonstration patients (on the runner's thread and connection); "" on
+    success, else the sentence to show."""
+    create = _demo_function()
+    if create is None:
+        return "The demonstration data module is not part of this build."
+    create(
+        record,
+        patients=count,
+        seed=seed,
+        today=today,
+        progress=lambda done, total: progress.step(done, total),  # Cancel stops here
+    )
+    return ""
 
 
-class DemoWorker(QObject):
-    """Creates the demonstration patients on its own connection (one Record per thread)."""
-
-    progress = Signal(int, int)
-    finished = Signal(str)
-    """"" on success, else the sentence to show."""
-
-    def __init__(
-        self,
-        db_path: Path,
-        count: int,
-        seed: int,
-        today: date,
-        app_user: str | SignedInSession | None = None,
-    ) -> None:
-        super().__init__()
-        self.app_user = app_user  # the signed-in user acts on the worker's connection too
-        self.db_path = db_path
-        self.count = count
-        self.seed = seed
-        self.today = today
-        self.cancel_requested = False
-
-    def _report(self, done: int, total: int) -> None:
-        if self.cancel_requested:
-            raise _Cancelled
-        self.progress.emit(done, total)
-
-    @Slot()
-    def run(self) -> None:
-        create = _demo_function()
-        if create is None:
-            self.finished.emit("The demonstration data module is not part of this build.")
-            return
-        message = ""
-        try:
-            with open_database(self.db_path, daily_backup=False, app_user=self.app_user) as record:
-                create(
-                    record,
-                    patients=self.count,
-                    seed=self.seed,
-                    today=self.today,
-                    progress=self._report,
-                )
-        except _Cancelled:
-            message = "Stopped; the patients created before Cancel are kept."
-        except (StorageError, DomainError) as exc:
-            message = exc.message
-        except Exception as exc:  # our bug: report it, keep the window alive
-            message = f"The demonstration patients could not be created: {exc}"
-        self.finished.emit(message)
+def demo_message(outcome: Outcome) -> str:
+    """What the nurse reads when the demonstration patients are done ("" for success)."""
+    if outcome.cancelled:
+        return "Stopped; the patients created before Cancel are kept."
+    if isinstance(outcome.error, StorageError | DomainError):
+        return outcome.error.message
+    if outcome.error is not None:  # our bug: say it, keep the window alive (it is logged)
+        return f"The demonstration patients could not be created: {outcome.error}"
+    return str(outcome.result or "")
 
 
-class ListLoader(QObject):
-    """Computes the patient list and the Today items on its own read-only connection, so the
-    window paints at once even on a record of thousands of patients."""
-
-    loaded = Signal(object, object)
-    """(rows, due items)"""
-    failed = Signal(object)
-    """The StorageError to show."""
-    step = Signal(int)
-    """The index in ``LOAD_STEPS`` now under way."""
-
-    def __init__(self, db_path: Path, today: date, protocols: Mapping[str, Protocol]) -> None:
-        super().__init__()
-        self.db_path = db_path
-        self.today = today
-        self.protocols = protocols
-
-    @Slot()
-    def run(self) -> None:
-        try:
-            self.step.emit(0)
-            with open_database(self.db_path, read_only=True, daily_backup=False) as record:
-                self.step.emit(1)
-                rows = list_patient_rows(record, self.today, self.protocols)
-                self.step.emit(2)
-                items = due_today(record, self.today, self.protocols)
-        except StorageError as exc:
-            self.failed.emit(exc)
-            return
-        self.loaded.emit(rows, items)
+def load_list(
+    record: Record, progress: Progress, today: date, protocols: Mapping[str, Protocol]
+) -> tuple[list[PatientRow], list[DueItem]]:
+    """The patient list and the Today items, on the runner's own read-only connection, so
+    the window paints at once even on a record of thousands of patients."""
+    progress.report(1, len(LOAD_STEPS))
+    rows = list_patient_rows(record, today, protocols)
+    progress.report(2, len(LOAD_STEPS))
+    return rows, due_today(record, today, protocols)
 
 
 class WelcomePage(QWidget):
@@ -278,11 +226,9 @@ class MainWindow(QMainWindow):
         self.current_patient_id: int | None = None
         self._current_mrn = ""
         self._remember_key: str | None = None
-        self.demo_thread: QThread | None = None
-        self.demo_worker: DemoWorker | None = None
+        self.demo_runner: BackgroundRunner | None = None
         self.demo_progress: QProgressDialog | None = None
-        self.load_thread: QThread | None = None
-        self.load_worker: ListLoader | None = None
+        self.load_runner: BackgroundRunner | None = None
         self._reload_again = False
         self._pending_patient: int | None = None
         self.setWindowTitle("clinic-app")
@@ -508,45 +454,54 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.session.stop()
-        if self.demo_thread is not None:
+        if self.demo_runner is not None:
             self._stop_demo()
-        if self.load_thread is not None:
-            self.load_thread.quit()
-            self.load_thread.wait()
+        if self.load_runner is not None:
+            self.load_runner.stop()
         self.save_settings()
         super().closeEvent(event)
 
     # -- data ---------------------------------------------------------------------------------
     @property
     def loading(self) -> bool:
-        return self.load_thread is not None
+        return self.load_runner is not None
 
     def refresh(self) -> None:
         """Reload the whole list and the Today view in the background."""
-        if self.load_thread is not None:
+        if self.load_runner is not None:
             self._reload_again = True  # a save landed meanwhile: load once more after this
             return
-        worker = ListLoader(self.record.path, self.today(), self.protocols)
-        thread = QThread(self)
-        worker.moveToThread(thread)
-        thread.started.connect(worker.run)
-        worker.loaded.connect(self._loaded)
-        worker.failed.connect(self._load_failed)
-        worker.step.connect(self.loading_page.show_step)
-        self.load_worker, self.load_thread = worker, thread
+        today, protocols = self.today(), self.protocols
+        runner = BackgroundRunner(
+            Connection(self.record.path, read_only=True),
+            lambda record, progress: load_list(record, progress, today, protocols),
+            self,
+        )
+        runner.progressed.connect(lambda step, _total, _text: self.loading_page.show_step(step))
+        runner.finished.connect(self._load_ended)
+        self.load_runner = runner
+        self.loading_page.show_step(0)  # opening the record
         if not self.statusBar().currentMessage():
             self.statusBar().showMessage(LOADING_MESSAGE)
-        thread.start()
+        runner.start()
+
+    @Slot(object)
+    def _load_ended(self, outcome: Outcome) -> None:
+        if outcome.error is None and outcome.result is not None:
+            rows, items = outcome.result
+            self._loaded(rows, items)
+        elif isinstance(outcome.error, StorageError):
+            self._load_failed(outcome.error)
+        else:
+            self._end_load()
+            if outcome.error is not None:
+                raise outcome.error  # our bug: the exception reporter says so
 
     def _end_load(self) -> None:
-        thread, self.load_thread = self.load_thread, None
-        if thread is not None:
-            thread.quit()
-            thread.wait()
-            thread.deleteLater()
-        if self.load_worker is not None:
-            self.load_worker.deleteLater()
-            self.load_worker = None
+        runner, self.load_runner = self.load_runner, None
+        if runner is not None:
+            runner.stop()  # ended already: the thread is joined
+            runner.deleteLater()
         # Only our own "Loading" line goes: "Saved" or "kept as a draft" stays for the nurse.
         if self.statusBar().currentMessage() == LOADING_MESSAGE:
             self.statusBar().clearMessage()
@@ -774,29 +729,27 @@ class MainWindow(QMainWindow):
 
     # -- demonstration patients -----------------------------------------------------------------
     def create_demo_patients(self) -> None:
-        if self.demo_thread is not None or _demo_function() is None:
+        if self.demo_runner is not None or _demo_function() is None:
             return
         progress = QProgressDialog("Creating demonstration patients…", "Cancel", 0, 0, self)
         progress.setWindowTitle("Demonstration patients")
         progress.setWindowModality(Qt.WindowModality.WindowModal)
         progress.setMinimumDuration(500)  # shown only if it takes more than a moment
-        worker = DemoWorker(
-            self.record.path,
-            DEMO_PATIENTS,
-            DEMO_SEED,
-            self.today(),
-            self.record.session or self.record.app_user,  # a name alone would act as nobody
+        today = self.today()
+        runner = BackgroundRunner(
+            # The signed-in user acts on the runner's connection too (a name alone would act
+            # as nobody).
+            Connection(self.record.path, app_user=self.record.session or self.record.app_user),
+            lambda record, step: create_demo(record, step, DEMO_PATIENTS, DEMO_SEED, today),
+            self,
         )
-        thread = QThread(self)
-        worker.moveToThread(thread)
-        thread.started.connect(worker.run)
-        worker.progress.connect(self._demo_progress)
-        worker.finished.connect(self._demo_finished)
+        runner.progressed.connect(lambda done, total, _text: self._demo_progress(done, total))
+        runner.finished.connect(self._demo_finished)
         progress.canceled.connect(self._cancel_demo)
-        self.demo_worker, self.demo_thread, self.demo_progress = worker, thread, progress
+        self.demo_runner, self.demo_progress = runner, progress
         self.welcome.demo_button.setEnabled(False)
         self.setCursor(Qt.CursorShape.BusyCursor)
-        thread.start()
+        runner.start()
 
     @Slot(int, int)
     def _demo_progress(self, done: int, total: int) -> None:
@@ -805,25 +758,19 @@ class MainWindow(QMainWindow):
             self.demo_progress.setValue(done)
 
     def _cancel_demo(self) -> None:
-        if self.demo_worker is not None:
-            self.demo_worker.cancel_requested = True
+        if self.demo_runner is not None:
+            self.demo_runner.cancel()
 
     def _stop_demo(self) -> None:
-        self._cancel_demo()
-        if self.demo_thread is not None:
-            self.demo_thread.quit()
-            self.demo_thread.wait()
+        if self.demo_runner is not None:
+            self.demo_runner.stop()
 
-    @Slot(str)
-    def _demo_finished(self, message: str) -> None:
-        thread, self.demo_thread = self.demo_thread, None
-        if thread is not None:
-            thread.quit()
-            thread.wait()
-            thread.deleteLater()
-        if self.demo_worker is not None:
-            self.demo_worker.deleteLater()
-            self.demo_worker = None
+    @Slot(object)
+    def _demo_finished(self, outcome: Outcome) -> None:
+        message = demo_message(outcome)
+        runner, self.demo_runner = self.demo_runner, None
+        if runner is not None:
+            runner.deleteLater()
         if self.demo_progress is not None:
             self.demo_progress.reset()
             self.demo_progress.deleteLater()
@@ -839,4 +786,4 @@ class MainWindow(QMainWindow):
 
     @property
     def demo_running(self) -> bool:
-        return self.demo_thread is not None
+        return self.demo_runner is not None

@@ -5,8 +5,9 @@
   otherwise the dialog says so and offers "Save as PDF…" and "Open in viewer" (the system viewer
   through ``QDesktopServices``). "Print…" opens ``QPrintDialog`` and paints the page images.
 - **Morning batch**: every dosing card of the cycles starting on a day, written to a folder by
-  a worker ``QThread`` with its *own* database connection, with a progress bar and Cancel. The
-  thread is always waited for when the dialog closes.
+  a :class:`~clinic_app.gui.background.BackgroundRunner` (its own thread and database
+  connection), with a progress bar and Cancel. The thread is always waited for when the
+  dialog closes.
 """
 
 from __future__ import annotations
@@ -15,10 +16,11 @@ import shutil
 import subprocess
 import tempfile
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 
-from PySide6.QtCore import QObject, Qt, QThread, QUrl, Signal
+from PySide6.QtCore import Qt, QUrl, Signal
 from PySide6.QtGui import QDesktopServices, QPainter, QPixmap
 from PySide6.QtPrintSupport import QPrintDialog, QPrinter
 from PySide6.QtWidgets import (
@@ -40,11 +42,12 @@ from PySide6.QtWidgets import (
 from clinic_app.commands.print_commands import DOCUMENT_PROBLEMS, card_file_name
 from clinic_app.core.errors import DomainError
 from clinic_app.gui import fit
+from clinic_app.gui.background import BackgroundRunner, Connection, Outcome, Progress
 from clinic_app.gui.texts import patient_title
 from clinic_app.gui.warnings import WARNING_SIGN
 from clinic_app.services import documents
 from clinic_app.services import settings as st
-from clinic_app.storage.database import Record, open_database
+from clinic_app.storage.database import Record
 from clinic_app.storage.errors import StorageError
 
 DOSING_CARD = "dosing_card"
@@ -292,53 +295,43 @@ def open_print_preview(
 
 
 # -- the morning batch -----------------------------------------------------------------------------
-class BatchWorker(QObject):
-    """Writes the cards of one day; runs in its own thread with its own connection."""
+@dataclass(frozen=True)
+class BatchResult:
+    printed: int
+    failed: int
+    cancelled: bool
+    problems: tuple[str, ...]
+    """One sentence per card not printed: who, and why."""
 
-    progress = Signal(int, int, str)
-    done = Signal(int, int, bool)
-    """(printed, failed, cancelled)"""
 
-    def __init__(self, db_path: Path, day: date, folder: Path) -> None:
-        super().__init__()
-        self.db_path = db_path
-        self.day = day
-        self.folder = folder
-        self.cancelled = False
-        self.problems: list[str] = []
+def write_cards(record: Record, progress: Progress, day: date, folder: Path) -> BatchResult:
+    """Write the dosing card of every cycle starting on ``day``; on the runner's thread, with
+    its own connection. Cancel stops after the current card; the cards written are kept."""
+    from clinic_app.reports.dosing_card import render_dosing_card
+    from clinic_app.reports.layout import write_pdf
 
-    def cancel(self) -> None:
-        self.cancelled = True
-
-    def run(self) -> None:
-        from clinic_app.reports.dosing_card import render_dosing_card
-        from clinic_app.reports.layout import write_pdf
-
-        printed = failed = 0
+    printed = failed = 0
+    problems: list[str] = []
+    refs = documents.cycles_starting_on(record, day)
+    for number, ref in enumerate(refs, start=1):
+        if progress.cancelled:
+            break
+        who = f"{ref.patient.mrn} {ref.patient.full_name}"
+        progress.report(number, len(refs), who)
         try:
-            with open_database(self.db_path, daily_backup=False) as record:
-                refs = documents.cycles_starting_on(record, self.day)
-                for number, ref in enumerate(refs, start=1):
-                    if self.cancelled:
-                        break
-                    who = f"{ref.patient.mrn} {ref.patient.full_name}"
-                    self.progress.emit(number, len(refs), who)
-                    try:
-                        card = documents.dosing_card_for(record, ref, None, None)
-                        target = self.folder / card_file_name(ref.patient.mrn, ref.cycle.number)
-                        write_pdf(target, render_dosing_card(card))
-                        printed += 1
-                    except DOCUMENT_PROBLEMS as exc:
-                        failed += 1
-                        self.problems.append(f"{who}: {exc}")
-        except StorageError as exc:
-            self.problems.append(str(exc))
-        self.done.emit(printed, failed, self.cancelled)
+            card = documents.dosing_card_for(record, ref, None, None)
+            target = folder / card_file_name(ref.patient.mrn, ref.cycle.number)
+            write_pdf(target, render_dosing_card(card))
+            printed += 1
+        except DOCUMENT_PROBLEMS as exc:
+            failed += 1
+            problems.append(f"{who}: {exc}")
+    return BatchResult(printed, failed, progress.cancelled, tuple(problems))
 
 
 class BatchDialog(QDialog):
     batch_finished = Signal(str)
-    """Emitted on the GUI thread with the result sentence when the worker is done."""
+    """Emitted on the GUI thread with the result sentence when the batch is done."""
 
     def __init__(
         self, db_path: Path, day: date, folder: Path, parent: QWidget | None = None
@@ -360,33 +353,41 @@ class BatchDialog(QDialog):
         self.buttons.rejected.connect(self.cancel)
         for widget in (self.label, self.bar, self.problems, self.buttons):
             layout.addWidget(widget)
-        self.thread_ = QThread(self)
-        self.worker = BatchWorker(db_path, day, folder)
-        self.worker.moveToThread(self.thread_)
-        self.thread_.started.connect(self.worker.run)
-        self.worker.progress.connect(self.on_progress)
-        # Plain methods of a QObject on the GUI thread: queued, so they run on the GUI thread.
-        self.worker.done.connect(self.on_done)
-        self.worker.done.connect(self.thread_.quit)
-        self.thread_.start()
+        self.runner = BackgroundRunner(
+            Connection(db_path),
+            lambda record, progress: write_cards(record, progress, day, folder),
+            self,
+        )
+        self.runner.progressed.connect(self.on_progress)
+        self.runner.finished.connect(self.on_done)
+        self.runner.start()
 
     def on_progress(self, number: int, total: int, who: str) -> None:
         self.bar.setMaximum(total)
         self.bar.setValue(number - 1)
         self.label.setText(f"{number} of {total}: {who}")
 
-    def on_done(self, printed: int, failed: int, cancelled: bool) -> None:
+    def on_done(self, outcome: Outcome) -> None:
+        if isinstance(outcome.result, BatchResult):
+            result = outcome.result
+        else:  # the record could not be opened or read: nothing was written
+            problem = "" if outcome.error is None else str(outcome.error)
+            result = BatchResult(0, 0, outcome.cancelled, (problem,) if problem else ())
+        printed, failed, cancelled = result.printed, result.failed, result.cancelled
         self.bar.setValue(self.bar.maximum())
         words = f"{printed} card(s) written"
         if failed:
-            words += f", {failed} not printed: " + "; ".join(self.worker.problems)
+            words += f", {failed} not printed: " + "; ".join(result.problems)
+        elif result.problems:
+            words += ": " + "; ".join(result.problems)
         if cancelled:
             words += "; cancelled before the end"
         self.result_text = words
         shown = f"{printed} card(s) written"
-        if failed:
-            shown += f", {failed} not printed (below)"
-            self.problems.setPlainText("\n".join(self.worker.problems))
+        if result.problems:
+            if failed:
+                shown += f", {failed} not printed (below)"
+            self.problems.setPlainText("\n".join(result.problems))
             self.problems.setVisible(True)
         if cancelled:
             shown += "; cancelled before the end"
@@ -397,17 +398,15 @@ class BatchDialog(QDialog):
         self.batch_finished.emit(words)
 
     def cancel(self) -> None:
-        if self.thread_.isRunning():
-            self.worker.cancel()
+        if self.runner.running:
+            self.runner.cancel()
             self.label.setText("Cancelling after the current card…")
         else:
             self.reject()
 
     def stop(self) -> None:
         """Cancel and wait: no thread is left running."""
-        self.worker.cancel()
-        self.thread_.quit()
-        self.thread_.wait()
+        self.runner.stop()
 
     def done(self, code: int) -> None:
         self.stop()

@@ -16,12 +16,13 @@ from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
 from clinic_app.core.records import Phase
+from clinic_app.gui.background import Progress
 from clinic_app.gui.printing import (
     DOSING_CARD,
     TOXICITY_SUMMARY,
     BatchDialog,
-    BatchWorker,
     PreviewDialog,
+    write_cards,
 )
 from clinic_app.storage.database import Record, open_database
 from tests.services.helpers import cycle, enrol, patient
@@ -95,7 +96,7 @@ def test_batch_writes_every_card_off_the_gui_thread(
     with qtbot.waitSignal(d.batch_finished, timeout=60_000) as done:
         pass
     assert done.args == ["3 card(s) written"]
-    qtbot.waitUntil(lambda: not d.thread_.isRunning())
+    qtbot.waitUntil(lambda: not d.runner.running)
     assert sorted(p.name for p in out.iterdir()) == [
         "P-0-cycle1-card.pdf",
         "P-1-cycle1-card.pdf",
@@ -110,13 +111,10 @@ def test_batch_cancel_stops_after_the_current_card(
     morning(record, 3)
     out = tmp_path / "cards"
     out.mkdir()
-    worker = BatchWorker(record.path, DAY, out)
-    # Cancel as soon as the first card starts, from the worker's own thread (no race).
-    worker.progress.connect(lambda *_: worker.cancel(), Qt.ConnectionType.DirectConnection)
-    results: list[tuple[int, int, bool]] = []
-    worker.done.connect(lambda *a: results.append(a), Qt.ConnectionType.DirectConnection)
-    worker.run()
-    assert results == [(1, 0, True)]
+    # Cancel as soon as the first card starts (on this thread: no race).
+    progress = Progress(lambda *_: progress.cancel())
+    result = write_cards(record, progress, DAY, out)
+    assert (result.printed, result.failed, result.cancelled) == (1, 0, True)
     assert [p.name for p in out.iterdir()] == ["P-0-cycle1-card.pdf"]
 
 
@@ -128,7 +126,7 @@ def test_cancel_button_then_close_leaves_no_thread(
     qtbot.addWidget(d)
     d.show()
     qtbot.keyClick(d, Qt.Key.Key_Escape)  # Esc = Cancel
-    qtbot.waitUntil(lambda: not d.thread_.isRunning(), timeout=60_000)
-    assert d.worker.cancelled or d.result_text.startswith("3 card(s)")
+    qtbot.waitUntil(lambda: not d.runner.running, timeout=60_000)
+    assert d.runner.cancel_requested or d.result_text.startswith("3 card(s)")
     d.close()
-    assert not d.thread_.isRunning()
+    assert not d.runner.running

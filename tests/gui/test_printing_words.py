@@ -101,7 +101,7 @@ def test_batch_result_with_many_refusals_stays_on_the_screen(
     d.show()
     with qtbot.waitSignal(d.batch_finished, timeout=60_000):
         pass
-    qtbot.waitUntil(lambda: not d.thread_.isRunning())  # the worker's thread has ended
+    qtbot.waitUntil(lambda: not d.runner.running)  # the worker's thread has ended
     assert d.label.text() == "0 card(s) written, 12 not printed (below)."
     assert d.problems.isVisible()
     assert len(d.problems.toPlainText().splitlines()) == 12
