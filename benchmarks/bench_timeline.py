@@ -20,6 +20,7 @@ from PySide6.QtCore import QPoint, QRect
 from PySide6.QtGui import QImage, QPainter, QRegion
 from PySide6.QtWidgets import QApplication
 
+from clinic_app.core.cycles import CycleRow, CycleStatus
 from clinic_app.core.records import (
     AdverseEvent,
     DoseEvent,
@@ -30,7 +31,6 @@ from clinic_app.core.records import (
 )
 from clinic_app.gui.chart.timeline import TimelineWidget
 from clinic_app.gui.chart.timeline_model import TimelineData, build_timeline
-from clinic_app.storage.rows import CycleRow, CycleStatus
 
 D = Decimal
 CYCLES = 40

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
 
+from clinic_app.core.cycles import CycleRow, CycleStatus
 from clinic_app.core.protocol import Protocol
 from clinic_app.core.protocol_loader import load_protocols
 from clinic_app.core.records import (
@@ -24,7 +25,6 @@ from clinic_app.core.records import (
     ResponseAssessment,
 )
 from clinic_app.storage.database import Record
-from clinic_app.storage.rows import CycleRow, CycleStatus
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,8 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from clinic_app.core import labs
+from clinic_app.core.cycles import CycleRow, CycleStatus, DoseDetails
+from clinic_app.core.decisions import Decision, DecisionKind
 from clinic_app.core.dosing import (
     Bsa,
     CreatinineClearance,
@@ -48,14 +50,7 @@ from clinic_app.core.records import (
 )
 from clinic_app.services.enrolment import CONSENT_GATE, gate_items
 from clinic_app.storage.database import Record
-from clinic_app.storage.rows import (
-    CycleRow,
-    CycleStatus,
-    Decision,
-    DecisionKind,
-    DoseDetails,
-    Stored,
-)
+from clinic_app.storage.rows import Stored
 
 CREATININE_TEST = "creatinine"
 

@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
+from clinic_app.core.cycles import CycleRow, CycleStatus, DoseDetails
+from clinic_app.core.decisions import Decision, DecisionKind, DltReview
 from clinic_app.core.dosing import Bsa, body_surface_area, cockcroft_gault
 from clinic_app.core.errors import DomainError
 from clinic_app.core.escalation import (
@@ -54,14 +56,6 @@ from clinic_app.core.records import (
 from clinic_app.services.settings import CLINIC_NAME, CLINIC_PHONE
 from clinic_app.storage import queries
 from clinic_app.storage.database import Record
-from clinic_app.storage.rows import (
-    CycleRow,
-    CycleStatus,
-    Decision,
-    DecisionKind,
-    DltReview,
-    DoseDetails,
-)
 from clinic_app.storage.signatures import MEANINGS, Signer
 
 MRN_PREFIX = "DEMO-"

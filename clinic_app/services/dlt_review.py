@@ -19,6 +19,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import date
 
+from clinic_app.core.cycles import CycleRow
+from clinic_app.core.decisions import DltReview
 from clinic_app.core.dlt import DltProposal
 from clinic_app.core.errors import DomainError
 from clinic_app.core.protocol import Protocol
@@ -27,7 +29,7 @@ from clinic_app.core.records import Enrolment, Patient
 from clinic_app.services.patient_state import patient_summary
 from clinic_app.storage.database import Record
 from clinic_app.storage.errors import NOTHING_LOST, StaleRecordError
-from clinic_app.storage.rows import CycleRow, DltReview, Stored
+from clinic_app.storage.rows import Stored
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,8 @@ from clinic_app.core.cycle_toxicity import (
     dose_intensity,
     worst_grades,
 )
+from clinic_app.core.cycles import CycleRow, CycleStatus
+from clinic_app.core.decisions import DltReview
 from clinic_app.core.dosing import Bsa, body_surface_area
 from clinic_app.core.errors import DomainError, MissingDataError
 from clinic_app.core.ismp import format_number, format_quantity, plain_number
@@ -65,7 +67,6 @@ from clinic_app.reports.models import (
 )
 from clinic_app.services.patient_state import baseline_in_unit, baseline_lab, patient_summary
 from clinic_app.storage.database import Record
-from clinic_app.storage.rows import CycleRow, CycleStatus, DltReview
 
 # Settings (the record's settings table) the documents read.
 CLINIC_NAME = "clinic.name"

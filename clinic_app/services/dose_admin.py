@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
+from clinic_app.core.cycles import CycleRow, CycleStatus, DoseDetails
 from clinic_app.core.dosing import step_down
 from clinic_app.core.errors import DomainError
 from clinic_app.core.ismp import format_number, format_quantity
@@ -28,7 +29,7 @@ from clinic_app.core.records import DoseEvent, DoseModification, DoseStatus, Enr
 from clinic_app.services.cycle_start import open_enrolment
 from clinic_app.services.documents import CycleRef, cycle_plan
 from clinic_app.storage.database import Record
-from clinic_app.storage.rows import CycleRow, CycleStatus, DoseDetails, Stored
+from clinic_app.storage.rows import Stored
 
 OUTCOMES = (DoseStatus.GIVEN, DoseStatus.HELD, DoseStatus.MISSED)
 

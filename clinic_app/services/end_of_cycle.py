@@ -27,6 +27,8 @@ from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from decimal import Decimal
 
+from clinic_app.core.cycles import CycleRow, CycleStatus
+from clinic_app.core.decisions import Decision, DecisionKind
 from clinic_app.core.dosing import CreatinineClearance, cockcroft_gault
 from clinic_app.core.errors import DomainError, MissingDataError
 from clinic_app.core.ismp import format_quantity
@@ -44,7 +46,6 @@ from clinic_app.core.records import (
 from clinic_app.services.patient_state import patient_summary
 from clinic_app.storage.database import Record
 from clinic_app.storage.errors import NOTHING_LOST, StaleRecordError
-from clinic_app.storage.rows import CycleRow, CycleStatus, Decision, DecisionKind
 
 CREATININE = "creatinine"
 DEX_OPTION_KEY = "dexamethasone_20"

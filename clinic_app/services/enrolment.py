@@ -19,6 +19,8 @@ from datetime import UTC, date, datetime, time
 from decimal import Decimal
 
 from clinic_app.core import labs
+from clinic_app.core.cycles import CycleRow, CycleStatus, DoseDetails
+from clinic_app.core.decisions import DltReview
 from clinic_app.core.dosing import (
     Bsa,
     CreatinineClearance,
@@ -47,7 +49,6 @@ from clinic_app.core.records import (
     Phase,
 )
 from clinic_app.storage.database import Record
-from clinic_app.storage.rows import CycleRow, CycleStatus, DltReview, DoseDetails
 
 CONSENT_GATE = "consent"
 CREATININE_TEST = "creatinine"

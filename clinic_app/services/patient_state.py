@@ -40,6 +40,8 @@ from clinic_app.core.ctcae import (
     default_grading_table,
     grade_lab,
 )
+from clinic_app.core.cycles import CycleRow
+from clinic_app.core.decisions import DecisionKind
 from clinic_app.core.dlt import DltCriteria, DltInputs, DltProposal, propose_dlt
 from clinic_app.core.dosing import weight_change
 from clinic_app.core.errors import DomainError, MissingDataError, ProtocolError
@@ -65,7 +67,6 @@ from clinic_app.core.records import (
 from clinic_app.core.response import AssessedResponse, classify_series, light_chain_of
 from clinic_app.storage import queries
 from clinic_app.storage.database import Record
-from clinic_app.storage.rows import CycleRow, DecisionKind
 
 # CTCAE v5.0: grade 3 is "severe"; the patient list flags severe or worse toxicity.
 SEVERE_GRADE = 3

@@ -24,6 +24,8 @@ from datetime import date
 from itertools import pairwise
 from typing import Any
 
+from clinic_app.core.cycles import CycleRow, CycleStatus
+from clinic_app.core.decisions import DecisionKind, DltReview, EndpointKind
 from clinic_app.core.endpoints import (
     DOR_LABEL,
     PFS_LABEL,
@@ -68,13 +70,6 @@ from clinic_app.services.enrolment import (
     uses_escalation,
 )
 from clinic_app.storage.database import Record
-from clinic_app.storage.rows import (
-    CycleRow,
-    CycleStatus,
-    DecisionKind,
-    DltReview,
-    EndpointKind,
-)
 
 # seed 002: "For efficacy: 2 cycles" (the same minimum core.endpoints applies)
 EFFICACY_MIN_CYCLES = 2

@@ -11,13 +11,14 @@ import pytest
 from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
+from clinic_app.core.cycles import CycleStatus
+from clinic_app.core.decisions import DecisionKind
 from clinic_app.core.protocol import Protocol
 from clinic_app.core.protocol_loader import load_protocols
 from clinic_app.core.records import DoseModification, DoseStatus
 from clinic_app.gui.cycle_start import CycleStartDialog
 from clinic_app.gui.dose_admin import TextTableModel
 from clinic_app.storage.database import Record, open_database
-from clinic_app.storage.rows import CycleStatus, DecisionKind
 from tests.services.test_cycle_start import (
     C1,
     C2,

@@ -12,6 +12,7 @@ from PySide6.QtGui import QHelpEvent, QWheelEvent
 from PySide6.QtWidgets import QApplication, QToolTip
 from pytestqt.qtbot import QtBot
 
+from clinic_app.core.cycles import CycleRow, CycleStatus
 from clinic_app.core.records import (
     AdverseEvent,
     DoseEvent,
@@ -23,7 +24,6 @@ from clinic_app.core.records import (
 )
 from clinic_app.gui.chart.timeline import TimelineCanvas, TimelineWidget
 from clinic_app.gui.chart.timeline_model import TimelineData, build_timeline, grade_result
-from clinic_app.storage.rows import CycleRow, CycleStatus
 
 D = Decimal
 

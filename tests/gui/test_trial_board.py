@@ -11,11 +11,11 @@ from pypdf import PdfReader
 from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
+from clinic_app.core.decisions import DltReview
 from clinic_app.core.protocol import Protocol
 from clinic_app.core.protocol_loader import load_protocols
 from clinic_app.gui.trial_board import RowsModel, TrialBoardWindow
 from clinic_app.storage.database import Record, open_database
-from clinic_app.storage.rows import DltReview
 from tests.services.test_trial import Cohort, treated
 
 TODAY = date(2025, 3, 10)

@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 from pypdf import PdfReader
 
+from clinic_app.core.cycles import CycleRow, CycleStatus
+from clinic_app.core.decisions import DltReview
 from clinic_app.core.dosing import body_surface_area
 from clinic_app.core.records import (
     AdverseEvent,
@@ -27,7 +29,6 @@ from clinic_app.core.records import (
     Sex,
 )
 from clinic_app.storage.database import Record, open_database
-from clinic_app.storage.rows import CycleRow, CycleStatus, DltReview
 
 START = date(2026, 1, 5)  # a Monday
 PRINTED_AT = datetime(2026, 2, 10, 8, 30, tzinfo=UTC)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
+from clinic_app.core.cycles import CycleRow, CycleStatus, DoseDetails
 from clinic_app.core.records import (
     AdverseEvent,
     BodyMeasurement,
@@ -18,7 +19,6 @@ from clinic_app.core.records import (
     Sex,
 )
 from clinic_app.storage.database import Record
-from clinic_app.storage.rows import CycleRow, CycleStatus, DoseDetails
 
 
 def patient(record: Record, mrn: str, family: str, given: str = "Ana") -> int:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from clinic_app.core.cycles import CycleRow, CycleStatus
 from clinic_app.core.records import (
     AdverseEvent,
     DoseEvent,
@@ -24,7 +25,6 @@ from clinic_app.core.records import (
 from clinic_app.services.chart_data import load_chart
 from clinic_app.storage.database import Record, open_database
 from clinic_app.storage.errors import RowNotFoundError
-from clinic_app.storage.rows import CycleRow, CycleStatus
 
 D = Decimal
 

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from clinic_app.core.cycles import CycleRow, CycleStatus
+from clinic_app.core.decisions import Decision, DecisionKind
 from clinic_app.core.protocol import Protocol
 from clinic_app.core.protocol_loader import load_protocols
 from clinic_app.core.records import (
@@ -34,7 +36,6 @@ from clinic_app.services.cycle_start import (
 )
 from clinic_app.services.enrolment import EnrolmentRequest, enrol
 from clinic_app.storage.database import Record, open_database
-from clinic_app.storage.rows import CycleRow, CycleStatus, Decision, DecisionKind
 
 ENROLLED = date(2025, 3, 3)
 C1 = date(2025, 3, 10)

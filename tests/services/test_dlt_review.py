@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from clinic_app.core.decisions import DltReview
 from clinic_app.core.errors import DomainError
 from clinic_app.core.protocol_loader import load_protocols
 from clinic_app.core.records import AdverseEvent, Attribution, Phase
@@ -16,7 +17,6 @@ from clinic_app.services.dlt_review import dlt_review_view, record_review
 from clinic_app.services.trial import build_escalation_board
 from clinic_app.storage.database import Record, open_database
 from clinic_app.storage.errors import StaleRecordError
-from clinic_app.storage.rows import DltReview
 
 from .helpers import cycle, enrol, lab, patient
 

@@ -297,8 +297,8 @@ def test_current_cycle_is_the_started_one_not_a_planned_next_cycle(
 ) -> None:
     from datetime import timedelta
 
+    from clinic_app.core.cycles import CycleRow
     from clinic_app.core.records import Phase
-    from clinic_app.storage.rows import CycleRow
 
     pid = started_dextr(record, protocols)
     view = current_cycle(record, pid, protocols=protocols)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from clinic_app.core.decisions import DecisionKind
 from clinic_app.core.errors import DomainError, MissingDataError
 from clinic_app.core.phase_decision import NextStep
 from clinic_app.core.protocol_loader import load_protocols
@@ -29,7 +30,6 @@ from clinic_app.services.end_of_cycle import (
 )
 from clinic_app.storage.database import Record, open_database
 from clinic_app.storage.errors import StaleRecordError
-from clinic_app.storage.rows import DecisionKind
 
 from .helpers import cycle, enrol, lab, patient, weight
 

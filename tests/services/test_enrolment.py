@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from clinic_app.core.cycles import CycleStatus
+from clinic_app.core.decisions import DltReview
 from clinic_app.core.escalation import DltStatus, EscalationPatient
 from clinic_app.core.protocol import Protocol
 from clinic_app.core.protocol_loader import load_protocols
@@ -26,7 +28,6 @@ from clinic_app.services.enrolment import (
     gather_context,
 )
 from clinic_app.storage.database import Record, open_database
-from clinic_app.storage.rows import CycleStatus, DltReview
 
 TODAY = date(2025, 3, 10)
 P = EscalationPatient

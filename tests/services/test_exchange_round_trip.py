@@ -21,6 +21,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from clinic_app.core.cycles import CycleRow, CycleStatus, DoseDetails
+from clinic_app.core.decisions import Decision, DecisionKind, DltReview, EndpointEvent, EndpointKind
 from clinic_app.core.records import (
     AdverseEvent,
     Attribution,
@@ -43,16 +45,6 @@ from clinic_app.core.records import (
 from clinic_app.services.exchange import ImportRefused, export_csv, export_json, import_file
 from clinic_app.storage import schema
 from clinic_app.storage.database import Record, open_database
-from clinic_app.storage.rows import (
-    CycleRow,
-    CycleStatus,
-    Decision,
-    DecisionKind,
-    DltReview,
-    DoseDetails,
-    EndpointEvent,
-    EndpointKind,
-)
 
 # Text that is hard for a file format: any script, CSV and JSON punctuation, line breaks, the
 # CSV export's own NULL marker and look-alikes of it, empty text.

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from clinic_app.core.decisions import DltReview
 from clinic_app.core.protocol_loader import load_protocols
 from clinic_app.core.records import PatientStatus, Phase
 from clinic_app.services.patient_state import (
@@ -19,7 +20,6 @@ from clinic_app.services.patient_state import (
     overdue_lab_days,
 )
 from clinic_app.storage.database import Record, open_database
-from clinic_app.storage.rows import DltReview
 
 from .helpers import adverse_event, cycle, enrol, lab, patient, planned_dose, weight
 

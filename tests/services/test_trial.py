@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from clinic_app.core.cycles import CycleRow, CycleStatus
+from clinic_app.core.decisions import DltReview, EndpointEvent, EndpointKind
 from clinic_app.core.escalation import DecisionKind, DltStatus, LevelState
 from clinic_app.core.protocol import Protocol
 from clinic_app.core.protocol_loader import load_protocols
@@ -38,13 +40,6 @@ from clinic_app.services.trial import (
     cycles_completed,
 )
 from clinic_app.storage.database import Record, open_database
-from clinic_app.storage.rows import (
-    CycleRow,
-    CycleStatus,
-    DltReview,
-    EndpointEvent,
-    EndpointKind,
-)
 
 TODAY = date(2025, 3, 10)
 START = date(2024, 1, 1)  # cycle 1 day 1 of every endpoint patient

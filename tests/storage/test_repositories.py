@@ -10,6 +10,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from clinic_app.core.cycles import CycleRow, CycleStatus, DoseDetails
+from clinic_app.core.decisions import Decision, DecisionKind, DltReview, EndpointEvent, EndpointKind
 from clinic_app.core.errors import DomainError
 from clinic_app.core.records import (
     AdverseEvent,
@@ -30,16 +32,6 @@ from clinic_app.core.records import (
 )
 from clinic_app.storage.database import Record
 from clinic_app.storage.errors import RowNotFoundError, StaleRecordError
-from clinic_app.storage.rows import (
-    CycleRow,
-    CycleStatus,
-    Decision,
-    DecisionKind,
-    DltReview,
-    DoseDetails,
-    EndpointEvent,
-    EndpointKind,
-)
 
 from .conftest import make_patient
 

@@ -12,6 +12,7 @@ from decimal import Decimal
 
 import pytest
 
+from clinic_app.core.cycles import CycleRow
 from clinic_app.core.errors import DomainError
 from clinic_app.core.records import (
     BodyMeasurement,
@@ -24,7 +25,6 @@ from clinic_app.core.records import (
     TemperatureReading,
 )
 from clinic_app.storage.database import Record
-from clinic_app.storage.rows import CycleRow
 
 from .conftest import make_patient
 

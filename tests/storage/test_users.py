@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from sqlite_utils import Database
 
+from clinic_app.core.decisions import Decision, DecisionKind, DltReview
 from clinic_app.core.errors import DomainError
 from clinic_app.core.records import DoseModification, Enrolment, LabResult
 from clinic_app.storage import schema
@@ -23,7 +24,6 @@ from clinic_app.storage.permissions import (
     allows,
     who_may,
 )
-from clinic_app.storage.rows import Decision, DecisionKind, DltReview
 from clinic_app.storage.signatures import Signer
 from clinic_app.storage.users import SignInRefused, delay_after
 

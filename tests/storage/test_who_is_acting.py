@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 
 from clinic_app.cli import main
+from clinic_app.core.decisions import DltReview
 from clinic_app.core.errors import DomainError
 from clinic_app.storage.database import Session, open_database
 from clinic_app.storage.permissions import PermissionDeniedError, Role
-from clinic_app.storage.rows import DltReview
 
 ADMIN_PW = "admin password 1"
 INV_PW = "investigator pw 333"
@@ -169,7 +169,7 @@ def test_signing_out_forgets_the_password_check(accounts: Path) -> None:
 def test_one_signature_covers_the_rows_of_one_decision(accounts: Path) -> None:
     """Accepting "off study" at the end of a cycle writes the phase decision and the off-study
     decision together; the investigator signs the decision once. Alone, either is refused."""
-    from clinic_app.storage.rows import Decision, DecisionKind
+    from clinic_app.core.decisions import Decision, DecisionKind
     from clinic_app.storage.signatures import MEANINGS, Signer
 
     eid = _enrolment(accounts)

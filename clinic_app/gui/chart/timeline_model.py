@@ -16,6 +16,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from clinic_app.core.ctcae import GradingTable, LabGrade, grade_lab
+from clinic_app.core.cycles import CycleRow, CycleStatus
 from clinic_app.core.errors import DomainError
 from clinic_app.core.ismp import format_number
 from clinic_app.core.labs import convert
@@ -30,7 +31,6 @@ from clinic_app.core.records import (
 )
 from clinic_app.core.response import ImwgCriteria, LightChain, classify_series
 from clinic_app.services.patient_state import response_baseline
-from clinic_app.storage.rows import CycleRow, CycleStatus
 
 # The "today" line stays on the axis when it is this close after the last recorded day, so an
 # active patient's chart always shows where today falls; a long-finished one is not stretched.

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from clinic_app.core.cycles import CycleRow, CycleStatus, DoseDetails
 from clinic_app.core.errors import DomainError
 from clinic_app.core.records import DoseEvent, DoseStatus, Phase
 from clinic_app.storage.repositories import _codec as c
 from clinic_app.storage.repositories._base import Row, TableRepository
-from clinic_app.storage.rows import CycleRow, CycleStatus, DoseDetails
 
 
 class CycleRepository(TableRepository[CycleRow]):

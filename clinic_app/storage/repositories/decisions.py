@@ -4,15 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from clinic_app.core.decisions import Decision, DecisionKind, DltReview, EndpointEvent, EndpointKind
 from clinic_app.storage.repositories import _codec as c
 from clinic_app.storage.repositories._base import Row, TableRepository
-from clinic_app.storage.rows import (
-    Decision,
-    DecisionKind,
-    DltReview,
-    EndpointEvent,
-    EndpointKind,
-)
 
 
 class DecisionRepository(TableRepository[Decision]):
