@@ -30,6 +30,21 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         parser.addini("qt_log_level_fail", "placeholder when pytest-qt is not installed")
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    # required_plugins (pyproject) refuses a run without pytest-qt; only the core suite turns
+    # that off (make test-core-pure). Asked for the GUI tests all the same, say so rather
+    # than skip them.
+    if _HAS_PYTEST_QT:
+        return
+    for arg in config.args:
+        path = Path(arg.split("::")[0]).resolve()
+        if path == _GUI_DIR or _GUI_DIR in path.parents or path in _GUI_DIR.parents:
+            raise pytest.UsageError(
+                f"pytest-qt is not installed, so the GUI tests in {_GUI_DIR} cannot run "
+                "(run only tests/core, or install the dev dependencies: make pytest)."
+            )
+
+
 def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
     # Without Qt installed, only the layers that must not need it are collected.
     if _HAS_PYTEST_QT:

@@ -8,7 +8,6 @@ remembered patient is remembered per record by MRN, never by internal row id.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
@@ -18,7 +17,6 @@ from PySide6.QtWidgets import QTableView
 from pytestqt.qtbot import QtBot
 
 from clinic_app.core.protocol import Protocol
-from clinic_app.core.protocol_loader import load_protocols
 from clinic_app.core.records import Patient, Sex
 from clinic_app.gui.chart.panel import ChartPanel
 from clinic_app.gui.main_window import MainWindow, app_settings
@@ -35,11 +33,6 @@ PEOPLE = (
 )
 
 
-@pytest.fixture(scope="module")
-def protocols() -> dict[str, Protocol]:
-    return load_protocols()
-
-
 @pytest.fixture
 def settings(tmp_path: Path) -> QSettings:
     QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp_path))
@@ -53,15 +46,6 @@ def fill(record: Record, people: tuple[tuple[str, str, str], ...] = PEOPLE) -> d
             Patient(mrn, family, given, date(1955, 1, 1), Sex.FEMALE), reason="test"
         )
     return ids
-
-
-@pytest.fixture
-def record(tmp_path: Path) -> Iterator[Record]:
-    rec = open_database(tmp_path / "record.sqlite3", daily_backup=False)
-    try:
-        yield rec
-    finally:
-        rec.close()
 
 
 def make_window(
@@ -208,7 +192,7 @@ def test_remembered_patient_is_per_record_and_by_mrn(
     qtbot: QtBot, tmp_path: Path, protocols: dict[str, Protocol], settings: QSettings
 ) -> None:
     first_path = tmp_path / "first.sqlite3"
-    with open_database(first_path, daily_backup=False) as first:
+    with open_database(first_path) as first:
         ids = fill(first)
         window = make_window(qtbot, first, protocols, settings)
         table = window.patient_list.table
@@ -220,7 +204,7 @@ def test_remembered_patient_is_per_record_and_by_mrn(
         assert str(ids["MRN-C"]) not in {str(v) for v in saved.values()}
 
     # Another record, where row id 3 is a different person: nobody is opened.
-    with open_database(tmp_path / "other.sqlite3", daily_backup=False) as other:
+    with open_database(tmp_path / "other.sqlite3") as other:
         fill(other, (("X-1", "Xu", "Xia"), ("X-2", "Young", "Yara"), ("X-3", "Zed", "Zoe")))
         again = make_window(qtbot, other, protocols, app_settings())
         assert again.current_patient_id is None
@@ -228,7 +212,7 @@ def test_remembered_patient_is_per_record_and_by_mrn(
         again.close()
 
     # The same record reopened: the remembered MRN is opened again.
-    with open_database(first_path, daily_backup=False) as same:
+    with open_database(first_path) as same:
         back = make_window(qtbot, same, protocols, app_settings())
         assert chart_mrn(back) == "MRN-C"
         back.close()
@@ -238,7 +222,7 @@ def test_a_restored_backup_never_opens_a_different_person(
     qtbot: QtBot, tmp_path: Path, protocols: dict[str, Protocol], settings: QSettings
 ) -> None:
     path, copy = tmp_path / "record.sqlite3", tmp_path / "copy.sqlite3"
-    with open_database(path, daily_backup=False) as rec:
+    with open_database(path) as rec:
         fill(rec)
         backup_to(rec, copy)  # A-D only
         late = fill(rec, (("MRN-E", "Ek", "Elsa"),))["MRN-E"]  # row id 5, after the backup
@@ -247,7 +231,7 @@ def test_a_restored_backup_never_opens_a_different_person(
         assert chart_mrn(window) == "MRN-E"
         window.close()
     restore_from(path, copy)
-    with open_database(path, daily_backup=False) as restored:
+    with open_database(path) as restored:
         # A new patient in the restored record takes row id 5: another person.
         other = fill(restored, (("MRN-F", "Falk", "Frida"),))["MRN-F"]
         assert other == late

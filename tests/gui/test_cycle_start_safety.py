@@ -14,7 +14,6 @@ from PySide6.QtWidgets import QApplication, QDateEdit
 from pytestqt.qtbot import QtBot
 
 from clinic_app.core.protocol import Protocol
-from clinic_app.core.protocol_loader import load_protocols
 from clinic_app.gui.cycle_start import CycleStartDialog
 from clinic_app.gui.lab_entry import LabEntryDialog
 from clinic_app.storage.database import Record, open_database
@@ -23,14 +22,9 @@ from tests.services.test_cycle_start import C1, dextr_patient, good_counts
 pytestmark = pytest.mark.qt_log_ignore(r"This plugin does not support (propagateSizeHints|raise)")
 
 
-@pytest.fixture(scope="module")
-def protocols() -> dict[str, Protocol]:
-    return load_protocols()
-
-
 @pytest.fixture
 def record(tmp_path: Path) -> Iterator[Record]:
-    rec = open_database(tmp_path / "record.sqlite3", daily_backup=False, app_user="nurse Eva")
+    rec = open_database(tmp_path / "record.sqlite3", app_user="nurse Eva")
     try:
         yield rec
     finally:

@@ -33,7 +33,6 @@ from PySide6.QtWidgets import (
 from pytestqt.qtbot import QtBot
 
 from clinic_app.core.protocol import Protocol
-from clinic_app.core.protocol_loader import load_protocols
 from clinic_app.core.records import Patient, Sex
 from clinic_app.services.demo import generate_demo
 from clinic_app.storage.database import Record, open_database
@@ -49,14 +48,9 @@ pytestmark = pytest.mark.qt_log_ignore(
 )
 
 
-@pytest.fixture(scope="module")
-def protocols() -> dict[str, Protocol]:
-    return load_protocols()
-
-
 @pytest.fixture
 def record(tmp_path: Path, protocols: dict[str, Protocol]) -> Iterator[Record]:
-    rec = open_database(tmp_path / "demo.sqlite3", daily_backup=False)
+    rec = open_database(tmp_path / "demo.sqlite3")
     generate_demo(rec, patients=12, seed=2, today=TODAY, protocols=protocols)
     try:
         yield rec

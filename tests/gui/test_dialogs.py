@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import date
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QDate, Qt
@@ -13,29 +11,14 @@ from PySide6.QtWidgets import QDialogButtonBox
 from pytestqt.qtbot import QtBot
 
 from clinic_app.core.protocol import Protocol
-from clinic_app.core.protocol_loader import load_protocols
 from clinic_app.core.records import Patient, Sex
 from clinic_app.gui.dialogs.enrolment import EnrolmentDialog
 from clinic_app.gui.dialogs.new_patient import NewPatientDialog, PatientForm, validate_patient
-from clinic_app.storage.database import Record, open_database
+from clinic_app.storage.database import Record
 
 TODAY = date(2025, 3, 10)
 # The offscreen platform cannot pass size hints to a window manager; that is not our warning.
 pytestmark = pytest.mark.qt_log_ignore(r"This plugin does not support (propagateSizeHints|raise)")
-
-
-@pytest.fixture(scope="module")
-def protocols() -> dict[str, Protocol]:
-    return load_protocols()
-
-
-@pytest.fixture
-def record(tmp_path: Path) -> Iterator[Record]:
-    rec = open_database(tmp_path / "record.sqlite3", daily_backup=False)
-    try:
-        yield rec
-    finally:
-        rec.close()
 
 
 def count(record: Record, table: str) -> int:

@@ -15,7 +15,6 @@ from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 from pytestqt.qtbot import QtBot
 
 from clinic_app.core.protocol import Protocol
-from clinic_app.core.protocol_loader import load_protocols
 from clinic_app.core.records import DoseStatus
 from clinic_app.gui.cycle_start import CycleStartDialog
 from clinic_app.gui.dose_admin import (
@@ -35,14 +34,9 @@ NOW = datetime(2025, 3, 17, 10, 30, tzinfo=UTC)  # cycle 1 day 8
 TODAY = NOW.date()
 
 
-@pytest.fixture(scope="module")
-def protocols() -> dict[str, Protocol]:
-    return load_protocols()
-
-
 @pytest.fixture
 def record(tmp_path: Path) -> Iterator[Record]:
-    rec = open_database(tmp_path / "record.sqlite3", daily_backup=False, app_user="Dr Novak")
+    rec = open_database(tmp_path / "record.sqlite3", app_user="Dr Novak")
     try:
         yield rec
     finally:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
@@ -12,35 +11,20 @@ from PySide6.QtWidgets import QApplication, QDialog, QMessageBox
 from pytestqt.qtbot import QtBot
 
 from clinic_app.core.protocol import Protocol
-from clinic_app.core.protocol_loader import load_protocols
 from clinic_app.core.records import Patient, Sex
 from clinic_app.gui.cycle_start import CycleStartDialog
 from clinic_app.gui.dialogs.new_patient import NewPatientDialog
 from clinic_app.gui.main_window import MainWindow, app_settings
-from clinic_app.storage.database import Record, open_database
+from clinic_app.storage.database import Record
 
 pytestmark = pytest.mark.qt_log_ignore(r"This plugin does not support (propagateSizeHints|raise)")
 TODAY = date(2025, 3, 12)
-
-
-@pytest.fixture(scope="module")
-def protocols() -> dict[str, Protocol]:
-    return load_protocols()
 
 
 @pytest.fixture
 def settings(tmp_path: Path) -> QSettings:
     QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp_path))
     return app_settings()
-
-
-@pytest.fixture
-def record(tmp_path: Path) -> Iterator[Record]:
-    rec = open_database(tmp_path / "record.sqlite3", daily_backup=False)
-    try:
-        yield rec
-    finally:
-        rec.close()
 
 
 def make_window(

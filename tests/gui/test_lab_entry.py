@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -17,7 +16,7 @@ from clinic_app.core.records import Phase
 from clinic_app.gui.lab_entry import LabEntryDialog, to_qdatetime
 from clinic_app.gui.lab_trends import LabTrendsDialog
 from clinic_app.services.lab_entry import LabEntry, save_panel
-from clinic_app.storage.database import Record, open_database
+from clinic_app.storage.database import Record
 from tests.services import helpers
 
 NOW = datetime(2025, 3, 10, 12, 0, tzinfo=UTC)
@@ -27,15 +26,6 @@ SHOTS = (
     if os.environ.get("CLINIC_APP_SCREENSHOTS")
     else None
 )
-
-
-@pytest.fixture
-def record(tmp_path: Path) -> Iterator[Record]:
-    rec = open_database(tmp_path / "record.sqlite3", daily_backup=False)
-    try:
-        yield rec
-    finally:
-        rec.close()
 
 
 @pytest.fixture

@@ -5,9 +5,7 @@ fits 1366x768. Also the CTCAE clinical facts on the form (issue 13)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
@@ -23,21 +21,12 @@ from pytestqt.qtbot import QtBot
 from clinic_app.gui import drafts
 from clinic_app.gui.lab_entry import LabEntryDialog, to_qdatetime
 from clinic_app.services.lab_entry import LabEntry, check_entry
-from clinic_app.storage.database import Record, open_database
+from clinic_app.storage.database import Record
 from tests.services import helpers
 
 NOW = datetime(2025, 3, 10, 12, 0, tzinfo=UTC)
 CTRL = Qt.KeyboardModifier.ControlModifier
 pytestmark = pytest.mark.qt_log_ignore(r"This plugin does not support (propagateSizeHints|raise)")
-
-
-@pytest.fixture
-def record(tmp_path: Path) -> Iterator[Record]:
-    rec = open_database(tmp_path / "record.sqlite3", daily_backup=False)
-    try:
-        yield rec
-    finally:
-        rec.close()
 
 
 def open_form(qtbot: QtBot, record: Record, pid: int | None = None) -> LabEntryDialog:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
@@ -13,20 +12,14 @@ from PySide6.QtWidgets import QApplication, QDialog
 from pytestqt.qtbot import QtBot
 
 from clinic_app.core.protocol import Protocol
-from clinic_app.core.protocol_loader import load_protocols
 from clinic_app.gui.chart.panel import ChartPanel
 from clinic_app.gui.dialogs.enrolment import EnrolmentDialog
 from clinic_app.gui.dialogs.new_patient import NewPatientDialog
 from clinic_app.gui.main_window import MainWindow, app_settings
-from clinic_app.storage.database import Record, open_database
+from clinic_app.storage.database import Record
 
 pytestmark = pytest.mark.qt_log_ignore(r"This plugin does not support (propagateSizeHints|raise)")
 TODAY = date(2025, 3, 12)
-
-
-@pytest.fixture(scope="module")
-def protocols() -> dict[str, Protocol]:
-    return load_protocols()
 
 
 @pytest.fixture
@@ -34,15 +27,6 @@ def settings(tmp_path: Path) -> QSettings:
     # Tests never touch the user's settings: point the INI user scope at tmp_path.
     QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp_path))
     return app_settings()
-
-
-@pytest.fixture
-def record(tmp_path: Path) -> Iterator[Record]:
-    rec = open_database(tmp_path / "record.sqlite3", daily_backup=False)
-    try:
-        yield rec
-    finally:
-        rec.close()
 
 
 def make_window(

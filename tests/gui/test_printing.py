@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
@@ -24,21 +23,12 @@ from clinic_app.gui.printing import (
     PreviewDialog,
     write_cards,
 )
-from clinic_app.storage.database import Record, open_database
+from clinic_app.storage.database import Record
 from tests.services.helpers import cycle, enrol, patient
 
 pytestmark = pytest.mark.qt_log_ignore(r"This plugin does not support (propagateSizeHints|raise)")
 DAY = date(2024, 1, 2)
 SHOTS = Path(__file__).parents[2] / "docs" / "screenshots"
-
-
-@pytest.fixture
-def record(tmp_path: Path) -> Iterator[Record]:
-    rec = open_database(tmp_path / "record.sqlite3", daily_backup=False)
-    try:
-        yield rec
-    finally:
-        rec.close()
 
 
 def morning(record: Record, n: int, phone: bool = True) -> list[int]:

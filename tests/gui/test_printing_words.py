@@ -5,7 +5,6 @@ result stays on the screen however many cards were refused."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
@@ -18,19 +17,10 @@ from clinic_app.gui.printing import DOSING_CARD, BatchDialog, PreviewDialog
 from clinic_app.gui.settings_dialog import SettingsDialog
 from clinic_app.services import settings as st
 from clinic_app.services.demo import DEMO_CLINIC_PHONE, generate_demo
-from clinic_app.storage.database import Record, open_database
+from clinic_app.storage.database import Record
 from tests.gui.test_printing import DAY, morning
 
 pytestmark = pytest.mark.qt_log_ignore(r"This plugin does not support (propagateSizeHints|raise)")
-
-
-@pytest.fixture
-def record(tmp_path: Path) -> Iterator[Record]:
-    rec = open_database(tmp_path / "record.sqlite3", daily_backup=False)
-    try:
-        yield rec
-    finally:
-        rec.close()
 
 
 def test_missing_phone_is_said_in_words_and_opens_settings_at_the_field(

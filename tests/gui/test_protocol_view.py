@@ -3,35 +3,17 @@ form (issue 14): no "seed", rule numbers or mistyped source figures on the enrol
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
 from clinic_app.core.protocol import Protocol
-from clinic_app.core.protocol_loader import load_protocols
 from clinic_app.gui.dialogs.enrolment import EnrolmentDialog
 from clinic_app.gui.protocol_view import ProtocolsWindow
-from clinic_app.storage.database import Record, open_database
+from clinic_app.storage.database import Record
 from tests.gui.test_dialogs import TODAY, add_patient
 
 pytestmark = pytest.mark.qt_log_ignore(r"This plugin does not support (propagateSizeHints|raise)")
-
-
-@pytest.fixture(scope="module")
-def protocols() -> dict[str, Protocol]:
-    return load_protocols()
-
-
-@pytest.fixture
-def record(tmp_path: Path) -> Iterator[Record]:
-    rec = open_database(tmp_path / "record.sqlite3", daily_backup=False)
-    try:
-        yield rec
-    finally:
-        rec.close()
 
 
 def test_protocols_window_explains_the_readings_for_trial_staff(

@@ -4,7 +4,6 @@ values are typed, refusals at the field (nothing stored), and a correction with 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import date
 from decimal import Decimal
@@ -19,7 +18,7 @@ from clinic_app.core.protocol_loader import load_protocols
 from clinic_app.core.records import Enrolment, Phase, ResponseAssessment
 from clinic_app.gui.response_entry import ResponseEntryDialog
 from clinic_app.services.end_of_cycle import end_of_cycle_view
-from clinic_app.storage.database import Record, open_database
+from clinic_app.storage.database import Record
 from tests.services.helpers import cycle, enrol, lab, patient, weight
 
 pytestmark = pytest.mark.qt_log_ignore(r"This plugin does not support (propagateSizeHints|raise)")
@@ -27,15 +26,6 @@ PROTOCOLS = load_protocols()
 STARTS = [date(2024, 1, 2), date(2024, 1, 30), date(2024, 2, 27), date(2024, 3, 26)]
 ENDS = [date(2024, 1, 29), date(2024, 2, 26), date(2024, 3, 25), date(2024, 4, 22)]
 SHOTS = Path(__file__).parents[2] / "docs" / "screenshots"
-
-
-@pytest.fixture
-def record(tmp_path: Path) -> Iterator[Record]:
-    rec = open_database(tmp_path / "record.sqlite3", daily_backup=False)
-    try:
-        yield rec
-    finally:
-        rec.close()
 
 
 def dextr(record: Record) -> int:

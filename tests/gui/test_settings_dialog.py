@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
@@ -14,19 +13,10 @@ from pytestqt.qtbot import QtBot
 from clinic_app.gui.settings_dialog import ReferenceRangeModel, SettingsDialog
 from clinic_app.services import documents, lab_entry
 from clinic_app.services import settings as st
-from clinic_app.storage.database import Record, open_database
+from clinic_app.storage.database import Record
 
 # The offscreen platform cannot do these; a real desktop can (seen under Xvfb).
 pytestmark = pytest.mark.qt_log_ignore(r"This plugin does not support (propagateSizeHints|raise)")
-
-
-@pytest.fixture
-def record(tmp_path: Path) -> Iterator[Record]:
-    rec = open_database(tmp_path / "record.sqlite3", daily_backup=False)
-    try:
-        yield rec
-    finally:
-        rec.close()
 
 
 @pytest.fixture

@@ -4,37 +4,19 @@ re-enters the password, and the signature names the signer and the meaning."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
 from clinic_app.core.protocol import Protocol
-from clinic_app.core.protocol_loader import load_protocols
 from clinic_app.gui.signature import SignatureDialog
-from clinic_app.storage.database import Record, open_database
+from clinic_app.storage.database import Record
 from clinic_app.storage.users import Role
 from tests.gui.test_dose_admin import grid, modification, started
 
 pytestmark = pytest.mark.qt_log_ignore(r"This plugin does not support (propagateSizeHints|raise)")
 
 INVESTIGATOR_PW = "investigator pw 333"
-
-
-@pytest.fixture
-def record(tmp_path: Path) -> Iterator[Record]:
-    rec = open_database(tmp_path / "record.sqlite3", daily_backup=False)
-    try:
-        yield rec
-    finally:
-        rec.close()
-
-
-@pytest.fixture(scope="module")
-def protocols() -> dict[str, Protocol]:
-    return load_protocols()
 
 
 def test_dose_modification_is_signed(

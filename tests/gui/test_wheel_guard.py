@@ -26,7 +26,6 @@ from PySide6.QtWidgets import (
 from pytestqt.qtbot import QtBot
 
 from clinic_app.core.protocol import Protocol
-from clinic_app.core.protocol_loader import load_protocols
 from clinic_app.gui.app import application
 from clinic_app.gui.cycle_start import CycleStartDialog
 from clinic_app.gui.wheel_guard import remove_wheel_guard
@@ -66,16 +65,11 @@ def wheel(widget: QWidget, notches: int = -3) -> None:
 
 @pytest.fixture
 def record(tmp_path: Path) -> Iterator[Record]:
-    rec = open_database(tmp_path / "record.sqlite3", daily_backup=False, app_user="nurse Eva")
+    rec = open_database(tmp_path / "record.sqlite3", app_user="nurse Eva")
     try:
         yield rec
     finally:
         rec.close()
-
-
-@pytest.fixture(scope="module")
-def protocols() -> dict[str, Protocol]:
-    return load_protocols()
 
 
 def test_wheel_over_measured_on_scrolls_the_start_form(

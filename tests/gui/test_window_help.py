@@ -3,7 +3,6 @@ say why, the user guide and the shortcut list, the loading page, and status line
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
@@ -14,34 +13,19 @@ from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
 from clinic_app.core.protocol import Protocol
-from clinic_app.core.protocol_loader import load_protocols
 from clinic_app.core.records import Patient, Sex
 from clinic_app.gui.help_menu import GuideViewer, ShortcutsDialog
 from clinic_app.gui.main_window import MainWindow, app_settings
-from clinic_app.storage.database import Record, open_database
+from clinic_app.storage.database import Record
 
 pytestmark = pytest.mark.qt_log_ignore(r"This plugin does not support (propagateSizeHints|raise)")
 TODAY = date(2025, 3, 12)
-
-
-@pytest.fixture(scope="module")
-def protocols() -> dict[str, Protocol]:
-    return load_protocols()
 
 
 @pytest.fixture
 def settings(tmp_path: Path) -> QSettings:
     QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp_path))
     return app_settings()
-
-
-@pytest.fixture
-def record(tmp_path: Path) -> Iterator[Record]:
-    rec = open_database(tmp_path / "record.sqlite3", daily_backup=False)
-    try:
-        yield rec
-    finally:
-        rec.close()
 
 
 def make_window(

@@ -6,7 +6,6 @@ import json
 import re
 import shutil
 import subprocess
-from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -15,28 +14,13 @@ from pypdf import PdfReader
 
 from clinic_app.cli import main
 from clinic_app.core.protocol import Protocol
-from clinic_app.core.protocol_loader import load_protocols
 from clinic_app.reports.models import PrintStamp
 from clinic_app.reports.trial_report import write_trial_report
 from clinic_app.services.trial import TrialOverview, build_overview
-from clinic_app.storage.database import Record, open_database
+from clinic_app.storage.database import Record
 from tests.services.test_trial import Cohort, treated
 
 TODAY = date(2025, 3, 10)
-
-
-@pytest.fixture(scope="module")
-def protocols() -> dict[str, Protocol]:
-    return load_protocols()
-
-
-@pytest.fixture
-def record(tmp_path: Path) -> Iterator[Record]:
-    rec = open_database(tmp_path / "record.sqlite3", daily_backup=False)
-    try:
-        yield rec
-    finally:
-        rec.close()
 
 
 def bpd_overview(record: Record, bpd: Protocol) -> TrialOverview:

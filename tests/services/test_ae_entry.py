@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import date
-from pathlib import Path
 
 import pytest
 
 from clinic_app.core.ae_terms import ae_term
 from clinic_app.core.errors import DomainError
 from clinic_app.core.protocol import Protocol
-from clinic_app.core.protocol_loader import load_protocols
 from clinic_app.core.records import AdverseEvent, Attribution
 from clinic_app.services.ae_entry import (
     AeForm,
@@ -27,7 +24,7 @@ from clinic_app.services.ae_entry import (
     validate_ae,
     void_ae,
 )
-from clinic_app.storage.database import Record, open_database
+from clinic_app.storage.database import Record
 from clinic_app.storage.errors import StaleRecordError
 from tests.services import helpers
 
@@ -38,20 +35,6 @@ BPD = (
     ProtocolDrug("dexamethasone", "Dexamethasone"),
 )
 ALL_POSSIBLE = {d.key: Attribution.POSSIBLE for d in BPD}
-
-
-@pytest.fixture(scope="module")
-def protocols() -> dict[str, Protocol]:
-    return load_protocols()
-
-
-@pytest.fixture
-def record(tmp_path: Path) -> Iterator[Record]:
-    rec = open_database(tmp_path / "record.sqlite3", daily_backup=False)
-    try:
-        yield rec
-    finally:
-        rec.close()
 
 
 def form(**changes: object) -> AeForm:

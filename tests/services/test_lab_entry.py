@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
@@ -27,21 +25,12 @@ from clinic_app.services.lab_entry import (
     set_reference_range,
     void_lab,
 )
-from clinic_app.storage.database import Record, open_database
+from clinic_app.storage.database import Record
 from clinic_app.storage.errors import StaleRecordError
 from tests.services import helpers
 
 NOW = datetime(2025, 3, 10, 12, 0, tzinfo=UTC)
 AT = datetime(2025, 3, 10, 8, 30, tzinfo=UTC)
-
-
-@pytest.fixture
-def record(tmp_path: Path) -> Iterator[Record]:
-    rec = open_database(tmp_path / "record.sqlite3", daily_backup=False)
-    try:
-        yield rec
-    finally:
-        rec.close()
 
 
 def count(record: Record, table: str) -> int:

@@ -3,30 +3,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
-from pathlib import Path
-
-import pytest
 
 from clinic_app.services.lab_entry import LabEntry, check_entry, facts_asked, save_panel
-from clinic_app.storage.database import Record, open_database
+from clinic_app.storage.database import Record
 from tests.services import helpers
 
 NOW = datetime(2025, 3, 10, 12, 0, tzinfo=UTC)
 AT = datetime(2025, 3, 10, 8, 30, tzinfo=UTC)
 D = Decimal
-
-
-@pytest.fixture
-def record(tmp_path: Path) -> Iterator[Record]:
-    rec = open_database(tmp_path / "record.sqlite3", daily_backup=False)
-    try:
-        yield rec
-    finally:
-        rec.close()
 
 
 def test_the_form_asks_the_facts_ctcae_uses_per_test() -> None:

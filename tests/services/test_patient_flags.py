@@ -6,18 +6,14 @@ Every expected grade is worked by hand below from the CTCAE v5.0 rows of rules Â
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from pathlib import Path
-
-import pytest
 
 from clinic_app.core.labs import lab_test
 from clinic_app.core.protocol_loader import load_protocols
 from clinic_app.core.records import LabResult, Phase
 from clinic_app.services.patient_state import PatientRow, list_patient_rows, patient_summary
-from clinic_app.storage.database import Record, open_database
+from clinic_app.storage.database import Record
 
 from .helpers import cycle, enrol, patient
 
@@ -27,12 +23,6 @@ ENROLLED = date(2024, 2, 26)
 C1D1 = date(2024, 3, 4)
 SCREENING = date(2024, 3, 1)  # before cycle 1 day 1: the baseline draw
 IN_CYCLE = date(2024, 3, 12)  # cycle 1 day 9
-
-
-@pytest.fixture
-def record(tmp_path: Path) -> Iterator[Record]:
-    with open_database(tmp_path / "record.sqlite3", daily_backup=False) as rec:
-        yield rec
 
 
 def add_lab(

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
@@ -24,17 +22,11 @@ from clinic_app.core.records import (
     ResponseAssessment,
 )
 from clinic_app.services.patient_state import patient_summary
-from clinic_app.storage.database import Record, open_database
+from clinic_app.storage.database import Record
 
 from .helpers import adverse_event, cycle, enrol, lab, patient
 
 PROTOCOLS = load_protocols()
-
-
-@pytest.fixture
-def record(tmp_path: Path) -> Iterator[Record]:
-    with open_database(tmp_path / "record.sqlite3", daily_backup=False) as rec:
-        yield rec
 
 
 def assess(record: Record, pid: int, on: date, serum: str, end_of_cycle: int | None) -> None:

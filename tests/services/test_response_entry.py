@@ -3,27 +3,19 @@ answers, and "not evaluable" with its reason (issue 13, rules §4)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import date
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
 from clinic_app.core.records import Phase, ResponseAssessment
 from clinic_app.core.response import ResponseCategory
 from clinic_app.services.response_entry import ResponseForm, check_response, save_response
-from clinic_app.storage.database import Record, open_database
+from clinic_app.storage.database import Record
 
 from .helpers import cycle, enrol, patient
 
 END_1 = date(2024, 1, 29)
-
-
-@pytest.fixture
-def record(tmp_path: Path) -> Iterator[Record]:
-    with open_database(tmp_path / "record.sqlite3", daily_backup=False) as rec:
-        yield rec
 
 
 def plasmacytoma_patient(record: Record) -> int:

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import date
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
@@ -13,17 +11,11 @@ from clinic_app.commands.data_commands import print_summary, summary_to_json
 from clinic_app.core.protocol_loader import load_protocols
 from clinic_app.core.records import Phase, ResponseAssessment
 from clinic_app.services.patient_state import patient_summary
-from clinic_app.storage.database import Record, open_database
+from clinic_app.storage.database import Record
 
 from .helpers import cycle, enrol, patient
 
 PROTOCOLS = load_protocols()
-
-
-@pytest.fixture
-def record(tmp_path: Path) -> Iterator[Record]:
-    with open_database(tmp_path / "record.sqlite3", daily_backup=False) as rec:
-        yield rec
 
 
 def test_not_evaluable_and_its_reason_reach_the_summary(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
@@ -15,15 +14,6 @@ from clinic_app.services import documents, lab_entry
 from clinic_app.services import settings as st
 from clinic_app.storage.backup import backup_folder
 from clinic_app.storage.database import Record, open_database
-
-
-@pytest.fixture
-def record(tmp_path: Path) -> Iterator[Record]:
-    rec = open_database(tmp_path / "record.sqlite3", daily_backup=False)
-    try:
-        yield rec
-    finally:
-        rec.close()
 
 
 def audit_reasons(record: Record) -> list[str]:
@@ -309,7 +299,7 @@ def test_cli_set_get_list(
     assert set(lines) == set(st.BY_KEY)
     assert "0123 456" in lines["clinic.phone"]
     assert "(default: 14)" in lines["backup.keep"]
-    with open_database(db, daily_backup=False) as rec:
+    with open_database(db) as rec:
         assert audit_reasons(rec) == ["new number"]
 
 
