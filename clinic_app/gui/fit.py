@@ -9,9 +9,18 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QRect, QSize
+from collections.abc import Callable, Sequence
+
+from PySide6.QtCore import QEvent, QObject, QRect, QSize, Qt
 from PySide6.QtGui import QFontMetrics, QGuiApplication
-from PySide6.QtWidgets import QApplication, QFrame, QScrollArea, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QApplication,
+    QFrame,
+    QScrollArea,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
 
 # What a window manager adds around a window: its title bar, and a margin for the frame.
 FRAME_HEIGHT = 40
@@ -131,3 +140,110 @@ def keep_title_readable(widget: QWidget) -> None:
     needed = min(title_width(widget), largest(widget).width())
     if needed > widget.minimumWidth():
         widget.setMinimumWidth(needed)
+
+
+# -- columns that fit their table's width ----------------------------------------------------------
+# Room a header section needs beside its text: margins and the sort indicator.
+_HEADER_PADDING = 20
+
+
+def header_text_width(view: QTableView, column: int) -> int:
+    """What ``column``'s header needs to be read in full (each line of a two-line header)."""
+    header = view.horizontalHeader()
+    text = view.model().headerData(column, Qt.Orientation.Horizontal) if view.model() else ""
+    metrics = QFontMetrics(header.font())
+    lines = str(text or "").split("\n")
+    return max(metrics.horizontalAdvance(line) for line in lines) + _HEADER_PADDING
+
+
+def _capped(widths: dict[int, int], least: dict[int, int], room: int) -> dict[int, int]:
+    """The columns of ``widths`` narrowed to one common cap (never below ``least``), the
+    widest first, until their sum is at most ``room`` (or all are at ``least``)."""
+    if sum(widths.values()) <= room:
+        return dict(widths)
+    low, high = 0, max(widths.values())
+    while low < high:  # the largest cap that fits
+        cap = (low + high + 1) // 2
+        if sum(max(least[c], min(w, cap)) for c, w in widths.items()) <= room:
+            low = cap
+        else:
+            high = cap - 1
+    return {c: max(least[c], min(w, low)) for c, w in widths.items()}
+
+
+def fit_columns(
+    view: QTableView, narrow_first: Sequence[Sequence[int]], *, min_chars: int = 6
+) -> None:
+    """Narrow columns until every column fits the viewport's width, so nothing is scrolled
+    off to the right. ``narrow_first`` groups the columns that may narrow, the first group
+    first; in a group the widest narrow first. No column gets narrower than its header (read
+    in full) or ``min_chars`` characters. The text of a narrowed column wraps (a view with
+    word wrap has its rows sized to their contents) or is elided, its full value in the
+    cell's tooltip."""
+    header = view.horizontalHeader()
+    room = view.viewport().width()
+    count = header.count()
+    if room <= 0 or count == 0:
+        return
+    shown = [c for c in range(count) if not header.isSectionHidden(c)]
+    last = header.logicalIndex(count - 1) if header.stretchLastSection() else None
+    char = view.fontMetrics().averageCharWidth()
+    least = {
+        c: max(header_text_width(view, c), min_chars * char, header.minimumSectionSize())
+        for c in shown
+    }
+    widths = {c: header.sectionSize(c) for c in shown}
+    if last is not None and last in widths:
+        # The last section stretches into whatever is left; it needs what it holds.
+        widths[last] = max(least[last], view.sizeHintForColumn(last))
+    for group in narrow_first:
+        fixed = sum(w for c, w in widths.items() if c not in group)
+        members = {c: widths[c] for c in group if c in widths}
+        if not members or fixed + sum(members.values()) <= room:
+            continue
+        widths.update(_capped(members, least, room - fixed))
+    for column, width in widths.items():
+        if header.sectionSize(column) != width:
+            header.resizeSection(column, width)
+    if view.wordWrap():
+        view.resizeRowsToContents()
+
+
+class ColumnFitter(QObject):
+    """Keeps ``fit_columns`` true when the view is resized (a splitter moved, the window
+    maximised) or its rows are replaced."""
+
+    def __init__(
+        self,
+        view: QTableView,
+        narrow_first: Sequence[Sequence[int]],
+        fill: Callable[[], None] | None = None,
+    ) -> None:
+        super().__init__(view)
+        self.view = view
+        self.narrow_first = [list(g) for g in narrow_first]
+        self.fill = fill
+        """Sets the natural widths again before narrowing (content-sized columns)."""
+        self._busy = False
+        view.viewport().installEventFilter(self)
+
+    def refit(self) -> None:
+        if self._busy:  # a scroll bar appearing resizes the viewport while we fit
+            return
+        self._busy = True
+        try:
+            for _ in range(3):  # again if a scroll bar came or went meanwhile
+                width = self.view.viewport().width()
+                if self.fill is not None:
+                    self.fill()
+                fit_columns(self.view, self.narrow_first)
+                self.view.updateGeometries()  # the scroll bars, now
+                if self.view.viewport().width() == width:
+                    break
+        finally:
+            self._busy = False
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.Resize:
+            self.refit()
+        return False

@@ -21,7 +21,6 @@ from collections.abc import Sequence
 from functools import cmp_to_key
 
 from PySide6.QtCore import (
-    QAbstractTableModel,
     QCollator,
     QLocale,
     QModelIndex,
@@ -43,13 +42,27 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from clinic_app.gui import fit
 from clinic_app.gui.choosing import ChoosingTable
+from clinic_app.gui.table_model import ReadOnlyTableModel
 from clinic_app.gui.warnings import WARNING_SIGN
 from clinic_app.services.patient_state import PatientRow
 
 AnyIndex = QModelIndex | QPersistentModelIndex
 
-COLUMNS = ("MRN", "Name", "Date of birth", "Protocol", "Phase", "Cycle/day", "Status", "Flags")
+# Short headers so every column fits the list's pane on a 1366 px laptop; each says in full
+# what it holds in its tooltip.
+COLUMNS = ("MRN", "Name", "Born", "Protocol", "Phase", "Cycle", "Status", "Flags")
+COLUMN_TIPS = (
+    "Medical record number",
+    "Family name, given name",
+    "Date of birth",
+    "The protocol the patient is enrolled in",
+    "Treatment phase (and dose level)",
+    "Current cycle and day: C2 D8 is cycle 2, day 8",
+    "Treatment status",
+    "What needs attention (the full list in the tooltip)",
+)
 COL_MRN, COL_NAME, COL_DOB, COL_PROTOCOL, COL_PHASE, COL_CYCLE, COL_STATUS, COL_FLAGS = range(8)
 FETCH_CHUNK = 200
 PATIENT_ID_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -120,12 +133,11 @@ def status_text(row: PatientRow) -> str:
     return "not enrolled" if row.status is None else row.status.value.replace("_", " ")
 
 
-class PatientListModel(QAbstractTableModel):
+class PatientListModel(ReadOnlyTableModel[PatientRow]):
     """Every patient row, exposed to views a chunk at a time."""
 
     def __init__(self, parent: QWidget | None = None, locale: QLocale | None = None) -> None:
-        super().__init__(parent)
-        self._rows: list[PatientRow] = []
+        super().__init__(COLUMNS, parent, header_tips=COLUMN_TIPS, numbered=False)
         self._keys: list[str] = []
         self._loaded = 0
         self._warning = QIcon()
@@ -184,9 +196,6 @@ class PatientListModel(QAbstractTableModel):
     def total(self) -> int:
         return len(self._rows)
 
-    def row_at(self, row: int) -> PatientRow:
-        return self._rows[row]
-
     def search_key(self, row: int) -> str:
         return self._keys[row]
 
@@ -222,37 +231,25 @@ class PatientListModel(QAbstractTableModel):
     def rowCount(self, parent: AnyIndex = QModelIndex()) -> int:  # noqa: B008
         return 0 if parent.isValid() else self._loaded
 
-    def columnCount(self, parent: AnyIndex = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(COLUMNS)
-
-    def headerData(
-        self,
-        section: int,
-        orientation: Qt.Orientation,
-        role: int = Qt.ItemDataRole.DisplayRole,
-    ) -> object:
-        horizontal = orientation is Qt.Orientation.Horizontal
-        if horizontal and role == Qt.ItemDataRole.DisplayRole and 0 <= section < len(COLUMNS):
-            return COLUMNS[section]
-        return None
-
     def data(self, index: AnyIndex, role: int = Qt.ItemDataRole.DisplayRole) -> object:
         if not index.isValid() or not 0 <= index.row() < self._loaded:
             return None
-        row = self._rows[index.row()]
-        column = index.column()
-        if role == Qt.ItemDataRole.DisplayRole:
+        return super().data(index, role)
+
+    def cell(self, row: PatientRow, column: int, role: int) -> object:
+        if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.AccessibleTextRole):
             return self._display(row, column)
         if role == SORT_ROLE:
             return self._sort_value(row, column)
         if role == PATIENT_ID_ROLE:
             return row.patient_id
-        if role == Qt.ItemDataRole.ToolTipRole and column == COL_FLAGS and row.notes:
-            return "\n".join(row.notes)
+        if role == Qt.ItemDataRole.ToolTipRole:
+            # The full value of a cell the column's width cuts short.
+            if column == COL_FLAGS:
+                return "\n".join([*flag_words(row), *row.notes]) or None
+            return self._display(row, column) or None
         if role == Qt.ItemDataRole.DecorationRole and column == COL_FLAGS and flag_words(row):
             return self._warning_icon()
-        if role == Qt.ItemDataRole.AccessibleTextRole:
-            return self._display(row, column)
         return None
 
     def _warning_icon(self) -> QIcon:
@@ -376,7 +373,15 @@ class PatientListView(QWidget):
         header.setStretchLastSection(True)
         header.setSortIndicator(-1, Qt.SortOrder.AscendingOrder)  # list order until asked
         self.table.setSortingEnabled(True)
+        self.table.setTextElideMode(Qt.TextElideMode.ElideRight)
         self._size_columns()
+        # Every column inside the pane (a 1366 px laptop too): the treatment columns narrow
+        # first, then the name; a cut value reads in full in its tooltip.
+        self.fitter = fit.ColumnFitter(
+            self.table,
+            [[COL_FLAGS, COL_PHASE, COL_STATUS, COL_PROTOCOL, COL_CYCLE], [COL_NAME, COL_DOB]],
+            fill=self._fit_columns,
+        )
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -411,30 +416,32 @@ class PatientListView(QWidget):
             COL_CYCLE: "C00 D00 ",
             COL_STATUS: "maintenance ",
         }
-        for column, sample in samples.items():
-            self.table.setColumnWidth(column, metrics.horizontalAdvance(sample) + 16)
+        self._natural = {
+            column: metrics.horizontalAdvance(sample) + 16 for column, sample in samples.items()
+        }
+        for column, width in self._natural.items():
+            self.table.setColumnWidth(column, width)
 
     def wanted_width(self) -> int:
         """Room for every column but the flags (which stretch), with the scroll bar."""
-        columns = sum(self.table.columnWidth(c) for c in range(COL_FLAGS))
+        columns = sum(self._natural.values())
         bar = self.table.verticalScrollBar().sizeHint().width()
         return columns + bar + 2 * self.table.frameWidth() + 8
 
     def _fit_columns(self) -> None:
         # Wide enough for what the first rows hold (no elided names or phases), never narrower
         # than the font-based defaults.
-        defaults = [self.table.columnWidth(c) for c in range(COL_FLAGS)]
         for column in range(COL_FLAGS):
             self.table.resizeColumnToContents(column)
-            if self.table.columnWidth(column) < defaults[column]:
-                self.table.setColumnWidth(column, defaults[column])
+            if self.table.columnWidth(column) < self._natural[column]:
+                self.table.setColumnWidth(column, self._natural[column])
 
     # -- data ---------------------------------------------------------------------------------
     def set_rows(self, rows: Sequence[PatientRow]) -> None:
         self.model.set_rows(rows)
         if self.proxy.filtering:
             self.model.fetch_all()
-        self._fit_columns()
+        self.fitter.refit()
         self._follow_chosen()
         self._update_count()
 

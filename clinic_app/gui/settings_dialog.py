@@ -37,7 +37,8 @@ from clinic_app.core.errors import DomainError, ProtocolError
 from clinic_app.core.ismp import format_number
 from clinic_app.gui.errors import show_storage_error
 from clinic_app.gui.uiload import child, load_ui
-from clinic_app.gui.warnings import ERROR_STYLE, WARNING_SIGN
+from clinic_app.gui.warnings import show_error as show_field_error
+from clinic_app.gui.warnings import style_error_label
 from clinic_app.services import lab_entry
 from clinic_app.services import settings as st
 from clinic_app.storage.database import Record
@@ -195,8 +196,7 @@ class SettingsDialog(QDialog):
             for name in (*EDITS, "paper_size", "ranges", "reason")
         }
         for label in self.errors.values():
-            label.setVisible(False)
-            label.setStyleSheet(ERROR_STYLE)
+            style_error_label(label)
             label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.ranges_model = ReferenceRangeModel(record, self)
         self.ranges = child(self.form, QTableView, "ranges")
@@ -256,9 +256,7 @@ class SettingsDialog(QDialog):
 
     # -- saving -----------------------------------------------------------------------------
     def show_error(self, field: str, message: str) -> None:
-        label = self.errors[field]
-        label.setText(f"{WARNING_SIGN} {message}")
-        label.setVisible(True)
+        show_field_error(self.errors[field], message)
 
     def clear_errors(self) -> None:
         for label in self.errors.values():

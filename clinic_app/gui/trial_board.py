@@ -67,6 +67,32 @@ _Index = QModelIndex | QPersistentModelIndex
 RowsModel = TextRowsModel
 
 
+LEVEL_HEADERS = (
+    "Level",
+    "Doses",
+    "State",
+    "Treated\n(all)",
+    "DLT yes\n(3+3 cohort)",
+    "DLT no\n(3+3 cohort)",
+    "Pending\n(3+3 cohort)",
+    "Not\nevaluable",
+    "In\nexpansion",
+    "Why closed",
+)
+LEVEL_HEADER_TIPS = (
+    "Dose level",
+    "The doses given at this level",
+    "Open, full, too toxic, the MTD, or not started",
+    "Everyone enrolled at this level: 3+3 cohort, expansion and not evaluable",
+    "Patients of the level's 3+3 cohort with a confirmed DLT",
+    "Patients of the level's 3+3 cohort with no DLT",
+    "Patients of the level's 3+3 cohort whose DLT result is not known yet",
+    "Patients not toxicity-evaluable (replaced in the 3+3 cohort)",
+    "Patients enrolled at this level in expansion",
+    "Why the level takes no more patients",
+)
+
+
 def _table(model: RowsModel, parent: QWidget) -> tuple[QTableView, QSortFilterProxyModel]:
     proxy = QSortFilterProxyModel(parent)
     proxy.setSourceModel(model)
@@ -75,9 +101,13 @@ def _table(model: RowsModel, parent: QWidget) -> tuple[QTableView, QSortFilterPr
     view.setSortingEnabled(True)
     view.setWordWrap(True)
     view.setSelectionBehavior(QTableView.SelectionBehavior.SelectRows)
-    view.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+    view.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
     view.horizontalHeader().setStretchLastSection(True)
     view.verticalHeader().setVisible(False)
+    # Every column inside the window (a 1366 px laptop too): long texts wrap in their cell
+    # instead of pushing columns off to the right.
+    fitter = fit.ColumnFitter(view, [range(model.columnCount())], fill=view.resizeColumnsToContents)
+    model.modelReset.connect(fitter.refit)
     return view, proxy
 
 
@@ -279,23 +309,14 @@ class TrialBoardWindow(QMainWindow):
         self.cap_label = _label(page)
         for widget in (self.decision_label, self.reason_label, self.next_label, self.cap_label):
             box.addWidget(widget)
+        # The DLT counts are the 3+3 cohort's (what the decision reads); expansion patients
+        # are counted in "Treated (all)" and their own column, so a DLT in expansion listed
+        # below is not mistaken for a miscount. Two-line headers keep the table inside a
+        # 1366 px screen; each says in full what it counts in its tooltip.
         self.levels_model = RowsModel(
-            [
-                "Level",
-                "Doses",
-                "State",
-                # The DLT counts are the 3+3 cohort's (what the decision reads); expansion
-                # patients are counted in "Treated (all)" and their own column, so a DLT in
-                # expansion listed below is not mistaken for a miscount.
-                "Treated (all)",
-                "DLT yes (3+3 cohort)",
-                "DLT no (3+3 cohort)",
-                "Pending (3+3 cohort)",
-                "Not evaluable",
-                "In expansion",
-                "Why closed",
-            ],
+            LEVEL_HEADERS,
             self,
+            header_tips=LEVEL_HEADER_TIPS,
         )
         self.levels_view, _ = _table(self.levels_model, page)
         box.addWidget(self.levels_view, 1)

@@ -137,13 +137,13 @@ def test_level_table_says_whose_dlts_it_counts_and_shows_expansion(
     assert win.decision_label.text() == "Decision: MTD = 2"
     levels = win.levels_view.model()
     headers = [levels.headerData(c, Qt.Orientation.Horizontal) for c in range(levels.columnCount())]
-    assert headers[3:9] == [
-        "Treated (all)",
-        "DLT yes (3+3 cohort)",
-        "DLT no (3+3 cohort)",
-        "Pending (3+3 cohort)",
-        "Not evaluable",
-        "In expansion",
+    assert headers[3:9] == [  # two lines each, so the table fits a 1366 px screen
+        "Treated\n(all)",
+        "DLT yes\n(3+3 cohort)",
+        "DLT no\n(3+3 cohort)",
+        "Pending\n(3+3 cohort)",
+        "Not\nevaluable",
+        "In\nexpansion",
     ]
     row = next(r for r in range(levels.rowCount()) if levels.index(r, 0).data() == "2")
     # 6 in the cohort + 1 in expansion = 7 treated; the cohort's 1 yes and 5 no
