@@ -29,9 +29,11 @@ from clinic_app.core.phase_decision import NextStep
 from clinic_app.core.protocol import Protocol
 from clinic_app.core.records import OffStudyReason
 from clinic_app.gui import fit
-from clinic_app.gui.dialogs.enrolment import WARNING_SIGN, from_qdate, patient_title, to_qdate
+from clinic_app.gui.dates import from_qdate, to_qdate
 from clinic_app.gui.errors import error_label, show_storage_error
 from clinic_app.gui.signature import save_signed, sign_then_save
+from clinic_app.gui.texts import patient_title
+from clinic_app.gui.warnings import WARNING_SIGN
 from clinic_app.services.end_of_cycle import (
     EndOfCycleView,
     accept_proposal,

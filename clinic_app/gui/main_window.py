@@ -42,13 +42,14 @@ from clinic_app.core.protocol import Protocol
 from clinic_app.core.protocol_loader import load_protocols
 from clinic_app.gui import settings_dialog
 from clinic_app.gui.background import BackgroundRunner, Connection, Outcome, Progress
-from clinic_app.gui.dialogs.enrolment import EnrolmentDialog, patient_title
+from clinic_app.gui.dialogs.enrolment import EnrolmentDialog
 from clinic_app.gui.dialogs.new_patient import NewPatientDialog
 from clinic_app.gui.errors import show_storage_error
 from clinic_app.gui.form_guard import guard_form
 from clinic_app.gui.lock import Session
 from clinic_app.gui.patient_actions import PatientActions
 from clinic_app.gui.patient_list import PatientListView
+from clinic_app.gui.texts import patient_title
 from clinic_app.gui.today import TodayView
 from clinic_app.services.patient_state import DueItem, PatientRow, due_today, list_patient_rows
 from clinic_app.services.settings import with_record_thresholds

@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QDialog, QFileDialog, QMenuBar, QWidget
 
-from clinic_app.gui.dialogs.enrolment import patient_title
 from clinic_app.gui.errors import show_storage_error
 from clinic_app.gui.form_guard import guard_form
+from clinic_app.gui.texts import patient_title
 from clinic_app.storage.errors import StorageError
 from clinic_app.storage.permissions import Permission, why_not
 
