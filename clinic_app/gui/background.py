@@ -139,6 +139,7 @@ class BackgroundRunner(QObject):
         self._worker.ended.connect(self._ended)
         self._thread.finished.connect(self._worker.deleteLater)
         self._progress = self._worker.progress
+        self._stopped = False
         self.outcome: Outcome | None = None
 
     def start(self) -> None:
@@ -157,7 +158,9 @@ class BackgroundRunner(QObject):
         self._progress.cancel()
 
     def stop(self) -> None:
-        """Cancel and wait: no thread is left running (the owner is closing)."""
+        """Cancel and wait: no thread is left running, and nothing is delivered after (the
+        owner is closing)."""
+        self._stopped = True
         self.cancel()
         self._thread.quit()
         self._thread.wait()
@@ -167,7 +170,8 @@ class BackgroundRunner(QObject):
         self._thread.quit()
         self._thread.wait()
         self.outcome = outcome
-        self.finished.emit(outcome)
+        if not self._stopped:
+            self.finished.emit(outcome)
 
 
 def run_in_background(

@@ -39,7 +39,6 @@ from PySide6.QtWidgets import (
 from clinic_app import __version__
 from clinic_app.core.errors import DomainError
 from clinic_app.core.protocol import Protocol
-from clinic_app.core.protocol_loader import load_protocols
 from clinic_app.gui import settings_dialog
 from clinic_app.gui.background import BackgroundRunner, Connection, Outcome, Progress
 from clinic_app.gui.dialogs.enrolment import EnrolmentDialog
@@ -52,7 +51,7 @@ from clinic_app.gui.patient_list import PatientListView
 from clinic_app.gui.texts import patient_title
 from clinic_app.gui.today import TodayView
 from clinic_app.services.patient_state import DueItem, PatientRow, due_today, list_patient_rows
-from clinic_app.services.settings import with_record_thresholds
+from clinic_app.services.context import AppContext, Clock
 from clinic_app.storage.database import Record
 from clinic_app.storage.errors import StorageError
 from clinic_app.storage.identity import record_identity
@@ -125,9 +124,9 @@ def load_list(
 ) -> tuple[list[PatientRow], list[DueItem]]:
     """The patient list and the Today items, on the runner's own read-only connection, so
     the window paints at once even on a record of thousands of patients."""
-    progress.report(1, len(LOAD_STEPS))
+    progress.step(1, len(LOAD_STEPS))  # a window closing meanwhile stops here
     rows = list_patient_rows(record, today, protocols)
-    progress.report(2, len(LOAD_STEPS))
+    progress.step(2, len(LOAD_STEPS))
     return rows, due_today(record, today, protocols)
 
 
@@ -213,16 +212,27 @@ class MainWindow(QMainWindow):
 
     def __init__(
         self,
-        record: Record,
+        record: Record | AppContext,
         protocols: Mapping[str, Protocol] | None = None,
-        today: Callable[[], date] = date.today,
+        today: Callable[[], date] | None = None,
         settings: QSettings | None = None,
     ) -> None:
+        """``record`` is the app's context (gui/app.py builds it), or a record for which one is
+        built here with ``protocols`` (default: the record's own, its settings applied) and a
+        clock on ``today``: every screen this window opens reads the protocols from it."""
         super().__init__()
         self.setObjectName("main_window")
-        self.record = record
-        self.protocols = dict(protocols) if protocols is not None else load_protocols()
-        self.today = today
+        if isinstance(record, AppContext):
+            context = record
+        else:
+            clock = Clock.following(today) if today is not None else Clock()
+            context = (
+                AppContext(record, protocols, clock)
+                if protocols is not None
+                else AppContext.for_record(record, clock)
+            )
+        self.context = context
+        self.record = context.record
         self.settings = settings if settings is not None else app_settings()
         self.current_patient_id: int | None = None
         self._current_mrn = ""
@@ -264,6 +274,7 @@ class MainWindow(QMainWindow):
         self.root.addWidget(self.splitter)
         self.setCentralWidget(self.root)
 
+        record = self.record
         self.status_label = QLabel(f"Database: {record.path}    User: {record.os_user}", self)
         self.status_label.setObjectName("status_database")
         self.status_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -281,6 +292,15 @@ class MainWindow(QMainWindow):
 
         self._restore()
         self.refresh()
+
+    # -- the application context ------------------------------------------------------------
+    @property
+    def protocols(self) -> Mapping[str, Protocol]:
+        """The record's protocols (its settings applied), from the context."""
+        return self.context.protocols
+
+    def today(self) -> date:
+        return self.context.today()
 
     # -- construction -------------------------------------------------------------------------
     def _make_chart(self) -> QWidget:
@@ -556,10 +576,13 @@ class MainWindow(QMainWindow):
     def _settings_closed(self) -> None:
         # Thresholds kept in the record (weight change, lab age) apply to every protocol.
         try:
-            self.protocols = with_record_thresholds(self.record, load_protocols())
+            self.context = self.context.reloaded()
         except (DomainError, StorageError) as exc:
             self.statusBar().showMessage(str(exc), 15000)
             return
+        set_protocols = getattr(self.chart, "set_protocols", None)
+        if set_protocols is not None:
+            set_protocols(self.protocols)
         if self.current_patient_id is not None:
             self.reload_patient(self.current_patient_id)
 

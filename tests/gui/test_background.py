@@ -111,3 +111,23 @@ def test_stop_joins_a_running_thread(qtbot: QtBot, record: Record) -> None:
     assert started.wait(10)
     runner.stop()
     assert not runner.running
+
+
+def test_nothing_is_delivered_after_stop(qtbot: QtBot, record: Record) -> None:
+    """A window that closes stops its runner; no result arrives in the closed window."""
+    owner = QWidget()
+    qtbot.addWidget(owner)
+    release = threading.Event()
+    delivered: list[Outcome] = []
+
+    def work(own: Record, progress: Progress) -> str:
+        release.wait(10)
+        return "late"
+
+    runner = BackgroundRunner(Connection(record.path), work, owner)
+    runner.finished.connect(delivered.append)
+    runner.start()
+    release.set()
+    runner.stop()
+    qtbot.wait(100)  # the worker's queued end has been processed
+    assert delivered == [] and not runner.running
