@@ -218,3 +218,24 @@ def test_fit_columns_narrows_the_first_group_first(qtbot: QtBot) -> None:
     assert view.columnWidth(1) == max(
         fit.header_text_width(view, 1), 6 * view.fontMetrics().averageCharWidth()
     )  # the first group down to its header
+
+
+def test_read_only_model_base(qtmodeltester: object) -> None:
+    from clinic_app.gui.table_model import ReadOnlyTableModel
+
+    class Doses(ReadOnlyTableModel[tuple[str, int]]):
+        def cell(self, row: tuple[str, int], column: int, role: int) -> object:
+            if role == Qt.ItemDataRole.DisplayRole:
+                return row[column]
+            return None
+
+    model = Doses(["Drug", "Day"], header_tips=["Drug given", ""])
+    model.set_rows([("Dexamethasone", 1), ("Lenalidomide", 21)])
+    qtmodeltester.check(model)  # type: ignore[attr-defined]
+    horizontal = Qt.Orientation.Horizontal
+    assert model.headerData(0, horizontal, Qt.ItemDataRole.ToolTipRole) == "Drug given"
+    assert model.headerData(1, horizontal, Qt.ItemDataRole.ToolTipRole) is None
+    assert model.headerData(1, Qt.Orientation.Vertical) == "2"
+    assert not model.flags(model.index(0, 0)) & Qt.ItemFlag.ItemIsEditable
+    assert model.index(1, 1).data() == 21 and model.row_at(1) == ("Lenalidomide", 21)
+    assert model.data(model.index(5, 0)) is None  # outside the rows: nothing
