@@ -38,7 +38,7 @@ def main() -> None:
     app = QApplication.instance() or QApplication([])
     today = date(2025, 6, 2)
     protocols = load_protocols()
-    with open_database(db, daily_backup=False) as record:
+    with open_database(db) as record:
         if not record.repos.patients.all():
             started = time.perf_counter()
             generate_demo(record, patients=args.patients, seed=1, today=today, protocols=protocols)

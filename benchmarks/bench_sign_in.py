@@ -22,7 +22,7 @@ from clinic_app.storage.users import SignInRefused
 
 
 def refuse_time(record_path: Path, name: str) -> float:
-    with open_database(record_path, daily_backup=False) as rec:
+    with open_database(record_path) as rec:
         started = time.perf_counter()
         with contextlib.suppress(SignInRefused):
             rec.repos.users.authenticate(name, "a wrong guess 123")
@@ -35,14 +35,14 @@ def main() -> None:
     runs = parser.parse_args().runs
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "bench.sqlite3"
-        with open_database(path, daily_backup=False) as rec:
+        with open_database(path) as rec:
             rec.repos.users.create_first_administrator("admin", "Ada Admin", "admin password 1")
         refuse_time(path, "warm-up")  # the dummy hash is made once per process
         known, unknown = [], []
         for n in range(runs):
             # Reset the failure count so every try is checked, not told to wait.
             with (
-                open_database(path, daily_backup=False) as rec,
+                open_database(path) as rec,
                 rec.transaction(reason="benchmark reset"),
             ):
                 rec.db.conn.execute(

@@ -91,13 +91,13 @@ def audit_size(patients: int, folder: Path) -> None:
     for path in (whole, lean):
         for stale in folder.glob(path.name + "*"):
             stale.unlink()
-    with open_database(whole, daily_backup=False) as rec:
+    with open_database(whole) as rec:
         _whole_row_updates(rec)
         generate_demo(rec, patients=patients, seed=1, today=TODAY)
         given = _give_planned(rec)
     before, before_update = _sizes(whole), _per_update(whole)
     t = time.perf_counter()
-    with open_database(whole, daily_backup=False) as rec:
+    with open_database(whole) as rec:
         conn = rec.db.conn
         conn.execute("BEGIN IMMEDIATE")
         schema._m0007_audit_compaction(rec.db)  # what the migration does to an older record
@@ -107,7 +107,7 @@ def audit_size(patients: int, folder: Path) -> None:
         compact_s = time.perf_counter() - t
         problems = integrity.verify(conn)
     migrated = _sizes(whole)
-    with open_database(lean, daily_backup=False) as rec:
+    with open_database(lean) as rec:
         generate_demo(rec, patients=patients, seed=1, today=TODAY)
         _give_planned(rec)
     after, after_update = _sizes(lean), _per_update(lean)
@@ -149,11 +149,11 @@ def main() -> None:
     protocols = load_protocols()
     if not args.db.exists():
         t = time.perf_counter()
-        with open_database(args.db, daily_backup=False) as rec:
+        with open_database(args.db) as rec:
             result = generate_demo(rec, patients=args.patients, seed=1, today=TODAY)
         print(f"demo {result.patients} patients: {time.perf_counter() - t:.1f} s")
     t = time.perf_counter()
-    rec = open_database(args.db, daily_backup=False)
+    rec = open_database(args.db)
     print(f"open: {(time.perf_counter() - t) * 1000:.1f} ms")
     t = time.perf_counter()
     rows = list_patient_rows(rec, TODAY, protocols)

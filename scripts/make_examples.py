@@ -40,7 +40,7 @@ def main() -> int:
         old.unlink()
     with tempfile.TemporaryDirectory() as temp:
         folder = Path(temp)
-        with open_database(folder / "demo.sqlite3", daily_backup=False, app_user="nurse.k") as r:
+        with open_database(folder / "demo.sqlite3", app_user="nurse.k") as r:
             generate_demo(r, today=TODAY)  # a fixed day: the same record every run
             r.repos.settings.set("clinic.name", "Oncology Day Unit", reason="examples")
             r.repos.settings.set("clinic.phone", "+1 555 0100", reason="examples")

@@ -60,7 +60,7 @@ def main() -> int:
     OUT.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="clinic-app-guide-"))
     config = work / "settings.json"
-    with open_database(work / "demo.sqlite3", daily_backup=False) as record:
+    with open_database(work / "demo.sqlite3") as record:
         # Seed 2: seed 1 with 40 patients currently gives a 3+3 record the board refuses (reported).
         generate_demo(record, patients=40, seed=SEED, today=TODAY)
         # The demo record names a fictitious clinic (555-0100) itself, as a newcomer sees it.

@@ -72,7 +72,7 @@ def app_menus(qtbot: object, tmp_path: Path) -> dict[str, dict[str, str]]:
     from clinic_app.storage.database import open_database
 
     settings = QSettings(str(tmp_path / "window.ini"), QSettings.Format.IniFormat)
-    with open_database(tmp_path / "record.sqlite3", daily_backup=False) as record:
+    with open_database(tmp_path / "record.sqlite3") as record:
         window = MainWindow(
             record, load_protocols(), today=lambda: date(2025, 3, 3), settings=settings
         )

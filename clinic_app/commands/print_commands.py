@@ -67,7 +67,7 @@ def _open(args: argparse.Namespace) -> Record:
     path = db_path(args)
     if not path.exists():
         fail(f"there is no record at {path} (give another one with --db PATH)")
-    return open_database(path, daily_backup=False)
+    return open_database(path)
 
 
 def _check_target(path: Path) -> None:

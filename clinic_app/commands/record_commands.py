@@ -70,7 +70,7 @@ def _storage_failure(exc: StorageError) -> int:
 def run_backup(args: argparse.Namespace) -> int:
     path = _existing_db(args)
     try:
-        with open_database(path, daily_backup=False) as record:
+        with open_database(path) as record:
             target = Path(args.output) if args.output else default_backup_name(record)
             if target.resolve() == path.resolve():
                 fail("the backup cannot be written over the record itself; choose another -o PATH")
@@ -107,7 +107,7 @@ def _may_replace(path: Path, args: argparse.Namespace) -> None:
     if not path.exists():
         return
     try:
-        current = open_database(path, daily_backup=False)
+        current = open_database(path)
     except (NotADatabaseError, NewerDatabaseError):
         return  # DamagedRecordError included: the way out must not need the damaged file
     with current:
@@ -123,7 +123,7 @@ def _may_replace(path: Path, args: argparse.Namespace) -> None:
 def run_check(args: argparse.Namespace) -> int:
     path = _existing_db(args)
     try:
-        with open_database(path, daily_backup=False) as record:
+        with open_database(path) as record:
             problems = check(record)
     except StorageError as exc:
         problems = [str(exc)]

@@ -50,7 +50,7 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
 
 def _open(args: argparse.Namespace) -> Record:
     try:
-        return open_database(db_path(args), daily_backup=False)
+        return open_database(db_path(args))
     except StorageError as exc:
         fail(exc.message)
 

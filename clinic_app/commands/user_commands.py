@@ -81,7 +81,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
 
 def _open(args: argparse.Namespace) -> Record:
     try:
-        return open_database(db_path(args), daily_backup=False)
+        return open_database(db_path(args))
     except StorageError as exc:
         raise CommandError(exc.message) from None
 

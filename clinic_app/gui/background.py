@@ -107,7 +107,7 @@ class _Worker(QObject):
         try:
             # The daily backup is not this thread's business: the app starts it.
             with open_database(
-                c.db_path, read_only=c.read_only, daily_backup=False, app_user=c.app_user
+                c.db_path, read_only=c.read_only, app_user=c.app_user
             ) as record:
                 result = self.work(record, self.progress)
         except Cancelled:

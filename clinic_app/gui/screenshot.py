@@ -32,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     app = application()
     today = date.fromisoformat(args.today) if args.today else date.today()
-    with open_database(args.db, daily_backup=False) as record:
+    with open_database(args.db) as record:
         if args.demo and not record.repos.patients.all():
             create = _demo_function()
             if create is None:

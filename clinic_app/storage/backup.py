@@ -5,7 +5,8 @@
   that passed gets its final name and a manifest beside it (``<copy>.manifest.json``: when it
   was taken, in which order, its size, that it was verified). A copy that fails is deleted and
   the backup reported as failed: a corrupt copy is never counted as good.
-- :func:`daily_backup_if_due` runs on the first open of each (local) day, and again from the
+- :func:`daily_backup_if_due` runs when the app or a command starts a session on a record
+  (first of each local day; ``services.context.start_daily_backup``), and again from the
   GUI's timer while a window stays open for days. It keeps the newest ``backup.keep`` *good*
   daily copies (setting, default 14), ordered by when they were taken (the manifest's
   sequence), never by file name: a clock set back cannot make today's copy look oldest.
@@ -435,7 +436,7 @@ def restore_from(db_path: Path, backup_path: Path, *, now: datetime | None = Non
             translate(exc, db_path) or StorageError(f"Restore failed: {exc}.{kept_note}")
         ) from exc
     # Bring an older backup up to this app's schema (one transaction, as on every open).
-    open_database(db_path, daily_backup=False).close()
+    open_database(db_path).close()
     return kept
 
 

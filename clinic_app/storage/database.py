@@ -354,13 +354,13 @@ def open_database(
     read_only: bool = False,
     app_user: str | Session | None = None,
     busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS,
-    daily_backup: bool = True,
 ) -> Record:
     """Open (creating on first use) and upgrade the record at ``path``.
 
     Raises a :class:`StorageError` subclass, leaving the file untouched, when the file is not a
     database, was made by a newer app, is locked or cannot be written while it needs upgrading.
-    ``daily_backup`` makes the first open of each day back the file up (see ``backup.py``).
+    Opening has no other side effect: the daily backup is started by the app and the commands
+    (``services.context.start_daily_backup``), not here (issue 17).
     """
     file = Path(path)
     try:
@@ -400,10 +400,6 @@ def open_database(
         else:
             conn.close()
         raise
-    if daily_backup and not read_only:
-        from clinic_app.storage.backup import daily_backup_if_due
-
-        daily_backup_if_due(record)
     return record
 
 

@@ -23,7 +23,7 @@ TODAY = date(2024, 2, 20)
 
 @pytest.fixture
 def record(tmp_path: Path) -> Iterator[Record]:
-    rec = open_database(tmp_path / "panel.sqlite3", daily_backup=False)
+    rec = open_database(tmp_path / "panel.sqlite3")
     try:
         yield rec
     finally:

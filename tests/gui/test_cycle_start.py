@@ -40,7 +40,7 @@ def protocols() -> dict[str, Protocol]:
 
 @pytest.fixture
 def record(tmp_path: Path) -> Iterator[Record]:
-    rec = open_database(tmp_path / "record.sqlite3", daily_backup=False, app_user="nurse Eva")
+    rec = open_database(tmp_path / "record.sqlite3", app_user="nurse Eva")
     try:
         yield rec
     finally:
@@ -288,7 +288,7 @@ def test_nothing_is_cut_off_when_the_screen_is_smaller_than_the_form(
     from clinic_app.services.demo import generate_demo
 
     today = date(2026, 3, 2)
-    rec = open_database(tmp_path / "demo.sqlite3", daily_backup=False)
+    rec = open_database(tmp_path / "demo.sqlite3")
     try:
         generate_demo(rec, patients=6, seed=3, today=today)
         pid = int(rec.db.execute("SELECT id FROM patients WHERE mrn = 'DEMO-00004'").fetchone()[0])

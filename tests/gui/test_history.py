@@ -25,7 +25,7 @@ SHOTS = Path(__file__).parents[2] / "docs" / "screenshots"
 
 @pytest.fixture
 def record(tmp_path: Path) -> Iterator[Record]:
-    rec = open_database(tmp_path / "record.sqlite3", daily_backup=False, app_user="Nurse N")
+    rec = open_database(tmp_path / "record.sqlite3", app_user="Nurse N")
     try:
         yield rec
     finally:

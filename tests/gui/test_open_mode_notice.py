@@ -13,7 +13,7 @@ from clinic_app.storage.database import open_database
 
 
 def test_first_run_says_the_record_is_open_to_anyone(qtbot: QtBot, tmp_path: Path) -> None:
-    with open_database(tmp_path / "record.sqlite3", daily_backup=False) as record:
+    with open_database(tmp_path / "record.sqlite3") as record:
         dialog = CreateAdministratorDialog(record)
         qtbot.addWidget(dialog)
         text = " ".join(label.text() for label in dialog.findChildren(QLabel))

@@ -25,7 +25,7 @@ TODAY = date(2026, 3, 2)
 @pytest.fixture
 def record(tmp_path: Path) -> Iterator[Record]:
     QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp_path))
-    rec = open_database(tmp_path / "record.sqlite3", daily_backup=False)
+    rec = open_database(tmp_path / "record.sqlite3")
     generate_demo(rec, patients=6, seed=3, today=TODAY)
     try:
         yield rec

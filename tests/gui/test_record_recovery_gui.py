@@ -11,7 +11,7 @@ from pytestqt.qtbot import QtBot
 
 from clinic_app.gui.backup_timer import DailyBackupTimer
 from clinic_app.gui.errors import RestoreOffer
-from clinic_app.storage.backup import backup_to, good_backups
+from clinic_app.storage.backup import backup_to, daily_backup_if_due, good_backups
 from clinic_app.storage.database import open_database
 from clinic_app.storage.errors import DamagedRecordError
 from tests.storage.conftest import make_patient
@@ -20,13 +20,13 @@ from tests.storage.test_record_damage import damage
 
 def test_a_damaged_record_offers_the_newest_good_backup(qtbot: QtBot, tmp_path: Path) -> None:
     db = tmp_path / "record.sqlite3"
-    with open_database(db, daily_backup=False) as rec:
+    with open_database(db) as rec:
         for n in range(30):
             rec.repos.patients.add(make_patient(f"A-{n}"))
         good = backup_to(rec, tmp_path / "backups" / "record-manual.sqlite3")
     damage(db)
     try:
-        open_database(db, daily_backup=False)
+        open_database(db)
         raise AssertionError("the damaged record opened")
     except DamagedRecordError as exc:
         error = exc
@@ -37,7 +37,7 @@ def test_a_damaged_record_offers_the_newest_good_backup(qtbot: QtBot, tmp_path: 
     assert offer.restore_button is not None and "Restore" in offer.restore_button.text()
     kept = offer.restore()
     assert kept is not None and kept.exists()
-    with open_database(db, daily_backup=False) as rec:
+    with open_database(db) as rec:
         assert len(rec.repos.patients.all()) == 30
 
 
@@ -46,7 +46,8 @@ def test_the_daily_backup_runs_while_the_window_stays_open(qtbot: QtBot, tmp_pat
     day = [date(2026, 3, 2)]
     window = QWidget()
     qtbot.addWidget(window)
-    with open_database(db) as rec:  # the open makes today's copy (the real date)
+    with open_database(db) as rec:
+        daily_backup_if_due(rec)  # the app's start makes today's copy (the real date)
         timer = DailyBackupTimer(rec, window, today=lambda: day[0], interval_ms=20)
         qtbot.waitUntil(lambda: len(good_backups(db)) == 2, timeout=5000)  # 2026-03-02
         day[0] = date(2026, 3, 3)  # the window stays open over night

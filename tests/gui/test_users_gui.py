@@ -62,7 +62,7 @@ def add_accounts(rec: Record) -> None:
 @pytest.fixture
 def record(tmp_path: Path) -> Iterator[Record]:
     QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp_path))
-    rec = open_database(tmp_path / "record.sqlite3", daily_backup=False)
+    rec = open_database(tmp_path / "record.sqlite3")
     try:
         yield rec
     finally:

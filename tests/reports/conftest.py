@@ -183,12 +183,12 @@ def seed(record: Record) -> None:
 @pytest.fixture
 def seeded(tmp_path: Path) -> Iterator[Seeded]:
     path = tmp_path / "record.sqlite3"
-    with open_database(path, daily_backup=False, app_user="nurse.k") as record:
+    with open_database(path, app_user="nurse.k") as record:
         seed(record)
     yield Seeded(path)
 
 
 @pytest.fixture
 def record(seeded: Seeded) -> Iterator[Record]:
-    with open_database(seeded.path, daily_backup=False) as rec:
+    with open_database(seeded.path) as rec:
         yield rec

@@ -18,7 +18,7 @@ def test_mrns_that_clean_up_alike_get_two_files(
     seeded: Seeded, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     with (
-        open_database(seeded.path, daily_backup=False) as record,
+        open_database(seeded.path) as record,
         record.transaction(reason="MRNs that read alike once cleaned") as db,
     ):
         db.conn.execute(

@@ -15,7 +15,7 @@ from clinic_app.storage.database import open_database
 
 
 def test_planned_bpd_cycle_card_says_start_the_cycle_first(tmp_path: Path) -> None:
-    with open_database(tmp_path / "demo.sqlite3", daily_backup=False) as record:
+    with open_database(tmp_path / "demo.sqlite3") as record:
         generate_demo(record, patients=40, seed=2, today=date(2026, 11, 21))
         planned = [
             (patient, cycle)

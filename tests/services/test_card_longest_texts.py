@@ -20,7 +20,7 @@ from tests.reports.conftest import pdf_pages
 
 
 def test_a_card_prints_with_the_longest_clinic_name_and_patient_names(tmp_path: Path) -> None:
-    with open_database(tmp_path / "r.sqlite3", daily_backup=False) as record:
+    with open_database(tmp_path / "r.sqlite3") as record:
         _print_longest(record)
 
 

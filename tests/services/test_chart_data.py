@@ -31,7 +31,7 @@ D = Decimal
 
 @pytest.fixture
 def record(tmp_path: Path) -> Iterator[Record]:
-    rec = open_database(tmp_path / "chart.sqlite3", daily_backup=False)
+    rec = open_database(tmp_path / "chart.sqlite3")
     try:
         yield rec
     finally:

@@ -23,7 +23,7 @@ def test_demo_escalation_reads_back_as_generated(tmp_path: Path, seed: int) -> N
     protocols = load_protocols()
     bpd = protocols["bpd"]
     assert bpd.escalation is not None
-    with open_database(tmp_path / "demo.sqlite3", daily_backup=False) as record:
+    with open_database(tmp_path / "demo.sqlite3") as record:
         result = generate_demo(record, patients=40, seed=seed, today=date(2026, 11, 21))
         patients = gather_context(record, bpd, 0).escalation_patients
         assert len(patients) == result.bpd
@@ -34,7 +34,7 @@ def test_demo_escalation_reads_back_as_generated(tmp_path: Path, seed: int) -> N
 def test_demo_is_created_once_per_record(tmp_path: Path) -> None:
     from clinic_app.services.demo import DemoRefused
 
-    with open_database(tmp_path / "demo.sqlite3", daily_backup=False) as record:
+    with open_database(tmp_path / "demo.sqlite3") as record:
         generate_demo(record, patients=6, seed=1, today=date(2026, 11, 21))
         with pytest.raises(DemoRefused, match="already holds 6 demonstration patient"):
             generate_demo(record, patients=6, seed=2, today=date(2026, 11, 21))
@@ -42,7 +42,7 @@ def test_demo_is_created_once_per_record(tmp_path: Path) -> None:
 
 
 def test_demo_enrolments_record_a_light_chain(tmp_path: Path) -> None:
-    with open_database(tmp_path / "demo.sqlite3", daily_backup=False) as record:
+    with open_database(tmp_path / "demo.sqlite3") as record:
         generate_demo(record, patients=6, seed=1, today=date(2026, 11, 21))
         chains = [
             e.light_chain

@@ -31,7 +31,7 @@ TODAY = date(2026, 5, 4)
 def test_demo_is_deterministic_and_bpd_escalation_follows_3_plus_3(tmp_path: Path) -> None:
     docs = []
     for name in ("a", "b"):
-        with open_database(tmp_path / f"{name}.db", daily_backup=False) as rec:
+        with open_database(tmp_path / f"{name}.db") as rec:
             result = generate_demo(rec, patients=40, seed=3, today=TODAY)
             assert result.patients == 40
             doc = export_document(rec)
@@ -63,7 +63,7 @@ def test_demo_is_deterministic_and_bpd_escalation_follows_3_plus_3(tmp_path: Pat
 
 
 def test_demo_refuses_a_record_with_real_patients(tmp_path: Path) -> None:
-    with open_database(tmp_path / "r.db", daily_backup=False) as rec:
+    with open_database(tmp_path / "r.db") as rec:
         patient(rec, "REAL-1", "Real")
         with pytest.raises(DemoRefused, match="1 real"):
             generate_demo(rec, patients=2, today=TODAY)
@@ -71,19 +71,19 @@ def test_demo_refuses_a_record_with_real_patients(tmp_path: Path) -> None:
 
 
 def test_json_and_csv_round_trip_of_demo_data(tmp_path: Path) -> None:
-    with open_database(tmp_path / "src.db", daily_backup=False) as rec:
+    with open_database(tmp_path / "src.db") as rec:
         generate_demo(rec, patients=12, seed=5, today=TODAY)
         export_json(rec, tmp_path / "out.json")
         export_csv(rec, tmp_path / "csv")
         original = export_document(rec)["tables"]
     for source, name in ((tmp_path / "out.json", "j.db"), (tmp_path / "csv", "c.db")):
-        with open_database(tmp_path / name, daily_backup=False) as rec:
+        with open_database(tmp_path / name) as rec:
             import_file(rec, source)
             assert export_document(rec)["tables"] == original
 
 
 def test_a_partly_invalid_file_changes_nothing_and_lists_every_problem(tmp_path: Path) -> None:
-    with open_database(tmp_path / "src.db", daily_backup=False) as rec:
+    with open_database(tmp_path / "src.db") as rec:
         generate_demo(rec, patients=4, seed=2, today=TODAY)
         doc = export_document(rec)
     doc["tables"]["patients"][3]["date_of_birth"] = "1960-02-30"
@@ -91,7 +91,7 @@ def test_a_partly_invalid_file_changes_nothing_and_lists_every_problem(tmp_path:
     doc["tables"]["cycles"][0]["enrolment_id"] = 999999  # a foreign key to nothing
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps(doc), encoding="utf-8")
-    with open_database(tmp_path / "dst.db", daily_backup=False) as rec:
+    with open_database(tmp_path / "dst.db") as rec:
         with pytest.raises(ImportRefused) as info:
             import_file(rec, bad)
         assert "patients[3].date_of_birth: '1960-02-30' is not a date" in info.value.problems
@@ -111,7 +111,7 @@ def test_corrupt_file(tmp_path: Path) -> None:
     bad = tmp_path / "x.json"
     bad.write_text('{"format": ', encoding="utf-8")
     with (
-        open_database(tmp_path / "dst.db", daily_backup=False) as rec,
+        open_database(tmp_path / "dst.db") as rec,
         pytest.raises(ImportRefused, match="1 problem"),
     ):
         import_file(rec, bad)
@@ -142,7 +142,7 @@ def test_round_trip_of_generated_records(
     from clinic_app.core.records import BodyMeasurement, Patient, Sex
 
     folder = tmp_path_factory.mktemp("rt")
-    with open_database(folder / "src.db", daily_backup=False) as rec:
+    with open_database(folder / "src.db") as rec:
         for i, (family, given_name, born, female) in enumerate(people):
             sex = Sex.FEMALE if female else Sex.MALE
             pid = rec.repos.patients.add(Patient(f"M{i}", family, given_name, born, sex, ("x",)))
@@ -151,6 +151,6 @@ def test_round_trip_of_generated_records(
                 rec.repos.measurements.add(pid, BodyMeasurement(born, w, None))
         export_json(rec, folder / "out.json")
         original = export_document(rec)["tables"]
-    with open_database(folder / "dst.db", daily_backup=False) as rec:
+    with open_database(folder / "dst.db") as rec:
         import_file(rec, folder / "out.json")
         assert export_document(rec)["tables"] == original

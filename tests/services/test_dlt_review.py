@@ -29,7 +29,7 @@ TODAY = date(2024, 3, 1)
 
 @pytest.fixture
 def record(tmp_path: Path) -> Iterator[Record]:
-    with open_database(tmp_path / "record.sqlite3", daily_backup=False) as rec:
+    with open_database(tmp_path / "record.sqlite3") as rec:
         yield rec
 
 

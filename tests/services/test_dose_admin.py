@@ -47,7 +47,7 @@ def protocols() -> dict[str, Protocol]:
 
 @pytest.fixture
 def record(tmp_path: Path) -> Iterator[Record]:
-    rec = open_database(tmp_path / "record.sqlite3", daily_backup=False)
+    rec = open_database(tmp_path / "record.sqlite3")
     try:
         yield rec
     finally:

@@ -42,7 +42,7 @@ END_OF_C4 = date(2024, 4, 22)  # cycle 4 day 28
 
 @pytest.fixture
 def record(tmp_path: Path) -> Iterator[Record]:
-    with open_database(tmp_path / "record.sqlite3", daily_backup=False) as rec:
+    with open_database(tmp_path / "record.sqlite3") as rec:
         yield rec
 
 

@@ -27,7 +27,7 @@ def cells(path: Path) -> list[list[str]]:
 
 @pytest.mark.parametrize("name", NAMES)
 def test_formula_text_is_quoted_in_the_csv_and_round_trips(tmp_path: Path, name: str) -> None:
-    with open_database(tmp_path / "a.sqlite3", daily_backup=False) as record:
+    with open_database(tmp_path / "a.sqlite3") as record:
         pid = record.repos.patients.add(
             Patient("M-1", name, "Ann", date(1950, 1, 1), Sex.FEMALE), reason=name
         )
@@ -46,7 +46,7 @@ def test_formula_text_is_quoted_in_the_csv_and_round_trips(tmp_path: Path, name:
             assert not any(c.startswith(("=", "+", "-", "@", "\t", "\r")) for c in audit_row)
     manifest = json.loads((tmp_path / "out" / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["text_cells"].startswith("apostrophe")
-    with open_database(tmp_path / "b.sqlite3", daily_backup=False) as copy:
+    with open_database(tmp_path / "b.sqlite3") as copy:
         import_file(copy, tmp_path / "out")
         (patient,) = queries.table_rows(copy, "patients")
         assert patient["family_name"] == name
@@ -55,7 +55,7 @@ def test_formula_text_is_quoted_in_the_csv_and_round_trips(tmp_path: Path, name:
 
 
 def test_an_export_made_before_the_quoting_reads_apostrophes_as_they_are(tmp_path: Path) -> None:
-    with open_database(tmp_path / "a.sqlite3", daily_backup=False) as record:
+    with open_database(tmp_path / "a.sqlite3") as record:
         record.repos.patients.add(Patient("M-1", "'Brien", "Ann", date(1950, 1, 1), Sex.FEMALE))
         export_csv(record, tmp_path / "out")
     manifest_path = tmp_path / "out" / "manifest.json"
@@ -64,7 +64,7 @@ def test_an_export_made_before_the_quoting_reads_apostrophes_as_they_are(tmp_pat
     manifest_path.write_text(json.dumps(manifest), encoding="utf-8")
     table = tmp_path / "out" / "patients.csv"
     table.write_text(table.read_text(encoding="utf-8").replace("''Brien", "'Brien"), "utf-8")
-    with open_database(tmp_path / "b.sqlite3", daily_backup=False) as copy:
+    with open_database(tmp_path / "b.sqlite3") as copy:
         import_file(copy, tmp_path / "out")
         (patient,) = queries.table_rows(copy, "patients")
         assert patient["family_name"] == "'Brien"

@@ -21,7 +21,7 @@ TODAY = date(2026, 5, 4)
 @pytest.fixture(scope="module")
 def document(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     folder = tmp_path_factory.mktemp("gates")
-    with open_database(folder / "src.db", daily_backup=False) as rec:
+    with open_database(folder / "src.db") as rec:
         generate_demo(rec, patients=3, seed=3, today=TODAY)
         rec.repos.settings.set("clinic.name", "Day Unit", reason="test")
         export_json(rec, folder / "out.json")
@@ -32,7 +32,7 @@ def document(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 def refused(tmp_path: Path, document: dict[str, Any]) -> tuple[str, ...]:
     path = tmp_path / "in.json"
     path.write_text(json.dumps(document), encoding="utf-8")
-    with open_database(tmp_path / "dst.db", daily_backup=False) as rec:
+    with open_database(tmp_path / "dst.db") as rec:
         with pytest.raises(ImportRefused) as info:
             import_file(rec, path)
         assert queries.clinical_rows_count(rec, schema.CLINICAL_TABLES) == 0
@@ -88,7 +88,7 @@ def test_deeply_nested_json_is_a_clear_refusal(tmp_path: Path) -> None:
     path = tmp_path / "deep.json"
     path.write_text("[" * 100_000 + "]" * 100_000, encoding="utf-8")
     with (
-        open_database(tmp_path / "dst.db", daily_backup=False) as rec,
+        open_database(tmp_path / "dst.db") as rec,
         pytest.raises(ImportRefused) as info,
     ):
         import_file(rec, path)
@@ -125,7 +125,7 @@ def test_an_export_of_an_older_schema_gets_the_same_checks(
             row.pop(column, None)
     path = tmp_path / "older.json"
     path.write_text(json.dumps(older), encoding="utf-8")
-    with open_database(tmp_path / "ok.db", daily_backup=False) as rec:
+    with open_database(tmp_path / "ok.db") as rec:
         assert import_file(rec, path).total > 0  # sound, so it imports
     lab = first_live(older, "labs", test="anc")
     older["tables"]["labs"][lab]["value"] = "1000000"

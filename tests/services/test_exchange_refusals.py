@@ -28,7 +28,7 @@ TODAY = date(2026, 5, 4)
 def exports(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A JSON and a CSV export of a small demo record with one voided lab."""
     folder = tmp_path_factory.mktemp("exports")
-    with open_database(folder / "src.db", daily_backup=False) as rec:
+    with open_database(folder / "src.db") as rec:
         generate_demo(rec, patients=4, seed=2, today=TODAY)
         lab_id = queries.table_rows(rec, "labs")[-1]["id"]
         stored = rec.repos.labs.get(lab_id)
@@ -40,7 +40,7 @@ def exports(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def _refused(tmp_path: Path, source: Path) -> tuple[str, ...]:
     """Import ``source`` into an empty record; it must be refused and leave nothing behind."""
-    with open_database(tmp_path / "dst.db", daily_backup=False) as rec:
+    with open_database(tmp_path / "dst.db") as rec:
         audit_before = rec.db.conn.execute("SELECT count(*) FROM audit_log").fetchone()[0]
         with pytest.raises(ImportRefused) as info:
             import_file(rec, source)
@@ -75,7 +75,7 @@ def _json(exports: Path) -> dict[str, Any]:
 def test_the_exports_import_cleanly(exports: Path, tmp_path: Path) -> None:
     # The baseline the damaged copies below start from.
     for source, name in ((exports / "out.json", "j.db"), (exports / "csv", "c.db")):
-        with open_database(tmp_path / name, daily_backup=False) as rec:
+        with open_database(tmp_path / name) as rec:
             assert import_file(rec, source).total > 0
 
 
@@ -178,7 +178,7 @@ def test_a_whole_number_too_large_for_the_database_is_named(exports: Path, tmp_p
 
 
 def test_export_document_is_what_the_files_hold(exports: Path, tmp_path: Path) -> None:
-    with open_database(tmp_path / "j.db", daily_backup=False) as rec:
+    with open_database(tmp_path / "j.db") as rec:
         import_file(rec, exports / "out.json")
         assert export_document(rec)["tables"] == _json(exports)["tables"]
 
@@ -206,14 +206,14 @@ def test_an_export_is_one_snapshot_while_another_window_writes(
     from .helpers import lab
 
     path = tmp_path / "shared.db"
-    with open_database(path, daily_backup=False) as rec:
+    with open_database(path) as rec:
         rec.repos.patients.add(Patient("M1", "Ana", "Lee", date(1960, 1, 1), Sex.FEMALE))
     real_rows = queries.table_rows
     written: list[int] = []
 
     def rows_with_a_write_in_between(record: Any, table: str) -> list[dict[str, Any]]:
         if table == "labs" and not written:
-            with open_database(path, daily_backup=False) as other:
+            with open_database(path) as other:
                 pid = other.repos.patients.add(
                     Patient("M2", "Bo", "Kim", date(1970, 1, 1), Sex.MALE)
                 )
@@ -221,12 +221,12 @@ def test_an_export_is_one_snapshot_while_another_window_writes(
         return real_rows(record, table)
 
     monkeypatch.setattr(exchange.queries, "table_rows", rows_with_a_write_in_between)
-    with open_database(path, daily_backup=False) as rec:
+    with open_database(path) as rec:
         export_json(rec, tmp_path / "out.json")
     assert written, "the other window wrote during the export"
     tables = json.loads((tmp_path / "out.json").read_text("utf-8"))["tables"]
     assert [p["mrn"] for p in tables["patients"]] == ["M1"] and tables["labs"] == []
-    with open_database(tmp_path / "dst.db", daily_backup=False) as rec:
+    with open_database(tmp_path / "dst.db") as rec:
         assert import_file(rec, tmp_path / "out.json").rows["patients"] == 1
 
 
@@ -264,7 +264,7 @@ def test_utc_spellings_the_app_writes_are_accepted(exports: Path, tmp_path: Path
     # (a negative lab value is refused since issue 15 item 3, as at entry)
     rows[1][value], rows[2][value] = "1.5E+2", "0.50"  # creatinine µmol/L, ANC
     _write_table(folder / "labs.csv", rows)
-    with open_database(tmp_path / "dst.db", daily_backup=False) as rec:
+    with open_database(tmp_path / "dst.db") as rec:
         import_file(rec, folder)
         stored = queries.table_rows(rec, "labs")
     assert [r["value"] for r in stored[:2]] == ["1.5E+2", "0.50"]

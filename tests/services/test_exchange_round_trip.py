@@ -305,7 +305,7 @@ def test_every_clinical_table_round_trips_through_json_and_csv(
     tmp_path_factory: pytest.TempPathFactory, plans: list[dict[str, Any]]
 ) -> None:
     folder = tmp_path_factory.mktemp("rt")
-    with open_database(folder / "src.db", daily_backup=False) as rec:
+    with open_database(folder / "src.db") as rec:
         for index, plan in enumerate(plans):
             _write(rec, index, plan)
         original = _all_rows(rec)
@@ -318,7 +318,7 @@ def test_every_clinical_table_round_trips_through_json_and_csv(
     # ... and the measured plasmacytoma shrinkage of migration 0005.
     assert ("response_assessments", "plasmacytoma_shrinkage_pct") in schema.COLUMNS_ADDED_LATER
     for source, name in ((folder / "out.json", "j.db"), (folder / "csv", "c.db")):
-        with open_database(folder / name, daily_backup=False) as rec:
+        with open_database(folder / name) as rec:
             import_file(rec, source)
             copied = _all_rows(rec)
         for table in schema.CLINICAL_TABLES:
@@ -326,7 +326,7 @@ def test_every_clinical_table_round_trips_through_json_and_csv(
 
 
 def _one_row(tmp_path: Path, family: str) -> Path:
-    with open_database(tmp_path / "one.db", daily_backup=False) as rec:
+    with open_database(tmp_path / "one.db") as rec:
         rec.repos.patients.add(Patient("M1", family, "Ana", date(1960, 1, 1), Sex.FEMALE))
         export_csv(rec, tmp_path / "csv")
     return tmp_path / "csv"
@@ -336,7 +336,7 @@ def _one_row(tmp_path: Path, family: str) -> Path:
 def test_csv_keeps_text_that_looks_like_its_null_marker(tmp_path: Path, family: str) -> None:
     # Regression: a name that is exactly \N came back as NULL (and was refused as missing).
     folder = _one_row(tmp_path, family)
-    with open_database(tmp_path / "dst.db", daily_backup=False) as rec:
+    with open_database(tmp_path / "dst.db") as rec:
         import_file(rec, folder)
         assert rec.repos.patients.all()[0].family_name == family
 
@@ -344,7 +344,7 @@ def test_csv_keeps_text_that_looks_like_its_null_marker(tmp_path: Path, family: 
 def test_imwg_facts_round_trip_and_an_older_export_without_them_imports_as_not_known(
     tmp_path: Path,
 ) -> None:
-    with open_database(tmp_path / "src.db", daily_backup=False) as rec:
+    with open_database(tmp_path / "src.db") as rec:
         pid = rec.repos.patients.add(Patient("M1", "Okafor", "Ife", date(1960, 1, 1), Sex.FEMALE))
         rec.repos.enrolments.add(
             Enrolment(pid, "bpd", date(2026, 1, 2), date(2026, 1, 1), light_chain="lambda")
@@ -360,7 +360,7 @@ def test_imwg_facts_round_trip_and_an_older_export_without_them_imports_as_not_k
             ),
         )
         export_json(rec, tmp_path / "new.json")
-    with open_database(tmp_path / "copy.db", daily_backup=False) as rec:
+    with open_database(tmp_path / "copy.db") as rec:
         import_file(rec, tmp_path / "new.json")
         assert rec.repos.enrolments.for_patient(1)[0].light_chain == "lambda"
         assert rec.repos.responses.for_patient(1)[0].plasmacytoma_shrunk_50pct is True
@@ -373,7 +373,7 @@ def test_imwg_facts_round_trip_and_an_older_export_without_them_imports_as_not_k
         for row in document["tables"][table]:
             del row[column]
     (tmp_path / "old.json").write_text(json.dumps(document), encoding="utf-8")
-    with open_database(tmp_path / "old.db", daily_backup=False) as rec:
+    with open_database(tmp_path / "old.db") as rec:
         import_file(rec, tmp_path / "old.json")
         assert rec.repos.enrolments.for_patient(1)[0].light_chain is None
         assert rec.repos.responses.for_patient(1)[0].plasmacytoma_shrunk_50pct is None
@@ -383,7 +383,7 @@ def test_imwg_facts_round_trip_and_an_older_export_without_them_imports_as_not_k
     document["schema_version"] = schema.SCHEMA_VERSION
     (tmp_path / "damaged.json").write_text(json.dumps(document), encoding="utf-8")
     with (
-        open_database(tmp_path / "damaged.db", daily_backup=False) as rec,
+        open_database(tmp_path / "damaged.db") as rec,
         pytest.raises(ImportRefused) as refused,
     ):
         import_file(rec, tmp_path / "damaged.json")

@@ -30,7 +30,7 @@ DEXTR, BPD = PROTOCOLS["dextr"], PROTOCOLS["bpd"]
 
 @pytest.fixture
 def record(tmp_path: Path) -> Iterator[Record]:
-    with open_database(tmp_path / "record.sqlite3", daily_backup=False) as rec:
+    with open_database(tmp_path / "record.sqlite3") as rec:
         yield rec
 
 

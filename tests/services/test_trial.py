@@ -63,7 +63,7 @@ def bpd(protocols: dict[str, Protocol]) -> Protocol:
 
 @pytest.fixture
 def record(tmp_path: Path) -> Iterator[Record]:
-    rec = open_database(tmp_path / "record.sqlite3", daily_backup=False)
+    rec = open_database(tmp_path / "record.sqlite3")
     try:
         yield rec
     finally:

@@ -19,7 +19,7 @@ def db_path(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def record(db_path: Path) -> Iterator[Record]:
-    rec = open_database(db_path, daily_backup=False)
+    rec = open_database(db_path)
     try:
         yield rec
     finally:

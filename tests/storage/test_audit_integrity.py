@@ -112,7 +112,7 @@ def test_plain_sql_cannot_write_a_created_by_name(record: Record) -> None:
 
 
 def test_the_apps_own_writes_still_name_the_user(db_path: Path) -> None:
-    with open_database(db_path, daily_backup=False, app_user="alice") as record:
+    with open_database(db_path, app_user="alice") as record:
         record.repos.patients.add(make_patient(), reason="referral")
         (row,) = audit(record)
         assert (row["via"], row["app_user"], row["reason"]) == ("clinic-app", "alice", "referral")
@@ -120,13 +120,13 @@ def test_the_apps_own_writes_still_name_the_user(db_path: Path) -> None:
 
 def test_a_left_behind_actor_row_does_not_block_later_writes(db_path: Path) -> None:
     # The only way to leave a committed row now: a program that sets up the app's collation.
-    open_database(db_path, daily_backup=False).close()
+    open_database(db_path).close()
     conn = sqlite3.connect(str(db_path))
     schema.prepare_connection(conn)
     conn.execute("INSERT INTO audit_actor (id, app_user, os_user) VALUES (1, 'ghost', 'x')")
     conn.commit()
     conn.close()
-    with open_database(db_path, daily_backup=False, app_user="alice") as record:
+    with open_database(db_path, app_user="alice") as record:
         record.repos.patients.add(make_patient())
         (row,) = audit(record)
         assert row["app_user"] == "alice"  # not the ghost
@@ -141,7 +141,7 @@ def test_upgrade_clears_an_actor_row_left_by_an_older_version(db_path: Path) -> 
     db.execute("INSERT INTO audit_actor (id, app_user, os_user) VALUES (1, 'ghost', 'x')")
     db.conn.commit()
     db.close()
-    with open_database(db_path, daily_backup=False, app_user="alice") as record:
+    with open_database(db_path, app_user="alice") as record:
         record.repos.patients.add(make_patient())
         assert audit(record)[-1]["app_user"] == "alice"
         assert record.db.execute("SELECT count(*) FROM audit_actor").fetchone()[0] == 0
@@ -354,7 +354,7 @@ def test_restore_refuses_a_backup_without_triggers_or_audit_log(
         restore_from(record.path, bad)
     assert "labs_no_delete is missing" in str(refused.value)
     assert "has no audit entry" in str(refused.value)
-    with open_database(record.path, daily_backup=False) as again:
+    with open_database(record.path) as again:
         assert again.db.execute("SELECT count(*) FROM labs").fetchone()[0] == before
 
 
@@ -410,7 +410,7 @@ def test_upgrade_compacts_old_whole_row_updates_and_keeps_every_value(db_path: P
     old_update = json.loads(db.execute("SELECT old_json FROM audit_log WHERE id = 2").fetchone()[0])
     assert "mrn" in old_update  # before 0006 an update stored both whole rows
     db.close()
-    with open_database(db_path, daily_backup=False) as record:
+    with open_database(db_path) as record:
         _insert, first, second = audit(record)
         assert json.loads(str(first["old_json"])) == {"family_name": "Ōta", "version": 1}
         assert json.loads(str(first["new_json"])) == {"family_name": "Ota", "version": 2}
@@ -456,7 +456,7 @@ def test_compaction_keeps_a_chain_that_does_not_add_up_for_check_to_report(
     db.conn.commit()
     kept = db.execute("SELECT old_json FROM audit_log WHERE id = 2").fetchone()[0]
     db.close()
-    with open_database(db_path, daily_backup=False) as record:
+    with open_database(db_path) as record:
         assert audit(record)[1]["old_json"] == kept  # left whole, as evidence
         problems = check(record)
         assert any(

@@ -24,7 +24,7 @@ from .conftest import make_patient
 
 
 def mrns(path: Path) -> list[str]:
-    with open_database(path, daily_backup=False) as rec:
+    with open_database(path) as rec:
         return sorted(p.mrn for p in rec.repos.patients.all())
 
 
@@ -50,9 +50,17 @@ def test_daily_backup_once_per_day_keeping_the_newest(record: Record) -> None:
     ]
 
 
-def test_first_open_of_the_day_backs_up(db_path: Path) -> None:
+def test_opening_a_record_backs_nothing_up(db_path: Path) -> None:
+    # The app and the commands start the daily backup (issue 17), opening has no side effect.
     open_database(db_path).close()
     open_database(db_path).close()
+    assert not (db_path.parent / "backups").exists()
+
+
+def test_the_first_backup_of_the_day_is_the_only_one(db_path: Path) -> None:
+    with open_database(db_path) as record:
+        assert daily_backup_if_due(record) is not None
+        assert daily_backup_if_due(record) is None
     today = date.today().isoformat()
     assert [p.name for p in (db_path.parent / "backups").glob("*.sqlite3")] == [
         f"record-daily-{today}.sqlite3"
@@ -62,7 +70,7 @@ def test_first_open_of_the_day_backs_up(db_path: Path) -> None:
 def test_restore_checks_first_keeps_the_replaced_file_and_restores(
     db_path: Path, tmp_path: Path
 ) -> None:
-    with open_database(db_path, daily_backup=False) as rec:
+    with open_database(db_path) as rec:
         rec.repos.patients.add(make_patient("A-1"))
         good = backup_to(rec, tmp_path / "good.sqlite3")
         rec.repos.patients.add(make_patient("A-2"))  # made after the backup
@@ -73,7 +81,7 @@ def test_restore_checks_first_keeps_the_replaced_file_and_restores(
 
 
 def test_damaged_backup_is_refused_before_anything_changes(db_path: Path, tmp_path: Path) -> None:
-    with open_database(db_path, daily_backup=False) as rec:
+    with open_database(db_path) as rec:
         rec.repos.patients.add(make_patient("A-1"))
         bad = backup_to(rec, tmp_path / "bad.sqlite3")
     data = bytearray(bad.read_bytes())
@@ -86,7 +94,7 @@ def test_damaged_backup_is_refused_before_anything_changes(db_path: Path, tmp_pa
 
 
 def test_a_file_that_is_not_ours_is_refused(db_path: Path, tmp_path: Path) -> None:
-    open_database(db_path, daily_backup=False).close()
+    open_database(db_path).close()
     other = tmp_path / "other.sqlite3"
     conn = sqlite3.connect(other)
     conn.execute("CREATE TABLE t (x)")
@@ -100,7 +108,7 @@ def test_a_file_that_is_not_ours_is_refused(db_path: Path, tmp_path: Path) -> No
 def test_restore_over_a_file_that_is_not_a_database_moves_it_aside(
     db_path: Path, tmp_path: Path
 ) -> None:
-    with open_database(db_path, daily_backup=False) as rec:
+    with open_database(db_path) as rec:
         rec.repos.patients.add(make_patient("A-1"))
         good = backup_to(rec, tmp_path / "good.sqlite3")
     for side in ("-wal", "-shm"):
@@ -133,7 +141,7 @@ def test_check_reports_one_line_per_problem(record: Record) -> None:
 # -- issue 15, item 2: verified copies, pruning by when taken, partials, the folder --------------
 def _damaged_record(db_path: Path) -> Record:
     """A record whose last pages (patient and audit rows) were overwritten on disk."""
-    with open_database(db_path, daily_backup=False) as rec:
+    with open_database(db_path) as rec:
         for n in range(60):
             rec.repos.patients.add(make_patient(f"A-{n}"))
         rec.db.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -142,7 +150,7 @@ def _damaged_record(db_path: Path) -> Record:
         for page in range(size // 4096 - 4, size // 4096):
             file.seek(4096 * page)
             file.write(b"\xa5" * 4096)
-    return open_database(db_path, daily_backup=False)
+    return open_database(db_path)
 
 
 def test_a_copy_that_fails_its_integrity_check_is_not_kept(db_path: Path, tmp_path: Path) -> None:
@@ -213,7 +221,7 @@ def test_a_backup_killed_half_way_leaves_no_partial_behind(db_path: Path, tmp_pa
     import sys
     import time
 
-    with open_database(db_path, daily_backup=False) as rec:
+    with open_database(db_path) as rec:
         for n in range(40):
             rec.repos.patients.add(make_patient(f"A-{n}"))
     folder = tmp_path / "kills"
@@ -228,7 +236,7 @@ def test_a_backup_killed_half_way_leaves_no_partial_behind(db_path: Path, tmp_pa
         "        super().backup(target, pages=1, progress=lambda *a: time.sleep(0.01))\n"
         "connect = sqlite3.connect\n"
         "sqlite3.connect = lambda *a, **k: connect(*a, factory=Slow, **k)\n"
-        "rec = open_database(sys.argv[1], daily_backup=False)\n"
+        "rec = open_database(sys.argv[1])\n"
         "print('ready', flush=True)\n"
         "backup.backup_to(rec, Path(sys.argv[2]))\n"
     )
@@ -246,7 +254,7 @@ def test_a_backup_killed_half_way_leaves_no_partial_behind(db_path: Path, tmp_pa
     proc.stdout.close()
     assert list(folder.glob("*.partial"))  # the kill really happened mid-copy
     assert not target.exists()
-    with open_database(db_path, daily_backup=False) as rec:
+    with open_database(db_path) as rec:
         backup_to(rec, folder / "record-next.sqlite3")
     assert not list(folder.glob("*.partial*"))
     assert verify_backup(folder / "record-next.sqlite3") == []
@@ -256,7 +264,7 @@ def test_the_backup_folder_comes_only_from_this_computers_settings(
     db_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     chosen_by_a_file = tmp_path / "somewhere-a-file-chose"
-    with open_database(db_path, daily_backup=False) as rec:
+    with open_database(db_path) as rec:
         # As an imported file or a restored backup would leave it in the record.
         rec.repos.settings.set("backup.folder", str(chosen_by_a_file), reason="imported")
         made = daily_backup_if_due(rec, date(2026, 3, 1))
@@ -269,7 +277,7 @@ def test_the_backup_folder_comes_only_from_this_computers_settings(
     mine = tmp_path / "my-backups"
     config.write_text(json.dumps({"backup.folder": str(mine)}), encoding="utf-8")
     monkeypatch.setenv("CLINIC_APP_CONFIG", str(config))
-    with open_database(db_path, daily_backup=False) as rec:
+    with open_database(db_path) as rec:
         made = daily_backup_if_due(rec, date(2026, 3, 2))
     assert made is not None and made.parent == mine
 
@@ -286,7 +294,8 @@ def test_backups_and_the_record_are_private_whatever_the_umask(
         from clinic_app.storage.location import resolve_db_path
 
         path = resolve_db_path(db)
-        with open_database(path) as rec:  # the daily backup runs on open
+        with open_database(path) as rec:
+            daily_backup_if_due(rec)  # as the app does when it opens the record
             rec.repos.patients.add(make_patient("A-1"))
             manual = backup_to(rec, tmp_path / "manual" / "b.sqlite3")
             sides = [path.with_name(path.name + s) for s in ("-wal", "-shm")]

@@ -21,13 +21,13 @@ WRITER = Path(__file__).with_name("writer_process.py")
 
 
 def test_two_connections_in_threads_never_see_database_is_locked(db_path: Path) -> None:
-    with open_database(db_path, daily_backup=False) as setup:
+    with open_database(db_path) as setup:
         pid = setup.repos.patients.add(make_patient())
     errors: list[BaseException] = []
 
     def write(n: int) -> None:
         try:
-            with open_database(db_path, daily_backup=False) as rec:  # one Record per thread
+            with open_database(db_path) as rec:  # one Record per thread
                 for i in range(40):
                     rec.repos.labs.add(
                         pid,
@@ -43,14 +43,14 @@ def test_two_connections_in_threads_never_see_database_is_locked(db_path: Path) 
     for t in threads:
         t.join()
     assert errors == []
-    with open_database(db_path, daily_backup=False) as rec:
+    with open_database(db_path) as rec:
         labs = rec.repos.labs.for_patient(pid)
         assert sorted(lab.value_si for lab in labs).count(Decimal(1)) == 40
         assert len(labs) == 80
 
 
 def test_two_processes_write_at_once_and_every_write_lands(db_path: Path) -> None:
-    open_database(db_path, daily_backup=False).close()  # migrate once, before the race
+    open_database(db_path).close()  # migrate once, before the race
     procs = [
         subprocess.Popen(
             [sys.executable, str(WRITER), str(db_path), mrn, "30"],
@@ -65,15 +65,15 @@ def test_two_processes_write_at_once_and_every_write_lands(db_path: Path) -> Non
         assert proc.returncode == 0, err
     reported = [int(line) for out, _ in outputs for line in out.split()]
     assert len(reported) == 60
-    with open_database(db_path, daily_backup=False) as rec:
+    with open_database(db_path) as rec:
         present = {int(r[0]) for r in rec.db.execute("SELECT id FROM labs").fetchall()}
         assert set(reported) == present
 
 
 def test_stale_edit_from_the_other_window_is_refused(db_path: Path) -> None:
     with (
-        open_database(db_path, daily_backup=False, app_user="nurse.a") as window_a,
-        open_database(db_path, daily_backup=False, app_user="nurse.b") as window_b,
+        open_database(db_path, app_user="nurse.a") as window_a,
+        open_database(db_path, app_user="nurse.b") as window_b,
     ):
         pid = window_a.repos.patients.add(make_patient())
         seen_by_b = window_b.repos.patients.get(pid)

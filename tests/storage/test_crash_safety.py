@@ -24,7 +24,7 @@ ROUNDS = 20
 def test_killed_writer_loses_no_committed_write(tmp_path: Path) -> None:
     rng = random.Random(20260105)
     db_path = tmp_path / "crash.sqlite3"
-    open_database(db_path, daily_backup=False).close()
+    open_database(db_path).close()
     reported: set[int] = set()
     for _ in range(ROUNDS):
         proc = subprocess.Popen(
@@ -44,7 +44,7 @@ def test_killed_writer_loses_no_committed_write(tmp_path: Path) -> None:
         reported.update(int(line) for line in proc.stdout.read().split())
         proc.stdout.close()
 
-        with open_database(db_path, daily_backup=False) as rec:
+        with open_database(db_path) as rec:
             assert check(rec) == []  # integrity_check ok, no foreign-key orphans, schema whole
             labs = {int(r[0]) for r in rec.db.execute("SELECT id FROM labs").fetchall()}
             assert reported <= labs

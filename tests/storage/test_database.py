@@ -32,7 +32,7 @@ def count(record: Record, table: str) -> int:
 
 def test_first_open_creates_file_with_safe_settings(db_path: Path) -> None:
     assert not db_path.exists()
-    with open_database(db_path, daily_backup=False) as rec:
+    with open_database(db_path) as rec:
         conn = rec.db.conn
         assert db_path.is_file()
         assert conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
@@ -45,8 +45,8 @@ def test_first_open_creates_file_with_safe_settings(db_path: Path) -> None:
 
 
 def test_reopening_applies_nothing_twice(db_path: Path) -> None:
-    open_database(db_path, daily_backup=False).close()
-    with open_database(db_path, daily_backup=False) as rec:
+    open_database(db_path).close()
+    with open_database(db_path) as rec:
         assert count(rec, "_sqlite_migrations") == len(schema.MIGRATION_NAMES)
 
 
@@ -61,7 +61,7 @@ def test_transaction_rolls_back_everything_on_error(record: Record) -> None:
 
 @pytest.mark.parametrize("how", ["user_version", "unknown_migration"])
 def test_newer_database_is_refused_and_not_modified(db_path: Path, how: str) -> None:
-    with open_database(db_path, daily_backup=False) as rec:
+    with open_database(db_path) as rec:
         if how == "user_version":
             rec.db.execute(f"PRAGMA user_version = {schema.SCHEMA_VERSION + 1}")
         else:
@@ -72,7 +72,7 @@ def test_newer_database_is_refused_and_not_modified(db_path: Path, how: str) -> 
         rec.db.execute("PRAGMA journal_mode = DELETE")  # fold the WAL in, so bytes are final
     before = digest(db_path)
     with pytest.raises(NewerDatabaseError, match="newer version of clinic-app") as info:
-        open_database(db_path, daily_backup=False)
+        open_database(db_path)
     assert "has not been changed" in str(info.value)
     assert digest(db_path) == before
     assert not db_path.with_name(db_path.name + "-wal").exists()  # WAL was not switched on
@@ -82,7 +82,7 @@ def test_not_a_database_is_refused_and_left_as_is(db_path: Path) -> None:
     db_path.write_bytes(b"Patient list exported from a spreadsheet\n" * 200)
     before = digest(db_path)
     with pytest.raises(NotADatabaseError, match="is not a clinic-app database"):
-        open_database(db_path, daily_backup=False)
+        open_database(db_path)
     assert digest(db_path) == before
 
 
@@ -104,7 +104,7 @@ def test_disk_full_keeps_the_record_unchanged(record: Record) -> None:
 
 
 def test_read_only_file_refuses_writes_with_a_clear_message(db_path: Path) -> None:
-    with open_database(db_path, daily_backup=False) as rec:
+    with open_database(db_path) as rec:
         rec.repos.patients.add(make_patient("A-1"))
     # Tests may run as root, where chmod does not stop writes; a read-only URI does.
     with open_database(db_path, read_only=True) as ro:
@@ -126,10 +126,10 @@ def test_read_only_database_that_needs_upgrading_is_not_touched(db_path: Path) -
 
 
 def test_write_blocked_past_busy_timeout_says_locked_and_loses_nothing(db_path: Path) -> None:
-    with open_database(db_path, daily_backup=False) as rec:
+    with open_database(db_path) as rec:
         rec.repos.patients.add(make_patient("A-1"))
     holder = sqlite3.connect(str(db_path), isolation_level=None)
-    with open_database(db_path, busy_timeout_ms=100, daily_backup=False) as rec:
+    with open_database(db_path, busy_timeout_ms=100) as rec:
         holder.execute("BEGIN EXCLUSIVE")
         holder.execute(
             "INSERT INTO patients (mrn, family_name, given_name, date_of_birth, sex, version) "

@@ -31,7 +31,7 @@ def _calcium(**facts: bool) -> LabResult:
 
 
 def test_facts_round_trip_and_null_means_not_asked(tmp_path: Path) -> None:
-    record = open_database(tmp_path / "r.sqlite3", daily_backup=False)
+    record = open_database(tmp_path / "r.sqlite3")
     try:
         assert record.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         pid = helpers.patient(record, "MRN-1", "Novak", "Jana")
@@ -60,7 +60,7 @@ def test_facts_round_trip_and_null_means_not_asked(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("column", LAB_FACT_COLUMNS)
 def test_a_fact_other_than_yes_no_or_null_is_refused(tmp_path: Path, column: str) -> None:
-    record = open_database(tmp_path / "r.sqlite3", daily_backup=False)
+    record = open_database(tmp_path / "r.sqlite3")
     try:
         pid = helpers.patient(record, "MRN-1", "Novak", "Jana")
         with record.transaction(reason="test"):

@@ -19,12 +19,12 @@ ADMIN_PW = "admin password 1"
 
 
 def test_open_mode_accepts_anyone_by_default(db_path: Path) -> None:
-    with open_database(db_path, daily_backup=False) as rec:
+    with open_database(db_path) as rec:
         assert rec.repos.patients.add(make_patient())
 
 
 def test_the_setting_refuses_clinical_data_until_the_first_account(db_path: Path) -> None:
-    with open_database(db_path, daily_backup=False) as rec:
+    with open_database(db_path) as rec:
         rec.repos.settings.set("security.accounts_required", "yes", reason="clinic policy")
         with pytest.raises(PermissionDeniedError, match="create the administrator account"):
             rec.repos.patients.add(make_patient())
@@ -35,7 +35,7 @@ def test_the_setting_refuses_clinical_data_until_the_first_account(db_path: Path
 def test_the_setting_is_set_from_the_command_line(
     db_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    open_database(db_path, daily_backup=False).close()
+    open_database(db_path).close()
     args = ["settings", "set", "security.accounts_required", "yes", "--db", str(db_path)]
     monkeypatch.setattr("sys.stdin", io.StringIO(""))
     assert main(args) == 0

@@ -47,7 +47,7 @@ def _version_4_file(db_path: Path) -> None:
 
 def test_upgrade_keeps_the_yes_no_answers_and_the_rules_use_them(db_path: Path) -> None:
     _version_4_file(db_path)
-    with open_database(db_path, daily_backup=False) as rec:
+    with open_database(db_path) as rec:
         assert rec.db.execute("PRAGMA user_version").fetchone()[0] == schema.SCHEMA_VERSION
         baseline, yes, no = rec.repos.responses.for_patient(1)
         assert [a.plasmacytoma_shrunk_50pct for a in (yes, no)] == [True, False]
@@ -69,7 +69,7 @@ def test_upgrade_keeps_the_yes_no_answers_and_the_rules_use_them(db_path: Path) 
 
 def test_the_measurement_is_audited_and_impossible_values_are_refused(db_path: Path) -> None:
     _version_4_file(db_path)
-    with open_database(db_path, daily_backup=False) as rec:
+    with open_database(db_path) as rec:
         stored = rec.repos.responses.get(3)
         rec.repos.responses.update(
             stored.id,

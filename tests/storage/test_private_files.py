@@ -32,7 +32,7 @@ def mode(path: Path) -> int:
 @pytest.mark.usefixtures("open_umask")
 @pytest.mark.parametrize("form", ["json", "csv"])
 def test_exports_are_readable_by_their_owner_only(db_path: Path, tmp_path: Path, form: str) -> None:
-    with open_database(db_path, daily_backup=False) as rec:
+    with open_database(db_path) as rec:
         rec.repos.patients.add(make_patient())
     target = tmp_path / f"export-{form}"
     assert main(["export", "--format", form, "-o", str(target), "--db", str(db_path)]) == 0

@@ -20,7 +20,7 @@ DOCS = Path(__file__).parents[2] / "docs" / "cli-record.md"
 
 @pytest.fixture
 def filled(db_path: Path) -> Path:
-    with open_database(db_path, daily_backup=False) as rec:
+    with open_database(db_path) as rec:
         rec.repos.patients.add(make_patient("A-1"))
     return db_path
 
@@ -31,7 +31,7 @@ def test_backup_to_a_given_path(
     out = tmp_path / "copy.sqlite3"
     assert main(["backup", "--db", str(filled), "-o", str(out)]) == 0
     assert capsys.readouterr().out == f"Backed up {filled} to {out}\n"
-    with open_database(out, daily_backup=False) as rec:
+    with open_database(out) as rec:
         assert [p.mrn for p in rec.repos.patients.all()] == ["A-1"]
 
 
@@ -60,13 +60,13 @@ def test_restore_round_trip_and_keeps_replaced(
 ) -> None:
     copy = tmp_path / "copy.sqlite3"
     main(["backup", "--db", str(filled), "-o", str(copy)])
-    with open_database(filled, daily_backup=False) as rec:
+    with open_database(filled) as rec:
         rec.repos.patients.add(make_patient("A-2"))
     capsys.readouterr()
     assert main(["restore", str(copy), "--db", str(filled)]) == 0
     out = capsys.readouterr().out
     assert out.startswith(f"Restored {filled} from {copy}; the replaced file is kept at ")
-    with open_database(filled, daily_backup=False) as rec:
+    with open_database(filled) as rec:
         assert [p.mrn for p in rec.repos.patients.all()] == ["A-1"]
 
 
@@ -87,7 +87,7 @@ def test_restore_of_missing_or_bad_file(
 def test_check_ok_and_problems(filled: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["check", "--db", str(filled)]) == 0
     assert capsys.readouterr().out == f"ok: {filled}\n"
-    with open_database(filled, daily_backup=False) as rec:
+    with open_database(filled) as rec:
         rec.db.conn.execute("DROP TRIGGER patients_audit_update")
         rec.db.conn.execute("DROP TRIGGER labs_audit_insert")
         rec.db.conn.commit()

@@ -32,7 +32,7 @@ def damage(path: Path, pages: tuple[int, ...] = (1, 2, 3)) -> None:
 
 @pytest.fixture
 def damaged(db_path: Path, tmp_path: Path) -> tuple[Path, Path]:
-    with open_database(db_path, daily_backup=False) as rec:
+    with open_database(db_path) as rec:
         for n in range(30):
             rec.repos.patients.add(make_patient(f"A-{n}"))
         good = backup_to(rec, tmp_path / "backups" / "record-good.sqlite3")
@@ -82,14 +82,14 @@ def test_restore_replaces_a_record_that_cannot_be_opened_keeping_it_beside(
     (kept,) = db_path.parent.glob("record.replaced-*.sqlite3")
     assert kept.read_bytes() == damaged_bytes  # the damaged file, byte for byte
     assert main(["check", "--db", str(db_path)]) == 0
-    with open_database(db_path, daily_backup=False) as rec:
+    with open_database(db_path) as rec:
         assert len(rec.repos.patients.all()) == 30
 
 
 def test_a_damaged_record_on_an_account_record_is_restored_without_its_accounts(
     db_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    with open_database(db_path, daily_backup=False) as rec:
+    with open_database(db_path) as rec:
         rec.repos.users.create_first_administrator("admin", "Ada Admin", "admin password 1")
         good = backup_to(rec, tmp_path / "good.sqlite3")
     damage(db_path, pages=tuple(range(1, 40)))
@@ -123,12 +123,12 @@ def test_translate_names_damage_io_and_the_shared_memory_error() -> None:
 def test_check_reports_damage_that_opening_does_not_notice(
     db_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    with open_database(db_path, daily_backup=False) as rec:
+    with open_database(db_path) as rec:
         for n in range(60):
             rec.repos.patients.add(make_patient(f"A-{n}"))
     pages = db_path.stat().st_size // PAGE
     damage(db_path, pages=tuple(range(pages - 4, pages)))  # data pages; the schema is intact
-    with open_database(db_path, daily_backup=False):
+    with open_database(db_path):
         pass  # opens: the damage is only found by reading the rows
     assert main(["check", "--db", str(db_path)]) == 1
     out = capsys.readouterr().out

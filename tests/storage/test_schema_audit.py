@@ -36,7 +36,7 @@ def test_upgrade_from_first_schema_keeps_data_and_adds_indexes(db_path: Path) ->
     )
     db.close()
 
-    with open_database(db_path, daily_backup=False) as rec:
+    with open_database(db_path) as rec:
         assert rec.db.execute("PRAGMA user_version").fetchone()[0] == schema.SCHEMA_VERSION
         indexes = {i.name for i in rec.db["labs"].indexes}
         assert "labs_patient_test" in indexes
@@ -155,7 +155,7 @@ def test_upgrading_a_version_3_file_adds_the_imwg_facts_and_audits_them(db_path:
     )
     db.close()
 
-    with open_database(db_path, daily_backup=False) as rec:
+    with open_database(db_path) as rec:
         assert rec.db.execute("PRAGMA user_version").fetchone()[0] == schema.SCHEMA_VERSION
         # Rows written before the upgrade read as "not known" / "not assessed", not as no.
         (enrolment,) = rec.repos.enrolments.for_patient(1)

@@ -18,7 +18,7 @@ def test_settings_set_needs_an_administrator(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     db = tmp_path / "record.sqlite3"
-    with open_database(db, daily_backup=False) as record:
+    with open_database(db) as record:
         record.repos.users.create_first_administrator("admin", "Ada Admin", ADMIN_PW)
         record.set_user("admin")
         record.repos.users.add("nurse.a", "Nina Adams", Role.NURSE, "nurse password 22")
@@ -30,5 +30,5 @@ def test_settings_set_needs_an_administrator(
     capsys.readouterr()
     monkeypatch.setattr("sys.stdin", io.StringIO(ADMIN_PW + "\n"))
     assert main([*base, "--user", "admin"]) == 0
-    with open_database(db, daily_backup=False, read_only=True) as record:
+    with open_database(db, read_only=True) as record:
         assert record.repos.settings.value("clinic.phone") == "+44 20 7946 0000"

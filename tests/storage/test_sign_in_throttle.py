@@ -25,7 +25,7 @@ from pathlib import Path
 from clinic_app.storage.database import open_database
 from clinic_app.storage.users import SignInRefused
 db, go = sys.argv[1], Path(sys.argv[2])
-record = open_database(db, daily_backup=False, busy_timeout_ms=60000)
+record = open_database(db, busy_timeout_ms=60000)
 print("ready", flush=True)
 while not go.exists():
     time.sleep(0.005)
@@ -38,7 +38,7 @@ except SignInRefused as exc:
 
 @pytest.fixture
 def accounts(db_path: Path) -> Path:
-    with open_database(db_path, daily_backup=False) as rec:
+    with open_database(db_path) as rec:
         rec.repos.users.create_first_administrator("admin", "Ada Admin", ADMIN_PW)
         rec.repos.users.authenticate("admin", ADMIN_PW)
         rec.set_user("admin")
@@ -66,7 +66,7 @@ def test_ten_parallel_wrong_guesses_are_not_all_checked(accounts: Path, tmp_path
     # Failures 1 and 2 carry no delay; the third sets one, so guesses 4-10 wait unchecked.
     assert outcomes.count("checked") == FAILURES_BEFORE_DELAY, outcomes
     assert outcomes.count("waited") == GUESSERS - FAILURES_BEFORE_DELAY
-    with open_database(accounts, daily_backup=False) as rec:
+    with open_database(accounts) as rec:
         assert rec.repos.users.get("nurse.a").failed_attempts == FAILURES_BEFORE_DELAY
         (count,) = rec.db.execute("SELECT count(*) FROM sign_in_failures").fetchone()
         assert count == FAILURES_BEFORE_DELAY
@@ -84,7 +84,7 @@ def test_an_unknown_name_is_checked_against_a_hash_too(
         return real(stored, password)
 
     monkeypatch.setattr(users_module, "_verify", counting)
-    with open_database(accounts, daily_backup=False) as rec:
+    with open_database(accounts) as rec:
         for name in ("nurse.a", "nobody"):
             with pytest.raises(SignInRefused, match="username or password is wrong"):
                 rec.repos.users.authenticate(name, "a wrong guess 123")

@@ -86,7 +86,7 @@ def test_changing_commands_need_user_and_password(
     feed(monkeypatch, "wrong password!")
     assert main(["restore", str(backup), "--user", "admin", "--db", str(with_accounts)]) == 2
     assert "The username or password is wrong" in capsys.readouterr().err
-    with open_database(with_accounts, daily_backup=False) as rec:
+    with open_database(with_accounts) as rec:
         failures = rec.db.execute("SELECT username FROM sign_in_failures").fetchall()
         assert failures == [("admin",)]  # audited (the restore below replaces this file)
     feed(monkeypatch, NURSE_PW)
@@ -98,7 +98,7 @@ def test_changing_commands_need_user_and_password(
     feed(monkeypatch, NURSE_PW)
     assert main(["demo", "--patients", "1", "--user", "nurse.a", "--db", str(with_accounts)]) == 2
     assert "you are signed in as nurse.a (nurse)" in capsys.readouterr().err
-    with open_database(with_accounts, daily_backup=False) as rec:
+    with open_database(with_accounts) as rec:
         assert rec.repos.patients.all() == []
 
 
@@ -109,7 +109,7 @@ def test_deactivate(
     args = ["users", "deactivate", "nurse.a", "--user", "admin", "--db", str(with_accounts)]
     assert main(args) == 0
     assert "Deactivated Nina Nurse" in capsys.readouterr().out
-    with open_database(with_accounts, daily_backup=False, app_user="nurse.a") as rec:
+    with open_database(with_accounts, app_user="nurse.a") as rec:
         assert rec.role is None
         with pytest.raises(Exception, match="must sign in"):
             rec.repos.patients.add(make_patient())  # a name without its password is nobody

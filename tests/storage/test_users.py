@@ -37,7 +37,7 @@ INV_PW = "investigator pw 333"
 @pytest.fixture
 def accounts(db_path: Path) -> Iterator[Record]:
     """A record with an administrator, nurse.a and dr.b, signed in as the administrator."""
-    rec = open_database(db_path, daily_backup=False)
+    rec = open_database(db_path)
     rec.repos.users.create_first_administrator("admin", "Ada Admin", ADMIN_PW)
     rec.set_user("admin")
     rec.repos.users.add("nurse.a", "Nina Nurse", Role.NURSE, NURSE_PW)
@@ -177,19 +177,19 @@ def test_a_nurse_enters_labs_and_an_administrator_enters_no_clinical_data(
 def test_with_accounts_a_connection_without_a_user_is_read_only(
     accounts: Record, db_path: Path
 ) -> None:
-    with open_database(db_path, daily_backup=False) as anonymous:
+    with open_database(db_path) as anonymous:
         assert anonymous.repos.users.find("nurse.a") is not None  # reads need no sign-in
         with pytest.raises(PermissionDeniedError, match="you must sign in to add or change"):
             anonymous.repos.patients.add(make_patient())
     with (
-        open_database(db_path, daily_backup=False, app_user="ghost") as ghost,
+        open_database(db_path, app_user="ghost") as ghost,
         pytest.raises(PermissionDeniedError, match="you must sign in"),
     ):
         ghost.repos.patients.add(make_patient())
 
 
 def test_a_deactivated_account_can_neither_write_nor_sign_in(accounts: Record) -> None:
-    with open_database(accounts.path, daily_backup=False) as nurse_window:
+    with open_database(accounts.path) as nurse_window:
         sign_in(nurse_window, "nurse.a")  # signed in before the administrator acts
         accounts.repos.users.set_active("nurse.a", False)
         with pytest.raises(PermissionDeniedError):
@@ -307,7 +307,7 @@ def test_upgrading_a_version_2_file_adds_the_account_tables(db_path: Path) -> No
         "VALUES ('V2-1', 'Okafor', 'Ife', '1950-01-01', 'F')"
     )
     db.close()
-    with open_database(db_path, daily_backup=False) as rec:
+    with open_database(db_path) as rec:
         assert rec.db.execute("PRAGMA user_version").fetchone()[0] == schema.SCHEMA_VERSION
         assert {"users", "signatures", "drafts", "sign_in_failures"} <= set(rec.db.table_names())
         assert schema_problems(rec) == []

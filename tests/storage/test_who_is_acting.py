@@ -26,7 +26,7 @@ TODAY = date(2026, 3, 2)
 def accounts(db_path: Path) -> Path:
     from clinic_app.services.demo import generate_demo
 
-    with open_database(db_path, daily_backup=False) as rec:
+    with open_database(db_path) as rec:
         generate_demo(rec, patients=4, seed=3, today=TODAY)  # open mode
         rec.repos.users.create_first_administrator("admin", "Ada Admin", ADMIN_PW)
         rec.set_user("admin")
@@ -47,20 +47,20 @@ def _review(enrolment_id: int) -> DltReview:
 
 
 def _enrolment(rec_path: Path) -> int:
-    with open_database(rec_path, daily_backup=False) as rec:
+    with open_database(rec_path) as rec:
         return int(rec.db.execute("SELECT min(id) FROM enrolments").fetchone()[0])
 
 
 def test_a_name_handed_to_open_database_acts_as_nobody(accounts: Path) -> None:
     eid = _enrolment(accounts)
-    with open_database(accounts, daily_backup=False, app_user="dr.b") as forged:
+    with open_database(accounts, app_user="dr.b") as forged:
         assert forged.app_user is None and forged.role is None
         with pytest.raises(PermissionDeniedError, match="must sign in"):
             forged.repos.dlt_reviews.add(_review(eid))
 
 
 def test_set_user_without_a_password_is_refused(accounts: Path) -> None:
-    with open_database(accounts, daily_backup=False) as rec:
+    with open_database(accounts) as rec:
         with pytest.raises(PermissionDeniedError, match="has not signed in with a password"):
             rec.set_user("dr.b")
         assert rec.app_user is None
@@ -68,22 +68,22 @@ def test_set_user_without_a_password_is_refused(accounts: Path) -> None:
 
 def test_a_made_up_session_is_refused(accounts: Path) -> None:
     with pytest.raises(PermissionDeniedError, match="sign in with the password"):
-        open_database(accounts, daily_backup=False, app_user=Session("dr.b", "0" * 32))
+        open_database(accounts, app_user=Session("dr.b", "0" * 32))
 
 
 def test_a_session_carries_a_real_sign_in_to_a_worker_connection(accounts: Path) -> None:
-    with open_database(accounts, daily_backup=False) as window:
+    with open_database(accounts) as window:
         window.repos.users.authenticate("dr.b", INV_PW)
         window.set_user("dr.b")
         session = window.session
         assert session is not None
-        with open_database(accounts, daily_backup=False, app_user=session) as worker:
+        with open_database(accounts, app_user=session) as worker:
             assert worker.app_user == "dr.b" and worker.role is Role.INVESTIGATOR
 
 
 def test_an_unsigned_dlt_confirmation_is_refused_by_the_record(accounts: Path) -> None:
     eid = _enrolment(accounts)
-    with open_database(accounts, daily_backup=False) as rec:
+    with open_database(accounts) as rec:
         rec.repos.users.authenticate("dr.b", INV_PW)
         rec.set_user("dr.b")
         before = len(rec.repos.dlt_reviews.for_enrolment(eid))
@@ -115,7 +115,7 @@ def test_the_command_line_reads_the_password_from_stdin(
 def test_demo_in_open_mode_names_the_generator(db_path: Path) -> None:
     from clinic_app.services.demo import DEMO_ACTOR, generate_demo
 
-    with open_database(db_path, daily_backup=False) as rec:
+    with open_database(db_path) as rec:
         generate_demo(rec, patients=4, seed=3, today=TODAY)
         actors = {
             r[0]
@@ -130,7 +130,7 @@ def test_demo_in_open_mode_names_the_generator(db_path: Path) -> None:
 def test_demo_on_a_record_with_accounts_signs_its_decisions(db_path: Path) -> None:
     from clinic_app.services.demo import generate_demo
 
-    with open_database(db_path, daily_backup=False) as rec:
+    with open_database(db_path) as rec:
         rec.repos.users.create_first_administrator("admin", "Ada Admin", ADMIN_PW)
         rec.set_user("admin")
         rec.repos.users.add("dr.b", "Dr Bea Byrne", Role.INVESTIGATOR, INV_PW)
@@ -149,7 +149,7 @@ def test_demo_on_a_record_with_accounts_signs_its_decisions(db_path: Path) -> No
 
 
 def test_usernames_are_one_name_whatever_the_letter_case(db_path: Path) -> None:
-    with open_database(db_path, daily_backup=False) as rec:
+    with open_database(db_path) as rec:
         rec.repos.users.create_first_administrator("Łukasz", "Łukasz Admin", ADMIN_PW)
         rec.set_user("Łukasz")
         for name in ("łukasz", "ŁUKASZ"):
@@ -158,7 +158,7 @@ def test_usernames_are_one_name_whatever_the_letter_case(db_path: Path) -> None:
 
 
 def test_signing_out_forgets_the_password_check(accounts: Path) -> None:
-    with open_database(accounts, daily_backup=False) as rec:
+    with open_database(accounts) as rec:
         rec.repos.users.authenticate("dr.b", INV_PW)
         rec.set_user("dr.b")
         rec.set_user(None)  # signed out (or the window was locked and someone else came)
@@ -177,7 +177,7 @@ def test_one_signature_covers_the_rows_of_one_decision(accounts: Path) -> None:
     def decision(kind: DecisionKind) -> Decision:
         return Decision(eid, kind, "Dr Bea Byrne", TODAY, {"cycle": 1}, "progression")
 
-    with open_database(accounts, daily_backup=False) as rec:
+    with open_database(accounts) as rec:
         rec.repos.users.authenticate("dr.b", INV_PW)
         rec.set_user("dr.b")
         me = rec.repos.users.get("dr.b")

@@ -16,7 +16,7 @@ def main(db_path: str, mrn: str, count: int) -> None:
     from clinic_app.core.records import AdverseEvent, LabResult, Patient, Sex
     from clinic_app.storage.database import open_database
 
-    record = open_database(db_path, daily_backup=False)
+    record = open_database(db_path)
     repos = record.repos
     existing = repos.patients.by_mrn(mrn)
     pid = (
