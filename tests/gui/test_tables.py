@@ -42,7 +42,7 @@ def demo(
     tmp_path_factory: pytest.TempPathFactory, protocols: dict[str, Protocol]
 ) -> Iterator[Record]:
     path = tmp_path_factory.mktemp("demo") / "record.sqlite3"
-    rec = open_database(path, daily_backup=False)
+    rec = open_database(path)
     generate_demo(rec, patients=30, seed=1, today=TODAY, protocols=protocols)
     try:
         yield rec
