@@ -14,7 +14,6 @@ from pytestqt.qtbot import QtBot
 from clinic_app.core.cycles import CycleStatus
 from clinic_app.core.decisions import DecisionKind
 from clinic_app.core.protocol import Protocol
-from clinic_app.core.protocol_loader import load_protocols
 from clinic_app.core.records import DoseModification, DoseStatus
 from clinic_app.gui.cycle_start import CycleStartDialog
 from clinic_app.gui.dose_admin import TextTableModel
@@ -31,11 +30,6 @@ from tests.services.test_cycle_start import (
 
 pytestmark = pytest.mark.qt_log_ignore(r"This plugin does not support (propagateSizeHints|raise)")
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
-
-
-@pytest.fixture(scope="module")
-def protocols() -> dict[str, Protocol]:
-    return load_protocols()
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
@@ -13,28 +12,13 @@ from pytestqt.qtbot import QtBot
 
 from clinic_app.core.decisions import DltReview
 from clinic_app.core.protocol import Protocol
-from clinic_app.core.protocol_loader import load_protocols
 from clinic_app.gui.trial_board import RowsModel, TrialBoardWindow
-from clinic_app.storage.database import Record, open_database
+from clinic_app.storage.database import Record
 from tests.services.test_trial import Cohort, treated
 
 TODAY = date(2025, 3, 10)
 # The offscreen platform cannot pass size hints to a window manager; nothing is wrong.
 pytestmark = pytest.mark.qt_log_ignore(r"This plugin does not support (propagateSizeHints|raise)")
-
-
-@pytest.fixture(scope="module")
-def protocols() -> dict[str, Protocol]:
-    return load_protocols()
-
-
-@pytest.fixture
-def record(tmp_path: Path) -> Iterator[Record]:
-    rec = open_database(tmp_path / "record.sqlite3")
-    try:
-        yield rec
-    finally:
-        rec.close()
 
 
 def window(qtbot: QtBot, record: Record, protocols: dict[str, Protocol]) -> TrialBoardWindow:

@@ -5,10 +5,8 @@ Every expected number is worked by hand in a comment next to it.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import date
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
@@ -16,7 +14,6 @@ from clinic_app.core.cycles import CycleStatus
 from clinic_app.core.decisions import DltReview
 from clinic_app.core.escalation import DltStatus, EscalationPatient
 from clinic_app.core.protocol import Protocol
-from clinic_app.core.protocol_loader import load_protocols
 from clinic_app.core.records import Patient, PatientStatus, Sex
 from clinic_app.services.enrolment import (
     EnrolmentContext,
@@ -27,24 +24,10 @@ from clinic_app.services.enrolment import (
     enrol,
     gather_context,
 )
-from clinic_app.storage.database import Record, open_database
+from clinic_app.storage.database import Record
 
 TODAY = date(2025, 3, 10)
 P = EscalationPatient
-
-
-@pytest.fixture(scope="module")
-def protocols() -> dict[str, Protocol]:
-    return load_protocols()
-
-
-@pytest.fixture
-def record(tmp_path: Path) -> Iterator[Record]:
-    rec = open_database(tmp_path / "record.sqlite3")
-    try:
-        yield rec
-    finally:
-        rec.close()
 
 
 def patient(sex: Sex = Sex.MALE, mrn: str = "T-1", pid: int | None = 1) -> Patient:
