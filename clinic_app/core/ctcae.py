@@ -33,6 +33,19 @@ BASELINE = "baseline"
 _REFERENCES = (LLN, ULN, BASELINE)
 _NEEDED = {LLN: "the lab's LLN", ULN: "the lab's ULN", BASELINE: "the baseline value"}
 
+SEVERE_GRADE = 3
+"""CTCAE v5.0: grade 3 is "severe or medically significant"; the app flags grade 3 or worse."""
+
+
+def is_severe(grade: int | None) -> bool:
+    """Whether a CTCAE grade is severe or worse (grade >= 3); an unknown grade is not.
+
+    >>> is_severe(3), is_severe(2), is_severe(None)
+    (True, False, False)
+    """
+    return grade is not None and grade >= SEVERE_GRADE
+
+
 LAB_FACTS: Mapping[str, str] = {
     "symptomatic": "symptomatic",
     "intervention_indicated": "intervention indicated",
@@ -390,6 +403,12 @@ class LabGrade:
     @property
     def is_graded(self) -> bool:
         return self.grade is not None
+
+    @property
+    def severe(self) -> bool:
+        """Grade 3 or worse for certain: the value supports grade 3 even when it cannot settle
+        the exact grade (a missing limit never makes a result look severe, nor hides one)."""
+        return is_severe(self.lowest_grade)
 
 
 @dataclass(frozen=True)

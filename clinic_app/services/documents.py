@@ -16,6 +16,13 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from clinic_app.core import labs as lab_catalogue
+from clinic_app.core.baselines import (
+    baseline_in_unit,
+    lab_baseline,
+    on_treatment,
+    response_baseline,
+    treatment_start,
+)
 from clinic_app.core.ctcae import (
     Direction,
     GradingTable,
@@ -65,7 +72,7 @@ from clinic_app.reports.models import (
     ResponseLine,
     ToxicitySummary,
 )
-from clinic_app.services.patient_state import baseline_in_unit, baseline_lab, patient_summary
+from clinic_app.services.patient_state import patient_summary
 from clinic_app.storage.database import Record
 
 # Settings (the record's settings table) the documents read.
@@ -378,10 +385,6 @@ def _test_name(test: str) -> str:
         return test
 
 
-def _baseline(labs: Sequence[LabResult], test: str, before: date) -> LabResult | None:
-    return baseline_lab(labs, test, before)  # one definition with the chart's
-
-
 def lab_grade(
     lab: LabResult, baseline: LabResult | None, table: GradingTable
 ) -> LabGrade | str | None:
@@ -551,26 +554,28 @@ def _review_text(review: DltReview) -> str:
 
 def response_line(
     assessments: Sequence[ResponseAssessment],
-    first_start: date,
+    first_start: date | None,
     cycle: int,
     enrolments: Sequence[Enrolment] = (),
 ) -> ResponseLine:
-    before = [a for a in assessments if a.assessed_on <= first_start and a.end_of_cycle is None]
+    # IMWG: against the pre-treatment study, chosen as everywhere (core.baselines).
+    baseline = response_baseline(assessments, first_start)
     closing = [a for a in assessments if a.end_of_cycle == cycle]
     if not closing:
         return ResponseLine(
             None, None, False, f"No end-of-cycle response assessment is recorded for cycle {cycle}."
         )
-    if not before:
+    if baseline is None or first_start is None:
         return ResponseLine(
             closing[-1].assessed_on,
             None,
             False,
             "No pre-treatment (baseline) assessment is recorded: response cannot be classified.",
         )
-    baseline = before[-1]
     target = closing[-1]
-    series = [a for a in assessments if baseline.assessed_on < a.assessed_on <= target.assessed_on]
+    series = [
+        a for a in on_treatment(assessments, first_start) if a.assessed_on <= target.assessed_on
+    ]
     try:
         results = classify_series(baseline, series, light_chain=light_chain_of(enrolments))
     except DomainError as exc:
@@ -696,7 +701,7 @@ def build_toxicity_summary(
     window = [lab for lab in all_labs if start <= lab.collected_on <= end]
     first_start = _first_start(record, ref)
     graded = {
-        index: lab_grade(lab, _baseline(all_labs, lab.test, first_start), table)
+        index: lab_grade(lab, lab_baseline(all_labs, lab.test, first_start), table)
         for index, lab in enumerate(window)
     }
     lab_lines = [grade_line(lab, graded[i]) for i, lab in enumerate(window)]
@@ -745,12 +750,11 @@ def build_toxicity_summary(
     )
 
 
-def _first_start(record: Record, ref: CycleRef) -> date:
-    """Cycle 1 day 1 of the enrolment: labs and assessments before it are the baseline."""
+def _first_start(record: Record, ref: CycleRef) -> date | None:
+    """Cycle 1 day 1 of the enrolment (core.baselines): what is measured before it is the
+    baseline. None before treatment has started: there is no baseline yet, none is guessed."""
     assert ref.enrolment.id is not None
-    cycles = record.repos.cycles.for_enrolment(ref.enrolment.id)
-    first = min(cycles, key=lambda c: c.number)
-    return first.start_date or first.planned_start
+    return treatment_start(record.repos.cycles.for_enrolment(ref.enrolment.id))
 
 
 def _ae_dlt_status(ae: AdverseEvent, reviews: Sequence[DltReview], applies: bool) -> str:

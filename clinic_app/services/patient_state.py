@@ -12,7 +12,7 @@ Definitions (docs/data-format.md repeats them for the GUI):
 - *grade >= 3 toxicity this cycle*: an adverse event of CTCAE grade 3 or more that began by
   today and was not resolved before the current cycle started, or a lab value in the current
   cycle whose CTCAE grade is certainly 3 or more, graded against the pre-treatment baseline
-  (``baseline_lab``) as the chart and the toxicity summary grade it.
+  (``core.baselines.lab_baseline``) as the chart and the toxicity summary grade it.
 - *pending DLT review*: a DLT review with no investigator confirmation yet, or (protocols
   with a ``[dlt]`` table) a DLT window that has ended with no review recorded.
 - *BSA recheck*: the latest weight differs from the weight behind the last recorded BSA by the
@@ -31,10 +31,18 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from clinic_app.core import labs as lab_catalogue
 from clinic_app.core.ae_terms import dlt_categories
+from clinic_app.core.baselines import (
+    baseline_in_unit,
+    entry_count,
+    lab_baseline,
+    on_treatment,
+    response_baseline,
+    treatment_start,
+)
 from clinic_app.core.ctcae import (
     BASELINE,
+    SEVERE_GRADE,
     GradingTable,
     LabGrade,
     default_grading_table,
@@ -67,9 +75,6 @@ from clinic_app.core.records import (
 from clinic_app.core.response import AssessedResponse, classify_series, light_chain_of
 from clinic_app.storage import queries
 from clinic_app.storage.database import Record
-
-# CTCAE v5.0: grade 3 is "severe"; the patient list flags severe or worse toxicity.
-SEVERE_GRADE = 3
 
 
 @dataclass(frozen=True)
@@ -218,8 +223,9 @@ def _baselines(
         record, _baseline_tests(table), patient_id
     ):
         candidate = record.repos.labs.decode(row)
-        # The query picks the candidate; baseline_lab is still the one definition of it.
-        chosen = baseline_lab([candidate], candidate.test, _day(row["first_start"]))
+        # The query picks the candidate; core.baselines.lab_baseline is still the one
+        # definition of it.
+        chosen = lab_baseline([candidate], candidate.test, _day(row["first_start"]))
         if chosen is not None:
             found[int(row["patient_id"]), chosen.test] = chosen
     return found
@@ -293,7 +299,7 @@ def list_patient_rows(
                 notes[pid].append(f"Lab of {on} not graded: {exc.message}")
                 continue
             grades[key] = graded
-        if graded.lowest_grade >= SEVERE_GRADE:
+        if graded.severe:
             severe.add(pid)
             notes[pid].append(f"{graded.term} grade {graded.lowest_grade} on {on}.")
 
@@ -615,25 +621,6 @@ def _cycle_summaries(
     return tuple(out)
 
 
-def baseline_lab(labs: Iterable[LabResult], test: str, first_day: date | None) -> LabResult | None:
-    """The pre-treatment result of ``test``: the last one collected before cycle 1 day 1.
-
-    CTCAE v5.0 grades creatinine increased against it (> 1.5 x baseline), so the chart, the
-    ``patient`` command and the toxicity summary all read the baseline here.
-    """
-    if first_day is None:
-        return None
-    earlier = [lab for lab in labs if lab.test == test and lab.collected_on < first_day]
-    return earlier[-1] if earlier else None
-
-
-def baseline_in_unit(baseline: LabResult | None, lab: LabResult) -> Decimal | None:
-    """The baseline value expressed in ``lab``'s unit (grading compares like with like)."""
-    if baseline is None:
-        return None
-    return lab_catalogue.convert(baseline.value, baseline.unit, lab.unit, lab.test)
-
-
 def _worst_lab_grades(
     labs: list[LabResult],
     missing: list[str],
@@ -647,7 +634,7 @@ def _worst_lab_grades(
         if not table.terms_for(lab.test):
             continue
         try:
-            base = baseline_in_unit(baseline_lab(history, lab.test, first_day), lab)
+            base = baseline_in_unit(lab_baseline(history, lab.test, first_day), lab)
             g = grade_lab(
                 lab.test,
                 lab.value,
@@ -677,18 +664,6 @@ def _worst_lab_grades(
     return tuple(sorted(worst.values(), key=lambda w: (-w.lowest_grade, w.term)))
 
 
-def response_baseline(
-    assessments: Sequence[ResponseAssessment], first_day: date | None
-) -> ResponseAssessment | None:
-    """IMWG: response is measured against the pre-treatment baseline, the last study on or
-    before cycle 1 day 1 that closes no cycle (the chart and the printouts read it here)."""
-    if first_day is None:
-        return None
-    ordered = sorted(assessments, key=lambda a: (a.assessed_on, a.id or 0))
-    baselines = [a for a in ordered if a.assessed_on <= first_day and a.end_of_cycle is None]
-    return baselines[-1] if baselines else None
-
-
 def _responses(
     assessments: list[ResponseAssessment],
     first_day: date | None,
@@ -708,7 +683,7 @@ def _responses(
             "response cannot be classified without it"
         )
         return []
-    later = [a for a in assessments if a.assessed_on > baseline.assessed_on]
+    later = on_treatment(assessments, first_day)
     try:
         # The involved light chain says which way up the FLC ratio is read (sCR).
         return classify_series(baseline, later, light_chain=light_chain_of(enrolments))
@@ -743,10 +718,6 @@ def _dlt_proposal(
     if c2_actual is not None and c2_actual > today:
         c2_actual = None
 
-    def before(test: str) -> LabResult | None:
-        found = [lab for lab in labs if lab.test == test and lab.collected_on <= start]
-        return found[-1] if found else None
-
     pid = enrolment.patient_id
     reductions = [
         m
@@ -779,8 +750,8 @@ def _dlt_proposal(
         ),
         dose_events=tuple(record.repos.doses.for_cycle(first.id)),
         baseline_marrow_plasma_cells_pct=baseline_marrow,
-        baseline_anc=before("anc"),
-        baseline_platelets=before("platelets"),
+        baseline_anc=entry_count(labs, "anc", start),
+        baseline_platelets=entry_count(labs, "platelets", start),
         withdrew_consent_on=off if in_window and reason is OffStudyReason.WITHDRAWAL else None,
         progressed_on=off if in_window and reason is OffStudyReason.PROGRESSION else None,
     )
@@ -829,17 +800,14 @@ def patient_summary(
         ]
     length = protocol.cycle_length_days if protocol is not None else 28
     started = [c for c in cycles if c.start_date is not None]
-    first_day = started[0].start_date if started else None
+    first_day = treatment_start(cycles)
     series = _responses(assessments, first_day, missing, enrolments)
     dlt = None
     next_step = None
     if protocol is not None and enrolment is not None:
-        baseline_marrow = None
-        if series:
-            baseline = [a for a in assessments if a.assessed_on < series[0].assessment.assessed_on][
-                -1
-            ]
-            baseline_marrow = baseline.marrow_plasma_cells_pct
+        # The DLT exemption reads the marrow of the pre-treatment study (IMWG baseline).
+        baseline = response_baseline(assessments, first_day)
+        baseline_marrow = baseline.marrow_plasma_cells_pct if baseline is not None else None
         dlt = _dlt_proposal(
             record, protocol, enrolment, cycles, labs, aes, baseline_marrow, today, missing
         )

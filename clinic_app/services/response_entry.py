@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, InvalidOperation
 
+from clinic_app.core.baselines import on_treatment, response_baseline, treatment_start
 from clinic_app.core.errors import DomainError
 from clinic_app.core.records import Immunofixation, ResponseAssessment
 from clinic_app.core.response import (
@@ -106,13 +107,12 @@ def _number(text: str, label: str, unit: str, name: str, errors: dict[str, str])
 
 
 def _first_day(record: Record, patient_id: int) -> date | None:
+    """Cycle 1 day 1 of the latest enrolment that has started treatment (core.baselines)."""
     for enrolment in reversed(record.repos.enrolments.for_patient(patient_id)):
         assert enrolment.id is not None
-        started = [
-            c.start_date for c in record.repos.cycles.for_enrolment(enrolment.id) if c.start_date
-        ]
-        if started:
-            return min(started)
+        started = treatment_start(record.repos.cycles.for_enrolment(enrolment.id))
+        if started is not None:
+            return started
     return None
 
 
@@ -182,10 +182,8 @@ def check_response(
             True,
             "Baseline (pre-treatment) assessment: later assessments are measured against it.",
         )
-    baselines = [
-        a for a in others if a.end_of_cycle is None and first_day and a.assessed_on <= first_day
-    ]
-    if not baselines:
+    baseline = response_baseline(others, first_day)
+    if baseline is None or first_day is None:
         return ResponseCheck(
             assessment,
             {},
@@ -194,8 +192,7 @@ def check_response(
             "No baseline assessment is recorded (on or before cycle 1 day 1): the IMWG category "
             "cannot be computed until one is.",
         )
-    baseline = baselines[-1]
-    earlier = [a for a in others if baseline.assessed_on < a.assessed_on < form.assessed_on]
+    earlier = [a for a in on_treatment(others, first_day) if a.assessed_on < form.assessed_on]
     try:
         results = classify_series(
             baseline,

@@ -24,6 +24,7 @@ from datetime import date
 from itertools import pairwise
 from typing import Any
 
+from clinic_app.core.baselines import on_treatment, response_baseline, treatment_start
 from clinic_app.core.cycles import CycleRow, CycleStatus
 from clinic_app.core.decisions import DecisionKind, DltReview, EndpointKind
 from clinic_app.core.endpoints import (
@@ -698,16 +699,15 @@ class _Reading:
 
 
 def _read_responses(course: _Course) -> _Reading:
-    cycle1 = next((c for c in course.cycles if c.number == 1 and _started(c)), None)
-    if cycle1 is None or cycle1.start_date is None:
+    # Cycle 1 day 1 and the IMWG baseline as the chart and the printouts read them.
+    start = treatment_start(c for c in course.cycles if _started(c))
+    if start is None:
         return _Reading(None, (), "not treated yet: cycle 1 has not started", ())
-    start = cycle1.start_date
-    before = [a for a in course.assessments if a.assessed_on <= start]
-    if not before:
+    baseline = response_baseline(course.assessments, start)
+    if baseline is None:
         return _Reading(start, (), "no baseline response assessment on or before cycle 1 day 1", ())
-    baseline = before[-1]
     notes: list[str] = []
-    later = [a for a in course.assessments if a.assessed_on > start]
+    later = on_treatment(course.assessments, start)
     if course.next_therapy_on is not None:
         # Assessments after the next therapy began measure that therapy, not this one.
         kept = [a for a in later if a.assessed_on <= course.next_therapy_on]

@@ -34,6 +34,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from clinic_app.core.ctcae import is_severe
 from clinic_app.core.errors import DomainError
 from clinic_app.core.ismp import format_number
 from clinic_app.core.labs import lab_test, unit_label
@@ -406,7 +407,7 @@ class ChartTabs(QTabWidget):
         for lab_day in timeline.lab_days:
             for graded in lab_day.results:
                 lab = graded.result
-                severe = graded.grade is not None and graded.grade >= 3
+                severe = graded.severe  # grade 3 or worse for certain (core.ctcae)
                 grade = graded.grade_text
                 rows.append(
                     TableRow(
@@ -431,7 +432,7 @@ class ChartTabs(QTabWidget):
     def _fill_adverse_events(self, chart: ChartData) -> None:
         rows = []
         for ae in chart.adverse_events:
-            severe = ae.grade >= 3  # CTCAE v5.0: grade 3 = severe
+            severe = is_severe(ae.grade)
             attribution = ", ".join(f"{drug}: {a.value}" for drug, a in ae.attribution.items())
             rows.append(
                 TableRow(

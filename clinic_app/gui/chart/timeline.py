@@ -661,7 +661,7 @@ def _lab_items(
                 text,
                 rect,
                 _text_on(fill),
-                bold=day.worst_grade >= 3,
+                bold=day.severe,
             )
         )
     return items

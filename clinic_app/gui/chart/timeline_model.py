@@ -15,11 +15,17 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
-from clinic_app.core.ctcae import GradingTable, LabGrade, grade_lab
+from clinic_app.core.baselines import (
+    baseline_in_unit,
+    lab_baseline,
+    on_treatment,
+    response_baseline,
+    treatment_start,
+)
+from clinic_app.core.ctcae import GradingTable, LabGrade, grade_lab, is_severe
 from clinic_app.core.cycles import CycleRow, CycleStatus
 from clinic_app.core.errors import DomainError
 from clinic_app.core.ismp import format_number
-from clinic_app.core.labs import convert
 from clinic_app.core.records import (
     AdverseEvent,
     DoseEvent,
@@ -30,7 +36,6 @@ from clinic_app.core.records import (
     ResponseAssessment,
 )
 from clinic_app.core.response import ImwgCriteria, LightChain, classify_series
-from clinic_app.services.patient_state import response_baseline
 
 # The "today" line stays on the axis when it is this close after the last recorded day, so an
 # active patient's chart always shows where today falls; a long-finished one is not stretched.
@@ -113,6 +118,11 @@ class GradedLab:
         return self.grade is not None
 
     @property
+    def severe(self) -> bool:
+        """Grade 3 or worse for certain (core.ctcae: the lowest grade the value supports)."""
+        return self.term is not None and is_severe(self.lowest_grade)
+
+    @property
     def grade_text(self) -> str:
         if self.term is None:
             return "not graded"
@@ -140,6 +150,10 @@ class LabDay:
     def grade_label(self) -> str:
         return f"G{self.worst_grade}{'+' if self.uncertain else ''}"
 
+    @property
+    def severe(self) -> bool:
+        return is_severe(self.worst_grade)
+
 
 @dataclass(frozen=True)
 class AeMark:
@@ -152,8 +166,7 @@ class AeMark:
 
     @property
     def severe(self) -> bool:
-        # CTCAE v5.0: grade 3 = severe; 3 and above are flagged on the chart.
-        return self.grade >= 3
+        return is_severe(self.grade)
 
 
 @dataclass(frozen=True)
@@ -258,13 +271,14 @@ def build_timeline(
     spans = _place_cycles(cycles, cycle_length_days, problems)
     by_id = {s.id: s for s in spans if s.id is not None}
     lanes = _lanes(doses, by_id, drug_order, drug_names or {}, problems)
-    lab_days = _lab_days(labs, spans[0].start if spans else None, grading)
+    # Cycle 1 day 1 as it happened (core.baselines): the labs and the responses are compared
+    # with what was measured before it.
+    first_start = treatment_start(cycles)
+    lab_days = _lab_days(labs, first_start, grading)
     ae_marks = tuple(
         AeMark(a.id, a.term, a.grade, a.onset, a.resolved, a.serious)
         for a in sorted(adverse_events, key=lambda a: (a.onset, a.id or 0))
     )
-    started = [s for s in spans if s.status in (CycleStatus.STARTED, CycleStatus.COMPLETED)]
-    first_start = started[0].start if started else (spans[0].start if spans else None)
     response_marks = _responses(responses, first_start, imwg, problems, light_chain)
     by_number = {s.number: s for s in spans}
     mod_marks = tuple(
@@ -431,22 +445,20 @@ def _lab_days(
     labs: Sequence[LabResult], first_cycle_start: date | None, grading: GradingTable | None
 ) -> tuple[LabDay, ...]:
     ordered = sorted(labs, key=lambda r: (r.collected_at, r.id or 0))
-    baselines: dict[str, LabResult] = {}
+    # CTCAE "baseline": core.baselines.lab_baseline, as the patient list, the summary and the
+    # toxicity summary read it.
+    baselines = {
+        test: lab_baseline(ordered, test, first_cycle_start) for test in {r.test for r in ordered}
+    }
     per_day: dict[date, list[GradedLab]] = {}
     for lab in ordered:
-        # CTCAE "baseline": the last value of the same test before cycle 1 day 1, as
-        # services.patient_state.baseline_lab reads it for the list, the summary and the
-        # toxicity summary; that value itself is graded without a baseline.
-        baseline = baselines.get(lab.test)
-        base_value = None
-        if baseline is not None:
-            try:
-                base_value = convert(baseline.value, baseline.unit, lab.unit, lab.test)
-            except DomainError:
-                base_value = None  # the grade then says the baseline is needed
-        per_day.setdefault(lab.collected_on, []).append(grade_result(lab, base_value, grading))
-        if first_cycle_start is not None and lab.collected_on < first_cycle_start:
-            baselines[lab.test] = lab
+        try:
+            base_value = baseline_in_unit(baselines[lab.test], lab)
+        except DomainError as exc:
+            graded = GradedLab(lab, None, None, 0, f"not graded: {exc.message}")
+        else:
+            graded = grade_result(lab, base_value, grading)
+        per_day.setdefault(lab.collected_on, []).append(graded)
     days: list[LabDay] = []
     for on in sorted(per_day):
         results = tuple(per_day[on])
@@ -457,6 +469,25 @@ def _lab_days(
         )
         days.append(LabDay(on, results, worst, uncertain, worst_result.result.id))
     return tuple(days)
+
+
+def _pre_treatment_mark(
+    a: ResponseAssessment, baseline: ResponseAssessment, first_day: date
+) -> ResponseMark:
+    if a is baseline:
+        return ResponseMark(a.id, a.assessed_on, BASELINE_LABEL, False, "pre-treatment")
+    if a.end_of_cycle is not None:
+        # Dated before cycle 1 day 1 yet closing a cycle (of an earlier course): neither the
+        # baseline nor a response to this course; shown, not classified.
+        return ResponseMark(
+            a.id,
+            a.assessed_on,
+            None,
+            False,
+            f"not classified: dated before cycle 1 day 1 ({first_day.isoformat()}) but "
+            f"recorded as closing cycle {a.end_of_cycle}",
+        )
+    return ResponseMark(a.id, a.assessed_on, BASELINE_LABEL, False, "earlier pre-treatment study")
 
 
 def _responses(
@@ -470,7 +501,7 @@ def _responses(
     if not ordered:
         return ()
     # IMWG: each assessment is compared with the pre-treatment baseline, chosen as everywhere
-    # else in the app (services.patient_state.response_baseline).
+    # else in the app (core.baselines.response_baseline).
     baseline = response_baseline(ordered, first_day)
     if baseline is None:
         problems.append(
@@ -480,15 +511,9 @@ def _responses(
             ResponseMark(a.id, a.assessed_on, None, False, "not classified: no baseline")
             for a in ordered
         )
-    earlier = [a for a in ordered if a.assessed_on < baseline.assessed_on]
-    rest = [a for a in ordered if a.assessed_on > baseline.assessed_on]
-    marks = [
-        ResponseMark(a.id, a.assessed_on, BASELINE_LABEL, False, "earlier pre-treatment study")
-        for a in earlier
-    ]
-    marks.append(
-        ResponseMark(baseline.id, baseline.assessed_on, BASELINE_LABEL, False, "pre-treatment")
-    )
+    assert first_day is not None  # a baseline exists only once treatment has started
+    rest = on_treatment(ordered, first_day)
+    marks = [_pre_treatment_mark(a, baseline, first_day) for a in ordered if a not in rest]
     try:
         assessed = classify_series(baseline, rest, imwg, light_chain=light_chain)
     except DomainError as exc:
