@@ -8,11 +8,19 @@ end of the test that caused them, by name.
 
 from __future__ import annotations
 
+import importlib.util
 import weakref
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+
+if importlib.util.find_spec("pytestqt") is None:  # say so, never skip the GUI suite quietly
+    raise pytest.UsageError(
+        "pytest-qt is not installed, so the GUI tests in tests/gui cannot run "
+        "(run only tests/core, or install the dev dependencies: make pytest)."
+    )
+
 from PySide6.QtCore import QCoreApplication, QEvent, QObject, QThread, QTimer
 from PySide6.QtWidgets import QApplication
 
