@@ -19,7 +19,7 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def pytest_in_core_env(*args: str) -> subprocess.CompletedProcess[str]:
+def run_core_pytest(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [str(CORE_PYTHON), "-m", "pytest", "-p", "no:cacheprovider", "--co", "-q", *args],
         cwd=ROOT,
@@ -30,14 +30,14 @@ def pytest_in_core_env(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_without_pytest_qt_a_run_is_refused() -> None:
-    run = pytest_in_core_env("tests/core/test_plan.py")
+    run = run_core_pytest("tests/core/test_plan.py")
     assert run.returncode != 0
     assert "Missing required plugins: pytest-qt" in run.stdout + run.stderr
 
 
 def test_the_core_run_turns_the_requirement_off_but_not_for_the_gui_folder() -> None:
-    core = pytest_in_core_env("-o", "required_plugins=", "tests/core/test_plan.py")
+    core = run_core_pytest("-o", "required_plugins=", "tests/core/test_plan.py")
     assert core.returncode == 0, core.stdout + core.stderr
-    gui = pytest_in_core_env("-o", "required_plugins=", "tests/gui")
+    gui = run_core_pytest("-o", "required_plugins=", "tests/gui")
     assert gui.returncode != 0
     assert "pytest-qt is not installed, so the GUI tests" in gui.stdout + gui.stderr
