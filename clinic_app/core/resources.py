@@ -1,8 +1,8 @@
-"""Where the app's data files live: ``resources/`` and ``ui/``.
+"""Where the app's data files live: ``resources/``, ``ui/`` and the user guide in ``docs/``.
 
 In order: an explicit override, a PyInstaller bundle, the source tree (the repository's
 top-level folders), or the data packages a wheel installs (``clinic_app_resources``,
-``clinic_app_ui``).
+``clinic_app_ui``, ``clinic_app_docs``).
 """
 
 from __future__ import annotations
@@ -39,3 +39,12 @@ def resources_dir() -> Path:
 def ui_dir() -> Path:
     """The folder of Qt Designer ``.ui`` forms."""
     return _locate("ui", "clinic_app_ui", "new_patient.ui")
+
+
+# The guide and the pages and pictures it links to: what a wheel or a bundle carries of docs/.
+GUIDE_FILES = ("user-guide.md", "admin-guide.md", "users.md", "screenshots/guide/*.png")
+
+
+def docs_dir() -> Path:
+    """The folder of the user guide (``docs/`` in a checkout, ``clinic_app_docs`` installed)."""
+    return _locate("docs", "clinic_app_docs", "user-guide.md")

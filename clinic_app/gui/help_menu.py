@@ -1,14 +1,13 @@
 """The Help menu's windows: the user guide (read-only) and the list of keyboard shortcuts.
 
-The guide is ``docs/user-guide.md``, read where it is: beside the package in a checkout, or in
-the installed resources when a build ships it there. Where neither has it, the viewer says so
-and where to find it, instead of opening nothing. The shortcuts list is built from the window's
-own actions, so it cannot drift from what the keys do.
+The guide is ``docs/user-guide.md``, read where ``core.resources.docs_dir()`` finds it: the
+checkout's ``docs/``, the wheel's ``clinic_app_docs`` package or the bundle's ``docs/``. Where it
+is missing, the viewer says so and where to find it, instead of opening nothing. The shortcuts
+list is built from the window's own actions, so it cannot drift from what the keys do.
 """
 
 from __future__ import annotations
 
-import contextlib
 from pathlib import Path
 
 from PySide6.QtGui import QAction, QKeySequence
@@ -23,19 +22,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from clinic_app.core.errors import ProtocolError
-from clinic_app.core.resources import resources_dir
+from clinic_app.core.resources import docs_dir
 
 GUIDE_NAME = "user-guide.md"
 
 
 def guide_path() -> Path | None:
     """Where the user guide is on this computer, or None."""
-    here = Path(__file__).resolve()
-    candidates = [here.parents[2] / "docs" / GUIDE_NAME]
-    with contextlib.suppress(OSError, LookupError, ProtocolError):
-        candidates.append(resources_dir() / "docs" / GUIDE_NAME)
-    return next((path for path in candidates if path.is_file()), None)
+    path = docs_dir() / GUIDE_NAME
+    return path if path.is_file() else None
 
 
 def _fit(dialog: QDialog, chars: int, lines: int) -> None:
