@@ -9,14 +9,13 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
-import sqlite3
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from clinic_app import __version__
 from clinic_app.commands.base import CommandError, OneLineParser, common_options
-from clinic_app.storage.errors import StorageError, translate
+from clinic_app.storage.errors import DatabaseError, StorageError, translate
 
 # Modules under clinic_app.commands that contribute subcommands, in the order --help lists them.
 COMMAND_MODULES = (
@@ -77,7 +76,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except StorageError as exc:  # the record failed (damaged, locked, full disk): one sentence
         print(f"clinic-app: {exc}", file=sys.stderr)
         return 1
-    except sqlite3.DatabaseError as exc:
+    except DatabaseError as exc:
         # An environment failure a command did not translate still gets its sentence, never
         # a traceback; anything else (our own bug) keeps its traceback.
         error = translate(exc, _record_path(args))

@@ -10,8 +10,9 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import NoReturn
 
-from clinic_app.core.errors import DomainError
+from clinic_app.core.errors import DomainError, ProtocolError
 from clinic_app.core.records import check_day, check_quantity
+from clinic_app.services.context import AppContext, open_context
 from clinic_app.storage.errors import StorageError
 from clinic_app.storage.location import resolve_db_path
 
@@ -81,6 +82,25 @@ def db_path(args: argparse.Namespace) -> Path:
     try:
         return resolve_db_path(getattr(args, "db", None))
     except StorageError as exc:
+        raise CommandError(exc.message) from None
+
+
+def context(
+    args: argparse.Namespace, *, read_only: bool = False, today: date | None = None
+) -> AppContext:
+    """The command's application context: the record, its protocols with the record's settings
+    applied (as the app shows them), the clock (``today`` for ``--today``). No backup is
+    started here; a command that changes the record starts it (``start_daily_backup``)."""
+    path = db_path(args)
+    if read_only and not path.exists():
+        fail(f"there is no record at {path} yet (give another one with --db PATH)")
+    try:
+        return open_context(path, read_only=read_only, today=today)
+    except StorageError as exc:
+        raise CommandError(exc.message) from None
+    except ProtocolError as exc:
+        raise CommandError(f"protocol or clinic setting refused: {exc}") from None
+    except DomainError as exc:
         raise CommandError(exc.message) from None
 
 

@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import argparse
 import json
-from datetime import date
 from pathlib import Path
 from typing import Any
 
-from clinic_app.commands.base import CommandError, db_path, iso_date, positive_int
+from clinic_app.commands.base import CommandError, context, iso_date, positive_int
 from clinic_app.commands.user_commands import add_user_option, sign_in
 from clinic_app.core.errors import DomainError
+from clinic_app.services.context import start_daily_backup
 from clinic_app.services.demo import generate_demo
 from clinic_app.services.exchange import ImportRefused, export_csv, export_json, import_file
 from clinic_app.services.patient_state import PatientSummary, patient_summary
 from clinic_app.storage import queries
-from clinic_app.storage.database import Record, open_database
 from clinic_app.storage.errors import StorageError
 from clinic_app.storage.private import create_private_file, make_private, make_private_folder
 
@@ -48,20 +47,19 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.set_defaults(handler=patient)
 
 
-def _open(args: argparse.Namespace, read_only: bool = False) -> Record:
-    path = db_path(args)
-    try:
-        return open_database(path, read_only=read_only)
-    except StorageError as exc:
-        raise CommandError(exc.message) from None
-
-
 def demo(args: argparse.Namespace) -> int:
-    with _open(args) as record:
+    with context(args, today=args.today) as ctx:
+        record = ctx.record
+        start_daily_backup(ctx)  # a command that changes the record backs it up first
         sign_in(record, args)
         try:
             result = generate_demo(
-                record, patients=args.patients, seed=args.seed, today=args.today, force=args.force
+                record,
+                patients=args.patients,
+                seed=args.seed,
+                today=ctx.today(),
+                force=args.force,
+                protocols=ctx.protocols,
             )
         except DomainError as exc:
             raise CommandError(exc.message) from None
@@ -76,7 +74,8 @@ def demo(args: argparse.Namespace) -> int:
 
 def export(args: argparse.Namespace) -> int:
     target = Path(args.output)
-    with _open(args, read_only=True) as record:
+    with context(args, read_only=True) as ctx:
+        record = ctx.record
         try:
             # Exports hold patient data: created 0600 in a 0700 folder (issue 15, item 6).
             if args.format == "csv":
@@ -96,7 +95,9 @@ def export(args: argparse.Namespace) -> int:
 
 def import_(args: argparse.Namespace) -> int:
     source = Path(args.file)
-    with _open(args) as record:
+    with context(args) as ctx:
+        record = ctx.record
+        start_daily_backup(ctx)
         sign_in(record, args)
         try:
             result = import_file(record, source)
@@ -112,11 +113,12 @@ def import_(args: argparse.Namespace) -> int:
 
 
 def patient(args: argparse.Namespace) -> int:
-    with _open(args, read_only=True) as record:
-        pid = queries.patient_id_for_mrn(record, args.mrn)
+    # The record's own protocols (its threshold settings applied), as the chart reads them.
+    with context(args, read_only=True, today=args.today) as ctx:
+        pid = queries.patient_id_for_mrn(ctx.record, args.mrn)
         if pid is None:
-            raise CommandError(f"no patient with MRN {args.mrn!r} in {record.path}")
-        summary = patient_summary(record, pid, args.today or date.today())
+            raise CommandError(f"no patient with MRN {args.mrn!r} in {ctx.record.path}")
+        summary = patient_summary(ctx.record, pid, ctx.today(), ctx.protocols)
     if args.json:
         print(json.dumps(summary_to_json(summary), indent=2, ensure_ascii=False))
     else:
@@ -133,7 +135,7 @@ def summary_to_json(s: PatientSummary) -> dict[str, Any]:
         "date_of_birth": p.date_of_birth.isoformat(),
         "today": s.today.isoformat(),
         "protocol": s.protocol_key,
-        "phase": None if s.phase is None else s.phase.value,
+        "phase": s.phase,
         "status": None if s.status is None else s.status.value,
         "dose_level": s.dose_level,
         "cycle": s.cycle,
@@ -141,7 +143,7 @@ def summary_to_json(s: PatientSummary) -> dict[str, Any]:
         "cycles": [
             {
                 "number": c.number,
-                "phase": c.phase.value,
+                "phase": c.phase,
                 "status": c.status,
                 "planned_start": c.planned_start.isoformat(),
                 "start": None if c.start_date is None else c.start_date.isoformat(),
@@ -197,7 +199,11 @@ def summary_to_json(s: PatientSummary) -> dict[str, Any]:
             "proposal": s.next_step.proposal.value,
             "after_cycle": s.next_step.cycle_number,
             "reasons": list(s.next_step.reasons),
-            "options": list(s.next_step.options),
+            "title": s.next_step.title,
+            "next_phase": s.next_step.next_phase,
+            "options": [
+                {"kind": o.kind.value, "key": o.key, "label": o.label} for o in s.next_step.options
+            ],
             "missing": list(s.next_step.missing),
         },
         "flags": list(s.flags),
@@ -214,13 +220,13 @@ def print_summary(s: PatientSummary) -> None:
         where = f"cycle {s.cycle}" + (f" day {s.day}" if s.day is not None else "")
         level = f", dose level {s.dose_level}" if s.dose_level is not None else ""
         status = s.status.value.replace("_", " ") if s.status else "unknown"
-        phase = s.phase.value if s.phase else "no cycle started"
+        phase = s.phase if s.phase else "no cycle started"
         print(f"{s.protocol_name}: {status}, {phase}, {where}{level} (on {s.today})")
     for c in s.cycles:
         span = f"{c.start_date} to {c.end_date}" if c.start_date else f"planned {c.planned_start}"
         delay = f", delayed {c.delay_days} d" if c.delay_days else ""
         print(
-            f"  Cycle {c.number} ({c.phase.value}, {c.status}): {span}{delay}; doses given "
+            f"  Cycle {c.number} ({c.phase}, {c.status}): {span}{delay}; doses given "
             f"{c.doses_given}, held {c.doses_held}, planned {c.doses_planned}"
         )
         for line in c.held:
@@ -252,12 +258,12 @@ def print_summary(s: PatientSummary) -> None:
     if s.next_step is not None:
         print(
             f"Proposed next step after cycle {s.next_step.cycle_number}: "
-            f"{s.next_step.proposal.value.replace('_', ' ')}"
+            f"{s.next_step.title.lower()}"
         )
         for reason in s.next_step.reasons:
             print(f"  {reason}")
         for option in s.next_step.options:
-            print(f"  option: {option}")
+            print(f"  option: {option.label}")
     for flag in s.flags:
         print(f"Flag: {flag}")
     for item in s.missing:

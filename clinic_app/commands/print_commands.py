@@ -8,22 +8,19 @@ and renamed into place, so a failure never leaves a partial document behind. Use
 from __future__ import annotations
 
 import argparse
-import hashlib
-import re
 import sys
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from clinic_app.commands.base import db_path, fail, iso_date, positive_int
-from clinic_app.core.errors import DomainError, ProtocolError
-from clinic_app.reports.errors import FontCoverageError, FontMissingError
+from clinic_app.commands.base import context, db_path, fail, iso_date, positive_int
 from clinic_app.services import documents
-from clinic_app.storage.database import Record, open_database
+from clinic_app.services.context import AppContext
+from clinic_app.services.documents import DOCUMENT_PROBLEMS, card_file_name, unique_card_name
 from clinic_app.storage.errors import StorageError
 
-DOCUMENT_PROBLEMS = (DomainError, ProtocolError, FontMissingError, FontCoverageError)
+__all__ = ["card_file_name", "unique_card_name"]  # kept here for the commands' readers
 
 
 def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
@@ -63,11 +60,11 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
     batch.set_defaults(handler=run_cards)
 
 
-def _open(args: argparse.Namespace) -> Record:
+def _open(args: argparse.Namespace) -> AppContext:
     path = db_path(args)
     if not path.exists():
         fail(f"there is no record at {path} (give another one with --db PATH)")
-    return open_database(path)
+    return context(args)
 
 
 def _check_target(path: Path) -> None:
@@ -86,12 +83,12 @@ def _write(path: Path, data: bytes) -> None:
         fail(f"cannot write {path}: {exc.strerror or exc}")
 
 
-def _one(args: argparse.Namespace, render: Callable[[Record], bytes], what: str) -> int:
+def _one(args: argparse.Namespace, render: Callable[[AppContext], bytes], what: str) -> int:
     target = Path(args.output)
     _check_target(target)
     try:
-        with _open(args) as record:
-            data = render(record)
+        with _open(args) as ctx:
+            data = render(ctx)
     except DOCUMENT_PROBLEMS as exc:
         fail(f"{what} not printed: {exc}")
     except StorageError as exc:
@@ -103,11 +100,16 @@ def _one(args: argparse.Namespace, render: Callable[[Record], bytes], what: str)
 
 
 def run_card(args: argparse.Namespace) -> int:
-    def render(record: Record) -> bytes:
+    def render(ctx: AppContext) -> bytes:
         from clinic_app.reports.dosing_card import render_dosing_card
 
         card = documents.build_dosing_card(
-            record, args.mrn, args.cycle, printed_by=args.by, printed_at=_now()
+            ctx.record,
+            args.mrn,
+            args.cycle,
+            printed_by=args.by,
+            printed_at=_now(),
+            protocols=ctx.protocols,
         )
         return render_dosing_card(card)
 
@@ -115,44 +117,20 @@ def run_card(args: argparse.Namespace) -> int:
 
 
 def run_tox_summary(args: argparse.Namespace) -> int:
-    def render(record: Record) -> bytes:
+    def render(ctx: AppContext) -> bytes:
         from clinic_app.reports.toxicity_summary import render_toxicity_summary
 
         summary = documents.build_toxicity_summary(
-            record, args.mrn, args.cycle, printed_by=args.by, printed_at=_now()
+            ctx.record,
+            args.mrn,
+            args.cycle,
+            printed_by=args.by,
+            printed_at=_now(),
+            protocols=ctx.protocols,
         )
         return render_toxicity_summary(summary, all_doses=args.all_doses)
 
     return _one(args, render, "toxicity summary")
-
-
-def card_file_name(mrn: str, cycle: int) -> str:
-    """A file name from the MRN that no MRN can turn into a path (``../x`` or ``a/b``).
-
-    When characters had to be replaced, a short digest of the exact MRN is added, so two
-    MRNs that read alike once cleaned (``MRN/0002`` and ``MRN 0002``) never share a file.
-
-    >>> card_file_name("MRN-0002", 1)
-    'MRN-0002-cycle1-card.pdf'
-    >>> card_file_name("MRN/0002", 1) != card_file_name("MRN 0002", 1)
-    True
-    """
-    safe = re.sub(r"[^A-Za-z0-9._-]", "_", mrn).lstrip(".") or "patient"
-    if safe != mrn:
-        safe += "-" + hashlib.sha256(mrn.encode("utf-8")).hexdigest()[:8]
-    return f"{safe}-cycle{cycle}-card.pdf"
-
-
-def unique_card_name(mrn: str, cycle: int, used: set[str]) -> str:
-    """:func:`card_file_name`, numbered when a batch already used it: a case-insensitive disk
-    (Windows, macOS) holds ``a-1`` and ``A-1`` as one file."""
-    name = card_file_name(mrn, cycle)
-    stem, n = name.removesuffix(".pdf"), 1
-    while name.casefold() in used:
-        n += 1
-        name = f"{stem}-{n}.pdf"
-    used.add(name.casefold())
-    return name
 
 
 def run_cards(args: argparse.Namespace) -> int:
@@ -168,9 +146,10 @@ def run_cards(args: argparse.Namespace) -> int:
         fail(f"{folder} is not a folder")
     printed = failed = 0
     try:
-        with _open(args) as record:
+        with _open(args) as ctx:
+            record = ctx.record
             try:
-                refs = documents.cycles_starting_on(record, args.date)
+                refs = documents.cycles_starting_on(record, args.date, ctx.protocols)
             except DOCUMENT_PROBLEMS as exc:
                 fail(f"cards not printed: {exc}")
             if not refs:

@@ -13,7 +13,7 @@ from clinic_app.core.errors import DomainError, ProtocolError
 from clinic_app.core.ismp import format_number, format_quantity, plain_number
 from clinic_app.core.plan import CyclePlan, plan_cycle
 from clinic_app.core.protocol import Protocol
-from clinic_app.core.protocol_loader import load_protocols
+from clinic_app.services.context import load_protocol_files
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -39,8 +39,9 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
 
 
 def _protocols() -> dict[str, Protocol]:
+    # No record here: the protocol files as installed, the clinic's own folder included.
     try:
-        return load_protocols()
+        return load_protocol_files()
     except ProtocolError as exc:
         raise CommandError(f"protocol file refused: {exc}") from None
 

@@ -9,15 +9,14 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from clinic_app.commands.base import db_path, fail, iso_date
-from clinic_app.core.errors import DomainError, ProtocolError
+from clinic_app.commands.base import context, db_path, fail, iso_date
+from clinic_app.core.errors import DomainError
 from clinic_app.core.protocol import Protocol
-from clinic_app.core.protocol_loader import load_protocols
-from clinic_app.storage.database import open_database, os_user
+from clinic_app.storage.database import os_user
 from clinic_app.storage.errors import StorageError
 
 
@@ -51,13 +50,6 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
         help="show the trial as the record knew it on this date (default: today)",
     )
     report.set_defaults(handler=run_trial_report)
-
-
-def _protocols() -> dict[str, Protocol]:
-    try:
-        return load_protocols()
-    except ProtocolError as exc:
-        fail(f"protocol file refused: {exc}")
 
 
 def _escalating(protocols: dict[str, Protocol], key: str | None) -> Protocol:
@@ -112,11 +104,12 @@ def board_lines(board: Any) -> list[str]:
 def run_escalation(args: argparse.Namespace) -> int:
     from clinic_app.services.trial import build_escalation_board
 
-    protocol = _escalating(_protocols(), args.protocol)
-    path = _existing_db(args)
+    _existing_db(args)  # its own sentence for a missing record
     try:
-        with open_database(path, read_only=True) as record:
-            board = build_escalation_board(record, protocol)
+        # The record's protocols (its settings applied), as the trial board shows them.
+        with context(args, read_only=True) as ctx:
+            protocol = _escalating(dict(ctx.protocols), args.protocol)
+            board = build_escalation_board(ctx.record, protocol)
     except StorageError as exc:
         print(f"clinic-app: {exc}", file=sys.stderr)
         return 1
@@ -132,18 +125,17 @@ def run_trial_report(args: argparse.Namespace) -> int:
     from clinic_app.reports.trial_report import write_trial_report
     from clinic_app.services.trial import build_overview
 
-    protocols = _protocols()
-    protocol = protocols.get(args.protocol)
-    if protocol is None:
-        fail(f"unknown protocol {args.protocol!r}; known: {', '.join(sorted(protocols))}")
     output = Path(args.output)
     if not output.parent.is_dir():
         fail(f"the folder {output.parent} does not exist")
-    path = _existing_db(args)
-    as_of: date = args.as_of or date.today()
+    _existing_db(args)  # its own sentence for a missing record
     try:
-        with open_database(path, read_only=True) as record:
-            overview = build_overview(record, protocol, as_of)
+        with context(args, read_only=True, today=args.as_of) as ctx:
+            protocol = ctx.protocols.get(args.protocol)
+            if protocol is None:
+                known = ", ".join(sorted(ctx.protocols))
+                fail(f"unknown protocol {args.protocol!r}; known: {known}")
+            overview = build_overview(ctx.record, protocol, ctx.today())
     except StorageError as exc:
         print(f"clinic-app: {exc}", file=sys.stderr)
         return 1

@@ -9,13 +9,12 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 
 from clinic_app import __version__
 from clinic_app.core.errors import DomainError, ProtocolError
-from clinic_app.core.protocol_loader import load_protocols
 from clinic_app.gui.backup_timer import DailyBackupTimer
 from clinic_app.gui.errors import RestoreOffer, install_exception_reporter, storage_error_text
 from clinic_app.gui.main_window import APPLICATION, ORGANISATION, MainWindow
 from clinic_app.gui.sign_in import ensure_signed_in
 from clinic_app.gui.wheel_guard import install_wheel_guard
-from clinic_app.services.settings import with_record_thresholds
+from clinic_app.services.context import AppContext, start_daily_backup
 from clinic_app.storage.database import open_database
 from clinic_app.storage.errors import DamagedRecordError, StorageError
 from clinic_app.storage.location import resolve_db_path
@@ -43,11 +42,6 @@ def run_app(db_path: str | None) -> int:
     reporter = install_exception_reporter(lambda: window)
     try:
         try:
-            protocols = load_protocols()
-        except ProtocolError as exc:
-            QMessageBox.critical(None, "A protocol file is damaged", str(exc))
-            return 2
-        try:
             path = resolve_db_path(db_path)
             try:
                 record = open_database(path)
@@ -59,8 +53,13 @@ def run_app(db_path: str | None) -> int:
             QMessageBox.critical(None, "The record could not be opened", storage_error_text(exc))
             return 2
         with record:
-            try:  # the clinic's thresholds kept in the record apply to every protocol
-                protocols = with_record_thresholds(record, protocols)
+            # The app's session starts the daily backup (opening the record does not).
+            start_daily_backup(record)
+            try:  # one context: the protocol files with the clinic's settings in the record
+                context = AppContext.for_record(record)
+            except ProtocolError as exc:  # a damaged protocol file or stored threshold
+                QMessageBox.critical(None, "A protocol or clinic setting is damaged", str(exc))
+                return 2
             except DomainError as exc:
                 QMessageBox.critical(None, "A clinic setting is damaged", exc.message)
                 return 2
@@ -73,7 +72,7 @@ def run_app(db_path: str | None) -> int:
                     None, "The record could not be opened", storage_error_text(exc)
                 )
                 return 2
-            window = MainWindow(record, protocols)
+            window = MainWindow(context)
             # The daily backup also while the window stays open for days (issue 15).
             backups = DailyBackupTimer(record, window)
             backups.problem.connect(lambda text: window.statusBar().showMessage(text, 30000))

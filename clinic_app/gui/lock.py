@@ -13,7 +13,7 @@ Only a record with user accounts locks (in open mode nobody could unlock it).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer
 from PySide6.QtGui import QAction
@@ -25,6 +25,8 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QMainWindow,
+    QStackedWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -36,7 +38,7 @@ from clinic_app.storage.errors import StorageError
 from clinic_app.storage.users import SignInRefused
 
 if TYPE_CHECKING:
-    from clinic_app.gui.main_window import MainWindow
+    from clinic_app.storage.database import Record
 
 IDLE_SETTING = "security.idle_lock_minutes"
 DEFAULT_IDLE_MINUTES = 10
@@ -51,10 +53,22 @@ _ACTIVITY = frozenset(
 )
 
 
-def idle_minutes(window: MainWindow) -> int:
+class LockHost(Protocol):
+    """What the lock asks of the window it locks (the main window is one): the record, the
+    stack whose page it swaps, and a call when the signed-in user changed."""
+
+    record: Record
+    root: QStackedWidget
+    splitter: QWidget
+    """What the stack shows while unlocked."""
+
+    def user_changed(self) -> None: ...
+
+
+def idle_minutes(record: Record) -> int:
     """The record's ``security.idle_lock_minutes`` (1-240), else the default of 10."""
     try:
-        value = window.record.repos.settings.value(IDLE_SETTING, DEFAULT_IDLE_MINUTES)
+        value = record.repos.settings.value(IDLE_SETTING, DEFAULT_IDLE_MINUTES)
     except StorageError:
         return DEFAULT_IDLE_MINUTES
     if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 240:
@@ -139,19 +153,21 @@ class LockPage(QWidget):
 class Session(QObject):
     """Who is signed in on ``window``; locks, unlocks and switches user."""
 
-    def __init__(self, window: MainWindow) -> None:
+    def __init__(self, window: QMainWindow, host: LockHost) -> None:
         super().__init__(window)
         self.window = window
-        self.record = window.record
+        """The Qt window locked: its title, actions, status bar and dialogs."""
+        self.host = host
+        self.record = host.record
         self.locked = False
         self.locked_user: str | None = None
         self.hidden: list[QWidget] = []
         self.disabled: list[QAction] = []
         self.title = ""
         self.page = LockPage(window)
-        window.root.addWidget(self.page)
+        host.root.addWidget(self.page)
         self.page.unlock_button.clicked.connect(self.try_unlock)
-        self.idle = IdleWatcher(self, idle_minutes(window) * 60_000)
+        self.idle = IdleWatcher(self, idle_minutes(host.record) * 60_000)
         self.idle.timer.timeout.connect(self.lock)
         self.retry_timer = QTimer(self)
         self.retry_timer.setSingleShot(True)
@@ -168,7 +184,7 @@ class Session(QObject):
         """After a sign-in (or the first account): restart the idle clock, refresh the UI."""
         if self.record.has_users() and self.record.app_user is not None:
             self.idle.start()
-        self.window.user_changed()
+        self.host.user_changed()
 
     def stop(self) -> None:
         self.idle.stop()
@@ -212,7 +228,7 @@ class Session(QObject):
         self.page.username.setText("" if switching else (self.locked_user or ""))
         self.page.password.clear()
         self.page.error.setVisible(False)
-        window.root.setCurrentWidget(self.page)
+        self.host.root.setCurrentWidget(self.page)
         (self.page.username if switching else self.page.password).setFocus()
 
     def switch_user(self) -> None:
@@ -271,7 +287,7 @@ class Session(QObject):
         for action in self.disabled:
             action.setEnabled(True)
         self.disabled = []
-        window.root.setCurrentWidget(window.splitter)
+        self.host.root.setCurrentWidget(self.host.splitter)
         window.setWindowTitle(self.title)
         for widget in self.hidden:
             widget.show()

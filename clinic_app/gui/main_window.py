@@ -50,8 +50,8 @@ from clinic_app.gui.patient_actions import PatientActions
 from clinic_app.gui.patient_list import PatientListView
 from clinic_app.gui.texts import patient_title
 from clinic_app.gui.today import TodayView
-from clinic_app.services.patient_state import DueItem, PatientRow, due_today, list_patient_rows
 from clinic_app.services.context import AppContext, Clock
+from clinic_app.services.patient_state import DueItem, PatientRow, due_today, list_patient_rows
 from clinic_app.storage.database import Record
 from clinic_app.storage.errors import StorageError
 from clinic_app.storage.identity import record_identity
@@ -283,7 +283,7 @@ class MainWindow(QMainWindow):
         self._make_actions()
         self.shortcuts_first = WindowShortcutsFirst(self)
         self.patient_list.filter_edit.installEventFilter(self.shortcuts_first)
-        self.session = Session(self)
+        self.session = Session(self, self)  # the window is the lock's Qt parent and host
         self.patient_list.patientChosen.connect(self.show_patient)
         self.patient_list.chosenHidden.connect(self._mark_filtered_out)
         self.today_view.patientActivated.connect(self.open_patient)
@@ -393,7 +393,7 @@ class MainWindow(QMainWindow):
         ):
             view_menu.addAction(action)
 
-        self.workflows = PatientActions(self, bar)
+        self.workflows = PatientActions(self, self, bar)
         for menu_action in bar.actions():
             menu = menu_action.menu()
             if isinstance(menu, QMenu):

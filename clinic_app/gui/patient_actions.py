@@ -6,13 +6,13 @@ that patient's row are reloaded, so what was saved shows at once.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QDialog, QFileDialog, QMenuBar, QWidget
+from PySide6.QtWidgets import QDialog, QFileDialog, QMainWindow, QMenuBar, QWidget
 
 from clinic_app.gui.errors import show_storage_error
 from clinic_app.gui.form_guard import guard_form
@@ -21,8 +21,10 @@ from clinic_app.storage.errors import StorageError
 from clinic_app.storage.permissions import Permission, why_not
 
 if TYPE_CHECKING:
-    from clinic_app.gui.main_window import MainWindow
+    from clinic_app.core.protocol import Protocol as ClinicalProtocol
+    from clinic_app.gui.patient_list import PatientListView
     from clinic_app.gui.trial_board import TrialBoardWindow
+    from clinic_app.storage.database import Record
 
 # Each workflow's dialog module is imported when it is first opened, not at start-up: together
 # they cost about a quarter of a second before the main window could show (issue 16).
@@ -48,11 +50,33 @@ def allow(action: QAction, reason: str | None) -> None:
     action.setToolTip(reason or action.text().replace("&", ""))
 
 
+class ActionsHost(Protocol):
+    """What the menus ask of the window they are built on (the main window is one); the
+    window itself is only the Qt parent of the actions and the dialogs they open."""
+
+    record: Record
+    current_patient_id: int | None
+    chart: QWidget
+    patient_list: PatientListView
+    new_patient_action: QAction
+    users_action: QAction
+    enrol_action: QAction
+    demo_action: QAction
+
+    @property
+    def protocols(self) -> Mapping[str, ClinicalProtocol]: ...
+
+    def today(self) -> date: ...
+
+    def reload_patient(self, patient_id: int) -> None: ...
+
+
 class PatientActions:
     """Builds the menus on ``window`` and keeps their enabled state in step with the chart."""
 
-    def __init__(self, window: MainWindow, bar: QMenuBar) -> None:
+    def __init__(self, window: QMainWindow, host: ActionsHost, bar: QMenuBar) -> None:
         self.window = window
+        self.host = host
         self.trial_board: TrialBoardWindow | None = None
         patient = bar.addMenu("&Patient")
         P = Permission
@@ -109,7 +133,7 @@ class PatientActions:
     def update_enabled(self, patient_id: int | None) -> None:
         """Enabled when there is a patient and the signed-in role may do it; the reason
         otherwise, as status tip and tooltip."""
-        record = self.window.record
+        record = self.host.record
         for action, permission in zip(self.patient_actions, self.permissions, strict=True):
             action.setEnabled(patient_id is not None)
             tip = "" if patient_id is not None else "Select a patient first."
@@ -117,20 +141,20 @@ class PatientActions:
             action.setToolTip(tip or action.text().replace("&", ""))
             if permission is not None:
                 gate(action, why_not(record, permission))
-        window = self.window
+        host = self.host
         for action, permission in (
             (self.batch_action, Permission.PRINTING),
             (self.audit_action, Permission.AUDIT),
-            (window.new_patient_action, Permission.PATIENTS),
-            (window.users_action, Permission.USERS),
+            (host.new_patient_action, Permission.PATIENTS),
+            (host.users_action, Permission.USERS),
         ):
             allow(action, why_not(record, permission))
-        allow(window.enrol_action, None if patient_id is not None else "Select a patient first.")
-        gate(window.enrol_action, why_not(record, Permission.ENROLMENT))
-        gate(window.demo_action, why_not(record, Permission.ENROLMENT))
+        allow(host.enrol_action, None if patient_id is not None else "Select a patient first.")
+        gate(host.enrol_action, why_not(record, Permission.ENROLMENT))
+        gate(host.demo_action, why_not(record, Permission.ENROLMENT))
 
     def _patient(self) -> int | None:
-        return self.window.current_patient_id
+        return self.host.current_patient_id
 
     def _open(self, opener: Callable[[int], QWidget | None]) -> None:
         patient_id = self._patient()
@@ -162,34 +186,34 @@ class PatientActions:
         )
 
     def _reload(self, patient_id: int) -> None:
-        self.window.reload_patient(patient_id)
+        self.host.reload_patient(patient_id)
 
     def _selected_cycle(self, patient_id: int) -> int | None:
         """The cycle chosen in the chart's day grid, as its number, else the current one."""
-        chart = self.window.chart
+        chart = self.host.chart
         tabs = getattr(chart, "tabs", None)
         cycle_id = getattr(tabs, "selected_cycle_id", None)
-        record = self.window.record
+        record = self.host.record
         if cycle_id is not None:
             return record.repos.cycles.get(cycle_id).value.number
-        row = self.window.patient_list.model.source_row_of(patient_id)
-        return None if row is None else self.window.patient_list.model.row_at(row).cycle
+        row = self.host.patient_list.model.source_row_of(patient_id)
+        return None if row is None else self.host.patient_list.model.row_at(row).cycle
 
     # -- the workflows ---------------------------------------------------------------------
     def start_cycle(self, pid: int) -> QWidget | None:
         from clinic_app.gui import cycle_start
 
         return cycle_start.open_cycle_start(
-            self.window, self.window.record, pid, self.window.protocols
+            self.window, self.host.record, pid, self.host.protocols
         )
 
     def cycle_doses(self, pid: int) -> QWidget | None:
         from clinic_app.gui import dose_admin
 
-        tabs = getattr(self.window.chart, "tabs", None)
+        tabs = getattr(self.host.chart, "tabs", None)
         cycle_id = getattr(tabs, "selected_cycle_id", None)
         return dose_admin.open_cycle_doses(
-            self.window, self.window.record, pid, cycle_id, self.window.protocols
+            self.window, self.host.record, pid, cycle_id, self.host.protocols
         )
 
     def modify_dose(self, pid: int) -> QWidget | None:
@@ -197,35 +221,35 @@ class PatientActions:
         # uses: not a planned next cycle, whose "next cycle" would skip the one coming up.
         from clinic_app.gui import dose_admin
 
-        tabs = getattr(self.window.chart, "tabs", None)
+        tabs = getattr(self.host.chart, "tabs", None)
         cycle_id = getattr(tabs, "selected_cycle_id", None)
         return dose_admin.open_dose_modification(
-            self.window, self.window.record, pid, self.window.protocols, cycle_id
+            self.window, self.host.record, pid, self.host.protocols, cycle_id
         )
 
     def enter_labs(self, pid: int) -> QWidget | None:
         from clinic_app.gui import lab_entry
 
-        return lab_entry.open_lab_entry(self.window, self.window.record, pid)
+        return lab_entry.open_lab_entry(self.window, self.host.record, pid)
 
     def lab_trends(self, pid: int) -> QWidget | None:
         # The plotting library (and numpy) costs a quarter of a second: loaded on first use.
         from clinic_app.gui import lab_trends
 
-        return lab_trends.open_lab_trends(self.window, self.window.record, pid)
+        return lab_trends.open_lab_trends(self.window, self.host.record, pid)
 
     def adverse_event(self, pid: int) -> QWidget | None:
         from clinic_app.gui import ae_entry
 
         return ae_entry.open_adverse_event(
-            self.window, self.window.record, pid, self.window.protocols
+            self.window, self.host.record, pid, self.host.protocols
         )
 
     def response(self, pid: int) -> QWidget | None:
         from clinic_app.gui import response_entry
 
         return response_entry.open_response_entry(
-            self.window, self.window.record, pid, today=self.window.today
+            self.window, self.host.record, pid, today=self.host.today
         )
 
     def end_of_cycle(self, pid: int) -> QWidget | None:
@@ -233,10 +257,10 @@ class PatientActions:
 
         return end_of_cycle.open_end_of_cycle(
             self.window,
-            self.window.record,
+            self.host.record,
             pid,
-            today=self.window.today,
-            protocols=self.window.protocols,
+            today=self.host.today,
+            protocols=self.host.protocols,
         )
 
     def dlt_review(self, pid: int) -> QWidget | None:
@@ -244,10 +268,10 @@ class PatientActions:
 
         return dlt_review.open_dlt_review(
             self.window,
-            self.window.record,
+            self.host.record,
             pid,
-            today=self.window.today,
-            protocols=self.window.protocols,
+            today=self.host.today,
+            protocols=self.host.protocols,
         )
 
     def _print(self, pid: int, kind: str) -> QWidget | None:
@@ -257,14 +281,14 @@ class PatientActions:
         if cycle is None:
             self.window.statusBar().showMessage("This patient has no cycle to print yet.", 5000)
             return None
-        return printing.open_print_preview(self.window, self.window.record, pid, kind, cycle)
+        return printing.open_print_preview(self.window, self.host.record, pid, kind, cycle)
 
     def _print_cycle(self, kind: str, number: int) -> None:
         from clinic_app.gui import printing
 
         self._open(
             lambda pid: printing.open_print_preview(
-                self.window, self.window.record, pid, kind, number
+                self.window, self.host.record, pid, kind, number
             )
         )
 
@@ -286,23 +310,23 @@ class PatientActions:
         )
         if not folder:
             return
-        day: date = self.window.today()
+        day: date = self.host.today()
         printing.open_morning_batch(
             self.window,
-            self.window.record,
+            self.host.record,
             day,
             Path(folder),
             on_finished=lambda message: self.window.statusBar().showMessage(message, 15000),
         )
 
     def open_audit_trail(self) -> None:
-        reason = why_not(self.window.record, Permission.AUDIT)
+        reason = why_not(self.host.record, Permission.AUDIT)
         if reason:
             self.window.statusBar().showMessage(reason, 8000)
             return
         from clinic_app.gui.audit_viewer import AuditViewer
 
-        viewer = AuditViewer(self.window.record, self.window)
+        viewer = AuditViewer(self.host.record, self.window)
         viewer.show()
         viewer.raise_()
         self.audit_viewer = viewer
@@ -310,17 +334,17 @@ class PatientActions:
     def open_protocols(self) -> QWidget:
         from clinic_app.gui.protocol_view import open_protocols
 
-        return open_protocols(self.window.protocols, self.window)
+        return open_protocols(self.host.protocols, self.window)
 
     def open_trial_board(self) -> None:
         from clinic_app.gui.trial_board import TrialBoardWindow
 
         if self.trial_board is None:
             self.trial_board = TrialBoardWindow(
-                self.window.record,
-                dict(self.window.protocols),
-                today=self.window.today(),
-                user=self.window.record.os_user,
+                self.host.record,
+                dict(self.host.protocols),
+                today=self.host.today(),
+                user=self.host.record.os_user,
             )
             self.trial_board.follow(self.window)  # closes with the main window
         self.trial_board.refresh()
@@ -332,10 +356,10 @@ class PatientActions:
         current tab, where a mistaken entry can also be voided with a reason."""
         from clinic_app.gui import history
 
-        tabs = getattr(self.window.chart, "tabs", None)
+        tabs = getattr(self.host.chart, "tabs", None)
         if tabs is None:
             return None
-        repos = self.window.record.repos
+        repos = self.host.record.repos
         by_table: dict[int, Any] = {
             id(tabs.labs): repos.labs,
             id(tabs.adverse_events): repos.adverse_events,
@@ -352,12 +376,12 @@ class PatientActions:
             return None
         patient = repos.patients.get(pid).value
         return history.open_history(
-            self.window, self.window.record, repository, row_id, patient_title(patient)
+            self.window, self.host.record, repository, row_id, patient_title(patient)
         )
 
     # -- the chart's tabs: Enter or double-click opens the item ------------------------------
     def _wire_chart_tabs(self) -> None:
-        tabs = getattr(self.window.chart, "tabs", None)
+        tabs = getattr(self.host.chart, "tabs", None)
         if tabs is None:
             return
         tabs.labs.view.activated.connect(lambda _i: self._open_row(tabs.labs, self._lab))
@@ -378,13 +402,13 @@ class PatientActions:
     def _lab(self, pid: int, lab_id: int) -> QWidget | None:
         from clinic_app.gui import lab_entry
 
-        return lab_entry.open_lab_correction(self.window, self.window.record, pid, lab_id)
+        return lab_entry.open_lab_correction(self.window, self.host.record, pid, lab_id)
 
     def _ae(self, pid: int, ae_id: int) -> QWidget | None:
         from clinic_app.gui import ae_entry
 
         dialog = ae_entry.open_ae_correction(
-            self.window, self.window.record, pid, ae_id, self.window.protocols
+            self.window, self.host.record, pid, ae_id, self.host.protocols
         )
         if isinstance(dialog, QDialog):
             guard_form(dialog)  # Esc asks before typed values are thrown away

@@ -39,7 +39,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from clinic_app.commands.print_commands import DOCUMENT_PROBLEMS, card_file_name
 from clinic_app.core.errors import DomainError
 from clinic_app.gui import fit
 from clinic_app.gui.background import BackgroundRunner, Connection, Outcome, Progress
@@ -47,6 +46,7 @@ from clinic_app.gui.texts import patient_title
 from clinic_app.gui.warnings import WARNING_SIGN
 from clinic_app.services import documents
 from clinic_app.services import settings as st
+from clinic_app.services.documents import DOCUMENT_PROBLEMS, card_file_name
 from clinic_app.storage.database import Record
 from clinic_app.storage.errors import StorageError
 

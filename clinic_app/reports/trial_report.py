@@ -1,8 +1,8 @@
 """The trial report: escalation board, enrolment, response rates and Kaplan-Meier curves (PDF).
 
-Takes the :class:`clinic_app.services.trial.TrialOverview` the services build from the record
-and a :class:`PrintStamp` (printed when, by whom, from which record version); never SQL, never
-Qt. The curves are drawn with ``reportlab.graphics``: the Kaplan-Meier step function, its 95 %
+Takes the :class:`~clinic_app.reports.trial_models.TrialOverview` the services build from the
+record and a :class:`PrintStamp` (printed when, by whom, from which record version); never SQL,
+never Qt. The curves are drawn with ``reportlab.graphics``: the Kaplan-Meier step function, its 95 %
 log-log band (dashed), a tick for every censored patient, and the numbers at risk in a row
 under the time axis, aligned with the axis ticks.
 """
@@ -36,7 +36,7 @@ from clinic_app.reports.models import PrintStamp
 
 if TYPE_CHECKING:  # the renderer reads plain attributes; it never touches the record
     from clinic_app.core.survival import KaplanMeier
-    from clinic_app.services.trial import (
+    from clinic_app.reports.trial_models import (
         EndpointSummary,
         EnrolmentSummary,
         EscalationBoard,

@@ -9,6 +9,7 @@ home), the toxicity summary prints what is missing in place of the value.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -41,7 +42,7 @@ from clinic_app.core.cycle_toxicity import (
 from clinic_app.core.cycles import CycleRow, CycleStatus
 from clinic_app.core.decisions import DltReview
 from clinic_app.core.dosing import Bsa, body_surface_area
-from clinic_app.core.errors import DomainError, MissingDataError
+from clinic_app.core.errors import DomainError, MissingDataError, ProtocolError
 from clinic_app.core.ismp import format_number, format_quantity, plain_number
 from clinic_app.core.plan import CyclePlan, plan_cycle
 from clinic_app.core.protocol import Protocol, Route
@@ -56,6 +57,7 @@ from clinic_app.core.records import (
     ResponseAssessment,
 )
 from clinic_app.core.response import classify_series, light_chain_of
+from clinic_app.reports.errors import FontCoverageError, FontMissingError
 from clinic_app.reports.models import (
     AeLine,
     ChartSeries,
@@ -764,3 +766,36 @@ def _ae_dlt_status(ae: AdverseEvent, reviews: Sequence[DltReview], applies: bool
     if applies:
         return "not reviewed for DLT"
     return "not applicable (DLT rules cover the protocol's DLT cycle only)"
+
+# -- what printing says and names (the commands and the GUI print the same way) ---------------
+DOCUMENT_PROBLEMS = (DomainError, ProtocolError, FontMissingError, FontCoverageError)
+"""What stops one document being printed: said in a sentence, the rest of a batch goes on."""
+
+
+def card_file_name(mrn: str, cycle: int) -> str:
+    """A file name from the MRN that no MRN can turn into a path (``../x`` or ``a/b``).
+
+    When characters had to be replaced, a short digest of the exact MRN is added, so two
+    MRNs that read alike once cleaned (``MRN/0002`` and ``MRN 0002``) never share a file.
+
+    >>> card_file_name("MRN-0002", 1)
+    'MRN-0002-cycle1-card.pdf'
+    >>> card_file_name("MRN/0002", 1) != card_file_name("MRN 0002", 1)
+    True
+    """
+    safe = re.sub(r"[^A-Za-z0-9._-]", "_", mrn).lstrip(".") or "patient"
+    if safe != mrn:
+        safe += "-" + hashlib.sha256(mrn.encode("utf-8")).hexdigest()[:8]
+    return f"{safe}-cycle{cycle}-card.pdf"
+
+
+def unique_card_name(mrn: str, cycle: int, used: set[str]) -> str:
+    """:func:`card_file_name`, numbered when a batch already used it: a case-insensitive disk
+    (Windows, macOS) holds ``a-1`` and ``A-1`` as one file."""
+    name = card_file_name(mrn, cycle)
+    stem, n = name.removesuffix(".pdf"), 1
+    while name.casefold() in used:
+        n += 1
+        name = f"{stem}-{n}.pdf"
+    used.add(name.casefold())
+    return name

@@ -11,8 +11,7 @@ from __future__ import annotations
 import csv
 import json
 import re
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -119,29 +118,11 @@ class ImportResult:
 # --- export -----------------------------------------------------------------------------------
 
 
-@contextmanager
-def _one_snapshot(record: Record) -> Iterator[None]:
-    """Read every table from one state of the record, even while another window writes.
-
-    Without it each table is its own read, and a row saved in between (a patient, then a lab
-    of theirs) can leave the export with a lab whose patient it does not hold.
-    """
-    conn = record.db.conn
-    if conn.in_transaction:  # already inside the caller's transaction: one state anyway
-        yield
-        return
-    with record.guard():
-        conn.execute("BEGIN")  # deferred: the first read fixes the snapshot (WAL), no lock
-    try:
-        yield
-    finally:
-        with record.guard():
-            conn.execute("ROLLBACK")  # nothing was written
-
-
 def export_document(record: Record) -> dict[str, Any]:
     """The whole record as one JSON-able document (see docs/data-format.md)."""
-    with _one_snapshot(record):
+    # One state of the record: without it each table is its own read, and a row saved in
+    # between (a patient, then a lab of theirs) could leave a lab whose patient is not held.
+    with record.read_snapshot():
         tables = {table: queries.table_rows(record, table) for table in _TABLES}
     return {
         "format": FORMAT_NAME,

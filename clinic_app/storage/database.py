@@ -222,6 +222,26 @@ class Record:
         return self._depth > 0
 
     @contextmanager
+    def read_snapshot(self) -> Iterator[None]:
+        """Every read in the block sees one state of the record, even while another window
+        writes (WAL: the first read fixes the snapshot; a deferred BEGIN takes no lock).
+
+        Inside a transaction the block already reads one state. Nothing may be written in the
+        block: it ends with a rollback.
+        """
+        conn = self.db.conn
+        if conn.in_transaction:
+            yield
+            return
+        with self.guard():
+            conn.execute("BEGIN")
+        try:
+            yield
+        finally:
+            with self.guard():
+                conn.execute("ROLLBACK")  # nothing was written
+
+    @contextmanager
     def transaction(self, reason: str | None = None) -> Iterator[Database]:
         """One atomic write: committed at the end of the block, rolled back on any exception.
 

@@ -85,6 +85,10 @@ def damaged_message(path: Path, detail: str = "database disk image is malformed"
     )
 
 
+DatabaseError = sqlite3.DatabaseError
+"""SQLite's own error, for a last-resort catch above storage (only storage imports sqlite3)."""
+
+
 def translate(exc: sqlite3.Error, path: Path) -> StorageError | None:
     """The :class:`StorageError` for an environment failure, or ``None`` for anything else
     (constraint violations and our own bugs stay as they are)."""

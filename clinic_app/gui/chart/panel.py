@@ -78,6 +78,10 @@ class ChartPanel(QWidget):
         self.setAccessibleName("Patient chart")
         self._show_nothing()
 
+    def set_protocols(self, protocols: Mapping[str, Protocol]) -> None:
+        """The protocols read again (a clinic setting changed); the next patient shown uses them."""
+        self._protocols = protocols
+
     def set_patient(self, record: Record, patient_id: int | None) -> None:
         """Show ``patient_id`` from ``record`` (None: no patient)."""
         if patient_id is None:
