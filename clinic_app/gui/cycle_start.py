@@ -33,6 +33,7 @@ from clinic_app.core.dosing import format_dose_change
 from clinic_app.core.ismp import format_number, format_quantity
 from clinic_app.core.plan import CyclePlan
 from clinic_app.core.protocol import Protocol
+from clinic_app.gui import fit
 from clinic_app.gui.dates import from_qdate, to_qdate
 from clinic_app.gui.dose_admin import TextTableModel
 from clinic_app.gui.errors import show_storage_error
@@ -147,11 +148,16 @@ class CycleStartDialog(QDialog):
 
         self.plan_model = TextTableModel(("Day", "Date", "Drug", "Dose", "Units", "Route"), self)
         self.plan_table.setModel(self.plan_model)
-        self.plan_table.horizontalHeader().setSectionResizeMode(
-            QHeaderView.ResizeMode.ResizeToContents
-        )
+        self.plan_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         self.plan_table.horizontalHeader().setStretchLastSection(True)
         self.plan_table.verticalHeader().setVisible(False)
+        # Every column inside the dialog (1366x768 too): units, drug and route wrap in their
+        # cell first, so no dose is hidden to the right.
+        self.plan_table.setWordWrap(True)
+        self.plan_fitter = fit.ColumnFitter(
+            self.plan_table, [[4, 2, 5], [3, 1, 0]], fill=self.plan_table.resizeColumnsToContents
+        )
+        self.plan_model.modelReset.connect(self.plan_fitter.refit)
 
         now = to_qdate(today())
         for edit in (self.start, self.measured_on):

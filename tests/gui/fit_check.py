@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QRect
 from PySide6.QtGui import QFontMetrics
-from PySide6.QtWidgets import QAbstractScrollArea, QApplication, QLabel, QWidget
+from PySide6.QtWidgets import QAbstractScrollArea, QApplication, QLabel, QTableView, QWidget
 
 # A title bar spends about this much on its icon and buttons.
 TITLE_BAR_CHROME = 140
@@ -77,9 +77,26 @@ def title_hides_identifiers(window: QWidget) -> list[str]:
     return []
 
 
+def tables_scrolling_sideways(window: QWidget) -> list[str]:
+    """A table whose columns do not all fit its width hides some to the right (issue 14)."""
+    found = []
+    for view in window.findChildren(QTableView):
+        if not view.isVisibleTo(window) or view.model() is None:
+            continue
+        header = view.horizontalHeader()
+        if header.length() > view.viewport().width():
+            name = view.accessibleName() or view.objectName() or type(view).__name__
+            found.append(
+                f"table {name!r} needs {header.length()} px of width, shows "
+                f"{view.viewport().width()}: columns are hidden to the right"
+            )
+    return found
+
+
 def fit_problems(window: QWidget) -> list[str]:
     screen = window.screen()
     problems = off_screen(window, screen.availableGeometry())
     problems += title_hides_identifiers(window)
     problems += clipped_labels(window)
+    problems += tables_scrolling_sideways(window)
     return problems
