@@ -9,8 +9,9 @@ One definition of each, here:
 - *entry count* (the DLT exemption for a patient who "starts with low counts", rules §5): the
   last ANC or platelet count collected on or before day 1, the counts the patient entered
   the cycle with.
-- *response baseline* (IMWG): the last assessment on or before treatment start that closes no
-  cycle; the assessments after treatment start are classified against it.
+- *response baseline* (IMWG): the last assessment on or before treatment start, when it closes
+  no cycle (a study closing a cycle of an earlier course ends the pre-treatment window); the
+  assessments after treatment start are classified against it.
 
 >>> from datetime import UTC, datetime
 >>> def lab(value: str, day: int) -> LabResult:
@@ -90,13 +91,17 @@ def response_baseline(
 ) -> ResponseAssessment | None:
     """IMWG: the pre-treatment study, the last on or before ``first_day`` that closes no cycle.
 
-    An assessment recorded as closing a cycle measures treatment, whatever its date says.
+    An assessment recorded as closing a cycle measures treatment, whatever its date says; when
+    the last study before ``first_day`` is one (the end of an earlier course), the studies
+    before it precede that treatment, not this one: there is no baseline, none is guessed.
     """
     if first_day is None:
         return None
     ordered = sorted(assessments, key=lambda a: (a.assessed_on, a.id or 0))
-    before = [a for a in ordered if a.assessed_on <= first_day and a.end_of_cycle is None]
-    return before[-1] if before else None
+    before = [a for a in ordered if a.assessed_on <= first_day]
+    if not before or before[-1].end_of_cycle is not None:
+        return None
+    return before[-1]
 
 
 def on_treatment(

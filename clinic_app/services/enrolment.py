@@ -78,6 +78,9 @@ class EnrolmentRequest:
     dose_level: int | None = None
     light_chain: str | None = None
     """The involved free light chain, ``"kappa"`` or ``"lambda"``; None = not known."""
+    not_numbers: Mapping[str, str] = field(default_factory=dict)
+    """Text typed in a number field (``height_cm``, ``weight_kg``, ``creatinine``) that is not a
+    number, by field: its value is None and the refusal says so instead of "enter the …"."""
 
 
 @dataclass(frozen=True)
@@ -319,6 +322,15 @@ def check_enrolment(
     )
 
 
+def _not_a_number(request: EnrolmentRequest, name: str, what: str, example: str) -> str:
+    """The sentence for a number field without a number: what was typed is "not a number";
+    nothing typed is "Enter …" (issue 14: letters in creatinine are not a missing value)."""
+    typed = request.not_numbers.get(name, "").strip()
+    if typed:
+        return f"'{typed}' is not a number: type {what} in digits, e.g. {example}."
+    return f"Enter {what}."
+
+
 def _bsa(
     protocol: Protocol,
     request: EnrolmentRequest,
@@ -327,10 +339,10 @@ def _bsa(
 ) -> Bsa | None:
     missing = False
     if request.height_cm is None:
-        refuse("height_cm", "Enter the height in cm.")
+        refuse("height_cm", _not_a_number(request, "height_cm", "the height in cm", "172"))
         missing = True
     if request.weight_kg is None:
-        refuse("weight_kg", "Enter the weight in kg.")
+        refuse("weight_kg", _not_a_number(request, "weight_kg", "the weight in kg", "68.5"))
         missing = True
     if request.measured_on is None:
         refuse("measured_on", "Enter the date of the height and weight.")
@@ -358,7 +370,10 @@ def _crcl(
 ) -> CreatinineClearance | None:
     missing = False
     if request.creatinine is None:
-        refuse("creatinine", "Enter the serum creatinine.")
+        unit = request.creatinine_unit
+        what = f"the serum creatinine in {unit}" if unit in _LAB_UNIT else "the serum creatinine"
+        example = "0.96" if unit == "mg/dL" else "85"
+        refuse("creatinine", _not_a_number(request, "creatinine", what, example))
         missing = True
     if request.creatinine_unit not in _LAB_UNIT:
         refuse("creatinine_unit", "Choose the creatinine unit: µmol/L or mg/dL.")

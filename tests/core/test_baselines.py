@@ -122,6 +122,16 @@ def test_the_response_baseline_is_the_last_study_on_or_before_day_1_closing_no_c
     assert response_baseline(rows[:1], C1D1) is None  # only a cycle-closing study: no baseline
 
 
+def test_a_study_closing_an_earlier_course_ends_the_pre_treatment_window() -> None:
+    # Screening 3.0 (Jan 2023), that course's end of cycle 2 (Mar 2023), re-treated from
+    # 4 Mar 2024 with no new screening: the 2023 screening preceded the first course, not this
+    # one, so there is no baseline (said, not guessed). A fresh screening restores one.
+    rows = [study(date(2023, 1, 1), "3.0", 1), study(date(2023, 3, 1), "1.0", 2, end_of_cycle=2)]
+    assert response_baseline(rows, C1D1) is None
+    found = response_baseline([*rows, study(date(2024, 2, 28), "2.0", 3)], C1D1)
+    assert found is not None and found.id == 3
+
+
 def test_only_studies_after_day_1_are_classified() -> None:
     rows = [
         study(date(2024, 5, 1), "1.0", 5, end_of_cycle=2),

@@ -246,6 +246,28 @@ def test_enrolment_warns_only_about_fields_already_touched(
     assert dialog.status.text().startswith("Enrol is not available yet:")
 
 
+def test_enrolment_says_letters_in_creatinine_are_not_a_number(
+    qtbot: QtBot, record: Record, protocols: dict[str, Protocol]
+) -> None:
+    pid = add_patient(record)
+    dialog = EnrolmentDialog(record, protocols, pid, today=lambda: TODAY)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    fill_enrolment(qtbot, dialog, "dextr")
+    dialog.creatinine_edit.clear()
+    dialog.creatinine_edit.setFocus()
+    qtbot.keyClicks(dialog.creatinine_edit, "abc")
+    qtbot.keyClick(dialog.creatinine_edit, Qt.Key.Key_Tab)
+    error = dialog.errors["creatinine"]
+    assert error.isVisible()
+    assert "'abc' is not a number" in error.text()
+    assert "Enter the serum creatinine" not in error.text()
+    assert not dialog.ok_button.isEnabled()
+    dialog.creatinine_edit.setText("88.4")
+    assert not error.isVisible()
+    assert dialog.ok_button.isEnabled(), dialog.status.text()
+
+
 def test_enrolment_form_scrolls_with_its_buttons_below(
     qtbot: QtBot, record: Record, protocols: dict[str, Protocol]
 ) -> None:

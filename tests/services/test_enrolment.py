@@ -114,6 +114,34 @@ def test_missing_and_implausible_body_values_are_named(protocols: dict[str, Prot
     assert "weight_kg" in fields(heavy)
 
 
+def test_letters_in_a_number_field_are_not_a_number(protocols: dict[str, Protocol]) -> None:
+    # Issue 14: "abc" in creatinine is not a missing creatinine.
+    typed = request(
+        "dextr",
+        creatinine=None,
+        weight_kg=None,
+        not_numbers={"creatinine": "abc", "weight_kg": "7o"},
+    )
+    check = check_enrolment(protocols["dextr"], patient(), typed, EnrolmentContext(0), TODAY)
+    said = {p.field: p.message for p in check.problems}
+    assert said["creatinine"] == (
+        "'abc' is not a number: type the serum creatinine in µmol/L in digits, e.g. 85."
+    )
+    assert said["weight_kg"] == "'7o' is not a number: type the weight in kg in digits, e.g. 68.5."
+    assert check.crcl is None and not check.ok
+    mg = request("dextr", creatinine=None, creatinine_unit="mg/dL", not_numbers={"creatinine": "x"})
+    check = check_enrolment(protocols["dextr"], patient(), mg, EnrolmentContext(0), TODAY)
+    assert {p.field: p.message for p in check.problems}["creatinine"] == (
+        "'x' is not a number: type the serum creatinine in mg/dL in digits, e.g. 0.96."
+    )
+    # Nothing typed: the field is asked for.
+    empty = request("dextr", creatinine=None)
+    check = check_enrolment(protocols["dextr"], patient(), empty, EnrolmentContext(0), TODAY)
+    assert {p.field: p.message for p in check.problems}["creatinine"] == (
+        "Enter the serum creatinine in µmol/L."
+    )
+
+
 # -- gates (rules §1) --------------------------------------------------------------------------
 @pytest.mark.parametrize(
     "gate",

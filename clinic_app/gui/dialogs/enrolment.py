@@ -276,6 +276,16 @@ class EnrolmentDialog(QDialog):
             creatinine_on=from_qdate(self.creatinine_on.date()),
             dose_level=level,
             light_chain=self.light_chain.currentData(),
+            # Typed but not a number: refused as such, not as an empty field.
+            not_numbers={
+                name: edit.text().strip()
+                for name, edit in (
+                    ("height_cm", self.height_edit),
+                    ("weight_kg", self.weight_edit),
+                    ("creatinine", self.creatinine_edit),
+                )
+                if edit.text().strip() and parse_decimal(edit.text()) is None
+            },
         )
 
     def request(self) -> EnrolmentRequest:
