@@ -37,7 +37,13 @@ from clinic_app.core.records import Patient, Sex
 from clinic_app.services.demo import generate_demo
 from clinic_app.storage.database import Record, open_database
 from clinic_app.storage.users import Role
-from tests.gui.fit_check import clipped_labels, fit_problems, off_screen, title_hides_identifiers
+from tests.gui.fit_check import (
+    clipped_labels,
+    fit_problems,
+    off_screen,
+    tables_scrolling_sideways,
+    title_hides_identifiers,
+)
 
 XVFB_RUN = shutil.which("xvfb-run")
 INNER = os.environ.get("CLINIC_FIT_SCREEN") == "1"
@@ -483,3 +489,26 @@ def test_press_save_clicks_the_accepting_button(qtbot: QtBot) -> None:
     assert pressed == [True]
     assert isinstance(buttons.button(QDialogButtonBox.StandardButton.Save), QPushButton)
     assert Qt.Key.Key_Escape  # the board's Esc is tested in test_trial_board.py
+
+
+def test_a_table_with_columns_hidden_to_the_right_is_reported(qtbot: QtBot) -> None:
+    from PySide6.QtWidgets import QTableView
+
+    from clinic_app.gui.table_model import TextRowsModel
+
+    box = QWidget()
+    qtbot.addWidget(box)
+    model = TextRowsModel(["Drug", "Units"], box)
+    model.set_rows([["Dexamethasone", "5 × 4 mg tablet + 1 × 20 mg tablet, with food"]])
+    view = QTableView(box)
+    view.setAccessibleName("Planned doses")
+    view.setModel(model)
+    view.resizeColumnsToContents()
+    view.setGeometry(0, 0, 150, 120)
+    box.show()
+    assert tables_scrolling_sideways(box) == [
+        f"table 'Planned doses' needs {view.horizontalHeader().length()} px of width, shows "
+        f"{view.viewport().width()}: columns are hidden to the right"
+    ]
+    view.setGeometry(0, 0, view.horizontalHeader().length() + 60, 120)
+    assert tables_scrolling_sideways(box) == []
