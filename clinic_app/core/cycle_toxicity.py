@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
+from clinic_app.core.ctcae import is_severe
 from clinic_app.core.records import AdverseEvent
 
 # Dose outcomes as the summary names them: a recorded DoseStatus value, or "no record".
@@ -29,7 +30,6 @@ HELD = "held"
 MISSED = "missed"
 PLANNED = "planned"
 NO_RECORD = "no record"
-SEVERE_GRADE = 3  # CTCAE v5.0: grade 3 = severe; the summary marks grade >= 3
 
 
 # -- worst grade per term ------------------------------------------------------------------------
@@ -63,7 +63,7 @@ class WorstGrade:
 
     @property
     def severe(self) -> bool:
-        return self.grade >= SEVERE_GRADE
+        return is_severe(self.grade)  # the summary marks grade >= 3 (CTCAE v5.0 "severe")
 
 
 def ae_observations(ae: AdverseEvent, start: date, end: date) -> list[GradeObservation]:
@@ -153,7 +153,7 @@ def count_nadir(results: Sequence[GradedCount]) -> CountNadir | None:
     spells: list[SevereSpell] = []
     run: list[GradedCount] = []
     for result in [*ordered, None]:
-        if result is not None and result.lowest_grade >= SEVERE_GRADE:
+        if result is not None and is_severe(result.lowest_grade):
             run.append(result)
             continue
         if run:

@@ -36,6 +36,7 @@ from reportlab.platypus import (
     TableStyle,
 )
 
+from clinic_app.core.ctcae import is_severe
 from clinic_app.core.cycle_toxicity import DoseIntensity, DoseLine, SevereSpell, WorstGrade
 from clinic_app.core.ismp import format_number, format_quantity
 from clinic_app.core.labs import unit_label
@@ -84,7 +85,7 @@ def _graded(grade: int | None, *, at_least: bool = False) -> str:
     if grade is None:
         return "-"
     text = f"at least G{grade}" if at_least else f"G{grade}"
-    return f"{text} · {SEVERE_MARK}" if grade >= 3 else text
+    return f"{text} · {SEVERE_MARK}" if is_severe(grade) else text
 
 
 def _table(

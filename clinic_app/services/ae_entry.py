@@ -23,6 +23,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 
 from clinic_app.core.ae_terms import AeTerm, ae_term
+from clinic_app.core.ctcae import is_severe
 from clinic_app.core.errors import DomainError
 from clinic_app.core.protocol import Protocol
 from clinic_app.core.records import AdverseEvent, Attribution
@@ -30,8 +31,6 @@ from clinic_app.storage.database import Record
 from clinic_app.storage.rows import Stored
 
 WARNING_SIGN = "⚠"
-SEVERE_GRADE = 3
-"""Grade 3 and above are highlighted on the form, the chart and the lists."""
 
 # CTCAE v5.0 general grade meanings (the term's own description is shown beside them).
 GRADE_MEANINGS: Mapping[int, str] = {
@@ -62,11 +61,7 @@ FIELDS = (
 def severity_label(grade: int) -> str:
     """The grade in words, with a warning sign from grade 3 (never colour alone)."""
     text = f"Grade {grade}: {GRADE_MEANINGS.get(grade, 'not a CTCAE grade')}"
-    return f"{WARNING_SIGN} {text}" if grade >= SEVERE_GRADE else text
-
-
-def is_severe(grade: int | None) -> bool:
-    return grade is not None and grade >= SEVERE_GRADE
+    return f"{WARNING_SIGN} {text}" if is_severe(grade) else text
 
 
 @dataclass(frozen=True)

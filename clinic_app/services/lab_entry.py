@@ -260,7 +260,7 @@ class EntryCheck:
     @property
     def severe(self) -> bool:
         """Grade 3 or more (or at least 3 for certain when the grade is open)."""
-        return self.grade is not None and self.grade.lowest_grade >= 3
+        return self.grade is not None and self.grade.severe
 
 
 def parse_decimal(text: str, what: str) -> Decimal | None:
@@ -361,7 +361,7 @@ def describe_grade(graded: LabGrade) -> str:
         text = f"{graded.term}: {detail.split(': ', 1)[1]}"
     if graded.raisable_by:
         text += "; higher if " + ", or ".join(str(fact) for fact in graded.raisable_by)
-    if graded.lowest_grade >= 3:
+    if graded.severe:
         text = f"{WARNING_SIGN} {text}"
     return text
 
