@@ -14,8 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from clinic_app.commands.base import context, db_path, fail, iso_date
-from clinic_app.core.errors import DomainError
+from clinic_app.core.errors import DomainError, ProtocolError
 from clinic_app.core.protocol import Protocol
+from clinic_app.services.context import load_protocol_files
 from clinic_app.storage.database import os_user
 from clinic_app.storage.errors import StorageError
 
@@ -50,6 +51,13 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
         help="show the trial as the record knew it on this date (default: today)",
     )
     report.set_defaults(handler=run_trial_report)
+
+
+def _installed() -> dict[str, Protocol]:
+    try:
+        return load_protocol_files()
+    except ProtocolError as exc:
+        fail(f"protocol file refused: {exc}")
 
 
 def _escalating(protocols: dict[str, Protocol], key: str | None) -> Protocol:
@@ -104,7 +112,8 @@ def board_lines(board: Any) -> list[str]:
 def run_escalation(args: argparse.Namespace) -> int:
     from clinic_app.services.trial import build_escalation_board
 
-    _existing_db(args)  # its own sentence for a missing record
+    _escalating(_installed(), args.protocol)  # a mistaken protocol is said first
+    _existing_db(args)
     try:
         # The record's protocols (its settings applied), as the trial board shows them.
         with context(args, read_only=True) as ctx:
@@ -125,10 +134,13 @@ def run_trial_report(args: argparse.Namespace) -> int:
     from clinic_app.reports.trial_report import write_trial_report
     from clinic_app.services.trial import build_overview
 
+    installed = _installed()
+    if args.protocol not in installed:  # said first, before the record is looked for
+        fail(f"unknown protocol {args.protocol!r}; known: {', '.join(sorted(installed))}")
     output = Path(args.output)
     if not output.parent.is_dir():
         fail(f"the folder {output.parent} does not exist")
-    _existing_db(args)  # its own sentence for a missing record
+    _existing_db(args)
     try:
         with context(args, read_only=True, today=args.as_of) as ctx:
             protocol = ctx.protocols.get(args.protocol)

@@ -16,7 +16,6 @@ from pathlib import Path
 from PySide6.QtCore import QSettings, QTimer
 from PySide6.QtWidgets import QApplication
 
-from clinic_app.core.protocol_loader import load_protocols
 from clinic_app.gui.app import application
 from clinic_app.gui.main_window import MainWindow, _demo_function
 from clinic_app.storage.database import open_database
@@ -42,7 +41,8 @@ def main(argv: list[str] | None = None) -> int:
         # A throw-away settings file: a picture must not depend on, or change, the user's.
         settings_dir = tempfile.mkdtemp(prefix="clinic-app-shot-")
         settings = QSettings(str(Path(settings_dir) / "settings.ini"), QSettings.Format.IniFormat)
-        window = MainWindow(record, load_protocols(), today=lambda: today, settings=settings)
+        # The record's own context (its settings applied), as the app opens it.
+        window = MainWindow(record, today=lambda: today, settings=settings)
         width, height = (int(v) for v in args.size.split("x"))
         window.resize(width, height)
         window.show()

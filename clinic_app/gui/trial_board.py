@@ -49,13 +49,13 @@ from PySide6.QtWidgets import (
 
 from clinic_app.core.escalation import DecisionKind, EscalationDecision, LevelState
 from clinic_app.core.protocol import Protocol
-from clinic_app.core.protocol_loader import load_protocols
 from clinic_app.core.survival import KaplanMeier
 from clinic_app.gui import fit
 from clinic_app.gui.errors import show_storage_error
 from clinic_app.gui.table_model import TextRowsModel
 from clinic_app.gui.warnings import WARNING_SIGN
 from clinic_app.reports.models import PrintStamp
+from clinic_app.services.context import record_protocols
 from clinic_app.services.trial import BoardLevel, SurvivalCurve, TrialOverview, build_overview
 from clinic_app.storage.database import Record
 from clinic_app.storage.errors import StorageError
@@ -263,7 +263,7 @@ class TrialBoardWindow(QMainWindow):
     ) -> None:
         super().__init__(parent)
         self.record = record
-        self.protocols = protocols if protocols is not None else load_protocols()
+        self.protocols = protocols if protocols is not None else record_protocols(record)
         self.today = today
         self.user = user or record.actor
         self.overview: TrialOverview | None = None

@@ -9,11 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from functools import cache
 
 from clinic_app.core.cycles import CycleRow, CycleStatus
 from clinic_app.core.protocol import Protocol
-from clinic_app.core.protocol_loader import load_protocols
 from clinic_app.core.records import (
     AdverseEvent,
     DoseEvent,
@@ -24,6 +22,7 @@ from clinic_app.core.records import (
     Phase,
     ResponseAssessment,
 )
+from clinic_app.services.context import record_protocols
 from clinic_app.storage.database import Record
 
 
@@ -84,7 +83,7 @@ def load_chart(
 ) -> ChartData:
     """The chart of one patient (raises ``RowNotFoundError`` for an unknown patient).
 
-    ``protocols`` defaults to the bundled protocol files.
+    ``protocols`` defaults to the record's own (its settings applied, as the app uses them).
     """
     repos = record.repos
     patient = repos.patients.get(patient_id).value
@@ -103,7 +102,7 @@ def load_chart(
             f"({enrolments[-1].protocol}, {enrolments[-1].enrolled_on.isoformat()})."
         )
     enrolment = enrolments[-1]
-    known = protocols if protocols is not None else _bundled_protocols()
+    known = protocols if protocols is not None else record_protocols(record)
     protocol = known.get(enrolment.protocol)
     if protocol is None:
         problems.append(
@@ -131,8 +130,3 @@ def load_chart(
         drug_units=units,
     )
 
-
-@cache
-def _bundled_protocols() -> Mapping[str, Protocol]:
-    # A malformed protocol file raises ProtocolError: the app refuses to use it.
-    return load_protocols()

@@ -36,7 +36,6 @@ from clinic_app.core.errors import DomainError
 from clinic_app.core.ismp import format_number, format_quantity
 from clinic_app.core.plan import CyclePlan, default_phase, plan_cycle
 from clinic_app.core.protocol import PhaseEntry, Protocol, ProtocolOption, TreatmentCondition
-from clinic_app.core.protocol_loader import load_protocols
 from clinic_app.core.records import (
     BodyMeasurement,
     DoseEvent,
@@ -48,6 +47,7 @@ from clinic_app.core.records import (
     PatientStatus,
     Phase,
 )
+from clinic_app.services.context import record_protocols
 from clinic_app.services.enrolment import CONSENT_GATE, gate_items
 from clinic_app.storage.database import Record
 from clinic_app.storage.rows import Stored
@@ -298,7 +298,7 @@ def gather_start(
                 "study); enrol them first.",
             ),
         )
-    known = protocols if protocols is not None else load_protocols()
+    known = protocols if protocols is not None else record_protocols(record)
     protocol = known.get(enrolment.protocol)
     if protocol is None:
         return _blocked(

@@ -35,7 +35,6 @@ from clinic_app.core.escalation import (
 )
 from clinic_app.core.plan import CyclePlan, plan_cycle
 from clinic_app.core.protocol import DoseBasis, Protocol
-from clinic_app.core.protocol_loader import load_protocols
 from clinic_app.core.records import (
     AdverseEvent,
     Attribution,
@@ -53,6 +52,7 @@ from clinic_app.core.records import (
     ResponseAssessment,
     Sex,
 )
+from clinic_app.services.context import record_protocols
 from clinic_app.services.settings import CLINIC_NAME, CLINIC_PHONE
 from clinic_app.storage import queries
 from clinic_app.storage.database import Record
@@ -600,7 +600,7 @@ def generate_demo(
     if patients < 1:
         raise DomainError("the number of demo patients must be 1 or more", field="patients")
     today = today or date.today()
-    protocols = load_protocols() if protocols is None else protocols
+    protocols = record_protocols(record) if protocols is None else protocols
     dextr, bpd = protocols["dextr"], protocols["bpd"]
     total, demo = queries.count_patients(record, MRN_PREFIX)
     if total > demo and not force:

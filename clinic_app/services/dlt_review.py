@@ -24,8 +24,8 @@ from clinic_app.core.decisions import DltReview
 from clinic_app.core.dlt import DltProposal
 from clinic_app.core.errors import DomainError
 from clinic_app.core.protocol import Protocol
-from clinic_app.core.protocol_loader import load_protocols
 from clinic_app.core.records import Enrolment, Patient
+from clinic_app.services.context import record_protocols
 from clinic_app.services.patient_state import patient_summary
 from clinic_app.storage.database import Record
 from clinic_app.storage.errors import NOTHING_LOST, StaleRecordError
@@ -64,7 +64,7 @@ def dlt_review_view(
     today: date,
     protocols: Mapping[str, Protocol] | None = None,
 ) -> DltReviewView:
-    protocols = load_protocols() if protocols is None else protocols
+    protocols = record_protocols(record) if protocols is None else protocols
     summary = patient_summary(record, patient_id, today, protocols)
     enrolment = summary.enrolment
     protocol = protocols.get(enrolment.protocol) if enrolment is not None else None

@@ -46,7 +46,6 @@ from clinic_app.core.errors import DomainError, MissingDataError, ProtocolError
 from clinic_app.core.ismp import format_number, format_quantity, plain_number
 from clinic_app.core.plan import CyclePlan, plan_cycle
 from clinic_app.core.protocol import Protocol, Route
-from clinic_app.core.protocol_loader import load_protocols
 from clinic_app.core.records import (
     AdverseEvent,
     DoseEvent,
@@ -74,6 +73,7 @@ from clinic_app.reports.models import (
     ResponseLine,
     ToxicitySummary,
 )
+from clinic_app.services.context import record_protocols
 from clinic_app.services.patient_state import patient_summary
 from clinic_app.storage.database import Record
 
@@ -143,6 +143,7 @@ def find_cycle(
     record: Record, mrn: str, number: int, protocols: Mapping[str, Protocol] | None = None
 ) -> CycleRef:
     """The patient's cycle ``number``, from the latest enrolment that has it."""
+    protocols = protocols if protocols is not None else record_protocols(record)
     repos = record.repos
     stored = repos.patients.by_mrn(mrn)
     if stored is None:
@@ -166,7 +167,7 @@ def cycles_starting_on(
     record: Record, day: date, protocols: Mapping[str, Protocol] | None = None
 ) -> list[CycleRef]:
     """Every cycle that starts on ``day`` (started, or planned and not yet started)."""
-    protocols = protocols if protocols is not None else load_protocols()
+    protocols = protocols if protocols is not None else record_protocols(record)
     found: list[CycleRef] = []
     repos = record.repos
     for patient in repos.patients.all():
@@ -183,9 +184,8 @@ def cycles_starting_on(
     return sorted(found, key=lambda ref: (ref.patient.family_name, ref.patient.given_name))
 
 
-def _protocol(enrolment: Enrolment, protocols: Mapping[str, Protocol] | None) -> Protocol:
-    known = protocols if protocols is not None else load_protocols()
-    protocol = known.get(enrolment.protocol)
+def _protocol(enrolment: Enrolment, protocols: Mapping[str, Protocol]) -> Protocol:
+    protocol = protocols.get(enrolment.protocol)
     if protocol is None:
         raise DomainError(
             f"The enrolment names protocol {enrolment.protocol!r}, which is not loaded.",

@@ -24,8 +24,8 @@ from clinic_app.core.errors import DomainError
 from clinic_app.core.ismp import format_number, format_quantity
 from clinic_app.core.plan import CyclePlan
 from clinic_app.core.protocol import DoseBasis, Protocol
-from clinic_app.core.protocol_loader import load_protocols
 from clinic_app.core.records import DoseEvent, DoseModification, DoseStatus, Enrolment, Patient
+from clinic_app.services.context import record_protocols
 from clinic_app.services.cycle_start import open_enrolment
 from clinic_app.services.documents import CycleRef, cycle_plan
 from clinic_app.storage.database import Record
@@ -103,7 +103,7 @@ def current_cycle(
     (doses are given and modified there), else the planned first cycle."""
     repos = record.repos
     patient = repos.patients.get(patient_id).value
-    known = protocols if protocols is not None else load_protocols()
+    known = protocols if protocols is not None else record_protocols(record)
     if cycle_id is not None:
         stored = repos.cycles.get(cycle_id)
         enrolment = repos.enrolments.get(stored.value.enrolment_id).value

@@ -35,7 +35,6 @@ from clinic_app.core.ismp import format_quantity
 from clinic_app.core.phase_decision import NextStep, PhaseProposal
 from clinic_app.core.plan import DoseBasisNote, plan_cycle
 from clinic_app.core.protocol import Protocol
-from clinic_app.core.protocol_loader import load_protocols
 from clinic_app.core.records import (
     Enrolment,
     OffStudyReason,
@@ -43,6 +42,7 @@ from clinic_app.core.records import (
     PatientStatus,
     Phase,
 )
+from clinic_app.services.context import record_protocols
 from clinic_app.services.patient_state import patient_summary
 from clinic_app.storage.database import Record
 from clinic_app.storage.errors import NOTHING_LOST, StaleRecordError
@@ -191,7 +191,7 @@ def end_of_cycle_view(
     protocols: Mapping[str, Protocol] | None = None,
 ) -> EndOfCycleView:
     """The proposal for the end of the patient's latest started cycle, with what it rests on."""
-    protocols = load_protocols() if protocols is None else protocols
+    protocols = record_protocols(record) if protocols is None else protocols
     summary = patient_summary(record, patient_id, today, protocols)
     enrolment = summary.enrolment
     protocol = protocols.get(enrolment.protocol) if enrolment is not None else None

@@ -15,14 +15,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from functools import cache
 from pathlib import Path
 from typing import Any
 
 from clinic_app import __version__
 from clinic_app.core.errors import DomainError, ProtocolError
-from clinic_app.core.protocol_loader import load_protocols
 from clinic_app.core.records import check_day, check_quantity
+from clinic_app.services.context import load_protocol_files
 from clinic_app.storage import csv_cells, queries, schema
 from clinic_app.storage.database import Record
 from clinic_app.storage.repositories._base import TableRepository
@@ -478,8 +477,8 @@ def _entry_problems(record: Record, table: str, where: str, row: Mapping[str, An
     if repository is not None:
         for field, message in repository.row_problems(row):
             found.append(f"{where}.{field}: {message}" if field in row else f"{where}: {message}")
-    if table == "enrolments" and row.get("protocol") not in _installed_protocols():
-        known = ", ".join(sorted(_installed_protocols()))
+    if table == "enrolments" and row.get("protocol") not in _installed_protocols(record):
+        known = ", ".join(sorted(_installed_protocols(record)))
         found.append(
             f"{where}.protocol: {row.get('protocol')!r} is not a protocol installed here "
             f"(installed: {known})"
@@ -497,9 +496,9 @@ def _repositories(record: Record) -> dict[str, TableRepository[Any]]:
     }
 
 
-@cache
-def _installed_protocols() -> frozenset[str]:
-    return frozenset(load_protocols())
+def _installed_protocols(record: Record) -> frozenset[str]:
+    # The protocols this record is used with: the built-in files and the clinic's own folder.
+    return frozenset(load_protocol_files(record))
 
 
 def _setting_problems(where: str, row: Mapping[str, Any]) -> list[str]:

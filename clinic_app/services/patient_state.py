@@ -60,7 +60,6 @@ from clinic_app.core.phase_decision import (
     propose_next_step,
 )
 from clinic_app.core.protocol import Protocol, Route
-from clinic_app.core.protocol_loader import load_protocols
 from clinic_app.core.records import (
     AdverseEvent,
     DoseStatus,
@@ -73,6 +72,7 @@ from clinic_app.core.records import (
     ResponseAssessment,
 )
 from clinic_app.core.response import AssessedResponse, classify_series, light_chain_of
+from clinic_app.services.context import record_protocols
 from clinic_app.storage import queries
 from clinic_app.storage.database import Record
 
@@ -240,7 +240,7 @@ def list_patient_rows(
 ) -> list[PatientRow]:
     """Every live patient with status and flags, ordered by family then given name
     (only ``patient_id``'s row when it is given)."""
-    protocols = load_protocols() if protocols is None else protocols
+    protocols = record_protocols(record) if protocols is None else protocols
     pid_only = patient_id
     overview = queries.patient_overview(record, pid_only)
     notes: dict[int, list[str]] = defaultdict(list)
@@ -415,7 +415,7 @@ def due_today(
 ) -> list[DueItem]:
     """What is due today, per patient: cycle starts (and overdue ones), lab days, end-of-cycle
     evaluations and IV doses. Ordered by patient name, then kind."""
-    protocols = load_protocols() if protocols is None else protocols
+    protocols = record_protocols(record) if protocols is None else protocols
     overview = {int(r["patient_id"]): r for r in queries.patient_overview(record)}
     items: list[DueItem] = []
 
@@ -772,7 +772,7 @@ def patient_summary(
 
     Raises ``RowNotFoundError`` for an unknown patient id.
     """
-    protocols = load_protocols() if protocols is None else protocols
+    protocols = record_protocols(record) if protocols is None else protocols
     patient = record.repos.patients.get(patient_id).value
     missing: list[str] = []
     enrolments = record.repos.enrolments.for_patient(patient_id)
