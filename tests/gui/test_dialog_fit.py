@@ -124,6 +124,13 @@ def _main_window(record: Record, protocols: dict[str, Protocol]) -> QWidget:
     return window
 
 
+def _main_window_chart(record: Record, protocols: dict[str, Protocol]) -> QWidget:
+    # A patient with labs, doses and events: the chart's tables hold real rows.
+    window = _main_window(record, protocols)
+    window.open_patient(first_patient(record, "dextr"))  # type: ignore[attr-defined]
+    return window
+
+
 def _locked(record: Record, protocols: dict[str, Protocol]) -> QWidget:
     sign_in_admin(record)
     window = _main_window(record, protocols)
@@ -311,6 +318,7 @@ def _protocols_view(record: Record, protocols: dict[str, Protocol]) -> QWidget:
 
 WINDOWS: dict[str, Opener] = {
     "main window": _main_window,
+    "main window with a chart": _main_window_chart,
     "locked main window": _locked,
     "new patient": _new_patient,
     "enrolment (DexTR)": _enrolment,

@@ -39,6 +39,7 @@ from clinic_app.core.errors import DomainError
 from clinic_app.core.ismp import format_number
 from clinic_app.core.labs import lab_test, unit_label
 from clinic_app.core.records import DoseEvent, DoseStatus
+from clinic_app.gui import fit
 from clinic_app.gui.chart.timeline import AE, CYCLE, DOSE, LAB, MODIFICATION, RESPONSE
 from clinic_app.gui.chart.timeline_model import CycleSpan, TimelineData
 from clinic_app.gui.table_model import ReadOnlyTableModel
@@ -144,6 +145,11 @@ class RowsTable(QWidget):
         self.view.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         self.view.horizontalHeader().setStretchLastSection(True)
         self.view.setAccessibleName(name)
+        # Every column inside the chart (1366x768 too): the widest narrow first, a cut value
+        # reads in full in its tooltip.
+        self.fitter = fit.ColumnFitter(
+            self.view, [range(len(headers))], fill=self.view.resizeColumnsToContents
+        )
         self.note = QLabel()
         self.note.setWordWrap(True)
         self.note.hide()
@@ -155,7 +161,8 @@ class RowsTable(QWidget):
 
     def set_rows(self, rows: Sequence[TableRow], headers: Sequence[str] | None = None) -> None:
         self.model.set_rows(rows, headers)
-        self.view.resizeColumnsToContents()
+        self.fitter.narrow_first = [list(range(self.model.columnCount()))]
+        self.fitter.refit()
 
     def set_note(self, text: str) -> None:
         self.note.setText(text)
