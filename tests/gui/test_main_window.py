@@ -208,3 +208,32 @@ def test_our_bug_is_logged_and_the_app_keeps_running(qtbot: QtBot, tmp_path: Pat
         reporter.last_box.close()
     finally:
         reporter.uninstall()
+
+
+def test_the_window_flags_with_the_records_own_thresholds_from_its_context(
+    qtbot: QtBot, record: Record, settings: QSettings
+) -> None:
+    """One context (issue 17): a window given only the record reads the clinic's thresholds
+    kept in it, as ``clinic-app patient`` does (tests/services/test_context.py)."""
+    from decimal import Decimal
+
+    from clinic_app.services import settings as clinic_settings
+    from clinic_app.services.context import AppContext, Clock
+    from tests.services.test_context import _dextr_patient
+
+    pid = _dextr_patient(record)  # -5 % weight since the BSA of cycle 1
+    clinic_settings.set_value(record, clinic_settings.WEIGHT_CHANGE_PCT, "5", reason="test")
+    window = MainWindow(
+        AppContext.for_record(record, Clock.on(date(2024, 3, 20))), settings=settings
+    )
+    qtbot.addWidget(window)
+    window.show()
+    wait_loaded(qtbot, window)
+    assert window.today() == date(2024, 3, 20)
+    assert window.protocols["dextr"].settings.weight_change_pct == Decimal("5")
+    model = window.patient_list.model
+    source_row = model.source_row_of(pid)
+    assert source_row is not None
+    row = model.row_at(source_row)
+    # |(66.5 - 70) / 70| = 5 % reaches the clinic's 5 % (the file's 10 % would not flag it).
+    assert row.bsa_recheck
