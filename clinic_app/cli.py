@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from clinic_app import __version__
+import clinic_app
 from clinic_app.commands.base import CommandError, OneLineParser, common_options
 from clinic_app.storage.errors import DatabaseError, StorageError, translate
 
@@ -41,7 +41,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Offline assistant for myeloma protocols. Without a command, opens the app.",
         parents=[common],
     )
-    parser.add_argument("--version", action="version", version=f"clinic-app {__version__}")
+    parser.add_argument(
+        "--version", action="version", version=f"clinic-app {clinic_app.__version__}"
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=OneLineParser)
     for name in COMMAND_MODULES:
         try:
@@ -54,6 +56,26 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def opens_the_app(words: Sequence[str]) -> bool:
+    """Nothing but ``--db PATH``: the desktop app, whose start need not import every
+    subcommand's module (reports, import and export, the trial board; issue 16)."""
+    rest = list(words)
+    while rest:
+        word = rest.pop(0)
+        if word == "--db" and rest:
+            rest.pop(0)
+        elif not word.startswith("--db="):
+            return False
+    return True
+
+
+def app_parser() -> argparse.ArgumentParser:
+    """The parser of the desktop app's own options (the same ``--db`` the subcommands take)."""
+    parser = OneLineParser(prog="clinic-app", parents=[common_options()])
+    parser.set_defaults(command=None)
+    return parser
+
+
 def display_available() -> bool:
     if os.environ.get("QT_QPA_PLATFORM", "").split(":")[0] in {"offscreen", "minimal", "vnc"}:
         return True
@@ -63,8 +85,9 @@ def display_available() -> bool:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    words = sys.argv[1:] if argv is None else list(argv)
+    parser = app_parser() if opens_the_app(words) else build_parser()
+    args = parser.parse_args(words)
     try:
         if args.command is None:
             return launch_gui(args)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 
-from PySide6.QtCore import QCoreApplication
-from PySide6.QtWidgets import QApplication, QMessageBox
+from PySide6.QtCore import QCoreApplication, QTimer
+from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
-from clinic_app import __version__
+import clinic_app
 from clinic_app.core.errors import DomainError, ProtocolError
 from clinic_app.gui.backup_timer import DailyBackupTimer
 from clinic_app.gui.errors import RestoreOffer, install_exception_reporter, storage_error_text
@@ -28,11 +29,23 @@ def application() -> QApplication:
         return existing
     QCoreApplication.setOrganizationName(ORGANISATION)
     QCoreApplication.setApplicationName(APPLICATION)
-    QCoreApplication.setApplicationVersion(__version__)
     app = QApplication(sys.argv[:1])
     # The wheel never changes a date, number or choice field the person is not typing in.
     install_wheel_guard(app)
     return app
+
+
+def after_first_paint(window: QWidget, work: Callable[[], None]) -> QTimer:
+    """Run ``work`` once the event loop runs, after the window's first paint (issue 16). The
+    timer is the window's and stops when the app quits before it fired."""
+    timer = QTimer(window)
+    timer.setSingleShot(True)
+    timer.timeout.connect(work)
+    app = QCoreApplication.instance()
+    if app is not None:
+        app.aboutToQuit.connect(timer.stop)
+    timer.start(0)
+    return timer
 
 
 def run_app(db_path: str | None) -> int:
@@ -53,8 +66,8 @@ def run_app(db_path: str | None) -> int:
             QMessageBox.critical(None, "The record could not be opened", storage_error_text(exc))
             return 2
         with record:
-            # The app's session starts the daily backup (opening the record does not).
-            start_daily_backup(record)
+            # Opening checked the record (a newer version, a damaged file) before anything is
+            # shown; what can wait for the first paint waits (after_first_paint below).
             try:  # one context: the protocol files with the clinic's settings in the record
                 context = AppContext.for_record(record)
             except ProtocolError as exc:  # a damaged protocol file or stored threshold
@@ -76,9 +89,16 @@ def run_app(db_path: str | None) -> int:
             # The daily backup also while the window stays open for days (issue 15).
             backups = DailyBackupTimer(record, window)
             backups.problem.connect(lambda text: window.statusBar().showMessage(text, 30000))
-            if record.backup_problem:
-                window.statusBar().showMessage(record.backup_problem, 30000)
+
+            def after_paint() -> None:
+                # The app's session starts the daily backup (opening the record does not).
+                start_daily_backup(record)
+                if record.backup_problem and window is not None:
+                    window.statusBar().showMessage(record.backup_problem, 30000)
+                QCoreApplication.setApplicationVersion(clinic_app.__version__)
+
             window.show()
+            after_first_paint(window, after_paint)
             return app.exec()
     finally:
         reporter.uninstall()

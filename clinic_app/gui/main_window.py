@@ -17,7 +17,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable, Mapping
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QEvent, QObject, QSettings, Qt, Signal, Slot
 from PySide6.QtGui import QAction, QCloseEvent, QKeyEvent, QKeySequence
@@ -36,13 +36,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from clinic_app import __version__
+import clinic_app
 from clinic_app.core.errors import DomainError
 from clinic_app.core.protocol import Protocol
-from clinic_app.gui import settings_dialog
 from clinic_app.gui.background import BackgroundRunner, Connection, Outcome, Progress
-from clinic_app.gui.dialogs.enrolment import EnrolmentDialog
-from clinic_app.gui.dialogs.new_patient import NewPatientDialog
 from clinic_app.gui.errors import show_storage_error
 from clinic_app.gui.form_guard import guard_form
 from clinic_app.gui.lock import Session
@@ -55,6 +52,10 @@ from clinic_app.services.patient_state import DueItem, PatientRow, due_today, li
 from clinic_app.storage.database import Record
 from clinic_app.storage.errors import StorageError
 from clinic_app.storage.identity import record_identity
+
+if TYPE_CHECKING:  # the dialogs are imported when first opened: a faster start (issue 16)
+    from clinic_app.gui.dialogs.enrolment import EnrolmentDialog
+    from clinic_app.gui.dialogs.new_patient import NewPatientDialog
 
 ORGANISATION = "clinic-app"
 APPLICATION = "clinic-app"
@@ -251,12 +252,11 @@ class MainWindow(QMainWindow):
         self.left_tabs.addTab(self.patient_list, "&Patients")
         self.left_tabs.addTab(self.today_view, "&Today")
 
-        self.chart = self._make_chart()
+        self._chart: QWidget | None = None  # built when first needed (the ``chart`` property)
         self.welcome = WelcomePage(self)
         self.loading_page = LoadingPage(self)
         self.right = QStackedWidget(self)
         self.right.addWidget(self.welcome)
-        self.right.addWidget(self.chart)
         self.right.addWidget(self.loading_page)
         self.right.setCurrentWidget(self.loading_page)
         self._loaded_once = False
@@ -303,6 +303,17 @@ class MainWindow(QMainWindow):
         return self.context.today()
 
     # -- construction -------------------------------------------------------------------------
+    @property
+    def chart(self) -> QWidget:
+        """The patient's chart, built on first use: the window paints while the list loads,
+        before any chart is needed, without importing the chart's modules first (issue 16)."""
+        if self._chart is None:
+            self._chart = self._make_chart()
+            self.right.addWidget(self._chart)
+            if hasattr(self, "workflows"):  # else _make_actions wires it
+                self.workflows.wire_chart_tabs(self._chart)
+        return self._chart
+
     def _make_chart(self) -> QWidget:
         try:
             from clinic_app.gui.chart.panel import ChartPanel
@@ -367,7 +378,10 @@ class MainWindow(QMainWindow):
             file_menu.addAction(action)
         file_menu.addSeparator()
         self.settings_action = self._action(
-            "&Settings…", self.open_settings, settings_dialog.SHORTCUT, "Clinic settings"
+            "&Settings…",
+            self.open_settings,
+            QKeySequence.StandardKey.Preferences,  # = settings_dialog.SHORTCUT
+            "Clinic settings",
         )
         self.settings_action.setMenuRole(QAction.MenuRole.PreferencesRole)
         file_menu.addAction(self.settings_action)
@@ -394,6 +408,8 @@ class MainWindow(QMainWindow):
             view_menu.addAction(action)
 
         self.workflows = PatientActions(self, self, bar)
+        if self._chart is not None:
+            self.workflows.wire_chart_tabs(self._chart)
         for menu_action in bar.actions():
             menu = menu_action.menu()
             if isinstance(menu, QMenu):
@@ -570,6 +586,8 @@ class MainWindow(QMainWindow):
         self.refresh()
 
     def open_settings(self) -> None:
+        from clinic_app.gui import settings_dialog
+
         dialog = settings_dialog.open_settings_dialog(self.record, self)
         dialog.finished.connect(self._settings_closed)
 
@@ -656,6 +674,8 @@ class MainWindow(QMainWindow):
         self.chart.setFocus()
 
     def new_patient(self) -> NewPatientDialog:
+        from clinic_app.gui.dialogs.new_patient import NewPatientDialog
+
         dialog = NewPatientDialog(self.record, self, today=self.today)
         dialog.accepted.connect(lambda: self._patient_added(dialog))
         dialog.open()
@@ -672,6 +692,8 @@ class MainWindow(QMainWindow):
         if self.current_patient_id is None:
             self.statusBar().showMessage("Select a patient to enrol first.", 5000)
             return None
+        from clinic_app.gui.dialogs.enrolment import EnrolmentDialog
+
         dialog = EnrolmentDialog(
             self.record, self.protocols, self.current_patient_id, self, today=self.today
         )
@@ -746,8 +768,8 @@ class MainWindow(QMainWindow):
         QMessageBox.about(
             self,
             "About clinic-app",
-            f"<b>clinic-app {__version__}</b><p>Offline assistant for oncology nurses and "
-            "trial staff running multiple-myeloma protocols (DexTR, BPD).</p>"
+            f"<b>clinic-app {clinic_app.__version__}</b><p>Offline assistant for oncology nurses "
+            "and trial staff running multiple-myeloma protocols (DexTR, BPD).</p>"
             f"<p>Database: {self.record.path}</p>",
         )
 

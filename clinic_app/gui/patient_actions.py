@@ -126,7 +126,8 @@ class PatientActions:
         ):
             window.addAction(action)
             trial.addAction(action)
-        self._wire_chart_tabs()
+        # The chart's tabs are wired by wire_chart_tabs when the window builds its chart: it
+        # builds it on first use, after the first paint (issue 16).
         self.update_enabled(None)
 
     # -- state -----------------------------------------------------------------------------
@@ -380,8 +381,8 @@ class PatientActions:
         )
 
     # -- the chart's tabs: Enter or double-click opens the item ------------------------------
-    def _wire_chart_tabs(self) -> None:
-        tabs = getattr(self.host.chart, "tabs", None)
+    def wire_chart_tabs(self, chart: QWidget) -> None:
+        tabs = getattr(chart, "tabs", None)
         if tabs is None:
             return
         tabs.labs.view.activated.connect(lambda _i: self._open_row(tabs.labs, self._lab))
