@@ -57,10 +57,16 @@ class LockHost(Protocol):
     """What the lock asks of the window it locks (the main window is one): the record, the
     stack whose page it swaps, and a call when the signed-in user changed."""
 
-    record: Record
-    root: QStackedWidget
-    splitter: QWidget
-    """What the stack shows while unlocked."""
+    @property
+    def record(self) -> Record: ...
+
+    @property
+    def root(self) -> QStackedWidget: ...
+
+    @property
+    def splitter(self) -> QWidget:
+        """What the stack shows while unlocked."""
+        ...
 
     def user_changed(self) -> None: ...
 

@@ -54,14 +54,29 @@ class ActionsHost(Protocol):
     """What the menus ask of the window they are built on (the main window is one); the
     window itself is only the Qt parent of the actions and the dialogs they open."""
 
-    record: Record
-    current_patient_id: int | None
-    chart: QWidget
-    patient_list: PatientListView
-    new_patient_action: QAction
-    users_action: QAction
-    enrol_action: QAction
-    demo_action: QAction
+    @property
+    def record(self) -> Record: ...
+
+    @property
+    def current_patient_id(self) -> int | None: ...
+
+    @property
+    def chart(self) -> QWidget: ...
+
+    @property
+    def patient_list(self) -> PatientListView: ...
+
+    @property
+    def new_patient_action(self) -> QAction: ...
+
+    @property
+    def users_action(self) -> QAction: ...
+
+    @property
+    def enrol_action(self) -> QAction: ...
+
+    @property
+    def demo_action(self) -> QAction: ...
 
     @property
     def protocols(self) -> Mapping[str, ClinicalProtocol]: ...
@@ -103,7 +118,7 @@ class PatientActions:
             window.addAction(action)
             patient.addAction(action)
             self.patient_actions.append(action)
-            if text.startswith("Record &adverse") or text.startswith("Lab &trends"):
+            if opener in (self.lab_trends, self.adverse_event):  # the menu's groups end here
                 patient.addSeparator()
         trial = bar.addMenu("T&rial")
         self.batch_action = QAction("Print today's &cards…", window)
@@ -204,9 +219,7 @@ class PatientActions:
     def start_cycle(self, pid: int) -> QWidget | None:
         from clinic_app.gui import cycle_start
 
-        return cycle_start.open_cycle_start(
-            self.window, self.host.record, pid, self.host.protocols
-        )
+        return cycle_start.open_cycle_start(self.window, self.host.record, pid, self.host.protocols)
 
     def cycle_doses(self, pid: int) -> QWidget | None:
         from clinic_app.gui import dose_admin
@@ -242,9 +255,7 @@ class PatientActions:
     def adverse_event(self, pid: int) -> QWidget | None:
         from clinic_app.gui import ae_entry
 
-        return ae_entry.open_adverse_event(
-            self.window, self.host.record, pid, self.host.protocols
-        )
+        return ae_entry.open_adverse_event(self.window, self.host.record, pid, self.host.protocols)
 
     def response(self, pid: int) -> QWidget | None:
         from clinic_app.gui import response_entry
