@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from clinic_app.commands.base import CommandError, context, iso_date, positive_int
+from clinic_app.commands.base import CommandError, context, db_path, iso_date, positive_int
 from clinic_app.commands.user_commands import add_user_option, sign_in
 from clinic_app.core.errors import DomainError
 from clinic_app.services.context import start_daily_backup
@@ -15,6 +15,7 @@ from clinic_app.services.demo import generate_demo
 from clinic_app.services.exchange import ImportRefused, export_csv, export_json, import_file
 from clinic_app.services.patient_state import PatientSummary, patient_summary
 from clinic_app.storage import queries
+from clinic_app.storage.database import Record, open_database
 from clinic_app.storage.errors import StorageError
 from clinic_app.storage.private import create_private_file, make_private, make_private_folder
 
@@ -47,6 +48,13 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.set_defaults(handler=patient)
 
 
+def _open_read_only(args: argparse.Namespace) -> Record:
+    try:
+        return open_database(db_path(args), read_only=True)
+    except StorageError as exc:
+        raise CommandError(exc.message) from None
+
+
 def demo(args: argparse.Namespace) -> int:
     with context(args, today=args.today) as ctx:
         record = ctx.record
@@ -74,8 +82,8 @@ def demo(args: argparse.Namespace) -> int:
 
 def export(args: argparse.Namespace) -> int:
     target = Path(args.output)
-    with context(args, read_only=True) as ctx:
-        record = ctx.record
+    # No protocols needed: an export must work even when a stored setting is damaged.
+    with _open_read_only(args) as record:
         try:
             # Exports hold patient data: created 0600 in a 0700 folder (issue 15, item 6).
             if args.format == "csv":
