@@ -214,3 +214,22 @@ def test_every_subcommand_is_documented() -> None:
             for option in action.option_strings:
                 if option.startswith("--") and option not in ("--help",):
                     assert option in docs, f"{name} {option} is undocumented"
+
+
+def test_a_command_that_changes_the_record_starts_the_daily_backup_one_that_reads_does_not(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Opening a record backs nothing up (issue 17): the commands start the daily backup."""
+    from datetime import date
+
+    path = tmp_path / "record.sqlite3"
+    backups = tmp_path / "backups"
+    today = f"record-daily-{date.today().isoformat()}.sqlite3"
+    assert main(["demo", "--patients", "1", "--db", str(path)]) == 0
+    assert [p.name for p in backups.glob("*.sqlite3")] == [today]
+    for made in list(backups.iterdir()):
+        made.unlink()  # the copy and its manifest
+    capsys.readouterr()
+    assert main(["check", "--db", str(path)]) == 0
+    assert main(["export", "-o", str(tmp_path / "out.json"), "--db", str(path)]) == 0
+    assert list(backups.iterdir()) == []  # reading the record started no backup
