@@ -1,0 +1,58 @@
+"""``clinic-app`` without a subcommand opens the desktop app without importing the subcommands'
+modules (issue 16: a faster cold start); every other command line gets the full parser."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from clinic_app.cli import opens_the_app
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.parametrize(
+    ("words", "app"),
+    [
+        ([], True),
+        (["--db", "r.sqlite3"], True),
+        (["--db=r.sqlite3"], True),
+        (["--db"], False),  # the full parser says the path is missing
+        (["--version"], False),
+        (["--help"], False),
+        (["demo", "--db", "r.sqlite3"], False),
+        (["--db", "r.sqlite3", "card", "M-1"], False),
+    ],
+)
+def test_which_command_lines_open_the_app(words: list[str], app: bool) -> None:
+    assert opens_the_app(words) is app
+
+
+def test_the_app_starts_without_the_subcommand_modules(tmp_path: Path) -> None:
+    # No display: the app refuses in one sentence at the point where it would load Qt, so this
+    # shows what was imported on the way there.
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    env["QT_QPA_PLATFORM"] = ""
+    code = (
+        "import sys\n"
+        "from clinic_app import cli\n"
+        f"status = cli.main(['--db', {str(tmp_path / 'r.sqlite3')!r}])\n"
+        "loaded = sorted(m for m in sys.modules if m.startswith('clinic_app.commands.'))\n"
+        "print(status, loaded, 'PySide6' in sys.modules)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=60,
+        check=False,
+    )
+    assert "no graphical display" in result.stderr
+    assert result.stdout.split() == ["2", "['clinic_app.commands.base']", "False"]
+    assert not (tmp_path / "r.sqlite3").exists()  # nothing was opened
