@@ -14,6 +14,7 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QWidget
 
 from clinic_app.gui.sign_in import SignInDialog
+from clinic_app.services.context import SignaturePolicy
 from clinic_app.storage.database import Record
 from clinic_app.storage.signatures import Signer
 
@@ -72,7 +73,7 @@ def sign_then_save(
     save: Callable[[Signer | None], None],
 ) -> SignatureDialog | None:
     """Call ``save(signer)`` once signed (``save(None)`` at once in open mode)."""
-    if not record.has_users():
+    if not SignaturePolicy(record).required:  # the context's policy: open mode signs nothing
         save(None)
         return None
     dialog = SignatureDialog(record, meaning, parent)
