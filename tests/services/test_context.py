@@ -113,3 +113,14 @@ def test_signatures_are_required_once_the_record_has_accounts(record: Record) ->
     assert not ctx.signatures.required
     record.repos.users.create_first_administrator("ada", "Dr Ada Byrne", "correct horse 42")
     assert ctx.signatures.required  # read live: the first account was made meanwhile
+
+
+def test_the_user_is_whoever_signed_in_on_the_record(record: Record) -> None:
+    ctx = AppContext.for_record(record)
+    record.repos.users.create_first_administrator("ada", "Dr Ada Byrne", "correct horse 42")
+    record.repos.users.authenticate("ada", "correct horse 42")
+    record.set_user("ada")
+    user = ctx.user
+    assert user is not None and (user.username, user.full_name) == ("ada", "Dr Ada Byrne")
+    record.set_user(None)  # signed out (a lock handing the window over)
+    assert ctx.user is None
