@@ -598,7 +598,8 @@ class MainWindow(QMainWindow):
         except (DomainError, StorageError) as exc:
             self.statusBar().showMessage(str(exc), 15000)
             return
-        set_protocols = getattr(self.chart, "set_protocols", None)
+        # A chart not built yet reads them when it is (no need to build it now).
+        set_protocols = getattr(self._chart, "set_protocols", None)
         if set_protocols is not None:
             set_protocols(self.protocols)
         if self.current_patient_id is not None:
