@@ -27,10 +27,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
-from enum import Enum, StrEnum
+from enum import Enum
 
 from clinic_app.core.binomial import ProportionCI, clopper_pearson
 from clinic_app.core.errors import DomainError, MissingDataError
+from clinic_app.core.response import ResponseCategory
 from clinic_app.core.survival import EventTime
 
 PFS_LABEL = "progression-free survival"
@@ -41,44 +42,25 @@ TTNT_LABEL = "time to next therapy"
 EFFICACY_MIN_CYCLES = 2
 
 
-class BestResponse(StrEnum):
-    """IMWG categories, best first (the ``rank`` grows as the response gets worse)."""
-
-    SCR = "sCR"
-    CR = "CR"
-    VGPR = "VGPR"
-    PR = "PR"
-    MR = "MR"
-    SD = "SD"
-    PD = "PD"
-
-    @property
-    def rank(self) -> int:
-        return list(BestResponse).index(self)
-
-    def at_least(self, other: BestResponse) -> bool:
-        return self.rank <= other.rank
-
-
-def parse_response(value: str | Enum) -> BestResponse:
+def parse_response(value: str | Enum) -> ResponseCategory:
     """A category from its string, or from another module's enum (by value, then name).
 
     >>> parse_response("scr")
-    <BestResponse.SCR: 'sCR'>
+    <ResponseCategory.SCR: 'sCR'>
     """
     candidates: list[str] = []
     if isinstance(value, Enum):
         candidates.extend([str(value.value), value.name])
     else:
         candidates.append(str(value))
-    by_key = {member.value.casefold(): member for member in BestResponse}
+    # "not evaluable" is no response category (core.response): never a patient's response.
+    by_key = {m.value.casefold(): m for m in ResponseCategory if m is not ResponseCategory.NE}
     for text in candidates:
         found = by_key.get(text.strip().casefold())
         if found is not None:
             return found
     raise DomainError(
-        f"unknown response category {value!r}; expected one of "
-        f"{', '.join(m.value for m in BestResponse)}",
+        f"unknown response category {value!r}; expected one of {', '.join(by_key.values())}",
         field="response",
     )
 
@@ -102,7 +84,7 @@ class NotEvaluable:
 @dataclass(frozen=True)
 class Rate:
     label: str
-    counts_as_response: tuple[BestResponse, ...]
+    counts_as_response: tuple[ResponseCategory, ...]
     ci: ProportionCI
 
     def text(self) -> str:
@@ -121,9 +103,9 @@ class ResponseRates:
 
 
 # IMWG: CR + PR "including sCR and VGPR"
-_PR_OR_BETTER = (BestResponse.SCR, BestResponse.CR, BestResponse.VGPR, BestResponse.PR)
+_PR_OR_BETTER = tuple(c for c in ResponseCategory if c.is_pr_or_better)
 # seed 002 ORR: "SD, PR, VGPR, CR or sCR"; its SD is "not CR, VGPR, PR or PD", so MR is in it
-_SD_OR_BETTER = (*_PR_OR_BETTER, BestResponse.MR, BestResponse.SD)
+_SD_OR_BETTER = tuple(c for c in ResponseCategory if c.is_sd_or_better)
 
 
 def response_rates(
@@ -143,8 +125,8 @@ def response_rates(
         else:
             evaluable.append(patient)
 
-    initial_responses: list[BestResponse] = []
-    best_responses: list[BestResponse] = []
+    initial_responses: list[ResponseCategory] = []
+    best_responses: list[ResponseCategory] = []
     for patient in evaluable:
         if patient.response_after_two_cycles is None:
             left_out.append(
@@ -183,7 +165,7 @@ def response_rates(
 
 
 def _rate(
-    label: str, responders: tuple[BestResponse, ...], responses: list[BestResponse]
+    label: str, responders: tuple[ResponseCategory, ...], responses: list[ResponseCategory]
 ) -> Rate | None:
     if not responses:
         return None

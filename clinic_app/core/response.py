@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import ROUND_DOWN, Decimal, InvalidOperation
 from enum import Enum, StrEnum
+from itertools import pairwise
 from typing import Any, TypeVar
 
 from clinic_app.core.errors import DomainError, MissingDataError, ProtocolError
@@ -934,3 +935,95 @@ def classify_series(
         nadir = _next_nadir(nadir, a)
         previous_day = a.assessed_on
     return results
+
+
+# -- confirmation ("met twice") and progression (IMWG 2016) -------------------------------------
+
+
+def met_twice(results: Sequence[AssessedResponse]) -> list[tuple[ResponseCategory, date]]:
+    """(category, first day) met on each pair of consecutive evaluable assessments.
+
+    IMWG: a category needs two consecutive assessments. A pair meets the worse of its two
+    categories; a pair with one PD meets nothing (SD means "not PD"), two PDs meet PD; a
+    pair with a "not evaluable" assessment meets nothing. This is the confirmation
+    ``classify_series`` marks on the second assessment of a pair (``confirmed``).
+    """
+    met: list[tuple[ResponseCategory, date]] = []
+    for first, second in pairwise(results):
+        if not (first.evaluable and second.evaluable):
+            continue
+        cats = (first.category, second.category)
+        if ResponseCategory.PD in cats:
+            if cats == (ResponseCategory.PD, ResponseCategory.PD):
+                met.append((ResponseCategory.PD, first.assessment.assessed_on))
+            continue
+        worse = max(cats, key=lambda c: c.rank)
+        met.append((worse, first.assessment.assessed_on))
+    return met
+
+
+def best_confirmed(results: Sequence[AssessedResponse]) -> ResponseCategory | None:
+    """The best category met on two consecutive assessments, None when none is yet."""
+    return min((cat for cat, _ in met_twice(results)), key=lambda c: c.rank, default=None)
+
+
+def confirmed_at(results: Sequence[AssessedResponse], index: int) -> bool:
+    """Is the category of ``results[index]`` met again at the assessment before or after it?"""
+    category = results[index].category
+    for first in (index - 1, index):
+        if first < 0 or first + 1 >= len(results):
+            continue
+        pair = results[first : first + 2]
+        if any(met is category for met, _ in met_twice(pair)):
+            return True
+    return False
+
+
+@dataclass(frozen=True)
+class Progression:
+    """When the disease progressed, as far as the assessments (and the off-study record) say.
+
+    ``on`` is None while progression is not established; ``note`` says how the date was read
+    or why there is none.
+    """
+
+    on: date | None
+    note: str | None = None
+
+
+def progression(
+    results: Sequence[AssessedResponse],
+    *,
+    off_for_progression: bool = False,
+    off_study_on: date | None = None,
+) -> Progression:
+    """IMWG progression: the first of two consecutive PD assessments.
+
+    A patient taken off study for progression (``off_for_progression``): the investigator's
+    decision then dates a single PD, or with no PD assessment the off-study day
+    (``off_study_on``) itself. A single PD without it is not confirmed yet.
+
+    >>> progression([]).on is None
+    True
+    """
+    pd_pairs = [on for cat, on in met_twice(results) if cat is ResponseCategory.PD]
+    if pd_pairs:
+        return Progression(pd_pairs[0])
+    first_pd = next(
+        (r.assessment.assessed_on for r in results if r.category is ResponseCategory.PD), None
+    )
+    if off_for_progression:
+        if first_pd is not None:
+            return Progression(
+                first_pd,
+                f"progression on {first_pd.isoformat()} (PD once, off study for progression)",
+            )
+        return Progression(
+            off_study_on, "progression date taken from the off-study record (no PD assessment)"
+        )
+    if first_pd is not None:
+        return Progression(
+            None,
+            f"PD on {first_pd.isoformat()} is not confirmed yet: PFS is censored, not an event",
+        )
+    return Progression(None)

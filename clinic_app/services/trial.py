@@ -21,7 +21,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date
-from itertools import pairwise
 
 from clinic_app.core.baselines import on_treatment, response_baseline, treatment_start
 from clinic_app.core.cycles import CycleRow, CycleStatus
@@ -57,9 +56,13 @@ from clinic_app.core.records import (
 from clinic_app.core.response import (
     AssessedResponse,
     ResponseCategory,
+    best_confirmed,
     classify_series,
+    confirmed_at,
     light_chain_of,
+    met_twice,
 )
+from clinic_app.core.response import progression as imwg_progression
 from clinic_app.core.survival import EventTime, kaplan_meier
 from clinic_app.reports.trial_models import (
     BoardLevel,
@@ -519,63 +522,19 @@ def _read_responses(course: _Course) -> _Reading:
     return _Reading(start, tuple(results), None, tuple(notes))
 
 
-def _met_twice(
-    results: Sequence[AssessedResponse],
-) -> list[tuple[ResponseCategory, date]]:
-    """(category, first day) met on each pair of consecutive evaluable assessments.
-
-    IMWG: a category needs two consecutive assessments. A pair meets the worse of its two
-    categories; a pair with one PD meets nothing (SD means "not PD"), two PDs meet PD.
-    """
-    met: list[tuple[ResponseCategory, date]] = []
-    for first, second in pairwise(results):
-        if not (first.evaluable and second.evaluable):
-            continue
-        cats = (first.category, second.category)
-        if ResponseCategory.PD in cats:
-            if cats == (ResponseCategory.PD, ResponseCategory.PD):
-                met.append((ResponseCategory.PD, first.assessment.assessed_on))
-            continue
-        worse = max(cats, key=lambda c: c.rank)
-        met.append((worse, first.assessment.assessed_on))
-    return met
-
-
-def _confirmed_at(results: Sequence[AssessedResponse], index: int) -> bool:
-    """Is the category of ``results[index]`` met again at the assessment before or after it?"""
-    category = results[index].category
-    for pair in ((index - 1, index), (index, index + 1)):
-        if pair[0] < 0 or pair[1] >= len(results):
-            continue
-        for met, on in _met_twice([results[pair[0]], results[pair[1]]]):
-            if met is category and on == results[pair[0]].assessment.assessed_on:
-                return True
-    return False
-
-
 def _progression(
     course: _Course, results: Sequence[AssessedResponse], notes: list[str]
 ) -> date | None:
-    pd_pairs = [on for cat, on in _met_twice(results) if cat is ResponseCategory.PD]
-    if pd_pairs:
-        return pd_pairs[0]  # the first of the two confirming assessments
-    first_pd = next(
-        (r.assessment.assessed_on for r in results if r.category is ResponseCategory.PD), None
+    """IMWG progression as core.response.progression reads it, with its note."""
+    enrolment = course.enrolment
+    found = imwg_progression(
+        results,
+        off_for_progression=enrolment.off_study_reason is OffStudyReason.PROGRESSION,
+        off_study_on=enrolment.off_study_on,
     )
-    off_for_pd = course.enrolment.off_study_reason is OffStudyReason.PROGRESSION
-    if off_for_pd:
-        if first_pd is not None:
-            notes.append(
-                f"progression on {first_pd.isoformat()} (PD once, off study for progression)"
-            )
-            return first_pd
-        notes.append("progression date taken from the off-study record (no PD assessment)")
-        return course.enrolment.off_study_on
-    if first_pd is not None:
-        notes.append(
-            f"PD on {first_pd.isoformat()} is not confirmed yet: PFS is censored, not an event"
-        )
-    return None
+    if found.note is not None:
+        notes.append(found.note)
+    return found.on
 
 
 def _last_assessment(results: Sequence[AssessedResponse]) -> date | None:
@@ -644,8 +603,7 @@ def build_endpoints(
 
         index_two = next((i for i, r in enumerate(results) if r.assessment.end_of_cycle == 2), None)
         after_two = None if index_two is None else results[index_two]
-        met = _met_twice(results)
-        best = min((cat for cat, _ in met), key=lambda c: c.rank, default=None)
+        best = best_confirmed(results)
         seen = min((r.category for r in results if r.evaluable), key=lambda c: c.rank, default=None)
         unconfirmed = seen if seen is not None and (best is None or seen.rank < best.rank) else None
         start = reading.start_on
@@ -697,9 +655,8 @@ def build_endpoints(
                 )
             except DomainError as exc:
                 left_out["ttnt"].append(Excluded(patient.mrn, patient.full_name, exc.message))
-            responses = [
-                on for cat, on in met if cat.is_pr_or_better
-            ]  # first of two consecutive PR-or-better assessments
+            # first of two consecutive PR-or-better assessments
+            responses = [on for cat, on in met_twice(results) if cat.is_pr_or_better]
             if not responses:
                 left_out["dor"].append(
                     Excluded(patient.mrn, patient.full_name, "no confirmed response (PR or better)")
@@ -720,7 +677,7 @@ def build_endpoints(
                 cycles_completed=done,
                 after_two_cycles=None if after_two is None else after_two.category,
                 after_two_cycles_confirmed=index_two is not None
-                and _confirmed_at(results, index_two),
+                and confirmed_at(results, index_two),
                 best_response=best,
                 best_unconfirmed=unconfirmed,
                 notes=tuple(notes),

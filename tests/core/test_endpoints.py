@@ -9,7 +9,6 @@ import pytest
 
 from clinic_app.core.endpoints import (
     DOR_LABEL,
-    BestResponse,
     EfficacyPatient,
     duration_of_response,
     parse_response,
@@ -18,6 +17,7 @@ from clinic_app.core.endpoints import (
     time_to_next_therapy,
 )
 from clinic_app.core.errors import DomainError, MissingDataError
+from clinic_app.core.response import ResponseCategory
 from clinic_app.core.survival import EventTime
 
 
@@ -90,17 +90,20 @@ def test_no_evaluable_patient_gives_no_rate() -> None:
 
 
 def test_categories_from_strings_and_other_enums() -> None:
-    assert parse_response("VGPR") is BestResponse.VGPR
-    assert parse_response(" scr ") is BestResponse.SCR
-    assert parse_response(BestResponse.MR) is BestResponse.MR
-    assert parse_response(OtherModulesCategory.SCR) is BestResponse.SCR
-    assert parse_response(OtherModulesCategory.VERY_GOOD) is BestResponse.VGPR
+    assert parse_response("VGPR") is ResponseCategory.VGPR
+    assert parse_response(" scr ") is ResponseCategory.SCR
+    assert parse_response(ResponseCategory.MR) is ResponseCategory.MR
+    assert parse_response(OtherModulesCategory.SCR) is ResponseCategory.SCR
+    assert parse_response(OtherModulesCategory.VERY_GOOD) is ResponseCategory.VGPR
     with pytest.raises(DomainError):
         parse_response(OtherModulesCategory.STABLE)
     with pytest.raises(DomainError):
         parse_response("nCR")
-    assert BestResponse.VGPR.at_least(BestResponse.PR)
-    assert not BestResponse.SD.at_least(BestResponse.MR)
+    # one enum for the IMWG categories (core.response): "not evaluable" is no response
+    with pytest.raises(DomainError):
+        parse_response("not evaluable")
+    with pytest.raises(DomainError):
+        parse_response(ResponseCategory.NE)
 
 
 START = date(2024, 1, 1)
