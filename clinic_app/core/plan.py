@@ -21,18 +21,21 @@ from clinic_app.core.dosing import (
     split_into_units,
 )
 from clinic_app.core.errors import DomainError, MissingDataError
-from clinic_app.core.ismp import format_number, format_quantity
+from clinic_app.core.ismp import format_number, format_quantity, shown_up
 from clinic_app.core.protocol import (
     DoseBasis,
     DoseForm,
     DoseRule,
+    DoseTier,
     Drug,
     MonitoringEvent,
+    OrganTest,
     PhaseEntry,
     PhaseSpec,
     Protocol,
     Reminder,
     Route,
+    worst_tier,
 )
 from clinic_app.core.records import DoseModification
 
@@ -47,13 +50,10 @@ class PlannedDose:
     route: Route
     form: DoseForm
     units: tuple[tuple[Decimal, int], ...]
-    """(strength mg, count) pairs; empty for infusions."""
+    """(strength mg, count) pairs; empty for measured forms (infusion, injection, vial)."""
     frequency: str
-
-    @property
-    def in_clinic(self) -> bool:
-        """An IV infusion is given in clinic, not taken at home."""
-        return self.route is Route.IV
+    in_clinic: bool = False
+    """The clinic gives this dose (the protocol file's ``given_in_clinic`` for the route)."""
 
     def describe_units(self) -> str:
         if not self.units:
@@ -108,6 +108,11 @@ class CyclePlan:
     dose_notes: tuple[DoseBasisNote, ...]
     options: tuple[str, ...] = ()
     drug_names: Mapping[str, str] = field(default_factory=dict)
+    bilirubin_x_uln: Decimal | None = None
+
+    @property
+    def cycle_length_days(self) -> int:
+        return len(self.days)
 
     @property
     def end(self) -> date:
@@ -161,6 +166,7 @@ def plan_cycle(
     modifications: Sequence[DoseModification] = (),
     bsa: Bsa | None = None,
     crcl_ml_min: Decimal | None = None,
+    bilirubin_x_uln: Decimal | None = None,
     options: Collection[str] = (),
     routes: Mapping[str, Route] | None = None,
     strengths: Mapping[str, Sequence[Decimal]] | None = None,
@@ -172,7 +178,9 @@ def plan_cycle(
     from its effective cycle and day on, so a reduced dose carries into later cycles and into
     maintenance. ``options`` are the keys of elected protocol options (a recorded decision).
     ``routes`` picks a route where a drug has more than one; ``strengths`` overrides the
-    strengths on hand.
+    strengths on hand. ``bilirubin_x_uln`` is total bilirubin as a multiple of its upper limit
+    of normal, needed only where a dose has hepatic tiers. The cycle lasts the phase's cycle
+    length (the protocol's where the phase sets none).
     """
     if isinstance(cycle, bool) or not isinstance(cycle, int) or not 1 <= cycle <= MAX_CYCLE:
         raise DomainError(
@@ -198,9 +206,8 @@ def plan_cycle(
                 f"{route} is not a route for {drug_key} in {protocol.name}.", field="route"
             )
 
-    per_day: dict[int, list[PlannedDose]] = {
-        d: [] for d in range(1, protocol.cycle_length_days + 1)
-    }
+    length = spec.cycle_length_days or protocol.cycle_length_days
+    per_day: dict[int, list[PlannedDose]] = {d: [] for d in range(1, length + 1)}
     notes: dict[tuple[str, Decimal], DoseBasisNote] = {}
     for rule in spec.doses:
         if cycle not in rule.cycles:
@@ -218,20 +225,30 @@ def plan_cycle(
                 elected,
                 bsa,
                 crcl_ml_min,
+                bilirubin_x_uln,
                 max_pct,
             )
             notes.setdefault((drug.key, note.applied_dose), note)
             dose_mg = note.rounding.rounded_mg if note.rounding else note.applied_dose
             route = route_choice.get(drug.key) or rule.route or drug.routes[0]
             units: tuple[tuple[Decimal, int], ...] = ()
-            if drug.form is not DoseForm.INFUSION:
+            if drug.form.counted:
                 on_hand = (strengths or {}).get(drug.key, drug.strengths)
                 try:
                     units = split_into_units(dose_mg, on_hand)
                 except DomainError as exc:
                     raise DomainError(f"{drug.name}: {exc.message}", field="strengths") from None
             per_day[day].append(
-                PlannedDose(drug.key, drug.name, dose_mg, route, drug.form, units, drug.frequency)
+                PlannedDose(
+                    drug.key,
+                    drug.name,
+                    dose_mg,
+                    route,
+                    drug.form,
+                    units,
+                    drug.frequency,
+                    in_clinic=drug.given_in_clinic(route),
+                )
             )
 
     days = tuple(
@@ -263,6 +280,7 @@ def plan_cycle(
         dose_notes=tuple(notes.values()),
         options=tuple(sorted(elected)),
         drug_names={k: d.name for k, d in protocol.drugs.items()},
+        bilirubin_x_uln=bilirubin_x_uln,
     )
 
 
@@ -325,6 +343,7 @@ def _dose_for(
     elected: set[str],
     bsa: Bsa | None,
     crcl: Decimal | None,
+    bilirubin: Decimal | None,
     max_pct: Decimal,
 ) -> DoseBasisNote:
     unit = drug.basis.unit
@@ -341,6 +360,15 @@ def _dose_for(
         base = level_doses[drug.key]
         reasons = [f"dose level {level}: {format_number(base)} {unit}"]
     dose = base
+    tiers = [
+        (tier, value)
+        for tiers, value in ((rule.renal, crcl), (rule.hepatic, bilirubin))
+        for tier in _chosen_tier(drug, tiers, value)
+    ]
+    for tier, value in tiers:
+        if tier.dose is not None and tier.dose != dose:
+            dose = tier.dose
+            reasons.append(f"{_tier_reason(tier, value)}: {format_quantity(dose, unit)}")
     for option in protocol.options:
         if option.key in elected and option.drug == drug.key and option.dose < dose:
             dose = option.dose
@@ -352,21 +380,10 @@ def _dose_for(
             f"reduced to {format_number(dose)} {unit} from cycle {modification.effective_cycle}"
             f" day {modification.effective_day} ({modification.reason})"
         )
-    if rule.renal_cap is not None:
-        if crcl is None:
-            raise MissingDataError(
-                f"{drug.name} in this phase depends on creatinine clearance "
-                f"(below {format_number(rule.renal_cap.crcl_below)} mL/min the dose is at most "
-                f"{format_number(rule.renal_cap.max_dose)} mg); record a creatinine first.",
-                field="crcl_ml_min",
-            )
-        # The exact CrCl against the cap (39.96 is below 40); the figure shown is cut, not rounded.
-        if crcl < rule.renal_cap.crcl_below and rule.renal_cap.max_dose < dose:
-            dose = rule.renal_cap.max_dose
-            below = format_quantity(rule.renal_cap.crcl_below, "mL/min")
-            reasons.append(
-                f"CrCl {format_crcl(crcl)} < {below}: at most {format_quantity(dose, unit)}"
-            )
+    for tier, value in tiers:
+        if tier.max_dose is not None and tier.max_dose < dose:
+            dose = tier.max_dose
+            reasons.append(f"{_tier_reason(tier, value)}: at most {format_quantity(dose, unit)}")
     rounding = None
     if drug.basis is DoseBasis.PER_M2:
         if bsa is None:
@@ -378,3 +395,45 @@ def _dose_for(
         assert drug.rounding_increment is not None  # loader requires it for mg/m² drugs
         rounding = round_bsa_dose(dose, bsa.m2, drug.rounding_increment, max_pct)
     return DoseBasisNote(drug.key, base, unit, dose, tuple(reasons), rounding)
+
+
+def _chosen_tier(
+    drug: Drug, tiers: Sequence[DoseTier], value: Decimal | None
+) -> tuple[DoseTier, ...]:
+    """The tier that applies (none, or the most severe), refusing to guess a missing value."""
+    if not tiers:
+        return ()
+    test = tiers[0].test
+    if value is None:
+        steps = "; ".join(_describe_tier(t, drug.basis.unit) for t in tiers)
+        if test is OrganTest.CRCL:
+            raise MissingDataError(
+                f"{drug.name} in this phase depends on creatinine clearance ({steps}); "
+                "record a creatinine first.",
+                field="crcl_ml_min",
+            )
+        raise MissingDataError(
+            f"{drug.name} in this phase depends on bilirubin ({steps}); "
+            "record a total bilirubin with its upper limit of normal first.",
+            field="bilirubin",
+        )
+    tier = worst_tier(tiers, value)
+    return () if tier is None else (tier,)
+
+
+def _tier_reason(tier: DoseTier, value: Decimal) -> str:
+    # The figure shown is cut towards the side the exact value is on (rules §2).
+    if tier.test is OrganTest.CRCL:
+        return f"CrCl {format_crcl(value)} < {format_quantity(tier.limit, 'mL/min')}"
+    return f"bilirubin {format_number(shown_up(value))} × ULN > {format_number(tier.limit)} × ULN"
+
+
+def _describe_tier(tier: DoseTier, unit: str) -> str:
+    if tier.test is OrganTest.CRCL:
+        limit = f"below {format_quantity(tier.limit, 'mL/min')}"
+    else:
+        limit = f"above {format_number(tier.limit)} × ULN"
+    if tier.dose is not None:
+        return f"{limit} the dose is {format_quantity(tier.dose, unit)}"
+    assert tier.max_dose is not None  # the loader requires one of the two
+    return f"{limit} the dose is at most {format_quantity(tier.max_dose, unit)}"

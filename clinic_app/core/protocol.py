@@ -6,7 +6,7 @@ knows about a particular regimen, so a new regimen needs a new file, not new cod
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
@@ -20,12 +20,25 @@ from clinic_app.core.plateau import PlateauCriteria
 
 
 class Route(StrEnum):
+    """The routes a protocol file may name; a new route is one line here and its words below."""
+
     PO = "PO"
     IV = "IV"
+    SC = "SC"
+    IM = "IM"
 
     @property
     def spelled(self) -> str:
-        return {"PO": "by mouth", "IV": "intravenous infusion"}[self.value]
+        """The route in the words a nurse reads on the screen and the card."""
+        return _ROUTE_WORDS[self]
+
+
+_ROUTE_WORDS = {
+    Route.PO: "by mouth",
+    Route.IV: "intravenous infusion",
+    Route.SC: "subcutaneous injection",
+    Route.IM: "intramuscular injection",
+}
 
 
 class DoseBasis(StrEnum):
@@ -41,6 +54,13 @@ class DoseForm(StrEnum):
     TABLET = "tablet"
     CAPSULE = "capsule"
     INFUSION = "infusion"
+    INJECTION = "injection"
+    VIAL = "vial"
+
+    @property
+    def counted(self) -> bool:
+        """Tablets and capsules are counted out by strength; the others are measured doses."""
+        return self in (DoseForm.TABLET, DoseForm.CAPSULE)
 
 
 class PhaseEntry(StrEnum):
@@ -64,10 +84,16 @@ class Drug:
     ladder: tuple[Decimal, ...] = ()
     """Dose-reduction steps, highest first, in the drug's prescribing unit."""
     rems: bool = False
+    clinic_routes: tuple[Route, ...] = ()
+    """The routes on which the clinic gives the dose (the file's ``given_in_clinic``); on any
+    other route the patient takes it at home."""
 
     @property
     def unit_noun(self) -> str:
         return self.form.value
+
+    def given_in_clinic(self, route: Route) -> bool:
+        return route in self.clinic_routes
 
 
 @dataclass(frozen=True)
@@ -96,12 +122,49 @@ class CycleRange:
 ALL_CYCLES = CycleRange(1, None)
 
 
-@dataclass(frozen=True)
-class RenalCap:
-    """Below ``crcl_below`` mL/min the dose is at most ``max_dose`` (e.g. DexTR maintenance)."""
+class OrganTest(StrEnum):
+    """What an organ-function tier is measured by."""
 
-    crcl_below: Decimal
-    max_dose: Decimal
+    CRCL = "crcl"  # creatinine clearance, mL/min (Cockcroft-Gault)
+    BILIRUBIN = "bilirubin"  # total bilirubin as a multiple of its upper limit of normal
+
+    @property
+    def spelled(self) -> str:
+        return "creatinine clearance" if self is OrganTest.CRCL else "bilirubin"
+
+    @property
+    def unit(self) -> str:
+        return "mL/min" if self is OrganTest.CRCL else "× ULN"
+
+
+@dataclass(frozen=True)
+class DoseTier:
+    """One tier of a renal or hepatic adjustment.
+
+    CrCl tiers apply *below* ``limit`` mL/min; bilirubin tiers apply *above* ``limit`` × ULN.
+    Exactly one of ``dose`` (the dose becomes this; later reductions still apply) and
+    ``max_dose`` (the dose is at most this) is set.
+    """
+
+    test: OrganTest
+    limit: Decimal
+    dose: Decimal | None = None
+    max_dose: Decimal | None = None
+
+    def applies(self, value: Decimal) -> bool:
+        # The exact value against the limit (a CrCl of 39.96 is below 40).
+        return value < self.limit if self.test is OrganTest.CRCL else value > self.limit
+
+    @property
+    def severity(self) -> Decimal:
+        """Higher is worse: a lower CrCl limit, a higher bilirubin limit."""
+        return -self.limit if self.test is OrganTest.CRCL else self.limit
+
+
+def worst_tier(tiers: Sequence[DoseTier], value: Decimal) -> DoseTier | None:
+    """The most severe tier ``value`` falls in (CrCl 25 with tiers < 60 and < 30: the < 30)."""
+    applying = [t for t in tiers if t.applies(value)]
+    return max(applying, key=lambda t: t.severity) if applying else None
 
 
 @dataclass(frozen=True)
@@ -112,7 +175,18 @@ class DoseRule:
     """The dose in the drug's prescribing unit, or None when it comes from the dose level."""
     cycles: CycleRange = ALL_CYCLES
     route: Route | None = None
-    renal_cap: RenalCap | None = None
+    renal: tuple[DoseTier, ...] = ()
+    """Creatinine-clearance tiers (the file's ``renal``)."""
+    hepatic: tuple[DoseTier, ...] = ()
+    """Bilirubin × ULN tiers (the file's ``hepatic``)."""
+
+    @property
+    def needs_crcl(self) -> bool:
+        return bool(self.renal)
+
+    @property
+    def needs_bilirubin(self) -> bool:
+        return bool(self.hepatic)
 
 
 @dataclass(frozen=True)
@@ -123,6 +197,8 @@ class PhaseSpec:
     last_cycle: int | None
     entry: PhaseEntry
     doses: tuple[DoseRule, ...]
+    cycle_length_days: int | None = None
+    """This phase's cycle length where it differs from the protocol's."""
 
     def contains(self, cycle: int) -> bool:
         return cycle in CycleRange(self.first_cycle, self.last_cycle)
@@ -254,6 +330,21 @@ class Protocol:
         known = ", ".join(p.key for p in self.phases)
         raise DomainError(
             f"{self.name} has no phase {key!r}; its phases are {known}.", field="phase"
+        )
+
+    def cycle_length(self, phase: str | None = None) -> int:
+        """Days in a cycle of ``phase`` (the protocol's length where the phase sets none)."""
+        if phase is not None:
+            length = self.phase(phase).cycle_length_days
+            if length is not None:
+                return length
+        return self.cycle_length_days
+
+    @property
+    def longest_cycle_days(self) -> int:
+        return max(
+            [self.cycle_length_days]
+            + [p.cycle_length_days for p in self.phases if p.cycle_length_days is not None]
         )
 
     def dose_level(self, level: int) -> DoseLevel:

@@ -24,17 +24,18 @@ from clinic_app.core.protocol import (
     DoseForm,
     DoseLevel,
     DoseRule,
+    DoseTier,
     Drug,
     EnrolmentCaps,
     Gate,
     MonitoringEvent,
+    OrganTest,
     PhaseEntry,
     PhaseSpec,
     Protocol,
     ProtocolOption,
     ProtocolSettings,
     Reminder,
-    RenalCap,
     Route,
     TreatmentCondition,
 )
@@ -50,8 +51,23 @@ def protocols_dir() -> Path:
     return resources_dir() / "protocols"
 
 
-def load_protocols(directory: Path | None = None) -> dict[str, Protocol]:
-    """Every ``*.toml`` protocol in ``directory`` (default: the bundled protocols), by key."""
+def load_protocols(
+    directory: Path | None = None, *, clinic_dirs: Sequence[Path] = ()
+) -> dict[str, Protocol]:
+    """Every ``*.toml`` protocol in ``directory`` (default: the bundled protocols), by key,
+    then those of ``clinic_dirs`` (a clinic's own folders); the first problem is raised."""
+    protocols, problems = load_with_clinic_dirs(directory, clinic_dirs)
+    if problems:
+        raise problems[0]
+    return protocols
+
+
+def load_with_clinic_dirs(
+    directory: Path | None = None, clinic_dirs: Sequence[Path] = ()
+) -> tuple[dict[str, Protocol], list[ProtocolError]]:
+    """The built-in protocols (any problem there is raised: the app ships them) and the
+    clinic's, with the clinic's problems returned, each naming file, key and problem. A
+    refused clinic file is left out; the built-ins and the clinic's other files still load."""
     folder = directory if directory is not None else protocols_dir()
     protocols: dict[str, Protocol] = {}
     for path in sorted(folder.glob("*.toml")):
@@ -61,7 +77,29 @@ def load_protocols(directory: Path | None = None) -> dict[str, Protocol]:
                 path.name, "protocol.key", f"{protocol.key!r} is also used by another file"
             )
         protocols[protocol.key] = protocol
-    return protocols
+    problems: list[ProtocolError] = []
+    for clinic in clinic_dirs:
+        if not clinic.is_dir():
+            problems.append(ProtocolError(str(clinic), "(folder)", "is not a folder"))
+            continue
+        for path in sorted(clinic.glob("*.toml")):
+            try:
+                protocol = load_protocol(path)
+            except ProtocolError as exc:
+                problems.append(exc)
+                continue
+            if protocol.key in protocols:
+                other = protocols[protocol.key].source_file.name
+                problems.append(
+                    ProtocolError(
+                        str(path),
+                        "protocol.key",
+                        f"{protocol.key!r} is already the key of {other}; give it another key",
+                    )
+                )
+                continue
+            protocols[protocol.key] = protocol
+    return protocols, problems
 
 
 def load_protocol(path: Path) -> Protocol:
@@ -200,6 +238,12 @@ class _Reader:
             raise self.fail(full, f"{value!r} is not a cycle range of cycles 1 and above")
         return result
 
+    def cycle_length(self, raw: Mapping[str, Any], where: str) -> int:
+        length = self.integer(raw, "cycle_length_days", where)
+        if not 1 <= length <= 56:
+            raise self.fail(f"{where}cycle_length_days", f"{length} is not a cycle length")
+        return length
+
     def check_unknown(self, raw: Mapping[str, Any], allowed: set[str], where: str) -> None:
         for key in raw:
             if key not in allowed:
@@ -255,9 +299,7 @@ class _Reader:
             },
             "protocol.",
         )
-        cycle_length = self.integer(head, "cycle_length_days", "protocol.", 28)
-        if not 1 <= cycle_length <= 56:
-            raise self.fail("protocol.cycle_length_days", f"{cycle_length} is not a cycle length")
+        cycle_length = self.cycle_length(head, "protocol.")
         drugs = self.drugs(raw)
         dose_levels = self.dose_levels(raw, drugs)
         start_level = head.get("start_level")
@@ -282,12 +324,23 @@ class _Reader:
             start_level=start_level,
             gates=self.gates(raw, "gates", drugs),
             eligibility=self.gates(raw, "eligibility", drugs),
-            monitoring=self.monitoring(raw, cycle_length, {p.key for p in phases}),
+            monitoring=self.monitoring(
+                raw,
+                max([cycle_length] + [p.cycle_length_days or 0 for p in phases]),
+                {p.key for p in phases},
+            ),
             reminders=self.reminders(raw, drugs),
             conditions=self.conditions(raw, drugs),
             options=self.options(raw, drugs),
             rule_tables={k: self.table(raw, k, "") for k in _RULE_TABLES if k in raw},
-            decision_params=self.rule(raw, "decisions", PhaseDecisionParams.from_mapping),
+            # The decision names the phase it moves to: it must be one of this file's phases.
+            decision_params=self.rule(
+                raw,
+                "decisions",
+                lambda table, source: PhaseDecisionParams.from_mapping(table, source).check_phases(
+                    [p.key for p in phases], source
+                ),
+            ),
             plateau=self.rule(raw, "plateau", PlateauCriteria.from_mapping),
             dlt_criteria=self.rule(raw, "dlt", DltCriteria.from_mapping),
             escalation=self.rule(raw, "escalation", EscalationDesign.from_mapping),
@@ -313,6 +366,7 @@ class _Reader:
                     "rounding_increment",
                     "ladder",
                     "rems",
+                    "given_in_clinic",
                 },
                 where,
             )
@@ -321,14 +375,9 @@ class _Reader:
             routes = self.strings(spec, "routes", where)
             if not routes:
                 raise self.fail(f"{where}routes", "needs at least one route")
-            try:
-                route_values = tuple(Route(r) for r in routes)
-            except ValueError:
-                raise self.fail(
-                    f"{where}routes", f"unknown route in {routes}; use PO or IV"
-                ) from None
+            route_values = tuple(self.route(r, f"{where}routes") for r in routes)
             strengths = self.decimals(spec, "strengths", where)
-            if form is not DoseForm.INFUSION and not strengths:
+            if form.counted and not strengths:
                 raise self.fail(f"{where}strengths", f"a {form.value} needs its strengths")
             increment = spec.get("rounding_increment")
             rounding = (
@@ -346,6 +395,7 @@ class _Reader:
             rems = spec.get("rems", False)
             if not isinstance(rems, bool):
                 raise self.fail(f"{where}rems", "must be true or false")
+            clinic_routes = self.clinic_routes(spec, where, route_values)
             drugs[key] = Drug(
                 key=key,
                 name=self.string(spec, "name", where),
@@ -357,10 +407,34 @@ class _Reader:
                 rounding_increment=rounding,
                 ladder=ladder,
                 rems=rems,
+                clinic_routes=clinic_routes,
             )
         if not drugs:
             raise self.fail("drugs", "a protocol needs at least one drug")
         return drugs
+
+    def route(self, value: object, key: str) -> Route:
+        try:
+            return Route(value)
+        except ValueError:
+            allowed = ", ".join(r.value for r in Route)
+            raise self.fail(key, f"unknown route {value!r}; use one of {allowed}") from None
+
+    def clinic_routes(
+        self, spec: Mapping[str, Any], where: str, routes: tuple[Route, ...]
+    ) -> tuple[Route, ...]:
+        """``given_in_clinic``: true (every route), false (none) or a list of the drug's routes."""
+        key = f"{where}given_in_clinic"
+        value = spec.get("given_in_clinic", False)
+        if isinstance(value, bool):
+            return routes if value else ()
+        if not isinstance(value, list):
+            raise self.fail(key, "must be true, false or a list of routes")
+        chosen = tuple(self.route(v, key) for v in value)
+        for route in chosen:
+            if route not in routes:
+                raise self.fail(key, f"{route} is not one of the drug's routes")
+        return chosen
 
     def known_drug(self, name: object, key: str, drugs: Mapping[str, Drug]) -> str:
         if not isinstance(name, str):
@@ -403,16 +477,22 @@ class _Reader:
         for i, spec in enumerate(specs):
             where = f"phases[{i}]."
             self.check_unknown(
-                spec, {"key", "name", "first_cycle", "last_cycle", "entry", "doses"}, where
+                spec,
+                {"key", "name", "first_cycle", "last_cycle", "entry", "doses", "cycle_length_days"},
+                where,
             )
             first = self.integer(spec, "first_cycle", where)
+            own_length: int | None = None
+            if "cycle_length_days" in spec:
+                own_length = self.cycle_length(spec, where)
+            length = own_length if own_length is not None else cycle_length
             last = spec.get("last_cycle")
             if last is not None:
                 last = self.integer(spec, "last_cycle", where)
                 if last < first:
                     raise self.fail(f"{where}last_cycle", "is before first_cycle")
             rules = tuple(
-                self.dose_rule(rule, f"{where}doses[{j}].", drugs, cycle_length, has_levels)
+                self.dose_rule(rule, f"{where}doses[{j}].", drugs, length, has_levels)
                 for j, rule in enumerate(self.tables(spec, "doses", where))
             )
             self.check_no_double_dose(rules, f"{where}doses")
@@ -424,6 +504,7 @@ class _Reader:
                     last_cycle=last,
                     entry=self.choice(spec, "entry", where, PhaseEntry),
                     doses=rules,
+                    cycle_length_days=own_length,
                 )
             )
         if not any(p.entry is PhaseEntry.START for p in phases):
@@ -438,7 +519,9 @@ class _Reader:
         cycle_length: int,
         has_levels: bool,
     ) -> DoseRule:
-        self.check_unknown(spec, {"drug", "dose", "days", "cycles", "route", "renal_cap"}, where)
+        self.check_unknown(
+            spec, {"drug", "dose", "days", "cycles", "route", "renal", "hepatic"}, where
+        )
         drug = self.known_drug(spec.get("drug"), f"{where}drug", drugs)
         raw_dose = spec.get("dose")
         if raw_dose == "level":
@@ -453,24 +536,43 @@ class _Reader:
             route_value = self.choice(spec, "route", where, Route)
             if route_value not in drugs[drug].routes:
                 raise self.fail(f"{where}route", f"{route} is not a route of {drug}")
-        renal = spec.get("renal_cap")
-        renal_cap = None
-        if renal is not None:
-            if not isinstance(renal, Mapping):
-                raise self.fail(f"{where}renal_cap", "must be a table")
-            self.check_unknown(renal, {"crcl_below", "max_dose"}, f"{where}renal_cap.")
-            renal_cap = RenalCap(
-                crcl_below=self.decimal(renal, "crcl_below", f"{where}renal_cap."),
-                max_dose=self.decimal(renal, "max_dose", f"{where}renal_cap."),
-            )
         return DoseRule(
             drug=drug,
             days=self.days(spec, "days", where, cycle_length),
             dose=dose,
             cycles=self.cycle_range(spec, "cycles", where),
             route=route_value,
-            renal_cap=renal_cap,
+            renal=self.tiers(spec, "renal", where, OrganTest.CRCL, "crcl_below"),
+            hepatic=self.tiers(spec, "hepatic", where, OrganTest.BILIRUBIN, "bilirubin_uln_above"),
         )
+
+    def tiers(
+        self, spec: Mapping[str, Any], key: str, where: str, test: OrganTest, limit_key: str
+    ) -> tuple[DoseTier, ...]:
+        """A list of tiers such as ``[{ crcl_below = "60", max_dose = "10" }, ...]``."""
+        value = spec.get(key, [])
+        if isinstance(value, Mapping):
+            value = [value]  # one tier may be written as a single table
+        if not isinstance(value, list) or not all(isinstance(v, Mapping) for v in value):
+            raise self.fail(f"{where}{key}", "must be a list of tables")
+        tiers: list[DoseTier] = []
+        for i, raw in enumerate(value):
+            at = f"{where}{key}[{i}]."
+            self.check_unknown(raw, {limit_key, "dose", "max_dose"}, at)
+            if ("dose" in raw) == ("max_dose" in raw):
+                raise self.fail(f"{where}{key}[{i}]", "give exactly one of dose and max_dose")
+            limit = self.decimal(raw, limit_key, at)
+            if any(t.limit == limit for t in tiers):
+                raise self.fail(f"{at}{limit_key}", f"{limit} is given twice")
+            tiers.append(
+                DoseTier(
+                    test=test,
+                    limit=limit,
+                    dose=self.decimal(raw, "dose", at) if "dose" in raw else None,
+                    max_dose=self.decimal(raw, "max_dose", at) if "max_dose" in raw else None,
+                )
+            )
+        return tuple(tiers)
 
     def check_no_double_dose(self, rules: Sequence[DoseRule], where: str) -> None:
         for i, a in enumerate(rules):

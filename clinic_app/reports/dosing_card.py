@@ -83,11 +83,11 @@ def day_ranges(days: Iterable[int]) -> str:
 
 
 def route_words(route: Route) -> str:
-    return "by mouth" if route is Route.PO else "intravenous infusion"
+    return route.spelled
 
 
 def units_text(dose: PlannedDose) -> str:
-    """``2 × 20 mg tablets``; the IV infusion says where it is given."""
+    """``2 × 20 mg tablets``; a dose the clinic gives says so."""
     if dose.in_clinic:
         return "GIVEN IN CLINIC"
     return dose.describe_units()

@@ -675,7 +675,7 @@ def _renal_capped_drugs(protocol: Protocol, phase_key: str | None) -> list[str]:
     except DomainError:
         return []
     names = {key: drug.name for key, drug in protocol.drugs.items()}
-    return sorted({names.get(r.drug, r.drug) for r in phase.doses if r.renal_cap is not None})
+    return sorted({names.get(r.drug, r.drug) for r in phase.doses if r.needs_crcl})
 
 
 def _options(

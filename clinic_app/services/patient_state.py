@@ -59,7 +59,7 @@ from clinic_app.core.phase_decision import (
     PhaseProposal,
     propose_next_step,
 )
-from clinic_app.core.protocol import Protocol, Route
+from clinic_app.core.protocol import Protocol
 from clinic_app.core.records import (
     AdverseEvent,
     DoseStatus,
@@ -400,14 +400,14 @@ def _drug_text(protocol: Protocol | None, drug: str, dose_mg: Any, route: str | 
 
 
 def _is_iv(protocol: Protocol | None, drug: str, route: str | None) -> bool:
+    """The clinic gives this dose (the protocol file's ``given_in_clinic`` for the route)."""
+    if protocol is None or drug not in protocol.drugs:
+        return False
+    spec = protocol.drugs[drug]
     if route is not None:
-        return route == Route.IV.value
-    # No route recorded: IV only when the protocol allows no other route for the drug.
-    return (
-        protocol is not None
-        and drug in protocol.drugs
-        and protocol.drugs[drug].routes == (Route.IV,)
-    )
+        return route in {r.value for r in spec.clinic_routes}
+    # No route recorded: in clinic only when every route of the drug is given in clinic.
+    return bool(spec.clinic_routes) and set(spec.routes) <= set(spec.clinic_routes)
 
 
 def due_today(
@@ -489,7 +489,7 @@ def due_today(
         add(
             pid,
             DueKind.IV_DOSE,
-            _drug_text(protocol, d["drug"], d["dose_mg"], d["route"] or Route.IV.value),
+            _drug_text(protocol, d["drug"], d["dose_mg"], d["route"]),
             f"Planned for cycle {d['cycle_number']} day {d['day']}, given in clinic.",
             d["cycle_number"],
             d["day"],

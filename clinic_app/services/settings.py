@@ -92,6 +92,7 @@ BACKUP_FOLDER = "backup.folder"
 BACKUP_KEEP = "backup.keep"
 DATA_FOLDER = DATA_FOLDER_KEY
 IDLE_LOCK_MINUTES = "security.idle_lock_minutes"
+PROTOCOL_FOLDER = "protocols.clinic_folder"
 ACCOUNTS_REQUIRED = ACCOUNTS_REQUIRED_SETTING
 
 SETTINGS: tuple[SettingSpec, ...] = (
@@ -167,6 +168,18 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "the backups folder next to the record",
         "Where the daily backup and `clinic-app backup` write, on this computer. Prefer a "
         "different disk.",
+    ),
+    SettingSpec(
+        PROTOCOL_FOLDER,
+        "The clinic's own protocols folder",
+        Kind.FOLDER,
+        # In the record, audited: the regimens a clinic treats with are clinical. The
+        # CLINIC_APP_PROTOCOL_DIR environment variable wins over it.
+        Scope.RECORD,
+        None,
+        "none: only the protocols that come with the app",
+        "A folder of protocol files (one .toml file per regimen) that the clinic wrote; "
+        "they are loaded beside the protocols that come with the app.",
     ),
     SettingSpec(
         BACKUP_KEEP,

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from clinic_app.core.errors import ProtocolError
-from clinic_app.core.protocol import DoseBasis, PhaseEntry, Route
+from clinic_app.core.protocol import DoseBasis, OrganTest, PhaseEntry, Route
 from clinic_app.core.protocol_loader import load_protocol, load_protocols, protocols_dir
 
 DEXTR = protocols_dir() / "dextr.toml"
@@ -66,8 +66,8 @@ def test_dextr_structure() -> None:
     assert dextr.drugs["lenalidomide"].strengths == tuple(
         Decimal(x) for x in ("2.5", "5", "10", "15", "20", "25")
     )
-    renal = next(r.renal_cap for r in maintenance.doses if r.drug == "lenalidomide")
-    assert renal is not None and (renal.crcl_below, renal.max_dose) == (Decimal(40), Decimal(15))
+    (renal,) = next(r.renal for r in maintenance.doses if r.drug == "lenalidomide")
+    assert (renal.test, renal.limit, renal.max_dose) == (OrganTest.CRCL, Decimal(40), Decimal(15))
 
 
 def _mutated(tmp_path: Path, source: Path, old: str, new: str) -> Path:
@@ -132,7 +132,7 @@ def _mutated(tmp_path: Path, source: Path, old: str, new: str) -> Path:
         # an unknown unit
         (DEXTR, 'unit = "10^9/L"', 'unit = "cells/mm3"', "conditions[0].unit", "unknown unit"),
         # an unknown route, form and entry
-        (BPD, 'routes = ["IV"]', 'routes = ["SC"]', "drugs.bendamustine.routes", "unknown route"),
+        (BPD, 'routes = ["IV"]', 'routes = ["IT"]', "drugs.bendamustine.routes", "unknown route"),
         (
             BPD,
             'form = "capsule"',
@@ -190,7 +190,7 @@ def test_rule_tables_are_typed() -> None:
     assert dextr.dlt_criteria is None
     assert dextr.plateau is not None and dextr.plateau.tolerance_pct == Decimal(25)
     assert dextr.decision_params is not None and dextr.decision_params.first_decision_cycle == 4
-    assert bpd.decision_params is not None and bpd.decision_params.maintenance_after_cycle == 12
+    assert bpd.decision_params is not None and bpd.decision_params.after_cycle == 12
     assert bpd.escalation is not None and bpd.escalation.levels == (-1, 1, 2, 3, 4)
     assert (bpd.escalation.escalation_cap, bpd.escalation.total_cap) == (24, 56)
     assert dextr.escalation is None
