@@ -22,6 +22,15 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from clinic_app.core import labs
+from clinic_app.core.cycle_checks import (
+    age_days,
+    condition_met,
+    delay_days,
+    earliest_next_start,
+    latest_result,
+    missing_gates,
+    older_than_window,
+)
 from clinic_app.core.cycles import CycleRow, CycleStatus, DoseDetails
 from clinic_app.core.decisions import Decision, DecisionKind
 from clinic_app.core.dosing import (
@@ -101,7 +110,7 @@ class ConditionStatus:
 
     @property
     def met(self) -> bool:
-        return self.value is not None and self.value >= self.condition.minimum
+        return condition_met(self.condition, self.value)
 
     @property
     def missing(self) -> bool:
@@ -377,9 +386,8 @@ def check_start(context: StartContext, request: StartRequest, today: date) -> St
     items = gate_items(protocol)
     if CONSENT_GATE not in {k for k, _ in items}:
         items.insert(0, (CONSENT_GATE, "Signed informed consent"))
-    for key, label in items:
-        if key not in enrolment.gates:
-            refuse("enrolment", f"Not recorded at enrolment: {label}.")
+    for label in missing_gates(items, enrolment.gates):
+        refuse("enrolment", f"Not recorded at enrolment: {label}.")
 
     # -- the date, the previous cycle and the delay (rules §1) ------------------------------------
     start = request.start
@@ -393,7 +401,7 @@ def check_start(context: StartContext, request: StartRequest, today: date) -> St
     if previous is not None:
         assert previous.start_date is not None
         # rules §1: the next cycle is planned for start + 28
-        planned_start = previous.start_date + timedelta(days=length)
+        planned_start = earliest_next_start(previous.start_date, length)
         if start < planned_start:
             last_day = planned_start - timedelta(days=1)
             refuse(
@@ -412,7 +420,7 @@ def check_start(context: StartContext, request: StartRequest, today: date) -> St
         planned_start = context.target.value.planned_start
     else:
         planned_start = start
-    delay = max(0, (start - planned_start).days) if planned_start else 0
+    delay = delay_days(start, planned_start)
     if delay and not request.delay_reason.strip():
         refuse(
             "delay_reason",
@@ -504,8 +512,8 @@ def _height_note(context: StartContext, request: StartRequest, max_age: int) -> 
     on = context.latest_height_on
     if on is None or request.height_cm is None or request.height_cm != context.latest_height_cm:
         return ""
-    age = (request.start - on).days
-    if age <= max_age:
+    age = age_days(on, request.start)
+    if not older_than_window(on, request.start, max_age):
         return ""
     return (
         f"The height {format_number(request.height_cm)} cm is from {on.isoformat()}, {age} days "
@@ -577,8 +585,8 @@ def _body(
     # Rules §2: results older than the protocol's window (lab_max_age_days, a clinic setting)
     # count as missing; the weight sets BSA and CrCl, hence the doses, so the same window holds.
     max_age = protocol.settings.lab_max_age_days
-    weight_age = (request.start - measured_on).days
-    if weight_age > max_age:
+    weight_age = age_days(measured_on, request.start)
+    if older_than_window(measured_on, request.start, max_age):
         refuse(
             "measured_on",
             f"The weight is dated {measured_on.isoformat()}, {weight_age} days before day 1: "
@@ -628,17 +636,14 @@ def _crcl(
     phase_key: str | None,
     refuse: _Refuse,
 ) -> tuple[CreatinineClearance | None, LabResult | None]:
-    found = [
-        lab for lab in context.labs if lab.test == CREATININE_TEST and lab.collected_on <= start
-    ]
-    if not found:
+    lab = latest_result(context.labs, CREATININE_TEST, start)
+    if lab is None:
         refuse("creatinine", "No serum creatinine is recorded; enter one in the labs first.")
         return None, None
-    lab = found[-1]
     max_age = protocol.settings.lab_max_age_days
-    age = (start - lab.collected_on).days
+    age = age_days(lab.collected_on, start)
     capped = _renal_capped_drugs(protocol, phase_key)
-    if capped and age > max_age:
+    if capped and older_than_window(lab.collected_on, start, max_age):
         # Rules §2: labs older than the window count as missing; here CrCl sets a dose
         # (DexTR maintenance: lenalidomide at most 15 mg below 40 mL/min).
         refuse(
@@ -725,12 +730,11 @@ def _condition(
     protocol: Protocol, condition: TreatmentCondition, results: Sequence[LabResult], start: date
 ) -> ConditionStatus:
     test = labs.lab_test(condition.test)
-    found = [r for r in results if r.test == condition.test and r.collected_on <= start]
-    latest = found[-1] if found else None
+    latest = latest_result(results, condition.test, start)
     max_age = protocol.settings.lab_max_age_days
     drug = protocol.drugs[condition.drug].name
     # rules §2: labs older than the window (default 3 days) count as missing
-    if latest is None or (start - latest.collected_on).days > max_age:
+    if latest is None or older_than_window(latest.collected_on, start, max_age):
         return ConditionStatus(
             condition, drug, test.name, None, None, latest.collected_on if latest else None
         )
@@ -751,7 +755,7 @@ def _lab_lines(results: Sequence[LabResult], start: date, max_age: int) -> tuple
             name = labs.lab_test(result.test).name
         except DomainError:
             name = result.test
-        age = (start - result.collected_on).days
+        age = age_days(result.collected_on, start)
         lines.append(
             LabLine(
                 result.test,
@@ -760,7 +764,7 @@ def _lab_lines(results: Sequence[LabResult], start: date, max_age: int) -> tuple
                 result.unit,
                 result.collected_on,
                 age,
-                age > max_age,
+                older_than_window(result.collected_on, start, max_age),
             )
         )
     return tuple(sorted(lines, key=lambda line: line.name))
