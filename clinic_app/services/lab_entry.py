@@ -31,6 +31,7 @@ from functools import cache
 from pathlib import Path
 
 from clinic_app.core import labs
+from clinic_app.core.baselines import baseline_in_unit, lab_baseline, treatment_start
 from clinic_app.core.ctcae import (
     LAB_FACTS,
     LLN,
@@ -567,8 +568,11 @@ def lab_trend(
     entry = labs.lab_test(test)
     grading = table or default_grading_table()
     results = record.repos.labs.for_patient(patient_id, test=test)
+    # Graded against the pre-treatment baseline as the chart grades them (core.baselines).
+    baseline = lab_baseline(results, test, _treatment_start(record, patient_id))
     points = tuple(
-        TrendPoint(r.collected_at, r.value_si, _point_grade(r, grading), r.id) for r in results
+        TrendPoint(r.collected_at, r.value_si, _point_grade(r, grading, baseline), r.id)
+        for r in results
     )
     notes: list[str] = []
     limits = _latest_limits_si(results) or _range_si(reference_ranges(record), entry)
@@ -606,15 +610,30 @@ def lab_trend(
     )
 
 
-def _point_grade(result: LabResult, grading: GradingTable) -> int | None:
+def _treatment_start(record: Record, patient_id: int) -> date | None:
+    """Cycle 1 day 1 of the latest enrolment (the one the chart shows)."""
+    enrolments = record.repos.enrolments.for_patient(patient_id)
+    if not enrolments or enrolments[-1].id is None:
+        return None
+    return treatment_start(record.repos.cycles.for_enrolment(enrolments[-1].id))
+
+
+def _point_grade(
+    result: LabResult, grading: GradingTable, baseline: LabResult | None
+) -> int | None:
     if not grading.terms_for(result.test):
         return None
+    try:
+        base = baseline_in_unit(baseline, result)
+    except DomainError:
+        return None  # a baseline in a unit that cannot be converted: the grade stays open
     graded = grade_lab(
         result.test,
         result.value,
         result.unit,
         result.lln,
         result.uln,
+        base,
         table=grading,
         facts=result.fact_map,
     )

@@ -346,3 +346,21 @@ def test_trend_without_limits_says_which_line_is_missing(record: Record) -> None
     assert lab_trend(record, pid, "serum_m_protein").notes == (
         "Serum M-protein has no CTCAE lab grade.",
     )
+
+
+def test_trend_grades_creatinine_against_the_pre_treatment_baseline(record: Record) -> None:
+    # Creatinine, ULN 100 umol/L: 60 at screening (3 Jan), cycle 1 day 1 on 6 Jan, then 200
+    # on 20 Jan. Against the baseline 60: 200 > 3.0 x 60 = 180 -> grade 3 (the chart's
+    # reading). Without it the point stayed open (grade 2 or 3) and was drawn ungraded.
+    # The screening value itself is 1.0 x baseline and <= ULN: grade 0.
+    pid = helpers.patient(record, "L-7", "Novak")
+    eid = helpers.enrol(record, pid, "dextr", date(2025, 1, 2))
+    helpers.cycle(record, eid, 1, "induction", date(2025, 1, 6), date(2025, 1, 6))
+    for day, value in ((date(2025, 1, 3), "60"), (date(2025, 1, 20), "200")):
+        at = datetime(day.year, day.month, day.day, 8, tzinfo=UTC)
+        save_panel(record, pid, [LabEntry("creatinine", value, "umol/L", uln="100")], at, now=NOW)
+    trend = lab_trend(record, pid, "creatinine")
+    assert [(p.value_si, p.grade) for p in trend.points] == [
+        (Decimal("60"), 0),
+        (Decimal("200"), 3),
+    ]
