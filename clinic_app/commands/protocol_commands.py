@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 from clinic_app.commands.base import CommandError, decimal_arg, iso_date, positive_int
@@ -13,12 +14,20 @@ from clinic_app.core.errors import DomainError, ProtocolError
 from clinic_app.core.ismp import format_number, format_quantity, plain_number
 from clinic_app.core.plan import CyclePlan, plan_cycle
 from clinic_app.core.protocol import Protocol
+from clinic_app.core.protocol_loader import load_protocol
 from clinic_app.services.context import load_protocol_files
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser("protocols", parents=[common], help="list the loaded protocols")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.add_argument(
+        "--check",
+        nargs="+",
+        metavar="FILE",
+        type=Path,
+        help="check protocol files without loading them into the app",
+    )
     p.set_defaults(handler=list_protocols)
 
     s = sub.add_parser("schedule", parents=[common], help="print one cycle's day-by-day plan")
@@ -46,7 +55,23 @@ def _protocols() -> dict[str, Protocol]:
         raise CommandError(f"protocol file refused: {exc}") from None
 
 
+def check_files(files: list[Path]) -> int:
+    """``FILE: fine`` per good file, else the file, key and problem; 2 when any is refused."""
+    status = 0
+    for path in files:
+        try:
+            load_protocol(path)
+        except ProtocolError as exc:
+            print(f"{path}: {exc.key}: {exc.problem}")
+            status = 2
+        else:
+            print(f"{path}: fine")
+    return status
+
+
 def list_protocols(args: argparse.Namespace) -> int:
+    if args.check:
+        return check_files(args.check)
     protocols = _protocols()
     if args.json:
         rows = [

@@ -92,7 +92,7 @@ def load_with_clinic_dirs(
                 other = protocols[protocol.key].source_file.name
                 problems.append(
                     ProtocolError(
-                        str(path),
+                        path.name,
                         "protocol.key",
                         f"{protocol.key!r} is already the key of {other}; give it another key",
                     )
@@ -313,7 +313,7 @@ class _Reader:
             name=self.string(head, "name", "protocol."),
             title=self.string(head, "title", "protocol."),
             version=self.string(head, "version", "protocol."),
-            seed=self.string(head, "seed", "protocol.", ""),
+            seed=self.string(head, "seed", "protocol.") if "seed" in head else "",
             source_file=self.path,
             cycle_length_days=cycle_length,
             drugs=drugs,
