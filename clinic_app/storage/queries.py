@@ -135,7 +135,7 @@ def baseline_labs_for_current_enrolment(
     latest live one collected before day 1 of the first started cycle of the current
     enrolment (``first_start``, returned with it). Patients with no started cycle have none.
 
-    The same selection as ``patient_state.baseline_lab`` (which the caller still applies), done
+    The same selection as ``core.baselines.lab_baseline`` (which the caller still applies), done
     for every patient in one statement: one index seek per patient and test, so the patient
     list needs no query per patient.
     """

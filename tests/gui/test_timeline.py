@@ -218,7 +218,7 @@ def test_unclassifiable_responses_say_why() -> None:
 
 
 def test_response_baseline_is_the_one_the_summary_uses() -> None:
-    # services.patient_state.response_baseline: the last study on or before cycle 1 day 1
+    # core.baselines.response_baseline: the last study on or before cycle 1 day 1
     # (2024-01-01) that closes no cycle. Serum M-protein 4.0 on 2023-12-01, 3.0 on 2023-12-28;
     # 1.4 g/dL in February is PR, explained against 3.0 (53 % below), not the older 4.0.
     rows = [
@@ -433,7 +433,7 @@ def test_tooltip_event_shows_the_marker_text(qtbot: QtBot, widget: TimelineWidge
 
 
 def test_a_day_1_result_is_not_the_baseline() -> None:
-    # One definition of the CTCAE baseline (services.patient_state.baseline_lab): the last result
+    # One definition of the CTCAE baseline (core.baselines.lab_baseline): the last result
     # BEFORE cycle 1 day 1 (2024-01-01). Baseline 80; a day-1 draw of 250 is not the baseline,
     # so 130 on 12 Feb is > 1.5 x 80 = 120 -> G2 (against 250 it would only be G1, > ULN 100).
     labs = [
