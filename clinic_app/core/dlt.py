@@ -138,10 +138,15 @@ class DltCriteria:
     The protocol file sets it (BPD: 14, one pegfilgrastim dose covers the following two
     weeks); without it only G-CSF given during the grade 4 run counts as support."""
     grade_threshold: int = 3  # BPD "> Grade 3" read as >= Grade 3 (rules §5)
-    nonhaem_related_drugs: tuple[str, ...] = ("pomalidomide", "bendamustine")
-    """BPD: non-haematological DLTs must be at least possibly related to one of these."""
-    haem_related_drugs: tuple[str, ...] = ("pomalidomide", "bendamustine", "dexamethasone")
-    """BPD: DLTs are at least possibly related to the study therapy."""
+    nonhaem_related_drugs: tuple[str, ...] = ()
+    """Non-haematological DLTs must be at least possibly related to one of these (the file's
+    list, BPD: pomalidomide, bendamustine); the loader requires it with [dlt]."""
+    haem_related_drugs: tuple[str, ...] = ()
+    """DLTs are at least possibly related to the study therapy: these drugs (the file's list);
+    the loader requires it with [dlt]."""
+    cycle1_length_days: int | None = None
+    """Days of cycle 1, so cycle 2 day 1 is planned on start + this when no planned date is
+    recorded; the loader sets it from the protocol's cycle length (else ``window_days``)."""
 
     @classmethod
     def from_mapping(cls, table: Mapping[str, object], source: str) -> DltCriteria:
@@ -362,8 +367,9 @@ READING_NOTES = (
 )
 
 
-def propose_dlt(inputs: DltInputs, criteria: DltCriteria = DltCriteria()) -> DltProposal:
-    """Apply every BPD DLT clause to cycle 1 and propose DLT yes / no / not yet."""
+def propose_dlt(inputs: DltInputs, criteria: DltCriteria) -> DltProposal:
+    """Apply every DLT clause, parameterised by the protocol's [dlt] table, to cycle 1 and
+    propose DLT yes / no / not yet."""
     _validate(inputs)
     run = _Evaluation(inputs, criteria)
     run.evaluate()
@@ -1175,7 +1181,10 @@ class _Evaluation:
     @property
     def planned_c2d1(self) -> date:
         planned = self.inputs.c2d1_planned
-        return planned if planned is not None else self.start + timedelta(days=28)
+        if planned is not None:
+            return planned
+        length = self.criteria.cycle1_length_days or self.criteria.window_days
+        return self.start + timedelta(days=length)
 
     # -- the proposal
     def evaluability(self) -> tuple[bool, str]:

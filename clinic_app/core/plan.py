@@ -360,11 +360,11 @@ def _dose_for(
         base = level_doses[drug.key]
         reasons = [f"dose level {level}: {format_number(base)} {unit}"]
     dose = base
-    tiers = [
-        (tier, value)
-        for tiers, value in ((rule.renal, crcl), (rule.hepatic, bilirubin))
-        for tier in _chosen_tier(drug, tiers, value)
-    ]
+    tiers: list[tuple[DoseTier, Decimal]] = []
+    for rule_tiers, value in ((rule.renal, crcl), (rule.hepatic, bilirubin)):
+        for tier in _chosen_tier(drug, rule_tiers, value):
+            assert value is not None  # a tier is chosen only from a known value
+            tiers.append((tier, value))
     for tier, value in tiers:
         if tier.dose is not None and tier.dose != dose:
             dose = tier.dose

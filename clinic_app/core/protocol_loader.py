@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import tomllib
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, TypeVar
@@ -342,10 +343,37 @@ class _Reader:
                 ),
             ),
             plateau=self.rule(raw, "plateau", PlateauCriteria.from_mapping),
-            dlt_criteria=self.rule(raw, "dlt", DltCriteria.from_mapping),
+            dlt_criteria=self.dlt(raw, drugs, phases, cycle_length),
             escalation=self.rule(raw, "escalation", EscalationDesign.from_mapping),
             readings=self.strings(head, "readings", "protocol."),
         )
+
+    def dlt(
+        self,
+        raw: Mapping[str, Any],
+        drugs: Mapping[str, Drug],
+        phases: Sequence[PhaseSpec],
+        cycle_length: int,
+    ) -> DltCriteria | None:
+        """[dlt]: the drugs a DLT must be related to are this file's; cycle 1 lasts the length
+        of the phase it falls in (cycle 2 day 1 is planned from it)."""
+        criteria = self.rule(raw, "dlt", DltCriteria.from_mapping)
+        if criteria is None:
+            return None
+        for key in ("nonhaem_related_drugs", "haem_related_drugs"):
+            names = getattr(criteria, key)
+            if not names:
+                raise self.fail(f"dlt.{key}", "missing key")
+            for name in names:
+                self.known_drug(name, f"dlt.{key}", drugs)
+        table = self.table(raw, "dlt", "")
+        first = [p for p in phases if p.contains(1) and p.entry is PhaseEntry.START]
+        length = (first[0].cycle_length_days if first else None) or cycle_length
+        if "cycle1_length_days" not in table:
+            criteria = replace(criteria, cycle1_length_days=length)
+        if "window_days" not in table:  # the DLT window is cycle 1 unless the file says
+            criteria = replace(criteria, window_days=length)
+        return criteria
 
     def drugs(self, raw: Mapping[str, Any]) -> dict[str, Drug]:
         table = self.table(raw, "drugs", "")
@@ -415,6 +443,8 @@ class _Reader:
 
     def route(self, value: object, key: str) -> Route:
         try:
+            if not isinstance(value, str):
+                raise ValueError(value)
             return Route(value)
         except ValueError:
             allowed = ", ".join(r.value for r in Route)

@@ -50,7 +50,7 @@ from clinic_app.core.ctcae import (
 )
 from clinic_app.core.cycles import CycleRow
 from clinic_app.core.decisions import DecisionKind
-from clinic_app.core.dlt import DltCriteria, DltInputs, DltProposal, propose_dlt
+from clinic_app.core.dlt import DltInputs, DltProposal, propose_dlt
 from clinic_app.core.dosing import weight_change
 from clinic_app.core.errors import DomainError, MissingDataError, ProtocolError
 from clinic_app.core.ismp import format_number
@@ -755,8 +755,11 @@ def _dlt_proposal(
         withdrew_consent_on=off if in_window and reason is OffStudyReason.WITHDRAWAL else None,
         progressed_on=off if in_window and reason is OffStudyReason.PROGRESSION else None,
     )
+    if protocol.dlt_criteria is None:
+        missing.append(f"DLT not assessed: {protocol.name} has no DLT rules.")
+        return None
     try:
-        return propose_dlt(inputs, protocol.dlt_criteria or DltCriteria())
+        return propose_dlt(inputs, protocol.dlt_criteria)
     except DomainError as exc:
         missing.append(f"DLT not assessed: {exc.message}")
         return None

@@ -21,9 +21,12 @@ from clinic_app.core.dlt import (
     DltInputs,
     DltProposal,
     DltRule,
-    propose_dlt,
+)
+from clinic_app.core.dlt import (
+    propose_dlt as propose_with,
 )
 from clinic_app.core.errors import DomainError, MissingDataError, ProtocolError
+from clinic_app.core.protocol_loader import load_protocols
 from clinic_app.core.records import (
     AdverseEvent,
     Attribution,
@@ -34,6 +37,14 @@ from clinic_app.core.records import (
     LabResult,
     TemperatureReading,
 )
+
+
+def propose_dlt(inputs: DltInputs, criteria: DltCriteria | None = None) -> DltProposal:
+    """BPD's DLT rules as bpd.toml gives them, unless the test passes its own."""
+    bpd = load_protocols()["bpd"].dlt_criteria
+    assert bpd is not None
+    return propose_with(inputs, criteria or bpd)
+
 
 START = date(2024, 3, 4)
 POSSIBLE = {"pomalidomide": Attribution.POSSIBLE, "bendamustine": Attribution.UNLIKELY}

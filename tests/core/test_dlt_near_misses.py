@@ -3,6 +3,7 @@ and severe skin reactions. Cycle 1 starts Monday 4 March 2024 (day d = 4 March +
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -13,11 +14,10 @@ from clinic_app.core.dlt import (
     DltCriteria,
     DltProposal,
     DltRule,
-    propose_dlt,
 )
 from clinic_app.core.protocol_loader import load_protocols
 from clinic_app.core.records import AdverseEvent, Attribution, GcsfDose
-from tests.core.test_dlt import POSSIBLE, START, ae, day, inputs, lab
+from tests.core.test_dlt import POSSIBLE, START, ae, day, inputs, lab, propose_dlt
 
 # The BPD protocol file's criteria: gcsf_cover_days = 14 (one pegfilgrastim dose, two weeks).
 BPD = load_protocols()["bpd"].dlt_criteria or DltCriteria()
@@ -75,7 +75,8 @@ def test_gcsf_whose_cover_ended_before_the_run_is_a_near_miss() -> None:
 def test_without_a_cover_setting_only_gcsf_during_the_run_counts() -> None:
     # Same as the day-2 pegfilgrastim case, criteria without gcsf_cover_days: day 2 is before
     # the run (days 8..16), so no support -> not fired, and for the investigator's judgement.
-    p = anc_run((8, 12, 16, 18), ("0.4", "0.3", "0.45", "1.8"), gcsf=(2,), criteria=DltCriteria())
+    no_cover = replace(BPD, gcsf_cover_days=None)
+    p = anc_run((8, 12, 16, 18), ("0.4", "0.3", "0.45", "1.8"), gcsf=(2,), criteria=no_cover)
     assert p.dlt is False
     assert [m.rule for m in p.near_misses] == [DltRule.G4_NEUTROPENIA]
 

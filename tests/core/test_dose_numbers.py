@@ -13,7 +13,8 @@ from decimal import Decimal
 
 import pytest
 
-from clinic_app.core.dlt import Cycle1DoseReduction, DltInputs, propose_dlt
+from clinic_app.core.dlt import Cycle1DoseReduction, DltCriteria, DltInputs, DltProposal
+from clinic_app.core.dlt import propose_dlt as propose_with
 from clinic_app.core.dosing import (
     cockcroft_gault,
     format_crcl,
@@ -26,6 +27,14 @@ from clinic_app.core.errors import DomainError
 from clinic_app.core.plan import plan_cycle
 from clinic_app.core.protocol_loader import load_protocols
 from clinic_app.core.records import DoseModification, Sex
+
+
+def propose_dlt(inputs: DltInputs, criteria: DltCriteria | None = None) -> DltProposal:
+    """BPD's DLT rules as bpd.toml gives them, unless the test passes its own."""
+    bpd = load_protocols()["bpd"].dlt_criteria
+    assert bpd is not None
+    return propose_with(inputs, criteria or bpd)
+
 
 D = Decimal
 PROTOCOLS = load_protocols()
