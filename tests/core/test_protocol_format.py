@@ -148,3 +148,9 @@ def test_dlt_needs_the_files_drugs_and_plans_cycle_2_from_the_cycle_length(
     proposal = propose_dlt(DltInputs(cycle1_start=START, assessed_on=date(2026, 1, 20)), criteria)
     assert any("planned 2026-01-26" in line for line in proposal.pending), proposal.pending
     assert any("21-day DLT window runs to 2026-01-25" in line for line in proposal.pending)
+
+
+def test_the_worked_example_in_the_docs_is_the_file_the_tests_load() -> None:
+    docs = (Path(__file__).parents[2] / "docs" / "protocol-format.md").read_text(encoding="utf-8")
+    example = docs.split("```toml\n", 1)[1].split("```", 1)[0]
+    assert example == VRD.read_text(encoding="utf-8")
