@@ -26,7 +26,6 @@ from clinic_app.core.records import (
     DoseEvent,
     DoseStatus,
     LabResult,
-    Phase,
     ResponseAssessment,
 )
 from clinic_app.gui.chart.timeline import TimelineWidget
@@ -44,7 +43,7 @@ def forty_cycles() -> TimelineData:
     for n in range(1, CYCLES + 1):
         delay = 7 if n % 9 == 0 else 0
         start += timedelta(days=delay)
-        phase = Phase.INDUCTION if n <= 8 else Phase.MAINTENANCE
+        phase = "induction" if n <= 8 else "maintenance"
         cycles.append(
             CycleRow(
                 1,

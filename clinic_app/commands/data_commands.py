@@ -74,9 +74,11 @@ def demo(args: argparse.Namespace) -> int:
         except StorageError as exc:
             raise CommandError(exc.message) from None
     print(
-        f"Added {result.patients} demo patients ({result.dextr} DexTR, {result.bpd} BPD; "
-        f"BPD escalation: {result.escalation_decision}) in {result.seconds:.1f} s."
+        f"Added {result.describe(ctx.protocols)}; escalation: {result.escalation_decision}; "
+        f"in {result.seconds:.1f} s."
     )
+    for line in result.skipped:
+        print(line)
     return 0
 
 

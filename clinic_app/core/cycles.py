@@ -10,9 +10,6 @@ from datetime import date
 from decimal import Decimal
 from enum import StrEnum
 
-from clinic_app.core.records import Phase
-
-
 class CycleStatus(StrEnum):
     PLANNED = "planned"
     STARTED = "started"
@@ -27,7 +24,8 @@ class CycleRow:
 
     enrolment_id: int
     number: int
-    phase: Phase
+    phase: str
+    """The key of the protocol phase the cycle belongs to (``[[phases]] key``)."""
     planned_start: date
     status: CycleStatus = CycleStatus.PLANNED
     start_date: date | None = None
@@ -40,7 +38,9 @@ class CycleRow:
     crcl_ml_min: Decimal | None = None
     crcl_lab_id: int | None = None
     elected_options: dict[str, str] = field(default_factory=dict)
-    """Options elected for this cycle, e.g. ``{"dexamethasone": "20 mg"}`` (BPD dex-20)."""
+    """Options elected for this cycle: option key -> the dose it gives, e.g.
+    ``{"dexamethasone_20": "20 mg"}`` (older rows may say ``"elected"``, or name the drug:
+    :func:`clinic_app.core.options.cycle_option_keys` reads them all)."""
     id: int | None = None
 
 

@@ -14,7 +14,11 @@ from typing import Any
 class DecisionKind(StrEnum):
     PHASE = "phase"
     OFF_STUDY = "off_study"
+    OPTION = "option"
+    """An investigator option of the protocol file elected: ``{"option": key}`` in the payload."""
     BPD_DEX_20 = "bpd_dex_20"
+    """Written before options were data; read as BPD's ``dexamethasone_20`` option
+    (``core.options``), never written any more."""
     CONDITION_OVERRIDE = "condition_override"
     ESCALATION = "escalation"
     OTHER = "other"

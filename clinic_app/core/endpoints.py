@@ -27,7 +27,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
-from enum import Enum
+from enum import Enum, StrEnum
 
 from clinic_app.core.binomial import ProportionCI, clopper_pearson
 from clinic_app.core.errors import DomainError, MissingDataError
@@ -75,10 +75,20 @@ class EfficacyPatient:
     """The best response on study (overall response rates)."""
 
 
+class Exclusion(StrEnum):
+    """Why a patient is left out of a response rate."""
+
+    TOO_FEW_CYCLES = "too_few_cycles"
+    NO_INITIAL_RESPONSE = "no_initial_response"
+    NO_BEST_RESPONSE = "no_best_response"
+
+
 @dataclass(frozen=True)
 class NotEvaluable:
     patient_id: str
     reason: str
+    why: Exclusion
+    """Which rule left the patient out (the reason in words is for people)."""
 
 
 @dataclass(frozen=True)
@@ -120,6 +130,7 @@ def response_rates(
                 NotEvaluable(
                     patient.patient_id,
                     f"fewer than {min_cycles} cycles ({patient.cycles_completed} completed)",
+                    Exclusion.TOO_FEW_CYCLES,
                 )
             )
         else:
@@ -133,6 +144,7 @@ def response_rates(
                 NotEvaluable(
                     patient.patient_id,
                     "no response recorded after 2 cycles (left out of the initial response rate)",
+                    Exclusion.NO_INITIAL_RESPONSE,
                 )
             )
         else:
@@ -142,6 +154,7 @@ def response_rates(
                 NotEvaluable(
                     patient.patient_id,
                     "no best response recorded (left out of both overall response rates)",
+                    Exclusion.NO_BEST_RESPONSE,
                 )
             )
         else:

@@ -51,12 +51,6 @@ class BodyMeasurement:
     id: int | None = None
 
 
-class Phase(StrEnum):
-    INDUCTION = "induction"
-    TREATMENT = "treatment"
-    MAINTENANCE = "maintenance"
-
-
 class PatientStatus(StrEnum):
     SCREENING = "screening"
     ACTIVE = "active"

@@ -506,7 +506,7 @@ class CycleDosesDialog(QDialog):
         row = self.view.cycle.value
         open_count = sum(1 for d in rows if d.status is DoseStatus.PLANNED)
         self.heading.setText(
-            f"{self.view.protocol.name} cycle {row.number} ({row.phase.value}), day 1 "
+            f"{self.view.protocol.name} cycle {row.number} ({row.phase}), day 1 "
             f"{self.view.start.isoformat()}, {row.status.value}; {open_count} of {len(rows)} "
             "doses have nothing recorded yet."
         )

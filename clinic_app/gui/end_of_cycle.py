@@ -1,8 +1,9 @@
 """The end-of-cycle panel: the proposed next step, accepted or rejected with a reason.
 
 Shows :func:`clinic_app.services.end_of_cycle.end_of_cycle_view`: the proposal, the sentences
-behind it, what is missing, the maintenance doses (DexTR, with CrCl) and the options the
-protocol allows (BPD dexamethasone 20 mg). Enter accepts, Esc closes; rejecting needs a reason;
+behind it, what is missing, the next phase's doses (DexTR maintenance, with CrCl) and the
+options the protocol allows, one button per option of the protocol file, labelled by the file
+(BPD dexamethasone 20 mg). Enter accepts, Esc closes; rejecting needs a reason;
 an off-study proposal needs the off-study reason. Every refusal appears next to its field.
 """
 
@@ -20,6 +21,7 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QLabel,
     QLineEdit,
+    QPushButton,
     QVBoxLayout,
     QWidget,
 )
@@ -37,7 +39,7 @@ from clinic_app.gui.warnings import WARNING_SIGN
 from clinic_app.services.end_of_cycle import (
     EndOfCycleView,
     accept_proposal,
-    elect_dexamethasone_reduction,
+    elect_option,
     end_of_cycle_view,
     reject_proposal,
 )
@@ -45,14 +47,7 @@ from clinic_app.storage.database import Record
 from clinic_app.storage.errors import StorageError
 from clinic_app.storage.signatures import MEANINGS, Signer
 
-STEP_WORDS = {
-    NextStep.CONTINUE_INDUCTION: "Continue induction",
-    NextStep.MAINTENANCE: "Maintenance",
-    NextStep.OFF_STUDY: "Off study",
-    NextStep.CONTINUE: "Continue treatment",
-    NextStep.AWAIT_ASSESSMENT: "No proposal yet: the end-of-cycle assessment is missing",
-}
-_FIELDS = ("decided_by", "decided_on", "reason", "off_study_reason", "proposal")
+_FIELDS = ("decided_by", "decided_on", "reason", "off_study_reason", "proposal", "option")
 
 
 def proposal_text(view: EndOfCycleView) -> str:
@@ -60,11 +55,11 @@ def proposal_text(view: EndOfCycleView) -> str:
     lines: list[str] = []
     p = view.proposal
     if p is not None and view.cycle is not None:
-        lines.append(f"End of cycle {view.cycle.number}: {STEP_WORDS[p.proposal]}")
+        lines.append(f"End of cycle {view.cycle.number}: {p.title}")
         lines += [f"• {r}" for r in p.reasons]
         if p.maintenance_dose_note:
             lines.append(f"Doses: {p.maintenance_dose_note}")
-        lines += [f"Option: {o}" for o in p.options]
+        lines += [f"Option: {o.label}" for o in p.options]
         lines += [f"{WARNING_SIGN} Missing: {m}" for m in p.missing]
     lines += [f"{WARNING_SIGN} {m}" for m in view.missing]
     for d in view.recorded:
@@ -133,15 +128,21 @@ class EndOfCycleDialog(QDialog):
         self.reject_button = self.buttons.addButton(
             "Re&ject…", QDialogButtonBox.ButtonRole.ActionRole
         )
-        self.dex_button = self.buttons.addButton(
-            "Dexamethasone &20 mg", QDialogButtonBox.ButtonRole.ActionRole
-        )
+        # One button per option the protocol file offers here, in its own words.
+        offered = self.view.proposal.protocol_options() if self.view.proposal else ()
+        self.option_buttons: dict[str, QPushButton] = {}
+        for option in offered:
+            button = self.buttons.addButton(
+                option.label.replace("&", "&&"), QDialogButtonBox.ButtonRole.ActionRole
+            )
+            button.setObjectName(f"option_{option.key}")
+            button.clicked.connect(lambda _=False, key=option.key: self.elect(key))
+            self.option_buttons[option.key] = button
         close = self.buttons.addButton(QDialogButtonBox.StandardButton.Close)
         close.clicked.connect(self.reject)
         self.accept_button.setDefault(True)
         self.accept_button.clicked.connect(self.accept_step)
         self.reject_button.clicked.connect(self.reject_step)
-        self.dex_button.clicked.connect(self.elect_dex)
         layout.addWidget(self.buttons)
         self.refresh()
 
@@ -152,8 +153,9 @@ class EndOfCycleDialog(QDialog):
         self.off_study_reason.setEnabled(off)
         self.accept_button.setEnabled(view.can_decide)
         self.reject_button.setEnabled(view.can_decide)
-        options = view.proposal.options if view.proposal else ()
-        self.dex_button.setVisible(any(o.startswith("dexamethasone may drop") for o in options))
+        offered = {o.key for o in view.proposal.protocol_options()} if view.proposal else set()
+        for key, button in self.option_buttons.items():
+            button.setVisible(key in offered)
 
     def _show(self, exc: DomainError) -> None:
         label = self.errors.get(exc.field or "proposal", self.errors["proposal"])
@@ -213,11 +215,12 @@ class EndOfCycleDialog(QDialog):
             )
         )
 
-    def elect_dex(self) -> None:
+    def elect(self, option_key: str) -> None:
         self._run(
-            lambda: elect_dexamethasone_reduction(
+            lambda: elect_option(
                 self.record,
                 self.view,
+                option_key,
                 decided_by=self.decided_by.text(),
                 decided_on=self._date(),
                 today=self.today(),

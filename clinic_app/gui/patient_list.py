@@ -125,7 +125,7 @@ def cycle_day_text(row: PatientRow) -> str:
 def phase_text(row: PatientRow) -> str:
     if row.phase is None:
         return ""
-    text = row.phase.value.capitalize()
+    text = row.phase.capitalize()
     return f"{text}, level {row.dose_level}" if row.dose_level is not None else text
 
 

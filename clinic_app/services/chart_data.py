@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from clinic_app.core.cycles import CycleRow, CycleStatus
+from clinic_app.core.phase_decision import maintenance_phase as decided_phase
 from clinic_app.core.protocol import Protocol
 from clinic_app.core.records import (
     AdverseEvent,
@@ -19,7 +20,6 @@ from clinic_app.core.records import (
     Enrolment,
     LabResult,
     Patient,
-    Phase,
     ResponseAssessment,
 )
 from clinic_app.services.context import record_protocols
@@ -62,7 +62,16 @@ class ChartData:
         return min(planned, key=lambda c: c.number) if planned else None
 
     @property
-    def current_phase(self) -> Phase | None:
+    def maintenance_phase(self) -> str | None:
+        """The phase key the protocol's end-of-cycle decision moves to (maintenance)."""
+        return decided_phase(self.protocol.decision_params) if self.protocol else None
+
+    @property
+    def phase_names(self) -> Mapping[str, str]:
+        return {p.key: p.name for p in self.protocol.phases} if self.protocol else {}
+
+    @property
+    def current_phase(self) -> str | None:
         cycle = self.current_cycle
         return cycle.phase if cycle else None
 

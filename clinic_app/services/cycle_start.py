@@ -42,7 +42,8 @@ from clinic_app.core.dosing import (
     weight_change,
 )
 from clinic_app.core.errors import DomainError
-from clinic_app.core.ismp import format_number, format_quantity
+from clinic_app.core.ismp import format_number
+from clinic_app.core.options import cycle_option_keys, decided_options, elected_entries
 from clinic_app.core.plan import CyclePlan, default_phase, plan_cycle
 from clinic_app.core.protocol import PhaseEntry, Protocol, ProtocolOption, TreatmentCondition
 from clinic_app.core.records import (
@@ -54,7 +55,6 @@ from clinic_app.core.records import (
     LabResult,
     Patient,
     PatientStatus,
-    Phase,
 )
 from clinic_app.services.context import record_protocols
 from clinic_app.services.enrolment import CONSENT_GATE, gate_items
@@ -534,8 +534,8 @@ def _phase(
         refuse("phase", exc.message)
         return None, ""
     by_decision = {p.key for p in protocol.phases if p.entry is PhaseEntry.DECISION}
-    if previous is not None and previous.phase.value in by_decision:
-        return previous.phase.value, f"Continues {protocol.phase(previous.phase.value).name}."
+    if previous is not None and previous.phase in by_decision:
+        return previous.phase, f"Continues {protocol.phase(previous.phase).name}."
     if decided is not None and decided[0] in by_decision:
         spec = protocol.phase(decided[0])
         if not spec.contains(number):
@@ -546,7 +546,7 @@ def _phase(
             )
             return None, ""
         return spec.key, f"Switch to {spec.name}: {decided[1]}"
-    if previous is not None and previous.phase.value != automatic.key:
+    if previous is not None and previous.phase != automatic.key:
         return automatic.key, f"{automatic.name} from cycle {automatic.first_cycle} (protocol)."
     return automatic.key, ""
 
@@ -693,7 +693,7 @@ def _options(
     choices: list[OptionChoice] = []
     elected: set[str] = set()
     for option in protocol.options:
-        earlier = _earlier_election(context, option)
+        earlier = _earlier_election(protocol, context, option)
         choices.append(OptionChoice(option, number >= option.from_cycle, earlier))
         if earlier is not None:
             elected.add(option.key)  # an elected option carries into later cycles
@@ -714,14 +714,16 @@ def _options(
     return tuple(choices), elected
 
 
-def _earlier_election(context: StartContext, option: ProtocolOption) -> str | None:
-    for decision in context.decisions:
-        if decision.payload.get("option") == option.key or (
-            decision.kind is DecisionKind.BPD_DEX_20 and option.drug == "dexamethasone"
-        ):
-            return f"elected by {decision.decided_by} on {decision.decided_on.isoformat()}"
+def _earlier_election(
+    protocol: Protocol, context: StartContext, option: ProtocolOption
+) -> str | None:
+    decision = decided_options(protocol, context.decisions).get(option.key)
+    if decision is not None:
+        return f"elected by {decision.decided_by} on {decision.decided_on.isoformat()}"
     for cycle in context.cycles:
-        if cycle.status is not CycleStatus.PLANNED and option.key in cycle.elected_options:
+        if cycle.status is not CycleStatus.PLANNED and option.key in cycle_option_keys(
+            protocol, cycle.elected_options
+        ):
             return f"elected from cycle {cycle.number}"
     return None
 
@@ -811,13 +813,11 @@ def start_cycle(
             behind = next(
                 c.measurement_id for c in reversed(_by_number(context)) if c.measurement_id
             )
-        options = {
-            o.key: format_quantity(o.dose, "mg") for o in protocol.options if o.key in check.elected
-        }
+        options = elected_entries(protocol, check.elected)
         row = CycleRow(
             enrolment_id=enrolment.id,
             number=check.number,
-            phase=Phase(check.phase),
+            phase=check.phase,
             planned_start=check.planned_start or request.start,
             status=CycleStatus.STARTED,
             start_date=request.start,
@@ -877,7 +877,7 @@ def start_cycle(
                     repos.decisions.add(
                         Decision(
                             enrolment_id=enrolment.id,
-                            kind=_option_kind(choice.option),
+                            kind=DecisionKind.OPTION,
                             decided_by=request.decided_by.strip(),
                             decided_on=today,
                             payload={
@@ -910,11 +910,6 @@ def _by_number(context: StartContext) -> list[CycleRow]:
 
 def _completed(row: CycleRow) -> CycleRow:
     return CycleRow(**{**row.__dict__, "status": CycleStatus.COMPLETED})
-
-
-def _option_kind(option: ProtocolOption) -> DecisionKind:
-    # The storage vocabulary names the BPD dexamethasone 20 mg election; others are "other".
-    return DecisionKind.BPD_DEX_20 if option.drug == "dexamethasone" else DecisionKind.OTHER
 
 
 __all__ = [

@@ -1,4 +1,4 @@
-"""Clearly fictitious demo patients across both protocols and every stage of treatment.
+"""Clearly fictitious demo patients across the loaded protocols and every stage of treatment.
 
 Every patient's MRN starts with ``DEMO-`` and carries the alert "DEMO PATIENT - fictitious".
 The same seed, count and ``today`` give the same record. Cycles and their planned doses come
@@ -7,12 +7,14 @@ from :func:`clinic_app.core.plan.plan_cycle`, BPD dose levels from the 3+3 engin
 record obeys the protocols. Writes go through the repositories (audited), one transaction per
 chunk of patients, so a failure leaves whole chunks only.
 
-Mix (per patient, drawn from the seed): about 45 % BPD (escalation, placed by the 3+3 engine,
-then expansion at the recommended level within the caps) and the rest DexTR: induction,
-maintenance (about a third of them with CrCl < 40 mL/min, so lenalidomide is capped at 15 mg)
-and off study after progression. When the BPD caps are reached further patients go to DexTR;
-above the protocols' caps (45 DexTR, 56 BPD) the record is for benchmarks only and every
-such patient's alerts say so.
+Mix (per patient, drawn from the seed): about 45 % on the protocol with a 3+3 design (BPD:
+escalation, placed by the 3+3 engine, then expansion at the recommended level within the caps)
+and the rest on the other protocols (DexTR): the start phase, the phase the end-of-cycle
+decision moves to (about a third of them with CrCl < 40 mL/min, so a renal cap applies) and off
+study after progression. When the 3+3 caps are reached further patients go to the other
+protocols; above a protocol's caps (45 DexTR, 56 BPD) the record is for benchmarks only and
+every such patient's alerts say so. Phases, drugs and cycle counts come from the protocol files;
+a protocol that is not loaded is skipped and the result says so (``DemoResult.skipped``).
 """
 
 from __future__ import annotations
@@ -33,8 +35,9 @@ from clinic_app.core.escalation import (
     EscalationPatient,
     decide,
 )
-from clinic_app.core.plan import CyclePlan, plan_cycle
-from clinic_app.core.protocol import DoseBasis, Protocol
+from clinic_app.core.phase_decision import DecisionScheme, maintenance_phase
+from clinic_app.core.plan import CyclePlan, default_phase, plan_cycle
+from clinic_app.core.protocol import DoseBasis, Drug, PhaseEntry, Protocol
 from clinic_app.core.records import (
     AdverseEvent,
     Attribution,
@@ -48,7 +51,6 @@ from clinic_app.core.records import (
     OffStudyReason,
     Patient,
     PatientStatus,
-    Phase,
     ResponseAssessment,
     Sex,
 )
@@ -128,10 +130,18 @@ _AE_TERMS = (
 @dataclass(frozen=True)
 class DemoResult:
     patients: int
-    dextr: int
-    bpd: int
+    counts: Mapping[str, int]
+    """Demo patients per protocol key."""
     escalation_decision: str
     seconds: float
+    skipped: tuple[str, ...] = ()
+    """One sentence per kind of protocol the demo could not make patients for."""
+
+    def describe(self, protocols: Mapping[str, Protocol]) -> str:
+        parts = ", ".join(
+            f"{n} {protocols[k].name if k in protocols else k}" for k, n in self.counts.items()
+        )
+        return f"{self.patients} demo patients ({parts})"
 
 
 class DemoRefused(DomainError):
@@ -162,7 +172,7 @@ class _Writer:
         protocol: Protocol,
         number: int,
         start: date,
-        phase: Phase,
+        phase: str,
         level: int | None,
         modifications: list[DoseModification],
         bsa: Bsa,
@@ -171,12 +181,10 @@ class _Writer:
         """``plan_cycle``, remembered: the doses depend on the start date only through the
         dates, on the BSA only for mg/m² drugs and on CrCl only where a renal cap applies
         (``core.dosing.split_into_units`` is slow enough to dominate 10,000 patients)."""
-        spec = protocol.phase(phase.value)
+        spec = protocol.phase(phase)
         per_m2 = any(protocol.drugs[r.drug].basis is DoseBasis.PER_M2 for r in spec.doses)
         # Only the doses are used, and CrCl changes a dose only by being under a renal cap.
-        below_caps = tuple(
-            crcl < r.renal_cap.crcl_below for r in spec.doses if r.renal_cap is not None
-        )
+        below_caps = tuple(crcl < tier.limit for r in spec.doses for tier in r.renal)
         key = (
             protocol.key,
             number,
@@ -194,7 +202,7 @@ class _Writer:
                 protocol,
                 cycle=number,
                 start=start,
-                phase=phase.value,
+                phase=phase,
                 dose_level=level,
                 modifications=modifications,
                 bsa=bsa,
@@ -306,7 +314,7 @@ class _Story:
 
     protocol: Protocol
     starts: list[date]
-    phases: list[Phase]
+    phases: list[str]
     level: int | None = None
     cohort: str | None = None
     status: PatientStatus = PatientStatus.ACTIVE
@@ -368,13 +376,13 @@ def _write_story(w: _Writer, number: int, story: _Story, beyond_caps: bool) -> N
     ).ml_min
     modifications: list[DoseModification] = []
     if story.reduce_from is not None and story.reduce_from <= len(story.starts):
-        drug = "lenalidomide" if protocol.key == "dextr" else "pomalidomide"
-        old, new = (
-            (Decimal(25), Decimal(20)) if drug == "lenalidomide" else (Decimal(4), Decimal(3))
-        )
-        if story.level is not None:
+        reduced = _reduced_drug(protocol)
+        drug = reduced.key if reduced is not None else ""
+        # The label's first step down (DexTR lenalidomide 25 -> 20 mg).
+        old, new = (reduced.ladder[0], reduced.ladder[1]) if reduced else (Decimal(0), Decimal(0))
+        if reduced is not None and story.level is not None:
             old = protocol.dose_level(story.level).doses.get(drug, old)
-            new = max((s for s in protocol.drugs[drug].ladder if s < old), default=old)
+            new = max((s for s in reduced.ladder if s < old), default=old)
         if new < old:
             mod = DoseModification(
                 drug,
@@ -431,15 +439,16 @@ def _write_story(w: _Writer, number: int, story: _Story, beyond_caps: bool) -> N
         w.cycle_labs(pid, start, rng.uniform(0.3, 0.85), (1, 8, 15, 22))
         w.adverse_events(pid, start, drugs)
         if number == 1 and story.dlt is not None:
-            _write_dlt(w, pid, eid, cid, start, story.dlt)
+            _write_dlt(w, pid, eid, cid, start, story.dlt, _first_drug(protocol, phase))
         end = start + timedelta(days=protocol.cycle_length_days - 1)
         if end <= w.today:
             ends.append((number, end))
     if story.status is not PatientStatus.OFF_STUDY:
         nxt = story.starts[-1] + timedelta(days=protocol.cycle_length_days)
         phase = story.phases[-1]
-        if protocol.key == "bpd" and len(story.starts) == 12:
-            phase = Phase.MAINTENANCE
+        if phase != maintenance_phase(protocol.decision_params):
+            # The phase the plan gives the next cycle (BPD: maintenance from cycle 13).
+            phase = default_phase(protocol, len(story.starts) + 1).key
         repos.cycles.add(
             CycleRow(eid, len(story.starts) + 1, phase, nxt, dose_level=story.level),
             reason=REASON,
@@ -450,29 +459,62 @@ def _write_story(w: _Writer, number: int, story: _Story, beyond_caps: bool) -> N
         lost = _q(float(weight) * rng.uniform(0.86, 0.92), "0.1")
         repos.measurements.add(pid, BodyMeasurement(later, lost, height), reason=REASON)
     w.responses(pid, enrolled, ends, story.progress_at)
-    if Phase.MAINTENANCE in story.phases and protocol.key == "dextr":
-        switch = story.phases.index(Phase.MAINTENANCE)
+    target = maintenance_phase(protocol.decision_params)
+    if target in story.phases and protocol.phase(target).entry is PhaseEntry.DECISION:
+        switch = story.phases.index(target)
         decision_id = repos.decisions.add(
             Decision(
                 eid,
                 DecisionKind.PHASE,
                 "Dr Demo",
                 story.starts[switch] - timedelta(days=1),
-                {"from": "induction", "to": "maintenance"},
-                "plateau for more than 2 cycles",
+                {"from": story.phases[switch - 1], "to": target},
+                _switch_reason(protocol),
             ),
             reason=REASON,
         )
         _sign(w.record, "decisions", decision_id)
 
 
-def _write_dlt(w: _Writer, pid: int, eid: int, cid: int, start: date, dlt: bool) -> None:
+def _start_phase(protocol: Protocol) -> str:
+    return next(p.key for p in protocol.phases if p.entry is PhaseEntry.START)
+
+
+def _switch_cycle(protocol: Protocol) -> int | None:
+    """The last cycle before the decision's next phase (DexTR 4, BPD 12); None without one."""
+    params = protocol.decision_params
+    if params is None:
+        return None
+    return params.first_decision_cycle or params.after_cycle
+
+
+def _switch_reason(protocol: Protocol) -> str:
+    params = protocol.decision_params
+    if params is not None and params.scheme is DecisionScheme.RESPONSE_GATED:
+        assert params.plateau_min_cycles is not None
+        return f"plateau for more than {params.plateau_min_cycles - 1} cycles"
+    return f"{_switch_cycle(protocol)} cycles completed"
+
+
+def _reduced_drug(protocol: Protocol) -> Drug | None:
+    """The drug the demo reduces: the flat-dose drug with the longest reduction ladder
+    (DexTR lenalidomide, BPD pomalidomide)."""
+    flat = [d for d in protocol.drugs.values() if d.basis is DoseBasis.FLAT and len(d.ladder) > 1]
+    return max(flat, key=lambda d: len(d.ladder), default=None)
+
+
+def _first_drug(protocol: Protocol, phase: str) -> str:
+    """The drug a demo DLT is attributed to: the phase's first (BPD bendamustine)."""
+    return protocol.phase(phase).doses[0].drug
+
+
+def _write_dlt(w: _Writer, pid: int, eid: int, cid: int, start: date, dlt: bool, drug: str) -> None:
     reviewed = start + timedelta(days=29)
     if reviewed > w.today:
         return  # the cycle-1 window is still open: no review yet
     ae_id = None
     if dlt:
-        # BPD DLT: febrile neutropenia (ANC < 1.0 with fever >= 38.5 °C), possibly related.
+        # A DLT: febrile neutropenia (ANC < 1.0 with fever >= 38.5 °C), possibly related.
         onset = start + timedelta(days=11)
         w.lab(pid, "anc", Decimal("0.6"), onset)
         ae = AdverseEvent(
@@ -481,7 +523,7 @@ def _write_dlt(w: _Writer, pid: int, eid: int, cid: int, start: date, dlt: bool)
             onset,
             onset + timedelta(days=5),
             serious=True,
-            attribution={"bendamustine": Attribution.POSSIBLE},
+            attribution={drug: Attribution.POSSIBLE},
         )
         ae_id = w.repos.adverse_events.add(pid, ae, reason=REASON)
     review_id = w.repos.dlt_reviews.add(
@@ -503,16 +545,19 @@ def _write_dlt(w: _Writer, pid: int, eid: int, cid: int, start: date, dlt: bool)
 
 def _dextr_story(rng: random.Random, today: date, protocol: Protocol) -> _Story:
     length = protocol.cycle_length_days
+    first, target = _start_phase(protocol), maintenance_phase(protocol.decision_params)
+    switch = _switch_cycle(protocol) or 4
     roll = rng.random()
     day = rng.randint(1, length)
-    if roll < 0.45:
-        count = rng.randint(1, 4)
+    if roll < 0.45 or target is None:
+        count = rng.randint(1, switch)
         starts = _cycle_starts(rng, today, count, length, day)
-        story = _Story(protocol, starts, [Phase.INDUCTION] * count)
+        story = _Story(protocol, starts, [first] * count)
     elif roll < 0.8:
-        count = rng.randint(5, 8)
+        # DexTR: 4 induction cycles, then 1-4 in maintenance.
+        count = rng.randint(switch + 1, switch + 4)
         starts = _cycle_starts(rng, today, count, length, day)
-        phases = [Phase.INDUCTION] * 4 + [Phase.MAINTENANCE] * (count - 4)
+        phases = [first] * switch + [target] * (count - switch)
         story = _Story(protocol, starts, phases, low_crcl=rng.random() < 0.34)
     else:
         count = rng.randint(2, 5)
@@ -520,7 +565,7 @@ def _dextr_story(rng: random.Random, today: date, protocol: Protocol) -> _Story:
         story = _Story(
             protocol,
             starts,
-            [Phase.INDUCTION] * count,
+            [first] * count,
             status=PatientStatus.OFF_STUDY,
             off_reason=OffStudyReason.PROGRESSION,
             progress_at=count - 1 if count > 2 else count,
@@ -541,13 +586,14 @@ def _bpd_story(
 ) -> _Story:
     length = protocol.cycle_length_days
     first = today - timedelta(weeks=weeks_ago)
-    # Cycles that could have started by today, at most the 12 treatment cycles.
-    count = min((today - first).days // length + 1, 12)
+    # Cycles that could have started by today, at most the treatment cycles (BPD 12).
+    count = min((today - first).days // length + 1, _switch_cycle(protocol) or 12)
     off = count >= 3 and rng.random() < 0.4
     if off:
         count = rng.randint(2, count - 1)
     starts = [first + timedelta(days=length * i) for i in range(count)]
-    story = _Story(protocol, starts, [Phase.TREATMENT] * count, level=level, cohort=cohort, dlt=dlt)
+    phases = [_start_phase(protocol)] * count
+    story = _Story(protocol, starts, phases, level=level, cohort=cohort, dlt=dlt)
     if off:
         story.status = PatientStatus.OFF_STUDY
         story.off_reason = rng.choice((OffStudyReason.PROGRESSION, OffStudyReason.TOXICITY))
@@ -601,7 +647,26 @@ def generate_demo(
         raise DomainError("the number of demo patients must be 1 or more", field="patients")
     today = today or date.today()
     protocols = record_protocols(record) if protocols is None else protocols
-    dextr, bpd = protocols["dextr"], protocols["bpd"]
+    # The 3+3 protocol (BPD) and the others (DexTR, a clinic's own), by what their files say.
+    escalating = [p for p in protocols.values() if p.escalation is not None]
+    others = [
+        p
+        for p in protocols.values()
+        if p.escalation is None and any(e.entry is PhaseEntry.START for e in p.phases)
+    ]
+    if not escalating and not others:
+        raise DemoRefused("No protocol is loaded, so there is nobody to make demo patients for.")
+    skipped: list[str] = []
+    if not escalating:
+        skipped.append(
+            "No protocol with a 3+3 escalation design is loaded, so no escalation patients were "
+            "made."
+        )
+    if not others:
+        skipped.append(
+            "Only protocols with a 3+3 design are loaded: demo patients stop at its caps."
+        )
+    bpd = escalating[0] if escalating else None
     total, demo = queries.count_patients(record, MRN_PREFIX)
     if total > demo and not force:
         raise DemoRefused(
@@ -616,15 +681,17 @@ def generate_demo(
             "once per record. Use a new database for another set."
         )
     rng = random.Random(seed)
-    if bpd.escalation is None:
-        raise DemoRefused("The BPD protocol file has no [escalation] table; demo data needs it.")
-    design = bpd.escalation
-    # Place every BPD patient with the 3+3 engine first, so the record obeys the rules.
+    # Place every 3+3 patient with the engine first, so the record obeys the rules.
     wanted_bpd = sum(rng.random() < 0.45 for _ in range(patients))
+    if bpd is None:
+        wanted_bpd = 0
+    elif not others:
+        wanted_bpd = patients
     placed: list[EscalationPatient] = []
     cohorts: list[str] = []
-    decision_text = "no BPD patients"
-    while len(placed) < wanted_bpd:
+    decision_text = "no escalation patients"
+    while bpd is not None and bpd.escalation is not None and len(placed) < wanted_bpd:
+        design = bpd.escalation
         decision = decide(placed, design)
         decision_text = decision.text()
         if not decision.allowed_levels:
@@ -635,14 +702,15 @@ def generate_demo(
         status = DltStatus.NO if dlt is None else (DltStatus.YES if dlt else DltStatus.NO)
         placed.append(EscalationPatient(f"p{len(placed)}", level, True, status))
         cohorts.append("expansion" if expansion else "escalation")
-    if placed:
-        decision_text = decide(placed, design).text()
+    if placed and bpd is not None and bpd.escalation is not None:
+        decision_text = decide(placed, bpd.escalation).text()
     escalation_count = cohorts.count("escalation")
 
     writer = _Writer(record, rng, today, all_doses=patients <= ALL_DOSES_UP_TO)
     stories: list[tuple[_Story, bool]] = []
-    dextr_count = 0
+    counts: dict[str, int] = {p.key: 0 for p in (*escalating[:1], *others)}
     for i, (p, cohort) in enumerate(zip(placed, cohorts, strict=True)):
+        assert bpd is not None
         # Escalation cohorts of 3 enrolled about 5 weeks apart; expansion in recent months.
         if cohort == "escalation":
             weeks = 6 + 5 * ((escalation_count - 1 - i) // 3)
@@ -653,9 +721,18 @@ def generate_demo(
         else:
             dlt = rng.random() < _dlt_probability(p.level)
         stories.append((_bpd_story(rng, today, bpd, p.level, cohort, weeks, dlt), False))
-    while len(stories) < patients:
-        dextr_count += 1
-        stories.append((_dextr_story(rng, today, dextr), dextr_count > dextr.caps.total))
+        counts[bpd.key] += 1
+    while others and len(stories) < patients:
+        # The other protocols in turn (only DexTR among the built-in ones).
+        protocol = others[(len(stories) - len(placed)) % len(others)]
+        counts[protocol.key] += 1
+        beyond = counts[protocol.key] > protocol.caps.total
+        stories.append((_dextr_story(rng, today, protocol), beyond))
+    if len(stories) < patients:
+        skipped.append(
+            f"{patients - len(stories)} of the {patients} patients were not made: the "
+            "escalation caps are reached and no other protocol is loaded."
+        )
     rng.shuffle(stories)
 
     number = demo
@@ -675,8 +752,8 @@ def generate_demo(
             progress(written, len(stories))
     return DemoResult(
         patients=len(stories),
-        dextr=dextr_count,
-        bpd=len(placed),
+        counts=counts,
         escalation_decision=decision_text,
         seconds=time.perf_counter() - started_at,
+        skipped=tuple(skipped),
     )

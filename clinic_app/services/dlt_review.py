@@ -68,7 +68,7 @@ def dlt_review_view(
     summary = patient_summary(record, patient_id, today, protocols)
     enrolment = summary.enrolment
     protocol = protocols.get(enrolment.protocol) if enrolment is not None else None
-    missing = [m for m in summary.missing if m.startswith("DLT")]
+    missing = list(summary.dlt_missing)
     if enrolment is None or enrolment.id is None:
         return DltReviewView(summary.patient, protocol, None, None, None, (), tuple(missing))
     if protocol is None or (protocol.dlt_criteria is None and "dlt" not in protocol.rule_tables):

@@ -43,7 +43,8 @@ from clinic_app.core.cycles import CycleRow, CycleStatus
 from clinic_app.core.decisions import DltReview
 from clinic_app.core.dosing import Bsa, body_surface_area
 from clinic_app.core.errors import DomainError, MissingDataError, ProtocolError
-from clinic_app.core.ismp import format_number, format_quantity, plain_number
+from clinic_app.core.ismp import format_number, plain_number
+from clinic_app.core.options import cycle_option_keys
 from clinic_app.core.plan import CyclePlan, plan_cycle
 from clinic_app.core.protocol import Protocol, Route
 from clinic_app.core.records import (
@@ -228,24 +229,9 @@ def _bsa(record: Record, cycle: CycleRow) -> Bsa | None:
 
 
 def _options(protocol: Protocol, elected: Mapping[str, str]) -> list[str]:
-    """Option keys from a cycle's ``elected_options`` (option key, or drug -> "20 mg")."""
-    keys: list[str] = []
-    for key, value in elected.items():
-        match = [
-            o
-            for o in protocol.options
-            if o.key == key
-            or (
-                o.drug == key and str(value).strip() in (format_quantity(o.dose, "mg"), str(o.dose))
-            )
-        ]
-        if not match:
-            raise DomainError(
-                f"The cycle elects {key} = {value!r}, which is not an option of {protocol.name}.",
-                field="options",
-            )
-        keys.append(match[0].key)
-    return keys
+    """Option keys from a cycle's ``elected_options`` (core.options reads every encoding)."""
+    keys = cycle_option_keys(protocol, elected)
+    return [o.key for o in protocol.options if o.key in keys]
 
 
 def _routes(record: Record, cycle: CycleRow, protocol: Protocol) -> dict[str, Route]:
@@ -284,7 +270,7 @@ def _plan(record: Record, ref: CycleRef, modifications: Sequence[DoseModificatio
         ref.protocol,
         cycle=cycle.number,
         start=ref.start,
-        phase=cycle.phase.value,
+        phase=cycle.phase,
         dose_level=cycle.dose_level if ref.protocol.dose_levels else None,
         modifications=modifications,
         bsa=_bsa(record, cycle),
@@ -611,7 +597,7 @@ def _dlt_section(record: Record, ref: CycleRef, assessed_on: date) -> DltSection
     )
     summary = patient_summary(record, ref.patient.id, assessed_on, {ref.protocol.key: ref.protocol})
     if summary.dlt is None:
-        why = "; ".join(m for m in summary.missing if m.startswith("DLT")) or "no cycle-1 data"
+        why = "; ".join(summary.dlt_missing) or "no cycle-1 data"
         return DltSection(f"The DLT proposal cannot be computed: {why}.", (), review, signed)
     evidence = tuple(_dates_in_words(line) for line in summary.dlt.evidence_lines())
     return DltSection(_dates_in_words(summary.dlt.summary), evidence, review, signed)
@@ -720,7 +706,7 @@ def build_toxicity_summary(
     if dlt_applies:
         # The DLT engine judges what is known on the day of printing.
         dlt = _dlt_section(record, ref, the_stamp.printed_at.date())
-    phase = ref.protocol.phase(row.phase.value)
+    phase = ref.protocol.phase(row.phase)
     return ToxicitySummary(
         patient=identity(ref.patient),
         stamp=the_stamp,
@@ -766,6 +752,7 @@ def _ae_dlt_status(ae: AdverseEvent, reviews: Sequence[DltReview], applies: bool
     if applies:
         return "not reviewed for DLT"
     return "not applicable (DLT rules cover the protocol's DLT cycle only)"
+
 
 # -- what printing says and names (the commands and the GUI print the same way) ---------------
 DOCUMENT_PROBLEMS = (DomainError, ProtocolError, FontMissingError, FontCoverageError)

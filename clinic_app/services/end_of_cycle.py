@@ -5,7 +5,8 @@ runs :func:`clinic_app.core.phase_decision.propose_next_step` with the protocol'
 plateau settings); this module adds what the engine leaves to the integrator and writes the
 investigator's answer:
 
-- **maintenance dose** (DexTR): the next cycle is planned in maintenance with
+- **the next phase's doses** (DexTR maintenance): the next cycle is planned in the phase the
+  protocol's decision moves to (its ``[decisions] next_phase``) with
   :func:`clinic_app.core.plan.plan_cycle`, so the lenalidomide dose is 25 mg capped by every
   recorded reduction (the dose induction ended on) and, when creatinine clearance is below
   40 mL/min, by 15 mg. CrCl is Cockcroft-Gault from the latest creatinine no older than the
@@ -13,11 +14,12 @@ investigator's answer:
   is reported as missing, never guessed.
 - **accept or reject**: one ``decisions`` row (kind ``phase``) per cycle, saying what was
   proposed, whether it was accepted, who decided and why (a rejection needs a reason). Accepting
-  maintenance also sets the enrolment to maintenance and moves a planned next cycle to the
-  maintenance phase, in the same transaction.
+  the move to the next phase also sets the enrolment to maintenance and moves a planned next
+  cycle to that phase, in the same transaction.
 - **off study**: the enrolment's status, date and reason, plus an ``off_study`` decision.
-- **BPD dexamethasone 20 mg** (after cycle 6): never automatic; a ``bpd_dex_20`` decision names
-  who decided and when, and a planned next cycle elects the option.
+- **investigator options** (the protocol's ``[[options]]``, e.g. BPD dexamethasone 20 mg after
+  cycle 6): never automatic; an ``option`` decision (``{"option": key}``) names who decided and
+  when, and a planned next cycle elects the option by its key (``core.options``).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from clinic_app.core.decisions import Decision, DecisionKind
 from clinic_app.core.dosing import CreatinineClearance, cockcroft_gault
 from clinic_app.core.errors import DomainError, MissingDataError
 from clinic_app.core.ismp import format_quantity
+from clinic_app.core.options import elected_entries, option_payload
 from clinic_app.core.phase_decision import NextStep, PhaseProposal
 from clinic_app.core.plan import DoseBasisNote, plan_cycle
 from clinic_app.core.protocol import Protocol
@@ -40,7 +43,6 @@ from clinic_app.core.records import (
     OffStudyReason,
     Patient,
     PatientStatus,
-    Phase,
 )
 from clinic_app.services.context import record_protocols
 from clinic_app.services.patient_state import patient_summary
@@ -48,12 +50,11 @@ from clinic_app.storage.database import Record
 from clinic_app.storage.errors import NOTHING_LOST, StaleRecordError
 
 CREATININE = "creatinine"
-DEX_OPTION_KEY = "dexamethasone_20"
 
 
 @dataclass(frozen=True)
 class MaintenanceDose:
-    """The doses of the first maintenance cycle, or why they cannot be computed."""
+    """The doses of the first cycle of the next phase, or why they cannot be computed."""
 
     cycle: int
     lines: tuple[str, ...]
@@ -61,12 +62,14 @@ class MaintenanceDose:
     doses_mg: Mapping[str, Decimal]
     crcl: CreatinineClearance | None
     missing: tuple[str, ...] = ()
+    phase_name: str = "Maintenance"
+    """The protocol's name of the phase the cycle is planned in."""
 
     @property
     def note(self) -> str:
         if self.missing:
-            return "Maintenance doses not computed: " + "; ".join(self.missing)
-        return f"Cycle {self.cycle} in maintenance: " + "; ".join(self.lines)
+            return f"{self.phase_name} doses not computed: " + "; ".join(self.missing)
+        return f"Cycle {self.cycle} in {self.phase_name.lower()}: " + "; ".join(self.lines)
 
 
 @dataclass(frozen=True)
@@ -139,31 +142,32 @@ def maintenance_dose(
     enrolment: Enrolment,
     cycle: CycleRow,
     today: date,
+    phase: str,
 ) -> MaintenanceDose:
-    """The doses of cycle ``cycle.number + 1`` planned in the maintenance phase."""
+    """The doses of cycle ``cycle.number + 1`` planned in ``phase`` (a phase key)."""
     assert enrolment.id is not None and cycle.start_date is not None
     number = cycle.number + 1
     missing: list[str] = []
     crcl, problem = _latest_crcl(record, patient, protocol, today)
-    maintenance = protocol.phase(Phase.MAINTENANCE.value)
-    needs_crcl = any(rule.renal_cap is not None for rule in maintenance.doses)
+    spec = protocol.phase(phase)
+    needs_crcl = any(rule.needs_crcl for rule in spec.doses)
     if needs_crcl and problem is not None:
         missing.append(problem)
-        return MaintenanceDose(number, (), {}, crcl, tuple(missing))
+        return MaintenanceDose(number, (), {}, crcl, tuple(missing), spec.name)
     try:
         plan = plan_cycle(
             protocol,
             cycle=number,
             # Rules §1: the next cycle is planned for start + cycle length.
             start=cycle.start_date + timedelta(days=protocol.cycle_length_days),
-            phase=Phase.MAINTENANCE.value,
+            phase=phase,
             dose_level=cycle.dose_level if protocol.dose_levels else None,
             modifications=record.repos.modifications.for_enrolment(enrolment.id),
             bsa=None,
             crcl_ml_min=crcl.ml_min if crcl is not None else None,
         )
     except (DomainError, MissingDataError) as exc:
-        return MaintenanceDose(number, (), {}, crcl, (exc.message,))
+        return MaintenanceDose(number, (), {}, crcl, (exc.message,), spec.name)
     lines: list[str] = []
     doses: dict[str, Decimal] = {}
     for note in plan.dose_notes:
@@ -172,7 +176,7 @@ def maintenance_dose(
         doses[note.drug] = note.rounding.rounded_mg if note.rounding else note.applied_dose
     if crcl is not None and needs_crcl:
         lines.append(crcl.describe())
-    return MaintenanceDose(number, tuple(lines), doses, crcl)
+    return MaintenanceDose(number, tuple(lines), doses, crcl, phase_name=spec.name)
 
 
 def _decisions_for_cycle(record: Record, enrolment_id: int, number: int) -> tuple[Decision, ...]:
@@ -195,7 +199,7 @@ def end_of_cycle_view(
     summary = patient_summary(record, patient_id, today, protocols)
     enrolment = summary.enrolment
     protocol = protocols.get(enrolment.protocol) if enrolment is not None else None
-    missing = [m for m in summary.missing if m.startswith(("next step", "response", "baseline"))]
+    missing = list(summary.decision_missing)
     if enrolment is None or protocol is None or enrolment.id is None:
         return EndOfCycleView(
             summary.patient, protocol, enrolment, None, None, None, (), tuple(summary.missing)
@@ -211,10 +215,13 @@ def end_of_cycle_view(
     if (
         proposal is not None
         and cycle is not None
-        and proposal.proposal is NextStep.MAINTENANCE
-        and cycle.phase is not Phase.MAINTENANCE
+        and proposal.proposal is NextStep.NEXT_PHASE
+        and proposal.next_phase is not None
+        and cycle.phase != proposal.next_phase
     ):
-        maintenance = maintenance_dose(record, protocol, summary.patient, enrolment, cycle, today)
+        maintenance = maintenance_dose(
+            record, protocol, summary.patient, enrolment, cycle, today, proposal.next_phase
+        )
         proposal = replace(proposal, maintenance_dose_note=maintenance.note)
     recorded = _decisions_for_cycle(record, enrolment.id, cycle.number) if cycle else ()
     if enrolment.status is PatientStatus.OFF_STUDY:
@@ -289,14 +296,14 @@ def _still_current(record: Record, view: EndOfCycleView) -> None:
 
 
 def _payload(
-    cycle: CycleRow, proposal: PhaseProposal, accepted: bool, to: Phase | None
+    cycle: CycleRow, proposal: PhaseProposal, accepted: bool, to: str | None
 ) -> dict[str, object]:
     payload: dict[str, object] = {
         "cycle": cycle.number,
         "proposal": proposal.proposal.value,
         "accepted": accepted,
-        "from": cycle.phase.value,
-        "to": to.value if to is not None else None,
+        "from": cycle.phase,
+        "to": to,
         "proposal_reasons": list(proposal.reasons),
     }
     if proposal.maintenance_dose_note:
@@ -324,19 +331,15 @@ def accept_proposal(
 ) -> int:
     """Record that the proposal is accepted; returns the decision's id.
 
-    Maintenance: the enrolment moves to maintenance and a planned next cycle to the maintenance
-    phase. Off study: ``off_study_reason`` is required and the enrolment goes off study on
+    The next phase: the enrolment moves to maintenance and a planned next cycle to that phase.
+    Off study: ``off_study_reason`` is required and the enrolment goes off study on
     ``decided_on``. Everything is one transaction.
     """
     enrolment, cycle, proposal = _ready(view)
     _check_who_when(view, decided_by, decided_on, today)
     assert enrolment.id is not None
     maintenance = view.maintenance
-    if (
-        proposal.proposal is NextStep.MAINTENANCE
-        and maintenance is not None
-        and maintenance.missing
-    ):
+    if proposal.proposal is NextStep.NEXT_PHASE and maintenance is not None and maintenance.missing:
         raise MissingDataError(maintenance.note, field="maintenance")
     if proposal.proposal is NextStep.OFF_STUDY:
         if off_study_reason is None:
@@ -377,22 +380,24 @@ def accept_proposal(
                 reason.strip() or "proposal accepted",
             )
         )
-        if to is Phase.MAINTENANCE and cycle.phase is not Phase.MAINTENANCE:
+        if proposal.proposal is NextStep.NEXT_PHASE and to is not None and cycle.phase != to:
+            # The phase the protocol's decision moves to is its maintenance (patient status).
+            name = view.protocol.phase(to).name.lower() if view.protocol else to
             stored = record.repos.enrolments.get(enrolment.id)
             record.repos.enrolments.update(
                 enrolment.id,
                 replace(stored.value, status=PatientStatus.MAINTENANCE),
                 expected_version=stored.version,
-                reason=f"maintenance from cycle {cycle.number + 1} (decision {decision})",
+                reason=f"{name} from cycle {cycle.number + 1} (decision {decision})",
             )
             nxt = _next_planned(record, enrolment.id, cycle.number)
             if nxt is not None:
                 row = record.repos.cycles.get(nxt[0]).value
                 record.repos.cycles.update(
                     nxt[0],
-                    replace(row, phase=Phase.MAINTENANCE),
+                    replace(row, phase=to),
                     expected_version=nxt[1],
-                    reason=f"maintenance from cycle {row.number} (decision {decision})",
+                    reason=f"{name} from cycle {row.number} (decision {decision})",
                 )
     return decision
 
@@ -492,47 +497,54 @@ def take_off_study(
         )
 
 
-def elect_dexamethasone_reduction(
+def elect_option(
     record: Record,
     view: EndOfCycleView,
+    option_key: str,
     *,
     decided_by: str,
     decided_on: date,
     today: date,
     reason: str,
 ) -> int:
-    """BPD: the investigator drops dexamethasone to 20 mg from the next cycle (never automatic)."""
+    """The investigator elects one of the protocol's options from the next cycle (never
+    automatic): one ``option`` decision, and a planned next cycle elects it by key."""
     if view.proposal is None or view.cycle is None or view.enrolment is None:
-        raise DomainError("There is no end-of-cycle proposal.", field="dex_option")
-    if not any(o.startswith("dexamethasone may drop") for o in view.proposal.options):
+        raise DomainError("There is no end-of-cycle proposal.", field="option")
+    if view.protocol is None:
+        raise DomainError("The patient's protocol is not loaded.", field="option")
+    offered = {o.key for o in view.proposal.protocol_options()}
+    option = next((o for o in view.protocol.options if o.key == option_key), None)
+    if option is None or option_key not in offered:
+        label = option.label if option is not None else option_key
         raise DomainError(
-            "The protocol does not offer the dexamethasone reduction at this cycle.",
-            field="dex_option",
+            f"The protocol does not offer {label} at the end of cycle {view.cycle.number}.",
+            field="option",
         )
     _check_who_when(view, decided_by, decided_on, today)
     if not reason.strip():
-        raise DomainError("Say why dexamethasone is reduced.", field="reason")
-    enrolment, cycle = view.enrolment, view.cycle
+        raise DomainError(f"Say why: {option.label}.", field="reason")
+    enrolment, cycle, protocol = view.enrolment, view.cycle, view.protocol
     assert enrolment.id is not None
     with record.transaction(reason=reason.strip()):
         decision = record.repos.decisions.add(
             Decision(
                 enrolment.id,
-                DecisionKind.BPD_DEX_20,
+                DecisionKind.OPTION,
                 decided_by.strip(),
                 decided_on,
-                {"cycle": cycle.number, "from_cycle": cycle.number + 1},
+                option_payload(option, cycle.number, cycle.number + 1),
                 reason.strip(),
             )
         )
         nxt = _next_planned(record, enrolment.id, cycle.number)
         if nxt is not None:
             row = record.repos.cycles.get(nxt[0]).value
-            options = {**row.elected_options, DEX_OPTION_KEY: "elected"}
+            options = {**row.elected_options, **elected_entries(protocol, [option.key])}
             record.repos.cycles.update(
                 nxt[0],
                 replace(row, elected_options=options),
                 expected_version=nxt[1],
-                reason=f"dexamethasone 20 mg (decision {decision})",
+                reason=f"{option.label} (decision {decision})",
             )
     return decision

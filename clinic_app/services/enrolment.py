@@ -46,7 +46,6 @@ from clinic_app.core.records import (
     LabResult,
     Patient,
     PatientStatus,
-    Phase,
 )
 from clinic_app.storage.database import Record
 
@@ -89,6 +88,8 @@ class Problem:
 
     field: str
     message: str
+    not_recorded: bool = False
+    """Only "not recorded yet" (what an unticked box already shows), not a wrong entry."""
 
 
 @dataclass(frozen=True)
@@ -127,8 +128,12 @@ class EnrolmentCheck:
     def ok(self) -> bool:
         return not self.problems
 
-    def messages(self, field_name: str) -> list[str]:
-        return [p.message for p in self.problems if p.field == field_name]
+    def messages(self, field_name: str, *, with_not_recorded: bool = True) -> list[str]:
+        return [
+            p.message
+            for p in self.problems
+            if p.field == field_name and (with_not_recorded or not p.not_recorded)
+        ]
 
     @property
     def allowed_levels(self) -> tuple[int, ...]:
@@ -227,7 +232,7 @@ def check_enrolment(
     for key, label in items:
         on = request.gates.get(key)
         if on is None:
-            refuse(f"gate:{key}", f"Not recorded: {label}.")
+            problems.append(Problem(f"gate:{key}", f"Not recorded: {label}.", not_recorded=True))
             continue
         if on > today:
             refuse(f"gate:{key}", f"{label}: the date {on.isoformat()} is in the future.")
@@ -545,7 +550,7 @@ def enrol(
             CycleRow(
                 enrolment_id=enrolment_id,
                 number=1,
-                phase=Phase(plan.phase),
+                phase=plan.phase,
                 planned_start=plan.start,
                 status=CycleStatus.PLANNED,
                 dose_level=plan.dose_level,

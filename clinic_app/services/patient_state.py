@@ -49,11 +49,11 @@ from clinic_app.core.ctcae import (
     grade_lab,
 )
 from clinic_app.core.cycles import CycleRow
-from clinic_app.core.decisions import DecisionKind
 from clinic_app.core.dlt import DltInputs, DltProposal, propose_dlt
 from clinic_app.core.dosing import weight_change
 from clinic_app.core.errors import DomainError, MissingDataError, ProtocolError
 from clinic_app.core.ismp import format_number
+from clinic_app.core.options import elected_so_far
 from clinic_app.core.phase_decision import (
     PhaseDecisionParams,
     PhaseProposal,
@@ -68,7 +68,6 @@ from clinic_app.core.records import (
     OffStudyReason,
     Patient,
     PatientStatus,
-    Phase,
     ResponseAssessment,
 )
 from clinic_app.core.response import AssessedResponse, classify_series, light_chain_of
@@ -89,7 +88,7 @@ class PatientRow:
     protocol_key: str | None
     """``None`` when the patient has no enrolment."""
     protocol_name: str | None
-    phase: Phase | None
+    phase: str | None
     status: PatientStatus | None
     cycle: int | None
     day: int | None
@@ -353,7 +352,7 @@ def list_patient_rows(
         status = _status(r["enrolment_status"])
         start = _day(r["cycle_start"])
         cycle = r["cycle_number"]
-        phase = None if r["cycle_phase"] is None else Phase(r["cycle_phase"])
+        phase = None if r["cycle_phase"] is None else str(r["cycle_phase"])
         late: list[date] = []
         if key is not None and protocol is None:
             notes[pid].append(f"Protocol {key!r} is not loaded: its schedule is unknown.")
@@ -363,7 +362,7 @@ def list_patient_rows(
             and phase is not None
             and status is not PatientStatus.OFF_STUDY
         ):
-            late = overdue_lab_days(protocol, int(cycle), phase.value, start, collected[pid], today)
+            late = overdue_lab_days(protocol, int(cycle), phase, start, collected[pid], today)
             if late:
                 days = ", ".join(f"day {(d - start).days + 1} ({d})" for d in late)
                 notes[pid].append(f"Labs overdue in cycle {cycle}: {days}.")
@@ -513,7 +512,7 @@ def due_today(
 @dataclass(frozen=True)
 class CycleSummary:
     number: int
-    phase: Phase
+    phase: str
     status: str
     planned_start: date
     start_date: date | None
@@ -564,7 +563,7 @@ class PatientSummary:
     protocol_key: str | None
     protocol_name: str | None
     enrolment: Enrolment | None
-    phase: Phase | None
+    phase: str | None
     status: PatientStatus | None
     dose_level: int | None
     cycle: int | None
@@ -578,6 +577,11 @@ class PatientSummary:
     flags: tuple[str, ...]
     """The patient list's notes for this patient (toxicity, labs, BSA, DLT review)."""
     missing: tuple[str, ...]
+    decision_missing: tuple[str, ...] = ()
+    """The part of ``missing`` the end-of-cycle decision rests on (response, baseline, next
+    step), so that the decision panel selects by data, not by the words of each item."""
+    dlt_missing: tuple[str, ...] = ()
+    """The part of ``missing`` the DLT proposal rests on."""
 
 
 def _decision_params(protocol: Protocol) -> PhaseDecisionParams:
@@ -804,17 +808,24 @@ def patient_summary(
     length = protocol.cycle_length_days if protocol is not None else 28
     started = [c for c in cycles if c.start_date is not None]
     first_day = treatment_start(cycles)
+    before = len(missing)
     series = _responses(assessments, first_day, missing, enrolments)
+    decision_missing = missing[before:]
     dlt = None
+    dlt_missing: list[str] = []
     next_step = None
     if protocol is not None and enrolment is not None:
         # The DLT exemption reads the marrow of the pre-treatment study (IMWG baseline).
         baseline = response_baseline(assessments, first_day)
         baseline_marrow = baseline.marrow_plasma_cells_pct if baseline is not None else None
+        before = len(missing)
         dlt = _dlt_proposal(
             record, protocol, enrolment, cycles, labs, aes, baseline_marrow, today, missing
         )
+        dlt_missing = missing[before:]
+        before = len(missing)
         next_step = _next_step(record, protocol, enrolment, started, series, missing)
+        decision_missing += missing[before:]
     return PatientSummary(
         patient=patient,
         today=today,
@@ -844,6 +855,8 @@ def patient_summary(
         next_step=next_step,
         flags=row.notes if row else (),
         missing=tuple(missing),
+        decision_missing=tuple(decision_missing),
+        dlt_missing=tuple(dlt_missing),
     )
 
 
@@ -865,11 +878,20 @@ def _next_step(
     try:
         params = _decision_params(protocol)
         plateau = protocol.plateau.detect(series) if series and protocol.plateau else None
-        reduced = bool(
-            record.repos.decisions.for_enrolment(enrolment.id, DecisionKind.BPD_DEX_20)
-        ) or any(c.elected_options for c in started)
+        elected = elected_so_far(
+            protocol,
+            record.repos.decisions.for_enrolment(enrolment.id),
+            [c.elected_options for c in started],
+        )
         return propose_next_step(
-            params, current.number, current.phase, series, plateau, dexamethasone_reduced=reduced
+            params,
+            current.number,
+            current.phase,
+            series,
+            plateau,
+            phase_names={p.key: p.name for p in protocol.phases},
+            options=protocol.options,
+            elected=elected,
         )
     except (DomainError, ProtocolError) as exc:
         missing.append(f"next step not proposed: {exc}")

@@ -30,6 +30,7 @@ from clinic_app.core.endpoints import (
     PFS_LABEL,
     TTNT_LABEL,
     EfficacyPatient,
+    Exclusion,
     duration_of_response,
     progression_free_survival,
     response_rates,
@@ -44,13 +45,13 @@ from clinic_app.core.escalation import (
     decide,
 )
 from clinic_app.core.ismp import format_number
+from clinic_app.core.phase_decision import maintenance_phase
 from clinic_app.core.protocol import Protocol
 from clinic_app.core.records import (
     Enrolment,
     OffStudyReason,
     Patient,
     PatientStatus,
-    Phase,
     ResponseAssessment,
 )
 from clinic_app.core.response import (
@@ -137,7 +138,7 @@ def _escalation_patients(
         return gather_context(record, protocol, 0).escalation_patients
     # As gather_context builds it, from what was known on as_of.
     patients: list[EscalationPatient] = []
-    for enrolment, _ in _enrolments_on(record, protocol.key, as_of):
+    for enrolment, _ in _enrolments_on(record, protocol, as_of):
         assert enrolment.id is not None
         if enrolment.dose_level is None:
             continue
@@ -236,48 +237,54 @@ def _known(day: date | None, as_of: date | None) -> bool:
 
 
 def _enrolments_on(
-    record: Record, protocol_key: str, as_of: date | None = None
+    record: Record, protocol: Protocol, as_of: date | None = None
 ) -> list[tuple[Enrolment, Patient]]:
     found: list[tuple[Enrolment, Patient]] = []
+    maintenance = maintenance_phase(protocol.decision_params)
     for patient in record.repos.patients.all():
         assert patient.id is not None
         found.extend(
-            (_enrolment_as_of(record, e, as_of), patient)
+            (_enrolment_as_of(record, e, as_of, maintenance), patient)
             for e in record.repos.enrolments.for_patient(patient.id)
-            if e.protocol == protocol_key and _known(e.enrolled_on, as_of)
+            if e.protocol == protocol.key and _known(e.enrolled_on, as_of)
         )
     return sorted(found, key=lambda pair: (pair[0].enrolled_on, pair[0].id or 0))
 
 
-def _maintenance_since(record: Record, enrolment: Enrolment) -> date | None:
-    """The first dated sign of maintenance: a maintenance cycle started, or the end-of-cycle
-    decision moving the patient to maintenance. ``None`` when nothing dates it."""
+def _maintenance_since(
+    record: Record, enrolment: Enrolment, maintenance: str | None
+) -> date | None:
+    """The first dated sign of maintenance (``maintenance``: the protocol's maintenance phase
+    key): a maintenance cycle started, or the end-of-cycle decision moving the patient to
+    maintenance. ``None`` when nothing dates it."""
     assert enrolment.id is not None
     days = [
         c.start_date
         for c in record.repos.cycles.for_enrolment(enrolment.id)
-        if c.phase is Phase.MAINTENANCE and _started(c) and c.start_date is not None
+        if c.phase == maintenance and _started(c) and c.start_date is not None
     ]
     days.extend(
         d.decided_on
         for d in record.repos.decisions.for_enrolment(enrolment.id, DecisionKind.PHASE)
-        if d.payload.get("to") == Phase.MAINTENANCE.value
+        if maintenance is not None and d.payload.get("to") == maintenance
     )
     return min(days, default=None)
 
 
-def _enrolment_as_of(record: Record, enrolment: Enrolment, as_of: date | None) -> Enrolment:
+def _enrolment_as_of(
+    record: Record, enrolment: Enrolment, as_of: date | None, maintenance: str | None
+) -> Enrolment:
     """The enrolment's status on ``as_of``: not yet off study, not yet in maintenance."""
     if as_of is None:
         return enrolment
     off_on = enrolment.off_study_on
     if enrolment.status is PatientStatus.OFF_STUDY and off_on is not None and off_on > as_of:
         # enrol() writes "active"; maintenance only when it is dated by then
-        since = _maintenance_since(record, enrolment)
+        since = _maintenance_since(record, enrolment, maintenance)
         status = PatientStatus.MAINTENANCE if _known(since, as_of) else PatientStatus.ACTIVE
         return replace(enrolment, status=status, off_study_on=None, off_study_reason=None)
     if enrolment.status is PatientStatus.MAINTENANCE:
-        since = _maintenance_since(record, enrolment)
+        since = _maintenance_since(record, enrolment, maintenance)
         if since is not None and since > as_of:
             return replace(enrolment, status=PatientStatus.ACTIVE)
         # undated maintenance stays as recorded; undated_notes says so
@@ -346,14 +353,15 @@ def undated_notes(record: Record, protocol: Protocol, as_of: date | None) -> tup
     if as_of is None:
         return ()
     notes: list[str] = []
-    for enrolment, patient in _enrolments_on(record, protocol.key, as_of):
+    for enrolment, patient in _enrolments_on(record, protocol, as_of):
         assert enrolment.id is not None and patient.id is not None
         who = f"{patient.full_name} (MRN {patient.mrn})"
         if enrolment.status is PatientStatus.OFF_STUDY and enrolment.off_study_on is None:
             notes.append(f"{who} is off study with no off-study date: counted as off study")
         if (
             enrolment.status is PatientStatus.MAINTENANCE
-            and _maintenance_since(record, enrolment) is None
+            and _maintenance_since(record, enrolment, maintenance_phase(protocol.decision_params))
+            is None
         ):
             notes.append(
                 f"{who} is in maintenance with no maintenance cycle or decision to date it: "
@@ -390,7 +398,7 @@ def build_enrolment_summary(
 ) -> EnrolmentSummary:
     """Enrolment against the caps and by status (rules §1), as the record stood on ``as_of``
     (pass the board built for the same day)."""
-    pairs = _enrolments_on(record, protocol.key, as_of)
+    pairs = _enrolments_on(record, protocol, as_of)
     caps: list[CapLine] = []
     decision = board.decision if board is not None else None
     if decision is not None and protocol.caps.escalation is not None:
@@ -591,7 +599,7 @@ def build_endpoints(
     left_out: dict[str, list[Excluded]] = {"pfs": [], "dor": [], "ttnt": []}
     names: dict[str, tuple[str, str]] = {}
 
-    for enrolment, patient in _enrolments_on(record, protocol.key, as_of):
+    for enrolment, patient in _enrolments_on(record, protocol, as_of):
         course = _course(record, enrolment, patient, as_of)
         assert enrolment.id is not None and patient.id is not None
         key = str(enrolment.id)
@@ -689,11 +697,11 @@ def build_endpoints(
     for item in rates.not_evaluable:
         mrn, name = names[item.patient_id]
         reason = item.reason
-        if item.patient_id in problems and not reason.startswith("fewer than"):
+        if item.patient_id in problems and item.why is not Exclusion.TOO_FEW_CYCLES:
             reason = problems[item.patient_id]  # the cause behind both missing categories
-        elif item.patient_id in unconfirmed_reasons and reason.startswith("no best response"):
+        elif item.patient_id in unconfirmed_reasons and item.why is Exclusion.NO_BEST_RESPONSE:
             reason = f"{unconfirmed_reasons[item.patient_id]}: left out of both overall rates"
-        elif item.patient_id in initial_reasons and reason.startswith("no response recorded"):
+        elif item.patient_id in initial_reasons and item.why is Exclusion.NO_INITIAL_RESPONSE:
             reason = initial_reasons[item.patient_id]
         not_evaluable.append(Excluded(mrn, name, reason))
     curves = (

@@ -106,7 +106,8 @@ _DECISION_KINDS: Mapping[str, Permission] = {
     "escalation": Permission.PHASE_DECISIONS,
     "other": Permission.PHASE_DECISIONS,
     "off_study": Permission.OFF_STUDY,
-    "bpd_dex_20": Permission.DOSE_MODIFICATIONS,
+    "bpd_dex_20": Permission.DOSE_MODIFICATIONS,  # read for older records; written as "option"
+    "option": Permission.DOSE_MODIFICATIONS,  # an investigator option changes a dose
     "condition_override": Permission.OVERRIDES,
 }
 

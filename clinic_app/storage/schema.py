@@ -627,6 +627,7 @@ MIGRATION_NAMES: tuple[str, ...] = (
     "0006_audit_guards",
     "0007_audit_compaction",
     "0009_lab_clinical_facts",
+    "0010_phase_keys",
 )
 """Every migration this app knows, in order; a file with any other name applied is newer."""
 
@@ -776,3 +777,43 @@ def _m0009_lab_clinical_facts(db: Database) -> None:
     # The audit JSON lists columns by name, so the triggers are rebuilt to include the new ones.
     install_audit_triggers(db, "labs")
     _set_own_version(db, "0009_lab_clinical_facts")
+
+
+_CLOSED_PHASES = "CHECK (phase IN ('induction', 'treatment', 'maintenance'))"
+_ANY_PHASE = "CHECK (length(trim(phase)) > 0)"
+
+
+@migrations(name="0010_phase_keys")
+def _m0010_phase_keys(db: Database) -> None:
+    """A cycle's phase is any phase key of its protocol (issue 17), still never empty.
+
+    SQLite cannot drop a CHECK, so ``cycles`` is rebuilt (sqlite.org/lang_altertable.html,
+    "other kinds of table schema changes"): the rows are copied with their ids and versions
+    and no audit entry (nothing clinical changes; the audit trail still names each row by id),
+    then the same indexes and triggers are put back. Foreign keys stay on: deferred for this
+    transaction, the dose, DLT and other rows that point at a cycle are orphaned only between
+    the DROP and the copy back, and COMMIT checks that none is left.
+    """
+    conn = db.conn
+    row = conn.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'cycles'")
+    table_sql = str(row.fetchone()[0])
+    if _CLOSED_PHASES not in table_sql:  # made without the closed list: nothing to drop
+        _set_own_version(db, "0010_phase_keys")
+        return
+    kept = [
+        str(sql)
+        for (sql,) in conn.execute(
+            "SELECT sql FROM sqlite_master WHERE tbl_name = 'cycles' "
+            "AND type IN ('index', 'trigger') AND sql IS NOT NULL ORDER BY type, name"
+        ).fetchall()
+    ]
+    columns = ", ".join(_columns(db, "cycles"))
+    conn.execute("PRAGMA defer_foreign_keys = ON")  # reset by SQLite at COMMIT or ROLLBACK
+    conn.execute(f"CREATE TABLE _cycles_0010 AS SELECT {columns} FROM cycles")
+    conn.execute("DROP TABLE cycles")  # its triggers and indexes go with it
+    conn.execute(table_sql.replace(_CLOSED_PHASES, _ANY_PHASE))
+    conn.execute(f"INSERT INTO cycles ({columns}) SELECT {columns} FROM _cycles_0010")
+    conn.execute("DROP TABLE _cycles_0010")
+    for sql in kept:  # indexes first, then the triggers exactly as they were
+        conn.execute(sql)
+    _set_own_version(db, "0010_phase_keys")

@@ -5,17 +5,19 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
+from clinic_app.core.decisions import DecisionKind
 from clinic_app.core.protocol_loader import load_protocols
-from clinic_app.core.records import PatientStatus, Phase
+from clinic_app.core.records import PatientStatus
 from clinic_app.gui.end_of_cycle import EndOfCycleDialog
 from clinic_app.storage.database import Record, open_database
-from tests.services.test_end_of_cycle import END_OF_C4, dextr_four_cycles
+from tests.services.test_end_of_cycle import END_OF_C4, bpd_patient, dextr_four_cycles
 
 pytestmark = pytest.mark.qt_log_ignore(r"This plugin does not support (propagateSizeHints|raise)")
 PROTOCOLS = load_protocols()
@@ -47,7 +49,7 @@ def test_plateau_to_maintenance_with_renal_cap(qtbot: QtBot, record: Record) -> 
     text = d.proposal.text()
     assert "End of cycle 4: Maintenance" in text
     assert "Lenalidomide 15 mg" in text and "CrCl 39.7 mL/min" in text
-    assert not d.dex_button.isVisible()
+    assert d.option_buttons == {}  # DexTR has no investigator option here
     if os.environ.get("CLINIC_SCREENSHOTS"):
         d.adjustSize()
         d.grab().save(str(SHOTS / "end_of_cycle.png"))
@@ -55,7 +57,7 @@ def test_plateau_to_maintenance_with_renal_cap(qtbot: QtBot, record: Record) -> 
     assert d.decision_id is not None and not d.isVisible()
     assert record.repos.enrolments.get(eid).value.status is PatientStatus.MAINTENANCE
     c5 = next(c for c in record.repos.cycles.for_enrolment(eid) if c.number == 5)
-    assert c5.phase is Phase.MAINTENANCE
+    assert c5.phase == "maintenance"
 
 
 def test_reject_without_reason_is_refused_at_the_field(qtbot: QtBot, record: Record) -> None:
@@ -85,3 +87,24 @@ def test_missing_creatinine_blocks_acceptance_with_the_reason(qtbot: QtBot, reco
     qtbot.keyClick(d.reason, Qt.Key.Key_Return)
     assert d.errors["proposal"].isVisible()
     assert record.repos.decisions.for_enrolment(eid) == []
+
+
+def test_bpd_option_button_is_labelled_by_the_file_and_elects_by_key(
+    qtbot: QtBot, record: Record
+) -> None:
+    pid, eid = bpd_patient(record, 6)
+    today = date(2023, 11, 19)  # cycle 6 day 28 (2023-06-05 + 140 + 27)
+    d = EndOfCycleDialog(record, pid, today=lambda: today, protocols=PROTOCOLS)
+    qtbot.addWidget(d)
+    d.show()
+    button = d.option_buttons["dexamethasone_20"]
+    # bpd.toml [[options]] label, not words of the code
+    assert button.text() == "Dexamethasone 20 mg (investigator's decision, after 6 cycles)"
+    assert button.isVisible()
+    assert "Option: Dexamethasone 20 mg" in d.proposal.text()
+    qtbot.keyClicks(d.reason, "steroid myopathy")
+    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+    [decision] = record.repos.decisions.for_enrolment(eid, DecisionKind.OPTION)
+    assert decision.payload["option"] == "dexamethasone_20"
+    c7 = next(c for c in record.repos.cycles.for_enrolment(eid) if c.number == 7)
+    assert c7.elected_options == {"dexamethasone_20": "20 mg"}

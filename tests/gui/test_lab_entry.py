@@ -12,7 +12,6 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDialogButtonBox
 from pytestqt.qtbot import QtBot
 
-from clinic_app.core.records import Phase
 from clinic_app.gui.lab_entry import LabEntryDialog, to_qdatetime
 from clinic_app.gui.lab_trends import LabTrendsDialog
 from clinic_app.services.lab_entry import LabEntry, save_panel
@@ -197,8 +196,8 @@ def test_void_needs_a_reason(qtbot: QtBot, record: Record) -> None:
 def test_trends_plot_points_thresholds_and_cycles(qtbot: QtBot, record: Record) -> None:
     pid = helpers.patient(record, "MRN-80", "Novak", "Ivo")
     eid = helpers.enrol(record, pid, "dextr", date(2025, 1, 6))
-    helpers.cycle(record, eid, 1, Phase.INDUCTION, date(2025, 1, 6), date(2025, 1, 6))
-    helpers.cycle(record, eid, 2, Phase.INDUCTION, date(2025, 2, 3), date(2025, 2, 3))
+    helpers.cycle(record, eid, 1, "induction", date(2025, 1, 6), date(2025, 1, 6))
+    helpers.cycle(record, eid, 2, "induction", date(2025, 2, 3), date(2025, 2, 3))
     for day, value in ((6, "2.5"), (20, "0.8"), (27, "0.4")):
         at = datetime(2025, 1, day, 8, tzinfo=UTC)
         save_panel(record, pid, [LabEntry("anc", value, "10^9/L", "1.8", "7.5")], at, now=NOW)

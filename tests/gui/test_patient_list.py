@@ -9,7 +9,7 @@ import pytest
 from PySide6.QtCore import QLocale, QModelIndex, Qt
 from pytestqt.qtbot import QtBot
 
-from clinic_app.core.records import PatientStatus, Phase
+from clinic_app.core.records import PatientStatus
 from clinic_app.gui.patient_list import (
     COL_CYCLE,
     COL_FLAGS,
@@ -32,7 +32,7 @@ BASE = PatientRow(
     date_of_birth=date(1950, 1, 1),
     protocol_key="dextr",
     protocol_name="DexTR",
-    phase=Phase.INDUCTION,
+    phase="induction",
     status=PatientStatus.ACTIVE,
     cycle=2,
     day=15,

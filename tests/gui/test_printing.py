@@ -14,7 +14,6 @@ from pypdf import PdfReader
 from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
-from clinic_app.core.records import Phase
 from clinic_app.gui.background import Progress
 from clinic_app.gui.printing import (
     DOSING_CARD,
@@ -38,7 +37,7 @@ def morning(record: Record, n: int, phone: bool = True) -> list[int]:
     for i in range(n):
         pid = patient(record, f"P-{i}", f"Family{i}")
         eid = enrol(record, pid, "dextr", date(2023, 12, 28))
-        cycle(record, eid, 1, Phase.INDUCTION, DAY)  # DexTR induction: flat doses
+        cycle(record, eid, 1, "induction", DAY)  # DexTR induction: flat doses
         ids.append(pid)
     return ids
 

@@ -101,7 +101,6 @@ def test_batch_result_with_many_refusals_stays_on_the_screen(
 
 
 def test_the_preview_lets_you_choose_the_cycle(qtbot: QtBot, record: Record) -> None:
-    from clinic_app.core.records import Phase
     from clinic_app.gui.printing import TOXICITY_SUMMARY
     from tests.gui.test_printing import text_of
     from tests.services.helpers import cycle
@@ -109,7 +108,7 @@ def test_the_preview_lets_you_choose_the_cycle(qtbot: QtBot, record: Record) -> 
     [pid] = morning(record, 1)
     enrolment = record.repos.enrolments.for_patient(pid)[0]
     assert enrolment.id is not None
-    cycle(record, enrolment.id, 2, Phase.INDUCTION, date(2024, 1, 30))
+    cycle(record, enrolment.id, 2, "induction", date(2024, 1, 30))
     d = PreviewDialog(record, TOXICITY_SUMMARY, pid, 2)
     qtbot.addWidget(d)
     d.show()

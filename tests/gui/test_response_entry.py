@@ -15,7 +15,7 @@ from pytestqt.qtbot import QtBot
 
 from clinic_app.core.phase_decision import NextStep
 from clinic_app.core.protocol_loader import load_protocols
-from clinic_app.core.records import Enrolment, Phase, ResponseAssessment
+from clinic_app.core.records import Enrolment, ResponseAssessment
 from clinic_app.gui.response_entry import ResponseEntryDialog
 from clinic_app.services.end_of_cycle import end_of_cycle_view
 from clinic_app.storage.database import Record
@@ -32,7 +32,7 @@ def dextr(record: Record) -> int:
     pid = patient(record, "R-1", "Response", "Rita")
     eid = enrol(record, pid, "dextr", date(2023, 12, 28))
     for n, s in enumerate(STARTS, 1):
-        cycle(record, eid, n, Phase.INDUCTION, s, s)
+        cycle(record, eid, n, "induction", s, s)
     weight(record, pid, date(2024, 4, 20), "72")
     lab(record, pid, "creatinine", "1.0", "mg/dL", date(2024, 4, 21))
     record.repos.responses.add(
@@ -79,7 +79,7 @@ def test_four_cycles_typed_reach_plateau(qtbot: QtBot, record: Record) -> None:
         assert d.saved_id is not None
     assert rows(record) == 5
     view = end_of_cycle_view(record, pid, ENDS[-1], PROTOCOLS)
-    assert view.proposal is not None and view.proposal.proposal is NextStep.MAINTENANCE
+    assert view.proposal is not None and view.proposal.proposal is NextStep.NEXT_PHASE
 
 
 def test_category_follows_typing_including_cr(qtbot: QtBot, record: Record) -> None:
@@ -291,7 +291,7 @@ def test_enrolment_light_chain_reads_the_flc_ratio(
     eid = record.repos.enrolments.add(
         Enrolment(pid, "dextr", date(2023, 12, 28), date(2023, 12, 28), light_chain=chain)
     )
-    cycle(record, eid, 1, Phase.INDUCTION, STARTS[0], STARTS[0])
+    cycle(record, eid, 1, "induction", STARTS[0], STARTS[0])
     record.repos.responses.add(
         pid, ResponseAssessment(date(2024, 1, 1), serum_m_protein_g_dl=Decimal("3.0"))
     )

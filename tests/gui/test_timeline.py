@@ -19,7 +19,6 @@ from clinic_app.core.records import (
     DoseModification,
     DoseStatus,
     LabResult,
-    Phase,
     ResponseAssessment,
 )
 from clinic_app.gui.chart.timeline import TimelineCanvas, TimelineWidget
@@ -48,12 +47,12 @@ def lab(test: str, value: str, unit: str, on: date, lab_id: int, **limits: str) 
 def two_cycles(delay_recorded: int = 7) -> list[CycleRow]:
     return [
         CycleRow(
-            1, 1, Phase.INDUCTION, date(2024, 1, 1), CycleStatus.COMPLETED, date(2024, 1, 1), id=11
+            1, 1, "induction", date(2024, 1, 1), CycleStatus.COMPLETED, date(2024, 1, 1), id=11
         ),
         CycleRow(
             1,
             2,
-            Phase.MAINTENANCE,
+            "maintenance",
             date(2024, 1, 29),
             CycleStatus.STARTED,
             date(2024, 2, 5),
@@ -105,6 +104,7 @@ def sample() -> TimelineData:
         drug_order=["dexamethasone", "thalidomide", "lenalidomide"],
         drug_names={"dexamethasone": "Dexamethasone", "lenalidomide": "Lenalidomide"},
         drug_units={"dexamethasone": "mg"},
+        maintenance_phase="maintenance",
     )
 
 
@@ -139,7 +139,7 @@ def test_a_recorded_delay_that_disagrees_with_the_dates_is_reported() -> None:
 def test_overlapping_cycles_are_reported_and_shortened() -> None:
     rows = two_cycles(delay_recorded=0)
     early = CycleRow(
-        1, 2, Phase.INDUCTION, date(2024, 1, 20), CycleStatus.STARTED, date(2024, 1, 20), id=12
+        1, 2, "induction", date(2024, 1, 20), CycleStatus.STARTED, date(2024, 1, 20), id=12
     )
     data = build_timeline(cycles=[rows[0], early], cycle_length_days=28, today=date(2024, 1, 1))
     assert data.cycles[0].end == date(2024, 1, 19)
@@ -401,7 +401,7 @@ def test_paint_of_forty_cycles_only_walks_the_exposed_items(qtbot: QtBot) -> Non
     doses = []
     for n in range(1, 41):
         start = date(2024, 1, 1) + timedelta(days=28 * (n - 1))
-        cycles.append(CycleRow(1, n, Phase.INDUCTION, start, CycleStatus.COMPLETED, start, id=n))
+        cycles.append(CycleRow(1, n, "induction", start, CycleStatus.COMPLETED, start, id=n))
         doses += [
             DoseEvent(n, day, "lenalidomide", D(25), DoseStatus.GIVEN, id=n * 100 + day)
             for day in range(1, 22)

@@ -24,7 +24,6 @@ from clinic_app.core.records import (
     Immunofixation,
     LabResult,
     Patient,
-    Phase,
     ResponseAssessment,
     Sex,
 )
@@ -78,7 +77,7 @@ def seed(record: Record) -> None:
         CycleRow(
             e1,
             1,
-            Phase.INDUCTION,
+            "induction",
             START,
             CycleStatus.STARTED,
             start_date=START,
@@ -101,7 +100,7 @@ def seed(record: Record) -> None:
         CycleRow(
             e2,
             1,
-            Phase.TREATMENT,
+            "treatment",
             START,
             CycleStatus.COMPLETED,
             start_date=START,
@@ -116,7 +115,7 @@ def seed(record: Record) -> None:
         CycleRow(
             e2,
             2,
-            Phase.TREATMENT,
+            "treatment",
             START + timedelta(days=28),
             CycleStatus.STARTED,
             start_date=START + timedelta(days=31),

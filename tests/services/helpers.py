@@ -15,7 +15,6 @@ from clinic_app.core.records import (
     LabResult,
     Patient,
     PatientStatus,
-    Phase,
     Sex,
 )
 from clinic_app.storage.database import Record
@@ -53,7 +52,7 @@ def cycle(
     record: Record,
     eid: int,
     number: int,
-    phase: Phase,
+    phase: str,
     planned: date,
     started: date | None = None,
     *,

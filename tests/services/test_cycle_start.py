@@ -24,7 +24,6 @@ from clinic_app.core.records import (
     Enrolment,
     LabResult,
     Patient,
-    Phase,
     Sex,
 )
 from clinic_app.services.cycle_start import (
@@ -374,7 +373,7 @@ def dextr_after_four_cycles(record: Record, protocols: dict[str, Protocol]) -> i
             CycleRow(
                 1,
                 n,
-                Phase.INDUCTION,
+                "induction",
                 on,
                 CycleStatus.STARTED,
                 on,
@@ -516,7 +515,7 @@ def test_bpd_dexamethasone_20_is_a_recorded_decision_from_cycle_7(
             CycleRow(
                 1,
                 n,
-                Phase.TREATMENT,
+                "treatment",
                 on,
                 CycleStatus.COMPLETED if n < 6 else CycleStatus.STARTED,
                 on,
@@ -556,8 +555,10 @@ def test_bpd_dexamethasone_20_is_a_recorded_decision_from_cycle_7(
     result = start_cycle(record, pid, elect, c7, protocols)
     doses = {d.drug: d.dose_mg for d in record.repos.doses.for_cycle(result.cycle_id)}
     assert doses["dexamethasone"] == Decimal(20)
-    (decision,) = record.repos.decisions.for_enrolment(1, DecisionKind.BPD_DEX_20)
+    # One encoding: an "option" decision naming the option's key.
+    (decision,) = record.repos.decisions.for_enrolment(1, DecisionKind.OPTION)
     assert (decision.decided_by, decision.decided_on) == ("Dr Kim", c7)
+    assert decision.payload["option"] == "dexamethasone_20"
     assert record.repos.cycles.get(result.cycle_id).value.elected_options == {
         "dexamethasone_20": "20 mg"
     }

@@ -26,7 +26,7 @@ def test_demo_escalation_reads_back_as_generated(tmp_path: Path, seed: int) -> N
     with open_database(tmp_path / "demo.sqlite3") as record:
         result = generate_demo(record, patients=40, seed=seed, today=date(2026, 11, 21))
         patients = gather_context(record, bpd, 0).escalation_patients
-        assert len(patients) == result.bpd
+        assert len(patients) == result.counts["bpd"]
         # the record, read in enrolment order, leads the engine to the decision the demo made
         assert decide(patients, bpd.escalation).text() == result.escalation_decision
 

@@ -12,7 +12,7 @@ import pytest
 from clinic_app.core.decisions import DltReview
 from clinic_app.core.errors import DomainError
 from clinic_app.core.protocol_loader import load_protocols
-from clinic_app.core.records import AdverseEvent, Attribution, Phase
+from clinic_app.core.records import AdverseEvent, Attribution
 from clinic_app.services.dlt_review import dlt_review_view, record_review
 from clinic_app.services.trial import build_escalation_board
 from clinic_app.storage.database import Record, open_database
@@ -36,7 +36,7 @@ def record(tmp_path: Path) -> Iterator[Record]:
 def reviewed(record: Record, mrn: str, level: int, dlt: bool) -> None:
     pid = patient(record, mrn, f"Cohort{mrn}")
     eid = enrol(record, pid, "bpd", date(2023, 6, 1), dose_level=level, cohort="escalation")
-    cid = cycle(record, eid, 1, Phase.TREATMENT, date(2023, 6, 5), date(2023, 6, 5))
+    cid = cycle(record, eid, 1, "treatment", date(2023, 6, 5), date(2023, 6, 5))
     record.repos.dlt_reviews.add(
         DltReview(eid, dlt, dlt, True, "Dr Ray", date(2023, 7, 5), "review", cid)
     )
@@ -50,8 +50,8 @@ def level_two_patient(record: Record, rash_grade: int | None) -> int:
         reviewed(record, f"L2-{n}", 2, False)
     pid = patient(record, "B-2", "Leveltwo", "Bea")
     eid = enrol(record, pid, "bpd", date(2024, 1, 25), dose_level=2, cohort="escalation")
-    cycle(record, eid, 1, Phase.TREATMENT, C1, C1, dose_level=2)
-    cycle(record, eid, 2, Phase.TREATMENT, C2, C2, dose_level=2)
+    cycle(record, eid, 1, "treatment", C1, C1, dose_level=2)
+    cycle(record, eid, 2, "treatment", C2, C2, dose_level=2)
     lab(record, pid, "anc", "2.0", "10^9/L", date(2024, 1, 30))
     lab(record, pid, "platelets", "180", "10^9/L", date(2024, 1, 30))
     lab(record, pid, "anc", "1.6", "10^9/L", date(2024, 2, 15))

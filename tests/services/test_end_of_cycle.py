@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from clinic_app.core.decisions import DecisionKind
+from clinic_app.core.decisions import Decision, DecisionKind
 from clinic_app.core.errors import DomainError, MissingDataError
 from clinic_app.core.phase_decision import NextStep
 from clinic_app.core.protocol_loader import load_protocols
@@ -18,12 +18,11 @@ from clinic_app.core.records import (
     DoseModification,
     OffStudyReason,
     PatientStatus,
-    Phase,
     ResponseAssessment,
 )
 from clinic_app.services.end_of_cycle import (
     accept_proposal,
-    elect_dexamethasone_reduction,
+    elect_option,
     end_of_cycle_view,
     reject_proposal,
     take_off_study,
@@ -64,9 +63,9 @@ def dextr_four_cycles(
     pid = patient(record, "D-1", "Plateau")
     eid = enrol(record, pid, "dextr", date(2023, 12, 28))
     for n, s in enumerate(STARTS[:cycles], 1):
-        cycle(record, eid, n, Phase.INDUCTION, s, s)
+        cycle(record, eid, n, "induction", s, s)
     if cycles == 4:
-        cycle(record, eid, 5, Phase.INDUCTION, date(2024, 4, 23))  # planned, not started
+        cycle(record, eid, 5, "induction", date(2024, 4, 23))  # planned, not started
     if reduced:
         record.repos.modifications.add(
             eid,
@@ -100,7 +99,7 @@ def test_plateau_after_four_cycles_proposes_maintenance_at_the_reduced_dose(
     pid, _eid = dextr_four_cycles(record, "1.0")
     view = end_of_cycle_view(record, pid, END_OF_C4, PROTOCOLS)
     assert view.cycle is not None and view.cycle.number == 4
-    assert view.proposal is not None and view.proposal.proposal is NextStep.MAINTENANCE
+    assert view.proposal is not None and view.proposal.proposal is NextStep.NEXT_PHASE
     assert "Plateau for more than 2 cycles from cycle 2" in view.proposal.reasons[0]
     m = view.maintenance
     assert m is not None and not m.missing and m.cycle == 5
@@ -174,7 +173,7 @@ def test_accepting_maintenance_moves_enrolment_and_next_cycle_in_one_go(record: 
     assert "Lenalidomide 15 mg" in decision.payload["maintenance_doses"]
     assert record.repos.enrolments.get(eid).value.status is PatientStatus.MAINTENANCE
     c5 = next(c for c in record.repos.cycles.for_enrolment(eid) if c.number == 5)
-    assert c5.phase is Phase.MAINTENANCE
+    assert c5.phase == "maintenance"
     # A second decision for the same cycle is refused.
     again = end_of_cycle_view(record, pid, END_OF_C4, PROTOCOLS)
     assert not again.can_decide
@@ -228,7 +227,7 @@ def test_before_cycle_4_induction_continues_and_no_assessment_means_waiting(
     view = end_of_cycle_view(record, pid, date(2024, 3, 25), PROTOCOLS)
     assert view.cycle is not None and view.cycle.number == 3
     assert view.proposal is not None
-    assert view.proposal.proposal is NextStep.CONTINUE_INDUCTION
+    assert view.proposal.proposal is NextStep.CONTINUE
     assert view.maintenance is None
 
 
@@ -326,9 +325,9 @@ def bpd_patient(record: Record, cycles: int) -> tuple[int, int]:
     start = date(2023, 6, 5)
     for n in range(1, cycles + 1):
         s = date.fromordinal(start.toordinal() + 28 * (n - 1))
-        cycle(record, eid, n, Phase.TREATMENT, s, s, dose_level=2)
+        cycle(record, eid, n, "treatment", s, s, dose_level=2)
     nxt = date.fromordinal(start.toordinal() + 28 * cycles)
-    cycle(record, eid, cycles + 1, Phase.TREATMENT, nxt, dose_level=2)
+    cycle(record, eid, cycles + 1, "treatment", nxt, dose_level=2)
     assess(record, pid, date(2023, 6, 2), "2.0", None)
     for n in range(1, cycles + 1):
         end = date.fromordinal(start.toordinal() + 28 * n - 1)
@@ -342,22 +341,56 @@ def test_bpd_after_cycle_6_offers_the_dexamethasone_option(record: Record) -> No
     today = date(2023, 11, 19)
     view = end_of_cycle_view(record, pid, today, PROTOCOLS)
     assert view.proposal is not None and view.proposal.proposal is NextStep.CONTINUE
-    assert view.proposal.options[0].startswith("dexamethasone may drop to 20 mg")
-    with pytest.raises(DomainError):
-        elect_dexamethasone_reduction(
-            record, view, decided_by="Dr B", decided_on=today, today=today, reason=""
-        )
-    elect_dexamethasone_reduction(
-        record, view, decided_by="Dr B", decided_on=today, today=today, reason="steroid myopathy"
+    # The option as the file gives it (bpd.toml [[options]], from cycle 7): key and label.
+    [option] = view.proposal.protocol_options()
+    assert (option.key, option.label) == (
+        "dexamethasone_20",
+        "Dexamethasone 20 mg (investigator's decision, after 6 cycles)",
     )
-    [d] = record.repos.decisions.for_enrolment(eid, DecisionKind.BPD_DEX_20)
+    with pytest.raises(DomainError):
+        elect_option(
+            record,
+            view,
+            "dexamethasone_20",
+            decided_by="Dr B",
+            decided_on=today,
+            today=today,
+            reason="",
+        )
+    elect_option(
+        record,
+        view,
+        "dexamethasone_20",
+        decided_by="Dr B",
+        decided_on=today,
+        today=today,
+        reason="steroid myopathy",
+    )
+    # One encoding: an "option" decision naming the key; cycle 7 elects it by key.
+    [d] = record.repos.decisions.for_enrolment(eid, DecisionKind.OPTION)
     assert (d.decided_by, d.decided_on) == ("Dr B", today)
+    assert d.payload == {"option": "dexamethasone_20", "cycle": 6, "from_cycle": 7}
     c7 = next(c for c in record.repos.cycles.for_enrolment(eid) if c.number == 7)
-    assert c7.elected_options == {"dexamethasone_20": "elected"}
+    assert c7.elected_options == {"dexamethasone_20": "20 mg"}
     # Once taken, the option is no longer offered.
     again = end_of_cycle_view(record, pid, today, PROTOCOLS)
     assert again.proposal is not None
-    assert not any(o.startswith("dexamethasone") for o in again.proposal.options)
+    assert again.proposal.protocol_options() == ()
+
+
+def test_an_old_bpd_dex_20_decision_still_counts_as_the_option(record: Record) -> None:
+    # Records written before options were data hold a "bpd_dex_20" decision: it is read as
+    # the dexamethasone_20 option of BPD, and stays as it was written.
+    pid, eid = bpd_patient(record, 7)
+    with record.transaction(reason="test"):
+        record.repos.decisions.add(
+            Decision(eid, DecisionKind.BPD_DEX_20, "Dr B", date(2023, 11, 19), {"cycle": 6})
+        )
+    today = date(2023, 12, 17)  # cycle 7 day 28: 2023-06-05 + 168 + 27
+    view = end_of_cycle_view(record, pid, today, PROTOCOLS)
+    assert view.proposal is not None and view.proposal.protocol_options() == ()
+    kinds = [d.kind for d in record.repos.decisions.for_enrolment(eid)]
+    assert kinds == [DecisionKind.BPD_DEX_20]
 
 
 def test_bpd_before_cycle_6_has_no_dexamethasone_option(record: Record) -> None:
@@ -365,9 +398,15 @@ def test_bpd_before_cycle_6_has_no_dexamethasone_option(record: Record) -> None:
     today = date(2023, 10, 22)  # cycle 5 day 28: 2023-06-05 + 112 + 27
     view = end_of_cycle_view(record, pid, today, PROTOCOLS)
     assert view.proposal is not None and view.proposal.options == ()
-    with pytest.raises(DomainError, match="does not offer"):
-        elect_dexamethasone_reduction(
-            record, view, decided_by="Dr B", decided_on=today, today=today, reason="x"
+    with pytest.raises(DomainError, match="does not offer Dexamethasone 20 mg"):
+        elect_option(
+            record,
+            view,
+            "dexamethasone_20",
+            decided_by="Dr B",
+            decided_on=today,
+            today=today,
+            reason="x",
         )
 
 
@@ -376,14 +415,14 @@ def test_bpd_after_cycle_12_proposes_maintenance(record: Record) -> None:
     # Cycle 12 starts 2023-06-05 + 308 = 2024-04-08; day 28 = 2024-05-05.
     today = date(2024, 5, 5)
     view = end_of_cycle_view(record, pid, today, PROTOCOLS)
-    assert view.proposal is not None and view.proposal.proposal is NextStep.MAINTENANCE
+    assert view.proposal is not None and view.proposal.proposal is NextStep.NEXT_PHASE
     m = view.maintenance
     # BPD maintenance at dose level 2: pomalidomide 4 mg, dexamethasone 40 mg; no bendamustine.
     assert m is not None and not m.missing
     assert m.doses_mg == {"pomalidomide": Decimal(4), "dexamethasone": Decimal(40)}
     accept_proposal(record, view, decided_by="Dr B", decided_on=today, today=today)
     c13 = next(c for c in record.repos.cycles.for_enrolment(eid) if c.number == 13)
-    assert c13.phase is Phase.MAINTENANCE
+    assert c13.phase == "maintenance"
 
 
 def test_a_decision_from_an_old_panel_never_overwrites_off_study(record: Record) -> None:
@@ -415,7 +454,7 @@ def test_a_decision_from_an_old_panel_never_overwrites_off_study(record: Record)
     e = record.repos.enrolments.get(eid).value
     assert (e.status, e.off_study_reason) == (PatientStatus.OFF_STUDY, OffStudyReason.WITHDRAWAL)
     c5 = next(c for c in record.repos.cycles.for_enrolment(eid) if c.number == 5)
-    assert c5.phase is Phase.INDUCTION
+    assert c5.phase == "induction"
     assert [d.kind for d in record.repos.decisions.for_enrolment(eid)] == [DecisionKind.OFF_STUDY]
     assert record.db.execute("SELECT count(*) FROM audit_log").fetchone()[0] == audit_rows
 

@@ -37,7 +37,6 @@ from clinic_app.core.records import (
     OffStudyReason,
     Patient,
     PatientStatus,
-    Phase,
     ResponseAssessment,
     Sex,
     TemperatureReading,
@@ -186,7 +185,7 @@ def _write(record: Record, index: int, p: dict[str, Any]) -> None:
         CycleRow(
             eid,
             1 + index,
-            Phase.INDUCTION,
+            "induction",
             p["day"],
             status=CycleStatus.STARTED,
             start_date=p["day2"],

@@ -8,7 +8,6 @@ from decimal import Decimal
 import pytest
 
 from clinic_app.core.errors import DomainError, ProtocolError
-from clinic_app.core.records import Phase
 from clinic_app.services.lab_entry import (
     PANEL_TESTS,
     EntryStatus,
@@ -308,9 +307,9 @@ def test_clinic_override_is_stored_in_the_record_and_wins(record: Record) -> Non
 def test_trend_has_points_grades_thresholds_and_cycle_starts(record: Record) -> None:
     pid = helpers.patient(record, "L-5", "Novak")
     eid = helpers.enrol(record, pid, "dextr", date(2025, 1, 6))
-    helpers.cycle(record, eid, 1, Phase.INDUCTION, date(2025, 1, 6), date(2025, 1, 6))
-    helpers.cycle(record, eid, 2, Phase.INDUCTION, date(2025, 2, 3), date(2025, 2, 5))
-    helpers.cycle(record, eid, 3, Phase.INDUCTION, date(2025, 3, 3))  # planned: not marked
+    helpers.cycle(record, eid, 1, "induction", date(2025, 1, 6), date(2025, 1, 6))
+    helpers.cycle(record, eid, 2, "induction", date(2025, 2, 3), date(2025, 2, 5))
+    helpers.cycle(record, eid, 3, "induction", date(2025, 3, 3))  # planned: not marked
     for day, value in ((date(2025, 1, 6), "2.5"), (date(2025, 1, 20), "0.8")):
         at = datetime(day.year, day.month, day.day, 8, tzinfo=UTC)
         save_panel(record, pid, [anc(value, lln="2.0")], at, now=NOW)

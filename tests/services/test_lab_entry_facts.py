@@ -67,12 +67,12 @@ def test_patient_list_flags_hypercalcaemia_with_hospitalisation(record: Record) 
     from datetime import date
 
     from clinic_app.core.protocol_loader import load_protocols
-    from clinic_app.core.records import LabResult, Phase
+    from clinic_app.core.records import LabResult
     from clinic_app.services.patient_state import list_patient_rows
 
     pid = helpers.patient(record, "MRN-CA", "Flag", "Calcium")
     eid = helpers.enrol(record, pid, "dextr", date(2024, 2, 26))
-    helpers.cycle(record, eid, 1, Phase.INDUCTION, date(2024, 3, 4), date(2024, 3, 4))
+    helpers.cycle(record, eid, 1, "induction", date(2024, 3, 4), date(2024, 3, 4))
     at = datetime(2024, 3, 12, 8, 0, tzinfo=UTC)
     two_seven = LabResult(
         "calcium_corrected", D("2.7"), "mmol/L", at, D("2.7"), D("2.15"), D("2.55")

@@ -11,7 +11,7 @@ from decimal import Decimal
 
 from clinic_app.core.labs import lab_test
 from clinic_app.core.protocol_loader import load_protocols
-from clinic_app.core.records import LabResult, Phase
+from clinic_app.core.records import LabResult
 from clinic_app.services.patient_state import PatientRow, list_patient_rows, patient_summary
 from clinic_app.storage.database import Record
 
@@ -54,7 +54,7 @@ def on_cycle_1(record: Record, mrn: str) -> int:
     """A DexTR patient whose cycle 1 started on Mar 4 (today, Mar 20, is day 17)."""
     pid = patient(record, mrn, f"Flag {mrn}")
     eid = enrol(record, pid, "dextr", ENROLLED)
-    cycle(record, eid, 1, Phase.INDUCTION, C1D1, C1D1)
+    cycle(record, eid, 1, "induction", C1D1, C1D1)
     return pid
 
 
@@ -98,8 +98,8 @@ def test_the_baseline_is_before_cycle_1_not_before_the_current_cycle(record: Rec
     # Read against the last value before cycle 2 instead (200) it would be 1.24 x: grade 0-1.
     pid = patient(record, "C-C2", "Second cycle")
     eid = enrol(record, pid, "dextr", ENROLLED)
-    cycle(record, eid, 1, Phase.INDUCTION, C1D1, C1D1)
-    cycle(record, eid, 2, Phase.INDUCTION, date(2024, 4, 1), date(2024, 4, 1))
+    cycle(record, eid, 1, "induction", C1D1, C1D1)
+    cycle(record, eid, 2, "induction", date(2024, 4, 1), date(2024, 4, 1))
     add_lab(record, pid, "creatinine", "80", "umol/L", SCREENING)
     add_lab(record, pid, "creatinine", "200", "umol/L", IN_CYCLE)
     add_lab(record, pid, "creatinine", "248", "umol/L", date(2024, 4, 8))

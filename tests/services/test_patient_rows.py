@@ -11,7 +11,7 @@ import pytest
 
 from clinic_app.core.decisions import DltReview
 from clinic_app.core.protocol_loader import load_protocols
-from clinic_app.core.records import PatientStatus, Phase
+from clinic_app.core.records import PatientStatus
 from clinic_app.services.patient_state import (
     DueKind,
     PatientRow,
@@ -41,7 +41,7 @@ def rows_by_mrn(record: Record, today: date = TODAY) -> dict[str, PatientRow]:
 def test_dextr_cycle_day_severe_ae_and_overdue_day_8_labs(record: Record) -> None:
     pid = patient(record, "A-1", "Alvarez")
     eid = enrol(record, pid, "dextr", date(2024, 3, 1))
-    cycle(record, eid, 1, Phase.INDUCTION, date(2024, 3, 4), date(2024, 3, 4))
+    cycle(record, eid, 1, "induction", date(2024, 3, 4), date(2024, 3, 4))
     # DexTR cycle 1 lab days 1, 8, 15, 22 = Mar 4, 11, 18, 25 (start + d - 1).
     lab(record, pid, "anc", "2.1", "10^9/L", date(2024, 3, 4))
     lab(record, pid, "anc", "1.8", "10^9/L", date(2024, 3, 18))
@@ -51,7 +51,7 @@ def test_dextr_cycle_day_severe_ae_and_overdue_day_8_labs(record: Record) -> Non
     assert (row.cycle, row.day, row.phase, row.status) == (
         1,
         17,
-        Phase.INDUCTION,
+        "induction",
         PatientStatus.ACTIVE,
     )
     assert (row.protocol_key, row.protocol_name, row.dose_level) == ("dextr", "DexTR", None)
@@ -91,7 +91,7 @@ def test_severe_lab_grade_at_the_boundary(record: Record) -> None:
     for mrn, value in (("N-099", "0.99"), ("N-100", "1.0"), ("N-050", "0.5")):
         pid = patient(record, mrn, f"Lab {mrn}")
         eid = enrol(record, pid, "dextr", date(2024, 3, 1))
-        cycle(record, eid, 2, Phase.INDUCTION, date(2024, 3, 4), date(2024, 3, 4))
+        cycle(record, eid, 2, "induction", date(2024, 3, 4), date(2024, 3, 4))
         lab(record, pid, "anc", value, "10^9/L", date(2024, 3, 12))
     rows = rows_by_mrn(record)
     assert rows["N-099"].severe_toxicity  # 0.99 < 1.0: grade 3
@@ -103,7 +103,7 @@ def test_severe_lab_grade_at_the_boundary(record: Record) -> None:
 def test_ae_resolved_before_the_cycle_does_not_count(record: Record) -> None:
     pid = patient(record, "R-1", "Resolved")
     eid = enrol(record, pid, "dextr", date(2024, 1, 1))
-    cycle(record, eid, 3, Phase.INDUCTION, date(2024, 3, 4), date(2024, 3, 4))
+    cycle(record, eid, 3, "induction", date(2024, 3, 4), date(2024, 3, 4))
     adverse_event(record, pid, "Nausea", 3, date(2024, 2, 20), resolved=date(2024, 3, 3))
     adverse_event(record, pid, "Rash maculo-papular", 2, date(2024, 3, 10))
     assert not rows_by_mrn(record)["R-1"].severe_toxicity
@@ -121,14 +121,14 @@ def test_bpd_bsa_recheck_at_ten_percent_and_dlt_review_due(record: Record) -> No
             record,
             eid,
             1,
-            Phase.TREATMENT,
+            "treatment",
             date(2024, 2, 1),
             date(2024, 2, 1),
             dose_level=1,
             bsa_m2=Decimal("1.82"),
             measurement_id=basis,
         )
-        cycle(record, eid, 2, Phase.TREATMENT, date(2024, 2, 29), date(2024, 2, 29), dose_level=1)
+        cycle(record, eid, 2, "treatment", date(2024, 2, 29), date(2024, 2, 29), dose_level=1)
         weight(record, pid, date(2024, 3, 15), latest)
     rows = rows_by_mrn(record)
     # (63 - 70) / 70 = -10 % exactly: at the 10 % threshold -> recheck.
@@ -146,7 +146,7 @@ def test_bpd_bsa_recheck_at_ten_percent_and_dlt_review_due(record: Record) -> No
 def test_dlt_window_still_open_then_unconfirmed_then_confirmed(record: Record) -> None:
     pid = patient(record, "D-1", "Dlt")
     eid = enrol(record, pid, "bpd", date(2024, 2, 20), dose_level=1)
-    c1 = cycle(record, eid, 1, Phase.TREATMENT, date(2024, 2, 22), date(2024, 2, 22))
+    c1 = cycle(record, eid, 1, "treatment", date(2024, 2, 22), date(2024, 2, 22))
     # Feb 22 + 28 days = Mar 21: on Mar 20 the window is still open, on Mar 21 it has ended.
     assert not rows_by_mrn(record)["D-1"].dlt_review_pending
     assert rows_by_mrn(record, date(2024, 3, 21))["D-1"].dlt_review_pending
@@ -171,7 +171,7 @@ def test_not_enrolled_off_study_and_unknown_protocol(record: Record) -> None:
     patient(record, "Z-1", "Zeta")
     pid = patient(record, "O-1", "Off")
     eid = enrol(record, pid, "dextr", date(2023, 1, 1), status=PatientStatus.OFF_STUDY)
-    cycle(record, eid, 1, Phase.INDUCTION, date(2023, 1, 2), date(2023, 1, 2))
+    cycle(record, eid, 1, "induction", date(2023, 1, 2), date(2023, 1, 2))
     pid = patient(record, "U-1", "Unknown")
     eid = enrol(record, pid, "vrd", date(2024, 3, 1))
     rows = list_patient_rows(record, TODAY, PROTOCOLS)
@@ -189,21 +189,21 @@ def test_due_today(record: Record) -> None:
         return pid, enrol(record, pid, protocol, date(2024, 1, 2), dose_level=level)
 
     _, e = person("E-start", "dextr")
-    cycle(record, e, 1, Phase.INDUCTION, TODAY)
+    cycle(record, e, 1, "induction", TODAY)
     _, e = person("F-late", "dextr")
-    cycle(record, e, 1, Phase.INDUCTION, date(2024, 2, 16), date(2024, 2, 16))
-    cycle(record, e, 2, Phase.INDUCTION, date(2024, 3, 15))  # Feb 16 + 28 = Mar 15
+    cycle(record, e, 1, "induction", date(2024, 2, 16), date(2024, 2, 16))
+    cycle(record, e, 2, "induction", date(2024, 3, 15))  # Feb 16 + 28 = Mar 15
     _, e = person("G-iv", "bpd", 3)
-    c = cycle(record, e, 1, Phase.TREATMENT, TODAY, TODAY, dose_level=3)
+    c = cycle(record, e, 1, "treatment", TODAY, TODAY, dose_level=3)
     planned_dose(record, c, 1, "bendamustine", "270", "IV")
     planned_dose(record, c, 1, "pomalidomide", "4", "PO")
     planned_dose(record, c, 2, "pomalidomide", "4", "PO")
     _, e = person("H-eval", "dextr")
     # Feb 22 + 27 days = Mar 20: day 28, the end-of-cycle evaluation.
-    cycle(record, e, 2, Phase.INDUCTION, date(2024, 2, 22), date(2024, 2, 22))
+    cycle(record, e, 2, "induction", date(2024, 2, 22), date(2024, 2, 22))
     _, e = person("L-lab", "dextr")
     # Mar 6 + 14 days = Mar 20: cycle 1 day 15, a DexTR lab day.
-    cycle(record, e, 1, Phase.INDUCTION, date(2024, 3, 6), date(2024, 3, 6))
+    cycle(record, e, 1, "induction", date(2024, 3, 6), date(2024, 3, 6))
     items = due_today(record, TODAY, PROTOCOLS)
     got = [(i.mrn, i.kind, i.cycle, i.day) for i in items]
     assert got == [

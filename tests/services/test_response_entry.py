@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from clinic_app.core.records import Phase, ResponseAssessment
+from clinic_app.core.records import ResponseAssessment
 from clinic_app.core.response import ResponseCategory
 from clinic_app.services.response_entry import ResponseForm, check_response, save_response
 from clinic_app.storage.database import Record
@@ -21,7 +21,7 @@ END_1 = date(2024, 1, 29)
 def plasmacytoma_patient(record: Record) -> int:
     pid = patient(record, "P-1", "Plasma")
     eid = enrol(record, pid, "dextr", date(2023, 12, 28))
-    cycle(record, eid, 1, Phase.INDUCTION, date(2024, 1, 2), date(2024, 1, 2))
+    cycle(record, eid, 1, "induction", date(2024, 1, 2), date(2024, 1, 2))
     # baseline 3.0 g/dL with a soft-tissue plasmacytoma
     record.repos.responses.add(
         pid,

@@ -9,7 +9,7 @@ import pytest
 
 from clinic_app.commands.data_commands import print_summary, summary_to_json
 from clinic_app.core.protocol_loader import load_protocols
-from clinic_app.core.records import Phase, ResponseAssessment
+from clinic_app.core.records import ResponseAssessment
 from clinic_app.services.patient_state import patient_summary
 from clinic_app.storage.database import Record
 
@@ -23,7 +23,7 @@ def test_not_evaluable_and_its_reason_reach_the_summary(
 ) -> None:
     pid = patient(record, "S-1", "Summary")
     eid = enrol(record, pid, "dextr", date(2023, 12, 28))
-    cycle(record, eid, 1, Phase.INDUCTION, date(2024, 1, 2), date(2024, 1, 2))
+    cycle(record, eid, 1, "induction", date(2024, 1, 2), date(2024, 1, 2))
     record.repos.responses.add(
         pid, ResponseAssessment(date(2024, 1, 1), serum_m_protein_g_dl=Decimal("3.0"))
     )

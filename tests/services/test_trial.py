@@ -24,7 +24,6 @@ from clinic_app.core.records import (
     OffStudyReason,
     Patient,
     PatientStatus,
-    Phase,
     ResponseAssessment,
     Sex,
 )
@@ -91,7 +90,7 @@ class Cohort:
             Enrolment(pid, "bpd", on, on, {"consent": on}, dose_level=level, cohort="escalation")
         )
         cid = repos.cycles.add(
-            CycleRow(eid, 1, Phase.TREATMENT, on, CycleStatus.STARTED, on, dose_level=level)
+            CycleRow(eid, 1, "treatment", on, CycleStatus.STARTED, on, dose_level=level)
         )
         review = {
             "yes": DltReview(eid, True, True, True, "Dr Ray", on, cycle_id=cid),
@@ -318,7 +317,7 @@ def test_enrolment_counts_by_status_and_off_before_treatment(
             Enrolment(pid, "dextr", START, START, {}, None, None, status, off_on, reason)
         )
         if started:
-            repos.cycles.add(CycleRow(eid, 1, Phase.INDUCTION, START, CycleStatus.STARTED, START))
+            repos.cycles.add(CycleRow(eid, 1, "induction", START, CycleStatus.STARTED, START))
     summary = build_enrolment_summary(record, dextr)
     assert [(c.label, c.enrolled, c.cap) for c in summary.caps] == [("total", 7, 45)]
     assert summary.caps[0].text == "7 of 45 (38 left)"  # 45 - 7 = 38
@@ -357,9 +356,7 @@ def treated(
     count = len(categories) if cycles is None else cycles
     for number in range(1, count + 1):
         begins = START + timedelta(days=28 * (number - 1))
-        repos.cycles.add(
-            CycleRow(eid, number, Phase.INDUCTION, begins, CycleStatus.COMPLETED, begins)
-        )
+        repos.cycles.add(CycleRow(eid, number, "induction", begins, CycleStatus.COMPLETED, begins))
     repos.responses.add(
         pid, ResponseAssessment(START - timedelta(days=3), serum_m_protein_g_dl=BASELINE_M)
     )
@@ -503,9 +500,9 @@ def test_missing_baseline_is_named(record: Record, protocols: dict[str, Protocol
 
 
 def test_cycles_completed_rules() -> None:
-    c1 = CycleRow(1, 1, Phase.INDUCTION, START, CycleStatus.STARTED, START)
-    c2 = CycleRow(1, 2, Phase.INDUCTION, START, CycleStatus.STARTED, START + timedelta(28))
-    c3 = CycleRow(1, 3, Phase.INDUCTION, START, CycleStatus.PLANNED)
+    c1 = CycleRow(1, 1, "induction", START, CycleStatus.STARTED, START)
+    c2 = CycleRow(1, 2, "induction", START, CycleStatus.STARTED, START + timedelta(28))
+    c3 = CycleRow(1, 3, "induction", START, CycleStatus.PLANNED)
     # cycle 1 is followed by a started cycle 2; cycle 2 is still running; 3 is only planned
     assert cycles_completed([c1, c2, c3], []) == 1
     closing = ResponseAssessment(START + timedelta(56), end_of_cycle=2)

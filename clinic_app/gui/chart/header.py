@@ -36,7 +36,7 @@ def treatment_text(chart: ChartData, today: date) -> str:
             parts.append(f"dose level {chart.enrolment.dose_level}")
         cycle = chart.current_cycle
         if cycle is not None:
-            parts.append(f"{cycle.phase.value}, cycle {cycle.number} ({cycle.status.value})")
+            parts.append(f"{cycle.phase}, cycle {cycle.number} ({cycle.status.value})")
         else:
             parts.append("no cycles recorded")
         parts.append(f"status: {chart.enrolment.status.value.replace('_', ' ')}")

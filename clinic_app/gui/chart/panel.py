@@ -43,6 +43,8 @@ def timeline_for(chart: ChartData, today: date) -> TimelineData:
         drug_units=chart.drug_units,
         # One enrolment, its value CHECKed by the schema: cannot contradict itself.
         light_chain=light_chain_of([chart.enrolment] if chart.enrolment else []),
+        maintenance_phase=chart.maintenance_phase,
+        phase_names=chart.phase_names,
     )
 
 

@@ -303,7 +303,7 @@ class ChartTabs(QTabWidget):
         self.cycle_choice.blockSignals(True)
         for cycle in timeline.cycles:
             self.cycle_choice.addItem(
-                f"Cycle {cycle.number} ({cycle.phase.value}, {_day(cycle.start)})", cycle.id
+                f"Cycle {cycle.number} ({cycle.phase}, {_day(cycle.start)})", cycle.id
             )
         self.cycle_choice.blockSignals(False)
         current = chart.current_cycle

@@ -864,7 +864,7 @@ def _paint_item(painter: QPainter, item: Item, text_colour: QColor) -> None:
 
 
 def _cycle_labels(cycle: CycleSpan) -> tuple[str, ...]:
-    phase = cycle.phase.value.capitalize()
+    phase = cycle.phase.capitalize()
     planned = " (planned)" if cycle.status.value == "planned" else ""
     return (
         f"Cycle {cycle.number} · {phase}{planned}",

@@ -11,7 +11,7 @@ guessed.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -32,7 +32,6 @@ from clinic_app.core.records import (
     DoseModification,
     DoseStatus,
     LabResult,
-    Phase,
     ResponseAssessment,
 )
 from clinic_app.core.response import ImwgCriteria, LightChain, classify_series
@@ -50,7 +49,8 @@ class CycleSpan:
 
     id: int | None
     number: int
-    phase: Phase
+    phase: str
+    """The protocol phase key."""
     start: date
     end: date
     status: CycleStatus
@@ -60,10 +60,14 @@ class CycleSpan:
     gap_start: date | None = None
     """First day of the gap before this cycle (the day after the previous cycle's end), when
     the cycle started later than that."""
+    maintenance: bool = False
+    """The phase is the one the end-of-cycle decision moves to (the protocol's maintenance)."""
+    phase_name: str = ""
+    """The phase's name in the protocol file; the key when it is not known."""
 
     @property
     def is_maintenance(self) -> bool:
-        return self.phase is Phase.MAINTENANCE
+        return self.maintenance
 
     @property
     def length_days(self) -> int:
@@ -75,7 +79,7 @@ class CycleSpan:
 
     @property
     def label(self) -> str:
-        return f"Cycle {self.number} · {self.phase.value.capitalize()}"
+        return f"Cycle {self.number} · {self.phase_name or self.phase.capitalize()}"
 
 
 @dataclass(frozen=True)
@@ -257,6 +261,8 @@ def build_timeline(
     grading: GradingTable | None = None,
     imwg: ImwgCriteria | None = None,
     light_chain: LightChain | None = None,
+    maintenance_phase: str | None = None,
+    phase_names: Mapping[str, str] | None = None,
 ) -> TimelineData:
     """The timeline of one enrolment.
 
@@ -264,11 +270,20 @@ def build_timeline(
 
     ``drug_order`` fixes the lane order (protocol order); drugs not in it follow by name.
     ``drug_units`` gives each drug's prescribing unit for dose modifications (mg or mg/m²).
+    ``maintenance_phase`` is the protocol's maintenance phase key (drawn as maintenance) and
+    ``phase_names`` its phase names by key.
     """
     if cycle_length_days < 1:
         raise DomainError("a cycle lasts at least one day", field="cycle_length_days")
     problems: list[str] = []
-    spans = _place_cycles(cycles, cycle_length_days, problems)
+    spans = tuple(
+        replace(
+            s,
+            maintenance=s.phase == maintenance_phase,
+            phase_name=(phase_names or {}).get(s.phase, ""),
+        )
+        for s in _place_cycles(cycles, cycle_length_days, problems)
+    )
     by_id = {s.id: s for s in spans if s.id is not None}
     lanes = _lanes(doses, by_id, drug_order, drug_names or {}, problems)
     # Cycle 1 day 1 as it happened (core.baselines): the labs and the responses are compared

@@ -333,9 +333,8 @@ class EnrolmentDialog(QDialog):
             if messages:
                 shown.add(name)
         for row in self._gates:
-            messages = check.messages(f"gate:{row.key}")
             # "Not recorded" is what an unticked box already says; show it only in the summary.
-            visible = [m for m in messages if not m.startswith("Not recorded")]
+            visible = check.messages(f"gate:{row.key}", with_not_recorded=False)
             row.error.setText("\n".join(f"{WARNING_SIGN} {m}" for m in visible))
             row.error.setVisible(bool(visible))
         if check.ok:

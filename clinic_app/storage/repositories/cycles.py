@@ -6,7 +6,7 @@ from typing import Any
 
 from clinic_app.core.cycles import CycleRow, CycleStatus, DoseDetails
 from clinic_app.core.errors import DomainError
-from clinic_app.core.records import DoseEvent, DoseStatus, Phase
+from clinic_app.core.records import DoseEvent, DoseStatus
 from clinic_app.storage.repositories import _codec as c
 from clinic_app.storage.repositories._base import Row, TableRepository
 
@@ -16,11 +16,13 @@ class CycleRepository(TableRepository[CycleRow]):
     noun = "cycle"
 
     def encode(self, value: CycleRow) -> dict[str, Any]:
+        if not str(value.phase).strip():
+            raise DomainError("a cycle needs the key of its protocol phase", field="phase")
         if value.delay_days < 0:
             raise DomainError("a delay cannot be negative", field="delay_days")
         return {
             "number": value.number,
-            "phase": Phase(value.phase).value,
+            "phase": str(value.phase),
             "planned_start": c.day(value.planned_start),
             "start_date": c.day(value.start_date),
             "delay_days": value.delay_days,
@@ -39,7 +41,7 @@ class CycleRepository(TableRepository[CycleRow]):
         return CycleRow(
             enrolment_id=int(row["enrolment_id"]),
             number=int(row["number"]),
-            phase=Phase(row["phase"]),
+            phase=str(row["phase"]),
             planned_start=c.need_day(row["planned_start"]),
             status=CycleStatus(row["status"]),
             start_date=c.to_day(row["start_date"]),

@@ -1,0 +1,73 @@
+"""The demo works with whichever protocols are loaded, and says what it could not make."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from clinic_app.core.decisions import DecisionKind
+from clinic_app.core.protocol_loader import load_protocols
+from clinic_app.services.demo import DemoRefused, generate_demo
+from clinic_app.storage.database import open_database
+
+TODAY = date(2026, 11, 21)
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "protocols"
+
+
+def _enrolments(record: object) -> dict[str, int]:
+    rows = record.db.execute(  # type: ignore[attr-defined]
+        "SELECT protocol, count(*) FROM enrolments GROUP BY protocol"
+    ).fetchall()
+    return {str(k): int(n) for k, n in rows}
+
+
+def test_demo_with_dextr_only_makes_dextr_patients_and_says_what_it_skipped(
+    tmp_path: Path,
+) -> None:
+    protocols = {"dextr": load_protocols()["dextr"]}
+    with open_database(tmp_path / "demo.sqlite3") as record:
+        result = generate_demo(record, patients=12, seed=3, today=TODAY, protocols=protocols)
+        assert result.counts == {"dextr": 12}
+        assert _enrolments(record) == {"dextr": 12}
+        assert any("3+3" in line for line in result.skipped)
+        # the maintenance switch is a decision from the phase keys of the file
+        for eid, _ in record.db.execute("SELECT id, 1 FROM enrolments").fetchall():
+            for d in record.repos.decisions.for_enrolment(eid, DecisionKind.PHASE):
+                assert (d.payload["from"], d.payload["to"]) == ("induction", "maintenance")
+        phases = {r[0] for r in record.db.execute("SELECT DISTINCT phase FROM cycles")}
+        assert phases <= {"induction", "maintenance"}
+
+
+def test_demo_with_bpd_only_stops_at_its_caps_and_says_so(tmp_path: Path) -> None:
+    bpd = load_protocols()["bpd"]
+    with open_database(tmp_path / "demo.sqlite3") as record:
+        result = generate_demo(record, patients=70, seed=1, today=TODAY, protocols={"bpd": bpd})
+        assert set(_enrolments(record)) == {"bpd"}
+        assert result.patients == result.counts["bpd"] == _enrolments(record)["bpd"]
+        assert result.patients <= bpd.caps.total  # 56: never beyond the protocol's cap
+        assert any("not made" in line for line in result.skipped)
+        # the DLT is attributed to the file's drug (bendamustine), not a literal in the code
+        drugs = {
+            str(r[0])
+            for r in record.db.execute(
+                "SELECT attribution FROM adverse_events WHERE term = 'Febrile neutropenia'"
+            )
+        }
+        assert all("bendamustine" in d for d in drugs)
+
+
+def test_demo_without_protocols_is_refused(tmp_path: Path) -> None:
+    with open_database(tmp_path / "demo.sqlite3") as record:
+        with pytest.raises(DemoRefused, match="No protocol is loaded"):
+            generate_demo(record, patients=3, today=TODAY, protocols={})
+
+
+@pytest.mark.skipif(not FIXTURES.is_dir(), reason="the third-regimen fixture is not there yet")
+def test_demo_with_a_third_regimen_folder(tmp_path: Path) -> None:
+    protocols = load_protocols(FIXTURES)
+    with open_database(tmp_path / "demo.sqlite3") as record:
+        result = generate_demo(record, patients=10, seed=2, today=TODAY, protocols=protocols)
+        assert result.patients == 10
+        assert set(_enrolments(record)) <= set(protocols)
