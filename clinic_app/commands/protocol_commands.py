@@ -31,7 +31,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.set_defaults(handler=list_protocols)
 
     s = sub.add_parser("schedule", parents=[common], help="print one cycle's day-by-day plan")
-    s.add_argument("protocol", metavar="PROTOCOL", help="protocol key, e.g. dextr or bpd")
+    s.add_argument("protocol", metavar="PROTOCOL", help="a protocol key (clinic-app protocols)")
     s.add_argument("--cycle", type=positive_int, required=True, metavar="N")
     s.add_argument("--phase", metavar="PHASE", help="e.g. induction, treatment or maintenance")
     s.add_argument("--dose-level", type=int, metavar="L", help="dose level (protocols with levels)")

@@ -344,7 +344,7 @@ class _Reader:
             ),
             plateau=self.rule(raw, "plateau", PlateauCriteria.from_mapping),
             dlt_criteria=self.dlt(raw, drugs, phases, cycle_length),
-            escalation=self.rule(raw, "escalation", EscalationDesign.from_mapping),
+            escalation=self.escalation(raw, dose_levels),
             readings=self.strings(head, "readings", "protocol."),
         )
 
@@ -374,6 +374,25 @@ class _Reader:
         if "window_days" not in table:  # the DLT window is cycle 1 unless the file says
             criteria = replace(criteria, window_days=length)
         return criteria
+
+    def escalation(
+        self, raw: Mapping[str, Any], dose_levels: Sequence[DoseLevel]
+    ) -> EscalationDesign | None:
+        """[escalation]: the file gives its own design (the engine's defaults are no protocol's);
+        a protocol with dose levels places patients by it, so it needs one."""
+        if "escalation" not in raw:
+            if dose_levels:
+                raise self.fail("escalation", "missing key; [[dose_levels]] need a 3+3 design")
+            return None
+        table = self.table(raw, "escalation", "")
+        for key in ("levels", "start_level", "escalation_cap", "expansion_cap", "total_cap"):
+            if key not in table:
+                raise self.fail(f"escalation.{key}", "missing key")
+        design = self.rule(raw, "escalation", EscalationDesign.from_mapping)
+        assert design is not None
+        if set(design.levels) != {d.level for d in dose_levels}:
+            raise self.fail("escalation.levels", "must list the levels of [[dose_levels]]")
+        return design
 
     def drugs(self, raw: Mapping[str, Any]) -> dict[str, Drug]:
         table = self.table(raw, "drugs", "")

@@ -154,3 +154,16 @@ def test_the_worked_example_in_the_docs_is_the_file_the_tests_load() -> None:
     docs = (Path(__file__).parents[2] / "docs" / "protocol-format.md").read_text(encoding="utf-8")
     example = docs.split("```toml\n", 1)[1].split("```", 1)[0]
     assert example == VRD.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "key"),
+    [
+        ("total_cap = 56\n", "", "escalation.total_cap"),  # no BPD caps by default
+        ("levels = [-1, 1, 2, 3, 4]", "levels = [1, 2, 3, 4]", "escalation.levels"),
+    ],
+)
+def test_escalation_is_the_files_own_design(tmp_path: Path, old: str, new: str, key: str) -> None:
+    with pytest.raises(ProtocolError) as info:
+        mutated(tmp_path, BPD, old, new)
+    assert info.value.key == key
