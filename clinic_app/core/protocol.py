@@ -333,11 +333,11 @@ class Protocol:
         )
 
     def cycle_length(self, phase: str | None = None) -> int:
-        """Days in a cycle of ``phase`` (the protocol's length where the phase sets none)."""
-        if phase is not None:
-            length = self.phase(phase).cycle_length_days
-            if length is not None:
-                return length
+        """Days in a cycle of ``phase`` (the protocol's length where the phase sets none, or
+        for a phase key this file does not have)."""
+        for spec in self.phases:
+            if spec.key == phase and spec.cycle_length_days is not None:
+                return spec.cycle_length_days
         return self.cycle_length_days
 
     @property

@@ -391,9 +391,10 @@ def check_start(context: StartContext, request: StartRequest, today: date) -> St
 
     # -- the date, the previous cycle and the delay (rules §1) ------------------------------------
     start = request.start
-    length = protocol.cycle_length_days
-    planned_start: date | None = None
     previous = context.previous
+    # The previous cycle's own length (a phase may set its own, e.g. 28-day maintenance).
+    length = protocol.cycle_length(None if previous is None else str(previous.phase))
+    planned_start: date | None = None
     if start > today:
         refuse("start", "Day 1 is the day the cycle actually starts; it cannot be in the future.")
     if start < enrolment.enrolled_on:

@@ -322,7 +322,7 @@ def _summary_end(record: Record, ref: CycleRef) -> date:
     for other in record.repos.cycles.for_enrolment(ref.enrolment.id):
         if other.number == ref.cycle.number + 1 and other.start_date is not None:
             return other.start_date - timedelta(days=1)
-    return ref.start + timedelta(days=ref.protocol.cycle_length_days - 1)
+    return ref.start + timedelta(days=ref.protocol.cycle_length(str(ref.cycle.phase)) - 1)
 
 
 def dose_lines(

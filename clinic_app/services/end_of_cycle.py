@@ -158,8 +158,8 @@ def maintenance_dose(
         plan = plan_cycle(
             protocol,
             cycle=number,
-            # Rules §1: the next cycle is planned for start + cycle length.
-            start=cycle.start_date + timedelta(days=protocol.cycle_length_days),
+            # Rules §1: the next cycle is planned for start + this cycle's length.
+            start=cycle.start_date + timedelta(days=protocol.cycle_length(str(cycle.phase))),
             phase=phase,
             dose_level=cycle.dose_level if protocol.dose_levels else None,
             modifications=record.repos.modifications.for_enrolment(enrolment.id),
