@@ -56,7 +56,7 @@ from clinic_app.gui.table_model import TextRowsModel
 from clinic_app.gui.warnings import WARNING_SIGN
 from clinic_app.reports.models import PrintStamp
 from clinic_app.services.context import record_protocols
-from clinic_app.services.trial import BoardLevel, SurvivalCurve, TrialOverview, build_overview
+from clinic_app.services.trial import SurvivalCurve, TrialOverview, build_overview
 from clinic_app.storage.database import Record
 from clinic_app.storage.errors import StorageError
 
@@ -238,15 +238,16 @@ def state_text(state: LevelState, decision: EscalationDecision | None) -> str:
     return state.value
 
 
-def cohort_names(level: BoardLevel) -> list[str]:
-    """Which of the level's patients are its 3+3 cohort and which are expansion.
+COHORT_WORDS = {"escalation": "3+3 cohort", "expansion": "expansion"}
 
-    The board lists a level's patients in the 3+3 list order, and expansion patients are
-    those enrolled at the recommended level after its cohort was complete (core.escalation),
-    so they are the last ``row.expansion`` of the list."""
-    patients = len(level.patients)
-    expansion = min(level.row.expansion, patients)
-    return ["3+3 cohort"] * (patients - expansion) + ["expansion"] * expansion
+
+def cohort_text(cohort: str | None) -> str:
+    """The cohort stored with the enrolment, in the board's words. The enrolment records it
+    when the patient is enrolled; a record without one says so rather than being guessed
+    from the 3+3 counts (issue 14)."""
+    if not cohort:
+        return "not recorded"
+    return COHORT_WORDS.get(cohort, cohort)
 
 
 class TrialBoardWindow(QMainWindow):
@@ -483,7 +484,7 @@ class TrialBoardWindow(QMainWindow):
             [
                 [
                     str(p.level),
-                    cohort,
+                    cohort_text(p.cohort),
                     p.full_name,
                     p.mrn,
                     p.enrolled_on.isoformat(),
@@ -491,7 +492,7 @@ class TrialBoardWindow(QMainWindow):
                     p.status_text,
                 ]
                 for b in board.levels
-                for p, cohort in zip(b.patients, cohort_names(b), strict=True)
+                for p in b.patients
             ]
         )
 

@@ -32,6 +32,9 @@ class BoardPatient:
     dlt: DltStatus
     status_text: str
     """``confirmed yes``, ``confirmed no``, ``pending ...`` or ``not evaluable (replaced)``."""
+    cohort: str | None = None
+    """The enrolment's stored cohort (``"escalation"`` or ``"expansion"``); ``None`` when
+    the enrolment did not record one."""
 
 
 @dataclass(frozen=True)

@@ -181,6 +181,7 @@ def build_escalation_board(
                 evaluable=entry.evaluable,
                 dlt=entry.dlt,
                 status_text=_dlt_text(entry.evaluable, entry.dlt, reviews),
+                cohort=enrolment.cohort,
             )
         )
     levels: list[BoardLevel] = []

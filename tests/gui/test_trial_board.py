@@ -166,24 +166,28 @@ def test_state_column_agrees_with_mtd_not_reached(
     assert "recommended (MTD not reached)" in states
 
 
-def test_cohort_column_names_the_3_3_cohort_and_expansion(
+def test_cohort_column_shows_the_stored_cohort_and_never_guesses(
     qtbot: QtBot, record: Record, protocols: dict[str, Protocol]
 ) -> None:
-    # 3+3 (rules): 0/3 at 1 and 2, 2/3 at 3 (too toxic), 1/6 at 2: MTD = 2; one patient
-    # enrolled at 2 after that is expansion; the six at level 2 are the cohort.
+    # 3+3 (rules): 0/3 at 1 and 2, 2/3 at 3 (too toxic), 1/6 at 2: MTD = 2. Then three more
+    # at level 2: one stored as expansion, one stored as escalation (the 3+3 counts would call
+    # it expansion: the column shows what was stored), one with no cohort stored.
     cohort = Cohort(record)
     cohort.many(1, "no", "no", "no")
     cohort.many(2, "no", "no", "no")
     cohort.many(3, "yes", "yes", "no")
     cohort.many(2, "no", "no", "yes")
-    cohort.add(2, "none")
+    cohort.add(2, "none", cohort="expansion")
+    cohort.add(2, "none", cohort="escalation")
+    cohort.add(2, "none", cohort=None)
     win = window(qtbot, record, protocols)
     assert win.decision_label.text() == "Decision: MTD = 2"
-    levels = column(win, "patients_view", "Level")
-    cohorts = column(win, "patients_view", "Cohort")
-    at_two = [c for lv, c in zip(levels, cohorts, strict=True) if lv == "2"]
-    assert at_two == ["3+3 cohort"] * 6 + ["expansion"]
-    assert set(cohorts) == {"3+3 cohort", "expansion"}
+    mrns = column(win, "patients_view", "MRN")
+    cohorts = dict(zip(mrns, column(win, "patients_view", "Cohort"), strict=True))
+    assert cohorts["B-013"] == "expansion"
+    assert cohorts["B-014"] == "3+3 cohort"
+    assert cohorts["B-015"] == "not recorded"
+    assert [cohorts[f"B-{n:03}"] for n in range(1, 13)] == ["3+3 cohort"] * 12
 
 
 def test_escape_closes_the_board(

@@ -76,9 +76,10 @@ class Cohort:
         self.record = record
         self.count = 0
 
-    def add(self, level: int, dlt: str) -> int:
+    def add(self, level: int, dlt: str, cohort: str | None = "escalation") -> int:
         """``dlt``: yes / no (confirmed), pending (proposal not confirmed), none (no review),
-        replaced (not toxicity-evaluable). Returns the enrolment id."""
+        replaced (not toxicity-evaluable); ``cohort`` is stored with the enrolment.
+        Returns the enrolment id."""
         self.count += 1
         repos = self.record.repos
         n = self.count
@@ -87,7 +88,7 @@ class Cohort:
         )
         on = date(2024, 1, 1) + timedelta(days=n)
         eid = repos.enrolments.add(
-            Enrolment(pid, "bpd", on, on, {"consent": on}, dose_level=level, cohort="escalation")
+            Enrolment(pid, "bpd", on, on, {"consent": on}, dose_level=level, cohort=cohort)
         )
         cid = repos.cycles.add(
             CycleRow(eid, 1, "treatment", on, CycleStatus.STARTED, on, dose_level=level)
