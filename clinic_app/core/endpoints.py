@@ -24,13 +24,13 @@ or as any enum whose value (or name) is one of them.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from enum import Enum, StrEnum
 
 from clinic_app.core.binomial import ProportionCI, clopper_pearson
-from clinic_app.core.errors import DomainError, MissingDataError
+from clinic_app.core.errors import DomainError, MissingDataError, ProtocolError
 from clinic_app.core.response import ResponseCategory
 from clinic_app.core.survival import EventTime
 
@@ -40,6 +40,39 @@ TTNT_LABEL = "time to next therapy"
 
 # seed 002: "For efficacy: 2 cycles"
 EFFICACY_MIN_CYCLES = 2
+
+
+@dataclass(frozen=True)
+class EndpointDefinitions:
+    """The protocol's endpoint definitions (its ``[endpoints]`` table); no protocol's numbers
+    are defaults: a protocol without the table has no efficacy endpoints."""
+
+    efficacy_min_cycles: int
+    """Cycles a patient completes to count for efficacy (BPD: 2)."""
+    initial_response_cycle: int
+    """The end-of-cycle assessment the initial response rate reads (BPD: after cycle 2)."""
+
+    @classmethod
+    def from_mapping(cls, table: Mapping[str, object], source: str) -> EndpointDefinitions:
+        """
+        >>> EndpointDefinitions.from_mapping({"efficacy_min_cycles": 2}, "x.toml")
+        Traceback (most recent call last):
+        ...
+        clinic_app.core.errors.ProtocolError: x.toml: initial_response_cycle: missing key
+        """
+        names = ("efficacy_min_cycles", "initial_response_cycle")
+        for key in table:
+            if key not in names:
+                raise ProtocolError(source, key, "unknown key")
+        values: dict[str, int] = {}
+        for key in names:
+            raw = table.get(key)
+            if raw is None:
+                raise ProtocolError(source, key, "missing key")
+            if isinstance(raw, bool) or not isinstance(raw, int) or raw < 1:
+                raise ProtocolError(source, key, f"must be a whole number of cycles, not {raw!r}")
+            values[key] = raw
+        return cls(**values)
 
 
 def parse_response(value: str | Enum) -> ResponseCategory:

@@ -13,6 +13,7 @@ from enum import StrEnum
 from pathlib import Path
 
 from clinic_app.core.dlt import DltCriteria
+from clinic_app.core.endpoints import EndpointDefinitions
 from clinic_app.core.errors import DomainError
 from clinic_app.core.escalation import EscalationDesign
 from clinic_app.core.phase_decision import PhaseDecisionParams
@@ -320,6 +321,8 @@ class Protocol:
     """The DLT thresholds ([dlt]); None where the protocol has no DLT rules."""
     escalation: EscalationDesign | None = None
     """The 3+3 design ([escalation]); None where the protocol does not escalate."""
+    endpoints: EndpointDefinitions | None = None
+    """The efficacy endpoint definitions ([endpoints]); None where the protocol has none."""
     readings: tuple[str, ...] = ()
     """How the app reads ambiguous protocol text, shown in the protocol view."""
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from clinic_app.core.dlt import DltCriteria
+from clinic_app.core.endpoints import EndpointDefinitions
 from clinic_app.core.errors import DomainError, ProtocolError
 from clinic_app.core.escalation import EscalationDesign
 from clinic_app.core.phase_decision import PhaseDecisionParams
@@ -45,7 +46,7 @@ from clinic_app.core.resources import resources_dir
 # Units a treatment condition may be written in (rules §3: ×10⁹/L for counts).
 _CONDITION_UNITS = {"10^9/L"}
 T = TypeVar("T")
-_RULE_TABLES = ("decisions", "plateau", "escalation", "dlt")
+_RULE_TABLES = ("decisions", "plateau", "escalation", "dlt", "endpoints")
 
 
 def protocols_dir() -> Path:
@@ -345,6 +346,7 @@ class _Reader:
             plateau=self.rule(raw, "plateau", PlateauCriteria.from_mapping),
             dlt_criteria=self.dlt(raw, drugs, phases, cycle_length),
             escalation=self.escalation(raw, dose_levels),
+            endpoints=self.rule(raw, "endpoints", EndpointDefinitions.from_mapping),
             readings=self.strings(head, "readings", "protocol."),
         )
 

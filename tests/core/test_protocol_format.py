@@ -167,3 +167,13 @@ def test_escalation_is_the_files_own_design(tmp_path: Path, old: str, new: str, 
     with pytest.raises(ProtocolError) as info:
         mutated(tmp_path, BPD, old, new)
     assert info.value.key == key
+
+
+def test_endpoint_definitions_come_from_the_file(tmp_path: Path) -> None:
+    bpd = load_protocol(BPD)
+    assert bpd.endpoints is not None
+    assert (bpd.endpoints.efficacy_min_cycles, bpd.endpoints.initial_response_cycle) == (2, 2)
+    assert load_protocol(VRD).endpoints is None  # no [endpoints]: none, not BPD's
+    with pytest.raises(ProtocolError) as info:
+        mutated(tmp_path, BPD, "initial_response_cycle = 2\n", "")
+    assert info.value.key == "endpoints.initial_response_cycle"
