@@ -398,7 +398,10 @@ def open_database(
         raise translate(exc, file) or StorageError(f"Cannot open {file}: {exc}") from exc
     record: Record | None = None
     try:
-        db = Database(conn)
+        # No sqlite-utils plugins: a package installed beside the app must not run its own
+        # code on the clinical record's connection; skipping them also skips the scan of every
+        # installed package's entry points, ~40 ms of each start (issue 16).
+        db = Database(conn, execute_plugins=False)
         name = app_user if isinstance(app_user, str) or app_user is None else None
         record = Record(file, db, read_only=read_only, app_user=name)
         with record.guard():
