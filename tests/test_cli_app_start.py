@@ -56,3 +56,31 @@ def test_the_app_starts_without_the_subcommand_modules(tmp_path: Path) -> None:
     assert "no graphical display" in result.stderr
     assert result.stdout.split() == ["2", "['clinic_app.commands.base']", "False"]
     assert not (tmp_path / "r.sqlite3").exists()  # nothing was opened
+
+
+def test_the_window_layers_imported_before_qt_are_qt_free_and_complete() -> None:
+    # They are imported before PySide6 (its import hook slows every later import); one that
+    # imported Qt would defeat that, and one missing would be imported after Qt.
+    code = (
+        "import importlib, sys\n"
+        "from clinic_app import cli\n"
+        "for name in cli.QT_FREE_START_MODULES:\n"
+        "    importlib.import_module(name)\n"
+        "qt = 'PySide6' in sys.modules\n"
+        "before = set(sys.modules)\n"
+        "import clinic_app.gui.app\n"
+        "late = sorted(m for m in sys.modules if m not in before and m.startswith('clinic_app.')\n"
+        "              and not m.startswith('clinic_app.gui'))\n"
+        "print(qt, late)\n"
+    )
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=60,
+        check=True,
+    )
+    assert result.stdout.strip() == "False []"
