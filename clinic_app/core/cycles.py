@@ -10,6 +10,7 @@ from datetime import date
 from decimal import Decimal
 from enum import StrEnum
 
+
 class CycleStatus(StrEnum):
     PLANNED = "planned"
     STARTED = "started"

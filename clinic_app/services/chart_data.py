@@ -138,4 +138,3 @@ def load_chart(
         drug_names=names,
         drug_units=units,
     )
-

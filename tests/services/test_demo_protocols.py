@@ -59,9 +59,11 @@ def test_demo_with_bpd_only_stops_at_its_caps_and_says_so(tmp_path: Path) -> Non
 
 
 def test_demo_without_protocols_is_refused(tmp_path: Path) -> None:
-    with open_database(tmp_path / "demo.sqlite3") as record:
-        with pytest.raises(DemoRefused, match="No protocol is loaded"):
-            generate_demo(record, patients=3, today=TODAY, protocols={})
+    with (
+        open_database(tmp_path / "demo.sqlite3") as record,
+        pytest.raises(DemoRefused, match="No protocol is loaded"),
+    ):
+        generate_demo(record, patients=3, today=TODAY, protocols={})
 
 
 @pytest.mark.skipif(not FIXTURES.is_dir(), reason="the third-regimen fixture is not there yet")
