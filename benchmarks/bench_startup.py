@@ -6,12 +6,13 @@ Each figure is the wall time from starting a fresh Python process to a paint, th
 ``--runs`` runs: the window's first paint (the list still loading on its background thread) and
 the paint once the record's patient list is in the window, the first screen a nurse can use
 (the goal's figure; an empty list stops the benchmark). The floor is the same libraries doing
-the same work with no app logic: a PySide6 ``QMainWindow`` of the same size, shown and painted. The app's figure
-goes through the real entry point (``clinic_app.cli.main``), so it includes every import the
-app makes before its window is up. Both run from compiled bytecode, as an installed app does
-(pip compiles it): ``PYTHONDONTWRITEBYTECODE`` is dropped for the children and their cache goes
-to a temporary folder (``PYTHONPYCACHEPREFIX``), filled by the warm-up run, never the checkout.
-Prints figures and the ratio; asserts nothing.
+the same work with no app logic: a PySide6 ``QMainWindow`` of the same size, shown and
+painted. The app's figures go through the real entry point (``clinic_app.cli.main``), so they
+include every import the app makes before its window is up. Both run from compiled bytecode,
+as an installed app does (pip compiles it): ``PYTHONDONTWRITEBYTECODE`` is dropped for the
+children and their cache goes to a temporary folder (``PYTHONPYCACHEPREFIX``), filled by the
+warm-up run, never the checkout. Runs alternate (bare, app) so a slow spell on a shared machine
+falls on both. Prints figures and the ratio; asserts nothing.
 """
 
 from __future__ import annotations
