@@ -173,9 +173,9 @@ SETTINGS: tuple[SettingSpec, ...] = (
         PROTOCOL_FOLDER,
         "The clinic's own protocols folder",
         Kind.FOLDER,
-        # In the record, audited: the regimens a clinic treats with are clinical. The
-        # CLINIC_APP_PROTOCOL_DIR environment variable wins over it.
-        Scope.RECORD,
+        # This computer's, never the record's: an imported file or a restored backup must not
+        # choose which dose rules the app loads. CLINIC_APP_PROTOCOL_DIR wins over it.
+        Scope.MACHINE,
         None,
         "none: only the protocols that come with the app",
         "A folder of protocol files (one .toml file per regimen) that the clinic wrote; "

@@ -39,10 +39,15 @@ def test_registry_has_every_setting_the_issue_names_once() -> None:
         "data.folder",
         "security.idle_lock_minutes",  # issue 10: lock after idle time
         "security.accounts_required",  # issue 15: no clinical data before the first account
+        "protocols.clinic_folder",  # issue 17: the clinic's own protocol files
     }
     # The data folder is kept off the record (the record cannot say where it lives), and so is
     # the backup folder (an imported file or a restored backup must not choose it; issue 15).
-    assert [s.key for s in st.SETTINGS if not s.clinical] == ["backup.folder", "data.folder"]
+    assert [s.key for s in st.SETTINGS if not s.clinical] == [
+        "backup.folder",
+        "protocols.clinic_folder",
+        "data.folder",
+    ]
 
 
 def test_registry_keys_are_the_keys_the_readers_use() -> None:

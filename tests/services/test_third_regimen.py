@@ -99,15 +99,18 @@ def test_the_clinic_folder_loads_beside_the_built_ins(clinic_folder: Path) -> No
     assert vrd.dlt_criteria is None and vrd.escalation is None
 
 
-def test_the_setting_names_the_folder_when_the_environment_does_not(
-    record: Record, monkeypatch: pytest.MonkeyPatch
+def test_the_computer_setting_names_the_folder_when_the_environment_does_not(
+    record: Record, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("CLINIC_APP_PROTOCOL_DIR", raising=False)
-    assert clinic_protocol_folder(record) is None
-    assert sorted(load_all(record)) == ["bpd", "dextr"]
-    st.set_value(record, st.PROTOCOL_FOLDER, str(FOLDER), reason="the clinic's VRd")
-    assert clinic_protocol_folder(record) == FOLDER
-    assert sorted(load_all(record)) == ["bpd", "dextr", "vrd"]
+    config = tmp_path / "settings.json"
+    assert clinic_protocol_folder(record, config=config) is None
+    assert sorted(load_all(record, config=config)) == ["bpd", "dextr"]
+    st.set_machine_value(st.PROTOCOL_FOLDER, str(FOLDER), config)
+    assert clinic_protocol_folder(record, config=config) == FOLDER
+    assert sorted(load_all(record, config=config)) == ["bpd", "dextr", "vrd"]
+    # Kept on the computer: the record cannot name it (an imported record cannot choose).
+    assert not st.spec(st.PROTOCOL_FOLDER).clinical
 
 
 def test_a_clash_or_a_broken_file_is_located_and_the_built_ins_still_load(
