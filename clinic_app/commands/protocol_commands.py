@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from clinic_app.core.plan import CyclePlan, plan_cycle
 from clinic_app.core.protocol import Protocol
 from clinic_app.core.protocol_loader import load_protocol
 from clinic_app.services.context import load_protocol_files
+from clinic_app.services.protocols import load_all
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -72,7 +74,10 @@ def check_files(files: list[Path]) -> int:
 def list_protocols(args: argparse.Namespace) -> int:
     if args.check:
         return check_files(args.check)
-    protocols = _protocols()
+    try:
+        protocols = load_all()
+    except ProtocolError as exc:
+        raise CommandError(f"protocol file refused: {exc}") from None
     if args.json:
         rows = [
             {
@@ -86,13 +91,16 @@ def list_protocols(args: argparse.Namespace) -> int:
             for p in protocols.values()
         ]
         print(json.dumps(rows, indent=2, ensure_ascii=False))
-        return 0
-    for p in protocols.values():
-        print(f"{p.key:<8} {p.name:<8} version {p.version:<6} {p.source_file}")
-        print(f"         {p.title}")
-        for note in p.notes:
-            print(f"         note: {note}")
-    return 0
+    else:
+        for p in protocols.values():
+            print(f"{p.key:<8} {p.name:<8} version {p.version:<6} {p.source_file}")
+            print(f"         {p.title}")
+            for note in p.notes:
+                print(f"         note: {note}")
+    # The clinic's files that were left out, each with its file, key and problem.
+    for problem in protocols.problems:
+        print(f"clinic-app: clinic protocol file refused: {problem}", file=sys.stderr)
+    return 2 if protocols.problems else 0
 
 
 def schedule(args: argparse.Namespace) -> int:

@@ -202,3 +202,15 @@ def test_check_command_names_file_key_and_problem(
     assert lines[1] == (
         f"{bad}: drugs.bortezomib.routes: unknown route 'SQ'; use one of PO, IV, SC, IM"
     )
+
+
+def test_the_list_names_a_refused_clinic_file_and_exits_2(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = (FOLDER / "vrd.toml").read_text(encoding="utf-8")
+    (tmp_path / "vrd.toml").write_text(text.replace('basis = "per_m2"', 'basis = "per_kg"'))
+    monkeypatch.setenv("CLINIC_APP_PROTOCOL_DIR", str(tmp_path))
+    assert main(["protocols"]) == 2
+    out, err = capsys.readouterr()
+    assert "bpd " in out and "dextr " in out and "vrd " not in out  # the built-ins still load
+    assert "clinic protocol file refused: vrd.toml: drugs.bortezomib.basis: unknown value" in err
