@@ -8,7 +8,6 @@ from collections.abc import Callable
 from PySide6.QtCore import QCoreApplication, QTimer
 from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
-import clinic_app
 from clinic_app.core.errors import DomainError, ProtocolError
 from clinic_app.gui.backup_timer import DailyBackupTimer
 from clinic_app.gui.errors import RestoreOffer, install_exception_reporter, storage_error_text
@@ -95,7 +94,9 @@ def run_app(db_path: str | None) -> int:
                 start_daily_backup(record)
                 if record.backup_problem and window is not None:
                     window.statusBar().showMessage(record.backup_problem, 30000)
-                QCoreApplication.setApplicationVersion(clinic_app.__version__)
+                # No QCoreApplication.setApplicationVersion: nothing reads it, and the version
+                # (importlib.metadata, ~50 ms) would delay the patient list's paint; the About
+                # box, --version and exports read clinic_app.__version__ when asked (issue 16).
 
             window.show()
             after_first_paint(window, after_paint)

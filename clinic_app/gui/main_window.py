@@ -20,7 +20,7 @@ from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QEvent, QObject, QSettings, Qt, Signal, Slot
-from PySide6.QtGui import QAction, QCloseEvent, QKeyEvent, QKeySequence
+from PySide6.QtGui import QAction, QCloseEvent, QKeyEvent, QKeySequence, QShowEvent
 from PySide6.QtWidgets import (
     QLabel,
     QMainWindow,
@@ -152,9 +152,17 @@ class WelcomePage(QWidget):
         layout.addWidget(self.demo_button, 0, Qt.AlignmentFlag.AlignLeft)
         layout.addWidget(self.new_button, 0, Qt.AlignmentFlag.AlignLeft)
         layout.addStretch(2)
-        if _demo_function() is None:
-            self.demo_button.setEnabled(False)
-            self.demo_button.setToolTip("Demonstration data is not available in this build.")
+        self._checked_demo = False
+
+    def showEvent(self, event: QShowEvent) -> None:
+        # Asked when first shown, not at every start: finding out imports the demonstration
+        # module, ~20 ms of a start on a record that has patients (issue 16).
+        if not self._checked_demo:
+            self._checked_demo = True
+            if _demo_function() is None:
+                self.demo_button.setEnabled(False)
+                self.demo_button.setToolTip("Demonstration data is not available in this build.")
+        super().showEvent(event)
 
 
 class WindowShortcutsFirst(QObject):

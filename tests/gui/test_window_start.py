@@ -4,6 +4,7 @@ once the event loop runs, never after the window is gone."""
 
 from __future__ import annotations
 
+import sys
 from datetime import date
 from pathlib import Path
 
@@ -74,3 +75,32 @@ def test_work_after_the_first_paint_never_outlives_the_window(qtbot: QtBot) -> N
     window.deleteLater()  # closed before the loop ran: its timer goes with it
     qtbot.wait(100)
     assert ran == []
+
+
+def test_a_build_without_demonstration_data_says_so_when_the_empty_record_shows(
+    qtbot: QtBot,
+    record: Record,
+    protocols: dict[str, Protocol],
+    settings: QSettings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Asked when the welcome page first shows (not at every start): the offer is still refused.
+    monkeypatch.setitem(sys.modules, "clinic_app.services.demo", None)  # import fails
+    window = MainWindow(record, protocols, today=lambda: TODAY, settings=settings)
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitUntil(lambda: not window.loading, timeout=15000)
+    assert window.right.currentWidget() is window.welcome
+    assert not window.welcome.demo_button.isEnabled()
+    assert "not available" in window.welcome.demo_button.toolTip()
+
+
+def test_the_demonstration_offer_works_when_the_empty_record_shows(
+    qtbot: QtBot, record: Record, protocols: dict[str, Protocol], settings: QSettings
+) -> None:
+    window = MainWindow(record, protocols, today=lambda: TODAY, settings=settings)
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitUntil(lambda: not window.loading, timeout=15000)
+    assert window.right.currentWidget() is window.welcome
+    assert window.welcome.demo_button.isEnabled()
