@@ -177,3 +177,25 @@ def test_endpoint_definitions_come_from_the_file(tmp_path: Path) -> None:
     with pytest.raises(ProtocolError) as info:
         mutated(tmp_path, BPD, "initial_response_cycle = 2\n", "")
     assert info.value.key == "endpoints.initial_response_cycle"
+
+
+def test_a_step_up_is_rules_with_cycle_ranges_and_days(tmp_path: Path) -> None:
+    # As KRd's carfilzomib 20 then 27 mg/m²: here bortezomib 1 mg/m² on cycle 1 days 1 and 4,
+    # then 1.3 mg/m².
+    step_up = (
+        '  dose = "1"\n  days = "1, 4"\n  cycles = "1"\n\n'
+        '  [[phases.doses]]\n  drug = "bortezomib"\n  dose = "1.3"\n  days = "8, 11"\n'
+        '  cycles = "1"\n\n'
+        '  [[phases.doses]]\n  drug = "bortezomib"\n  dose = "1.3"\n  days = "1, 4, 8, 11"\n'
+        '  cycles = "2-"\n'
+    )
+    vrd = mutated(tmp_path, VRD, '  dose = "1.3"\n  days = "1, 4, 8, 11"\n', step_up)
+
+    def bortezomib(cycle: int) -> list[tuple[int, Decimal]]:
+        plan = plan_cycle(vrd, cycle=cycle, start=START, bsa=BSA, crcl_ml_min=Decimal(80))
+        return [(day.day, d.dose_mg) for day, d in plan.doses() if d.drug == "bortezomib"]
+
+    # 1 x 1.84 = 1.84 -> 1.8 mg; 1.3 x 1.84 = 2.392 -> 2.4 mg
+    one, two = Decimal("1.8"), Decimal("2.4")
+    assert bortezomib(1) == [(1, one), (4, one), (8, two), (11, two)]
+    assert bortezomib(2) == [(1, two), (4, two), (8, two), (11, two)]
