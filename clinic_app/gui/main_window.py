@@ -456,8 +456,7 @@ class MainWindow(QMainWindow):
                 available.x() + (available.width() - width) // 2,
                 available.y() + (available.height() - height) // 3,
             )
-            left = min(self.patient_list.wanted_width(), width * 9 // 20)
-            self.splitter.setSizes([left, max(width - left, left)])
+            self.fit_panes(width)
         self._fit_to_screen()
         state = self.settings.value("window/splitter")
         if state is not None:
@@ -473,6 +472,14 @@ class MainWindow(QMainWindow):
                 stored = None
             if stored is not None:
                 self._pending_patient = stored.id  # opened once the list has loaded
+
+    def fit_panes(self, width: int) -> None:
+        """The list gets the width its columns need (phase, status and flags read without a
+        tooltip at 1366 px); the chart keeps at least 2/5 of the window, and room for its tabs
+        and timeline (84 characters)."""
+        chart = max(width * 2 // 5, self.fontMetrics().averageCharWidth() * 84)
+        left = min(self.patient_list.wanted_width(), width - chart)
+        self.splitter.setSizes([left, max(width - left, 1)])
 
     def _fit_to_screen(self) -> None:
         """A window saved on a larger screen is shrunk to this one, never left hanging off it."""
@@ -654,10 +661,12 @@ class MainWindow(QMainWindow):
         self.show_patient(patient_id)
 
     def _explain_demo(self, empty: bool) -> None:
-        if _demo_function() is None:
-            reason: str | None = "Demonstration data is not part of this build."
-        elif not empty:
-            reason = "Demonstration patients are only added to an empty record."
+        # A record with patients is refused first: finding out whether the build has the
+        # demonstration data imports it (~20 ms before the list's first paint; issue 16).
+        if not empty:
+            reason: str | None = "Demonstration patients are only added to an empty record."
+        elif _demo_function() is None:
+            reason = "Demonstration data is not part of this build."
         else:
             reason = None
         explain(self.demo_action, reason)

@@ -45,7 +45,6 @@ from PySide6.QtWidgets import (
 from clinic_app.gui import fit
 from clinic_app.gui.choosing import ChoosingTable
 from clinic_app.gui.table_model import ReadOnlyTableModel
-from clinic_app.gui.warnings import WARNING_SIGN
 from clinic_app.services.patient_state import PatientRow
 
 AnyIndex = QModelIndex | QPersistentModelIndex
@@ -103,7 +102,7 @@ def list_name(row: PatientRow) -> str:
 
 
 def flag_words(row: PatientRow) -> list[str]:
-    """The flags as words: the list never relies on colour alone."""
+    """The flags as words: the list never relies on colour alone. The cell's tooltip."""
     words = []
     if row.severe_toxicity:
         words.append("grade ≥3 toxicity")
@@ -114,6 +113,21 @@ def flag_words(row: PatientRow) -> list[str]:
     if row.overdue_labs:
         words.append("labs overdue")
     return words
+
+
+# The same flags in the list's cell, short enough that two read in full at 1366 px; the cell
+# shows the warning icon before them.
+SHORT_FLAGS = {
+    "grade ≥3 toxicity": "grade ≥3",
+    "DLT review pending": "DLT review",
+    "BSA recheck": "BSA recheck",
+    "labs overdue": "labs overdue",
+}
+
+
+def flags_text(row: PatientRow) -> str:
+    words = [SHORT_FLAGS[w] for w in flag_words(row)]
+    return "; ".join(words)
 
 
 def cycle_day_text(row: PatientRow) -> str:
@@ -273,8 +287,7 @@ class PatientListModel(ReadOnlyTableModel[PatientRow]):
             return cycle_day_text(row)
         if column == COL_STATUS:
             return status_text(row)
-        words = flag_words(row)
-        return f"{WARNING_SIGN} " + "; ".join(words) if words else ""
+        return flags_text(row)
 
     def _sort_value(self, row: PatientRow, column: int) -> object:
         if column == COL_NAME:
@@ -375,11 +388,12 @@ class PatientListView(QWidget):
         self.table.setSortingEnabled(True)
         self.table.setTextElideMode(Qt.TextElideMode.ElideRight)
         self._size_columns()
-        # Every column inside the pane (a 1366 px laptop too): the treatment columns narrow
-        # first, then the name; a cut value reads in full in its tooltip.
+        # Every column inside the pane (a 1366 px laptop too). A long name narrows first (the
+        # MRN and date of birth stay whole beside it), so phase, status and flags read without
+        # a tooltip; a cut value reads in full in its tooltip.
         self.fitter = fit.ColumnFitter(
             self.table,
-            [[COL_FLAGS, COL_PHASE, COL_STATUS, COL_PROTOCOL, COL_CYCLE], [COL_NAME, COL_DOB]],
+            [[COL_PROTOCOL, COL_CYCLE], [COL_NAME], [COL_FLAGS, COL_PHASE, COL_STATUS], [COL_DOB]],
             fill=self._fit_columns,
         )
 
@@ -408,22 +422,32 @@ class PatientListView(QWidget):
         # Widths from the font, never pixels: the list follows the system font size.
         metrics = self.table.fontMetrics()
         samples = {
-            COL_MRN: "DEMO-00000 ",
-            COL_NAME: "Xxxxxxxxxxxx, Xxxxxxxx",
-            COL_DOB: "0000-00-00 ",
-            COL_PROTOCOL: "DexTR ",
-            COL_PHASE: "Maintenance, level -1",
-            COL_CYCLE: "C00 D00 ",
-            COL_STATUS: "maintenance ",
+            COL_MRN: "DEMO-00000",
+            COL_NAME: "Xxxxxxxxxxxx, Xxxxxxx",
+            COL_DOB: "0000-00-00",
+            COL_PROTOCOL: "DexTR",
+            COL_PHASE: "Treatment, level -1",
+            COL_CYCLE: "C00 D00",
+            COL_STATUS: "off study",  # a longer status widens the column once loaded
+            COL_FLAGS: "grade ≥3; BSA recheck",
         }
+        header = self.table.horizontalHeader()
         self._natural = {
-            column: metrics.horizontalAdvance(sample) + 16 for column, sample in samples.items()
+            # the cell's margins; never narrower than the header with its sort arrow
+            column: max(
+                metrics.horizontalAdvance(sample) + 10,
+                header.sectionSizeFromContents(column).width(),
+            )
+            for column, sample in samples.items()
         }
+        # The flags cell shows the warning icon before its words.
+        icon = self.table.style().pixelMetric(QStyle.PixelMetric.PM_SmallIconSize, None, self.table)
+        self._natural[COL_FLAGS] += icon + 6
         for column, width in self._natural.items():
             self.table.setColumnWidth(column, width)
 
     def wanted_width(self) -> int:
-        """Room for every column but the flags (which stretch), with the scroll bar."""
+        """Room for every column (two flags read in full), with the scroll bar."""
         columns = sum(self._natural.values())
         bar = self.table.verticalScrollBar().sizeHint().width()
         return columns + bar + 2 * self.table.frameWidth() + 8
