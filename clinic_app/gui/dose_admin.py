@@ -302,7 +302,7 @@ class DoseModificationDialog(QDialog):
         self.ok_button = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
         self.ok_button.setText("&Save modification")
         self.ok_button.setDefault(True)
-        length = view.protocol.cycle_length_days
+        length = view.length_days
         self.effective_day.setRange(1, length)
         day_now = (today() - view.start).days + 1
         self.effective_day.setValue(min(max(day_now, 1), length))
@@ -335,7 +335,7 @@ class DoseModificationDialog(QDialog):
         return self.effective_day.value() if self.effective_this.isChecked() else None
 
     def _fill_drugs(self, chosen: str | None) -> None:
-        day = self._effective_day() or self.view.protocol.cycle_length_days
+        day = self._effective_day() or self.view.length_days
         self._choices = {c.drug: c for c in modification_choices(self.record, self.view, day)}
         keep = chosen or (str(self.drug.currentData()) if self.drug.count() else None)
         self.drug.blockSignals(True)

@@ -81,6 +81,11 @@ class CycleView:
         return row.start_date or row.planned_start
 
     @property
+    def length_days(self) -> int:
+        """Days in this cycle (its phase may set its own length)."""
+        return self.protocol.cycle_length(str(self.cycle.value.phase))
+
+    @property
     def number(self) -> int:
         return self.cycle.value.number
 
@@ -326,7 +331,7 @@ def check_modification(
     record: Record, view: CycleView, request: ModificationRequest, today: date
 ) -> dict[str, str]:
     problems: dict[str, str] = {}
-    length = view.protocol.cycle_length_days
+    length = view.length_days
     day = request.effective_day
     if day is not None:
         if not 1 <= day <= length:
@@ -380,7 +385,7 @@ def record_modification(
         day = request.effective_day
         choice = {
             c.drug: c
-            for c in modification_choices(record, fresh, day or view.protocol.cycle_length_days)
+            for c in modification_choices(record, fresh, day or view.length_days)
         }[request.drug]
         modification = DoseModification(
             drug=request.drug,

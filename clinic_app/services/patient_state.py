@@ -455,7 +455,7 @@ def due_today(
         if protocol is None or start is None or r["cycle_phase"] is None:
             continue
         day = _cycle_day(start, today, status)
-        if day is None or day > protocol.cycle_length_days:
+        if day is None or day > protocol.cycle_length(str(r["cycle_phase"])):
             continue
         cycle = int(r["cycle_number"])
         for event in protocol.monitoring:
