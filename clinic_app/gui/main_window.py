@@ -661,12 +661,10 @@ class MainWindow(QMainWindow):
         self.show_patient(patient_id)
 
     def _explain_demo(self, empty: bool) -> None:
-        # A record with patients is refused first: finding out whether the build has the
-        # demonstration data imports it (~20 ms before the list's first paint; issue 16).
-        if not empty:
-            reason: str | None = "Demonstration patients are only added to an empty record."
-        elif _demo_function() is None:
-            reason = "Demonstration data is not part of this build."
+        if _demo_function() is None:
+            reason: str | None = "Demonstration data is not part of this build."
+        elif not empty:
+            reason = "Demonstration patients are only added to an empty record."
         else:
             reason = None
         explain(self.demo_action, reason)
