@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QEvent, QObject, QSettings, Qt, Signal, Slot
+from PySide6.QtCore import QEvent, QObject, QSettings, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QAction, QCloseEvent, QKeyEvent, QKeySequence, QShowEvent
 from PySide6.QtWidgets import (
     QLabel,
@@ -266,6 +266,15 @@ class MainWindow(QMainWindow):
         self.right = QStackedWidget(self)
         self.right.addWidget(self.welcome)
         self.right.addWidget(self.loading_page)
+        # Shown the moment the list has loaded, until the chart is built just after the list's
+        # paint (``_loaded``): building it first (~80 ms) kept the patients off the screen.
+        self.choose_page = QLabel("Choose a patient in the list to see their chart.", self)
+        self.choose_page.setObjectName("choose_page")
+        self.choose_page.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.right.addWidget(self.choose_page)
+        self._chart_timer = QTimer(self)
+        self._chart_timer.setSingleShot(True)
+        self._chart_timer.timeout.connect(lambda: self.chart)
         self.right.setCurrentWidget(self.loading_page)
         self._loaded_once = False
 
@@ -320,6 +329,8 @@ class MainWindow(QMainWindow):
             self.right.addWidget(self._chart)
             if hasattr(self, "workflows"):  # else _make_actions wires it
                 self.workflows.wire_chart_tabs(self._chart)
+            if self.right.currentWidget() is self.choose_page:
+                self.right.setCurrentWidget(self._chart)
         return self._chart
 
     def _make_chart(self) -> QWidget:
@@ -577,7 +588,13 @@ class MainWindow(QMainWindow):
         self.left_tabs.setTabText(1, f"&Today ({len(items)})")
         empty = not rows
         self._loaded_once = True
-        self.right.setCurrentWidget(self.welcome if empty else self.chart)
+        if empty:
+            self.right.setCurrentWidget(self.welcome)
+        elif self._chart is None:  # the list paints first; the chart is built right after
+            self.right.setCurrentWidget(self.choose_page)
+            self._chart_timer.start(0)
+        else:
+            self.right.setCurrentWidget(self._chart)
         self._explain_demo(empty)
         self.workflows.update_enabled(self.current_patient_id)
         if self._pending_patient is not None:
@@ -661,10 +678,12 @@ class MainWindow(QMainWindow):
         self.show_patient(patient_id)
 
     def _explain_demo(self, empty: bool) -> None:
-        if _demo_function() is None:
-            reason: str | None = "Demonstration data is not part of this build."
-        elif not empty:
-            reason = "Demonstration patients are only added to an empty record."
+        # A record with patients is refused first: finding out whether the build has the
+        # demonstration data imports it (~20 ms before the list's first paint; issue 16).
+        if not empty:
+            reason: str | None = "Demonstration patients are only added to an empty record."
+        elif _demo_function() is None:
+            reason = "Demonstration data is not part of this build."
         else:
             reason = None
         explain(self.demo_action, reason)

@@ -104,3 +104,23 @@ def test_the_demonstration_offer_works_when_the_empty_record_shows(
     qtbot.waitUntil(lambda: not window.loading, timeout=15000)
     assert window.right.currentWidget() is window.welcome
     assert window.welcome.demo_button.isEnabled()
+
+
+def test_the_list_paints_first_then_the_chart_is_built_by_itself(
+    qtbot: QtBot, record: Record, protocols: dict[str, Protocol], settings: QSettings
+) -> None:
+    record.repos.patients.add(Patient("M-1", "Berg", "Ana", date(1960, 1, 1), Sex.FEMALE))
+    window = MainWindow(record, protocols, today=lambda: TODAY, settings=settings)
+    qtbot.addWidget(window)
+    window.show()
+    seen: list[tuple[str, int]] = []
+    window.right.currentChanged.connect(
+        lambda _i: seen.append(
+            (window.right.currentWidget().objectName(), window.patient_list.model.rowCount())
+        )
+    )
+    qtbot.waitUntil(lambda: not window.loading, timeout=15000)
+    # Nobody touches the chart: it is built once the loop runs again, and takes the pane.
+    qtbot.waitUntil(lambda: window._chart is not None, timeout=5000)
+    assert window.right.currentWidget() is window._chart
+    assert seen[0] == ("choose_page", 1)  # the patient was listed before the chart was built
