@@ -20,6 +20,8 @@ Readings of the protocol text (BPD seed 002), also shown in every proposal's ``n
   stays assessed (the protocol wins over the rules page's shorter wording).
 
 >>> from datetime import date, datetime, timezone
+>>> from clinic_app.core.protocol_loader import load_protocols
+>>> bpd = load_protocols()["bpd"].dlt_criteria
 >>> start = date(2024, 3, 4)
 >>> proposal = propose_dlt(DltInputs(cycle1_start=start, assessed_on=date(2024, 4, 1),
 ...                                  c2d1_actual=date(2024, 4, 1)))

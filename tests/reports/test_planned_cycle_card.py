@@ -25,7 +25,7 @@ def test_planned_bpd_cycle_card_says_start_the_cycle_first(tmp_path: Path) -> No
             for cycle in record.repos.cycles.for_enrolment(enrolment.id or 0)
             if cycle.start_date is None
             and cycle.bsa_m2 is None
-            and cycle.phase.value == "treatment"
+            and cycle.phase == "treatment"
         ]
         assert planned, "the demo record should hold a planned BPD treatment cycle"
         patient, cycle = planned[0]
