@@ -24,7 +24,7 @@ Readings of the protocol text (BPD seed 002), also shown in every proposal's ``n
 >>> bpd = load_protocols()["bpd"].dlt_criteria
 >>> start = date(2024, 3, 4)
 >>> proposal = propose_dlt(DltInputs(cycle1_start=start, assessed_on=date(2024, 4, 1),
-...                                  c2d1_actual=date(2024, 4, 1)))
+...                                  c2d1_actual=date(2024, 4, 1)), bpd)
 >>> proposal.dlt, proposal.evaluable_for_toxicity
 (False, True)
 """
