@@ -118,7 +118,7 @@ def flag_words(row: PatientRow) -> list[str]:
 # The same flags in the list's cell, short enough that two read in full at 1366 px; the cell
 # shows the warning icon before them.
 SHORT_FLAGS = {
-    "grade ≥3 toxicity": "grade ≥3",
+    "grade ≥3 toxicity": "G≥3",  # G = CTCAE grade, as on the chart's timeline
     "DLT review pending": "DLT review",
     "BSA recheck": "BSA recheck",
     "labs overdue": "labs overdue",
@@ -423,20 +423,18 @@ class PatientListView(QWidget):
         metrics = self.table.fontMetrics()
         samples = {
             COL_MRN: "DEMO-00000",
-            COL_NAME: "Xxxxxxxxxxxx, Xxxxxxx",
+            COL_NAME: "Lefèvre, Marguerite",
             COL_DOB: "0000-00-00",
             COL_PROTOCOL: "DexTR",
             COL_PHASE: "Treatment, level -1",
             COL_CYCLE: "C00 D00",
             COL_STATUS: "off study",  # a longer status widens the column once loaded
-            COL_FLAGS: "grade ≥3; BSA recheck",
+            COL_FLAGS: "G≥3; DLT review",
         }
-        header = self.table.horizontalHeader()
         self._natural = {
-            # the cell's margins; never narrower than the header with its sort arrow
+            # the cell's margins; never narrower than the header read in full
             column: max(
-                metrics.horizontalAdvance(sample) + 10,
-                header.sectionSizeFromContents(column).width(),
+                metrics.horizontalAdvance(sample) + 10, fit.header_text_width(self.table, column)
             )
             for column, sample in samples.items()
         }

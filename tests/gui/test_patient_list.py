@@ -105,7 +105,7 @@ def test_flags_are_words_with_an_icon(qapp: object) -> None:
     assert model.index(0, COL_FLAGS).data() == ""
     text = model.index(1, COL_FLAGS).data()
     # Short words after the warning icon, so two flags read in full at 1366 px
-    assert text == "grade ≥3; labs overdue"
+    assert text == "G≥3; labs overdue"
     assert not model.index(1, COL_FLAGS).data(Qt.ItemDataRole.DecorationRole).isNull()
     # The tooltip has the words in full (the column may cut them) and the details.
     tip = model.index(1, COL_FLAGS).data(Qt.ItemDataRole.ToolTipRole)
