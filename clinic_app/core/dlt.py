@@ -146,6 +146,9 @@ class DltCriteria:
     haem_related_drugs: tuple[str, ...] = ()
     """DLTs are at least possibly related to the study therapy: these drugs (the file's list);
     the loader requires it with [dlt]."""
+    clauses: tuple[DltRule, ...] = tuple(DltRule)
+    """The clauses this protocol's DLT definition has (the file's ``clauses`` list, which the
+    loader requires with [dlt]); a clause not chosen is neither assessed nor reported."""
     cycle1_length_days: int | None = None
     """Days of cycle 1, so cycle 2 day 1 is planned on start + this when no planned date is
     recorded; the loader sets it from the protocol's cycle length (else ``window_days``)."""
@@ -168,7 +171,9 @@ class DltCriteria:
             if key not in kinds:
                 raise ProtocolError(source, key, "unknown key")
             kind = kinds[key]
-            if kind == "Decimal":
+            if key == "clauses":
+                values[key] = _clause_setting(source, key, raw)
+            elif kind == "Decimal":
                 values[key] = _decimal_setting(source, key, raw)
             elif kind in ("int", "int | None"):
                 values[key] = _int_setting(source, key, raw)
@@ -197,6 +202,21 @@ def _int_setting(source: str, key: str, raw: object) -> int:
     if raw <= 0:
         raise ProtocolError(source, key, f"must be positive, got {raw}")
     return raw
+
+
+def _clause_setting(source: str, key: str, raw: object) -> tuple[DltRule, ...]:
+    known = {rule.value: rule for rule in DltRule}
+    if not isinstance(raw, list | tuple) or not raw:
+        raise ProtocolError(source, key, "expected a non-empty list of DLT clauses")
+    chosen: list[DltRule] = []
+    for item in raw:
+        if item not in known:
+            allowed = ", ".join(known)
+            raise ProtocolError(source, key, f"unknown DLT clause {item!r}; known: {allowed}")
+        if known[item] in chosen:
+            raise ProtocolError(source, key, f"DLT clause {item!r} is listed twice")
+        chosen.append(known[item])
+    return tuple(chosen)
 
 
 def _drug_list_setting(source: str, key: str, raw: object) -> tuple[str, ...]:
@@ -289,6 +309,9 @@ class NotAssessed:
     reason: str
     needs: str | None = None
     evidence: tuple[str, ...] = ()
+    still_running: str | None = None
+    """What is still running at the end of cycle 1 (e.g. "G4 neutropenia"): its length is not
+    known yet, so the proposal is "not decided" rather than "cannot decide"."""
 
     @property
     def blocks_decision(self) -> bool:
@@ -863,6 +886,7 @@ class _Evaluation:
                     f"{c.cytopenia_days_over} days.",
                     needs=f"a count showing when the {what} ended",
                     evidence=evidence,
+                    still_running=what,
                 )
             )
             return
@@ -1208,6 +1232,12 @@ class _Evaluation:
         return True, "Evaluable for toxicity."
 
     def proposal(self) -> DltProposal:
+        # Only the clauses the protocol's definition has are reported (the file chooses them).
+        chosen = set(self.criteria.clauses)
+        self.fired = [f for f in self.fired if f.rule in chosen]
+        self.not_fired = [f for f in self.not_fired if f.rule in chosen]
+        self.close_calls = [f for f in self.close_calls if f.rule in chosen]
+        self.not_assessed = [item for item in self.not_assessed if item.rule in chosen]
         evaluable, why = self.evaluability()
         blocking = [item for item in self.not_assessed if item.blocks_decision]
         if evaluable:
@@ -1226,9 +1256,11 @@ class _Evaluation:
         elif not evaluable:
             dlt = False
             summary = "Proposed DLT: no DLT recorded before the patient left cycle 1."
-        elif running := [item for item in blocking if "still running" in item.reason]:
+        elif running := [item for item in blocking if item.still_running]:
             dlt = None
-            what = "; ".join(item.reason.split(":")[0] for item in running)
+            what = "; ".join(
+                f"{item.still_running} still running at the end of cycle 1" for item in running
+            )
             summary = f"Proposed DLT: not decided: {what}."
         elif blocking:
             dlt = None
@@ -1269,7 +1301,7 @@ class _Evaluation:
             waiting.append(
                 f"The {c.window_days}-day DLT window runs to {self.window_end.isoformat()}."
             )
-        if self.inputs.c2d1_actual is None:
+        if self.inputs.c2d1_actual is None and DltRule.C2D1_DELAY in self.criteria.clauses:
             latest = self.planned_c2d1 + timedelta(days=c.c2d1_delay_days_over)
             if self.inputs.assessed_on <= latest:
                 waiting.append(

@@ -362,6 +362,8 @@ class _Reader:
         criteria = self.rule(raw, "dlt", DltCriteria.from_mapping)
         if criteria is None:
             return None
+        if "clauses" not in self.table(raw, "dlt", ""):
+            raise self.fail("dlt.clauses", "missing key: list the clauses of this DLT definition")
         for key in ("nonhaem_related_drugs", "haem_related_drugs"):
             names = getattr(criteria, key)
             if not names:

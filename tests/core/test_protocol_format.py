@@ -137,6 +137,7 @@ def test_dlt_needs_the_files_drugs_and_plans_cycle_2_from_the_cycle_length(
     # planned on 2026-01-05 + 21 = 2026-01-26, not start + 28.
     dlt = (
         "[dlt]\n"
+        'clauses = ["haem.febrile_neutropenia", "c2d1_delay_over_14_days"]\n'
         'nonhaem_related_drugs = ["bortezomib", "lenalidomide"]\n'
         'haem_related_drugs = ["bortezomib", "lenalidomide", "dexamethasone"]\n\n'
         "[decisions]"
@@ -199,3 +200,45 @@ def test_a_step_up_is_rules_with_cycle_ranges_and_days(tmp_path: Path) -> None:
     one, two = Decimal("1.8"), Decimal("2.4")
     assert bortezomib(1) == [(1, one), (4, one), (8, two), (11, two)]
     assert bortezomib(2) == [(1, two), (4, two), (8, two), (11, two)]
+
+
+def test_the_file_chooses_its_dlt_clauses(tmp_path: Path) -> None:
+    # A grade 3 non-haematological AE related to bortezomib on cycle 1 day 3 is a DLT only
+    # where the definition has the "any grade 3 or more" clause.
+    from clinic_app.core.records import AdverseEvent, Attribution
+
+    ae = AdverseEvent(
+        "Fatigue", 3, date(2026, 1, 7), attribution={"bortezomib": Attribution.PROBABLE}
+    )
+    table = (
+        "[dlt]\n"
+        "clauses = [{}]\n"
+        'nonhaem_related_drugs = ["bortezomib"]\n'
+        'haem_related_drugs = ["bortezomib"]\n\n'
+        "[decisions]"
+    )
+    inputs = DltInputs(
+        cycle1_start=START,
+        assessed_on=date(2026, 3, 1),
+        c2d1_actual=date(2026, 1, 26),
+        adverse_events=(ae,),
+        ae_categories={"Fatigue": "non_haematological"},
+    )
+    wide = mutated(
+        tmp_path, VRD, "[decisions]", table.replace("{}", '"nonhaem.any_grade_3_or_more"')
+    )
+    assert wide.dlt_criteria is not None
+    assert propose_dlt(inputs, wide.dlt_criteria).dlt is True
+    narrow = mutated(
+        tmp_path, VRD, "[decisions]", table.replace("{}", '"haem.febrile_neutropenia"')
+    )
+    assert narrow.dlt_criteria is not None
+    proposal = propose_dlt(inputs, narrow.dlt_criteria)
+    assert proposal.dlt is False and not proposal.fired
+    with pytest.raises(ProtocolError) as info:
+        mutated(tmp_path, VRD, "[decisions]", table.replace("{}", '"nonhaem.grade_2"'))
+    assert info.value.key == "dlt.clauses"
+    assert "unknown DLT clause 'nonhaem.grade_2'" in str(info.value)
+    with pytest.raises(ProtocolError) as info:  # the file must say which clauses it has
+        mutated(tmp_path, VRD, "[decisions]", table.replace("clauses = [{}]\n", ""))
+    assert info.value.key == "dlt.clauses"
