@@ -51,9 +51,12 @@ def main(argv: list[str] | None = None) -> int:
             time.sleep(0.01)
         rows = window.patient_list.proxy.rowCount()
         if rows:
-            window.patient_list.table.setCurrentIndex(
-                window.patient_list.proxy.index(min(2, rows - 1), 0)
-            )
+            # Chosen as a person chooses it (the row, then Enter): a current row alone opens
+            # no chart (issue 14).
+            table = window.patient_list.table
+            index = window.patient_list.proxy.index(min(2, rows - 1), 0)
+            table.setCurrentIndex(index)
+            table.chosen.emit(index)
         ok: list[bool] = []
 
         def shoot() -> None:
