@@ -44,6 +44,8 @@ class ChartData:
 
     @property
     def cycle_length_days(self) -> int | None:
+        """The protocol's cycle length; a phase may set its own (``Protocol.cycle_length``),
+        which the timeline uses for each cycle."""
         return self.protocol.cycle_length_days if self.protocol else None
 
     @property

@@ -26,8 +26,7 @@ from clinic_app.storage.errors import StorageError
 
 def timeline_for(chart: ChartData, today: date) -> TimelineData:
     """The timeline of a chart (empty when the protocol, hence the cycle length, is unknown)."""
-    length = chart.cycle_length_days
-    if length is None:
+    if chart.protocol is None:
         return empty_timeline(today)
     return build_timeline(
         cycles=chart.cycles,
@@ -36,7 +35,8 @@ def timeline_for(chart: ChartData, today: date) -> TimelineData:
         adverse_events=chart.adverse_events,
         responses=chart.responses,
         modifications=chart.modifications,
-        cycle_length_days=length,
+        # Each cycle's own phase length (VRd: 21-day induction, 28-day maintenance).
+        cycle_length_days=chart.protocol.cycle_length,
         today=today,
         drug_order=chart.drug_order,
         drug_names=chart.drug_names,

@@ -10,7 +10,7 @@ guessed.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from decimal import Decimal
@@ -253,7 +253,7 @@ def build_timeline(
     adverse_events: Sequence[AdverseEvent] = (),
     responses: Sequence[ResponseAssessment] = (),
     modifications: Sequence[DoseModification] = (),
-    cycle_length_days: int,
+    cycle_length_days: int | Callable[[str], int],
     today: date,
     drug_order: Sequence[str] = (),
     drug_names: Mapping[str, str] | None = None,
@@ -272,9 +272,18 @@ def build_timeline(
     ``drug_units`` gives each drug's prescribing unit for dose modifications (mg or mg/m²).
     ``maintenance_phase`` is the protocol's maintenance phase key (drawn as maintenance) and
     ``phase_names`` its phase names by key.
+
+    ``cycle_length_days`` is the days in a cycle of a phase: ``Protocol.cycle_length`` (a phase
+    may set its own length, e.g. VRd's 21-day induction and 28-day maintenance), or one number
+    for every cycle.
     """
-    if cycle_length_days < 1:
-        raise DomainError("a cycle lasts at least one day", field="cycle_length_days")
+    if isinstance(cycle_length_days, int):
+        if cycle_length_days < 1:
+            raise DomainError("a cycle lasts at least one day", field="cycle_length_days")
+        every_cycle = cycle_length_days
+        length_of: Callable[[str], int] = lambda _phase: every_cycle  # noqa: E731
+    else:
+        length_of = cycle_length_days
     problems: list[str] = []
     spans = tuple(
         replace(
@@ -282,7 +291,7 @@ def build_timeline(
             maintenance=s.phase == maintenance_phase,
             phase_name=(phase_names or {}).get(s.phase, ""),
         )
-        for s in _place_cycles(cycles, cycle_length_days, problems)
+        for s in _place_cycles(cycles, length_of, problems)
     )
     by_id = {s.id: s for s in spans if s.id is not None}
     lanes = _lanes(doses, by_id, drug_order, drug_names or {}, problems)
@@ -341,7 +350,7 @@ def build_timeline(
 
 
 def _place_cycles(
-    cycles: Sequence[CycleRow], length: int, problems: list[str]
+    cycles: Sequence[CycleRow], length_of: Callable[[str], int], problems: list[str]
 ) -> tuple[CycleSpan, ...]:
     ordered = sorted(
         (c for c in cycles if c.status is not CycleStatus.CANCELLED), key=lambda c: c.number
@@ -350,6 +359,11 @@ def _place_cycles(
     for index, row in enumerate(ordered):
         # Rules §1: a cycle starts when day 1 is actually given; until then it is planned.
         start = row.start_date or row.planned_start
+        # The cycle's own phase length (Protocol.cycle_length): a maintenance cycle may be
+        # longer than an induction cycle.
+        length = length_of(row.phase)
+        if length < 1:
+            raise DomainError("a cycle lasts at least one day", field="cycle_length_days")
         end = start + timedelta(days=length - 1)
         if index + 1 < len(ordered):
             following = ordered[index + 1]
