@@ -31,7 +31,7 @@ from typing import Protocol
 from clinic_app.core.errors import DomainError, ProtocolError
 from clinic_app.core.plateau import PlateauResult
 from clinic_app.core.records import Immunofixation
-from clinic_app.core.response import AssessedResponse, ResponseCategory
+from clinic_app.core.response import AssessedResponse, LimitKind, ResponseCategory
 
 
 class DecisionScheme(StrEnum):
@@ -446,8 +446,8 @@ def propose_next_step(
             title=_title(NextStep.AWAIT_ASSESSMENT, None, names),
             missing=(f"response assessment at the end of cycle {cycle_number}",),
         )
-    # core.response starts this entry with these words (its only progression gap).
-    missing = [s for s in current.limited_by if s.startswith("PD not excluded")]
+    # The progression gaps core.response found (PD could not be ruled out), by their kind.
+    missing = [limit.text for limit in current.limits_of(LimitKind.PROGRESSION_NOT_EXCLUDED)]
     previous = history[-2] if len(history) > 1 else None
 
     step: NextStep

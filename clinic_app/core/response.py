@@ -294,6 +294,28 @@ class Nadir:
     urine_on: date | None = None
 
 
+class LimitKind(StrEnum):
+    """What kind of gap capped an assessment's category: rules decide on this, never on the
+    text a nurse reads."""
+
+    PROGRESSION_NOT_EXCLUDED = "progression_not_excluded"
+    """PD could not be ruled out: a compartment with a nadir was not measured."""
+    NOT_ASSESSABLE = "not_assessable"
+    """A better category could not be read (``category``): a study was not done or recorded."""
+    NOT_EVALUABLE = "not_evaluable"
+    """No involved M-protein was measured: no category at all (``NE``)."""
+
+
+@dataclass(frozen=True)
+class Limit:
+    """One gap in an assessment, with the sentence that says it."""
+
+    kind: LimitKind
+    text: str
+    category: ResponseCategory | None = None
+    """The category that could not be assessed (``NOT_ASSESSABLE`` only)."""
+
+
 @dataclass(frozen=True)
 class AssessedResponse:
     """The IMWG category of one assessment, with the numbers that decided it.
@@ -309,7 +331,7 @@ class AssessedResponse:
     confirmed: bool
     nadir: Nadir
     explanation: str
-    limited_by: tuple[str, ...] = ()
+    limits: tuple[Limit, ...] = ()
     """Why a better category could not be assessed (a study that was not done or recorded)."""
     notes: tuple[str, ...] = ()
     """Facts about how the criteria were applied that did not cap the category."""
@@ -321,6 +343,14 @@ class AssessedResponse:
     """Percent below baseline (negative: above it), where the compartment is involved."""
     confirmed_with: date | None = None
     """The date of the earlier assessment that confirms this one."""
+
+    @property
+    def limited_by(self) -> tuple[str, ...]:
+        """The gaps as the sentences shown to a nurse (``limits`` for their kinds)."""
+        return tuple(limit.text for limit in self.limits)
+
+    def limits_of(self, kind: LimitKind) -> tuple[Limit, ...]:
+        return tuple(limit for limit in self.limits if limit.kind is kind)
 
 
 # --- three-valued checks ----------------------------------------------------------------------
@@ -690,13 +720,13 @@ def _urine_progression(ctx: _Context, a: ResponseAssessment, nadir: Nadir) -> _C
 class _Classified:
     category: ResponseCategory
     explanation: str
-    limited_by: tuple[str, ...]
+    limits: tuple[Limit, ...]
     evaluable: bool
 
 
 def _classify_one(ctx: _Context, a: ResponseAssessment, nadir: Nadir) -> _Classified:
     c = ctx.criteria
-    limited: list[str] = []
+    limited: list[Limit] = []
 
     progression = _any(
         [
@@ -708,7 +738,12 @@ def _classify_one(ctx: _Context, a: ResponseAssessment, nadir: Nadir) -> _Classi
     if progression.state is _State.MET:
         return _Classified(ResponseCategory.PD, "PD: " + "; ".join(progression.texts), (), True)
     if progression.state is _State.UNKNOWN:
-        limited.append("PD not excluded: " + "; ".join(progression.texts))
+        limited.append(
+            Limit(
+                LimitKind.PROGRESSION_NOT_EXCLUDED,
+                "PD not excluded: " + "; ".join(progression.texts),
+            )
+        )
 
     measured = [
         value is not None
@@ -782,7 +817,8 @@ def _classify_one(ctx: _Context, a: ResponseAssessment, nadir: Nadir) -> _Classi
                 # The CR line that follows lists CR's own gaps; sCR adds only its extras.
                 missing = scr_extras.texts if scr_extras.state is _State.UNKNOWN else ()
             if missing:
-                limited.append(f"{category} not assessable: " + "; ".join(dict.fromkeys(missing)))
+                text = f"{category} not assessable: " + "; ".join(dict.fromkeys(missing))
+                limited.append(Limit(LimitKind.NOT_ASSESSABLE, text, category))
         elif category is ResponseCategory.MR:
             why_not.extend(check.texts)
     if progression.state is _State.NOT_MET:
@@ -793,7 +829,7 @@ def _classify_one(ctx: _Context, a: ResponseAssessment, nadir: Nadir) -> _Classi
     )
 
 
-def _not_evaluable(ctx: _Context, a: ResponseAssessment, limited: list[str]) -> _Classified:
+def _not_evaluable(ctx: _Context, a: ResponseAssessment, limited: list[Limit]) -> _Classified:
     """No involved M-protein measured (and no progression): no category, never SD."""
     # IMWG: every category is read from the involved M-protein; without it none can be given.
     values = (
@@ -813,7 +849,7 @@ def _not_evaluable(ctx: _Context, a: ResponseAssessment, limited: list[str]) -> 
         )
         if involved and value is None
     ]
-    why = f"not evaluable: {' and '.join(missing)} not measured"
+    why = Limit(LimitKind.NOT_EVALUABLE, f"not evaluable: {' and '.join(missing)} not measured")
     return _Classified(
         ResponseCategory.NE, f"not evaluable: {what}", (why, *limited), evaluable=False
     )
@@ -916,7 +952,7 @@ def classify_series(
                 confirmed=confirmed,
                 nadir=nadir,
                 explanation=one.explanation,
-                limited_by=one.limited_by,
+                limits=one.limits,
                 notes=tuple(notes),
                 evaluable=one.evaluable,
                 serum_reduction_pct=_reduction(b_serum, a.serum_m_protein_g_dl)

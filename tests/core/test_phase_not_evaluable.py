@@ -3,6 +3,7 @@ progression": nothing was measured, so progression is not excluded (issue 13, ru
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 
@@ -11,7 +12,7 @@ import pytest
 from clinic_app.core.phase_decision import NextStep, propose_next_step
 from clinic_app.core.protocol_loader import load_protocols
 from clinic_app.core.records import ResponseAssessment
-from clinic_app.core.response import ResponseCategory, classify_series
+from clinic_app.core.response import Limit, LimitKind, ResponseCategory, classify_series
 
 PROTOCOLS = load_protocols()
 
@@ -48,3 +49,25 @@ def test_not_evaluable_end_of_cycle_says_progression_is_not_excluded(
     assert "No progression" not in text
     assert "Progression not excluded at the end of cycle 2" in text
     assert proposal.missing[0] == "PD not excluded: serum M-protein not measured"
+
+
+def test_the_missing_progression_study_is_read_from_the_gap_kind_not_its_text() -> None:
+    baseline = ResponseAssessment(date(2024, 1, 1), serum_m_protein_g_dl=Decimal(3))
+    [measured] = classify_series(
+        baseline,
+        [
+            ResponseAssessment(
+                date(2024, 1, 29), serum_m_protein_g_dl=Decimal("1.4"), end_of_cycle=1
+            )
+        ],
+    )
+    # Worded differently from core.response's sentences: only the kind counts.
+    gaps = (
+        Limit(LimitKind.PROGRESSION_NOT_EXCLUDED, "urine M-protein not collected"),
+        Limit(LimitKind.NOT_ASSESSABLE, "PD not excluded? (CR not read)", ResponseCategory.CR),
+    )
+    params = PROTOCOLS["bpd"].decision_params
+    assert params is not None
+    proposal = propose_next_step(params, 1, "treatment", [replace(measured, limits=gaps)])
+    assert "urine M-protein not collected" in proposal.missing
+    assert "PD not excluded? (CR not read)" not in proposal.missing

@@ -15,6 +15,7 @@ from clinic_app.core.response import (
     AssessedResponse,
     ImwgCriteria,
     LightChain,
+    LimitKind,
     ResponseCategory,
     classify_series,
     light_chain_of,
@@ -182,6 +183,11 @@ def test_cr_not_assessable_without_immunofixation() -> None:
     cr = next(s for s in result.limited_by if s.startswith("CR not assessable"))
     assert "serum immunofixation not done" in cr
     assert "urine immunofixation not done" in cr
+    # the capped categories as data: sCR and CR could not be read (VGPR was met)
+    assert [limit.category for limit in result.limits_of(LimitKind.NOT_ASSESSABLE)] == [
+        ResponseCategory.SCR,
+        ResponseCategory.CR,
+    ]
 
 
 COMPLETE = {
@@ -578,6 +584,11 @@ def test_nothing_measured_is_not_evaluable_never_sd(
         "not evaluable: serum M-protein not measured",
         "PD not excluded: serum M-protein not measured",
     )
+    # the kinds the rules decide on (core.phase_decision reads PROGRESSION_NOT_EXCLUDED)
+    assert [limit.kind for limit in result.limits] == [
+        LimitKind.NOT_EVALUABLE,
+        LimitKind.PROGRESSION_NOT_EXCLUDED,
+    ]
 
 
 def test_new_lesions_with_nothing_measured_is_pd() -> None:
