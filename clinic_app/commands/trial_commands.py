@@ -30,7 +30,7 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
     esc.add_argument(
         "--protocol",
         metavar="PROTOCOL",
-        help="the protocol with dose levels (default: the only one, e.g. bpd)",
+        help="the protocol with an escalation design (default: the only one)",
     )
     esc.add_argument("--json", action="store_true", help="print JSON for scripts")
     esc.set_defaults(handler=run_escalation)
@@ -38,9 +38,11 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
     report = subparsers.add_parser(
         "trial-report",
         parents=[common],
-        help="write the trial report PDF: board, enrolment, response rates and KM curves",
+        help="write the trial report PDF: board, enrolment and the endpoints the protocol defines",
     )
-    report.add_argument("protocol", metavar="PROTOCOL", help="protocol key, e.g. bpd or dextr")
+    report.add_argument(
+        "protocol", metavar="PROTOCOL", help="protocol key (clinic-app protocols lists them)"
+    )
     report.add_argument(
         "-o", "--output", metavar="FILE.pdf", required=True, help="where to write the PDF"
     )

@@ -1,19 +1,21 @@
-"""BPD efficacy endpoints as the protocol text defines them (rules §7, seed 002).
+"""Efficacy endpoints as a protocol's ``[endpoints]`` table defines them (rules §7).
 
-- Initial response rate: CR + PR, counting sCR and VGPR, at the assessment after 2 cycles.
-- Overall response rate *per protocol*: SD or better (the seed's unusual definition), shown
+- Initial response rate: CR + PR, counting sCR and VGPR, at the end-of-cycle assessment the
+  table names (``initial_response_cycle``; BPD: after cycle 2).
+- Overall response rate *per protocol*: SD or better (BPD's unusual definition), shown
   next to the standard ORR (PR or better).
 - Each rate is n/N with an exact 95 % Clopper-Pearson interval. A patient counts for efficacy
-  after 2 cycles (seed 002: "For efficacy: 2 cycles"); others are listed with the reason.
+  after ``efficacy_min_cycles`` cycles (BPD: 2); others are listed with the reason.
 - Time-to-event builders for PFS, the protocol's TTP (really a duration of response) and
   time to next therapy, for :func:`clinic_app.core.survival.kaplan_meier`.
 
 Response categories are accepted as the strings ``"sCR" "CR" "VGPR" "PR" "MR" "SD" "PD"``
 or as any enum whose value (or name) is one of them.
 
+>>> bpd = EndpointDefinitions(efficacy_min_cycles=2, initial_response_cycle=2)
 >>> rates = response_rates([
 ...     EfficacyPatient("a", 2, "VGPR", "CR"), EfficacyPatient("b", 4, "SD", "PR"),
-...     EfficacyPatient("c", 3, "PD", "PD"), EfficacyPatient("d", 1, None, None)])
+...     EfficacyPatient("c", 3, "PD", "PD"), EfficacyPatient("d", 1, None, None)], bpd)
 >>> rates.initial.ci.text()
 '1/3 (33.3 %; 95 % CI 0.8 to 90.6 %)'
 >>> rates.orr_per_protocol.label, rates.orr_per_protocol.ci.successes
@@ -37,9 +39,6 @@ from clinic_app.core.survival import EventTime
 PFS_LABEL = "progression-free survival"
 DOR_LABEL = "duration of response (protocol's TTP)"
 TTNT_LABEL = "time to next therapy"
-
-# seed 002: "For efficacy: 2 cycles"
-EFFICACY_MIN_CYCLES = 2
 
 
 @dataclass(frozen=True)
@@ -74,6 +73,11 @@ class EndpointDefinitions:
             values[key] = raw
         return cls(**values)
 
+    @property
+    def initial_response_text(self) -> str:
+        """When the initial response is read, in words: ``after cycle 2``."""
+        return f"after cycle {self.initial_response_cycle}"
+
 
 def parse_response(value: str | Enum) -> ResponseCategory:
     """A category from its string, or from another module's enum (by value, then name).
@@ -102,8 +106,8 @@ def parse_response(value: str | Enum) -> ResponseCategory:
 class EfficacyPatient:
     patient_id: str
     cycles_completed: int
-    response_after_two_cycles: str | Enum | None
-    """The response at the assessment that closes cycle 2 (initial response rate)."""
+    initial_response: str | Enum | None
+    """The response at the assessment closing the protocol's initial-response cycle."""
     best_response: str | Enum | None
     """The best response on study (overall response rates)."""
 
@@ -137,7 +141,7 @@ class Rate:
 @dataclass(frozen=True)
 class ResponseRates:
     initial: Rate | None
-    """``None`` when no evaluable patient has a response recorded after 2 cycles."""
+    """``None`` when no evaluable patient has an initial response recorded."""
     orr_per_protocol: Rate | None
     orr_standard: Rate | None
     evaluable: tuple[str, ...]
@@ -152,9 +156,12 @@ _SD_OR_BETTER = tuple(c for c in ResponseCategory if c.is_sd_or_better)
 
 
 def response_rates(
-    patients: Sequence[EfficacyPatient], min_cycles: int = EFFICACY_MIN_CYCLES
+    patients: Sequence[EfficacyPatient], definitions: EndpointDefinitions
 ) -> ResponseRates:
-    """Initial response rate, ORR per protocol and standard ORR, with exact 95 % CIs."""
+    """Initial response rate, ORR per protocol and standard ORR, with exact 95 % CIs, as the
+    protocol's endpoint definitions read them."""
+    min_cycles = definitions.efficacy_min_cycles
+    when = definitions.initial_response_text
     evaluable: list[EfficacyPatient] = []
     left_out: list[NotEvaluable] = []
     for patient in patients:
@@ -162,7 +169,7 @@ def response_rates(
             left_out.append(
                 NotEvaluable(
                     patient.patient_id,
-                    f"fewer than {min_cycles} cycles ({patient.cycles_completed} completed)",
+                    f"fewer than {_cycles(min_cycles)} ({patient.cycles_completed} completed)",
                     Exclusion.TOO_FEW_CYCLES,
                 )
             )
@@ -172,16 +179,16 @@ def response_rates(
     initial_responses: list[ResponseCategory] = []
     best_responses: list[ResponseCategory] = []
     for patient in evaluable:
-        if patient.response_after_two_cycles is None:
+        if patient.initial_response is None:
             left_out.append(
                 NotEvaluable(
                     patient.patient_id,
-                    "no response recorded after 2 cycles (left out of the initial response rate)",
+                    f"no response recorded {when} (left out of the initial response rate)",
                     Exclusion.NO_INITIAL_RESPONSE,
                 )
             )
         else:
-            initial_responses.append(parse_response(patient.response_after_two_cycles))
+            initial_responses.append(parse_response(patient.initial_response))
         if patient.best_response is None:
             left_out.append(
                 NotEvaluable(
@@ -195,7 +202,7 @@ def response_rates(
 
     return ResponseRates(
         initial=_rate(
-            "initial response rate (CR + PR, including sCR and VGPR, after 2 cycles)",
+            f"initial response rate (CR + PR, including sCR and VGPR, {when})",
             _PR_OR_BETTER,
             initial_responses,
         ),
@@ -208,6 +215,10 @@ def response_rates(
         evaluable=tuple(p.patient_id for p in evaluable),
         not_evaluable=tuple(left_out),
     )
+
+
+def _cycles(n: int) -> str:
+    return "1 cycle" if n == 1 else f"{n} cycles"
 
 
 def _rate(

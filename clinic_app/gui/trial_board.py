@@ -355,7 +355,7 @@ class TrialBoardWindow(QMainWindow):
         self.rates_view, _ = _table(self.rates_model, page)
         box.addWidget(self.rates_view)
         self.responses_model = RowsModel(
-            ["Patient", "MRN", "Level", "Cycles", "After 2 cycles", "Best", "Notes"], self
+            ["Patient", "MRN", "Level", "Cycles", "Initial response", "Best", "Notes"], self
         )
         self.responses_view, _ = _table(self.responses_model, page)
         box.addWidget(self.responses_view, 1)
@@ -513,13 +513,21 @@ class TrialBoardWindow(QMainWindow):
 
     def _show_endpoints(self, overview: TrialOverview) -> None:
         endpoints = overview.endpoints
-        from clinic_app.reports.trial_report import rates_rows  # ReportLab loads on first use
+        from clinic_app.reports.trial_report import (  # ReportLab loads on first use
+            NO_ENDPOINTS,
+            initial_response_header,
+            rates_rows,
+        )
 
         self.rates_model.set_rows(rates_rows(endpoints)[1:])
+        initial = initial_response_header(endpoints)  # "After cycle 2": the protocol's cycle
+        self.responses_model.set_headers(
+            ["Patient", "MRN", "Level", "Cycles", initial, "Best", "Notes"]
+        )
         rows = []
         for p in endpoints.patients:
-            after = "—" if p.after_two_cycles is None else p.after_two_cycles.value
-            if p.after_two_cycles is not None and not p.after_two_cycles_confirmed:
+            after = "—" if p.initial_response is None else p.initial_response.value
+            if p.initial_response is not None and not p.initial_response_confirmed:
                 after += " (unconfirmed)"
             best = "—" if p.best_response is None else p.best_response.value
             if p.best_unconfirmed is not None:
@@ -540,7 +548,16 @@ class TrialBoardWindow(QMainWindow):
         self.excluded_model.set_rows(
             [[e.full_name, e.mrn, e.reason] for e in endpoints.not_evaluable]
         )
-        for title, plot, curve in zip(self.km_titles, self.km_plots, endpoints.curves, strict=True):
+        for title, plot in zip(self.km_titles, self.km_plots, strict=True):
+            # A protocol without endpoint definitions has no curves.
+            title.setVisible(bool(endpoints.curves))
+            plot.setVisible(bool(endpoints.curves))
+        if not endpoints.curves and self.km_titles:
+            self.km_titles[0].setText(NO_ENDPOINTS)
+            self.km_titles[0].setVisible(True)
+        for title, plot, curve in zip(
+            self.km_titles, self.km_plots, endpoints.curves, strict=False
+        ):
             text = f"{curve.label[0].upper()}{curve.label[1:]} ({curve.origin})"
             if curve.km is not None:
                 text += f": median {curve.km.median_text()} (95 % CI {curve.km.median_ci_text()})"

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from clinic_app.core.endpoints import ResponseRates
+from clinic_app.core.endpoints import EndpointDefinitions, ResponseRates
 from clinic_app.core.escalation import DltStatus, EscalationDecision, EscalationDesign, LevelRow
 from clinic_app.core.response import ResponseCategory
 from clinic_app.core.survival import KaplanMeier
@@ -179,8 +179,9 @@ class PatientResponse:
     full_name: str
     dose_level: int | None
     cycles_completed: int
-    after_two_cycles: ResponseCategory | None
-    after_two_cycles_confirmed: bool
+    initial_response: ResponseCategory | None
+    """At the assessment closing the protocol's initial-response cycle (None: none defined)."""
+    initial_response_confirmed: bool
     best_response: ResponseCategory | None
     """The best category met on two consecutive assessments (IMWG confirmation)."""
     best_unconfirmed: ResponseCategory | None
@@ -213,7 +214,9 @@ class SurvivalCurve:
 class EndpointSummary:
     protocol_key: str
     protocol_name: str
-    rates: ResponseRates
+    definitions: EndpointDefinitions | None
+    """The protocol's [endpoints]; ``None``: it defines none (no rates and no curves)."""
+    rates: ResponseRates | None
     patients: tuple[PatientResponse, ...]
     not_evaluable: tuple[Excluded, ...]
     """Patients left out of a rate, each with the reason."""

@@ -169,8 +169,14 @@ def enrolment_section(summary: EnrolmentSummary, width: float) -> list[Any]:
 
 
 # -- endpoints -------------------------------------------------------------------------------------
+NO_ENDPOINTS = "This protocol defines no endpoints"
+
+
 def rates_rows(endpoints: EndpointSummary) -> list[list[str]]:
     rows = [["Rate", "Responders / evaluable (95 % CI, exact Clopper-Pearson)"]]
+    if endpoints.rates is None:
+        rows.append(["no rate", NO_ENDPOINTS])
+        return rows
     for rate in (
         endpoints.rates.initial,
         endpoints.rates.orr_per_protocol,
@@ -181,6 +187,13 @@ def rates_rows(endpoints: EndpointSummary) -> list[list[str]]:
     if len(rows) == 1:
         rows.append(["no rate", "no patient is evaluable for efficacy yet"])
     return rows
+
+
+def initial_response_header(endpoints: EndpointSummary) -> str:
+    """The column of the initial response, named by the protocol's own cycle."""
+    if endpoints.definitions is None:
+        return "Initial response"
+    return endpoints.definitions.initial_response_text.capitalize()
 
 
 def _category(value: Any, confirmed: bool | None = None) -> str:
@@ -195,16 +208,18 @@ def _category(value: Any, confirmed: bool | None = None) -> str:
 def endpoints_section(endpoints: EndpointSummary, width: float) -> list[Any]:
     story: list[Any] = [_heading(f"Response · {endpoints.protocol_name}"), Spacer(1, 3)]
     story.append(_table(rates_rows(endpoints), [width * 0.5, width * 0.5]))
-    story.append(
-        para(
-            "The protocol's overall response rate counts SD or better; the standard ORR "
-            "(PR or better) is shown beside it. Best response: the best category met on two "
-            "consecutive assessments (IMWG).",
-            SMALL_PT,
+    if endpoints.rates is not None:
+        story.append(
+            para(
+                "The protocol's overall response rate counts SD or better; the standard ORR "
+                "(PR or better) is shown beside it. Best response: the best category met on "
+                "two consecutive assessments (IMWG).",
+                SMALL_PT,
+            )
         )
-    )
     story.append(Spacer(1, 4))
-    rows = [["Patient", "MRN", "Level", "Cycles", "After 2 cycles", "Best", "Notes"]]
+    header = initial_response_header(endpoints)
+    rows = [["Patient", "MRN", "Level", "Cycles", header, "Best", "Notes"]]
     for p in endpoints.patients:
         seen = f"; {p.best_unconfirmed.value} seen once" if p.best_unconfirmed else ""
         rows.append(
@@ -213,7 +228,7 @@ def endpoints_section(endpoints: EndpointSummary, width: float) -> list[Any]:
                 p.mrn,
                 "—" if p.dose_level is None else str(p.dose_level),
                 str(p.cycles_completed),
-                _category(p.after_two_cycles, p.after_two_cycles_confirmed),
+                _category(p.initial_response, p.initial_response_confirmed),
                 _category(p.best_response) + seen,
                 "; ".join(p.notes),
             ]
@@ -394,6 +409,8 @@ def build_story(overview: TrialOverview, width: float) -> list[Any]:
     story.append(Spacer(1, 10))
     story.append(_heading("Time to event (Kaplan-Meier)"))
     story.append(Spacer(1, 3))
+    if not overview.endpoints.curves:
+        story.append(para(f"{NO_ENDPOINTS}."))
     for curve in overview.endpoints.curves:
         story += curve_section(curve, width)
     return story

@@ -86,8 +86,6 @@ from clinic_app.services.enrolment import (
 )
 from clinic_app.storage.database import Record
 
-# seed 002: "For efficacy: 2 cycles" (the same minimum core.endpoints applies)
-EFFICACY_MIN_CYCLES = 2
 # Candidate spacings (days) for the numbers-at-risk columns: the smallest that gives at most
 # _MAX_AT_RISK_COLUMNS columns after day 0.
 _AT_RISK_STEPS = (7, 14, 30, 60, 90, 180, 365, 730)
@@ -588,7 +586,12 @@ def build_endpoints(
     record: Record, protocol: Protocol, as_of: date | None = None
 ) -> EndpointSummary:
     """Response rates, best responses and the three Kaplan-Meier curves (rules §7), from what
-    the record knew on ``as_of``: follow-up ends on that day at the latest."""
+    the record knew on ``as_of``: follow-up ends on that day at the latest.
+
+    The rates and curves follow the protocol's ``[endpoints]`` definitions; a protocol without
+    them has none (the patients' IMWG responses are still listed)."""
+    definitions = protocol.endpoints
+    initial_cycle = None if definitions is None else definitions.initial_response_cycle
     efficacy: list[EfficacyPatient] = []
     rows: list[PatientResponse] = []
     problems: dict[str, str] = {}
@@ -610,8 +613,15 @@ def build_endpoints(
         results = reading.results
         done = cycles_completed(course.cycles, course.assessments)
 
-        index_two = next((i for i, r in enumerate(results) if r.assessment.end_of_cycle == 2), None)
-        after_two = None if index_two is None else results[index_two]
+        index_initial = next(
+            (
+                i
+                for i, r in enumerate(results)
+                if initial_cycle is not None and r.assessment.end_of_cycle == initial_cycle
+            ),
+            None,
+        )
+        initial = None if index_initial is None else results[index_initial]
         best = best_confirmed(results)
         seen = min((r.category for r in results if r.evaluable), key=lambda c: c.rank, default=None)
         unconfirmed = seen if seen is not None and (best is None or seen.rank < best.rank) else None
@@ -624,28 +634,30 @@ def build_endpoints(
             best = ResponseCategory.PD
         if reading.problem is not None:
             problems[key] = reading.problem
-        elif best is None and done >= EFFICACY_MIN_CYCLES:
+        elif best is None and definitions is not None and done >= definitions.efficacy_min_cycles:
             # IMWG: a category needs two consecutive assessments; one is not enough
             seen_text = f" (seen once: {seen.value})" if seen is not None else ""
             unconfirmed_reasons[key] = (
                 f"no response confirmed on two consecutive assessments yet{seen_text}"
             )
-        if after_two is not None and not after_two.evaluable:
+        if initial is not None and not initial.evaluable:
             # IMWG: "not evaluable" is no category; the initial rate leaves the patient out.
             initial_reasons[key] = (
-                f"assessment closing cycle 2 {after_two.explanation} (left out of the initial "
-                "response rate)"
+                f"assessment closing cycle {initial_cycle} {initial.explanation} (left out of "
+                "the initial response rate)"
             )
         efficacy.append(
             EfficacyPatient(
                 key,
                 done,
-                None if after_two is None or not after_two.evaluable else after_two.category.value,
+                None if initial is None or not initial.evaluable else initial.category.value,
                 None if best is None else best.value,
             )
         )
 
-        if start is None:
+        if definitions is None:
+            pass  # no endpoints defined: no time-to-event curves
+        elif start is None:
             for name in left_out:
                 left_out[name].append(
                     Excluded(patient.mrn, patient.full_name, reading.problem or "")
@@ -684,16 +696,26 @@ def build_endpoints(
                 full_name=patient.full_name,
                 dose_level=enrolment.dose_level,
                 cycles_completed=done,
-                after_two_cycles=None if after_two is None else after_two.category,
-                after_two_cycles_confirmed=index_two is not None
-                and confirmed_at(results, index_two),
+                initial_response=None if initial is None else initial.category,
+                initial_response_confirmed=index_initial is not None
+                and confirmed_at(results, index_initial),
                 best_response=best,
                 best_unconfirmed=unconfirmed,
                 notes=tuple(notes),
             )
         )
 
-    rates = response_rates(efficacy, EFFICACY_MIN_CYCLES)
+    if definitions is None:
+        return EndpointSummary(
+            protocol_key=protocol.key,
+            protocol_name=protocol.name,
+            definitions=None,
+            rates=None,
+            patients=tuple(rows),
+            not_evaluable=(),
+            curves=(),
+        )
+    rates = response_rates(efficacy, definitions)
     not_evaluable = []
     for item in rates.not_evaluable:
         mrn, name = names[item.patient_id]
@@ -715,6 +737,7 @@ def build_endpoints(
     return EndpointSummary(
         protocol_key=protocol.key,
         protocol_name=protocol.name,
+        definitions=definitions,
         rates=rates,
         patients=tuple(rows),
         not_evaluable=_dedupe(not_evaluable),

@@ -10,6 +10,7 @@ import pytest
 from clinic_app.core.endpoints import (
     DOR_LABEL,
     EfficacyPatient,
+    EndpointDefinitions,
     duration_of_response,
     parse_response,
     progression_free_survival,
@@ -19,6 +20,9 @@ from clinic_app.core.endpoints import (
 from clinic_app.core.errors import DomainError, MissingDataError
 from clinic_app.core.response import ResponseCategory
 from clinic_app.core.survival import EventTime
+
+# bpd.toml [endpoints]: evaluable after 2 cycles, initial response at the end of cycle 2
+BPD = EndpointDefinitions(efficacy_min_cycles=2, initial_response_cycle=2)
 
 
 class OtherModulesCategory(Enum):
@@ -36,7 +40,7 @@ def test_rates_on_ten_patients_by_hand() -> None:
         EfficacyPatient(f"p{i}", 2 + i, a, b)
         for i, (a, b) in enumerate(zip(after_two, best, strict=True))
     ]
-    rates = response_rates(patients)
+    rates = response_rates(patients, BPD)
     assert rates.initial is not None
     assert rates.orr_per_protocol is not None and rates.orr_standard is not None
     # initial: sCR, CR, VGPR, PR, PR (p8) = 5 of 10
@@ -59,7 +63,7 @@ def test_fewer_than_two_cycles_is_not_evaluable() -> None:
         EfficacyPatient("two-cycles", 2, "PR", "PR"),  # exactly 2: in
         EfficacyPatient("zero", 0, None, None),
     ]
-    rates = response_rates(patients)
+    rates = response_rates(patients, BPD)
     assert rates.evaluable == ("two-cycles",)
     assert [(n.patient_id, n.reason) for n in rates.not_evaluable] == [
         ("one-cycle", "fewer than 2 cycles (1 completed)"),
@@ -74,18 +78,39 @@ def test_missing_responses_are_listed_not_guessed() -> None:
         EfficacyPatient("b", 3, "SD", None),
         EfficacyPatient("c", 3, "PR", "CR"),
     ]
-    rates = response_rates(patients)
+    rates = response_rates(patients, BPD)
     assert rates.initial is not None and rates.initial.ci.n == 2  # a left out
     assert rates.orr_standard is not None and rates.orr_standard.ci.n == 2  # b left out
     reasons = {(n.patient_id, n.reason.split(" (")[0]) for n in rates.not_evaluable}
     assert reasons == {
-        ("a", "no response recorded after 2 cycles"),
+        ("a", "no response recorded after cycle 2"),
         ("b", "no best response recorded"),
     }
 
 
+def test_the_protocols_own_definitions_are_applied() -> None:
+    # A protocol evaluable after 1 cycle, initial response read at the end of cycle 3:
+    # "x" (1 cycle, no cycle-3 response) counts for the overall rates only; "y" (0) is out.
+    defs = EndpointDefinitions(efficacy_min_cycles=1, initial_response_cycle=3)
+    patients = [
+        EfficacyPatient("x", 1, None, "PR"),
+        EfficacyPatient("y", 0, None, "PR"),
+        EfficacyPatient("z", 4, "VGPR", "CR"),
+    ]
+    rates = response_rates(patients, defs)
+    assert rates.evaluable == ("x", "z")
+    assert rates.initial is not None and (rates.initial.ci.successes, rates.initial.ci.n) == (1, 1)
+    assert rates.initial.label.endswith("after cycle 3)")
+    # x (PR) and z (CR): 2/2 PR or better
+    assert rates.orr_standard is not None and rates.orr_standard.ci.text().startswith("2/2")
+    assert [(n.patient_id, n.reason) for n in rates.not_evaluable] == [
+        ("y", "fewer than 1 cycle (0 completed)"),
+        ("x", "no response recorded after cycle 3 (left out of the initial response rate)"),
+    ]
+
+
 def test_no_evaluable_patient_gives_no_rate() -> None:
-    rates = response_rates([EfficacyPatient("a", 1, None, None)])
+    rates = response_rates([EfficacyPatient("a", 1, None, None)], BPD)
     assert rates.initial is None and rates.orr_per_protocol is None
 
 

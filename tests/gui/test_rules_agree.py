@@ -70,7 +70,7 @@ def test_chart_and_trial_board_read_the_same_baseline_and_response(
     [row] = [p for p in endpoints.patients if p.enrolment_id == second]
     # The trial board read the first course's cycle-closing study (1.0) as the baseline: SD.
     assert row.best_response is ResponseCategory.PR
-    assert row.after_two_cycles is ResponseCategory.PR
+    assert row.initial_response is ResponseCategory.PR
 
     summary = patient_summary(record, pid, TODAY, protocols)
     assert [r.category for r in summary.responses] == ["PR", "PR"]
@@ -91,7 +91,7 @@ def test_without_a_screening_for_the_second_course_no_screen_classifies_a_respon
     assert any(p.startswith("Responses are not classified") for p in timeline.problems)
     endpoints = build_endpoints(record, protocols["bpd"], as_of=TODAY)
     [row] = [p for p in endpoints.patients if p.enrolment_id == second]
-    assert row.best_response is None and row.after_two_cycles is None
+    assert row.best_response is None and row.initial_response is None
     summary = patient_summary(record, pid, TODAY, protocols)
     assert summary.responses == ()
     assert any(m.startswith("baseline response assessment") for m in summary.missing)

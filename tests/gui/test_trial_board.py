@@ -74,28 +74,57 @@ def test_refresh_button_and_report(
     assert "Decision: enrol at 2" in " ".join(text.split())
 
 
-def test_dextr_endpoints_and_curves(
+def test_bpd_endpoints_and_curves_from_its_endpoint_definitions(
     qtbot: QtBot, record: Record, protocols: dict[str, Protocol], tmp_path: Path
 ) -> None:
     treated(record, "P1", ["PR", "PR", "PD", "PD"])
     treated(record, "P2", ["SD", "SD", "SD"])
     win = window(qtbot, record, protocols)
-    win.protocol_box.setCurrentIndex(win.protocol_box.findData("dextr"))
-    assert win.windowTitle() == "Trial board · DexTR"
-    assert not win.tabs.isTabEnabled(win.escalation_index)
+    assert win.windowTitle() == "Trial board · BPD"
     rates = win.rates_view.model()
-    labels = [rates.index(r, 0).data() for r in range(rates.rowCount())]
-    assert "overall response rate (SD or better, per protocol)" in labels
-    # PFS: P1 event at day 84, P2 censored at 84 -> S = 1/2 at 84 (the censored one at risk)
-    assert win.km_titles[0].text().endswith(
-        "median 84 days (95 % CI not reached to not reached days)"
-    ) or ("median 84 days" in win.km_titles[0].text())
+    shown = {rates.index(r, 0).data(): rates.index(r, 1).data() for r in range(rates.rowCount())}
+    # bpd.toml [endpoints]: the initial response is read at the end of cycle 2
+    initial = "initial response rate (CR + PR, including sCR and VGPR, after cycle 2)"
+    assert set(shown) == {
+        initial,
+        "overall response rate (SD or better, per protocol)",
+        "overall response rate (PR or better, standard)",
+    }
+    # Initial: P1 PR, P2 SD at the end of cycle 2 -> 1/2
+    assert shown[initial].startswith("1/2 (50 %")
+    responses = win.responses_view.model()
+    assert responses.headerData(4, Qt.Orientation.Horizontal) == "After cycle 2"
+    # PFS: P1 PD confirmed at day 84 (event), P2 censored at day 84 -> median 84 days
+    assert "median 84 days" in win.km_titles[0].text()
     win.tabs.setCurrentIndex(3)
     plot = win.km_plots[0]
     qtbot.waitExposed(plot)
+    assert plot.isVisible()
     image = plot.grab()
     assert not image.isNull()
     image.save(str(tmp_path / "km.png"))
+
+
+def test_a_protocol_without_endpoint_definitions_shows_none(
+    qtbot: QtBot, record: Record, protocols: dict[str, Protocol]
+) -> None:
+    # dextr.toml has no [endpoints]: the DexTR protocol text defines none.
+    assert protocols["dextr"].endpoints is None
+    treated(record, "D1", ["PR", "PR", "PD", "PD"], protocol="dextr")
+    win = window(qtbot, record, protocols)
+    win.protocol_box.setCurrentIndex(win.protocol_box.findData("dextr"))
+    assert win.windowTitle() == "Trial board · DexTR"
+    rates = win.rates_view.model()
+    rows = [[rates.index(r, c).data() for c in range(2)] for r in range(rates.rowCount())]
+    assert rows == [["no rate", "This protocol defines no endpoints"]]
+    responses = win.responses_view.model()
+    assert responses.headerData(4, Qt.Orientation.Horizontal) == "Initial response"
+    # The IMWG responses are still listed: PR met twice is the best response
+    assert responses.index(0, 5).data() == "PR"
+    assert responses.index(0, 4).data() == "—"
+    win.tabs.setCurrentIndex(3)
+    assert win.km_titles[0].text() == "This protocol defines no endpoints"
+    assert not any(plot.isVisible() for plot in win.km_plots)
 
 
 def test_rows_model_passes_the_model_tester(qtmodeltester: object) -> None:

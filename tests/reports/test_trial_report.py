@@ -70,12 +70,26 @@ def test_report_holds_board_rates_curves_and_stamp(
 def test_report_without_patients_says_so(
     record: Record, protocols: dict[str, Protocol], tmp_path: Path
 ) -> None:
-    overview = build_overview(record, protocols["dextr"], TODAY)
+    overview = build_overview(record, protocols["bpd"], TODAY)
     out = tmp_path / "empty.pdf"
     write_trial_report(overview, stamp(overview), out)
     flat = re.sub(r"\s+", " ", text_of(out))
     assert "no patient is evaluable for efficacy yet" in flat
     assert "No patient has data for this endpoint yet." in flat
+    assert "After cycle 2" not in flat  # no patient row, so no table header
+
+
+def test_report_of_a_protocol_without_endpoints_says_so(
+    record: Record, protocols: dict[str, Protocol], tmp_path: Path
+) -> None:
+    # dextr.toml has no [endpoints]: no rates and no curves, never BPD's definitions.
+    overview = build_overview(record, protocols["dextr"], TODAY)
+    out = tmp_path / "dextr.pdf"
+    write_trial_report(overview, stamp(overview), out)
+    flat = re.sub(r"\s+", " ", text_of(out))
+    assert flat.count("This protocol defines no endpoints") == 2  # rates and time to event
+    assert "overall response rate" not in flat
+    assert "No patient has data for this endpoint yet." not in flat
     assert "3+3 escalation" not in flat  # DexTR does not escalate
 
 

@@ -8,6 +8,7 @@ hand. Expected numbers are worked by hand in the comments.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -16,6 +17,7 @@ import pytest
 
 from clinic_app.core.cycles import CycleRow, CycleStatus
 from clinic_app.core.decisions import DltReview, EndpointEvent, EndpointKind
+from clinic_app.core.endpoints import EndpointDefinitions
 from clinic_app.core.escalation import DecisionKind, DltStatus, LevelState
 from clinic_app.core.protocol import Protocol
 from clinic_app.core.protocol_loader import load_protocols
@@ -339,7 +341,7 @@ def treated(
     mrn: str,
     categories: list[str],
     *,
-    protocol: str = "dextr",
+    protocol: str = "bpd",
     cycles: int | None = None,
     next_therapy: date | None = None,
     off: tuple[date, OffStudyReason] | None = None,
@@ -386,7 +388,7 @@ def test_rates_with_exact_cis_worked_by_hand(
         treated(record, f"MR{n}", ["MR", "MR"])
     treated(record, "PD0", ["SD", "PD", "PD"])
     treated(record, "ONE", ["PR"], cycles=1)  # 1 cycle: not evaluable for efficacy
-    summary = build_endpoints(record, protocols["dextr"])
+    summary = build_endpoints(record, protocols["bpd"])
     rates = summary.rates
     # 10 evaluable. Standard ORR (PR or better): 3/10, Clopper-Pearson 95 %
     # [Beta(0.025; 3, 8), Beta(0.975; 4, 7)] = [0.0667, 0.6525].
@@ -416,12 +418,12 @@ def test_unconfirmed_best_response_is_shown_and_left_out(
 ) -> None:
     treated(record, "UP", ["SD", "PR"])  # PR seen once; SD met on both assessments
     treated(record, "NB", ["PR", "PD"], cycles=2)  # no category met twice
-    summary = build_endpoints(record, protocols["dextr"])
+    summary = build_endpoints(record, protocols["bpd"])
     rows = {p.mrn: p for p in summary.patients}
     assert rows["UP"].best_response is ResponseCategory.SD
     assert rows["UP"].best_unconfirmed is ResponseCategory.PR
-    assert rows["UP"].after_two_cycles is ResponseCategory.PR
-    assert rows["UP"].after_two_cycles_confirmed is False
+    assert rows["UP"].initial_response is ResponseCategory.PR
+    assert rows["UP"].initial_response_confirmed is False
     assert rows["NB"].best_response is None
     reasons = {e.mrn: e.reason for e in summary.not_evaluable}
     assert reasons["NB"].startswith("no response confirmed on two consecutive assessments yet")
@@ -439,7 +441,7 @@ def test_kaplan_meier_curves_from_the_record(
     treated(record, "P3", ["PR", "PR", "PR", "PR"])  # censored at day 112
     treated(record, "P4", ["SD", "PD", "PD"])  # PD confirmed from day 56: PFS event 56
     treated(record, "P5", [], cycles=0)  # never started
-    summary = build_endpoints(record, protocols["dextr"])
+    summary = build_endpoints(record, protocols["bpd"])
     pfs, dor, ttnt = summary.curves
     assert pfs.km is not None and dor.km is not None and ttnt.km is not None
     # PFS: 56 E, 84 E, 84 C, 112 C. Day 56: 4 at risk, 1 event -> 3/4. Day 84: 3 at risk,
@@ -470,7 +472,7 @@ def test_kaplan_meier_curves_from_the_record(
 
 def test_single_pd_is_censored_and_said_so(record: Record, protocols: dict[str, Protocol]) -> None:
     treated(record, "Q1", ["SD", "SD", "PD"])
-    summary = build_endpoints(record, protocols["dextr"])
+    summary = build_endpoints(record, protocols["bpd"])
     pfs = summary.curves[0]
     assert pfs.km is not None
     assert [(s.time_days, s.events, s.censored) for s in pfs.km.steps] == [(84, 0, 1)]
@@ -482,7 +484,7 @@ def test_off_study_for_progression_counts_the_first_pd(
 ) -> None:
     # PD once on day 56, then off study for progression: PFS event at day 56.
     treated(record, "Q2", ["SD", "PD"], off=(date(2024, 3, 1), OffStudyReason.PROGRESSION))
-    pfs = build_endpoints(record, protocols["dextr"]).curves[0]
+    pfs = build_endpoints(record, protocols["bpd"]).curves[0]
     assert pfs.km is not None
     assert [(s.time_days, s.events) for s in pfs.km.steps] == [(56, 1)]
 
@@ -494,7 +496,7 @@ def test_missing_baseline_is_named(record: Record, protocols: dict[str, Protocol
     record.repos.responses.void(
         baseline.id, expected_version=record.repos.responses.get(baseline.id).version, reason="x"
     )
-    summary = build_endpoints(record, protocols["dextr"])
+    summary = build_endpoints(record, protocols["bpd"])
     assert [e.reason for e in summary.not_evaluable] == [
         "no baseline response assessment on or before cycle 1 day 1"
     ]
@@ -541,7 +543,7 @@ def test_off_study_for_progression_without_a_confirmed_category_counts_as_non_re
     for n in range(3):
         treated(record, f"PR{n}", ["PR", "PR"])
     treated(record, "MP", ["MR", "PD"], off=(date(2024, 3, 1), OffStudyReason.PROGRESSION))
-    summary = build_endpoints(record, protocols["dextr"])
+    summary = build_endpoints(record, protocols["bpd"])
     rows = {p.mrn: p for p in summary.patients}
     assert rows["MP"].best_response is ResponseCategory.PD
     assert rows["MP"].best_unconfirmed is ResponseCategory.MR
@@ -552,7 +554,7 @@ def test_off_study_for_progression_without_a_confirmed_category_counts_as_non_re
     assert summary.not_evaluable == ()
     # Still active after PR then a single PD: the PD may yet be unconfirmed, so left out.
     treated(record, "NB", ["PR", "PD"], cycles=2)
-    again = build_endpoints(record, protocols["dextr"])
+    again = build_endpoints(record, protocols["bpd"])
     assert {e.mrn for e in again.not_evaluable} == {"NB"}
 
 
@@ -595,7 +597,7 @@ def test_board_as_of_counts_only_enrolments_and_verdicts_dated_by_then(
 def test_enrolment_and_endpoints_as_of_a_date(
     record: Record, protocols: dict[str, Protocol]
 ) -> None:
-    dextr = protocols["dextr"]
+    dextr = protocols["bpd"]  # BPD defines the endpoints (bpd.toml [endpoints])
     # Assessments on days 28, 56, 84, 112 after START (2024-01-29, 02-26, 03-25, 04-22);
     # cycles start on days 0, 28, 56, 84.
     treated(record, "P1", ["PR", "PR", "PD", "PD"])
@@ -636,3 +638,45 @@ def test_enrolment_and_endpoints_as_of_a_date(
     before = build_overview(record, dextr, START - timedelta(days=1))
     assert before.endpoints.patients == ()
     assert before.enrolment.caps[-1].enrolled == 0
+
+
+def test_endpoints_follow_the_protocols_own_definitions(
+    record: Record, protocols: dict[str, Protocol]
+) -> None:
+    """The same record read with BPD's [endpoints] (2, 2) and with a protocol evaluable after
+    3 cycles whose initial response is read at the end of cycle 3."""
+    treated(record, "P1", ["SD", "PR", "PR"])  # 3 cycles: SD, PR, PR at the ends of 1-3
+    treated(record, "P2", ["PR", "PR"])  # 2 cycles
+    bpd = protocols["bpd"]
+    summary = build_endpoints(record, bpd)
+    assert summary.rates is not None and summary.rates.initial is not None
+    # BPD: both have 2 cycles; the end of cycle 2 is PR for both -> 2/2
+    assert summary.rates.initial.ci.text().startswith("2/2 (100 %")
+    assert summary.definitions == EndpointDefinitions(2, 2)
+
+    later = replace(bpd, endpoints=EndpointDefinitions(3, 3))
+    summary = build_endpoints(record, later)
+    assert summary.rates is not None and summary.rates.initial is not None
+    # Evaluable after 3 cycles: P1 only; its end-of-cycle-3 response is PR -> 1/1
+    assert summary.rates.initial.label.endswith("after cycle 3)")
+    assert summary.rates.initial.ci.text().startswith("1/1 (100 %")
+    assert [(e.mrn, e.reason) for e in summary.not_evaluable] == [
+        ("P2", "fewer than 3 cycles (2 completed)")
+    ]
+    rows = {p.mrn: p for p in summary.patients}
+    # P1 cycle 3 PR: met with cycle 2's PR, so confirmed; P2 has no cycle-3 assessment
+    assert rows["P1"].initial_response is ResponseCategory.PR
+    assert rows["P1"].initial_response_confirmed is True
+    assert rows["P2"].initial_response is None
+
+
+def test_a_protocol_without_endpoints_has_no_rates_and_no_curves(
+    record: Record, protocols: dict[str, Protocol]
+) -> None:
+    treated(record, "D1", ["PR", "PR", "PD", "PD"], protocol="dextr")
+    summary = build_endpoints(record, protocols["dextr"])  # dextr.toml: no [endpoints]
+    assert (summary.definitions, summary.rates, summary.curves) == (None, None, ())
+    assert summary.not_evaluable == ()
+    [row] = summary.patients
+    # The IMWG reading is still shown: PR met twice (ends of cycles 1 and 2)
+    assert row.best_response is ResponseCategory.PR and row.initial_response is None

@@ -33,9 +33,9 @@ def test_nothing_measured_after_two_cycles_is_left_out_not_counted_as_sd(
             START + timedelta(days=56), marrow_plasma_cells_pct=Decimal(2), end_of_cycle=2
         ),
     )
-    summary = build_endpoints(record, protocols["dextr"])
+    summary = build_endpoints(record, protocols["bpd"])
     row = {p.mrn: p for p in summary.patients}["NE"]
-    assert row.after_two_cycles is ResponseCategory.NE
+    assert row.initial_response is ResponseCategory.NE
     rates = summary.rates
     # Initial rate over the 2 patients whose cycle-2 category is known: 0 PR of 2 (not 0 of 3
     # with the unmeasured one counted as SD).
