@@ -97,6 +97,19 @@ _SQLITE_MIN_INT, _SQLITE_MAX_INT = -(2**63), 2**63 - 1
 """SQLite's INTEGER is 64-bit signed; a larger number cannot be stored."""
 
 
+@dataclass(frozen=True)
+class ImportProblem:
+    """One reason a file cannot be imported: the sentence (which names its place in the file)
+    and, for a problem in one row, that row as data, so no check reads it from the text."""
+
+    text: str
+    row: tuple[str, int] | None = None
+    """(table, index) of the row the problem is in; None for the file or a whole table."""
+
+    def __str__(self) -> str:
+        return self.text
+
+
 class ImportRefused(Exception):
     """The file was not imported; ``problems`` says every reason, each with its location."""
 
@@ -352,21 +365,27 @@ def _check_value_column(table: str, where: str, value: str) -> str | None:
 
 def validate_document(
     record: Record, document: Mapping[str, Any]
-) -> tuple[dict[str, list[dict[str, Any]]], list[str]]:
+) -> tuple[dict[str, list[dict[str, Any]]], list[ImportProblem]]:
     """The rows ready to insert, and every problem found without touching the database."""
-    problems: list[str] = []
+    problems: list[ImportProblem] = []
     if document.get("format") != FORMAT_NAME:
-        problems.append(f"format: expected {FORMAT_NAME!r}, got {document.get('format')!r}")
+        problems.append(
+            ImportProblem(f"format: expected {FORMAT_NAME!r}, got {document.get('format')!r}")
+        )
     version = document.get("format_version")
     if version != FORMAT_VERSION:
         problems.append(
-            f"format_version: this app reads version {FORMAT_VERSION}, the file has {version!r}"
+            ImportProblem(
+                f"format_version: this app reads version {FORMAT_VERSION}, the file has {version!r}"
+            )
         )
     file_schema = document.get("schema_version")
     if not isinstance(file_schema, int) or file_schema > schema.SCHEMA_VERSION:
         problems.append(
-            f"schema_version: {file_schema!r} is newer than this app's "
-            f"{schema.SCHEMA_VERSION} (or not a number)"
+            ImportProblem(
+                f"schema_version: {file_schema!r} is newer than this app's "
+                f"{schema.SCHEMA_VERSION} (or not a number)"
+            )
         )
     # Columns added after the file's schema are absent from its rows: they import as NULL
     # (= not known), which is what the upgrade migration gives an old database too.
@@ -377,55 +396,68 @@ def validate_document(
 
     tables = document.get("tables")
     if not isinstance(tables, dict):
-        return {}, [*problems, "tables: missing, or not an object of table name -> rows"]
+        return {}, [
+            *problems,
+            ImportProblem("tables: missing, or not an object of table name -> rows"),
+        ]
     from_csv = bool(document.get("__csv__"))
-    problems.extend(document.get("__problems__", ()) if from_csv else ())
+    problems.extend(
+        ImportProblem(p) for p in (document.get("__problems__", ()) if from_csv else ())
+    )
     unreadable = set(document.get("__unreadable__", ())) if from_csv else set()
     headers: Mapping[str, list[str]] = document.get("__headers__", {}) if from_csv else {}
     clean: dict[str, list[dict[str, Any]]] = {}
     for name in tables:
         if name not in _TABLES:
-            problems.append(f"tables.{name}: not a table of the record")
+            problems.append(ImportProblem(f"tables.{name}: not a table of the record"))
     for table in _TABLES:
         if table not in tables:
             # Every export holds every table; a missing one is a damaged file, not "no rows".
             if table in unreadable:
                 pass
             elif from_csv:
-                problems.append(f"{table}.csv: missing (an export has every table)")
+                problems.append(ImportProblem(f"{table}.csv: missing (an export has every table)"))
             else:
                 problems.append(
-                    f"tables.{table}: missing (an export has every table, empty or not)"
+                    ImportProblem(
+                        f"tables.{table}: missing (an export has every table, empty or not)"
+                    )
                 )
             continue
         rows = tables[table]
         if not isinstance(rows, list):
-            problems.append(f"{table}: must be a list of rows")
+            problems.append(ImportProblem(f"{table}: must be a list of rows"))
             continue
         columns = {c.name: c for c in queries.table_columns(record, table)}
         if from_csv:
             header = headers.get(table, [])
             for name in sorted(n for n in set(header) if header.count(n) > 1):
-                problems.append(f"{table}.csv: the header names column {name} more than once")
+                problems.append(
+                    ImportProblem(f"{table}.csv: the header names column {name} more than once")
+                )
             for name in columns:
                 if name not in header and not added_later(table, name):
-                    problems.append(f"{table}.csv: the header has no column {name}")
+                    problems.append(ImportProblem(f"{table}.csv: the header has no column {name}"))
         out: list[dict[str, Any]] = []
         seen_ids: set[int] = set()
         for index, row in enumerate(rows):
-            where = f"{table}[{index}]"
+            where, here = f"{table}[{index}]", (table, index)
             if not isinstance(row, dict):
-                problems.append(f"{where}: must be an object of column -> value")
+                problems.append(
+                    ImportProblem(f"{where}: must be an object of column -> value", here)
+                )
                 continue
             if "__width__" in row:
                 problems.append(
-                    f"{where}: has {row['__width__']} cells, the header has fewer or more"
+                    ImportProblem(
+                        f"{where}: has {row['__width__']} cells, the header has fewer or more", here
+                    )
                 )
                 continue
             values: dict[str, Any] = {}
             for key in row:
                 if key not in columns:
-                    problems.append(f"{where}.{key}: not a column of {table}")
+                    problems.append(ImportProblem(f"{where}.{key}: not a column of {table}", here))
             for column in columns.values():
                 if column.name not in row and added_later(table, column.name):
                     continue
@@ -434,8 +466,11 @@ def validate_document(
                     # change the record (a voided row revived, a resolved AE unresolved).
                     if not from_csv:  # a CSV header without the column is reported once above
                         problems.append(
-                            f"{where}.{column.name}: missing (an export has every column in "
-                            "every row)"
+                            ImportProblem(
+                                f"{where}.{column.name}: missing (an export has every column in "
+                                "every row)",
+                                here,
+                            )
                         )
                     continue
                 context = f"{where}.{column.name}"
@@ -443,29 +478,30 @@ def validate_document(
                 if problem is None and value is not None and column.name == "value":
                     problem = _check_value_column(table, context, value)
                 if problem:
-                    problems.append(problem)
+                    problems.append(ImportProblem(problem, here))
                 else:
                     values[column.name] = value
             # Data entry's checks, once the row's values themselves are sound; a column added
             # after the file's schema is NULL, as it will be stored.
             complete = all(c in values or added_later(table, c) for c in columns)
-            if complete and not problems_in_row(problems, where):
+            if complete and not any(p.row == here for p in problems):
                 whole = {**{c: None for c in columns}, **values}
-                problems.extend(_entry_problems(record, table, where, whole))
+                problems.extend(
+                    ImportProblem(text, here)
+                    for text in _entry_problems(record, table, where, whole)
+                )
             row_id = values.get("id")
             if row_id is None:
-                problems.append(f"{where}.id: a value is required")
+                problems.append(ImportProblem(f"{where}.id: a value is required", here))
             elif row_id in seen_ids:
-                problems.append(f"{where}.id: {row_id} is used by an earlier row")
+                problems.append(
+                    ImportProblem(f"{where}.id: {row_id} is used by an earlier row", here)
+                )
             else:
                 seen_ids.add(row_id)
             out.append(values)
         clean[table] = out
     return clean, problems
-
-
-def problems_in_row(problems: Sequence[str], where: str) -> bool:
-    return any(p.startswith((where + ".", where + ":")) for p in problems)
 
 
 def _entry_problems(record: Record, table: str, where: str, row: Mapping[str, Any]) -> list[str]:
@@ -546,7 +582,7 @@ def import_file(record: Record, path: Path) -> ImportResult:
         )
     rows, problems = validate_document(record, document)
     if problems:
-        raise ImportRefused(problems)
+        raise ImportRefused([str(p) for p in problems])
 
     class _Rollback(Exception):
         pass

@@ -12,11 +12,13 @@ import pytest
 
 from clinic_app.services.demo import generate_demo
 from clinic_app.services.exchange import (
+    ImportProblem,
     ImportRefused,
     export_csv,
     export_document,
     export_json,
     import_file,
+    validate_document,
 )
 from clinic_app.storage import queries, schema
 from clinic_app.storage.database import open_database
@@ -88,6 +90,19 @@ def test_one_bad_row_deep_in_a_csv_table_is_named(exports: Path, tmp_path: Path)
     _write_table(folder / "labs.csv", rows)
     problems = _refused(tmp_path, folder)
     assert problems == (f"labs[{last}].value: 'lots' is not a number",)
+
+
+def test_a_problem_carries_its_row_as_data(exports: Path, tmp_path: Path) -> None:
+    document = _json(exports)
+    document["tables"]["labs"][1]["value"] = "lots"
+    document["tables"]["nonsense"] = []
+    with open_database(tmp_path / "dst.db") as rec:
+        _, problems = validate_document(rec, document)
+    # The row is data (table, index); the file-level problem belongs to no row.
+    assert problems == [
+        ImportProblem("tables.nonsense: not a table of the record"),
+        ImportProblem("labs[1].value: 'lots' is not a number", ("labs", 1)),
+    ]
 
 
 def test_a_wrong_format_version_is_refused(exports: Path, tmp_path: Path) -> None:
