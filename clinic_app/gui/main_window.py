@@ -460,6 +460,9 @@ class MainWindow(QMainWindow):
             metrics = self.fontMetrics()
             available = self.screen().availableGeometry()
             width = max(metrics.averageCharWidth() * 170, available.width() * 19 // 20)
+            if available.width() < 1440:
+                # A laptop screen: every pixel of its width for the list and the chart.
+                width = available.width()
             height = max(metrics.height() * 45, available.height() * 9 // 10)
             width, height = min(width, available.width()), min(height, available.height())
             self.resize(width, height)

@@ -23,6 +23,7 @@ from clinic_app.gui.patient_list import (
     COL_FLAGS,
     COL_NAME,
     COL_PHASE,
+    SHORT_FLAGS,
     PatientFilterProxy,
     PatientListModel,
 )
@@ -157,9 +158,12 @@ def test_patient_list_columns_fit_the_list_pane_at_1366(
         if model.index(r, COL_FLAGS).data()
     ]
     assert flagged, "some demonstration patients have flags"
+    full = {short: word for word, short in SHORT_FLAGS.items()}
     for index in flagged:
-        words = index.data().removeprefix("⚠ ").split("; ")
-        assert all(w in index.data(Qt.ItemDataRole.ToolTipRole) for w in words)
+        # The cell's short words (after the warning icon); the tooltip says each in full.
+        words = index.data().split("; ")
+        tip = index.data(Qt.ItemDataRole.ToolTipRole).split("\n")
+        assert all(full[w] in tip for w in words)
 
 
 def test_patient_list_refits_when_the_pane_narrows(

@@ -124,11 +124,24 @@ class RowsModel(ReadOnlyTableModel[TableRow]):
         return None
 
 
+def narrow_order(columns: int, whole: Sequence[int]) -> list[list[int]]:
+    """The columns that may narrow first, then the ``whole`` ones (narrowed only if the rest
+    cannot make room)."""
+    return [[c for c in range(columns) if c not in whole], [c for c in whole if c < columns]]
+
+
 class RowsTable(QWidget):
     """A sortable read-only table with an optional line of text above it."""
 
-    def __init__(self, headers: Sequence[str], name: str, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        headers: Sequence[str],
+        name: str,
+        parent: QWidget | None = None,
+        whole: Sequence[int] = (0,),
+    ) -> None:
         super().__init__(parent)
+        self.whole = tuple(whole)
         self.model = RowsModel(headers, self)
         self.proxy = QSortFilterProxyModel(self)
         self.proxy.setSourceModel(self.model)
@@ -145,10 +158,12 @@ class RowsTable(QWidget):
         self.view.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         self.view.horizontalHeader().setStretchLastSection(True)
         self.view.setAccessibleName(name)
-        # Every column inside the chart (1366x768 too): the widest narrow first, a cut value
-        # reads in full in its tooltip.
+        # Every column inside the chart (1366x768 too): the widest narrow first, the ``whole``
+        # ones (the date, a value) last; a cut value reads in full in its tooltip.
         self.fitter = fit.ColumnFitter(
-            self.view, [range(len(headers))], fill=self.view.resizeColumnsToContents
+            self.view,
+            narrow_order(len(headers), self.whole),
+            fill=self.view.resizeColumnsToContents,
         )
         self.note = QLabel()
         self.note.setWordWrap(True)
@@ -161,7 +176,7 @@ class RowsTable(QWidget):
 
     def set_rows(self, rows: Sequence[TableRow], headers: Sequence[str] | None = None) -> None:
         self.model.set_rows(rows, headers)
-        self.fitter.narrow_first = [list(range(self.model.columnCount()))]
+        self.fitter.narrow_first = narrow_order(self.model.columnCount(), self.whole)
         self.fitter.refit()
 
     def set_note(self, text: str) -> None:
@@ -243,7 +258,9 @@ class ChartTabs(QTabWidget):
         self.day_grid.top.insertWidget(0, cycle_label)
         self.day_grid.top.insertWidget(1, self.cycle_choice)
         self.labs = RowsTable(
-            ["Sampled", "Test", "Value", "CTCAE term", "Grade", "Explanation"], "Lab results"
+            ["Sampled", "Test", "Value", "CTCAE term", "Grade", "Explanation"],
+            "Lab results",
+            whole=(0, 1, 2, 4),  # sample time, test, value and grade read in full
         )
         self.adverse_events = RowsTable(
             ["Term", "Grade", "Onset", "Resolved", "Serious", "Attribution"], "Adverse events"
