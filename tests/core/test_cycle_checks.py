@@ -2,21 +2,30 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from pathlib import Path
 
+from clinic_app.core import labs
 from clinic_app.core.cycle_checks import (
+    StartContext,
+    StartRequest,
     age_days,
+    check_start,
     condition_met,
     delay_days,
     earliest_next_start,
     latest_result,
     missing_gates,
     older_than_window,
+    required_gates,
     usable_result,
 )
+from clinic_app.core.cycles import CycleRow
 from clinic_app.core.protocol import TreatmentCondition
-from clinic_app.core.records import LabResult
+from clinic_app.core.protocol_loader import load_protocol
+from clinic_app.core.records import Enrolment, LabResult, Patient, Sex
 
 DAY_1 = date(2024, 3, 4)
 ANC_1 = TreatmentCondition("bendamustine", "anc", Decimal("1.0"), "10^9/L", "BPD protocol")
@@ -70,3 +79,76 @@ def test_missing_gates_in_the_protocols_order() -> None:
     assert missing_gates(required, {"consent"}) == ["Pomalidomide REMS"]
     assert missing_gates(required, set()) == ["Signed informed consent", "Pomalidomide REMS"]
     assert missing_gates(required, {"consent", "rems"}) == []
+
+
+# --- check_start on plain data: no record, no storage ------------------------------------------
+
+VRD = load_protocol(Path(__file__).parents[1] / "fixtures" / "protocols" / "vrd.toml")
+V_DAY_1 = date(2026, 1, 5)
+
+
+def lab(test: str, value: str, unit: str, on: date) -> LabResult:
+    at = datetime(on.year, on.month, on.day, 8, tzinfo=UTC)
+    return LabResult(test, Decimal(value), unit, at, labs.to_si(test, Decimal(value), unit))
+
+
+def vrd_context(gates: dict[str, date], results: tuple[LabResult, ...]) -> StartContext:
+    """Cycle 1 of VRd as enrolment planned it; male, 60 on day 1."""
+    patient = Patient("V-1", "Verdi", "Giuseppe", date(1966, 1, 1), Sex.MALE)
+    enrolment = Enrolment(1, "vrd", V_DAY_1, V_DAY_1, gates=gates, id=1)
+    planned = CycleRow(1, 1, "induction", V_DAY_1, id=1)
+    return StartContext(
+        patient=patient,
+        protocol=VRD,
+        enrolment=enrolment,
+        cycles=(planned,),
+        target=planned,
+        number=1,
+        previous=None,
+        labs=results,
+        last_bsa_measurement=None,
+        latest_height_cm=None,
+        modifications=(),
+        decisions=(),
+        target_version=1,
+    )
+
+
+def test_check_start_is_pure_and_plans_cycle_1() -> None:
+    results = (
+        lab("anc", "1.5", "10^9/L", V_DAY_1),
+        lab("platelets", "150", "10^9/L", V_DAY_1),
+        lab("creatinine", "1.6", "mg/dL", V_DAY_1),
+    )
+    context = vrd_context({"consent": V_DAY_1, "rems_lenalidomide": V_DAY_1}, results)
+    request = StartRequest(start=V_DAY_1, height_cm=Decimal(170), weight_kg=Decimal(72))
+    check = check_start(context, request, V_DAY_1)
+    assert check.ok, check.problems
+    # BSA sqrt(170 * 72 / 3600) = 1.84 m²; CrCl (140 - 60) * 72 / (72 * 1.6) = 50 mL/min
+    assert check.bsa is not None and check.bsa.m2 == Decimal("1.84")
+    assert check.crcl is not None and check.crcl.ml_min == Decimal(50)
+    # 21-day induction cycle from 5 Jan: day 21 is 25 Jan
+    assert check.plan is not None and check.plan.end == date(2026, 1, 25)
+    assert [c.met for c in check.conditions] == [True, True]  # ANC 1.5 >= 1.0, plt 150 >= 30
+
+
+def test_check_start_names_every_gate_not_recorded() -> None:
+    context = vrd_context({}, ())
+    request = StartRequest(start=V_DAY_1, height_cm=Decimal(170), weight_kg=Decimal(72))
+    check = check_start(context, request, V_DAY_1)
+    # VRd's two gates, in the file's order (rules §1: nothing is scheduled without them)
+    assert check.messages("enrolment") == [
+        "Not recorded at enrolment: Signed informed consent.",
+        "Not recorded at enrolment: REMS patient agreement for lenalidomide (Lenalidomide REMS).",
+    ]
+    # No creatinine and no ANC or platelets: CrCl is refused, the conditions are missing.
+    assert check.messages("creatinine")
+    assert all(c.missing for c in check.conditions)
+
+
+def test_signed_consent_is_required_even_where_a_file_does_not_list_it() -> None:
+    without = replace(VRD, gates=VRD.gates[1:])
+    assert required_gates(without) == [
+        ("consent", "Signed informed consent"),
+        ("rems_lenalidomide", "REMS patient agreement for lenalidomide (Lenalidomide REMS)"),
+    ]
