@@ -63,17 +63,18 @@ def _installed() -> dict[str, Protocol]:
 
 
 def _escalating(protocols: dict[str, Protocol], key: str | None) -> Protocol:
-    with_levels = [p for p in protocols.values() if p.dose_levels]
+    # A protocol escalates when its file gives an [escalation] design (never assumed).
+    with_levels = [p for p in protocols.values() if p.escalation is not None]
     if key is not None:
         protocol = protocols.get(key)
         if protocol is None:
             fail(f"unknown protocol {key!r}; known: {', '.join(sorted(protocols))}")
-        if not protocol.dose_levels:
-            fail(f"{protocol.name} has no dose levels, so it has no escalation board")
+        if protocol.escalation is None:
+            fail(f"{protocol.name} has no dose escalation, so it has no escalation board")
         return protocol
     if len(with_levels) != 1:
         names = ", ".join(p.key for p in with_levels) or "none"
-        fail(f"choose the protocol with --protocol (protocols with dose levels: {names})")
+        fail(f"choose the protocol with --protocol (protocols with dose escalation: {names})")
     return with_levels[0]
 
 

@@ -1,4 +1,5 @@
-"""The 3+3 dose-escalation engine for the BPD phase I part (rules §6, seed 002).
+"""The 3+3 dose-escalation engine (rules §6); the design (levels, cohort, caps) is the
+protocol file's ``[escalation]`` table, never a default here.
 
 The engine reads the ordered list of enrolled patients (level, toxicity-evaluable, DLT) and
 says where the next patient goes, with a one-sentence reason and a per-level table.
@@ -18,7 +19,8 @@ Each level's escalation cohort is the first 6 counted (not non-evaluable) patien
 there, in list order; patients after them at the MTD are expansion patients.
 
 >>> P = EscalationPatient
->>> design = EscalationDesign()
+>>> design = EscalationDesign(levels=(-1, 1, 2, 3, 4), start_level=1, cohort_size=3,
+...     escalation_cap=24, expansion_cap=38, total_cap=56)
 >>> decide([P("a", 1, True, DltStatus.NO), P("b", 1, True, DltStatus.YES),
 ...         P("c", 1, True, DltStatus.NO)], design).text()
 'expand 1 to 6'
@@ -88,17 +90,16 @@ _DESIGN_KEYS = (
 
 @dataclass(frozen=True)
 class EscalationDesign:
-    """The 3+3 design; defaults are the BPD protocol (seed 002, rules §1 and §6)."""
+    """The 3+3 design, as a protocol's ``[escalation]`` table gives it (rules §1 and §6); no
+    protocol's levels or caps are defaults."""
 
-    levels: tuple[int, ...] = (-1, 1, 2, 3, 4)
+    levels: tuple[int, ...]
     """Dose levels in escalation order, lowest first."""
-    start_level: int = 1
-    cohort_size: int = 3
-    # BPD: "Dose escalation phase: up to 24 subjects; dose expansion phase: up to a maximum
-    # of 38 patients treated at the MTD"; "a total of 56 patients".
-    escalation_cap: int = 24
-    expansion_cap: int = 38
-    total_cap: int = 56
+    start_level: int
+    cohort_size: int
+    escalation_cap: int
+    expansion_cap: int
+    total_cap: int
 
     def __post_init__(self) -> None:
         problem = self._problem()
@@ -137,10 +138,20 @@ class EscalationDesign:
 
     @classmethod
     def from_mapping(cls, table: Mapping[str, object], source: str) -> EscalationDesign:
-        """Build the design from the protocol's ``[escalation]`` TOML table."""
+        """Build the design from the protocol's ``[escalation]`` TOML table; every key is
+        needed (a missing one is said, never filled in).
+
+        >>> EscalationDesign.from_mapping({"levels": [1, 2], "start_level": 1}, "x.toml")
+        Traceback (most recent call last):
+        ...
+        clinic_app.core.errors.ProtocolError: x.toml: cohort_size: missing key
+        """
         for key in table:
             if key not in _DESIGN_KEYS:
                 raise ProtocolError(source, key, f"unknown key; expected one of {_DESIGN_KEYS}")
+        for key in _DESIGN_KEYS:
+            if key not in table:
+                raise ProtocolError(source, key, "missing key")
         values: dict[str, object] = {}
         if "levels" in table:
             raw = table["levels"]
@@ -153,10 +164,8 @@ class EscalationDesign:
                 if not _is_int(raw):
                     raise ProtocolError(source, key, f"must be a whole number, got {raw!r}")
                 values[key] = raw
-        defaults = cls()
-        candidate = {key: values.get(key, getattr(defaults, key)) for key in _DESIGN_KEYS}
         try:
-            return cls(**candidate)  # type: ignore[arg-type]
+            return cls(**values)  # type: ignore[arg-type]
         except DomainError as error:
             raise ProtocolError(source, error.field or "escalation", error.message) from error
 
@@ -390,7 +399,7 @@ class _Walk:
                 toxic_index -= 1
                 continue
             if verdict is _Verdict.CLEARED_SIX:
-                # BPD: ">= 2 of 6 at a level while 0 or 1 of 6 at the level immediately below"
+                # rules §6: ">= 2 of 6 at a level while 0 or 1 of 6 at the level immediately below"
                 return _Step(
                     DecisionKind.MTD,
                     below,
@@ -457,11 +466,9 @@ def _sentence(*parts: str) -> str:
     return f"{text[0].upper()}{text[1:]}."
 
 
-def decide(
-    patients: Sequence[EscalationPatient], design: EscalationDesign | None = None
-) -> EscalationDecision:
-    """Where the next patient goes, from the ordered list of enrolled patients."""
-    design = design or EscalationDesign()
+def decide(patients: Sequence[EscalationPatient], design: EscalationDesign) -> EscalationDecision:
+    """Where the next patient goes, from the ordered list of enrolled patients, by the
+    protocol's design."""
     _check(patients, design)
     members: dict[int, list[EscalationPatient]] = {level: [] for level in design.levels}
     overflow: list[EscalationPatient] = []

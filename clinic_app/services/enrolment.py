@@ -164,14 +164,15 @@ _Refuse = Callable[[str, str], None]
 
 # -- protocol facts ----------------------------------------------------------------------------
 def uses_escalation(protocol: Protocol) -> bool:
-    """A protocol with dose levels places each patient by the 3+3 engine (BPD, rules §6)."""
-    return bool(protocol.dose_levels)
+    """A protocol with an escalation design ([escalation], which the loader requires beside
+    [[dose_levels]]) places each patient by the 3+3 engine (rules §6)."""
+    return protocol.escalation is not None
 
 
-def escalation_design(protocol: Protocol) -> EscalationDesign:
-    """The 3+3 design the protocol file declares ([escalation]); the engine's defaults are
-    the BPD text, used only if a protocol has dose levels but no such table."""
-    return protocol.escalation if protocol.escalation is not None else EscalationDesign()
+def escalation_design(protocol: Protocol) -> EscalationDesign | None:
+    """The 3+3 design the protocol file declares ([escalation]); ``None``: the protocol has no
+    escalation (no design is assumed for it)."""
+    return protocol.escalation
 
 
 def gate_items(protocol: Protocol) -> list[tuple[str, str]]:
@@ -261,8 +262,8 @@ def check_enrolment(
             f"{protocol.name} has reached its cap of {caps.total} patients "
             f"({context.enrolled_on_protocol} enrolled); no one more can be enrolled.",
         )
-    if uses_escalation(protocol):
-        design = escalation_design(protocol)
+    design = escalation_design(protocol)
+    if design is not None:
         try:
             decision = decide(context.escalation_patients, design)
         except DomainError as exc:
@@ -295,7 +296,7 @@ def check_enrolment(
                     f"{closed.get(request.dose_level, 'not one of the levels')}.",
                 )
     elif request.dose_level is not None:
-        refuse("dose_level", f"{protocol.name} has no dose levels.")
+        refuse("dose_level", f"{protocol.name} has no dose escalation, so no dose level.")
 
     # -- the cycle-1 plan ----------------------------------------------------------------------
     plan: CyclePlan | None = None

@@ -40,7 +40,6 @@ from clinic_app.core.errors import DomainError
 from clinic_app.core.escalation import (
     DltStatus,
     EscalationDecision,
-    EscalationDesign,
     EscalationPatient,
     decide,
 )
@@ -122,9 +121,6 @@ def _level_doses(protocol: Protocol, level: int) -> str:
     return ", ".join(parts)
 
 
-def escalation_design_for(protocol: Protocol) -> EscalationDesign:
-    """The protocol's 3+3 design: as the loader typed it, else parsed from ``[escalation]``."""
-    return protocol.escalation or escalation_design(protocol)
 
 
 def _escalation_patients(
@@ -149,11 +145,11 @@ def _escalation_patients(
 def build_escalation_board(
     record: Record, protocol: Protocol, as_of: date | None = None
 ) -> EscalationBoard:
-    """The 3+3 board of a protocol with dose levels (BPD), from what the record knew on
+    """The 3+3 board of a protocol with an escalation design, from what the record knew on
     ``as_of`` (everything it holds when ``None``)."""
-    if not uses_escalation(protocol):
-        raise DomainError(f"{protocol.name} has no dose levels to escalate.", field="protocol")
-    design = escalation_design_for(protocol)
+    design = escalation_design(protocol)
+    if design is None:
+        raise DomainError(f"{protocol.name} has no dose escalation.", field="protocol")
     escalation_patients = _escalation_patients(record, protocol, as_of)
     problem: str | None = None
     decision: EscalationDecision | None = None

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from dataclasses import replace
 
 import pytest
 
@@ -24,8 +25,10 @@ from clinic_app.core.escalation import (
     EscalationPatient,
     decide,
 )
+from tests.core.designs import bpd_design
 
 Y, N, P = DltStatus.YES, DltStatus.NO, DltStatus.PENDING
+BPD = bpd_design()  # bpd.toml [escalation]
 
 
 def cohort(level: int, outcomes: str, prefix: str = "") -> list[EscalationPatient]:
@@ -43,18 +46,18 @@ def test_confirmation_cohort_below_a_toxic_level_is_enrolled_together() -> None:
     # Level 1: 0 DLT in 3. Level 2: 2 DLT in 3 -> too toxic (>= 2 of 3).
     # Level 1 can be the MTD only with 6 evaluable (rules §6): 6 - 3 = 3 more, together.
     base = cohort(1, "nnn") + cohort(2, "yyn")
-    d = decide(base)
+    d = decide(base, BPD)
     assert (d.kind, d.allowed_levels) == (DecisionKind.EXPAND_TO_SIX, (1,))
     # 4th patient in cycle 1: whether it ends 0/4 or 1/4, level 1 still needs 6 -> enrol
-    d = decide(base + cohort(1, "p", "b"))
+    d = decide(base + cohort(1, "p", "b"), BPD)
     assert (d.kind, d.allowed_levels) == (DecisionKind.EXPAND_TO_SIX, (1,))
     assert "level 1 has 4 of 6 patients" in d.reason
     assert "without waiting" in d.reason
     # 5th pending too: 4 + 1 = 5 of 6 -> still enrol
-    d = decide(base + cohort(1, "pp", "b"))
+    d = decide(base + cohort(1, "pp", "b"), BPD)
     assert (d.kind, d.allowed_levels) == (DecisionKind.EXPAND_TO_SIX, (1,))
     # 6 treated (3 known + 3 pending): 0..3 DLT in 6 decides MTD = 1 or too toxic -> wait
-    d = decide(base + cohort(1, "ppp", "b"))
+    d = decide(base + cohort(1, "ppp", "b"), BPD)
     assert d.kind is DecisionKind.WAIT_PENDING
     assert d.allowed_levels == ()
     assert "level 1 has 6 patients treated" in d.reason
@@ -64,26 +67,26 @@ def test_confirmation_cohort_below_a_toxic_level_is_enrolled_together() -> None:
 def test_confirmation_cohort_below_the_top_level_and_at_minus_one() -> None:
     # 0/3 at 1, 2, 3; level 4 (top) 2 DLT in 2 -> too toxic; level 3 needs 3 more together
     base = cohort(1, "nnn") + cohort(2, "nnn") + cohort(3, "nnn") + cohort(4, "yy")
-    d = decide(base + cohort(3, "p", "b"))
+    d = decide(base + cohort(3, "p", "b"), BPD)
     assert (d.kind, d.level) == (DecisionKind.EXPAND_TO_SIX, 3)
     assert "top level" not in d.reason  # level 4 is the top level, and it is closed
     # level 1 too toxic (2/2), -1 had 0/3: 3 more at -1 together
-    d = decide(cohort(1, "yy") + cohort(-1, "nnnp"))
+    d = decide(cohort(1, "yy") + cohort(-1, "nnnp"), BPD)
     assert (d.kind, d.level) == (DecisionKind.EXPAND_TO_SIX, -1)
 
 
 def test_a_dlt_in_the_confirmation_cohort_keeps_it_going() -> None:
     # 0/3 + 1 DLT among the extra -> 1 DLT in 4, still <= 1: enrol the rest of the 6
     base = cohort(1, "nnn") + cohort(2, "yyn")
-    assert decide(base + cohort(1, "yp", "b")).kind is DecisionKind.EXPAND_TO_SIX
+    assert decide(base + cohort(1, "yp", "b"), BPD).kind is DecisionKind.EXPAND_TO_SIX
     # 2 DLT among the extra -> 2 of 5: level 1 too toxic at once -> go to -1
-    assert decide(base + cohort(1, "yyp", "b")).text() == "enrol at -1"
+    assert decide(base + cohort(1, "yyp", "b"), BPD).text() == "enrol at -1"
 
 
 def test_waiting_reason_does_not_tell_to_escalate_to_a_closed_level() -> None:
     # 0/3 at level 1, level 2: 2 no + 1 pending. Nobody may be enrolled: the reason says what
     # the pending result decides, not "escalate to 2" (level 2 is closed while waiting).
-    d = decide(cohort(1, "nnn") + cohort(2, "nnp"))
+    d = decide(cohort(1, "nnn") + cohort(2, "nnp"), BPD)
     assert d.kind is DecisionKind.WAIT_PENDING
     assert "escalate to" not in d.reason
     assert d.reason == (
@@ -95,7 +98,7 @@ def test_waiting_reason_does_not_tell_to_escalate_to_a_closed_level() -> None:
 
 def test_expansion_reason_names_the_dlt_not_the_level_below() -> None:
     # 0/3 at 1, then 1 DLT in 3 at 2: the reason is level 2's own count (1 of 3 -> add 3)
-    d = decide(cohort(1, "nnn") + cohort(2, "nyn"))
+    d = decide(cohort(1, "nnn") + cohort(2, "nyn"), BPD)
     assert d.text() == "expand 2 to 6"
     assert d.reason.startswith("Level 2 had 1 DLT in 3 evaluable patients, so 3 more")
 
@@ -191,7 +194,7 @@ def check_reason(design: EscalationDesign, d: EscalationDecision) -> None:
     "levels", [(-1, 1), (-1, 1, 2), (-1, 1, 2, 3)], ids=lambda lv: f"{len(lv)} levels"
 )
 def test_every_batch_path_waits_only_between_cohorts(levels: tuple[int, ...]) -> None:
-    design = EscalationDesign(levels=levels, start_level=1, escalation_cap=1000, total_cap=1000)
+    design = replace(BPD, levels=levels, escalation_cap=1000, total_cap=1000)
     count = 0
     for outcomes, waits, _ in batch_paths(design):
         count += 1

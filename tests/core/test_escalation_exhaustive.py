@@ -9,7 +9,7 @@ written below in a different shape (a straight-line procedure instead of a state
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pytest
 
@@ -22,6 +22,7 @@ from clinic_app.core.escalation import (
     LevelState,
     decide,
 )
+from tests.core.designs import bpd_design
 
 FINAL = {
     DecisionKind.MTD,
@@ -126,7 +127,8 @@ def run_reference(design: EscalationDesign, outcomes: tuple[bool, ...]) -> tuple
     return textbook_3_plus_3(design.levels, design.start_level, lambda: next(feed))
 
 
-UNCAPPED = dict(escalation_cap=1000, expansion_cap=1000, total_cap=1000)
+# Cohorts of 3 and no caps: the textbook 3+3 the reference implements.
+UNCAPPED = dict(cohort_size=3, escalation_cap=1000, expansion_cap=1000, total_cap=1000)
 DESIGNS = [
     EscalationDesign(levels=(1,), start_level=1, **UNCAPPED),
     EscalationDesign(levels=(-1, 1), start_level=1, **UNCAPPED),
@@ -171,13 +173,13 @@ def test_every_outcome_sequence_uncapped(design: EscalationDesign) -> None:
 
 
 def test_every_outcome_sequence_with_the_bpd_caps() -> None:
-    design = EscalationDesign()  # caps 24 / 38 / 56
+    design = bpd_design()  # bpd.toml: caps 24 / 38 / 56
     kinds: set[DecisionKind] = set()
     for path in all_paths(design):
         kinds.add(path.final.kind)
         assert len(path.levels) <= 24
         kind, level, enrolled = run_reference(
-            EscalationDesign(**UNCAPPED), path.outcomes + (False,) * 60
+            replace(design, **UNCAPPED), path.outcomes + (False,) * 60
         )
         if path.final.kind is DecisionKind.CAP_REACHED:
             # the cap stopped a path the uncapped 3+3 would have continued

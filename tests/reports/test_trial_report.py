@@ -136,7 +136,7 @@ def test_commands_refuse_mistakes_in_one_line(
     assert main(["escalation", "--db", missing]) == 2
     assert "there is no record at" in capsys.readouterr().err
     assert main(["escalation", "--protocol", "dextr", "--db", missing]) == 2
-    assert "has no dose levels" in capsys.readouterr().err
+    assert "has no dose escalation" in capsys.readouterr().err
     assert main(["trial-report", "nope", "-o", str(tmp_path / "x.pdf"), "--db", missing]) == 2
     assert "unknown protocol 'nope'" in capsys.readouterr().err
 

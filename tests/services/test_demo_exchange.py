@@ -22,8 +22,11 @@ from clinic_app.services.exchange import (
 from clinic_app.services.patient_state import list_patient_rows
 from clinic_app.storage import queries
 from clinic_app.storage.database import open_database
+from tests.core.designs import bpd_design
 
 from .helpers import patient
+
+BPD_DESIGN = bpd_design()  # the demo's BPD trial escalates by bpd.toml's [escalation]
 
 TODAY = date(2026, 5, 4)
 
@@ -57,7 +60,7 @@ def test_demo_is_deterministic_and_bpd_escalation_follows_3_plus_3(tmp_path: Pat
     assert enrolments, "the demo has a BPD escalation history"
     placed: list[EscalationPatient] = []
     for e in enrolments:
-        assert e["dose_level"] in decide(placed).allowed_levels or len(placed) % 3
+        assert e["dose_level"] in decide(placed, BPD_DESIGN).allowed_levels or len(placed) % 3
         status = DltStatus.YES if reviews.get(e["id"]) else DltStatus.NO
         placed.append(EscalationPatient(str(e["id"]), e["dose_level"], True, status))
 

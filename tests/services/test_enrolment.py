@@ -22,7 +22,9 @@ from clinic_app.services.enrolment import (
     check_enrolment,
     dlt_status,
     enrol,
+    escalation_design,
     gather_context,
+    uses_escalation,
 )
 from clinic_app.storage.database import Record
 
@@ -285,6 +287,26 @@ def test_dextr_takes_no_dose_level(protocols: dict[str, Protocol]) -> None:
         protocols["dextr"], patient(), request("dextr", dose_level=1), EnrolmentContext(0), TODAY
     )
     assert fields(check) == {"dose_level"}
+
+
+def test_a_protocol_without_escalation_has_none(protocols: dict[str, Protocol]) -> None:
+    # No [escalation] table: no 3+3 design is assumed (not BPD's), so no dose level is taken.
+    assert protocols["dextr"].escalation is None
+    assert escalation_design(protocols["dextr"]) is None
+    assert not uses_escalation(protocols["dextr"])
+    check = check_enrolment(
+        protocols["dextr"], patient(), request("dextr", dose_level=1), EnrolmentContext(0), TODAY
+    )
+    messages = [p.message for p in check.problems if p.field == "dose_level"]
+    assert messages[0] == "DexTR has no dose escalation, so no dose level."
+    # BPD's is its file's: levels -1, 1-4, start 1, cohorts of 3, caps 24 / 38 / 56
+    bpd = escalation_design(protocols["bpd"])
+    assert bpd is not None and (bpd.levels, bpd.start_level, bpd.cohort_size) == (
+        (-1, 1, 2, 3, 4),
+        1,
+        3,
+    )
+    assert (bpd.escalation_cap, bpd.expansion_cap, bpd.total_cap) == (24, 38, 56)
 
 
 def test_bpd_plan_rounds_bendamustine(protocols: dict[str, Protocol]) -> None:

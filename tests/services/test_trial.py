@@ -18,6 +18,7 @@ import pytest
 from clinic_app.core.cycles import CycleRow, CycleStatus
 from clinic_app.core.decisions import DltReview, EndpointEvent, EndpointKind
 from clinic_app.core.endpoints import EndpointDefinitions
+from clinic_app.core.errors import DomainError
 from clinic_app.core.escalation import DecisionKind, DltStatus, LevelState
 from clinic_app.core.protocol import Protocol
 from clinic_app.core.protocol_loader import load_protocols
@@ -680,3 +681,11 @@ def test_a_protocol_without_endpoints_has_no_rates_and_no_curves(
     [row] = summary.patients
     # The IMWG reading is still shown: PR met twice (ends of cycles 1 and 2)
     assert row.best_response is ResponseCategory.PR and row.initial_response is None
+
+
+def test_no_escalation_design_means_no_board(record: Record, bpd: Protocol) -> None:
+    # A protocol without [escalation] has no escalation: no board, never a default design.
+    without = replace(bpd, escalation=None)
+    assert build_overview(record, without, TODAY).board is None
+    with pytest.raises(DomainError, match="BPD has no dose escalation"):
+        build_escalation_board(record, without)
