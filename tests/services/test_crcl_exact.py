@@ -18,7 +18,6 @@ from tests.services.test_cycle_start import (
     dextr_after_four_cycles,
     good_counts,
     protocols,  # noqa: F401  (the module-scoped fixture)
-    record,  # noqa: F401
     req,
 )
 
@@ -26,7 +25,7 @@ C5 = date(2025, 6, 30)  # cycle 4 started 2025-06-02, + 28 days
 
 
 def test_crcl_of_39_96_caps_maintenance_lenalidomide_on_screen_record_and_card(
-    record: Record,  # noqa: F811
+    record: Record,
     protocols: dict[str, Protocol],  # noqa: F811
 ) -> None:
     pid = dextr_after_four_cycles(record, protocols)
@@ -60,7 +59,7 @@ def test_crcl_of_39_96_caps_maintenance_lenalidomide_on_screen_record_and_card(
 
 
 def test_crcl_line_shows_a_creatinine_entered_in_umol_per_l(
-    record: Record,  # noqa: F811
+    record: Record,
     protocols: dict[str, Protocol],  # noqa: F811
 ) -> None:
     pid = dextr_after_four_cycles(record, protocols)

@@ -6,10 +6,8 @@ Every expected number is worked by hand in a comment next to it.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
@@ -34,7 +32,7 @@ from clinic_app.services.cycle_start import (
     start_cycle,
 )
 from clinic_app.services.enrolment import EnrolmentRequest, enrol
-from clinic_app.storage.database import Record, open_database
+from clinic_app.storage.database import Record
 
 ENROLLED = date(2025, 3, 3)
 C1 = date(2025, 3, 10)
@@ -44,15 +42,6 @@ C2 = date(2025, 4, 7)  # rules §1: 2025-03-10 + 28 days
 @pytest.fixture(scope="module")
 def protocols() -> dict[str, Protocol]:
     return load_protocols()
-
-
-@pytest.fixture
-def record(tmp_path: Path) -> Iterator[Record]:
-    rec = open_database(tmp_path / "record.sqlite3")
-    try:
-        yield rec
-    finally:
-        rec.close()
 
 
 def count(record: Record, table: str) -> int:

@@ -3,9 +3,7 @@ investigator, stored in dlt_reviews and counted by the 3+3 board; refusals leave
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import date
-from pathlib import Path
 
 import pytest
 
@@ -15,7 +13,7 @@ from clinic_app.core.protocol_loader import load_protocols
 from clinic_app.core.records import AdverseEvent, Attribution
 from clinic_app.services.dlt_review import dlt_review_view, record_review
 from clinic_app.services.trial import build_escalation_board
-from clinic_app.storage.database import Record, open_database
+from clinic_app.storage.database import Record
 from clinic_app.storage.errors import StaleRecordError
 
 from .helpers import cycle, enrol, lab, patient
@@ -25,12 +23,6 @@ BPD = PROTOCOLS["bpd"]
 C1 = date(2024, 2, 1)
 C2 = date(2024, 2, 29)  # C1 + 28 days (2024 is a leap year)
 TODAY = date(2024, 3, 1)
-
-
-@pytest.fixture
-def record(tmp_path: Path) -> Iterator[Record]:
-    with open_database(tmp_path / "record.sqlite3") as rec:
-        yield rec
 
 
 def reviewed(record: Record, mrn: str, level: int, dlt: bool) -> None:

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
@@ -25,7 +23,7 @@ from clinic_app.services.dose_admin import (
     record_dose_outcome,
     record_modification,
 )
-from clinic_app.storage.database import Record, open_database
+from clinic_app.storage.database import Record
 from clinic_app.storage.errors import StaleRecordError
 from tests.services.test_cycle_start import (
     C1,
@@ -43,15 +41,6 @@ TODAY = NOW.date()
 @pytest.fixture(scope="module")
 def protocols() -> dict[str, Protocol]:
     return load_protocols()
-
-
-@pytest.fixture
-def record(tmp_path: Path) -> Iterator[Record]:
-    rec = open_database(tmp_path / "record.sqlite3")
-    try:
-        yield rec
-    finally:
-        rec.close()
 
 
 def started_dextr(record: Record, protocols: dict[str, Protocol]) -> int:

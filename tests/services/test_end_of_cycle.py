@@ -3,10 +3,8 @@ the decision (accept, reject, off study) and the BPD dexamethasone option, on a 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import date
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
@@ -27,7 +25,7 @@ from clinic_app.services.end_of_cycle import (
     reject_proposal,
     take_off_study,
 )
-from clinic_app.storage.database import Record, open_database
+from clinic_app.storage.database import Record
 from clinic_app.storage.errors import StaleRecordError
 
 from .helpers import cycle, enrol, lab, patient, weight
@@ -37,12 +35,6 @@ PROTOCOLS = load_protocols()
 # for Mar 26 + 28 = Apr 23.
 STARTS = [date(2024, 1, 2), date(2024, 1, 30), date(2024, 2, 27), date(2024, 3, 26)]
 END_OF_C4 = date(2024, 4, 22)  # cycle 4 day 28
-
-
-@pytest.fixture
-def record(tmp_path: Path) -> Iterator[Record]:
-    with open_database(tmp_path / "record.sqlite3") as rec:
-        yield rec
 
 
 def assess(record: Record, pid: int, on: date, serum: str, end_of_cycle: int | None) -> None:

@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import date
 from decimal import Decimal
-from pathlib import Path
-
-import pytest
 
 from clinic_app.core.decisions import DltReview
 from clinic_app.core.protocol_loader import load_protocols
@@ -19,19 +15,13 @@ from clinic_app.services.patient_state import (
     list_patient_rows,
     overdue_lab_days,
 )
-from clinic_app.storage.database import Record, open_database
+from clinic_app.storage.database import Record
 
 from .helpers import adverse_event, cycle, enrol, lab, patient, planned_dose, weight
 
 TODAY = date(2024, 3, 20)
 PROTOCOLS = load_protocols()
 DEXTR, BPD = PROTOCOLS["dextr"], PROTOCOLS["bpd"]
-
-
-@pytest.fixture
-def record(tmp_path: Path) -> Iterator[Record]:
-    with open_database(tmp_path / "record.sqlite3") as rec:
-        yield rec
 
 
 def rows_by_mrn(record: Record, today: date = TODAY) -> dict[str, PatientRow]:
