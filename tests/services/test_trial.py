@@ -7,11 +7,9 @@ hand. Expected numbers are worked by hand in the comments.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import date, timedelta
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
@@ -41,7 +39,7 @@ from clinic_app.services.trial import (
     build_overview,
     cycles_completed,
 )
-from clinic_app.storage.database import Record, open_database
+from clinic_app.storage.database import Record
 
 TODAY = date(2025, 3, 10)
 START = date(2024, 1, 1)  # cycle 1 day 1 of every endpoint patient
@@ -61,15 +59,6 @@ def protocols() -> dict[str, Protocol]:
 @pytest.fixture
 def bpd(protocols: dict[str, Protocol]) -> Protocol:
     return protocols["bpd"]
-
-
-@pytest.fixture
-def record(tmp_path: Path) -> Iterator[Record]:
-    rec = open_database(tmp_path / "record.sqlite3")
-    try:
-        yield rec
-    finally:
-        rec.close()
 
 
 class Cohort:

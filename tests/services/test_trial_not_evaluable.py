@@ -14,13 +14,12 @@ from clinic_app.storage.database import Record
 from tests.services.test_trial import (
     START,
     protocols,  # noqa: F401  (fixture)
-    record,  # noqa: F401  (fixture)
     treated,
 )
 
 
 def test_nothing_measured_after_two_cycles_is_left_out_not_counted_as_sd(
-    record: Record,  # noqa: F811
+    record: Record,
     protocols: dict[str, Protocol],  # noqa: F811
 ) -> None:
     for n in range(2):
