@@ -233,7 +233,9 @@ def print_summary(s: PatientSummary) -> None:
         phase = s.phase if s.phase else "no cycle started"
         print(f"{s.protocol_name}: {status}, {phase}, {where}{level} (on {s.today})")
     for c in s.cycles:
-        span = f"{c.start_date} to {c.end_date}" if c.start_date else f"planned {c.planned_start}"
+        # No end date when the protocol is not loaded: its cycle length is not known.
+        end = c.end_date if c.end_date is not None else "an end not known"
+        span = f"{c.start_date} to {end}" if c.start_date else f"planned {c.planned_start}"
         delay = f", delayed {c.delay_days} d" if c.delay_days else ""
         print(
             f"  Cycle {c.number} ({c.phase}, {c.status}): {span}{delay}; doses given "

@@ -517,7 +517,9 @@ class CycleSummary:
     planned_start: date
     start_date: date | None
     end_date: date | None
-    """Day 28 (the cycle length) of a started cycle: ``start + length - 1``."""
+    """The last day of a started cycle: ``start + length - 1``, the length of the cycle's own
+    phase; ``None`` before it starts, or when the protocol is not loaded (no length is
+    guessed: ``missing`` says the protocol is unknown)."""
     delay_days: int
     delay_reason: str | None
     dose_level: int | None
@@ -591,7 +593,7 @@ def _decision_params(protocol: Protocol) -> PhaseDecisionParams:
 
 
 def _cycle_summaries(
-    record: Record, cycles: list[CycleRow], length: int
+    record: Record, cycles: list[CycleRow], protocol: Protocol | None
 ) -> tuple[CycleSummary, ...]:
     out: list[CycleSummary] = []
     for c in cycles:
@@ -607,8 +609,8 @@ def _cycle_summaries(
                 start_date=c.start_date,
                 # Rules §1: day d falls on start + (d - 1), so the last day is start + length - 1.
                 end_date=None
-                if c.start_date is None
-                else c.start_date + timedelta(days=length - 1),
+                if c.start_date is None or protocol is None
+                else c.start_date + timedelta(days=protocol.cycle_length(c.phase) - 1),
                 delay_days=c.delay_days,
                 delay_reason=c.delay_reason,
                 dose_level=c.dose_level,
@@ -805,7 +807,6 @@ def patient_summary(
             >= enrolment.enrolled_on
             - timedelta(days=protocol.settings.lab_max_age_days if protocol else 0)
         ]
-    length = protocol.cycle_length_days if protocol is not None else 28
     started = [c for c in cycles if c.start_date is not None]
     first_day = treatment_start(cycles)
     before = len(missing)
@@ -837,7 +838,7 @@ def patient_summary(
         dose_level=row.dose_level if row else None,
         cycle=row.cycle if row else None,
         day=row.day if row else None,
-        cycles=_cycle_summaries(record, cycles, length),
+        cycles=_cycle_summaries(record, cycles, protocol),
         worst_lab_grades=_worst_lab_grades(labs, missing, all_labs, first_day),
         adverse_events=tuple(aes),
         responses=tuple(

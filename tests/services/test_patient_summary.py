@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
@@ -227,3 +228,31 @@ def test_summary_says_when_enrolments_disagree_on_the_light_chain(record: Record
     s = patient_summary(record, pid, date(2024, 1, 29), PROTOCOLS)
     assert s.responses == ()
     assert any("different involved light chains" in m for m in s.missing)
+
+
+def test_cycle_end_is_never_guessed_for_an_unknown_protocol(record: Record) -> None:
+    # Enrolled on a protocol this computer has not loaded: no cycle length is known, so the
+    # cycle has no end date (no 28 days assumed) and the summary says the protocol is unknown.
+    pid = patient(record, "S-9", "Unknown")
+    eid = enrol(record, pid, "vrd", date(2024, 1, 1))
+    cycle(record, eid, 1, "induction", date(2024, 1, 2), date(2024, 1, 2))
+    s = patient_summary(record, pid, date(2024, 1, 10), PROTOCOLS)
+    [c1] = s.cycles
+    assert c1.start_date == date(2024, 1, 2) and c1.end_date is None
+    assert "protocol 'vrd' is not loaded" in s.missing
+
+
+def test_cycle_end_uses_the_cycles_own_phase_length(record: Record) -> None:
+    # VRd (tests/fixtures/protocols/vrd.toml): 21-day cycles. Day d is start + (d - 1), so a
+    # cycle started 2 Jan 2024 ends on day 21 = 2 Jan + 20 = 22 Jan.
+    folder = Path(__file__).parents[1] / "fixtures" / "protocols"
+    protocols = load_protocols(clinic_dirs=[folder])
+    assert protocols["vrd"].cycle_length("induction") == 21
+    pid = patient(record, "S-10", "Vrd")
+    eid = enrol(record, pid, "vrd", date(2024, 1, 1))
+    cycle(record, eid, 1, "induction", date(2024, 1, 2), date(2024, 1, 2))
+    # Maintenance (cycle 9 on) has 28-day cycles: from 1 Jun 2024, day 28 is 1 Jun + 27 = 28 Jun.
+    cycle(record, eid, 9, "maintenance", date(2024, 6, 1), date(2024, 6, 1))
+    s = patient_summary(record, pid, date(2024, 6, 10), protocols)
+    ends = {c.number: c.end_date for c in s.cycles}
+    assert ends == {1: date(2024, 1, 22), 9: date(2024, 6, 28)}
