@@ -37,13 +37,25 @@ def trial_staff_words(text: str) -> str:
     return text
 
 
+def _cycle_lengths(protocol: Protocol) -> str:
+    """The cycle length ("cycles of 21 days"), naming each phase whose cycles are another
+    length (VRd: 28-day maintenance)."""
+    text = f"cycles of {protocol.cycle_length_days} days"
+    other = [
+        f"{p.name}: {protocol.cycle_length(p.key)} days"
+        for p in protocol.phases
+        if protocol.cycle_length(p.key) != protocol.cycle_length_days
+    ]
+    return f"{text} ({'; '.join(other)})" if other else text
+
+
 def protocol_page(protocol: Protocol) -> str:
     """The page of one protocol, as HTML (every text escaped)."""
     e = html.escape
     parts = [
         f"<h2>{e(protocol.name)}</h2>",
         f"<p>{e(protocol.title)}</p>",
-        f"<p>Version {e(str(protocol.version))}; cycles of {protocol.cycle_length_days} days.</p>",
+        f"<p>Version {e(str(protocol.version))}; {e(_cycle_lengths(protocol))}.</p>",
         "<h3>How the protocol text is read</h3>",
     ]
     if protocol.readings:

@@ -3,13 +3,16 @@ form (issue 14): no "seed", rule numbers or mistyped source figures on the enrol
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
 from clinic_app.core.protocol import Protocol
+from clinic_app.core.protocol_loader import load_protocol
 from clinic_app.gui.dialogs.enrolment import EnrolmentDialog
-from clinic_app.gui.protocol_view import ProtocolsWindow
+from clinic_app.gui.protocol_view import ProtocolsWindow, protocol_page
 from clinic_app.storage.database import Record
 from tests.gui.test_dialogs import TODAY, add_patient
 
@@ -45,3 +48,9 @@ def test_the_enrolment_form_shows_no_protocol_reading_notes(
     shown = " ".join(label.text() for label in dialog.findChildren(QLabel) if label.isVisible())
     for developer_words in ("seed", "rules §", "5030", "§"):
         assert developer_words not in shown, developer_words
+
+
+def test_the_page_names_a_phase_whose_cycles_are_longer() -> None:
+    vrd = load_protocol(Path(__file__).parents[1] / "fixtures" / "protocols" / "vrd.toml")
+    # VRd: 21-day induction cycles, 28-day maintenance cycles
+    assert "cycles of 21 days (Maintenance: 28 days)." in protocol_page(vrd)
