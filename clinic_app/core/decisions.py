@@ -16,9 +16,11 @@ class DecisionKind(StrEnum):
     OFF_STUDY = "off_study"
     OPTION = "option"
     """An investigator option of the protocol file elected: ``{"option": key}`` in the payload."""
-    BPD_DEX_20 = "bpd_dex_20"
-    """Written before options were data; read as BPD's ``dexamethasone_20`` option
-    (``core.options``), never written any more."""
+    # The one legacy mapping: the only decision kind written before options were data (it
+    # elected an option by its kind). Old records keep it and are read, never rewritten; the
+    # protocol option whose ``legacy_kind`` names this value is the one it elected.
+    LEGACY_OPTION = "bpd_dex_20"
+    """An option elected before options were data; never written any more."""
     CONDITION_OVERRIDE = "condition_override"
     ESCALATION = "escalation"
     OTHER = "other"

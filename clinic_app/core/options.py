@@ -3,8 +3,9 @@
 One encoding (issue 17): a ``Decision`` of kind ``option`` with ``{"option": key}`` in its
 payload, and a cycle's ``elected_options`` keyed by option key (the value is the dose it
 gives, e.g. ``"20 mg"``). Records written before options were data are read, never rewritten:
-a ``bpd_dex_20`` decision is BPD's ``dexamethasone_20`` option, and a cycle entry keyed by the
-option's drug with the option's dose (``{"dexamethasone": "20 mg"}``) is that option.
+a decision of the legacy kind (``DecisionKind.LEGACY_OPTION``) is the option whose
+``legacy_kind`` in the protocol file names it, and a cycle entry keyed by the option's drug
+with the option's dose (e.g. ``{"dexamethasone": "20 mg"}``) is that option.
 """
 
 from __future__ import annotations
@@ -15,11 +16,6 @@ from clinic_app.core.decisions import Decision, DecisionKind
 from clinic_app.core.errors import DomainError
 from clinic_app.core.ismp import format_quantity
 from clinic_app.core.protocol import Protocol, ProtocolOption
-
-LEGACY_DECISION_OPTIONS: Mapping[DecisionKind, str] = {
-    DecisionKind.BPD_DEX_20: "dexamethasone_20",
-}
-"""Decision kinds written before options were data -> the option key they elected."""
 
 
 def option_payload(option: ProtocolOption, cycle: int, from_cycle: int) -> dict[str, object]:
@@ -45,8 +41,16 @@ def decision_option(protocol: Protocol, decision: Decision) -> ProtocolOption | 
         decision.kind is DecisionKind.OTHER and "option" in decision.payload
     ):
         key = decision.payload.get("option")
-    elif decision.kind in LEGACY_DECISION_OPTIONS:
-        key = LEGACY_DECISION_OPTIONS[decision.kind]
+    elif decision.kind is DecisionKind.LEGACY_OPTION:
+        # The protocol file says which of its options the older kind elected.
+        for option in protocol.options:
+            if option.legacy_kind == decision.kind.value:
+                return option
+        raise DomainError(
+            f"The decision of {decision.decided_on} by {decision.decided_by} elected an "
+            f"investigator option in an older form, and {protocol.name} names no option for it.",
+            field="options",
+        )
     else:
         return None
     for option in protocol.options:

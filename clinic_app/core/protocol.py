@@ -259,6 +259,9 @@ class ProtocolOption:
     drug: str
     dose: Decimal
     from_cycle: int
+    legacy_kind: str | None = None
+    """The decision kind older records elected this option with (``[[options]]``
+    ``legacy_kind``), read as this option; ``None``: no record predates this option."""
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, TypeVar
 
+from clinic_app.core.decisions import DecisionKind
 from clinic_app.core.dlt import DltCriteria
 from clinic_app.core.endpoints import EndpointDefinitions
 from clinic_app.core.errors import DomainError, ProtocolError
@@ -771,7 +772,14 @@ class _Reader:
         options: list[ProtocolOption] = []
         for i, spec in enumerate(self.tables(raw, "options", "")):
             where = f"options[{i}]."
-            self.check_unknown(spec, {"key", "label", "drug", "dose", "from_cycle"}, where)
+            self.check_unknown(
+                spec, {"key", "label", "drug", "dose", "from_cycle", "legacy_kind"}, where
+            )
+            legacy = None
+            if "legacy_kind" in spec:
+                legacy = self.string(spec, "legacy_kind", where)
+                if legacy != DecisionKind.LEGACY_OPTION.value:  # the one kind older records hold
+                    raise self.fail(f"{where}legacy_kind", f"is no older decision kind: {legacy!r}")
             options.append(
                 ProtocolOption(
                     key=self.string(spec, "key", where),
@@ -779,6 +787,7 @@ class _Reader:
                     drug=self.known_drug(spec.get("drug"), f"{where}drug", drugs),
                     dose=self.decimal(spec, "dose", where),
                     from_cycle=self.integer(spec, "from_cycle", where),
+                    legacy_kind=legacy,
                 )
             )
         return tuple(options)

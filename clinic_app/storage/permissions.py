@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
+from clinic_app.core.decisions import DecisionKind
 from clinic_app.storage.errors import NOTHING_LOST, StorageError
 
 if TYPE_CHECKING:
@@ -106,7 +107,8 @@ _DECISION_KINDS: Mapping[str, Permission] = {
     "escalation": Permission.PHASE_DECISIONS,
     "other": Permission.PHASE_DECISIONS,
     "off_study": Permission.OFF_STUDY,
-    "bpd_dex_20": Permission.DOSE_MODIFICATIONS,  # read for older records; written as "option"
+    # the legacy option kind, read for older records (an option is now written as "option")
+    DecisionKind.LEGACY_OPTION.value: Permission.DOSE_MODIFICATIONS,
     "option": Permission.DOSE_MODIFICATIONS,  # an investigator option changes a dose
     "condition_override": Permission.OVERRIDES,
 }

@@ -376,13 +376,13 @@ def test_an_old_bpd_dex_20_decision_still_counts_as_the_option(record: Record) -
     pid, eid = bpd_patient(record, 7)
     with record.transaction(reason="test"):
         record.repos.decisions.add(
-            Decision(eid, DecisionKind.BPD_DEX_20, "Dr B", date(2023, 11, 19), {"cycle": 6})
+            Decision(eid, DecisionKind.LEGACY_OPTION, "Dr B", date(2023, 11, 19), {"cycle": 6})
         )
     today = date(2023, 12, 17)  # cycle 7 day 28: 2023-06-05 + 168 + 27
     view = end_of_cycle_view(record, pid, today, PROTOCOLS)
     assert view.proposal is not None and view.proposal.protocol_options() == ()
     kinds = [d.kind for d in record.repos.decisions.for_enrolment(eid)]
-    assert kinds == [DecisionKind.BPD_DEX_20]
+    assert kinds == [DecisionKind.LEGACY_OPTION]
 
 
 def test_bpd_before_cycle_6_has_no_dexamethasone_option(record: Record) -> None:

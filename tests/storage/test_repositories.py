@@ -207,9 +207,9 @@ def test_adverse_event_response_modification_round_trip(record: Record) -> None:
 def test_decisions_dlt_endpoints_observations_settings(record: Record) -> None:
     pid, eid = setup_enrolment(record)
     r = record.repos
-    d = Decision(eid, DecisionKind.BPD_DEX_20, "Dr Ade", date(2026, 1, 3), {"dex_mg": "20"})
+    d = Decision(eid, DecisionKind.LEGACY_OPTION, "Dr Ade", date(2026, 1, 3), {"dex_mg": "20"})
     did = r.decisions.add(d)
-    assert r.decisions.for_enrolment(eid, DecisionKind.BPD_DEX_20) == [
+    assert r.decisions.for_enrolment(eid, DecisionKind.LEGACY_OPTION) == [
         Decision(**{**d.__dict__, "id": did})
     ]
     assert r.decisions.for_enrolment(eid, DecisionKind.OFF_STUDY) == []
