@@ -2,12 +2,13 @@
 
 ``gather_start`` reads the facts from the record (enrolment, cycles, labs, measurements,
 modifications, decisions). ``check_start`` (``clinic_app.core.cycle_checks``, re-exported here)
-is pure and instant: given those facts and what the form holds it returns the treatment conditions (met / not met / missing, with value and date),
-the weight-change flag, BSA and CrCl, the day-by-day plan with unit counts, the modifications
-carried over, the maintenance switch or elected options, the delay, and every reason the start
-cannot go ahead. ``start_cycle`` re-reads and re-checks inside one write transaction and writes
-the measurement, the cycle row, its planned doses, the decisions (condition override, elected
-option) and closes the previous cycle, or writes nothing.
+is pure and instant: given those facts and what the form holds it returns the treatment
+conditions (met / not met / missing, with value and date), the weight-change flag, BSA and CrCl,
+the day-by-day plan with unit counts, the modifications carried over, the maintenance switch or
+elected options, the delay, and every reason the start cannot go ahead. ``start_cycle``
+re-reads and re-checks inside one write transaction and writes the measurement, the cycle row,
+its planned doses, the decisions (condition override, elected option) and closes the previous
+cycle, or writes nothing.
 
 Sources: clinical rules §1 (day 1 is the day the cycle actually starts; the next cycle is
 planned for start + 28; a delay is recorded in days), §2 (BSA, Cockcroft-Gault, weight-change
