@@ -11,8 +11,9 @@ its planned doses, the decisions (condition override, elected option) and closes
 cycle, or writes nothing.
 
 Sources: clinical rules §1 (day 1 is the day the cycle actually starts; the next cycle is
-planned for start + 28; a delay is recorded in days), §2 (BSA, Cockcroft-Gault, weight-change
-flag, mg/m² rounding, unit counts, ladders carried over, treatment conditions, lab age window).
+planned for start + the previous cycle's length, 28 days in BPD and DexTR; a delay is recorded
+in days), §2 (BSA, Cockcroft-Gault, weight-change flag, mg/m² rounding, unit counts, ladders
+carried over, treatment conditions, lab age window).
 """
 
 from __future__ import annotations
