@@ -591,7 +591,7 @@ class _Evaluation:
         reason = (
             f"Not assessed: baseline marrow plasma cells {format_number(marrow)} % "
             f"(> {format_number(limit)} %) with entry {_lab_text(baseline)} "
-            f"(< {format_number(below)}): exempt by the BPD protocol."
+            f"(< {format_number(below)}): exempt by the protocol."
         )
         return _Exemption.EXEMPT, reason
 

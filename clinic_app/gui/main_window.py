@@ -803,11 +803,14 @@ class MainWindow(QMainWindow):
         return dialog
 
     def about(self) -> None:
+        # The protocols loaded on this computer, named by their files.
+        names = ", ".join(p.name for p in self.protocols.values())
         QMessageBox.about(
             self,
             "About clinic-app",
             f"<b>clinic-app {clinic_app.__version__}</b><p>Offline assistant for oncology nurses "
-            "and trial staff running multiple-myeloma protocols (DexTR, BPD).</p>"
+            "and trial staff running multiple-myeloma protocols"
+            f"{f' ({names})' if names else ''}.</p>"
             f"<p>Database: {self.record.path}</p>",
         )
 

@@ -425,7 +425,7 @@ class PatientListView(QWidget):
             COL_MRN: "DEMO-00000",
             COL_NAME: "Lefèvre, Marguerite",
             COL_DOB: "0000-00-00",
-            COL_PROTOCOL: "DexTR",
+            COL_PROTOCOL: "MMMMM",  # a short regimen name; a longer one widens it once loaded
             COL_PHASE: "Treatment, level -1",
             COL_CYCLE: "C00 D00",
             COL_STATUS: "off study",  # a longer status widens the column once loaded
