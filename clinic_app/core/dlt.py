@@ -266,7 +266,7 @@ class DltInputs:
     assessed_on: date
     """The day of this evaluation: what is in the future of it cannot be known yet."""
     c2d1_planned: date | None = None
-    """Defaults to cycle-1 start + 28 days."""
+    """Defaults to cycle-1 start + cycle 1's length (``DltCriteria.cycle1_length_days``)."""
     c2d1_actual: date | None = None
     c2d1_delay_due_to_toxicity: bool | None = None
     """Was a cycle-2 day-1 delay caused by drug-related toxicity persisting from cycle 1?"""
