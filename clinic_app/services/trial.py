@@ -121,8 +121,6 @@ def _level_doses(protocol: Protocol, level: int) -> str:
     return ", ".join(parts)
 
 
-
-
 def _escalation_patients(
     record: Record, protocol: Protocol, as_of: date | None
 ) -> tuple[EscalationPatient, ...]:
