@@ -304,7 +304,7 @@ def dosing_card_for(
     if ref.cycle.crcl_lab_id is not None:
         crcl_on = record.repos.labs.get(ref.cycle.crcl_lab_id).value.collected_on
     phase = ref.protocol.phase(plan.phase)
-    renal = any(rule.renal_cap is not None for rule in phase.doses)
+    renal = any(rule.needs_crcl for rule in phase.doses)
     return DosingCard(
         patient=identity(ref.patient),
         stamp=stamp(record, printed_by, printed_at),
