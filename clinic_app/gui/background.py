@@ -106,9 +106,7 @@ class _Worker(QObject):
         c = self.connection
         try:
             # The daily backup is not this thread's business: the app starts it.
-            with open_database(
-                c.db_path, read_only=c.read_only, app_user=c.app_user
-            ) as record:
+            with open_database(c.db_path, read_only=c.read_only, app_user=c.app_user) as record:
                 result = self.work(record, self.progress)
         except Cancelled:
             outcome = Outcome(cancelled=True)

@@ -383,10 +383,9 @@ def record_modification(
             raise DomainError(message, field=name)
         assert request.new_dose is not None
         day = request.effective_day
-        choice = {
-            c.drug: c
-            for c in modification_choices(record, fresh, day or view.length_days)
-        }[request.drug]
+        choice = {c.drug: c for c in modification_choices(record, fresh, day or view.length_days)}[
+            request.drug
+        ]
         modification = DoseModification(
             drug=request.drug,
             old_dose=choice.current,

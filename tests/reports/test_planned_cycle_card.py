@@ -23,9 +23,7 @@ def test_planned_bpd_cycle_card_says_start_the_cycle_first(tmp_path: Path) -> No
             for enrolment in record.repos.enrolments.for_patient(patient.id or 0)
             if enrolment.protocol == "bpd"
             for cycle in record.repos.cycles.for_enrolment(enrolment.id or 0)
-            if cycle.start_date is None
-            and cycle.bsa_m2 is None
-            and cycle.phase == "treatment"
+            if cycle.start_date is None and cycle.bsa_m2 is None and cycle.phase == "treatment"
         ]
         assert planned, "the demo record should hold a planned BPD treatment cycle"
         patient, cycle = planned[0]
