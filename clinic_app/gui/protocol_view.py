@@ -25,18 +25,6 @@ from clinic_app.core.protocol import Protocol
 from clinic_app.gui import fit
 
 
-def trial_staff_words(text: str) -> str:
-    """The protocol file's notes, with its word for the source text made plain."""
-    for old, new in (
-        ("the seed's", "the protocol text's"),
-        ("The seed's", "The protocol text's"),
-        ("the seed", "the protocol text"),
-        ("The seed", "The protocol text"),
-    ):
-        text = text.replace(old, new)
-    return text
-
-
 def _cycle_lengths(protocol: Protocol) -> str:
     """The cycle length ("cycles of 21 days"), naming each phase whose cycles are another
     length (VRd: 28-day maintenance)."""
@@ -60,7 +48,7 @@ def protocol_page(protocol: Protocol) -> str:
     ]
     if protocol.readings:
         parts.append("<ul>")
-        parts += [f"<li>{e(trial_staff_words(r))}</li>" for r in protocol.readings]
+        parts += [f"<li>{e(r)}</li>" for r in protocol.readings]
         parts.append("</ul>")
     else:
         parts.append("<p>The protocol text is applied as written; nothing needed reading.</p>")
