@@ -19,6 +19,7 @@ from datetime import UTC, date, datetime, time
 from decimal import Decimal
 
 from clinic_app.core import labs
+from clinic_app.core.cycle_checks import CONSENT_GATE, required_gates
 from clinic_app.core.cycles import CycleRow, CycleStatus, DoseDetails
 from clinic_app.core.decisions import DltReview
 from clinic_app.core.dosing import (
@@ -49,7 +50,6 @@ from clinic_app.core.records import (
 )
 from clinic_app.storage.database import Record
 
-CONSENT_GATE = "consent"
 CREATININE_TEST = "creatinine"
 # The form offers the two units of rules §2; the lab catalogue spells micromol as "umol/L".
 CREATININE_UNITS = ("µmol/L", "mg/dL")
@@ -226,11 +226,8 @@ def check_enrolment(
         )
 
     # -- gates (rules §1: consent, REMS per immunomodulatory drug, DexTR prior IMiDs) -----------
-    items = gate_items(protocol)
-    if CONSENT_GATE not in {key for key, _ in items}:
-        # rules §1: signed consent is always a gate, even if a protocol file forgot to list it
-        items.insert(0, (CONSENT_GATE, "Signed informed consent"))
-    for key, label in items:
+    # Signed consent is always a gate, even if a protocol file forgot to list it (core's list).
+    for key, label in required_gates(protocol):
         on = request.gates.get(key)
         if on is None:
             problems.append(Problem(f"gate:{key}", f"Not recorded: {label}.", not_recorded=True))
