@@ -11,7 +11,7 @@ APP_STAMP := $(APP_VENV)/.installed
 CORE_VENV := .venv-core
 CORE_STAMP := $(CORE_VENV)/.installed
 
-.PHONY: run test wheel-smoke lint typecheck layers pytest test-core-pure sysdeps pins clean
+.PHONY: run test wheel-smoke lint typecheck layers pytest test-core-pure sysdeps sysdeps-test pins clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -41,8 +41,13 @@ typecheck: $(STAMP)
 layers: $(STAMP)
 	$(BIN)/lint-imports
 
-pytest: $(STAMP) sysdeps
-	$(BIN)/python -m pytest
+# The tests also need a PostgreSQL server's programs: they start a throwaway server of their
+# own (tests/pg_server.py). CLINIC_APP_REQUIRE_PG=1 makes them fail, not skip, without one.
+sysdeps-test:
+	bash .ci/install-system-deps.sh --tests
+
+pytest: $(STAMP) sysdeps-test
+	CLINIC_APP_REQUIRE_PG=1 $(BIN)/python -m pytest
 
 # The core must work where PySide6 is not installed at all.
 $(CORE_STAMP): pyproject.toml constraints.txt
