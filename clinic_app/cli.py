@@ -130,7 +130,8 @@ def _record_path(args: argparse.Namespace) -> Path:
     from clinic_app.storage.location import resolve_db_path
 
     try:
-        return resolve_db_path(getattr(args, "db", None))
+        where = resolve_db_path(getattr(args, "db", None))
+        return where if isinstance(where, Path) else Path(str(where))
     except (StorageError, OSError):
         return Path(str(getattr(args, "db", None) or "the record"))
 

@@ -13,6 +13,7 @@ from typing import NoReturn
 from clinic_app.core.errors import DomainError, ProtocolError
 from clinic_app.core.records import check_day, check_quantity
 from clinic_app.services.context import AppContext, open_context
+from clinic_app.storage.database import RecordLocation
 from clinic_app.storage.errors import StorageError
 from clinic_app.storage.location import resolve_db_path
 
@@ -77,12 +78,22 @@ def positive_int(text: str) -> int:
     return value
 
 
-def db_path(args: argparse.Namespace) -> Path:
-    """The record this command works on (--db, $CLINIC_APP_DB, the settings file, the default)."""
+def db_path(args: argparse.Namespace) -> RecordLocation:
+    """The record this command works on (--db, $CLINIC_APP_DB, the settings file, the default):
+    a file on this computer or a database on the clinic's server."""
     try:
         return resolve_db_path(getattr(args, "db", None))
     except StorageError as exc:
         raise CommandError(exc.message) from None
+
+
+def existing_record(args: argparse.Namespace) -> RecordLocation:
+    """The record this command reads, which must already exist (a server record always does:
+    the server says otherwise when it is opened)."""
+    where = db_path(args)
+    if isinstance(where, Path) and not where.exists():
+        fail(f"there is no record at {where} yet (give another one with --db PATH)")
+    return where
 
 
 def context(
@@ -91,9 +102,7 @@ def context(
     """The command's application context: the record, its protocols with the record's settings
     applied (as the app shows them), the clock (``today`` for ``--today``). No backup is
     started here; a command that changes the record starts it (``start_daily_backup``)."""
-    path = db_path(args)
-    if read_only and not path.exists():
-        fail(f"there is no record at {path} yet (give another one with --db PATH)")
+    path = existing_record(args) if read_only else db_path(args)
     try:
         return open_context(path, read_only=read_only, today=today)
     except StorageError as exc:

@@ -14,7 +14,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from clinic_app.commands.base import context, db_path, fail, iso_date, positive_int
+from clinic_app.commands.base import context, existing_record, fail, iso_date, positive_int
 from clinic_app.services import documents
 from clinic_app.services.context import AppContext
 from clinic_app.services.documents import DOCUMENT_PROBLEMS, card_file_name, unique_card_name
@@ -61,9 +61,7 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
 
 
 def _open(args: argparse.Namespace) -> AppContext:
-    path = db_path(args)
-    if not path.exists():
-        fail(f"there is no record at {path} (give another one with --db PATH)")
+    existing_record(args)
     return context(args)
 
 

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from clinic_app.commands.base import context, db_path, fail, iso_date
+from clinic_app.commands.base import context, existing_record, fail, iso_date
 from clinic_app.core.errors import DomainError, ProtocolError
 from clinic_app.core.protocol import Protocol
 from clinic_app.services.context import load_protocol_files
@@ -78,13 +78,6 @@ def _escalating(protocols: dict[str, Protocol], key: str | None) -> Protocol:
     return with_levels[0]
 
 
-def _existing_db(args: argparse.Namespace) -> Path:
-    path = db_path(args)
-    if not path.exists():
-        fail(f"there is no record at {path} yet (give another one with --db PATH)")
-    return path
-
-
 def board_lines(board: Any) -> list[str]:
     """The board as plain text lines."""
     lines = [
@@ -116,7 +109,7 @@ def run_escalation(args: argparse.Namespace) -> int:
     from clinic_app.services.trial import build_escalation_board
 
     _escalating(_installed(), args.protocol)  # a mistaken protocol is said first
-    _existing_db(args)
+    existing_record(args)
     try:
         # The record's protocols (its settings applied), as the trial board shows them.
         with context(args, read_only=True) as ctx:
@@ -143,7 +136,7 @@ def run_trial_report(args: argparse.Namespace) -> int:
     output = Path(args.output)
     if not output.parent.is_dir():
         fail(f"the folder {output.parent} does not exist")
-    _existing_db(args)
+    existing_record(args)
     try:
         with context(args, read_only=True, today=args.as_of) as ctx:
             protocol = ctx.protocols.get(args.protocol)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
 from PySide6.QtCore import QCoreApplication, QTimer
 from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
@@ -58,7 +59,8 @@ def run_app(db_path: str | None) -> int:
             try:
                 record = open_database(path)
             except DamagedRecordError as damaged:  # offer the newest good backup
-                if not RestoreOffer(path, damaged).run():
+                # Only a file is damaged so (a server keeps its own pages).
+                if not isinstance(path, Path) or not RestoreOffer(path, damaged).run():
                     return 2
                 record = open_database(path)
         except StorageError as exc:

@@ -21,7 +21,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
-from clinic_app.storage.database import Record, open_database
+from clinic_app.storage.database import Record, RecordLocation, open_database
 
 LOGGER = logging.getLogger("clinic_app.gui.background")
 
@@ -85,7 +85,7 @@ Work = Callable[[Record, Progress], Any]
 class Connection:
     """How the operation's own connection is opened."""
 
-    db_path: Path
+    db_path: RecordLocation
     read_only: bool = False
     app_user: Any = None
     """The signed-in session (or user name) the operation acts as; None for a read."""

@@ -292,7 +292,7 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(self.root)
 
         record = self.record
-        self.status_label = QLabel(f"Database: {record.path}    User: {record.os_user}", self)
+        self.status_label = QLabel(f"Database: {record.location}    User: {record.os_user}", self)
         self.status_label.setObjectName("status_database")
         self.status_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.statusBar().addPermanentWidget(self.status_label, 1)
@@ -539,7 +539,7 @@ class MainWindow(QMainWindow):
             return
         today, protocols = self.today(), self.protocols
         runner = BackgroundRunner(
-            Connection(self.record.path, read_only=True),
+            Connection(self.record.location, read_only=True),
             lambda record, progress: load_list(record, progress, today, protocols),
             self,
         )
@@ -760,7 +760,7 @@ class MainWindow(QMainWindow):
             who = f"User: {me.full_name} ({me.username}, {me.role.value}) on {self.record.os_user}"
         else:
             who = f"User: {self.record.os_user}"
-        self.status_label.setText(f"Database: {self.record.path}    {who}")
+        self.status_label.setText(f"Database: {self.record.location}    {who}")
         accounts = self.record.has_users()
         no_accounts = "This record has no user accounts yet: create them with File ▸ Users…"
         for action in (self.switch_user_action, self.lock_action):
@@ -811,7 +811,7 @@ class MainWindow(QMainWindow):
             f"<b>clinic-app {clinic_app.__version__}</b><p>Offline assistant for oncology nurses "
             "and trial staff running multiple-myeloma protocols"
             f"{f' ({names})' if names else ''}.</p>"
-            f"<p>Database: {self.record.path}</p>",
+            f"<p>Database: {self.record.location}</p>",
         )
 
     # -- demonstration patients -----------------------------------------------------------------
@@ -826,7 +826,7 @@ class MainWindow(QMainWindow):
         runner = BackgroundRunner(
             # The signed-in user acts on the runner's connection too (a name alone would act
             # as nobody).
-            Connection(self.record.path, app_user=self.record.session or self.record.app_user),
+            Connection(self.record.location, app_user=self.record.session or self.record.app_user),
             lambda record, step: create_demo(record, step, DEMO_PATIENTS, DEMO_SEED, today),
             self,
         )

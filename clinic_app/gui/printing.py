@@ -47,7 +47,7 @@ from clinic_app.gui.warnings import WARNING_SIGN
 from clinic_app.services import documents
 from clinic_app.services import settings as st
 from clinic_app.services.documents import DOCUMENT_PROBLEMS, card_file_name
-from clinic_app.storage.database import Record
+from clinic_app.storage.database import Record, RecordLocation
 from clinic_app.storage.errors import StorageError
 
 DOSING_CARD = "dosing_card"
@@ -334,7 +334,7 @@ class BatchDialog(QDialog):
     """Emitted on the GUI thread with the result sentence when the batch is done."""
 
     def __init__(
-        self, db_path: Path, day: date, folder: Path, parent: QWidget | None = None
+        self, db_path: RecordLocation, day: date, folder: Path, parent: QWidget | None = None
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle(f"Dosing cards for {day.isoformat()}")
@@ -420,8 +420,8 @@ def open_morning_batch(
     folder: Path,
     on_finished: Callable[[str], None] | None = None,
 ) -> BatchDialog:
-    """The Today view's "Print today's cards": runs off the GUI thread, on ``record.path``."""
-    dialog = BatchDialog(record.path, day, folder, parent)
+    """The Today view's "Print today's cards": runs off the GUI thread, on ``record.location``."""
+    dialog = BatchDialog(record.location, day, folder, parent)
     if on_finished is not None:
         dialog.batch_finished.connect(on_finished)
     dialog.open()

@@ -182,7 +182,7 @@ class SettingsDialog(QDialog):
         self.record = record
         self.config = config
         self.saved = False
-        self.setWindowTitle(f"Settings — {record.path}")
+        self.setWindowTitle(f"Settings — {record.location}")
         self.form = load_ui("settings.ui", self)
         layout = QVBoxLayout(self)
         layout.addWidget(self.form)

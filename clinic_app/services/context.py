@@ -17,7 +17,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time
 from enum import StrEnum
-from pathlib import Path
 from types import MappingProxyType, TracebackType
 from typing import Self
 
@@ -26,7 +25,7 @@ from clinic_app.core.protocol import Protocol
 from clinic_app.core.protocol_loader import load_protocols
 from clinic_app.services.settings import with_record_thresholds
 from clinic_app.storage.backup import daily_backup_if_due
-from clinic_app.storage.database import Record, Session, open_database
+from clinic_app.storage.database import Record, RecordLocation, Session, open_database
 from clinic_app.storage.signatures import MEANINGS
 from clinic_app.storage.users import User
 
@@ -192,7 +191,7 @@ class AppContext:
 
 
 def open_context(
-    db_path: str | os.PathLike[str],
+    db_path: str | os.PathLike[str] | RecordLocation,
     *,
     read_only: bool = False,
     app_user: str | Session | None = None,
@@ -201,7 +200,7 @@ def open_context(
     """Open the record at ``db_path`` and build its context (the record is closed again when
     the protocols cannot be read). Opening has no side effect beyond what ``open_database``
     does (creating and upgrading the file); no backup is started."""
-    record = open_database(Path(db_path), read_only=read_only, app_user=app_user)
+    record = open_database(db_path, read_only=read_only, app_user=app_user)
     try:
         return AppContext.for_record(record, Clock.on(today) if today else None)
     except BaseException:

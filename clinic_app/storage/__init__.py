@@ -1,4 +1,4 @@
-"""clinic_app.storage: the clinical record in one SQLite file (sqlite-utils; never Qt).
+"""clinic_app.storage: the clinical record, in one SQLite file or on a PostgreSQL server (never Qt).
 
 Entry points: ``location.resolve_db_path``, ``database.open_database`` (returns a ``Record``;
 ``record.transaction(reason=...)`` for writes, ``record.repos`` for the repositories),
@@ -10,7 +10,7 @@ import importlib
 import sys
 
 
-def _import_sqlite_utils_alone() -> None:
+def import_sqlite_utils_alone() -> None:
     """Import sqlite-utils without its optional pandas and numpy type mappings.
 
     sqlite-utils imports pandas and numpy whenever they are installed, which costs about half a
@@ -18,6 +18,9 @@ def _import_sqlite_utils_alone() -> None:
     The record stores exact Decimal text and never hands it numpy or pandas values, so those
     mappings are never used. Hiding the two modules for the one import leaves them importable
     afterwards for the code that does use them (lab trend plots).
+
+    Called by the few places that use sqlite-utils (a local record's migrations, Record.db),
+    not at import: a plain start never needs sqlite-utils (issue 16).
     """
     if "sqlite_utils" in sys.modules:
         return
@@ -29,6 +32,3 @@ def _import_sqlite_utils_alone() -> None:
     finally:
         for name in hidden:
             del sys.modules[name]
-
-
-_import_sqlite_utils_alone()

@@ -92,7 +92,7 @@ def entries_from(rows: Iterable[Sequence[Any]]) -> list[AuditEntry]:
 
 def history(record: Record, table: str, row_id: int) -> list[AuditEntry]:
     """Every audited change of one row, oldest first."""
-    rows = record.db.execute(
+    rows = record.sql.execute(
         f"SELECT {ENTRY_COLUMNS} FROM audit_log WHERE table_name = ? AND row_id = ? ORDER BY id",
         [table, row_id],
     ).fetchall()

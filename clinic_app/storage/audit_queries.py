@@ -48,7 +48,8 @@ def _of_patient(record: Record) -> str:
         else:
             continue
         parts.append(f"(table_name = '{table}' AND row_id IN ({inner}))")
-    parts.append(f"json_extract({_SNAPSHOT}, '$.patient_id') = :pid")
+    named = record.sql.json_text(_SNAPSHOT, "patient_id")
+    parts.append(f"CAST({named} AS BIGINT) = :pid")
     return "(" + " OR ".join(parts) + ")"
 
 
@@ -83,9 +84,9 @@ def audit_entries(record: Record, wanted: AuditFilter) -> list[AuditEntry]:
     if wanted.until is not None:
         clauses.append("at < :before")
         params["before"] = (wanted.until + timedelta(days=1)).isoformat()
-    where = " AND ".join(clauses) or "1"
+    where = " AND ".join(clauses) or "TRUE"
     with record.guard():
-        rows = record.db.execute(
+        rows = record.sql.execute(
             f"SELECT {ENTRY_COLUMNS} FROM audit_log WHERE {where} ORDER BY id DESC LIMIT :limit",
             params,
         ).fetchall()
@@ -95,7 +96,7 @@ def audit_entries(record: Record, wanted: AuditFilter) -> list[AuditEntry]:
 def audit_users(record: Record) -> list[str]:
     """Every name the trail can be filtered by (app users, else OS users), sorted."""
     with record.guard():
-        rows = record.db.execute(
+        rows = record.sql.execute(
             "SELECT DISTINCT COALESCE(app_user, os_user) FROM audit_log "
             "WHERE COALESCE(app_user, os_user) IS NOT NULL"
         ).fetchall()
@@ -104,7 +105,7 @@ def audit_users(record: Record) -> list[str]:
 
 def audit_tables(record: Record) -> list[str]:
     with record.guard():
-        rows = record.db.execute("SELECT DISTINCT table_name FROM audit_log").fetchall()
+        rows = record.sql.execute("SELECT DISTINCT table_name FROM audit_log").fetchall()
     return sorted(str(r[0]) for r in rows)
 
 

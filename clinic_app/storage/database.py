@@ -3,6 +3,9 @@
 One :class:`Record` per thread (sqlite3 connections refuse to cross threads). Every write goes
 through ``with record.transaction(reason=...)``: ``BEGIN IMMEDIATE`` takes the write lock up
 front (waiting up to the busy timeout), so two app windows queue instead of failing half way.
+
+The record is a local SQLite file (the default) or a clinic's PostgreSQL server; its SQL runs
+through ``record.sql``, the engine (storage/engines), so nothing here or above knows which.
 """
 
 from __future__ import annotations
@@ -18,9 +21,9 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
 
-from sqlite_utils import Database
-
 from clinic_app.storage import schema
+from clinic_app.storage.engines import Engine
+from clinic_app.storage.engines.sqlite import SqliteEngine
 from clinic_app.storage.errors import (
     NOTHING_LOST,
     NewerDatabaseError,
@@ -31,6 +34,8 @@ from clinic_app.storage.errors import (
 from clinic_app.storage.private import create_private_file
 
 if TYPE_CHECKING:
+    from sqlite_utils import Database
+
     from clinic_app.storage.permissions import Role
     from clinic_app.storage.repositories import Repositories
 
@@ -52,8 +57,25 @@ class Session:
 _SESSIONS: dict[str, tuple[str, str]] = {}
 
 
-def _identity(path: Path) -> str:
-    return str(path.resolve())
+@dataclass(frozen=True)
+class ServerAddress:
+    """A record on a PostgreSQL server: a libpq URI (``postgresql://user@host/db``) or a
+    service name from the libpq service file (``service=clinic``). ``str()`` never shows a
+    password."""
+
+    conninfo: str
+
+    def __str__(self) -> str:
+        from clinic_app.storage.engines.postgres import display_address
+
+        return display_address(self.conninfo)
+
+
+RecordLocation = Path | ServerAddress
+
+
+def _identity(location: RecordLocation) -> str:
+    return str(location.resolve()) if isinstance(location, Path) else location.conninfo
 
 
 def os_user() -> str:
@@ -64,11 +86,19 @@ def os_user() -> str:
 
 
 class Record:
-    """The clinical record in one SQLite file, through one connection."""
+    """The clinical record (a SQLite file or a server database), through one connection."""
 
-    def __init__(self, path: Path, db: Database, *, read_only: bool, app_user: str | None) -> None:
-        self.path = path
-        self.db = db
+    def __init__(
+        self,
+        location: RecordLocation,
+        engine: Engine,
+        *,
+        read_only: bool,
+        app_user: str | None,
+    ) -> None:
+        self.location = location
+        self.sql = engine
+        self._db: Database | None = None
         self.read_only = read_only
         self._name = app_user
         self._verified: set[str] = set()
@@ -87,7 +117,7 @@ class Record:
         ``permissions.py``). Accounts are never deleted, so a yes is remembered."""
         if not self._has_users:
             with self.guard():
-                row = self.db.execute("SELECT EXISTS (SELECT 1 FROM users)").fetchone()
+                row = self.sql.execute("SELECT EXISTS (SELECT 1 FROM users)").fetchone()
             self._has_users = bool(row[0])
         return self._has_users
 
@@ -121,16 +151,19 @@ class Record:
         if name is None or name.casefold() not in self._verified:
             return None
         token = secrets.token_hex(16)
-        _SESSIONS[token] = (_identity(self.path), name.casefold())
+        _SESSIONS[token] = (_identity(self.location), name.casefold())
         return Session(name, token)
 
     def adopt(self, session: Session) -> None:
         """Act as ``session``'s user, if that session was issued for this same file."""
-        if _SESSIONS.get(session.token) != (_identity(self.path), session.username.casefold()):
+        if _SESSIONS.get(session.token) != (
+            _identity(self.location),
+            session.username.casefold(),
+        ):
             from clinic_app.storage.permissions import PermissionDeniedError
 
             raise PermissionDeniedError(
-                f"That sign-in of {session.username} was not made on {self.path}; sign in with "
+                f"That sign-in of {session.username} was not made on {self.location}; sign in with "
                 f"the password. {NOTHING_LOST.capitalize()}."
             )
         self._verified.add(session.username.casefold())
@@ -145,7 +178,7 @@ class Record:
         if user is None:
             return None
         with self.guard():
-            row = self.db.execute(
+            row = self.sql.execute(
                 "SELECT role FROM users WHERE username = ? AND active = 1", [user]
             ).fetchone()
         return None if row is None else Role(row[0])
@@ -169,7 +202,39 @@ class Record:
 
     # -- lifecycle -------------------------------------------------------------------------
     def close(self) -> None:
-        self.db.close()
+        self.sql.close()
+
+    @property
+    def path(self) -> Path:
+        """The record's file. Only a local record has one: backups, restore and the file
+        checks are for files; a server record is backed up by its server."""
+        if isinstance(self.location, Path):
+            return self.location
+        raise StorageError(
+            f"The record on the server {self.location} is not a file on this computer; "
+            f"{NOTHING_LOST}. This is done on the server (see the administrator's guide)."
+        )
+
+    @property
+    def on_server(self) -> bool:
+        return not isinstance(self.location, Path)
+
+    @property
+    def db(self) -> Database:
+        """sqlite-utils over a local record's connection: its migrations and tests use it.
+        Imported on first use, so a plain start does not pay for sqlite-utils."""
+        if self._db is None:
+            if not isinstance(self.sql, SqliteEngine):
+                raise StorageError(f"The record {self.location} is not a SQLite file.")
+            from clinic_app.storage import import_sqlite_utils_alone
+
+            import_sqlite_utils_alone()
+            from sqlite_utils import Database
+
+            # No sqlite-utils plugins: a package installed beside the app must not run its
+            # own code on the clinical record's connection (issue 16).
+            self._db = Database(self.sql.conn, execute_plugins=False)
+        return self._db
 
     def __enter__(self) -> Record:
         return self
@@ -199,11 +264,14 @@ class Record:
     # -- errors ----------------------------------------------------------------------------
     @contextmanager
     def guard(self) -> Iterator[None]:
-        """Turn environment failures of SQLite into :class:`StorageError` with a plain message."""
+        """Turn environment failures of the engine into :class:`StorageError` with a plain
+        message (a locked or full file, a server that cannot be reached)."""
         try:
             yield
-        except sqlite3.Error as exc:
-            storage_error = translate(exc, self.path)
+        except Exception as exc:
+            if not self.sql.is_environment_error(exc):
+                raise
+            storage_error = _translate(exc, self.location)
             if storage_error is None:
                 raise
             raise storage_error from exc
@@ -212,8 +280,8 @@ class Record:
         """The schema version and the latest audit entry: which state of the record a printout,
         an export or a report came from."""
         with self.guard():
-            schema = int(self.db.execute("PRAGMA user_version").fetchone()[0])
-            latest = self.db.execute("SELECT max(id) FROM audit_log").fetchone()[0]
+            schema = self.sql.schema_version()
+            latest = self.sql.execute("SELECT max(id) FROM audit_log").fetchone()[0]
         return f"schema {schema} · change {int(latest or 0)}"
 
     # -- writes ----------------------------------------------------------------------------
@@ -224,25 +292,25 @@ class Record:
     @contextmanager
     def read_snapshot(self) -> Iterator[None]:
         """Every read in the block sees one state of the record, even while another window
-        writes (WAL: the first read fixes the snapshot; a deferred BEGIN takes no lock).
+        writes (SQLite's WAL snapshot; a repeatable-read transaction on the server).
 
         Inside a transaction the block already reads one state. Nothing may be written in the
         block: it ends with a rollback.
         """
-        conn = self.db.conn
-        if conn.in_transaction:
+        sql = self.sql
+        if sql.in_transaction:
             yield
             return
         with self.guard():
-            conn.execute("BEGIN")
+            sql.begin_read()
         try:
             yield
         finally:
             with self.guard():
-                conn.execute("ROLLBACK")  # nothing was written
+                sql.rollback()  # nothing was written
 
     @contextmanager
-    def transaction(self, reason: str | None = None) -> Iterator[Database]:
+    def transaction(self, reason: str | None = None) -> Iterator[Engine]:
         """One atomic write: committed at the end of the block, rolled back on any exception.
 
         The audit trail names this connection's user and ``reason`` for every row changed in
@@ -251,41 +319,36 @@ class Record:
         if self._depth:
             self._depth += 1
             try:
-                yield self.db
+                yield self.sql
             finally:
                 self._depth -= 1
             return
-        conn = self.db.conn
+        sql = self.sql
         with self.guard():
-            conn.execute("BEGIN IMMEDIATE")
+            sql.begin_write()
         self._depth = 1
         try:
             with self.guard():
-                conn.execute(
-                    # OR REPLACE: a row left behind (plain SQL, an old version) never blocks.
-                    "INSERT OR REPLACE INTO audit_actor (id, app_user, os_user, reason) "
-                    "VALUES (1, ?, ?, ?)",
-                    (self.app_user, self.os_user, reason),
-                )
+                sql.name_actor(self.app_user, self.os_user, reason)
                 signed_from = self._audit_mark() if self.has_users() else None
             with self.guard():
-                yield self.db
+                yield sql
                 if signed_from is not None:
                     self._refuse_unsigned(signed_from)
-                conn.execute("DELETE FROM audit_actor")
-                conn.execute("COMMIT")
+                sql.forget_actor()
+                sql.commit()
         except BaseException:
-            if conn.in_transaction:
-                # The original error says more; SQLite also rolls back when the file is closed.
-                with suppress(sqlite3.Error):
-                    conn.execute("ROLLBACK")
+            if sql.in_transaction:
+                # The original error says more; both engines also roll back on close.
+                with suppress(Exception):
+                    sql.rollback()
             raise
         finally:
             self._depth = 0
 
     # -- signatures the rules require -------------------------------------------------------
     def _audit_mark(self) -> int:
-        row = self.db.conn.execute("SELECT coalesce(max(id), 0) FROM audit_log").fetchone()
+        row = self.sql.execute("SELECT coalesce(max(id), 0) FROM audit_log").fetchone()
         return int(row[0])
 
     def _refuse_unsigned(self, after: int) -> None:
@@ -293,7 +356,7 @@ class Record:
         modification, end-of-cycle and cycle-start decisions, condition overrides) was written
         in this transaction without its signature. Enforced here, at the one commit every
         service goes through, so no path (script, service, dialog) can skip it."""
-        rows = self.db.conn.execute(
+        rows = self.sql.execute(
             f"SELECT a.table_name, a.row_id FROM audit_log a WHERE a.id > ? "
             f"AND a.action = 'insert' AND a.table_name IN ({_SIGNED_PLACEHOLDERS}) "
             "AND NOT (a.table_name = 'decisions' AND (SELECT d.kind FROM decisions d "
@@ -317,7 +380,7 @@ class Record:
             )
 
     def _signed_decision(self, after: int) -> bool:
-        row = self.db.conn.execute(
+        row = self.sql.execute(
             "SELECT EXISTS (SELECT 1 FROM audit_log a JOIN signatures s ON s.table_name = "
             "'decisions' AND s.row_id = a.row_id AND s.voided_at IS NULL WHERE a.id > ? "
             "AND a.action = 'insert' AND a.table_name = 'decisions')",
@@ -339,50 +402,62 @@ _SIGNED_PLACEHOLDERS = ", ".join("?" for _ in SIGNED_TABLES)
 _UNSIGNED_KIND_PLACEHOLDERS = ", ".join("?" for _ in UNSIGNED_DECISION_KINDS)
 
 
-def _applied_names(db: Database) -> list[str]:
-    if not db["_sqlite_migrations"].exists():
-        return []
-    return [
-        str(row[0])
-        for row in db.execute(
-            "SELECT name FROM _sqlite_migrations WHERE migration_set = ? ORDER BY rowid",
-            [schema.MIGRATION_SET],
-        ).fetchall()
-    ]
-
-
-def _refuse_if_newer(db: Database, path: Path) -> list[str]:
-    """Applied migration names; raises when the file was made by a newer app."""
-    user_version = int(db.execute("PRAGMA user_version").fetchone()[0])
-    applied = _applied_names(db)
+def _refuse_if_newer(sql: Engine, where: RecordLocation) -> list[str]:
+    """Applied migration names; raises when the record was made by a newer app."""
+    version = sql.schema_version()
+    applied = sql.applied_migrations()
     unknown = [name for name in applied if name not in schema.MIGRATION_NAMES]
-    if user_version > schema.SCHEMA_VERSION or unknown:
-        detail = f"schema version {user_version}, this app knows up to {schema.SCHEMA_VERSION}"
+    if version > schema.SCHEMA_VERSION or unknown:
+        detail = f"schema version {version}, this app knows up to {schema.SCHEMA_VERSION}"
         if unknown:
             detail += "; unknown changes: " + ", ".join(unknown)
         raise NewerDatabaseError(
-            f"The database {path} was made by a newer version of clinic-app ({detail}); it was "
+            f"The database {where} was made by a newer version of clinic-app ({detail}); it was "
             "not opened and has not been changed. Use that newer clinic-app, or open a backup "
             "made by this version."
         )
     return applied
 
 
+def _translate(exc: BaseException, where: RecordLocation) -> StorageError | None:
+    if isinstance(exc, sqlite3.Error):
+        return translate(exc, where if isinstance(where, Path) else Path(str(where)))
+    from clinic_app.storage.engines.postgres import describe_environment_error
+
+    return describe_environment_error(exc, str(where))
+
+
+def as_location(value: str | os.PathLike[str] | RecordLocation) -> RecordLocation:
+    """A file path, or a server address (``postgresql://…``, ``postgres://…``, ``service=…``)."""
+    if isinstance(value, ServerAddress):
+        return value
+    if isinstance(value, str):
+        from clinic_app.storage.location import is_server_address
+
+        if is_server_address(value):
+            return ServerAddress(value.strip())
+    return Path(value)
+
+
 def open_database(
-    path: str | os.PathLike[str],
+    path: str | os.PathLike[str] | RecordLocation,
     *,
     read_only: bool = False,
     app_user: str | Session | None = None,
     busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS,
 ) -> Record:
-    """Open (creating on first use) and upgrade the record at ``path``.
+    """Open (creating on first use) and upgrade the record at ``path``: a SQLite file, or a
+    database on a PostgreSQL server (a :class:`ServerAddress` or its text).
 
-    Raises a :class:`StorageError` subclass, leaving the file untouched, when the file is not a
-    database, was made by a newer app, is locked or cannot be written while it needs upgrading.
-    Opening has no other side effect: the daily backup is started by the app and the commands
-    (``services.context.start_daily_backup``), not here (issue 17).
+    Raises a :class:`StorageError` subclass, leaving the record untouched, when the file is not a
+    database, was made by a newer app, is locked, the server cannot be reached, or the record
+    cannot be written while it needs upgrading. Opening has no other side effect: the daily
+    backup is started by the app and the commands (``services.context.start_daily_backup``).
     """
-    file = Path(path)
+    where = as_location(path)
+    if isinstance(where, ServerAddress):
+        return _open_server(where, read_only=read_only, app_user=app_user)
+    file = where
     try:
         if read_only:
             conn = sqlite3.connect(
@@ -398,19 +473,15 @@ def open_database(
         raise translate(exc, file) or StorageError(f"Cannot open {file}: {exc}") from exc
     record: Record | None = None
     try:
-        # No sqlite-utils plugins: a package installed beside the app must not run its own
-        # code on the clinical record's connection; skipping them also skips the scan of every
-        # installed package's entry points, ~40 ms of each start (issue 16).
-        db = Database(conn, execute_plugins=False)
         name = app_user if isinstance(app_user, str) or app_user is None else None
-        record = Record(file, db, read_only=read_only, app_user=name)
+        record = Record(file, SqliteEngine(conn), read_only=read_only, app_user=name)
         with record.guard():
             conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
             conn.execute("PRAGMA foreign_keys = ON")
             schema.prepare_connection(conn)  # the audit triggers know the app by this
             # Reading the schema is the first real read: a non-database file fails here.
             conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
-            _refuse_if_newer(db, file)  # before anything below writes the file header
+            _refuse_if_newer(record.sql, file)  # before anything below writes the header
             if not read_only:
                 conn.execute("PRAGMA journal_mode = WAL").fetchone()
             conn.execute("PRAGMA synchronous = FULL")
@@ -426,42 +497,74 @@ def open_database(
     return record
 
 
+def _open_server(
+    where: ServerAddress, *, read_only: bool, app_user: str | Session | None
+) -> Record:
+    from clinic_app.storage.engines.postgres import describe_environment_error, open_postgres
+
+    try:
+        engine = open_postgres(where.conninfo, read_only=read_only)
+    except Exception as exc:
+        problem = describe_environment_error(exc, str(where))
+        if problem is None:
+            raise
+        raise problem from exc
+    name = app_user if isinstance(app_user, str) or app_user is None else None
+    record = Record(where, engine, read_only=read_only, app_user=name)
+    try:
+        with record.guard():
+            _refuse_if_newer(engine, where)
+        _migrate(record)
+        if isinstance(app_user, Session):
+            record.adopt(app_user)
+    except BaseException:
+        record.close()
+        raise
+    return record
+
+
 def _migrate(record: Record) -> None:
-    db, path = record.db, record.path
-    applied = _applied_names(db)
+    sql, where = record.sql, record.location
+    with record.guard():
+        applied = sql.applied_migrations()
     if all(name in applied for name in schema.MIGRATION_NAMES):
         return
     if record.read_only:
         raise ReadOnlyError(
-            f"The database {path} needs upgrading to this version of clinic-app but was opened "
+            f"The database {where} needs upgrading to this version of clinic-app but was opened "
             f"read-only; {NOTHING_LOST}. Open it with write access once to upgrade it."
         )
-    conn = db.conn
     with record.guard():
-        conn.execute("BEGIN IMMEDIATE")  # the whole upgrade is one transaction
+        sql.begin_write()  # the whole upgrade is one transaction
         try:
-            _refuse_if_newer(db, path)  # another process may have upgraded while we waited
-            schema.migrations.apply(db)
-            conn.execute("COMMIT")
+            _refuse_if_newer(sql, where)  # another process may have upgraded while we waited
+            if isinstance(sql, SqliteEngine):
+                schema.migrations.apply(record.db)
+            else:
+                from clinic_app.storage.engines import pg_schema
+
+                pg_schema.migrate(sql)
+            sql.commit()
         except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
+            if sql.in_transaction:
+                sql.rollback()
             raise
 
 
 def schema_problems(record: Record) -> list[str]:
-    """One line per way the file's schema differs from what this app expects."""
-    db = record.db
+    """One line per way the record's schema differs from what this app expects."""
+    sql = record.sql
+    if not isinstance(sql, SqliteEngine):
+        from clinic_app.storage.engines import pg_schema
+
+        return pg_schema.schema_problems(sql)
     problems: list[str] = []
-    applied = _applied_names(db)
+    applied = sql.applied_migrations()
     for name in schema.MIGRATION_NAMES:
         if name not in applied:
             problems.append(f"schema: migration {name} has not been applied")
-    present = {
-        str(row[0])
-        for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'").fetchall()
-    }
-    tables = set(db.table_names())
+    present = sql.trigger_names()
+    tables = sql.table_names()
     for table in (*schema.CLINICAL_TABLES, *schema.ACCOUNT_TABLES):
         if table not in tables:
             problems.append(f"schema: table {table} is missing")
@@ -473,7 +576,7 @@ def schema_problems(record: Record) -> list[str]:
                     "longer fully audited and guarded"
                 )
     if "audit_actor" in tables:
-        count = int(db.execute("SELECT count(*) FROM audit_actor").fetchone()[0])
+        count = int(sql.execute("SELECT count(*) FROM audit_actor").fetchone()[0])
         if count:
             problems.append(
                 "audit: audit_actor holds a committed row, so changes made outside the app "

@@ -23,13 +23,7 @@ def record_identity(record: Record) -> str | None:
     renamed or restored from its backup, keeps its own.
     """
     with record.guard():
-        if not record.db["_sqlite_migrations"].exists():
-            return None
-        row = record.db.execute(
-            "SELECT name, applied_at FROM _sqlite_migrations WHERE migration_set = ? "
-            "ORDER BY id LIMIT 1",
-            [schema.MIGRATION_SET],
-        ).fetchone()
+        row = record.sql.record_birth()
     if row is None:
         return None
     digest = hashlib.sha256(f"{schema.MIGRATION_SET}|{row[0]}|{row[1]}".encode()).hexdigest()

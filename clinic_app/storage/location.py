@@ -16,6 +16,7 @@ from pathlib import Path
 
 from platformdirs import user_config_dir, user_data_dir
 
+from clinic_app.storage.database import ServerAddress
 from clinic_app.storage.errors import StorageError
 from clinic_app.storage.private import make_private_folder
 
@@ -60,6 +61,46 @@ def _configured_folder(key: str) -> Path | None:
     return Path(folder).expanduser() if isinstance(folder, str) and folder else None
 
 
+SERVER_KEY = "data.server"
+
+
+def configured_server() -> str | None:
+    """The clinic server this computer's settings name (``data.server``: a libpq URI without a
+    password, or ``service=NAME``), if any. Passwords live in the libpq password or service
+    file, never in the settings file."""
+    file = config_path()
+    try:
+        data = json.loads(file.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError):
+        return None  # _configured_folder says so, with the file's name, where it matters
+    value = data.get(SERVER_KEY) if isinstance(data, dict) else None
+    if not isinstance(value, str) or not value.strip():
+        return None
+    if not is_server_address(value):
+        raise StorageError(
+            f"This computer's settings file {file} names the clinic server as {value!r}, which "
+            "is not a server address (postgresql://user@host/database or service=NAME); fix it "
+            "in the settings dialog. Nothing was opened or changed."
+        )
+    if _has_password(value):
+        raise StorageError(
+            f"This computer's settings file {file} holds a password in the clinic server's "
+            "address; passwords are not kept there. Remove it, and put it in the PostgreSQL "
+            "password file (~/.pgpass) or a service file instead. Nothing was opened or changed."
+        )
+    return value.strip()
+
+
+def _has_password(address: str) -> bool:
+    from urllib.parse import urlsplit
+
+    if "://" in address:
+        return urlsplit(address).password is not None or "password=" in address.lower()
+    return "password" in address.lower()
+
+
 def configured_data_folder() -> Path | None:
     """The data folder named in this computer's settings file, if any."""
     return _configured_folder(DATA_FOLDER_KEY)
@@ -89,25 +130,39 @@ def default_data_dir() -> Path:
 _ADDRESS = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]+:")
 
 
+_SERVER = re.compile(r"^\s*(postgresql|postgres)://|^\s*service\s*=", re.IGNORECASE)
+
+
+def is_server_address(chosen: str) -> bool:
+    """A PostgreSQL server record: a libpq URI or a service name (``service=clinic``)."""
+    return bool(_SERVER.match(chosen))
+
+
 def refuse_address(chosen: str) -> None:
     """An address is never taken as a file name: ``--db postgresql://host/db`` once wrote a
-    SQLite file called ``postgresql:`` into the current folder and showed an empty record."""
-    if _ADDRESS.match(chosen):
+    SQLite file called ``postgresql:`` into the current folder and showed an empty record.
+    Server addresses are not refused here: they open a server record."""
+    if _ADDRESS.match(chosen) and not is_server_address(chosen):
         raise StorageError(
-            f"{chosen!r} is an address, not a record file. This clinic-app opens a record file "
-            "on this computer: name it with --db PATH. Nothing was opened or created."
+            f"{chosen!r} is not an address clinic-app can open. Name a record file on this "
+            "computer (--db PATH) or a clinic server (--db postgresql://user@host/database, "
+            "or --db service=NAME). Nothing was opened or created."
         )
 
 
-def resolve_db_path(cli_value: str | os.PathLike[str] | None) -> Path:
-    """The database file to use, with its folder created.
+def resolve_db_path(cli_value: str | os.PathLike[str] | None) -> Path | ServerAddress:
+    """The record to use: a file, with its folder created, or a server address.
 
     An empty ``--db`` or ``CLINIC_APP_DB`` counts as not given, so a blank variable left in a
     shell profile falls back to the default instead of pointing at the current folder.
     """
     chosen: str | os.PathLike[str] | None = cli_value or os.environ.get(ENV_VAR) or None
+    if chosen is None:
+        chosen = configured_server()
     if isinstance(chosen, str):
         refuse_address(chosen)
+        if is_server_address(chosen):
+            return ServerAddress(chosen.strip())
     if chosen is None:
         path = (configured_data_folder() or default_data_dir()) / DEFAULT_FILE_NAME
     else:

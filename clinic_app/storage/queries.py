@@ -11,13 +11,13 @@ computed state a nurse sees (``clinic_app.services.patient_state``).
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
 from clinic_app.storage.database import Record
+from clinic_app.storage.engines import ConstraintError
 from clinic_app.storage.permissions import require_write
 
 Row = dict[str, Any]
@@ -57,11 +57,7 @@ WITH enr AS (
 
 def _rows(record: Record, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> list[Row]:
     with record.guard():
-        cursor = record.db.conn.execute(
-            sql, params if isinstance(params, Mapping) else list(params)
-        )
-        names = [d[0] for d in cursor.description]
-        return [dict(zip(names, r, strict=True)) for r in cursor.fetchall()]
+        return record.sql.rows(sql, dict(params) if isinstance(params, Mapping) else list(params))
 
 
 def patient_overview(record: Record, patient_id: int | None = None) -> list[Row]:
@@ -111,16 +107,17 @@ def labs_since_current_cycle(
     record: Record, days_before_start: int, patient_id: int | None = None
 ) -> list[Row]:
     """Every live lab collected from ``days_before_start`` days before the current cycle's day 1."""
+    since = record.sql.days_before("cur.cycle_start", ":days")
     return _rows(
         record,
         _current(patient_id)
-        + """
+        + f"""
         SELECT l.id, l.patient_id, l.test, l.value, l.unit, l.value_si, l.lln, l.uln,
                l.collected_at, l.symptomatic, l.intervention_indicated,
                l.hospitalisation_indicated, l.life_threatening
         FROM labs l JOIN cur ON cur.patient_id = l.patient_id
         WHERE l.voided_at IS NULL
-          AND l.collected_at >= date(cur.cycle_start, '-' || :days || ' days')
+          AND l.collected_at >= {since}
           AND (:pid IS NULL OR l.patient_id = :pid)
         ORDER BY l.patient_id, l.collected_at, l.id
         """,
@@ -261,9 +258,10 @@ def planned_cycles_due(record: Record, today: date) -> list[Row]:
 def planned_doses_on(record: Record, day: date) -> list[Row]:
     """Planned (not yet given, held or missed) doses that fall on ``day`` in started cycles
     of enrolments that are not off study."""
+    day_1 = record.sql.days_before("?", "d.day - 1")
     return _rows(
         record,
-        """
+        f"""
         SELECT e.patient_id, e.protocol, c.number AS cycle_number, d.day, d.drug, d.dose_mg,
                d.route
         FROM dose_events d
@@ -271,7 +269,7 @@ def planned_doses_on(record: Record, day: date) -> list[Row]:
         JOIN enrolments e ON e.id = c.enrolment_id
         WHERE d.voided_at IS NULL AND c.voided_at IS NULL AND e.voided_at IS NULL
           AND e.status != 'off_study' AND d.status = 'planned' AND c.start_date IS NOT NULL
-          AND c.start_date = date(?, '-' || (d.day - 1) || ' days')
+          AND c.start_date = {day_1}
         ORDER BY e.patient_id, d.drug
         """,
         [day.isoformat()],
@@ -290,7 +288,8 @@ def count_patients(record: Record, mrn_prefix: str | None = None) -> tuple[int, 
     prefix = mrn_prefix or ""
     rows = _rows(
         record,
-        "SELECT count(*) AS total, coalesce(sum(substr(mrn, 1, ?) = ?), 0) AS matching "
+        "SELECT count(*) AS total, "
+        "coalesce(sum(CASE WHEN substr(mrn, 1, ?) = ? THEN 1 ELSE 0 END), 0) AS matching "
         "FROM patients WHERE voided_at IS NULL",
         [len(prefix), prefix],
     )
@@ -311,8 +310,8 @@ class Column:
 
 def table_columns(record: Record, table: str) -> list[Column]:
     with record.guard():
-        info = record.db.conn.execute(f"PRAGMA table_info({table})").fetchall()
-    return [Column(str(r[1]), str(r[2]).upper(), bool(r[3]), r[4] is not None) for r in info]
+        info = record.sql.columns(table)
+    return [Column(c.name, c.kind, c.not_null, c.has_default) for c in info]
 
 
 def table_rows(record: Record, table: str) -> list[Row]:
@@ -330,20 +329,19 @@ def insert_rows_collecting_problems(
     """Insert ``rows`` as they are (ids included) inside the caller's transaction.
 
     Each row gets its own savepoint, so one refused row (a foreign key, a CHECK, a duplicate)
-    does not hide the problems of the rows after it. Returns (row index, SQLite's message).
+    does not hide the problems of the rows after it. Returns (row index, the record's message).
     """
     problems: list[tuple[int, str]] = []
-    conn = record.db.conn
+    sql = record.sql
     for row in rows:
         require_write(record, table, row)  # an import writes what its rows are
     for index, row in enumerate(rows):
         names = ", ".join(row)
         marks = ", ".join("?" for _ in row)
-        conn.execute("SAVEPOINT import_row")
         try:
-            conn.execute(f"INSERT INTO {table} ({names}) VALUES ({marks})", list(row.values()))
-        except sqlite3.IntegrityError as exc:
-            conn.execute("ROLLBACK TO import_row")
+            with sql.savepoint("import_row"):
+                sql.execute(f"INSERT INTO {table} ({names}) VALUES ({marks})", list(row.values()))
+        except ConstraintError as exc:
             problems.append((index, str(exc)))
-        conn.execute("RELEASE import_row")
+    sql.reseed_ids(table)  # the rows came with their ids: the next new row follows them
     return problems

@@ -75,7 +75,7 @@ class SignatureRepository:
         moment = (at or datetime.now(UTC)).astimezone(UTC)
         signed_at = moment.strftime("%Y-%m-%dT%H:%M:%SZ")
         with self.record.transaction(reason=f"signed: {signer.meaning}") as db:
-            cursor = db.conn.execute(
+            return db.insert(
                 "INSERT INTO signatures (user_id, printed_name, signed_at, meaning, table_name, "
                 "row_id, created_by) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 [
@@ -88,11 +88,10 @@ class SignatureRepository:
                     self.record.actor,
                 ],
             )
-            return int(cursor.lastrowid or 0)
 
     def for_row(self, table: str, row_id: int) -> list[Signature]:
         with self.record.guard():
-            rows = self.record.db.execute(
+            rows = self.record.sql.execute(
                 "SELECT s.printed_name, u.username, s.signed_at, s.meaning, s.table_name, "
                 "s.row_id FROM signatures s JOIN users u ON u.id = s.user_id "
                 "WHERE s.table_name = ? AND s.row_id = ? AND s.voided_at IS NULL ORDER BY s.id",
@@ -125,7 +124,7 @@ class DraftRepository:
         self, user: User, dialog_kind: str, patient_id: int | None, fields: Mapping[str, Any]
     ) -> int:
         with self.record.transaction(reason=f"draft kept for {user.username}") as db:
-            cursor = db.conn.execute(
+            return db.insert(
                 "INSERT INTO drafts (user_id, dialog_kind, patient_id, fields, created_by) "
                 "VALUES (?, ?, ?, ?, ?)",
                 [
@@ -136,13 +135,13 @@ class DraftRepository:
                     self.record.actor,
                 ],
             )
-            return int(cursor.lastrowid or 0)
 
     def waiting(self, user: User, dialog_kind: str, patient_id: int | None) -> list[Draft]:
         with self.record.guard():
-            rows = self.record.db.execute(
+            rows = self.record.sql.execute(
                 "SELECT id, version, user_id, dialog_kind, patient_id, fields, created_at "
-                "FROM drafts WHERE user_id = ? AND dialog_kind = ? AND patient_id IS ? "
+                "FROM drafts WHERE user_id = ? AND dialog_kind = ? "
+                "AND patient_id IS NOT DISTINCT FROM ? "
                 "AND voided_at IS NULL ORDER BY id",
                 [user.id, dialog_kind, patient_id],
             ).fetchall()
@@ -154,8 +153,8 @@ class DraftRepository:
     def close(self, draft: Draft, reason: str) -> None:
         """The author used or discarded the draft: void it (it stays in the audit trail)."""
         with self.record.transaction(reason=reason) as db:
-            db.conn.execute(
-                "UPDATE drafts SET voided_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), "
+            db.execute(
+                f"UPDATE drafts SET voided_at = {db.now_sql}, "
                 "void_reason = ?, version = version + 1 WHERE id = ? AND voided_at IS NULL",
                 [reason, draft.id],
             )

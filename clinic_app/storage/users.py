@@ -139,14 +139,14 @@ class UserRepository:
     # -- reads ------------------------------------------------------------------------------
     def all(self) -> list[User]:
         with self.record.guard():
-            rows = self.record.db.execute(
+            rows = self.record.sql.execute(
                 f"SELECT {_COLUMNS} FROM users ORDER BY username"
             ).fetchall()
         return [_user(r) for r in rows]
 
     def find(self, username: str) -> User | None:
         with self.record.guard():
-            row = self.record.db.execute(
+            row = self.record.sql.execute(
                 f"SELECT {_COLUMNS} FROM users WHERE username = ?", [username.strip()]
             ).fetchone()
         return None if row is None else _user(row)
@@ -163,7 +163,7 @@ class UserRepository:
 
     def _hash(self, username: str) -> str:
         with self.record.guard():
-            row = self.record.db.execute(
+            row = self.record.sql.execute(
                 "SELECT password_hash FROM users WHERE username = ?", [username]
             ).fetchone()
         return "" if row is None else str(row[0])
@@ -190,7 +190,7 @@ class UserRepository:
 
     def _insert(self, username: str, full_name: str, role: Role, password: str) -> User:
         with self.record.transaction(reason=f"account {username.strip()} created") as db:
-            db.conn.execute(
+            db.execute(
                 "INSERT INTO users (username, full_name, role, password_hash, created_by) "
                 "VALUES (?, ?, ?, ?, ?)",
                 [
@@ -224,7 +224,7 @@ class UserRepository:
     def _update(self, user: User, sets: dict[str, object], reason: str) -> User:
         names = ", ".join(f"{key} = ?" for key in sets)
         with self.record.transaction(reason=reason) as db:
-            cursor = db.conn.execute(
+            cursor = db.execute(
                 f"UPDATE users SET {names}, version = version + 1 WHERE id = ? AND version = ?",
                 [*sets.values(), user.id, user.version],
             )
@@ -346,7 +346,7 @@ class UserRepository:
         now = self.clock()
         retry = 0
         with self.record.transaction(reason=f"failed sign-in as {name}") as db:
-            db.conn.execute(
+            db.execute(
                 "INSERT INTO sign_in_failures (username, at, os_user, created_by) "
                 "VALUES (?, ?, ?, ?)",
                 [name, _utc_text(now), self.record.os_user, self.record.actor],
@@ -355,7 +355,7 @@ class UserRepository:
                 failures = user.failed_attempts + 1
                 retry = delay_after(failures)
                 until = _utc_text(now + timedelta(seconds=retry)) if retry else None
-                db.conn.execute(
+                db.execute(
                     "UPDATE users SET failed_attempts = ?, locked_until = ?, "
                     "version = version + 1 WHERE id = ?",
                     [failures, until, user.id],

@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 
 from clinic_app.storage import location
+from clinic_app.storage.database import ServerAddress
 from clinic_app.storage.errors import StorageError
 from clinic_app.storage.location import ENV_VAR, resolve_db_path
 
@@ -66,20 +67,12 @@ def test_data_folder_from_this_computers_settings_file(
         resolve_db_path(None)
 
 
-@pytest.mark.parametrize(
-    "address",
-    [
-        "postgresql://nurse@clinic-server/record",
-        "postgres:///record",
-        "file:record.sqlite3",
-        "https://example.org/record",
-    ],
-)
-def test_an_address_is_refused_and_no_file_is_made(
+@pytest.mark.parametrize("address", ["file:record.sqlite3", "https://example.org/record"])
+def test_an_address_the_app_cannot_open_is_refused_and_no_file_is_made(
     fake_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, address: str
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    with pytest.raises(StorageError, match="is an address, not a record file"):
+    with pytest.raises(StorageError, match="is not an address clinic-app can open"):
         resolve_db_path(address)
     monkeypatch.setenv(ENV_VAR, address)
     with pytest.raises(StorageError, match="Nothing was opened or created"):
@@ -90,6 +83,48 @@ def test_an_address_is_refused_and_no_file_is_made(
     monkeypatch.delenv(ENV_VAR)
     assert main(["demo", "--db", address]) == 2
     assert not any(p.is_file() for p in tmp_path.rglob("*"))
+
+
+@pytest.mark.parametrize(
+    "address",
+    ["postgresql://nurse@clinic-server/record", "postgres:///record", "service=clinic"],
+)
+def test_a_server_address_names_a_server_record(
+    fake_home: Path, monkeypatch: pytest.MonkeyPatch, address: str
+) -> None:
+    assert resolve_db_path(address) == ServerAddress(address)
+    monkeypatch.setenv(ENV_VAR, address)
+    assert resolve_db_path(None) == ServerAddress(address)
+
+
+def test_an_unreachable_server_is_one_sentence_and_no_file_is_made(
+    fake_home: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from clinic_app.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    address = f"postgresql://nurse@/record?host={tmp_path / 'no-server'}&connect_timeout=2"
+    assert main(["demo", "--db", address]) == 2
+    err = capsys.readouterr().err
+    assert "cannot be reached" in err and "Traceback" not in err
+    assert not any(p.is_file() for p in tmp_path.rglob("*"))
+
+
+def test_the_settings_file_names_a_server_but_never_its_password(
+    fake_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = tmp_path / "settings.json"
+    monkeypatch.setenv("CLINIC_APP_CONFIG", str(config))
+    config.write_text('{"data.server": "service=clinic"}', encoding="utf-8")
+    assert resolve_db_path(None) == ServerAddress("service=clinic")
+    config.write_text('{"data.server": "postgresql://nurse:secret@host/db"}', encoding="utf-8")
+    with pytest.raises(StorageError, match="password"):
+        resolve_db_path(None)
+    # --db still wins over the settings file
+    assert resolve_db_path(str(tmp_path / "local.sqlite3")) == tmp_path / "local.sqlite3"
 
 
 def test_a_windows_drive_path_is_a_file(fake_home: Path) -> None:

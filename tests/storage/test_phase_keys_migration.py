@@ -17,6 +17,7 @@ from clinic_app.core.cycles import CycleRow
 from clinic_app.core.errors import DomainError
 from clinic_app.storage import integrity, schema
 from clinic_app.storage.database import open_database
+from clinic_app.storage.engines import ConstraintError
 
 _FROM_0010 = {name for name in schema.MIGRATION_NAMES if name >= "0010_phase_keys"}
 
@@ -89,7 +90,7 @@ def test_upgrade_keeps_rows_triggers_and_audit_and_accepts_any_phase_key(tmp_pat
         ).fetchone()[0]
         assert '"phase":"consolidation"' in entry.replace(" ", "")
         # the unique (enrolment, number) index came back with the table
-        with pytest.raises(sqlite3.IntegrityError), rec.transaction(reason="test"):
+        with pytest.raises(ConstraintError, match="UNIQUE"), rec.transaction(reason="test"):
             rec.repos.cycles.add(CycleRow(1, 3, "maintenance", date(2026, 3, 2)))
 
         # storage still refuses an empty phase: the repository, and the table itself

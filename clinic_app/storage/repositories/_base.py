@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Mapping, Sequence
 from typing import Any, Generic, TypeVar
 
@@ -10,6 +9,7 @@ from clinic_app.core.errors import DomainError
 from clinic_app.core.records import LINE_MAX, MRN_MAX, NAME_MAX, NOTE_MAX, check_text
 from clinic_app.storage.audit import AuditEntry, changes_after, history
 from clinic_app.storage.database import Record
+from clinic_app.storage.engines import ConstraintError
 from clinic_app.storage.errors import NOTHING_LOST, RowNotFoundError, StaleRecordError
 from clinic_app.storage.permissions import require_write
 from clinic_app.storage.rows import Stored
@@ -99,9 +99,7 @@ class TableRepository(Generic[T]):
     def _rows(self, where: str, params: Sequence[Any], order_by: str) -> list[Row]:
         sql = f"SELECT * FROM {self.table} WHERE {where} ORDER BY {order_by}"
         with self.record.guard():
-            cursor = self.record.db.conn.execute(sql, list(params))
-            names = [d[0] for d in cursor.description]
-            return [dict(zip(names, r, strict=True)) for r in cursor.fetchall()]
+            return list[Row](self.record.sql.rows(sql, list(params)))
 
     def _live(self, where: str, params: Sequence[Any], order_by: str = "id") -> list[T]:
         rows = self._rows(f"({where}) AND voided_at IS NULL", params, order_by)
@@ -150,16 +148,13 @@ class TableRepository(Generic[T]):
         marks = ", ".join("?" for _ in columns)
         with self.record.transaction(reason=reason) as db:
             try:
-                cursor = db.conn.execute(
+                return db.insert(
                     f"INSERT INTO {self.table} ({names}) VALUES ({marks})", list(columns.values())
                 )
-            except sqlite3.IntegrityError as exc:
+            except ConstraintError as exc:
                 raise self._integrity_problem(exc, columns) from exc
-            return int(cursor.lastrowid or 0)
 
-    def _integrity_problem(
-        self, exc: sqlite3.IntegrityError, columns: Mapping[str, Any]
-    ) -> Exception:
+    def _integrity_problem(self, exc: ConstraintError, columns: Mapping[str, Any]) -> Exception:
         """Subclasses turn known constraint failures into a sentence; the rest stays as is."""
         text = str(exc)
         if "FOREIGN KEY" in text:
@@ -181,12 +176,12 @@ class TableRepository(Generic[T]):
         sets = ", ".join(f"{name} = ?" for name in columns)
         with self.record.transaction(reason=why) as db:
             try:
-                cursor = db.conn.execute(
+                cursor = db.execute(
                     f"UPDATE {self.table} SET {sets}, version = version + 1 "
                     "WHERE id = ? AND version = ? AND voided_at IS NULL",
                     [*columns.values(), row_id, expected_version],
                 )
-            except sqlite3.IntegrityError as exc:
+            except ConstraintError as exc:
                 raise self._integrity_problem(exc, columns) from exc
             if cursor.rowcount != 1:
                 raise self._stale(row_id, expected_version)
@@ -198,8 +193,8 @@ class TableRepository(Generic[T]):
         current = self._rows("id = ?", [row_id], "id")
         require_write(self.record, self.table, current[0] if current else None)
         with self.record.transaction(reason=why) as db:
-            cursor = db.conn.execute(
-                f"UPDATE {self.table} SET voided_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), "
+            cursor = db.execute(
+                f"UPDATE {self.table} SET voided_at = {db.now_sql}, "
                 "void_reason = ?, version = version + 1 "
                 "WHERE id = ? AND version = ? AND voided_at IS NULL",
                 [why, row_id, expected_version],

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Mapping
 from datetime import date
 from typing import Any
@@ -10,6 +9,7 @@ from typing import Any
 from clinic_app.core.dosing import check_input
 from clinic_app.core.errors import DomainError
 from clinic_app.core.records import LINE_MAX, BodyMeasurement, Patient, Sex, check_text
+from clinic_app.storage.engines import ConstraintError
 from clinic_app.storage.errors import NOTHING_LOST
 from clinic_app.storage.repositories import _codec as c
 from clinic_app.storage.repositories._base import Row, TableRepository
@@ -49,9 +49,7 @@ class PatientRepository(TableRepository[Patient]):
             id=int(row["id"]),
         )
 
-    def _integrity_problem(
-        self, exc: sqlite3.IntegrityError, columns: Mapping[str, Any]
-    ) -> Exception:
+    def _integrity_problem(self, exc: ConstraintError, columns: Mapping[str, Any]) -> Exception:
         if "patients.mrn" in str(exc):
             return DomainError(
                 f"MRN {columns.get('mrn')} is already used by another patient; {NOTHING_LOST}.",
@@ -68,7 +66,7 @@ class PatientRepository(TableRepository[Patient]):
 
     def all(self) -> list[Patient]:
         """Every patient not voided, by family then given name."""
-        return self._live("1", [], "family_name, given_name, id")
+        return self._live("TRUE", [], "family_name, given_name, id")
 
 
 class MeasurementRepository(TableRepository[BodyMeasurement]):
