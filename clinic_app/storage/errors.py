@@ -50,6 +50,11 @@ class RecordIOError(StorageError):
     drive, a network share gone, the shared-memory file that cannot be made on a full disk)."""
 
 
+class ServerUnavailableError(StorageError):
+    """The clinic's PostgreSQL server cannot be reached, refused the sign-in, or the
+    connection to it was lost (storage/engines/postgres.py says which, in one sentence)."""
+
+
 class NewerDatabaseError(StorageError):
     """The file was made by a newer clinic-app; this version refuses to touch it."""
 
