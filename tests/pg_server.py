@@ -4,8 +4,9 @@
 ``pg_ctl -w``; it listens only on a Unix socket inside that folder, never on a TCP port.
 initdb and the server refuse to run as root, so under root both run as the unprivileged
 user ``nobody``. ``stop()`` shuts the server down (``pg_ctl stop -m fast``) and removes the
-folder; it is idempotent and also runs at interpreter exit, so a run that dies early leaves
-no server behind.
+folder; it is idempotent and also runs at interpreter exit. A run killed outright (a time-out,
+``kill -9``) runs no Python at all, so a small watchdog process beside it stops the server
+and removes the folder when the run's end closes its pipe: no server is left behind.
 
 The session fixture ``pg_server`` and the per-test ``pg_database`` in tests/conftest.py use
 this module. psycopg is imported only where a database is created, so importing this module
@@ -20,6 +21,7 @@ import pwd
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -46,6 +48,21 @@ SERVER_SETTINGS = {
 }
 
 _DB_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
+
+# Run beside the test run, in a session of its own: its standard input is a pipe from the run,
+# so it reads end-of-file however the run ends, even killed outright, and then stops a server
+# the run could not stop itself. stop() writes "stopped" first, and then it does nothing.
+_WATCHDOG = """
+import shutil, subprocess, sys
+pg_ctl, data, root, uid, gid = sys.argv[1:6]
+if sys.stdin.read() != "stopped":
+    user = {} if uid == "-" else {"user": int(uid), "group": int(gid), "extra_groups": []}
+    subprocess.run(
+        [pg_ctl, "-D", data, "stop", "-m", "immediate", "-w"], cwd=root, check=False,
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, **user,
+    )
+    shutil.rmtree(root, ignore_errors=True)
+"""
 
 
 class PgServerError(RuntimeError):
@@ -117,6 +134,7 @@ class PgServer:
         self.log_file = root / "server.log"
         self.run_as = run_as
         self.running = False
+        self._watchdog: subprocess.Popen[str] | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -136,6 +154,7 @@ class PgServer:
             server._prepare_folders()
             server._initdb()
             server._configure()
+            server._start_watchdog()
             server._pg_ctl("start", "-w", "-t", "60", "-l", str(server.log_file))
             server.running = True
         except BaseException:
@@ -152,6 +171,7 @@ class PgServer:
                 self._pg_ctl("stop", "-w", "-t", "60", "-m", "fast")
         finally:
             shutil.rmtree(self.root, ignore_errors=True)
+            self._dismiss_watchdog()
 
     def __enter__(self) -> PgServer:
         return self
@@ -203,6 +223,33 @@ class PgServer:
 
         with psycopg.connect(self.conninfo("postgres"), autocommit=True) as conn:
             conn.execute(statement)
+
+    def _start_watchdog(self) -> None:
+        uid, gid = "-", "-"
+        if self.run_as is not None:
+            entry = pwd.getpwnam(self.run_as)
+            uid, gid = str(entry.pw_uid), str(entry.pw_gid)
+        pg_ctl, data, root = str(self.bindir / "pg_ctl"), str(self.data_dir), str(self.root)
+        self._watchdog = subprocess.Popen(
+            [sys.executable, "-c", _WATCHDOG, pg_ctl, data, root, uid, gid],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            cwd="/",
+            text=True,
+            start_new_session=True,  # out of reach of a signal sent to the run's process group
+        )
+
+    def _dismiss_watchdog(self) -> None:
+        watchdog, self._watchdog = self._watchdog, None
+        if watchdog is None or watchdog.stdin is None:
+            return
+        try:
+            watchdog.stdin.write("stopped")
+            watchdog.stdin.close()
+        except BrokenPipeError:
+            pass  # it had already gone
+        watchdog.wait(timeout=30)
 
     def _prepare_folders(self) -> None:
         self.socket_dir.mkdir(mode=0o700)

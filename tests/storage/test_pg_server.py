@@ -6,12 +6,18 @@ from __future__ import annotations
 
 import os
 import pwd
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import psycopg
 import pytest
 
 from ..pg_server import PgServer, PgServerUnavailable, find_bindir, server_required
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def uid_of(pid: int) -> int:
@@ -136,6 +142,36 @@ def test_stop_shuts_the_server_down_and_removes_its_folder(pg_server: PgServer) 
     with pytest.raises(psycopg.OperationalError):
         psycopg.connect(conninfo, connect_timeout=5)
     server.stop()  # idempotent
+
+
+def test_a_run_killed_outright_leaves_no_server_behind(pg_server: PgServer) -> None:
+    # A child test run that starts a server, says where, and is then killed with SIGKILL,
+    # so neither its fixture teardown nor atexit runs: the watchdog must clean up.
+    child = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from tests.pg_server import PgServer; from pathlib import Path\n"
+            "s = PgServer.start(Path(sys.argv[1])); print(s.root, s.postmaster_pid(), flush=True)\n"
+            "time.sleep(120)",
+            str(pg_server.bindir),
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert child.stdout is not None
+    root_text, pid_text = child.stdout.readline().split()
+    root, pid = Path(root_text), int(pid_text)
+    assert root.exists() and running(pid)
+    child.send_signal(signal.SIGKILL)
+    child.wait(timeout=30)
+    child.stdout.close()
+    deadline = time.monotonic() + 30
+    while (root.exists() or running(pid)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not running(pid)
+    assert not root.exists()
 
 
 def test_without_server_programs_nothing_is_found_and_start_says_so(tmp_path: Path) -> None:
