@@ -40,6 +40,7 @@ import clinic_app
 from clinic_app.core.errors import DomainError
 from clinic_app.core.protocol import Protocol
 from clinic_app.gui.background import BackgroundRunner, Connection, Outcome, Progress
+from clinic_app.gui.change_watch import ChangeWatcher
 from clinic_app.gui.errors import show_storage_error
 from clinic_app.gui.form_guard import guard_form
 from clinic_app.gui.lock import Session
@@ -307,6 +308,13 @@ class MainWindow(QMainWindow):
         self.welcome.demo_button.clicked.connect(self.create_demo_patients)
         self.welcome.new_button.clicked.connect(self.new_patient)
 
+        # Another desk's save reloads the list and the open chart (same patient); started
+        # after the first load, so it costs the cold start nothing.
+        self.change_watcher = ChangeWatcher(record.location, self)
+        self.change_watcher.changed.connect(self._changed_elsewhere)
+        self.change_watcher.lost.connect(lambda text: self.statusBar().showMessage(text))
+        self.change_watcher.back.connect(self.statusBar().clearMessage)
+
         self._restore()
         self.refresh()
 
@@ -519,6 +527,7 @@ class MainWindow(QMainWindow):
         self.settings.sync()
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        self.change_watcher.stop()
         self.session.stop()
         if self.demo_runner is not None:
             self._stop_demo()
@@ -600,6 +609,7 @@ class MainWindow(QMainWindow):
             self.right.setCurrentWidget(self._chart)
         self._explain_demo(empty)
         self.workflows.update_enabled(self.current_patient_id)
+        self.change_watcher.start()  # once running, a later call does nothing
         if self._pending_patient is not None:
             pending, self._pending_patient = self._pending_patient, None
             self.open_patient(pending)
@@ -639,6 +649,16 @@ class MainWindow(QMainWindow):
             set_protocols(self.protocols)
         if self.current_patient_id is not None:
             self.reload_patient(self.current_patient_id)
+
+    @Slot()
+    def _changed_elsewhere(self) -> None:
+        """Another desk (or window) committed a change: read the list and the open chart
+        again. The chosen patient stays chosen; an open form keeps what was typed."""
+        self.refresh()
+        if self.current_patient_id is not None and self._chart is not None:
+            set_patient = getattr(self._chart, "set_patient", None)
+            if set_patient is not None:
+                set_patient(self.record, self.current_patient_id)
 
     def reload_patient(self, patient_id: int) -> None:
         """After a dialog saved something: the chart and the patient's row show it at once."""

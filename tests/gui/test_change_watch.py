@@ -5,11 +5,17 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
+import pytest
+from PySide6.QtCore import QSettings
 from pytestqt.qtbot import QtBot
 
+from clinic_app.core.protocol import Protocol
 from clinic_app.core.records import Patient, Sex
 from clinic_app.gui.change_watch import ChangeWatcher
+from clinic_app.gui.main_window import MainWindow, app_settings
 from clinic_app.storage.database import RecordLocation, ServerAddress, open_database
+
+pytestmark = pytest.mark.qt_log_ignore(r"This plugin does not support (propagateSizeHints|raise)")
 
 
 def _add_patient(where: RecordLocation, mrn: str) -> None:
@@ -41,12 +47,40 @@ def test_a_change_on_the_server_is_heard(qtbot: QtBot, pg_database: str) -> None
 
 def test_an_unreachable_record_is_said_once_and_retried(qtbot: QtBot, tmp_path: Path) -> None:
     gone = ServerAddress(f"postgresql://nurse@/record?host={tmp_path}&connect_timeout=1")
-    watcher = ChangeWatcher(gone, interval_s=0.2)
+    watcher = ChangeWatcher(gone, interval_s=0.2, retry_s=0.2)
+    lost: list[str] = []
+    watcher.lost.connect(lost.append)
     try:
         with qtbot.waitSignal(watcher.lost, timeout=5000) as said:
             watcher.start()
         assert "nothing you typed is lost" in said.args[0]
-        assert watcher._retry.isActive()  # it keeps trying
+        qtbot.wait(1000)  # several more tries, still unreachable
+        assert watcher.running and lost == [said.args[0]]  # said once, still trying
     finally:
         watcher.stop()
-    assert not watcher._retry.isActive()
+    assert not watcher.running
+
+
+def test_the_window_shows_another_desks_patient_and_keeps_its_own(
+    qtbot: QtBot, tmp_path: Path, protocols: dict[str, Protocol]
+) -> None:
+    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp_path))
+    where = tmp_path / "record.sqlite3"
+    _add_patient(where, "MRN-0001")
+    record = open_database(where)
+    window = MainWindow(record, protocols, today=lambda: date(2026, 1, 5), settings=app_settings())
+    qtbot.addWidget(window)
+    window.change_watcher.interval_s = 0.2
+    window.show()
+    qtbot.waitUntil(lambda: not window.loading, timeout=15000)
+    mine = record.repos.patients.by_mrn("MRN-0001")
+    assert mine is not None
+    window.show_patient(mine.id)
+
+    _add_patient(where, "MRN-0002")  # another desk
+    model = window.patient_list.proxy
+    qtbot.waitUntil(lambda: model.rowCount() == 2, timeout=8000)
+    assert window.current_patient_id == mine.id  # nobody chose another patient
+    window.close()
+    assert not window.change_watcher.running
+    record.close()
