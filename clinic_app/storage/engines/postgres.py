@@ -216,6 +216,13 @@ def is_environment_error(exc: BaseException) -> bool:
     return _is_psycopg_error(exc) and constraint_message(exc) is None
 
 
+_NO_DATABASE = re.compile(r'database "[^"]*" does not exist')
+_SIGN_IN_REFUSED = re.compile(
+    r"password authentication failed|no password supplied|authentication failed"
+    r"|fe_sendauth|pg_hba\.conf"
+)
+
+
 def describe_environment_error(exc: BaseException, address: str) -> StorageError | None:
     """One plain sentence for a server failure, or None when ``exc`` is no such failure."""
     if not is_environment_error(exc):
@@ -246,16 +253,16 @@ def describe_environment_error(exc: BaseException, address: str) -> StorageError
             f"The record on {address} was busy with another workstation's change; "
             f"{NOTHING_LOST}. Try again in a moment."
         )
-    if "password" in text or "authentication failed" in text or sqlstate.startswith("28"):
+    if isinstance(exc, e.InvalidCatalogName) or _NO_DATABASE.search(text):
+        return ServerUnavailableError(
+            f"The server {address} has no such database ({detail}); {NOTHING_LOST}. Check "
+            "the database name in the address."
+        )
+    if sqlstate.startswith("28") or _SIGN_IN_REFUSED.search(text):
         return ServerUnavailableError(
             f"The server {address} refused the sign-in of its database user ({detail}); "
             f"{NOTHING_LOST}. Check the password in the libpq password file (~/.pgpass) or "
             "the service file, or ask the clinic's database administrator."
-        )
-    if "does not exist" in text and "database" in text:
-        return ServerUnavailableError(
-            f"The server {address} has no such database ({detail}); {NOTHING_LOST}. Check "
-            "the database name in the address."
         )
     lost = (
         "server closed the connection",
