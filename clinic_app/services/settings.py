@@ -34,7 +34,12 @@ from clinic_app.reports.models import PaperSize
 from clinic_app.services import lab_entry
 from clinic_app.storage.backup import DEFAULT_KEEP
 from clinic_app.storage.database import Record
-from clinic_app.storage.location import DATA_FOLDER_KEY, default_data_dir
+from clinic_app.storage.location import (
+    DATA_FOLDER_KEY,
+    SERVER_KEY,
+    default_data_dir,
+    server_address_problem,
+)
 from clinic_app.storage.location import config_path as config_path  # part of this API
 from clinic_app.storage.permissions import ACCOUNTS_REQUIRED_SETTING
 
@@ -53,6 +58,7 @@ class Kind(StrEnum):
     WHOLE = "whole number"
     PERCENT = "percentage"
     FOLDER = "folder"
+    SERVER = "server address"
     RANGES = "reference ranges"
 
 
@@ -91,6 +97,7 @@ LAB_MAX_AGE_DAYS = "labs.max_age_days"
 BACKUP_FOLDER = "backup.folder"
 BACKUP_KEEP = "backup.keep"
 DATA_FOLDER = DATA_FOLDER_KEY
+DATA_SERVER = SERVER_KEY
 IDLE_LOCK_MINUTES = "security.idle_lock_minutes"
 PROTOCOL_FOLDER = "protocols.clinic_folder"
 ACCOUNTS_REQUIRED = ACCOUNTS_REQUIRED_SETTING
@@ -225,6 +232,18 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "The folder that holds the record (clinic-app.sqlite3) on this computer. --db and "
         "$CLINIC_APP_DB still win over it.",
     ),
+    SettingSpec(
+        DATA_SERVER,
+        "Clinic server",
+        Kind.SERVER,
+        Scope.MACHINE,
+        None,
+        "none: the record file in the data folder",
+        "The clinic's shared record on a PostgreSQL server, used instead of the file in the "
+        "data folder: postgresql://user@host/database, or service=NAME from the PostgreSQL "
+        "service file. The password goes in the PostgreSQL password file, never here. --db "
+        "and $CLINIC_APP_DB still win over it.",
+    ),
 )
 BY_KEY: Mapping[str, SettingSpec] = {s.key: s for s in SETTINGS}
 
@@ -297,6 +316,11 @@ def parse(key: str, text: str) -> object:
         if path.exists() and not path.is_dir():
             raise DomainError(f"{s.label}: {path} is a file, not a folder.", field=key)
         return str(path)
+    if s.kind is Kind.SERVER:
+        problem = server_address_problem(raw)
+        if problem:
+            raise DomainError(f"{s.label}: {problem}.", field=key)
+        return raw
     number = _number(s, raw)
     if s.kind is Kind.WHOLE:
         if number != number.to_integral_value():

@@ -64,10 +64,25 @@ def _configured_folder(key: str) -> Path | None:
 SERVER_KEY = "data.server"
 
 
+def server_address_problem(address: str) -> str | None:
+    """Why ``address`` cannot be kept as this computer's clinic server, or None when it can.
+    One rule for the settings file, the settings command and the settings dialog."""
+    if not is_server_address(address):
+        return (
+            f"{address!r} is not a server address: type postgresql://user@host/database "
+            "(add ?sslmode=verify-full for an encrypted connection) or service=NAME"
+        )
+    if _has_password(address):
+        return (
+            "a password is never kept in this computer's settings: remove it from the address "
+            "and put it in the PostgreSQL password file (~/.pgpass) or a service file"
+        )
+    return None
+
+
 def configured_server() -> str | None:
     """The clinic server this computer's settings name (``data.server``: a libpq URI without a
-    password, or ``service=NAME``), if any. Passwords live in the libpq password or service
-    file, never in the settings file."""
+    password, or ``service=NAME``), if any."""
     file = config_path()
     try:
         data = json.loads(file.read_text(encoding="utf-8"))
@@ -78,17 +93,11 @@ def configured_server() -> str | None:
     value = data.get(SERVER_KEY) if isinstance(data, dict) else None
     if not isinstance(value, str) or not value.strip():
         return None
-    if not is_server_address(value):
+    problem = server_address_problem(value.strip())
+    if problem:
         raise StorageError(
-            f"This computer's settings file {file} names the clinic server as {value!r}, which "
-            "is not a server address (postgresql://user@host/database or service=NAME); fix it "
-            "in the settings dialog. Nothing was opened or changed."
-        )
-    if _has_password(value):
-        raise StorageError(
-            f"This computer's settings file {file} holds a password in the clinic server's "
-            "address; passwords are not kept there. Remove it, and put it in the PostgreSQL "
-            "password file (~/.pgpass) or a service file instead. Nothing was opened or changed."
+            f"This computer's settings file {file} names the clinic server, but {problem}. "
+            "Fix it in the settings. Nothing was opened or changed."
         )
     return value.strip()
 
@@ -97,7 +106,11 @@ def _has_password(address: str) -> bool:
     from urllib.parse import urlsplit
 
     if "://" in address:
-        return urlsplit(address).password is not None or "password=" in address.lower()
+        try:
+            has = urlsplit(address).password is not None
+        except ValueError:
+            has = False
+        return has or "password=" in address.lower()
     return "password" in address.lower()
 
 

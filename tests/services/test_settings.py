@@ -37,6 +37,7 @@ def test_registry_has_every_setting_the_issue_names_once() -> None:
         "backup.folder",
         "backup.keep",
         "data.folder",
+        "data.server",  # issue 18: the clinic's shared record
         "security.idle_lock_minutes",  # issue 10: lock after idle time
         "security.accounts_required",  # issue 15: no clinical data before the first account
         "protocols.clinic_folder",  # issue 17: the clinic's own protocol files
@@ -47,6 +48,7 @@ def test_registry_has_every_setting_the_issue_names_once() -> None:
         "backup.folder",
         "protocols.clinic_folder",
         "data.folder",
+        "data.server",
     ]
 
 
@@ -334,3 +336,16 @@ def test_cli_reference_ranges_listed_per_test_and_unit(
     out = run_cli(capsys, "settings", "get", "lab_reference_ranges", "--db", db)[1]
     assert "platelets 10^9/L: LLN 140, ULN 400 (this clinic)\n" in out
     assert "platelets 10^3/uL: LLN 150, ULN 400\n" in out
+
+
+def test_the_clinic_server_is_kept_without_its_password(tmp_path: Path) -> None:
+    config = tmp_path / "settings.json"
+    assert st.set_machine_value(st.DATA_SERVER, " service=clinic ", config) == "service=clinic"
+    assert st.machine_values(config)[st.DATA_SERVER] == "service=clinic"
+    with pytest.raises(DomainError, match="password is never kept"):
+        st.set_machine_value(st.DATA_SERVER, "postgresql://nurse:secret@db/clinic", config)
+    with pytest.raises(DomainError, match="not a server address"):
+        st.set_machine_value(st.DATA_SERVER, "/home/nurse/record.sqlite3", config)
+    assert st.machine_values(config)[st.DATA_SERVER] == "service=clinic"  # unchanged
+    assert st.set_machine_value(st.DATA_SERVER, "", config) is None  # back to the file
+    assert st.DATA_SERVER not in st.machine_values(config)
