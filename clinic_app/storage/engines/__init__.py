@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -150,6 +150,15 @@ class Engine(ABC):
     @abstractmethod
     def trigger_names(self) -> set[str]:
         """The guard and audit triggers present (``check`` compares them with the schema)."""
+
+    def triggers_suspended(self, tables: Sequence[str]) -> AbstractContextManager[None]:
+        """Inside the caller's write transaction: the audit, guard and limit triggers of
+        ``tables`` do nothing in the block and are back, exactly as the schema installs them,
+        when it ends. For a copy that brings its own audit entries (storage/copy.py); if the
+        block raises, the transaction must be rolled back (that puts them back too).
+
+        Not abstract, so an engine written before this method still opens; it refuses here."""
+        raise NotImplementedError(f"the {self.kind} engine cannot suspend its triggers yet")
 
     @abstractmethod
     def reseed_ids(self, table: str) -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, suppress
 from typing import Any
 
 from clinic_app.storage.engines import ColumnInfo, ConstraintError, Cursor, Engine, Params
@@ -115,6 +117,46 @@ class SqliteEngine(Engine):
         rows = self.conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")
         return {str(r[0]) for r in rows.fetchall()}
 
+    @contextmanager
+    def triggers_suspended(self, tables: Sequence[str]) -> Iterator[None]:
+        # SQLite cannot switch a trigger off: they are dropped inside the caller's transaction
+        # and created again from the schema's own definitions, so ``check`` finds exactly the
+        # triggers the app installs. The audit log's append-only triggers stay: they add no
+        # entry, and a copy into an empty log never meets them.
+        if not self.conn.in_transaction:
+            raise RuntimeError("triggers are suspended only inside a write transaction")
+        dropped = [t for t in tables if t in _trigger_tables()]
+        present = self.trigger_names()
+        for table in dropped:
+            for name in _trigger_names(table):
+                if name in present:
+                    self.conn.execute(f"DROP TRIGGER {name}")
+        try:
+            yield
+        except BaseException:
+            # The caller rolls back, which restores them anyway; a failure here must not
+            # hide the error that ended the block.
+            with suppress(sqlite3.Error):
+                self._install_triggers(dropped)
+            raise
+        self._install_triggers(dropped)
+
+    def _install_triggers(self, tables: Sequence[str]) -> None:
+        """What schema.install_audit_triggers and install_limit_triggers create, per table."""
+        from clinic_app.storage import schema
+
+        limits = schema.limit_trigger_sql()
+        present = self.trigger_names()
+        for table in tables:
+            hidden = schema._HIDDEN_COLUMNS.get(table, ())
+            columns = [c.name for c in self.columns(table) if c.name not in hidden]
+            statements = dict(schema.audit_trigger_sql(table, columns))
+            statements.update({n: sql for n, (t, sql) in limits.items() if t == table})
+            for name, sql in statements.items():
+                if name in present:
+                    self.conn.execute(f"DROP TRIGGER {name}")
+                self.conn.execute(sql)
+
     def reseed_ids(self, table: str) -> None:
         """Nothing to do: SQLite gives the next row max(id) + 1."""
 
@@ -123,3 +165,17 @@ class SqliteEngine(Engine):
 
     def is_environment_error(self, exc: BaseException) -> bool:
         return isinstance(exc, sqlite3.Error)
+
+
+def _trigger_tables() -> set[str]:
+    from clinic_app.storage import schema
+
+    return {*schema.CLINICAL_TABLES, *schema.ACCOUNT_TABLES}
+
+
+def _trigger_names(table: str) -> list[str]:
+    """The audit, guard and limit triggers the schema installs on ``table``."""
+    from clinic_app.storage import schema
+
+    limits = [n for n, (t, _sql) in schema.limit_trigger_sql().items() if t == table]
+    return [*schema.audit_trigger_names(table), *limits]
