@@ -361,3 +361,30 @@ def test_schema_problems_name_edited_dropped_disabled_and_added_triggers(
     assert any("trigger patients_no_delete on patients is switched off" in p for p in problems)
     assert any("trigger sneaky on patients is not one clinic-app installs" in p for p in problems)
     assert len(problems) == 4
+
+
+def test_two_workstations_creating_the_record_at_once_install_it_once(pg_database: str) -> None:
+    import threading
+
+    with engine_on(pg_database) as first, engine_on(pg_database) as second:
+        first.begin_write()
+        pg_schema.migrate(first)  # holds the migration lock until COMMIT
+        failures: list[BaseException] = []
+
+        def other_desk() -> None:
+            try:
+                second.begin_write()
+                pg_schema.migrate(second)  # waits, then finds the record made
+                second.commit()
+            except BaseException as exc:  # reported below, in the test's thread
+                failures.append(exc)
+
+        desk = threading.Thread(target=other_desk)
+        desk.start()
+        desk.join(timeout=1)
+        assert desk.is_alive()  # still waiting for the first desk's transaction
+        first.commit()
+        desk.join(timeout=30)
+        assert not desk.is_alive() and failures == []
+        assert second.applied_migrations() == sorted(schema.MIGRATION_NAMES)
+        assert pg_schema.schema_problems(second) == []
