@@ -151,15 +151,16 @@ def test_now_json_and_days_match_sqlites_shapes(pg_database: str) -> None:
 
 def test_transactions_and_the_actor_last_one_transaction(pg_database: str) -> None:
     with engine_on(pg_database) as engine:
-        assert not engine.in_transaction
+        seen = [engine.in_transaction]
         engine.begin_write()
-        assert engine.in_transaction
+        seen.append(engine.in_transaction)
         engine.name_actor("anna", "pc-1", "why")
         (actor,) = engine.execute("SELECT current_setting('clinic_app.actor', true)").fetchone()
         assert '"app_user": "anna"' in actor
         engine.forget_actor()
         engine.commit()
-        assert not engine.in_transaction
+        seen.append(engine.in_transaction)
+        assert seen == [False, True, False]
         (after,) = engine.execute("SELECT current_setting('clinic_app.actor', true)").fetchone()
         assert after in ("", None)
         engine.begin_read()

@@ -31,6 +31,7 @@ from clinic_app.storage.errors import StorageError
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from clinic_app.storage.engines import Engine
     from clinic_app.storage.engines.postgres import PostgresEngine
 
 OUTSIDE = schema.OUTSIDE_THE_APP
@@ -677,6 +678,14 @@ def _ident(name: str) -> str:
 # -- install and migrate ------------------------------------------------------------------------
 
 
+def _server(engine: Engine) -> PostgresEngine:
+    from clinic_app.storage.engines.postgres import PostgresEngine
+
+    if not isinstance(engine, PostgresEngine):
+        raise TypeError(f"a server record's engine is expected, not {type(engine).__name__}")
+    return engine
+
+
 def _current_schema(engine: PostgresEngine) -> str:
     row = engine.conn.execute(b"SELECT current_schema()").fetchone()
     if row is None or row[0] is None:
@@ -736,9 +745,10 @@ $clinic_app$"""
     )
 
 
-def migrate(engine: PostgresEngine) -> None:
+def migrate(record_engine: Engine) -> None:
     """Install the record on an empty database, or apply the steps it lacks. Runs inside the
     caller's write transaction (database._migrate commits it)."""
+    engine = _server(record_engine)
     engine.execute("SELECT pg_advisory_xact_lock(?)", [_MIGRATION_LOCK])
     applied = engine.applied_migrations()
     if not applied:
@@ -779,10 +789,11 @@ def _normal(sql: str) -> str:
     return " ".join(sql.split())
 
 
-def schema_problems(engine: PostgresEngine) -> list[str]:
+def schema_problems(record_engine: Engine) -> list[str]:
     """One line per way the server record differs from what this code installs: missing
     migrations or tables, and triggers missing, disabled, added, or calling functions whose
     bodies were edited."""
+    engine = _server(record_engine)
     problems: list[str] = []
     applied = engine.applied_migrations()
     for name in schema.MIGRATION_NAMES:
