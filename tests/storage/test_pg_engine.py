@@ -23,7 +23,7 @@ from clinic_app.storage.engines.postgres import (
     open_postgres,
     translate_placeholders,
 )
-from clinic_app.storage.errors import ReadOnlyError, ServerUnavailableError
+from clinic_app.storage.errors import DatabaseLockedError, ReadOnlyError, ServerUnavailableError
 
 from .pg_helpers import engine_on, write
 
@@ -293,3 +293,28 @@ def test_a_dropped_connection_is_one_sentence(pg_database: str) -> None:
 def test_non_driver_errors_are_not_described() -> None:
     assert describe_environment_error(ValueError("x"), "a") is None
     assert not is_environment_error(ValueError("x"))
+
+
+def test_a_row_another_desk_is_changing_waits_then_says_busy(pg_database: str) -> None:
+    with (
+        engine_on(pg_database, install=True) as first,
+        engine_on(pg_database, lock_timeout_ms=200) as second,
+    ):
+        write(first, _PATIENT, ["B1", "1950-01-01"])
+        first.begin_write()
+        first.execute("UPDATE patients SET sex = 'M', version = version + 1")
+        with pytest.raises(psycopg.Error) as caught:
+            write(second, "UPDATE patients SET sex = 'F', version = version + 1")
+        first.commit()
+        problem = describe_environment_error(caught.value, "postgresql://db/record")
+        assert isinstance(problem, DatabaseLockedError)
+        assert "busy with another workstation" in str(problem) and "nothing was saved" in str(
+            problem
+        )
+
+
+def test_a_refused_encrypted_connection_is_named() -> None:
+    refused = psycopg.OperationalError("server does not support SSL, but SSL was required")
+    problem = describe_environment_error(refused, "postgresql://db/record?sslmode=require")
+    assert isinstance(problem, ServerUnavailableError)
+    assert "encrypted connection" in str(problem) and "nothing was saved" in str(problem)

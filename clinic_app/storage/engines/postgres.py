@@ -217,6 +217,7 @@ def is_environment_error(exc: BaseException) -> bool:
 
 
 _NO_DATABASE = re.compile(r'database "[^"]*" does not exist')
+_TLS = re.compile(r"\bssl\b|certificate|\btls\b")
 _SIGN_IN_REFUSED = re.compile(
     r"password authentication failed|no password supplied|authentication failed"
     r"|fe_sendauth|pg_hba\.conf"
@@ -279,6 +280,12 @@ def describe_environment_error(exc: BaseException, address: str) -> StorageError
             f"The connection to the server {address} was lost ({detail}); the server keeps "
             "only what it had confirmed, so nothing unconfirmed was saved. Check the network, "
             "then open the record again."
+        )
+    if _TLS.search(text):
+        return ServerUnavailableError(
+            f"The server {address} and this computer could not agree on an encrypted "
+            f"connection (TLS: {detail}); {NOTHING_LOST}. Check the address's sslmode and "
+            "the server's certificate with the clinic's database administrator."
         )
     if isinstance(exc, e.OperationalError | e.InterfaceError):
         return ServerUnavailableError(
@@ -436,24 +443,44 @@ class PostgresEngine(Engine):
         return is_environment_error(exc)
 
 
+# A dropped network shows within about a minute instead of after the system's two hours (TCP
+# only; a Unix socket ignores them). Values in the address or service file are kept.
+_KEEPALIVES = {
+    "keepalives": "1",
+    "keepalives_idle": "30",
+    "keepalives_interval": "10",
+    "keepalives_count": "3",
+}
+
+
 def open_postgres(
-    conninfo: str, *, read_only: bool = False, connect_timeout: int = 10
+    conninfo: str,
+    *,
+    read_only: bool = False,
+    connect_timeout: int = 10,
+    lock_timeout_ms: int = 5000,
 ) -> PostgresEngine:
     """Connect to a server record (a libpq URI or ``service=name``; TLS as libpq's sslmode
     says). The password comes from libpq (the password file, the service file), never from
-    clinic-app's settings."""
+    clinic-app's settings. ``lock_timeout_ms``: how long a write waits for a row another
+    workstation is changing, like SQLite's busy timeout, before "busy, try again"."""
     import psycopg
+    from psycopg.conninfo import conninfo_to_dict
 
-    conn = psycopg.connect(
-        conninfo,
-        autocommit=True,
-        connect_timeout=connect_timeout,
-        application_name="clinic-app",
-    )
+    given = conninfo_to_dict(conninfo)
+    extra: dict[str, str] = {}
+    if "service" not in given:
+        extra = {k: v for k, v in _KEEPALIVES.items() if k not in given}
+    if "connect_timeout" not in given:
+        extra["connect_timeout"] = str(connect_timeout)
+    if "application_name" not in given:
+        extra["application_name"] = "clinic-app"
+    conn = psycopg.connect(conninfo, autocommit=True, **extra)
     try:
         # UTC and ISO: what the app writes and compares; the server's own defaults vary.
         conn.execute(b"SET TIME ZONE 'UTC'")
         conn.execute(b"SET DateStyle = 'ISO, YMD'")
+        conn.execute(f"SET lock_timeout = {int(lock_timeout_ms)}".encode())
         if read_only:
             conn.execute(b"SET default_transaction_read_only = on")
     except BaseException:
