@@ -16,7 +16,8 @@ import re
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from clinic_app.storage.engines import ColumnInfo, ConstraintError, Cursor, Engine, Params
+from clinic_app.storage.engines import ColumnInfo, ConstraintError, Cursor, Params
+from clinic_app.storage.engines.pg_triggers import PgTriggersMixin
 from clinic_app.storage.errors import (
     NOTHING_LOST,
     DatabaseLockedError,
@@ -298,7 +299,7 @@ def describe_environment_error(exc: BaseException, address: str) -> StorageError
 # -- the engine ---------------------------------------------------------------------------------
 
 
-class PostgresEngine(Engine):
+class PostgresEngine(PgTriggersMixin):
     kind = "postgresql"
     now_sql = NOW_SQL
 
@@ -465,7 +466,7 @@ def open_postgres(
     clinic-app's settings. ``lock_timeout_ms``: how long a write waits for a row another
     workstation is changing, like SQLite's busy timeout, before "busy, try again"."""
     import psycopg
-    from psycopg.conninfo import conninfo_to_dict
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
     given = conninfo_to_dict(conninfo)
     extra: dict[str, str] = {}
@@ -475,7 +476,11 @@ def open_postgres(
         extra["connect_timeout"] = str(connect_timeout)
     if "application_name" not in given:
         extra["application_name"] = "clinic-app"
-    conn = psycopg.connect(conninfo, autocommit=True, **extra)
+    # Client-side binding: a parameter's type comes from its Python value, as in SQLite, so
+    # "(:pid IS NULL OR patient_id = :pid)" needs no cast (the server cannot infer one).
+    conn = psycopg.connect(
+        make_conninfo(conninfo, **extra), autocommit=True, cursor_factory=psycopg.ClientCursor
+    )
     try:
         # UTC and ISO: what the app writes and compares; the server's own defaults vary.
         conn.execute(b"SET TIME ZONE 'UTC'")
