@@ -26,6 +26,7 @@ COMMAND_MODULES = (
     "trial_commands",
     "settings_commands",
     "user_commands",
+    "copy_commands",
 )
 
 # The modules without Qt that the main window's start imports (through clinic_app.gui.app); a

@@ -8,6 +8,7 @@ must hold the same rows with the same ids and the same audit log entry for entry
 
 from __future__ import annotations
 
+import io
 import sqlite3
 from collections.abc import Iterator
 from datetime import date
@@ -228,3 +229,59 @@ def test_a_server_record_that_is_not_empty_is_refused_and_unchanged(
         with server.transaction(reason="after the refusal") as sql:
             sql.execute("UPDATE settings SET value = '\"x\"', version = version + 1")
         assert len(_dump(server)["audit_log"]) == len(before["audit_log"]) + 1
+
+
+# -- the commands -------------------------------------------------------------------------------
+def test_move_to_server_needs_an_administrator_and_prints_the_counts(
+    source: Record,
+    pg_database: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from clinic_app.cli import main
+
+    before = _dump(source)
+    file = str(source.path)
+    source.close()  # the command opens the file itself
+    monkeypatch.setattr("sys.stdin", io.StringIO(PASSWORD + "\n"))
+    assert main(["move-to-server", "--db", file, pg_database, "--user", "ivan"]) == 1
+    assert "signed in as ivan (investigator)" in capsys.readouterr().err
+    monkeypatch.setattr("sys.stdin", io.StringIO(PASSWORD + "\n"))
+    assert main(["move-to-server", "--db", file, pg_database, "--user", ADMIN]) == 0
+    out = capsys.readouterr().out
+    with open_database(ServerAddress(pg_database)) as server:
+        copied = _dump(server)
+    # The administrator's sign-in on the file (and the refused one before it) are copied too.
+    assert len(copied["audit_log"]) >= len(before["audit_log"])
+    assert copied["patients"] == before["patients"]
+    assert f"Copied {sum(len(r) for t, r in copied.items() if t != 'audit_log')} rows and " in out
+    assert f"{len(copied['audit_log'])} audit entries" in out
+    with open_database(file) as again:
+        assert _dump(again) == copied  # the file is only read
+    monkeypatch.setattr("sys.stdin", io.StringIO(PASSWORD + "\n"))
+    assert main(["move-to-server", "--db", file, pg_database, "--user", ADMIN]) == 2
+    assert "is not empty" in capsys.readouterr().err
+
+
+def test_backup_of_a_server_record_is_a_checked_sqlite_copy(
+    source: Record,
+    pg_database: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from clinic_app.cli import main
+
+    with open_database(ServerAddress(pg_database)) as server:
+        copy_record(source, server)
+        before = _dump(server)
+    out = tmp_path / "server-copy.sqlite3"
+    assert main(["backup", "--db", pg_database, "-o", str(out)]) == 0
+    assert f"to {out} (" in capsys.readouterr().out
+    assert sorted(p.name for p in tmp_path.iterdir() if "partial" in p.name) == []
+    with open_database(out) as copy:
+        assert _dump(copy) == before
+        assert check(copy) == []
+    assert main(["backup", "--db", pg_database, "-o", str(out)]) == 2
+    assert "There is already a file at" in capsys.readouterr().err
+    assert main(["restore", "--db", pg_database, str(out)]) == 2
+    assert "restored with the server's own tools" in capsys.readouterr().err
