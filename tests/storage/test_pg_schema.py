@@ -331,6 +331,11 @@ def test_the_app_role_writes_rows_but_cannot_touch_the_guards(
         problem = describe_environment_error(caught.value, "postgresql://db/record")
         assert isinstance(problem, ReadOnlyError) and "nothing was saved" in str(problem)
         assert pg_schema.schema_problems(engine) == []
+        for function in pg_schema.trigger_functions():
+            (allowed,) = engine.execute(
+                "SELECT has_function_privilege(current_user, ?, 'EXECUTE')", [f"{function}()"]
+            ).fetchone()
+            assert allowed is False, function
 
 
 def test_roles_sql_is_one_script_for_the_admin() -> None:

@@ -714,6 +714,9 @@ def install_schema(engine: PostgresEngine) -> None:
         run(statement)
     for name, (body, returns) in trigger_functions().items():
         run(_function_sql(f"{name}()", returns, body, here, definer=True))
+        # They write the audit log as the owner: no one else may attach them to a table of
+        # their own (a temporary one) to write entries of their choosing.
+        run(f"REVOKE EXECUTE ON FUNCTION {name}() FROM PUBLIC")
     for trigger in triggers():
         run(trigger.create_sql())
     run(f"CREATE TABLE {MIGRATIONS_TABLE} (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
