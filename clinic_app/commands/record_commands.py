@@ -11,10 +11,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from clinic_app.commands.base import db_path, fail
+from clinic_app.commands.base import db_path, existing_record, fail
+from clinic_app.commands.copy_commands import backup_server
 from clinic_app.commands.user_commands import add_user_option, sign_in
 from clinic_app.storage.backup import backup_to, check, default_backup_name, restore_from
-from clinic_app.storage.database import open_database
+from clinic_app.storage.database import ServerAddress, open_database
 from clinic_app.storage.errors import (
     DamagedRecordError,
     NewerDatabaseError,
@@ -55,24 +56,19 @@ def register(subparsers: Any, common: argparse.ArgumentParser) -> None:
     check_cmd.set_defaults(handler=run_check)
 
 
-def _existing_db(args: argparse.Namespace) -> Path:
-    path = db_path(args)
-    if not path.exists():
-        fail(f"there is no record at {path} yet (give another one with --db PATH)")
-    return path
-
-
 def _storage_failure(exc: StorageError) -> int:
     print(f"clinic-app: {exc}", file=sys.stderr)
     return 1
 
 
 def run_backup(args: argparse.Namespace) -> int:
-    path = _existing_db(args)
+    path = existing_record(args)
     try:
         with open_database(path) as record:
+            if record.on_server:  # a SQLite copy, audit trail included (copy_commands.py)
+                return backup_server(record, args.output)
             target = Path(args.output) if args.output else default_backup_name(record)
-            if target.resolve() == path.resolve():
+            if target.resolve() == record.path.resolve():
                 fail("the backup cannot be written over the record itself; choose another -o PATH")
             backup_to(record, target)
     except StorageError as exc:
@@ -86,6 +82,12 @@ def run_restore(args: argparse.Namespace) -> int:
     if not source.is_file():
         fail(f"there is no backup file at {source}")
     path = db_path(args)
+    if isinstance(path, ServerAddress):
+        fail(
+            f"a server record ({path}) is restored with the server's own tools, not by "
+            "clinic-app; see the administrator's guide, 'Backups of a server record'; nothing "
+            "was changed"
+        )
     if source.resolve() == path.resolve():
         fail("that is the record itself; give a backup file to restore")
     try:
@@ -121,7 +123,7 @@ def _may_replace(path: Path, args: argparse.Namespace) -> None:
 
 
 def run_check(args: argparse.Namespace) -> int:
-    path = _existing_db(args)
+    path = existing_record(args)
     try:
         with open_database(path) as record:
             problems = check(record)
