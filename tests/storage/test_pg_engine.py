@@ -106,7 +106,8 @@ def test_an_address_is_shown_without_its_password() -> None:
         "postgresql://db/record?password=s3cret&sslmode=verify-full"
     )
     shown = display_address("host=db dbname=record user=nurse password=s3cret")
-    assert "s3cret" not in shown and "dbname=record" in shown
+    assert shown == "host=db dbname=record user=nurse"
+    assert display_address("host=db password='a s3cret' dbname=r") == "host=db dbname=r"
     assert display_address("service=clinic") == "service=clinic"
 
 

@@ -154,23 +154,19 @@ def _params(style: str, params: Params) -> Any:
 # -- addresses ----------------------------------------------------------------------------------
 
 
-def display_address(conninfo: str) -> str:
-    """The address with any password removed, for screens and logs."""
-    try:
-        from psycopg.conninfo import conninfo_to_dict, make_conninfo
+_URI_PASSWORD = re.compile(r"^(\s*postgres(?:ql)?://[^:/@?]*):[^@/?]*@", re.IGNORECASE)
+_QUERY_PASSWORD = re.compile(r"([?&])password=[^&]*(&|$)", re.IGNORECASE)
+_KEYWORD_PASSWORD = re.compile(r"\s*\bpassword\s*=\s*('(?:[^'\\]|\\.)*'|\S+)", re.IGNORECASE)
 
-        parts = conninfo_to_dict(conninfo)
-    except Exception:  # not parseable: still never show what could be a password
-        return re.sub(r"(://[^:/@]*):[^@]*@", r"\1@", re.sub(r"password=\S*", "", conninfo))
-    if conninfo.strip().lower().startswith(("postgresql://", "postgres://")):
-        # A URI stays a URI (what the user typed), without its password.
-        return re.sub(
-            r"([?&])password=[^&]*&?",
-            r"\1",
-            re.sub(r"^(\s*postgres(?:ql)?://[^:/@?]*):[^@/?]*@", r"\1@", conninfo.strip()),
-        ).rstrip("?&")
-    parts.pop("password", None)
-    return make_conninfo(**{k: str(v) for k, v in parts.items()})
+
+def display_address(conninfo: str) -> str:
+    """The address with any password removed, for screens and logs (the rest as typed)."""
+    text = conninfo.strip()
+    if re.match(r"postgres(?:ql)?://", text, re.IGNORECASE):
+        text = _URI_PASSWORD.sub(r"\1@", text)
+        text = _QUERY_PASSWORD.sub(lambda m: m.group(1) if m.group(2) else "", text)
+        return text.rstrip("?&")
+    return _KEYWORD_PASSWORD.sub("", text).strip()
 
 
 # -- errors -------------------------------------------------------------------------------------
