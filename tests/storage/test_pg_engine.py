@@ -52,6 +52,7 @@ from .pg_helpers import engine_on, write
         ("SELECT /* ? :x */ ?", "SELECT /* ? :x */ %s", "positional"),
         ("SELECT $$ ? :x $$, $q$ ' ? $q$, ?", "SELECT $$ ? :x $$, $q$ ' ? $q$, %s", "positional"),
         (r"SELECT E'a\'?' , ?", r"SELECT E'a\'?' , %s", "positional"),
+        (r"'a\' = ?", r"'a\' = %s", "positional"),  # a backslash is text in a plain literal
         (f"SELECT {NOW_SQL}", f"SELECT {NOW_SQL}", "none"),
     ],
 )
@@ -68,7 +69,7 @@ def test_mixed_placeholder_styles_are_refused() -> None:
 
 # Pieces of SQL and what each must become: placeholders change, everything quoted stays.
 _WORD = st.text(string.ascii_lowercase, min_size=1, max_size=6)
-_LITERAL_TEXT = st.text(alphabet="ab ?:%", max_size=6)
+_LITERAL_TEXT = st.text(alphabet="ab ?:%\\", max_size=6)
 _PIECES = st.one_of(
     st.just(("?", "%s")),
     _WORD.map(lambda w: (f":{w}", f"%({w})s")),

@@ -70,7 +70,7 @@ def _skipped_end(sql: str, i: int) -> int | None:
     ch = sql[i]
     if ch == "'":
         before = sql[i - 1] if i > 0 else ""
-        escape = before in "eE" and (i < 2 or not (sql[i - 2].isalnum() or sql[i - 2] == "_"))
+        escape = before in ("e", "E") and (i < 2 or not (sql[i - 2].isalnum() or sql[i - 2] == "_"))
         return _quoted_end(sql, i, "'", escape)
     if ch == '"':
         return _quoted_end(sql, i, '"', False)
