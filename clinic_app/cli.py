@@ -37,6 +37,7 @@ QT_FREE_START_MODULES = (
     "clinic_app.storage.backup",
     "clinic_app.storage.location",
     "clinic_app.storage.identity",
+    "clinic_app.storage.changes",
     "clinic_app.services.context",
     "clinic_app.services.patient_state",
     "clinic_app.services.lab_entry",

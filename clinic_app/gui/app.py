@@ -21,17 +21,20 @@ from clinic_app.storage.errors import DamagedRecordError, StorageError
 from clinic_app.storage.location import resolve_db_path
 
 
-def application() -> QApplication:
-    """The running QApplication, created with the app's names if there is none yet."""
+def application(*, guard: bool = True) -> QApplication:
+    """The running QApplication, created with the app's names if there is none yet. With
+    ``guard`` the wheel guard is on it; without, the caller installs it (``run_app`` does so
+    after the window's first paint)."""
     existing = QApplication.instance()
     if isinstance(existing, QApplication):
-        install_wheel_guard(existing)
-        return existing
-    QCoreApplication.setOrganizationName(ORGANISATION)
-    QCoreApplication.setApplicationName(APPLICATION)
-    app = QApplication(sys.argv[:1])
-    # The wheel never changes a date, number or choice field the person is not typing in.
-    install_wheel_guard(app)
+        app = existing
+    else:
+        QCoreApplication.setOrganizationName(ORGANISATION)
+        QCoreApplication.setApplicationName(APPLICATION)
+        app = QApplication(sys.argv[:1])
+    if guard:
+        # The wheel never changes a date, number or choice field the person is not typing in.
+        install_wheel_guard(app)
     return app
 
 
@@ -50,7 +53,7 @@ def after_first_paint(window: QWidget, work: Callable[[], None]) -> QTimer:
 
 def run_app(db_path: str | None) -> int:
     """Open the record at ``db_path`` (or the default), show the main window, run until quit."""
-    app = application()
+    app = application(guard=False)
     window: MainWindow | None = None
     reporter = install_exception_reporter(lambda: window)
     try:
@@ -92,6 +95,9 @@ def run_app(db_path: str | None) -> int:
             backups.problem.connect(lambda text: window.statusBar().showMessage(text, 30000))
 
             def after_paint() -> None:
+                # Python sees every event of every widget through the guard, which made building
+                # the window ~20 ms slower; nothing it guards is shown before this (issue 16).
+                install_wheel_guard(app)
                 # The app's session starts the daily backup (opening the record does not).
                 start_daily_backup(record)
                 if record.backup_problem and window is not None:

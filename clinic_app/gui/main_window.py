@@ -63,6 +63,8 @@ APPLICATION = "clinic-app"
 DEMO_PATIENTS = 40
 DEMO_SEED = 1
 LOADING_MESSAGE = "Loading patients…"
+CHART_LATEST_MS = 500
+"""The chart is built this long after the list loaded if the list has not painted by then."""
 LOAD_STEPS = ("Opening the record", "Reading every patient", "Working out what is due today")
 
 
@@ -252,6 +254,9 @@ class MainWindow(QMainWindow):
         self.load_runner: BackgroundRunner | None = None
         self._reload_again = False
         self._pending_patient: int | None = None
+        # The list starts loading on its own thread before the window is built: building it is
+        # mostly Qt's C++ work, during which the thread reads the record (issue 16).
+        self._start_load()
         self.setWindowTitle("clinic-app")
 
         self.patient_list = PatientListView(self)
@@ -276,6 +281,9 @@ class MainWindow(QMainWindow):
         self._chart_timer = QTimer(self)
         self._chart_timer.setSingleShot(True)
         self._chart_timer.timeout.connect(lambda: self.chart)
+        # A timer alone could fire before the list's paint (Qt paints on its own schedule):
+        # the chart waits for the list to have painted its patients, or for CHART_LATEST_MS.
+        self.patient_list.table.paintedRows.connect(lambda: self._chart_soon(0))
         self.right.setCurrentWidget(self.loading_page)
         self._loaded_once = False
 
@@ -316,7 +324,7 @@ class MainWindow(QMainWindow):
         self.change_watcher.back.connect(self.statusBar().clearMessage)
 
         self._restore()
-        self.refresh()
+        self._show_loading()
 
     # -- the application context ------------------------------------------------------------
     @property
@@ -340,6 +348,14 @@ class MainWindow(QMainWindow):
             if self.right.currentWidget() is self.choose_page:
                 self.right.setCurrentWidget(self._chart)
         return self._chart
+
+    def _chart_soon(self, delay_ms: int) -> None:
+        """Build the chart in ``delay_ms`` (sooner if already due), once the list has rows."""
+        if self._chart is not None or not self._loaded_once:
+            return
+        timer = self._chart_timer
+        if not timer.isActive() or timer.remainingTime() > delay_ms:
+            timer.start(delay_ms)
 
     def _make_chart(self) -> QWidget:
         try:
@@ -546,19 +562,26 @@ class MainWindow(QMainWindow):
         if self.load_runner is not None:
             self._reload_again = True  # a save landed meanwhile: load once more after this
             return
+        self._start_load()
+        self._show_loading()
+
+    def _start_load(self) -> None:
         today, protocols = self.today(), self.protocols
         runner = BackgroundRunner(
             Connection(self.record.location, read_only=True),
             lambda record, progress: load_list(record, progress, today, protocols),
             self,
         )
+        # Progress and the result arrive through the event loop, after the window is built.
         runner.progressed.connect(lambda step, _total, _text: self.loading_page.show_step(step))
         runner.finished.connect(self._load_ended)
         self.load_runner = runner
+        runner.start()
+
+    def _show_loading(self) -> None:
         self.loading_page.show_step(0)  # opening the record
         if not self.statusBar().currentMessage():
             self.statusBar().showMessage(LOADING_MESSAGE)
-        runner.start()
 
     @Slot(object)
     def _load_ended(self, outcome: Outcome) -> None:
@@ -604,7 +627,7 @@ class MainWindow(QMainWindow):
             self.right.setCurrentWidget(self.welcome)
         elif self._chart is None:  # the list paints first; the chart is built right after
             self.right.setCurrentWidget(self.choose_page)
-            self._chart_timer.start(0)
+            self._chart_soon(CHART_LATEST_MS)
         else:
             self.right.setCurrentWidget(self._chart)
         self._explain_demo(empty)

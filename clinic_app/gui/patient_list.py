@@ -29,7 +29,7 @@ from PySide6.QtCore import (
     Qt,
     Signal,
 )
-from PySide6.QtGui import QIcon
+from PySide6.QtGui import QIcon, QPaintEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QApplication,
@@ -339,6 +339,23 @@ class PatientFilterProxy(QSortFilterProxyModel):
         super().sort(column, order)
 
 
+class PatientTable(ChoosingTable):
+    """The list's table. ``paintedRows`` fires once, when it has first painted patients: the
+    window builds the chart after that, so the nurse sees the list first (issue 16)."""
+
+    paintedRows = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._told = False
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        super().paintEvent(event)
+        if not self._told and self.model().rowCount():
+            self._told = True
+            self.paintedRows.emit()
+
+
 class PatientListView(QWidget):
     """Filter box, count and table.
 
@@ -371,7 +388,7 @@ class PatientListView(QWidget):
         self.count_label = QLabel(self)
         self.count_label.setObjectName("patient_count")
 
-        self.table = ChoosingTable(self)
+        self.table = PatientTable(self)
         self.table.setObjectName("patient_table")
         self.table.setModel(self.proxy)
         self.table.setAccessibleName("Patients")
