@@ -254,9 +254,6 @@ class MainWindow(QMainWindow):
         self.load_runner: BackgroundRunner | None = None
         self._reload_again = False
         self._pending_patient: int | None = None
-        # The list starts loading on its own thread before the window is built: building it is
-        # mostly Qt's C++ work, during which the thread reads the record (issue 16).
-        self._start_load()
         self.setWindowTitle("clinic-app")
 
         self.patient_list = PatientListView(self)
@@ -324,7 +321,7 @@ class MainWindow(QMainWindow):
         self.change_watcher.back.connect(self.statusBar().clearMessage)
 
         self._restore()
-        self._show_loading()
+        self.refresh()
 
     # -- the application context ------------------------------------------------------------
     @property
@@ -562,26 +559,19 @@ class MainWindow(QMainWindow):
         if self.load_runner is not None:
             self._reload_again = True  # a save landed meanwhile: load once more after this
             return
-        self._start_load()
-        self._show_loading()
-
-    def _start_load(self) -> None:
         today, protocols = self.today(), self.protocols
         runner = BackgroundRunner(
             Connection(self.record.location, read_only=True),
             lambda record, progress: load_list(record, progress, today, protocols),
             self,
         )
-        # Progress and the result arrive through the event loop, after the window is built.
         runner.progressed.connect(lambda step, _total, _text: self.loading_page.show_step(step))
         runner.finished.connect(self._load_ended)
         self.load_runner = runner
-        runner.start()
-
-    def _show_loading(self) -> None:
         self.loading_page.show_step(0)  # opening the record
         if not self.statusBar().currentMessage():
             self.statusBar().showMessage(LOADING_MESSAGE)
+        runner.start()
 
     @Slot(object)
     def _load_ended(self, outcome: Outcome) -> None:
