@@ -30,11 +30,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from enum import Enum, StrEnum
+from typing import TYPE_CHECKING
 
-from clinic_app.core.binomial import ProportionCI, clopper_pearson
 from clinic_app.core.errors import DomainError, MissingDataError, ProtocolError
 from clinic_app.core.response import ResponseCategory
-from clinic_app.core.survival import EventTime
+
+if TYPE_CHECKING:  # imported where used: every protocol holds endpoint definitions, so this
+    # module loads at every start, while the statistics are needed only for the trial board.
+    from clinic_app.core.binomial import ProportionCI
+    from clinic_app.core.survival import EventTime
 
 PFS_LABEL = "progression-free survival"
 DOR_LABEL = "duration of response (protocol's TTP)"
@@ -224,6 +228,8 @@ def _cycles(n: int) -> str:
 def _rate(
     label: str, responders: tuple[ResponseCategory, ...], responses: list[ResponseCategory]
 ) -> Rate | None:
+    from clinic_app.core.binomial import clopper_pearson
+
     if not responses:
         return None
     hits = sum(1 for response in responses if response in responders)
@@ -248,6 +254,8 @@ def progression_free_survival(
 ) -> EventTime:
     """Start of therapy to progression or death, whichever is first; else censored at the
     last assessment (rules §7)."""
+    from clinic_app.core.survival import EventTime
+
     events = [d for d in (progression_on, death_on) if d is not None]
     if events:
         return EventTime(_days(start_on, min(events), "start_on", "progression_on/death_on"), True)
@@ -266,6 +274,8 @@ def duration_of_response(
 ) -> EventTime:
     """The protocol's "time to progression": from the first response to progression, which
     is a duration of response; censored at the last assessment (seed 002)."""
+    from clinic_app.core.survival import EventTime
+
     if progression_on is not None:
         return EventTime(
             _days(first_response_on, progression_on, "first_response_on", "progression_on"), True
@@ -288,6 +298,8 @@ def time_to_next_therapy(
 ) -> EventTime:
     """Start of study therapy to the start of the next therapy; else censored at the last
     follow-up (seed 002)."""
+    from clinic_app.core.survival import EventTime
+
     if next_therapy_on is not None:
         return EventTime(_days(start_on, next_therapy_on, "start_on", "next_therapy_on"), True)
     if last_follow_up_on is None:
