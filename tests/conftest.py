@@ -18,16 +18,66 @@ import pytest
 
 if TYPE_CHECKING:
     from clinic_app.core.protocol import Protocol
-    from clinic_app.storage.database import Record
+    from clinic_app.storage.database import Record, RecordLocation
 
     from .pg_server import PgServer
 
 
+ENGINES = ("sqlite", "postgresql")
+_BOTH_ENGINES_IN = ("storage", "services")
+"""The suites whose ``record`` runs on both engines (issue 18); elsewhere it is a file."""
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """``engine`` (and so ``record``) is each engine in the storage and services suites.
+
+    A test that names the file (the ``db_path`` fixture) or is marked ``sqlite_only`` is about
+    the SQLite file itself (pages, PRAGMAs, backups, file modes) and runs on SQLite only.
+    """
+    if "engine" not in metafunc.fixturenames:
+        return
+    parts = metafunc.definition.path.parts
+    on_both = any(suite in parts for suite in _BOTH_ENGINES_IN) and not (
+        "db_path" in metafunc.fixturenames or metafunc.definition.get_closest_marker("sqlite_only")
+    )
+    metafunc.parametrize("engine", ENGINES if on_both else ENGINES[:1], indirect=True)
+
+
 @pytest.fixture
-def record(tmp_path: Path) -> Iterator[Record]:
+def engine(request: pytest.FixtureRequest) -> str:
+    return str(getattr(request, "param", "sqlite"))
+
+
+@pytest.fixture(scope="session")
+def pg_template(pg_server: PgServer) -> str:
+    """A server database at the current schema, copied for each test (fast: no DDL per test)."""
+    from clinic_app.storage.database import ServerAddress, open_database
+
+    name = "clinic_template"
+    open_database(ServerAddress(pg_server.create_database(name))).close()
+    return name
+
+
+@pytest.fixture
+def record_location(engine: str, tmp_path: Path, request: pytest.FixtureRequest) -> RecordLocation:
+    """Where this test's record lives: a file under tmp_path, or a fresh server database."""
+    from clinic_app.storage.database import ServerAddress
+
+    if engine == "sqlite":
+        return tmp_path / "record.sqlite3"
+    server: PgServer = request.getfixturevalue("pg_server")
+    template: str = request.getfixturevalue("pg_template")
+    name = f"r{next(_pg_database_count)}"
+    conninfo = server.create_database(name, template=template)
+    request.addfinalizer(lambda: server.drop_database(name))
+    return ServerAddress(conninfo)
+
+
+@pytest.fixture
+def record(record_location: RecordLocation) -> Iterator[Record]:
     from clinic_app.storage.database import open_database
 
-    rec = open_database(tmp_path / "record.sqlite3")
+    rec = open_database(record_location)
     try:
         yield rec
     finally:

@@ -193,17 +193,19 @@ class PgServer:
             f"?host={quote(str(self.socket_dir), safe='')}&port={PORT}"
         )
 
-    def create_database(self, name: str) -> str:
-        """Create an empty database owned by clinic_owner and return its conninfo."""
-        if not _DB_NAME.fullmatch(name):
-            raise ValueError(f"not a plain database name: {name!r}")
+    def create_database(self, name: str, template: str | None = None) -> str:
+        """Create a database owned by clinic_owner (empty, or a copy of ``template``, which
+        nobody may be connected to) and return its conninfo."""
+        if not _DB_NAME.fullmatch(name) or (template and not _DB_NAME.fullmatch(template)):
+            raise ValueError(f"not a plain database name: {name!r} / {template!r}")
         from psycopg import sql
 
-        self._admin(
-            sql.SQL("CREATE DATABASE {} OWNER {}").format(
-                sql.Identifier(name), sql.Identifier(OWNER)
-            )
+        statement = sql.SQL("CREATE DATABASE {} OWNER {}").format(
+            sql.Identifier(name), sql.Identifier(OWNER)
         )
+        if template:
+            statement = sql.SQL("{} TEMPLATE {}").format(statement, sql.Identifier(template))
+        self._admin(statement)
         return self.conninfo(name)
 
     def drop_database(self, name: str) -> None:

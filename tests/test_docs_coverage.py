@@ -121,3 +121,10 @@ def test_the_menu_check_itself_notices_a_wrong_entry_or_shortcut() -> None:
 
 def test_users_guide_names_real_menu_entries(qtbot: object, tmp_path: Path) -> None:
     assert mismatches(menu_entries(("users.md",)), app_menus(qtbot, tmp_path)) == []
+
+
+def test_the_admin_guide_shows_the_server_roles_the_code_sets_up() -> None:
+    from clinic_app.storage.engines.pg_schema import roles_sql
+
+    guide = (Path(__file__).parents[1] / "docs" / "admin-guide.md").read_text(encoding="utf-8")
+    assert roles_sql() in guide

@@ -122,7 +122,7 @@ def load_chart(
         )
     assert enrolment.id is not None  # read from the record
     cycles = tuple(repos.cycles.for_enrolment(enrolment.id))
-    doses = tuple(d for c in cycles if c.id is not None for d in repos.doses.for_cycle(c.id))
+    doses = tuple(repos.doses.for_enrolment(enrolment.id))
     modifications = tuple(repos.modifications.for_enrolment(enrolment.id))
     names = {k: d.name for k, d in protocol.drugs.items()} if protocol else {}
     units = {k: d.basis.unit for k, d in protocol.drugs.items()} if protocol else {}

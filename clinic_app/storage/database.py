@@ -461,14 +461,19 @@ def open_database(
     try:
         if read_only:
             conn = sqlite3.connect(
-                f"{file.resolve().as_uri()}?mode=ro", uri=True, timeout=busy_timeout_ms / 1000
+                f"{file.resolve().as_uri()}?mode=ro",
+                uri=True,
+                timeout=busy_timeout_ms / 1000,
+                isolation_level=None,
             )
         else:
             with suppress(OSError):  # a missing folder is said by SQLite's own error below
                 # A new record is its owner's only (0600); SQLite gives its WAL and SHM files
                 # the same mode (issue 15, item 6).
                 create_private_file(file)
-            conn = sqlite3.connect(str(file), timeout=busy_timeout_ms / 1000)
+            # isolation_level=None: no implicit transactions. Every write of the app is in an
+            # explicit one (Record.transaction); any other statement commits on its own.
+            conn = sqlite3.connect(str(file), timeout=busy_timeout_ms / 1000, isolation_level=None)
     except sqlite3.Error as exc:
         raise translate(exc, file) or StorageError(f"Cannot open {file}: {exc}") from exc
     record: Record | None = None
@@ -541,14 +546,31 @@ def _migrate(record: Record) -> None:
             if isinstance(sql, SqliteEngine):
                 schema.migrations.apply(record.db)
             else:
-                from clinic_app.storage.engines import pg_schema
-
-                pg_schema.migrate(sql)
+                _migrate_server(sql, where, creating=not applied)
             sql.commit()
         except BaseException:
             if sql.in_transaction:
                 sql.rollback()
             raise
+
+
+def _migrate_server(sql: Engine, where: RecordLocation, *, creating: bool) -> None:
+    from clinic_app.storage.engines import pg_schema
+    from clinic_app.storage.engines.postgres import PostgresEngine
+
+    assert isinstance(sql, PostgresEngine)
+    try:
+        pg_schema.migrate(sql)
+    except Exception as exc:
+        # The everyday role may not change the schema (least privilege): say who can.
+        if isinstance(_translate(exc, where), ReadOnlyError):
+            what = "creating" if creating else "upgrading to this version of clinic-app"
+            raise ReadOnlyError(
+                f"The record on the server {where} needs {what}, which only the role that owns "
+                f"it may do; {NOTHING_LOST}. Open it once as the owner role (the administrator's "
+                "guide, 'A clinic server'), then as usual."
+            ) from exc
+        raise
 
 
 def schema_problems(record: Record) -> list[str]:

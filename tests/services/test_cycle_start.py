@@ -45,7 +45,7 @@ def protocols() -> dict[str, Protocol]:
 
 
 def count(record: Record, table: str) -> int:
-    return int(record.db.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+    return int(record.sql.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
 
 
 def add_lab(record: Record, pid: int, test: str, value: str, unit: str, on: date) -> int:

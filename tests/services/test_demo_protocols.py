@@ -17,7 +17,7 @@ FIXTURES = Path(__file__).parents[1] / "fixtures" / "protocols"
 
 
 def _enrolments(record: object) -> dict[str, int]:
-    rows = record.db.execute(  # type: ignore[attr-defined]
+    rows = record.sql.execute(  # type: ignore[attr-defined]
         "SELECT protocol, count(*) FROM enrolments GROUP BY protocol"
     ).fetchall()
     return {str(k): int(n) for k, n in rows}
@@ -33,10 +33,10 @@ def test_demo_with_dextr_only_makes_dextr_patients_and_says_what_it_skipped(
         assert _enrolments(record) == {"dextr": 12}
         assert any("3+3" in line for line in result.skipped)
         # the maintenance switch is a decision from the phase keys of the file
-        for eid, _ in record.db.execute("SELECT id, 1 FROM enrolments").fetchall():
+        for eid, _ in record.sql.execute("SELECT id, 1 FROM enrolments").fetchall():
             for d in record.repos.decisions.for_enrolment(eid, DecisionKind.PHASE):
                 assert (d.payload["from"], d.payload["to"]) == ("induction", "maintenance")
-        phases = {r[0] for r in record.db.execute("SELECT DISTINCT phase FROM cycles")}
+        phases = {r[0] for r in record.sql.execute("SELECT DISTINCT phase FROM cycles")}
         assert phases <= {"induction", "maintenance"}
 
 
@@ -51,7 +51,7 @@ def test_demo_with_bpd_only_stops_at_its_caps_and_says_so(tmp_path: Path) -> Non
         # the DLT is attributed to the file's drug (bendamustine), not a literal in the code
         drugs = {
             str(r[0])
-            for r in record.db.execute(
+            for r in record.sql.execute(
                 "SELECT attribution FROM adverse_events WHERE term = 'Febrile neutropenia'"
             )
         }

@@ -432,7 +432,7 @@ def test_a_decision_from_an_old_panel_never_overwrites_off_study(record: Record)
         decided_by="Dr B",
         today=END_OF_C4,
     )
-    audit_rows = record.db.execute("SELECT count(*) FROM audit_log").fetchone()[0]
+    audit_rows = record.sql.execute("SELECT count(*) FROM audit_log").fetchone()[0]
     for act in (accept_proposal, reject_proposal):
         with pytest.raises(StaleRecordError, match="off study since 2024-04-22"):
             act(
@@ -448,7 +448,7 @@ def test_a_decision_from_an_old_panel_never_overwrites_off_study(record: Record)
     c5 = next(c for c in record.repos.cycles.for_enrolment(eid) if c.number == 5)
     assert c5.phase == "induction"
     assert [d.kind for d in record.repos.decisions.for_enrolment(eid)] == [DecisionKind.OFF_STUDY]
-    assert record.db.execute("SELECT count(*) FROM audit_log").fetchone()[0] == audit_rows
+    assert record.sql.execute("SELECT count(*) FROM audit_log").fetchone()[0] == audit_rows
 
 
 def test_two_panels_cannot_both_decide_one_cycle_end(record: Record) -> None:

@@ -349,7 +349,7 @@ def test_dlt_status_from_reviews(
 
 # -- writing to the record ---------------------------------------------------------------------
 def count(record: Record, table: str) -> int:
-    return int(record.db.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+    return int(record.sql.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
 
 
 def test_enrol_dextr_writes_everything(record: Record, protocols: dict[str, Protocol]) -> None:

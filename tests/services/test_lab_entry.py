@@ -33,7 +33,7 @@ AT = datetime(2025, 3, 10, 8, 30, tzinfo=UTC)
 
 
 def count(record: Record, table: str) -> int:
-    return int(record.db.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+    return int(record.sql.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
 
 
 def anc(value: str, lln: str = "1.8", uln: str = "7.5", unit: str = "10^9/L") -> LabEntry:
@@ -192,7 +192,7 @@ def test_panel_saved_in_one_transaction_as_entered(record: Record) -> None:
     assert by_test["creatinine"].value_si == Decimal("97.24")  # 1.1 x 88.4
     assert all(lab.collected_at == AT for lab in stored)
     # One transaction: one audit reason for all four rows.
-    reasons = record.db.execute(
+    reasons = record.sql.execute(
         "SELECT DISTINCT reason FROM audit_log WHERE table_name = 'labs'"
     ).fetchall()
     assert [r[0] for r in reasons] == ["lab panel entered"]

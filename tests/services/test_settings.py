@@ -17,7 +17,7 @@ from clinic_app.storage.database import Record, open_database
 
 
 def audit_reasons(record: Record) -> list[str]:
-    rows = record.db.execute(
+    rows = record.sql.execute(
         "SELECT reason FROM audit_log WHERE table_name = 'settings' ORDER BY id"
     ).fetchall()
     return [r[0] for r in rows]
@@ -173,6 +173,7 @@ def test_invalid_value_changes_nothing(record: Record) -> None:
     assert audit_reasons(record) == ["US paper"]
 
 
+@pytest.mark.sqlite_only
 def test_backup_folder_setting_moves_backups(
     record: Record, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

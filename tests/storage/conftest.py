@@ -2,28 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
 import pytest
 
 from clinic_app.core.records import Patient, Sex
-from clinic_app.storage.database import Record, open_database
 
 
 @pytest.fixture
 def db_path(tmp_path: Path) -> Path:
     return tmp_path / "record.sqlite3"
-
-
-@pytest.fixture
-def record(db_path: Path) -> Iterator[Record]:
-    rec = open_database(db_path)
-    try:
-        yield rec
-    finally:
-        rec.close()
 
 
 def make_patient(mrn: str = "MRN-0001", family: str = "Nováková") -> Patient:

@@ -46,7 +46,7 @@ def plain_sql(path: Path, sql: str) -> str:
 
 
 def audit(record: Record) -> list[dict[str, object]]:
-    cursor = record.db.conn.execute("SELECT * FROM audit_log ORDER BY id")
+    cursor = record.sql.execute("SELECT * FROM audit_log ORDER BY id")
     names = [d[0] for d in cursor.description]
     return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
@@ -61,6 +61,7 @@ def add_lab(record: Record, pid: int, value: str = "1.5") -> int:
 # --- who is acting ------------------------------------------------------------------------
 
 
+@pytest.mark.sqlite_only
 def test_plain_sql_that_fills_the_actor_table_is_not_recorded_as_the_app(record: Record) -> None:
     pid = record.repos.patients.add(make_patient())
     error = plain_sql(
@@ -85,6 +86,7 @@ def test_plain_sql_that_fills_the_actor_table_is_not_recorded_as_the_app(record:
     assert not [e for e in audit(record) if e["app_user"] == "dr_who"]
 
 
+@pytest.mark.sqlite_only
 def test_a_session_with_its_own_actor_table_is_still_outside_the_app(record: Record) -> None:
     pid = record.repos.patients.add(make_patient())
     # A TEMP table of the same name is the session's own; the triggers never read it.
@@ -101,6 +103,7 @@ def test_a_session_with_its_own_actor_table_is_still_outside_the_app(record: Rec
     assert (last["via"], last["app_user"]) == (schema.OUTSIDE_THE_APP, None)
 
 
+@pytest.mark.sqlite_only
 def test_plain_sql_cannot_write_a_created_by_name(record: Record) -> None:
     error = plain_sql(
         record.path,
@@ -108,7 +111,7 @@ def test_plain_sql_cannot_write_a_created_by_name(record: Record) -> None:
         "VALUES ('X-1', 'A', 'B', '1950-01-01', 'F', 'dr_who (nurse)');",
     )
     assert "created_by is written by clinic-app only" in error
-    assert record.db.execute("SELECT count(*) FROM patients").fetchone()[0] == 0
+    assert record.sql.execute("SELECT count(*) FROM patients").fetchone()[0] == 0
 
 
 def test_the_apps_own_writes_still_name_the_user(db_path: Path) -> None:
@@ -130,7 +133,7 @@ def test_a_left_behind_actor_row_does_not_block_later_writes(db_path: Path) -> N
         record.repos.patients.add(make_patient())
         (row,) = audit(record)
         assert row["app_user"] == "alice"  # not the ghost
-        assert record.db.execute("SELECT count(*) FROM audit_actor").fetchone()[0] == 0
+        assert record.sql.execute("SELECT count(*) FROM audit_actor").fetchone()[0] == 0
 
 
 def test_upgrade_clears_an_actor_row_left_by_an_older_version(db_path: Path) -> None:
@@ -144,12 +147,13 @@ def test_upgrade_clears_an_actor_row_left_by_an_older_version(db_path: Path) -> 
     with open_database(db_path, app_user="alice") as record:
         record.repos.patients.add(make_patient())
         assert audit(record)[-1]["app_user"] == "alice"
-        assert record.db.execute("SELECT count(*) FROM audit_actor").fetchone()[0] == 0
+        assert record.sql.execute("SELECT count(*) FROM audit_actor").fetchone()[0] == 0
 
 
 # --- REPLACE ------------------------------------------------------------------------------
 
 
+@pytest.mark.sqlite_only
 def test_insert_or_replace_cannot_delete_reset_or_revive_a_lab(record: Record) -> None:
     pid = record.repos.patients.add(make_patient())
     lab_id = add_lab(record, pid)
@@ -160,7 +164,7 @@ def test_insert_or_replace_cannot_delete_reset_or_revive_a_lab(record: Record) -
         reason="checked",
     )
     record.repos.labs.void(lab_id, expected_version=2, reason="wrong patient")
-    before = record.db.execute("SELECT * FROM labs WHERE id = ?", [lab_id]).fetchone()
+    before = record.sql.execute("SELECT * FROM labs WHERE id = ?", [lab_id]).fetchone()
     entries = len(audit(record))
     for conn_sql in (
         # SQLite's REPLACE deletes the old row without firing delete triggers (recursive
@@ -176,11 +180,12 @@ def test_insert_or_replace_cannot_delete_reset_or_revive_a_lab(record: Record) -
         "'2026-01-05T08:00:00+00:00');",
     ):
         assert "never replaced" in plain_sql(record.path, conn_sql)
-    after = record.db.execute("SELECT * FROM labs WHERE id = ?", [lab_id]).fetchone()
+    after = record.sql.execute("SELECT * FROM labs WHERE id = ?", [lab_id]).fetchone()
     assert after == before  # still voided, still version 3
     assert len(audit(record)) == entries
 
 
+@pytest.mark.sqlite_only
 def test_replace_on_a_unique_key_cannot_delete_the_other_patient(record: Record) -> None:
     first = record.repos.patients.add(make_patient("MRN-1"))
     second = record.repos.patients.add(make_patient("MRN-2"))
@@ -195,10 +200,11 @@ def test_replace_on_a_unique_key_cannot_delete_the_other_patient(record: Record)
         f"UPDATE OR REPLACE patients SET mrn = 'MRN-1', version = version + 1 WHERE id = {second};",
     )
     assert "UNIQUE constraint failed: patients.mrn" in error
-    ids = [r[0] for r in record.db.execute("SELECT id FROM patients ORDER BY id")]
+    ids = [r[0] for r in record.sql.execute("SELECT id FROM patients ORDER BY id")]
     assert ids == [first, second]
 
 
+@pytest.mark.sqlite_only
 def test_replace_cannot_rewrite_an_audit_entry(record: Record) -> None:
     record.repos.patients.add(make_patient())
     error = plain_sql(
@@ -210,15 +216,16 @@ def test_replace_cannot_rewrite_an_audit_entry(record: Record) -> None:
     assert audit(record)[0]["new_json"] is not None
 
 
+@pytest.mark.sqlite_only
 def test_every_unique_index_of_an_audited_table_is_guarded(record: Record) -> None:
     # REPLACE on a unique index the guards do not know would delete the other row.
     for table in (*schema.CLINICAL_TABLES, *schema.ACCOUNT_TABLES):
         found = set()
-        for _seq, name, unique, origin, _partial in record.db.execute(
+        for _seq, name, unique, origin, _partial in record.sql.execute(
             f"PRAGMA index_list({table})"
         ).fetchall():
             if unique and origin == "c":
-                cols = tuple(r[2] for r in record.db.execute(f"PRAGMA index_info({name})"))
+                cols = tuple(r[2] for r in record.sql.execute(f"PRAGMA index_info({name})"))
                 found.add(cols)
         assert found == {cols for cols, _live in schema.UNIQUE_KEYS.get(table, ())}, table
 
@@ -226,6 +233,7 @@ def test_every_unique_index_of_an_audited_table_is_guarded(record: Record) -> No
 # --- check: triggers and the log against the rows -----------------------------------------
 
 
+@pytest.mark.sqlite_only
 def test_a_whole_record_checks_clean(record: Record) -> None:
     pid = record.repos.patients.add(make_patient())
     lab_id = add_lab(record, pid)
@@ -234,6 +242,7 @@ def test_a_whole_record_checks_clean(record: Record) -> None:
     assert check(record) == []
 
 
+@pytest.mark.sqlite_only
 def test_check_reports_a_replaced_trigger(record: Record) -> None:
     assert (
         plain_sql(
@@ -248,6 +257,7 @@ def test_check_reports_a_replaced_trigger(record: Record) -> None:
     )
 
 
+@pytest.mark.sqlite_only
 def test_check_reports_a_dropped_trigger_and_an_added_one(record: Record) -> None:
     assert (
         plain_sql(
@@ -262,10 +272,11 @@ def test_check_reports_a_dropped_trigger_and_an_added_one(record: Record) -> Non
     assert any("sneaky on labs is not one clinic-app installs" in p for p in problems)
 
 
+@pytest.mark.sqlite_only
 def test_check_reports_a_change_made_with_the_triggers_off(record: Record) -> None:
     pid = record.repos.patients.add(make_patient())
     lab_id = add_lab(record, pid, "1.5")
-    audit_update = record.db.execute(
+    audit_update = record.sql.execute(
         "SELECT sql FROM sqlite_master WHERE name = 'labs_audit_update'"
     ).fetchone()[0]
     assert (
@@ -283,12 +294,13 @@ def test_check_reports_a_change_made_with_the_triggers_off(record: Record) -> No
     )
 
 
+@pytest.mark.sqlite_only
 def test_check_reports_a_rewritten_and_a_shortened_audit_log(record: Record) -> None:
     pid = record.repos.patients.add(make_patient())
     add_lab(record, pid, "1.5")
     add_lab(record, pid, "2.5")
     guards = {
-        name: record.db.execute("SELECT sql FROM sqlite_master WHERE name = ?", [name]).fetchone()[
+        name: record.sql.execute("SELECT sql FROM sqlite_master WHERE name = ?", [name]).fetchone()[
             0
         ]
         for name in ("audit_log_no_update", "audit_log_no_delete")
@@ -316,6 +328,7 @@ def test_check_reports_a_rewritten_and_a_shortened_audit_log(record: Record) -> 
     assert any("1 entries of the audit log are missing" in p for p in problems)
 
 
+@pytest.mark.sqlite_only
 def test_check_reports_an_entry_for_a_deleted_row(record: Record) -> None:
     pid = record.repos.patients.add(make_patient())
     lab_id = add_lab(record, pid)
@@ -326,7 +339,7 @@ def test_check_reports_an_entry_for_a_deleted_row(record: Record) -> None:
         )
         == ""
     )
-    record.db.execute(
+    record.sql.execute(
         schema.audit_trigger_sql("labs", schema.audited_columns(record.db, "labs"))[
             "labs_no_delete"
         ]
@@ -336,6 +349,7 @@ def test_check_reports_an_entry_for_a_deleted_row(record: Record) -> None:
     assert any(f"labs row {lab_id}: in the audit log but not in the record" in p for p in problems)
 
 
+@pytest.mark.sqlite_only
 def test_restore_refuses_a_backup_without_triggers_or_audit_log(
     record: Record, tmp_path: Path
 ) -> None:
@@ -345,10 +359,10 @@ def test_restore_refuses_a_backup_without_triggers_or_audit_log(
     backup_to(record, bad)
     statements = ";".join(
         f"DROP TRIGGER {r[0]}"
-        for r in record.db.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")
+        for r in record.sql.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")
     )
     assert plain_sql(bad, statements + "; DELETE FROM audit_log;") == ""
-    before = record.db.execute("SELECT count(*) FROM labs").fetchone()[0]
+    before = record.sql.execute("SELECT count(*) FROM labs").fetchone()[0]
     record.close()
     with pytest.raises(StorageError, match="failed its check") as refused:
         restore_from(record.path, bad)

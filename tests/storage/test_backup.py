@@ -28,6 +28,7 @@ def mrns(path: Path) -> list[str]:
         return sorted(p.mrn for p in rec.repos.patients.all())
 
 
+@pytest.mark.sqlite_only
 def test_backup_is_a_consistent_database_with_the_data(record: Record, tmp_path: Path) -> None:
     record.repos.patients.add(make_patient("A-1"))
     target = backup_to(record, tmp_path / "out" / "b.sqlite3")
@@ -36,6 +37,7 @@ def test_backup_is_a_consistent_database_with_the_data(record: Record, tmp_path:
     assert not list(target.parent.glob("*.partial"))
 
 
+@pytest.mark.sqlite_only
 def test_daily_backup_once_per_day_keeping_the_newest(record: Record) -> None:
     record.repos.settings.set("backup.keep", 3, reason="test rotation")
     start = date(2026, 3, 1)
@@ -119,6 +121,7 @@ def test_restore_over_a_file_that_is_not_a_database_moves_it_aside(
     assert mrns(db_path) == ["A-1"]
 
 
+@pytest.mark.sqlite_only
 def test_check_reports_one_line_per_problem(record: Record) -> None:
     assert check(record) == []
     pid = record.repos.patients.add(make_patient())
@@ -169,6 +172,7 @@ def test_daily_backup_of_a_damaged_record_is_reported_and_never_counted(db_path:
     assert not list((db_path.parent / "backups").iterdir())
 
 
+@pytest.mark.sqlite_only
 def test_a_clock_set_back_does_not_delete_the_copy_just_taken(record: Record) -> None:
     record.repos.settings.set("backup.keep", 3, reason="test rotation")
     for day in range(1, 6):
@@ -184,6 +188,7 @@ def test_a_clock_set_back_does_not_delete_the_copy_just_taken(record: Record) ->
     ]
 
 
+@pytest.mark.sqlite_only
 def test_pruning_never_removes_good_copies_in_favour_of_bad_ones(record: Record) -> None:
     record.repos.settings.set("backup.keep", 2, reason="test rotation")
     made = [daily_backup_if_due(record, date(2026, 3, day)) for day in (1, 2)]
@@ -202,6 +207,7 @@ def test_pruning_never_removes_good_copies_in_favour_of_bad_ones(record: Record)
     assert made[1] is not None and made[1].exists()
 
 
+@pytest.mark.sqlite_only
 def test_stale_partials_of_a_killed_backup_are_removed(record: Record, tmp_path: Path) -> None:
     folder = record.path.parent / "backups"
     folder.mkdir()

@@ -66,7 +66,7 @@ def test_two_processes_write_at_once_and_every_write_lands(db_path: Path) -> Non
     reported = [int(line) for out, _ in outputs for line in out.split()]
     assert len(reported) == 60
     with open_database(db_path) as rec:
-        present = {int(r[0]) for r in rec.db.execute("SELECT id FROM labs").fetchall()}
+        present = {int(r[0]) for r in rec.sql.execute("SELECT id FROM labs").fetchall()}
         assert set(reported) == present
 
 

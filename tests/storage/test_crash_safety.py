@@ -46,9 +46,9 @@ def test_killed_writer_loses_no_committed_write(tmp_path: Path) -> None:
 
         with open_database(db_path) as rec:
             assert check(rec) == []  # integrity_check ok, no foreign-key orphans, schema whole
-            labs = {int(r[0]) for r in rec.db.execute("SELECT id FROM labs").fetchall()}
+            labs = {int(r[0]) for r in rec.sql.execute("SELECT id FROM labs").fetchall()}
             assert reported <= labs
             # Atomicity: every lab has the adverse event written in the same transaction.
-            notes = {int(r[0]) for r in rec.db.execute("SELECT notes FROM adverse_events")}
+            notes = {int(r[0]) for r in rec.sql.execute("SELECT notes FROM adverse_events")}
             assert notes == labs
-            assert rec.db.execute("SELECT count(*) FROM audit_actor").fetchone()[0] == 0
+            assert rec.sql.execute("SELECT count(*) FROM audit_actor").fetchone()[0] == 0

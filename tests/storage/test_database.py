@@ -27,7 +27,7 @@ def digest(path: Path) -> str:
 
 
 def count(record: Record, table: str) -> int:
-    return int(record.db.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+    return int(record.sql.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
 
 
 def test_first_open_creates_file_with_safe_settings(db_path: Path) -> None:
@@ -50,6 +50,7 @@ def test_reopening_applies_nothing_twice(db_path: Path) -> None:
         assert count(rec, "_sqlite_migrations") == len(schema.MIGRATION_NAMES)
 
 
+@pytest.mark.sqlite_only
 def test_transaction_rolls_back_everything_on_error(record: Record) -> None:
     with pytest.raises(RuntimeError), record.transaction(reason="test"):
         record.repos.patients.add(make_patient())
@@ -63,13 +64,13 @@ def test_transaction_rolls_back_everything_on_error(record: Record) -> None:
 def test_newer_database_is_refused_and_not_modified(db_path: Path, how: str) -> None:
     with open_database(db_path) as rec:
         if how == "user_version":
-            rec.db.execute(f"PRAGMA user_version = {schema.SCHEMA_VERSION + 1}")
+            rec.sql.execute(f"PRAGMA user_version = {schema.SCHEMA_VERSION + 1}")
         else:
-            rec.db.execute(
+            rec.sql.execute(
                 "INSERT INTO _sqlite_migrations (migration_set, name, applied_at) "
                 "VALUES ('clinic_app', '0099_from_the_future', '2030-01-01')"
             )
-        rec.db.execute("PRAGMA journal_mode = DELETE")  # fold the WAL in, so bytes are final
+        rec.sql.execute("PRAGMA journal_mode = DELETE")  # fold the WAL in, so bytes are final
     before = digest(db_path)
     with pytest.raises(NewerDatabaseError, match="newer version of clinic-app") as info:
         open_database(db_path)
@@ -86,11 +87,12 @@ def test_not_a_database_is_refused_and_left_as_is(db_path: Path) -> None:
     assert digest(db_path) == before
 
 
+@pytest.mark.sqlite_only
 def test_disk_full_keeps_the_record_unchanged(record: Record) -> None:
     record.repos.patients.add(make_patient("A-1"))
     # Simulate SQLITE_FULL: forbid the file from growing past its current size.
-    pages = record.db.execute("PRAGMA page_count").fetchone()[0]
-    record.db.execute(f"PRAGMA max_page_count = {pages}")
+    pages = record.sql.execute("PRAGMA page_count").fetchone()[0]
+    record.sql.execute(f"PRAGMA max_page_count = {pages}")
     # Texts are bounded (issue 15, item 3), so many rows in one transaction fill the pages.
     with pytest.raises(DiskFullError) as info, record.transaction(reason="many"):
         for n in range(2, 400):  # needs dozens of new pages
@@ -98,7 +100,7 @@ def test_disk_full_keeps_the_record_unchanged(record: Record) -> None:
     assert "nothing was saved and the record is unchanged" in str(info.value)
     assert [p.mrn for p in record.repos.patients.all()] == ["A-1"]
     assert count(record, "audit_log") == 1
-    record.db.execute("PRAGMA max_page_count = 1073741823")
+    record.sql.execute("PRAGMA max_page_count = 1073741823")
     record.repos.patients.add(make_patient("A-2"))  # and the connection still works
     assert count(record, "patients") == 2
 

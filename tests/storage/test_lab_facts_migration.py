@@ -33,7 +33,7 @@ def _calcium(**facts: bool) -> LabResult:
 def test_facts_round_trip_and_null_means_not_asked(tmp_path: Path) -> None:
     record = open_database(tmp_path / "r.sqlite3")
     try:
-        assert record.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        assert record.sql.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         pid = helpers.patient(record, "MRN-1", "Novak", "Jana")
         with record.transaction(reason="test"):
             asked = record.repos.labs.add(
@@ -43,14 +43,14 @@ def test_facts_round_trip_and_null_means_not_asked(tmp_path: Path) -> None:
         stored = record.repos.labs.get(asked).value
         assert stored.fact_map == {"hospitalisation_indicated": True, "symptomatic": False}
         assert record.repos.labs.get(plain).value.facts == ()
-        row = record.db.execute(
+        row = record.sql.execute(
             "SELECT symptomatic, intervention_indicated, hospitalisation_indicated, "
             "life_threatening FROM labs WHERE id = ?",
             [asked],
         ).fetchone()
         assert tuple(row) == (0, None, 1, None)
         # The audit trail names the facts (triggers rebuilt by 0009).
-        new_json = record.db.execute(
+        new_json = record.sql.execute(
             "SELECT new_json FROM audit_log WHERE table_name = 'labs' AND row_id = ?", [asked]
         ).fetchone()[0]
         assert '"hospitalisation_indicated":1' in new_json.replace(" ", "")
@@ -66,7 +66,7 @@ def test_a_fact_other_than_yes_no_or_null_is_refused(tmp_path: Path, column: str
         with record.transaction(reason="test"):
             lab = record.repos.labs.add(pid, _calcium())
         with pytest.raises(sqlite3.IntegrityError, match="CHECK"):
-            record.db.execute(
+            record.db.conn.execute(
                 f"UPDATE labs SET {column} = 2, version = version + 1 WHERE id = ?", [lab]
             )
     finally:

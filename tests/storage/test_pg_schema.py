@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -393,3 +394,34 @@ def test_two_workstations_creating_the_record_at_once_install_it_once(pg_databas
         assert not desk.is_alive() and failures == []
         assert second.applied_migrations() == sorted(schema.MIGRATION_NAMES)
         assert pg_schema.schema_problems(second) == []
+
+
+def test_the_everyday_role_cannot_create_the_record_but_works_in_it_once_the_owner_has(
+    pg_database: str,
+) -> None:
+    from clinic_app.storage.database import ServerAddress, open_database
+    from clinic_app.storage.errors import ReadOnlyError
+
+    n = next(_ROLE_COUNT)
+    name = database_name(pg_database)
+    owner, app = f"owner_{n}_{name[:20]}", f"app_{n}_{name[:20]}"
+    cluster, in_database = pg_schema.role_statements(owner, app, name)
+    with psycopg.connect(pg_database, autocommit=True) as admin:
+        for statement in cluster[:2]:
+            admin.execute(statement.encode())
+        admin.execute(f'ALTER DATABASE "{name}" OWNER TO "{owner}"'.encode())
+        for statement in in_database:
+            admin.execute(statement.encode())
+    as_app = ServerAddress(as_user(pg_database, app))
+    with pytest.raises(ReadOnlyError, match="only the role that owns it") as refused:
+        open_database(as_app)
+    assert "needs creating" in str(refused.value) and "nothing was saved" in str(refused.value)
+
+    open_database(ServerAddress(as_user(pg_database, owner))).close()  # the first start
+    with open_database(as_app) as record, record.transaction(reason="first patient"):
+        from clinic_app.core.records import Patient, Sex
+
+        pid = record.repos.patients.add(Patient("R-1", "Role", "Ann", date(1950, 1, 1), Sex.FEMALE))
+    with open_database(as_app) as record:
+        assert record.repos.patients.get(pid).value.mrn == "R-1"
+        assert [e.via for e in record.repos.patients.history(pid)] == ["clinic-app"]

@@ -108,7 +108,7 @@ def test_upgrade_keeps_rows_triggers_and_audit_and_accepts_any_phase_key(tmp_pat
 
 def test_a_new_file_has_no_closed_phase_list(tmp_path: Path) -> None:
     with open_database(tmp_path / "new.sqlite3") as rec:
-        sql = rec.db.execute(
+        sql = rec.sql.execute(
             "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'cycles'"
         ).fetchone()[0]
         assert "'induction'" not in sql

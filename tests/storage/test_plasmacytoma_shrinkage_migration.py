@@ -48,7 +48,7 @@ def _version_4_file(db_path: Path) -> None:
 def test_upgrade_keeps_the_yes_no_answers_and_the_rules_use_them(db_path: Path) -> None:
     _version_4_file(db_path)
     with open_database(db_path) as rec:
-        assert rec.db.execute("PRAGMA user_version").fetchone()[0] == schema.SCHEMA_VERSION
+        assert rec.sql.execute("PRAGMA user_version").fetchone()[0] == schema.SCHEMA_VERSION
         baseline, yes, no = rec.repos.responses.for_patient(1)
         assert [a.plasmacytoma_shrunk_50pct for a in (yes, no)] == [True, False]
         # nothing was invented: the measurement is "not assessed" on every old row
@@ -77,7 +77,7 @@ def test_the_measurement_is_audited_and_impossible_values_are_refused(db_path: P
             expected_version=stored.version,
             reason="shrinkage measured on the CT report",
         )
-        (entry,) = rec.db.execute(
+        (entry,) = rec.sql.execute(
             "SELECT old_json, new_json FROM audit_log WHERE table_name = 'response_assessments' "
             "AND action = 'update' ORDER BY id DESC LIMIT 1"
         ).fetchall()
@@ -91,14 +91,14 @@ def test_the_measurement_is_audited_and_impossible_values_are_refused(db_path: P
         version = rec.repos.responses.get(3).version
         for bad in ("100.5", "abc", "", "1e3"):
             with pytest.raises(sqlite3.IntegrityError):
-                rec.db.execute(
+                rec.db.conn.execute(
                     "UPDATE response_assessments SET plasmacytoma_shrinkage_pct = ?, "
                     "version = ? WHERE id = 3",
                     [bad, version + 1],
                 )
         # at most 100 % smaller (gone); any growth is a real measurement
         for good in ("100", "-35.5"):
-            rec.db.execute(
+            rec.sql.execute(
                 "UPDATE response_assessments SET plasmacytoma_shrinkage_pct = ?, version = ? "
                 "WHERE id = 3",
                 [good, version + 1],

@@ -68,7 +68,7 @@ def test_ten_parallel_wrong_guesses_are_not_all_checked(accounts: Path, tmp_path
     assert outcomes.count("waited") == GUESSERS - FAILURES_BEFORE_DELAY
     with open_database(accounts) as rec:
         assert rec.repos.users.get("nurse.a").failed_attempts == FAILURES_BEFORE_DELAY
-        (count,) = rec.db.execute("SELECT count(*) FROM sign_in_failures").fetchone()
+        (count,) = rec.sql.execute("SELECT count(*) FROM sign_in_failures").fetchone()
         assert count == FAILURES_BEFORE_DELAY
     print(f"\n{GUESSERS} parallel guesses: {outcomes.count('checked')} checked")
 

@@ -161,6 +161,7 @@ def test_settings_hold_bounded_printable_text(record: Record) -> None:
         ),
     ],
 )
+@pytest.mark.sqlite_only
 def test_plain_sql_cannot_store_impossible_values_either(
     record: Record, sql: str, message: str
 ) -> None:
@@ -177,6 +178,7 @@ def test_plain_sql_cannot_store_impossible_values_either(
     assert [lab.value for lab in record.repos.labs.for_patient(pid)] == [Decimal("1.5")]
 
 
+@pytest.mark.sqlite_only
 def test_an_old_row_outside_the_limits_can_still_be_voided(record: Record) -> None:
     import sqlite3
 
@@ -189,6 +191,6 @@ def test_an_old_row_outside_the_limits_can_still_be_voided(record: Record) -> No
     )
     conn.commit()
     conn.close()
-    (row,) = record.db.execute("SELECT id, version FROM body_measurements").fetchall()
+    (row,) = record.sql.execute("SELECT id, version FROM body_measurements").fetchall()
     record.repos.measurements.void(row[0], expected_version=row[1], reason="typed 700 for 70")
     assert record.repos.measurements.get(row[0]).voided

@@ -87,7 +87,7 @@ def test_changing_commands_need_user_and_password(
     assert main(["restore", str(backup), "--user", "admin", "--db", str(with_accounts)]) == 2
     assert "The username or password is wrong" in capsys.readouterr().err
     with open_database(with_accounts) as rec:
-        failures = rec.db.execute("SELECT username FROM sign_in_failures").fetchall()
+        failures = rec.sql.execute("SELECT username FROM sign_in_failures").fetchall()
         assert failures == [("admin",)]  # audited (the restore below replaces this file)
     feed(monkeypatch, NURSE_PW)
     assert main(["restore", str(backup), "--user", "nurse.a", "--db", str(with_accounts)]) == 1

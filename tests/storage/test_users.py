@@ -308,7 +308,7 @@ def test_upgrading_a_version_2_file_adds_the_account_tables(db_path: Path) -> No
     )
     db.close()
     with open_database(db_path) as rec:
-        assert rec.db.execute("PRAGMA user_version").fetchone()[0] == schema.SCHEMA_VERSION
+        assert rec.sql.execute("PRAGMA user_version").fetchone()[0] == schema.SCHEMA_VERSION
         assert {"users", "signatures", "drafts", "sign_in_failures"} <= set(rec.db.table_names())
         assert schema_problems(rec) == []
         assert not rec.has_users()  # open mode until the first account

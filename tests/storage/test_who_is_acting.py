@@ -48,7 +48,7 @@ def _review(enrolment_id: int) -> DltReview:
 
 def _enrolment(rec_path: Path) -> int:
     with open_database(rec_path) as rec:
-        return int(rec.db.execute("SELECT min(id) FROM enrolments").fetchone()[0])
+        return int(rec.sql.execute("SELECT min(id) FROM enrolments").fetchone()[0])
 
 
 def test_a_name_handed_to_open_database_acts_as_nobody(accounts: Path) -> None:
@@ -119,7 +119,7 @@ def test_demo_in_open_mode_names_the_generator(db_path: Path) -> None:
         generate_demo(rec, patients=4, seed=3, today=TODAY)
         actors = {
             r[0]
-            for r in rec.db.execute(
+            for r in rec.sql.execute(
                 "SELECT DISTINCT app_user FROM audit_log WHERE table_name IN "
                 "('decisions', 'dlt_reviews', 'dose_modifications')"
             )
@@ -140,11 +140,11 @@ def test_demo_on_a_record_with_accounts_signs_its_decisions(db_path: Path) -> No
         rec.repos.users.authenticate("dr.b", INV_PW)
         rec.set_user("dr.b")
         generate_demo(rec, patients=6, seed=3, today=TODAY)
-        unsigned = rec.db.execute(
+        unsigned = rec.sql.execute(
             "SELECT count(*) FROM dlt_reviews r WHERE NOT EXISTS (SELECT 1 FROM signatures s "
             "WHERE s.table_name = 'dlt_reviews' AND s.row_id = r.id)"
         ).fetchone()[0]
-        reviews = rec.db.execute("SELECT count(*) FROM dlt_reviews").fetchone()[0]
+        reviews = rec.sql.execute("SELECT count(*) FROM dlt_reviews").fetchone()[0]
     assert reviews > 0 and unsigned == 0
 
 

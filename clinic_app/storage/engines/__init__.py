@@ -62,6 +62,10 @@ class Engine(ABC):
     now_sql: str
     """An SQL expression for the current instant as UTC ISO text ending in ``Z``."""
 
+    statements: int = 0
+    """Statements sent through :meth:`execute` and :meth:`insert` on this connection: on a
+    server each is a round trip, so tests count them (a list must not cost one per patient)."""
+
     # -- statements ------------------------------------------------------------------------
     @abstractmethod
     def execute(self, sql: str, params: Params = ()) -> Cursor:

@@ -304,6 +304,7 @@ class PostgresEngine(PgTriggersMixin):
 
     # -- statements ------------------------------------------------------------------------
     def execute(self, sql: str, params: Params = ()) -> Cursor:
+        self.statements += 1
         text, style = translate_placeholders(sql)
         try:
             # Always with parameters, so psycopg reads %% as % the same way every time.

@@ -25,12 +25,14 @@ class SqliteEngine(Engine):
         self.conn = conn
 
     def execute(self, sql: str, params: Params = ()) -> Cursor:
+        self.statements += 1
         try:
             return self.conn.execute(sql, _params(params))
         except sqlite3.IntegrityError as exc:
             raise ConstraintError(str(exc)) from exc
 
     def insert(self, sql: str, params: Params = ()) -> int:
+        self.statements += 1
         try:
             cursor = self.conn.execute(sql, _params(params))
         except sqlite3.IntegrityError as exc:

@@ -128,3 +128,12 @@ class DoseEventRepository(TableRepository[DoseEvent]):
 
     def for_cycle(self, cycle_id: int) -> list[DoseEvent]:
         return self._live("cycle_id = ?", [cycle_id], "day, drug, id")
+
+    def for_enrolment(self, enrolment_id: int) -> list[DoseEvent]:
+        """Every live dose of the enrolment's live cycles in one statement (a chart over a
+        network costs the same round trips for 2 cycles or 20), by cycle, day and drug."""
+        return self._live(
+            "cycle_id IN (SELECT id FROM cycles WHERE enrolment_id = ? AND voided_at IS NULL)",
+            [enrolment_id],
+            "(SELECT number FROM cycles WHERE cycles.id = dose_events.cycle_id), day, drug, id",
+        )
