@@ -31,7 +31,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from clinic_app.gui import drafts
 from clinic_app.gui.errors import error_label, show_storage_error
 from clinic_app.gui.sign_in import password_edit, show_error
 from clinic_app.storage.errors import StorageError
@@ -264,6 +263,8 @@ class Session(QObject):
         self._unlock(restore=same)
 
     def _keep_drafts(self) -> None:
+        from clinic_app.gui import drafts  # when it locks, not at start (issue 16)
+
         name = self.locked_user
         author = None if name is None else self.record.repos.users.find(name)
         kept = 0
@@ -305,6 +306,8 @@ class Session(QObject):
     # -- drafts ----------------------------------------------------------------------------
     def offer_draft(self, dialog: QWidget, patient_id: int | None) -> None:
         """Put back the signed-in user's draft for this kind of dialog and patient, if any."""
+        from clinic_app.gui import drafts  # when a dialog opens, not at start (issue 16)
+
         dialog.setProperty(drafts.PATIENT_PROPERTY, patient_id)
         if not self.record.has_users():
             return

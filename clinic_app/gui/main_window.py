@@ -42,7 +42,6 @@ from clinic_app.core.protocol import Protocol
 from clinic_app.gui.background import BackgroundRunner, Connection, Outcome, Progress
 from clinic_app.gui.change_watch import ChangeWatcher
 from clinic_app.gui.errors import show_storage_error
-from clinic_app.gui.form_guard import guard_form
 from clinic_app.gui.lock import Session
 from clinic_app.gui.patient_actions import PatientActions
 from clinic_app.gui.patient_list import PatientListView
@@ -746,6 +745,7 @@ class MainWindow(QMainWindow):
 
     def new_patient(self) -> NewPatientDialog:
         from clinic_app.gui.dialogs.new_patient import NewPatientDialog
+        from clinic_app.gui.form_guard import guard_form
 
         dialog = NewPatientDialog(self.record, self, today=self.today)
         dialog.accepted.connect(lambda: self._patient_added(dialog))
@@ -764,6 +764,7 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage("Select a patient to enrol first.", 5000)
             return None
         from clinic_app.gui.dialogs.enrolment import EnrolmentDialog
+        from clinic_app.gui.form_guard import guard_form
 
         dialog = EnrolmentDialog(
             self.record, self.protocols, self.current_patient_id, self, today=self.today

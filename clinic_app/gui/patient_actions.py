@@ -15,7 +15,6 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QDialog, QFileDialog, QMainWindow, QMenuBar, QWidget
 
 from clinic_app.gui.errors import show_storage_error
-from clinic_app.gui.form_guard import guard_form
 from clinic_app.gui.texts import patient_title
 from clinic_app.storage.errors import StorageError
 from clinic_app.storage.permissions import Permission, why_not
@@ -183,6 +182,8 @@ class PatientActions:
             show_storage_error(self.window, exc)
             return
         if isinstance(dialog, QDialog):
+            from clinic_app.gui.form_guard import guard_form  # not at start (issue 16)
+
             if opener in self._forms():
                 guard_form(dialog)  # Esc asks before typed values are thrown away
             session = getattr(self.window, "session", None)
@@ -423,5 +424,7 @@ class PatientActions:
             self.window, self.host.record, pid, ae_id, self.host.protocols
         )
         if isinstance(dialog, QDialog):
+            from clinic_app.gui.form_guard import guard_form
+
             guard_form(dialog)  # Esc asks before typed values are thrown away
         return dialog
