@@ -14,7 +14,7 @@ import getpass
 import os
 import secrets
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -98,6 +98,9 @@ class Record:
     ) -> None:
         self.location = location
         self.sql = engine
+        self.reopen: Callable[[], Engine] | None = None
+        """How to open a new connection when the server dropped this one (server records)."""
+        self._reading = False
         self._db: Database | None = None
         self.read_only = read_only
         self._name = app_user
@@ -266,6 +269,7 @@ class Record:
     def guard(self) -> Iterator[None]:
         """Turn environment failures of the engine into :class:`StorageError` with a plain
         message (a locked or full file, a server that cannot be reached)."""
+        self._reconnect_if_lost()
         try:
             yield
         except Exception as exc:
@@ -275,6 +279,22 @@ class Record:
             if storage_error is None:
                 raise
             raise storage_error from exc
+
+    def _reconnect_if_lost(self) -> None:
+        """A server connection that was lost is replaced before the next statement, outside
+        any transaction or snapshot (whose work died with the old connection, and was said)."""
+        if self.reopen is None or self._depth or self._reading or self.sql.usable():
+            return
+        try:
+            fresh = self.reopen()
+        except Exception as exc:
+            problem = _translate(exc, self.location)
+            if problem is None:
+                raise
+            raise problem from exc
+        with suppress(Exception):  # the old one is gone already
+            self.sql.close()
+        self.sql = fresh
 
     def data_version(self) -> str:
         """The schema version and the latest audit entry: which state of the record a printout,
@@ -297,17 +317,22 @@ class Record:
         Inside a transaction the block already reads one state. Nothing may be written in the
         block: it ends with a rollback.
         """
+        with self.guard():
+            pass  # a lost server connection is replaced first
         sql = self.sql
         if sql.in_transaction:
             yield
             return
         with self.guard():
             sql.begin_read()
+        self._reading = True
         try:
             yield
         finally:
-            with self.guard():
-                sql.rollback()  # nothing was written
+            self._reading = False
+            if sql.usable():  # a lost connection ended its transaction with it
+                with self.guard():
+                    sql.rollback()  # nothing was written
 
     @contextmanager
     def transaction(self, reason: str | None = None) -> Iterator[Engine]:
@@ -323,6 +348,8 @@ class Record:
             finally:
                 self._depth -= 1
             return
+        with self.guard():
+            pass  # a lost server connection is replaced first
         sql = self.sql
         with self.guard():
             sql.begin_write()
@@ -516,6 +543,7 @@ def _open_server(
         raise problem from exc
     name = app_user if isinstance(app_user, str) or app_user is None else None
     record = Record(where, engine, read_only=read_only, app_user=name)
+    record.reopen = lambda: open_postgres(where.conninfo, read_only=read_only)
     try:
         with record.guard():
             _refuse_if_newer(engine, where)

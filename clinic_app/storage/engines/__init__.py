@@ -169,6 +169,11 @@ class Engine(ABC):
         """After rows were inserted with their own ids (import, copy): make the next insert's
         id follow the highest one."""
 
+    def usable(self) -> bool:
+        """False once the connection is known to be lost (a server gone, a backend ended):
+        the Record then opens a new one before its next statement."""
+        return True
+
     # -- lifecycle -------------------------------------------------------------------------
     @abstractmethod
     def close(self) -> None: ...

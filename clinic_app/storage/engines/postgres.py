@@ -275,8 +275,8 @@ def describe_environment_error(exc: BaseException, address: str) -> StorageError
     if sqlstate.startswith("57P") or any(words in text for words in lost):
         return ServerUnavailableError(
             f"The connection to the server {address} was lost ({detail}); the server keeps "
-            "only what it had confirmed, so nothing unconfirmed was saved. Check the network, "
-            "then open the record again."
+            "only what it had confirmed, so nothing unconfirmed was saved. Check the network "
+            "and try again: clinic-app connects again by itself."
         )
     if _TLS.search(text):
         return ServerUnavailableError(
@@ -434,6 +434,9 @@ class PostgresEngine(PgTriggersMixin):
         )
 
     # -- lifecycle -------------------------------------------------------------------------
+    def usable(self) -> bool:
+        return not (self.conn.closed or self.conn.broken)
+
     def close(self) -> None:
         self.conn.close()
 
