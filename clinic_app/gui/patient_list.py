@@ -22,6 +22,7 @@ from functools import cmp_to_key
 
 from PySide6.QtCore import (
     QCollator,
+    QEvent,
     QLocale,
     QModelIndex,
     QPersistentModelIndex,
@@ -405,6 +406,20 @@ class PatientListView(QWidget):
         self.table.setSortingEnabled(True)
         self.table.setTextElideMode(Qt.TextElideMode.ElideRight)
         self._size_columns()
+        # The content widths last measured, and for what: measuring reads every cell in view
+        # once per role, and a resize that leaves the same rows in view (the scroll bar
+        # appearing after a load) needs the same widths again (issue 16).
+        self._measured: dict[int, int] = {}
+        self._measured_for: tuple[int, int, int] | None = None
+        self._generation = 0
+        for changed in (
+            self.proxy.modelReset,
+            self.proxy.rowsInserted,
+            self.proxy.rowsRemoved,
+            self.proxy.dataChanged,
+            self.proxy.layoutChanged,
+        ):
+            changed.connect(self._contents_changed)
         # Every column inside the pane (a 1366 px laptop too). A long name narrows first (the
         # MRN and date of birth stay whole beside it), so phase, status and flags read without
         # a tooltip; a cut value reads in full in its tooltip.
@@ -467,13 +482,30 @@ class PatientListView(QWidget):
         bar = self.table.verticalScrollBar().sizeHint().width()
         return columns + bar + 2 * self.table.frameWidth() + 8
 
+    def _contents_changed(self) -> None:
+        self._generation += 1
+
+    def changeEvent(self, event: QEvent) -> None:
+        if event.type() in (QEvent.Type.FontChange, QEvent.Type.StyleChange):
+            self._contents_changed()  # the same text needs other widths
+        super().changeEvent(event)
+
     def _fit_columns(self) -> None:
-        # Wide enough for what the first rows hold (no elided names or phases), never narrower
-        # than the font-based defaults.
-        for column in range(COL_FLAGS):
-            self.table.resizeColumnToContents(column)
-            if self.table.columnWidth(column) < self._natural[column]:
-                self.table.setColumnWidth(column, self._natural[column])
+        # Wide enough for what the rows in view hold (no elided names or phases), never
+        # narrower than the font-based defaults.
+        table = self.table
+        key = (self._generation, table.viewport().height(), table.verticalScrollBar().value())
+        if key != self._measured_for:
+            for column in range(COL_FLAGS):
+                table.resizeColumnToContents(column)
+            self._measured = {
+                column: max(table.columnWidth(column), self._natural[column])
+                for column in range(COL_FLAGS)
+            }
+            self._measured_for = key
+        for column, width in self._measured.items():
+            if table.columnWidth(column) != width:
+                table.setColumnWidth(column, width)
 
     # -- data ---------------------------------------------------------------------------------
     def set_rows(self, rows: Sequence[PatientRow]) -> None:
