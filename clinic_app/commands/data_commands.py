@@ -127,7 +127,7 @@ def patient(args: argparse.Namespace) -> int:
     with context(args, read_only=True, today=args.today) as ctx:
         pid = queries.patient_id_for_mrn(ctx.record, args.mrn)
         if pid is None:
-            raise CommandError(f"no patient with MRN {args.mrn!r} in {ctx.record.path}")
+            raise CommandError(f"no patient with MRN {args.mrn!r} in {ctx.record.location}")
         summary = patient_summary(ctx.record, pid, ctx.today(), ctx.protocols)
     if args.json:
         print(json.dumps(summary_to_json(summary), indent=2, ensure_ascii=False))

@@ -99,7 +99,7 @@ def run_set(args: argparse.Namespace) -> int:
         with _open(args) as record:
             sign_in(record, args)
             new = st.set_value(record, key, args.value, reason=args.reason)
-            where = record.path
+            where = record.location
     except (DomainError, ProtocolError) as exc:
         fail(str(exc))
     except OSError as exc:

@@ -576,7 +576,7 @@ def import_file(record: Record, path: Path) -> ImportResult:
     if queries.clinical_rows_count(record, _TABLES):
         raise ImportRefused(
             [
-                f"{record.path}: the database already holds records; import into a new, empty "
+                f"{record.location}: the database already holds records; import into a new, empty "
                 "database (clinic-app --db NEW_FILE import ...)"
             ]
         )

@@ -283,6 +283,10 @@ def prune(folder: Path, stem: str, keep: int, *, protect: Path | None = None) ->
 def daily_backup_if_due(record: Record, today: date | None = None) -> Path | None:
     """Back up once per day; returns the new file, or ``None`` if today's good copy exists or
     it failed (then ``record.backup_problem`` says why; the record itself is never affected)."""
+    if record.on_server:
+        # A clinic server is backed up on the server (admin guide); every desk copying the
+        # whole shared record each morning would be slow and scatter copies of it.
+        return None
     day = today or date.today()
     try:
         folder = backup_folder(record)

@@ -1,4 +1,5 @@
-"""Two app instances on one file: writers queue instead of failing, stale edits are refused."""
+"""Two app instances on one record (a file, or the clinic's server): writers queue instead of
+failing, every write lands, and stale edits are refused saying who changed what."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from clinic_app.core.records import LabResult
-from clinic_app.storage.database import open_database
+from clinic_app.storage.database import RecordLocation, ServerAddress, open_database
 from clinic_app.storage.errors import StaleRecordError
 
 from .conftest import make_patient
@@ -20,7 +21,15 @@ from .conftest import make_patient
 WRITER = Path(__file__).with_name("writer_process.py")
 
 
-def test_two_connections_in_threads_never_see_database_is_locked(db_path: Path) -> None:
+def _address(where: RecordLocation) -> str:
+    """What another process is given to open the same record."""
+    return where.conninfo if isinstance(where, ServerAddress) else str(where)
+
+
+def test_two_connections_in_threads_never_see_database_is_locked(
+    record_location: RecordLocation,
+) -> None:
+    db_path = record_location
     with open_database(db_path) as setup:
         pid = setup.repos.patients.add(make_patient())
     errors: list[BaseException] = []
@@ -49,11 +58,14 @@ def test_two_connections_in_threads_never_see_database_is_locked(db_path: Path) 
         assert len(labs) == 80
 
 
-def test_two_processes_write_at_once_and_every_write_lands(db_path: Path) -> None:
+def test_two_processes_write_at_once_and_every_write_lands(
+    record_location: RecordLocation,
+) -> None:
+    db_path = record_location
     open_database(db_path).close()  # migrate once, before the race
     procs = [
         subprocess.Popen(
-            [sys.executable, str(WRITER), str(db_path), mrn, "30"],
+            [sys.executable, str(WRITER), _address(db_path), mrn, "30"],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -70,7 +82,8 @@ def test_two_processes_write_at_once_and_every_write_lands(db_path: Path) -> Non
         assert set(reported) == present
 
 
-def test_stale_edit_from_the_other_window_is_refused(db_path: Path) -> None:
+def test_stale_edit_from_the_other_window_is_refused(record_location: RecordLocation) -> None:
+    db_path = record_location
     with (
         open_database(db_path, app_user="nurse.a") as window_a,
         open_database(db_path, app_user="nurse.b") as window_b,
