@@ -36,7 +36,10 @@ ExceptHook = Callable[[type[BaseException], BaseException, TracebackType | None]
 def storage_error_text(error: StorageError) -> str:
     """The dialog text: the storage layer's sentence, which already says what to do."""
     text = error.message
-    if "nothing was saved" not in text and "not changed" not in text:
+    # A server's lost connection says "nothing unconfirmed was saved": said once is enough.
+    if not any(
+        words in text for words in ("nothing was saved", "unconfirmed was saved", "not changed")
+    ):
         text += f" ({NOTHING_LOST}.)"
     return text
 

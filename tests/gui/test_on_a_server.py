@@ -1,0 +1,308 @@
+"""The app's screens on a clinic server record (issue 18), driven like the SQLite GUI tests.
+
+A nurse's day on a PostgreSQL record through the real dialogs: new patient, enrolment, cycle
+start, a dose given. Then the connection dies while a form is filled in (the server ends the
+backend, as a restarted server or a dropped network does): saving says so in one sentence, the
+form stays open with everything typed, and the same save works once the connection is back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+from PySide6.QtCore import QSettings, Qt
+from PySide6.QtWidgets import QApplication, QLineEdit, QMessageBox, QWidget
+from pytestqt.qtbot import QtBot
+
+from clinic_app.core.cycles import CycleStatus
+from clinic_app.core.protocol import Protocol
+from clinic_app.core.protocol_loader import load_protocols
+from clinic_app.core.records import DoseStatus
+from clinic_app.gui.cycle_start import CycleStartDialog
+from clinic_app.gui.dialogs.new_patient import NewPatientDialog
+from clinic_app.gui.dose_admin import CycleDosesDialog, DoseOutcomeDialog
+from clinic_app.gui.lab_entry import LabEntryDialog, to_qdatetime
+from clinic_app.gui.main_window import MainWindow, app_settings
+from clinic_app.services.dose_admin import current_cycle, cycle_doses
+from clinic_app.storage.database import Record, ServerAddress, open_database
+from tests.gui.test_main_window import add_patient_through_ui, enrol_through_ui
+from tests.services.test_cycle_start import good_counts
+
+if TYPE_CHECKING:
+    from tests.pg_server import PgServer
+
+pytestmark = pytest.mark.qt_log_ignore(r"This plugin does not support (propagateSizeHints|raise)")
+TODAY = date(2025, 3, 12)  # what test_main_window's helpers enrol for: cycle 1 day 1
+NOW = datetime(2025, 3, 12, 10, 30, tzinfo=UTC)
+_count = iter(range(1, 10_000))
+SECRET = "s3cret-in-the-address"
+"""A password written into the address (the test server trusts its socket and ignores it):
+no screen may show it."""
+
+
+@pytest.fixture
+def address(pg_server: PgServer, pg_template: str, request: pytest.FixtureRequest) -> ServerAddress:
+    """A fresh server database at the current schema (a copy of the session's template)."""
+    name = f"gui{next(_count)}"
+    conninfo = pg_server.create_database(name, template=pg_template)
+    request.addfinalizer(lambda: pg_server.drop_database(name))
+    return ServerAddress(f"{conninfo}&password={SECRET}")
+
+
+@pytest.fixture
+def server_record(address: ServerAddress) -> Iterator[Record]:
+    rec = open_database(address)
+    try:
+        yield rec
+    finally:
+        rec.close()
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> QSettings:
+    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp_path))
+    return app_settings()
+
+
+def drop_connections(address: ServerAddress) -> int:
+    """End every other session on the record's database, as a server restart would; returns
+    how many were ended."""
+    with open_database(address) as admin:
+        rows = admin.sql.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        ).fetchall()
+    return len(rows)
+
+
+def message_boxes() -> list[QMessageBox]:
+    return [
+        w for w in QApplication.topLevelWidgets() if isinstance(w, QMessageBox) and w.isVisible()
+    ]
+
+
+def said_lost_once(box: QMessageBox, record: Record) -> None:
+    """The storage layer's sentence for a lost connection, once, with the address as shown
+    everywhere (never its password), and no second "nothing was saved" tacked on."""
+    text = box.text()
+    assert text.startswith(f"The connection to the server {record.location} was lost"), text
+    assert text.endswith("clinic-app connects again by itself."), text
+    assert text.count("saved") == 1 and SECRET not in text
+
+
+def dismiss(qtbot: QtBot, box: QMessageBox) -> None:
+    box.done(0)
+    with qtbot.waitSignal(box.destroyed):  # later tests count the boxes still alive
+        box.deleteLater()
+
+
+# -- a nurse's day on the server ----------------------------------------------------------------
+
+
+def test_new_patient_enrol_start_a_cycle_and_give_a_dose_on_the_server(
+    qtbot: QtBot, server_record: Record, protocols: dict[str, Protocol], settings: QSettings
+) -> None:
+    record = server_record
+    assert record.on_server
+    window = MainWindow(record, protocols, today=lambda: TODAY, settings=settings)
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitUntil(lambda: not window.loading, timeout=15000)
+    assert f"Database: {record.location}" in window.status_label.text()
+    assert SECRET not in window.status_label.text() and SECRET not in str(record.location)
+
+    add_patient_through_ui(qtbot, window, "MRN-1", "Nováková")
+    pid = window.current_patient_id
+    assert pid is not None and window.patient_list.model.total == 1
+    enrol_through_ui(qtbot, window, "dextr")
+    table = window.patient_list.proxy
+    assert (table.index(0, 3).data(), table.index(0, 6).data()) == ("DexTR", "active")
+
+    good_counts(record, pid, date(2025, 3, 11))
+    start = CycleStartDialog(record, pid, window, protocols, lambda: TODAY)
+    qtbot.addWidget(start)
+    start.show()
+    qtbot.waitExposed(start)
+    assert start.windowTitle() == "Start cycle 1 — Ana Nováková (born 1960-05-01, MRN MRN-1)"
+    start.weight_edit.selectAll()
+    qtbot.keyClicks(start.weight_edit, "64")
+    assert start.ok_button.isEnabled(), start.status.text()
+    qtbot.keyClick(start.weight_edit, Qt.Key.Key_Return)
+    assert start.result() == CycleStartDialog.DialogCode.Accepted and start.result_ is not None
+    cycle = record.repos.cycles.get(start.result_.cycle_id).value
+    assert cycle.status is CycleStatus.STARTED and cycle.start_date == TODAY
+
+    grid = CycleDosesDialog(record, pid, None, window, protocols, lambda: TODAY, lambda: NOW)
+    qtbot.addWidget(grid)
+    grid.show()
+    qtbot.waitExposed(grid)
+    row = next(
+        r
+        for r in range(grid.proxy.rowCount())
+        if grid.model.doses[grid.proxy.mapToSource(grid.proxy.index(r, 0)).row()].drug
+        == "thalidomide"
+        and grid.model.doses[grid.proxy.mapToSource(grid.proxy.index(r, 0)).row()].day == 1
+    )
+    grid.table.selectRow(row)
+    grid.outcome_button.click()
+    editor = grid.last_dialog
+    assert isinstance(editor, DoseOutcomeDialog)
+    assert editor.radios[DoseStatus.GIVEN].isChecked() and editor.ok_button.isEnabled()
+    editor.ok_button.click()
+    assert editor.saved
+    view = current_cycle(record, pid, protocols=protocols)
+    (dose,) = [d for d in cycle_doses(record, view) if d.day == 1 and d.drug == "thalidomide"]
+    assert dose.status is DoseStatus.GIVEN
+
+    # What the dialogs wrote is on the server, for every other desk: a second connection sees it.
+    with open_database(record.location) as other_desk:
+        assert [p.mrn for p in other_desk.repos.patients.all()] == ["MRN-1"]
+        again = current_cycle(other_desk, pid, protocols=protocols)
+        (seen,) = [
+            d for d in cycle_doses(other_desk, again) if d.day == 1 and d.drug == "thalidomide"
+        ]
+        assert seen.status is DoseStatus.GIVEN
+    assert not message_boxes()
+
+
+# -- the connection drops while a form is filled in ---------------------------------------------
+
+
+def fill_new_patient(qtbot: QtBot, dialog: NewPatientDialog) -> None:
+    qtbot.keyClicks(dialog.edits["mrn"], "MRN-7")
+    dialog.edits["family_name"].insert("Horáková")  # keyClicks types ASCII only
+    qtbot.keyClicks(dialog.edits["given_name"], "Milada")
+    qtbot.keyClicks(dialog.edits["date_of_birth"], "1958-11-02")
+    dialog.sex.setCurrentIndex(1)
+
+
+def typed(dialog: NewPatientDialog) -> tuple[str, ...]:
+    return (*(edit.text() for edit in dialog.edits.values()), dialog.sex.currentText())
+
+
+def test_a_dropped_connection_keeps_the_new_patient_form_and_says_so_once(
+    qtbot: QtBot, address: ServerAddress, server_record: Record
+) -> None:
+    record = server_record
+    dialog = NewPatientDialog(record, today=lambda: TODAY)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.waitExposed(dialog)
+    fill_new_patient(qtbot, dialog)
+    before = typed(dialog)
+
+    assert drop_connections(address) >= 1
+    dialog.save()
+    (box,) = message_boxes()
+    said_lost_once(box, record)
+    assert dialog.isVisible() and dialog.patient_id is None
+    assert typed(dialog) == before  # nothing typed is lost
+    dismiss(qtbot, box)
+
+    # The connection is back (the server is up): the same Save, once more, is stored.
+    dialog.save()
+    assert not message_boxes(), [b.text() for b in message_boxes()]
+    assert dialog.patient_id is not None and not dialog.isVisible()
+    with open_database(address) as other_desk:
+        assert [p.mrn for p in other_desk.repos.patients.all()] == ["MRN-7"]
+
+
+def test_a_dropped_connection_keeps_the_lab_results_typed(
+    qtbot: QtBot, address: ServerAddress, server_record: Record
+) -> None:
+    from tests.services import helpers
+
+    record = server_record
+    pid = helpers.patient(record, "MRN-77", "Novak", "Jana")
+    dialog = LabEntryDialog(record, pid, now=lambda: NOW)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.waitExposed(dialog)
+    dialog.collected_at.setDateTime(to_qdatetime(datetime(2025, 3, 12, 8, 30)))
+    edit = dialog.rows["anc"].value
+    edit.setFocus()
+    qtbot.keyClicks(edit, "2.1")
+
+    assert drop_connections(address) >= 1
+    dialog.save()
+    (box,) = message_boxes()
+    said_lost_once(box, record)
+    assert dialog.isVisible() and dialog.rows["anc"].value.text() == "2.1"
+    dismiss(qtbot, box)
+
+    dialog.save()
+    assert not message_boxes(), [b.text() for b in message_boxes()]
+    assert dialog.saved_ids and not dialog.isVisible()
+
+
+# -- the window locks while a form is filled in ---------------------------------------------------
+
+
+def test_a_form_left_open_at_the_lock_is_kept_as_a_draft_on_the_server_across_a_drop(
+    qtbot: QtBot, address: ServerAddress, server_record: Record, settings: QSettings
+) -> None:
+    """Nina's half-typed lab form is hidden by the lock; the connection drops while the window
+    is locked; Cole signs in (the record connects again), so her form becomes her draft on the
+    server, and it is back in the form when she signs in again."""
+    from tests.gui.test_users_gui import NURSE2_PW, NURSE_PW, act_as, add_accounts, open_dialogs
+    from tests.services import helpers
+
+    record = server_record
+    pid = helpers.patient(record, "MRN-5", "Novak", "Jana")
+    add_accounts(record)
+    act_as(record, "nurse.a")
+    window = MainWindow(record, load_protocols(), today=lambda: TODAY, settings=settings)
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitUntil(lambda: not window.loading, timeout=15000)
+    window.open_patient(pid)
+    labs = next(a for a in window.workflows.patient_actions if "lab results" in a.text())
+    labs.trigger()
+    (form,) = open_dialogs()
+    anc = anc_value(form)
+    qtbot.keyClicks(anc, "1.7")
+
+    window.session.lock()
+    assert drop_connections(address) >= 1
+    page = window.session.page
+    page.username.setText("nurse.c")
+    qtbot.keyClicks(page.password, NURSE2_PW)
+    qtbot.keyClick(page.password, Qt.Key.Key_Return)
+    # The drop shows at the first statement after it: that sign-in is refused in one sentence,
+    # the window stays locked, and Nina's form stays (hidden) with what she typed.
+    (box,) = message_boxes()
+    said_lost_once(box, record)
+    dismiss(qtbot, box)
+    assert window.session.locked and form.isHidden() and anc.text() == "1.7"
+    qtbot.keyClicks(page.password, NURSE2_PW)  # the record connects again by itself
+    qtbot.keyClick(page.password, Qt.Key.Key_Return)
+    assert not message_boxes(), [b.text() for b in message_boxes()]
+    assert not window.session.locked and record.app_user == "nurse.c"
+    qtbot.waitUntil(lambda: not open_dialogs(), timeout=3000)
+    assert "kept as drafts" in window.statusBar().currentMessage()
+    with open_database(address) as other_desk:  # on the server, not in this window's memory
+        rows = other_desk.sql.execute(
+            "SELECT fields FROM drafts WHERE voided_at IS NULL"
+        ).fetchall()
+    assert len(rows) == 1 and '"1.7"' in rows[0][0]
+
+    window.session.switch_user()
+    qtbot.keyClicks(page.username, "nurse.a")
+    qtbot.keyClicks(page.password, NURSE_PW)
+    qtbot.keyClick(page.password, Qt.Key.Key_Return)
+    labs.trigger()
+    (again,) = open_dialogs()
+    assert anc_value(again).text() == "1.7"
+    assert "unsaved entries" in window.statusBar().currentMessage()
+    again.close()
+    window.session.stop()
+
+
+def anc_value(form: QWidget) -> QLineEdit:
+    entry = form.findChild(QLineEdit, "anc_value")
+    assert entry is not None
+    return entry
