@@ -2,8 +2,9 @@
 
 Every value is checked by the service's ``parse`` before anything is written; each refusal is
 shown under its field with a warning sign. Record settings that changed are written in ONE
-transaction with the reason typed at the bottom (audited); the data folder goes to this
-user's config file. Window layout is not here: it stays in QSettings.
+transaction with the reason typed at the bottom (audited); the data folder and the clinic
+server's address (refused with a password in it) go to this user's config file. Window layout
+is not here: it stays in QSettings.
 
 Open it with :func:`open_settings_dialog` (the main window's Settings action).
 """
@@ -53,6 +54,7 @@ EDITS: dict[str, str] = {
     "backup_folder": st.BACKUP_FOLDER,
     "backup_keep": st.BACKUP_KEEP,
     "data_folder": st.DATA_FOLDER,
+    "data_server": st.DATA_SERVER,
 }
 TAB_OF_FIELD = {
     "clinic_name": 0,
@@ -64,6 +66,7 @@ TAB_OF_FIELD = {
     "backup_folder": 3,
     "backup_keep": 3,
     "data_folder": 3,
+    "data_server": 3,
     "reason": 3,
 }
 

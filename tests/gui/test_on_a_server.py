@@ -8,6 +8,7 @@ form stays open with everything typed, and the same save works once the connecti
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -27,6 +28,8 @@ from clinic_app.gui.dialogs.new_patient import NewPatientDialog
 from clinic_app.gui.dose_admin import CycleDosesDialog, DoseOutcomeDialog
 from clinic_app.gui.lab_entry import LabEntryDialog, to_qdatetime
 from clinic_app.gui.main_window import MainWindow, app_settings
+from clinic_app.gui.settings_dialog import TAB_OF_FIELD, SettingsDialog
+from clinic_app.services import settings as st
 from clinic_app.services.dose_admin import current_cycle, cycle_doses
 from clinic_app.storage.database import Record, ServerAddress, open_database
 from tests.gui.test_main_window import add_patient_through_ui, enrol_through_ui
@@ -306,3 +309,89 @@ def anc_value(form: QWidget) -> QLineEdit:
     entry = form.findChild(QLineEdit, "anc_value")
     assert entry is not None
     return entry
+
+
+# -- this computer's clinic server, in the settings dialog ----------------------------------------
+
+
+def settings_dialog(qtbot: QtBot, record: Record, config: Path) -> SettingsDialog:
+    dialog = SettingsDialog(record, config=config)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    return dialog
+
+
+def test_the_clinic_server_goes_to_this_computers_settings_beside_the_data_folder(
+    qtbot: QtBot, record: Record, tmp_path: Path
+) -> None:
+    config = tmp_path / "config" / "settings.json"
+    dialog = settings_dialog(qtbot, record, config)
+    field = dialog.edits["data_server"]
+    assert dialog.field_of(st.DATA_SERVER) == "data_server"
+    assert "none: the record file" in field.placeholderText()
+    dialog.show_setting(st.DATA_SERVER)  # on the tab of the data folder, ready to type
+    assert dialog.tabs.currentIndex() == TAB_OF_FIELD["data_folder"]
+    qtbot.keyClicks(field, "postgresql://nurse@clinic-db/clinic?sslmode=verify-full")
+    dialog.save()
+    assert dialog.saved  # no reason asked: it is this computer's, not the record's
+    assert json.loads(config.read_text()) == {
+        "data.server": "postgresql://nurse@clinic-db/clinic?sslmode=verify-full"
+    }
+
+    again = settings_dialog(qtbot, record, config)
+    assert again.edits["data_server"].text() == (
+        "postgresql://nurse@clinic-db/clinic?sslmode=verify-full"
+    )
+    again.edits["data_server"].clear()  # empty: back to the file in the data folder
+    again.save()
+    assert again.saved and json.loads(config.read_text()) == {}
+
+
+@pytest.mark.parametrize(
+    "typed",
+    [
+        f"postgresql://nurse:{SECRET}@clinic-db/clinic",
+        f"postgresql://nurse@clinic-db/clinic?password={SECRET}",
+        f"service=clinic password={SECRET}",
+    ],
+)
+def test_an_address_with_a_password_is_refused_at_the_field_in_words(
+    qtbot: QtBot, record: Record, tmp_path: Path, typed: str
+) -> None:
+    config = tmp_path / "config" / "settings.json"
+    dialog = settings_dialog(qtbot, record, config)
+    dialog.tabs.setCurrentIndex(0)
+    qtbot.keyClicks(dialog.edits["data_server"], typed)
+    dialog.save()
+    assert not dialog.saved and dialog.isVisible() and not config.exists()
+    error = dialog.errors["data_server"]
+    assert not error.isHidden()
+    assert "password is never kept in this computer's settings" in error.text()
+    assert "password file" in error.text() and SECRET not in error.text()
+    assert dialog.tabs.currentIndex() == TAB_OF_FIELD["data_server"]  # shown where it is
+    assert dialog.focusWidget() is dialog.edits["data_server"]
+    assert dialog.edits["data_server"].text() == typed  # kept to correct, not cleared
+
+
+def test_what_is_not_a_server_address_is_refused_at_the_field(
+    qtbot: QtBot, record: Record, tmp_path: Path
+) -> None:
+    config = tmp_path / "config" / "settings.json"
+    dialog = settings_dialog(qtbot, record, config)
+    qtbot.keyClicks(dialog.edits["data_server"], "clinic-db")
+    dialog.save()
+    assert not dialog.saved and not config.exists()
+    assert "is not a server address" in dialog.errors["data_server"].text()
+
+
+def test_the_settings_of_a_server_record_name_it_without_its_password(
+    qtbot: QtBot, server_record: Record, tmp_path: Path
+) -> None:
+    dialog = settings_dialog(qtbot, server_record, tmp_path / "settings.json")
+    assert dialog.windowTitle() == f"Settings — {server_record.location}"
+    assert SECRET not in dialog.windowTitle()
+    qtbot.keyClicks(dialog.edits["clinic_phone"], "0123 456 789")
+    qtbot.keyClicks(dialog.reason, "new clinic line")
+    dialog.save()
+    assert dialog.saved
+    assert st.stored(server_record, st.CLINIC_PHONE) == "0123 456 789"
