@@ -169,9 +169,7 @@ class Session(QObject):
         self.hidden: list[QWidget] = []
         self.disabled: list[QAction] = []
         self.title = ""
-        self.page = LockPage(window)
-        host.root.addWidget(self.page)
-        self.page.unlock_button.clicked.connect(self.try_unlock)
+        self._page: LockPage | None = None  # built when first locked (issue 16)
         self.idle = IdleWatcher(self, idle_minutes(host.record) * 60_000)
         self.idle.timer.timeout.connect(self.lock)
         self.retry_timer = QTimer(self)
@@ -179,6 +177,15 @@ class Session(QObject):
         self.retry_timer.setTimerType(Qt.TimerType.PreciseTimer)
         self.retry_timer.timeout.connect(lambda: self.page.unlock_button.setEnabled(True))
         self.user_changed()
+
+    @property
+    def page(self) -> LockPage:
+        """The lock page in the window's stack; built on first use, not at every start."""
+        if self._page is None:
+            self._page = LockPage(self.window)
+            self.host.root.addWidget(self._page)
+            self._page.unlock_button.clicked.connect(self.try_unlock)
+        return self._page
 
     def set_idle_interval(self, milliseconds: int) -> None:
         self.idle.timer.setInterval(milliseconds)
