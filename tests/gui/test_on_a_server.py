@@ -395,3 +395,69 @@ def test_the_settings_of_a_server_record_name_it_without_its_password(
     dialog.save()
     assert dialog.saved
     assert st.stored(server_record, st.CLINIC_PHONE) == "0123 456 789"
+
+
+# -- every other screen opens on a server record --------------------------------------------------
+
+
+def test_every_workflow_and_trial_window_opens_on_a_server_record(
+    qtbot: QtBot, server_record: Record, settings: QSettings
+) -> None:
+    from clinic_app.gui.audit_viewer import AuditViewer
+    from clinic_app.services.demo import generate_demo
+    from tests.gui.test_patient_actions import visible_dialogs
+
+    record = server_record
+    today = date(2026, 3, 2)
+    generate_demo(record, patients=6, seed=3, today=today)
+    window = MainWindow(record, load_protocols(), today=lambda: today, settings=settings)
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitUntil(lambda: not window.loading, timeout=15000)
+    assert window.patient_list.model.total == 6
+    row = window.patient_list.model.row_at(0)
+    window.open_patient(row.patient_id)
+    for action in window.workflows.patient_actions:
+        if action.text() == "Item &history…":  # of the lab result chosen in the chart
+            tabs = window.chart.tabs  # type: ignore[attr-defined]
+            tabs.setCurrentWidget(tabs.labs)
+            tabs.labs.view.setCurrentIndex(tabs.labs.proxy.index(0, 0))
+        before = set(map(id, visible_dialogs()))
+        action.trigger()
+        opened = [d for d in visible_dialogs() if id(d) not in before]
+        assert opened, f"{action.text()} opened nothing"
+        for dialog in opened:
+            assert row.mrn in dialog.windowTitle(), (action.text(), dialog.windowTitle())
+            dialog.close()
+    qtbot.waitUntil(lambda: not visible_dialogs(), timeout=5000)
+    assert not message_boxes(), [b.text() for b in message_boxes()]
+
+    window.workflows.audit_action.trigger()
+    viewer = window.workflows.audit_viewer
+    assert isinstance(viewer, AuditViewer)
+    assert viewer.count.text().endswith("change(s) shown, newest first.")
+    assert not viewer.count.text().startswith("0 ")
+    viewer.close()
+    window.workflows.board_action.trigger()
+    board = window.workflows.trial_board
+    assert board is not None and board.isVisible()
+    board.close()
+    assert not message_boxes(), [b.text() for b in message_boxes()]
+
+
+def test_the_morning_batch_prints_from_the_server(
+    qtbot: QtBot, server_record: Record, tmp_path: Path
+) -> None:
+    from clinic_app.gui.printing import BatchDialog
+    from tests.gui.test_printing import DAY, morning
+
+    morning(server_record, 2)
+    out = tmp_path / "cards"
+    out.mkdir()
+    dialog = BatchDialog(server_record.location, DAY, out)  # its own connection, off the GUI
+    qtbot.addWidget(dialog)
+    with qtbot.waitSignal(dialog.batch_finished, timeout=60_000) as done:
+        pass
+    assert done.args == ["2 card(s) written"]
+    qtbot.waitUntil(lambda: not dialog.runner.running)
+    assert sorted(p.name for p in out.iterdir()) == ["P-0-cycle1-card.pdf", "P-1-cycle1-card.pdf"]
