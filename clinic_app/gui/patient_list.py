@@ -67,6 +67,18 @@ COL_MRN, COL_NAME, COL_DOB, COL_PROTOCOL, COL_PHASE, COL_CYCLE, COL_STATUS, COL_
 FETCH_CHUNK = 200
 PATIENT_ID_ROLE = Qt.ItemDataRole.UserRole + 1
 SORT_ROLE = Qt.ItemDataRole.UserRole + 2
+# The roles a cell answers. The view asks each cell for a dozen (font, colours, size...) at
+# every paint and measure; the others are answered before any lookup (issue 16).
+ANSWERED_ROLES = frozenset(
+    {
+        Qt.ItemDataRole.DisplayRole,
+        Qt.ItemDataRole.AccessibleTextRole,
+        Qt.ItemDataRole.ToolTipRole,
+        Qt.ItemDataRole.DecorationRole,
+        PATIENT_ID_ROLE,
+        SORT_ROLE,
+    }
+)
 
 
 def fold(text: str) -> str:
@@ -247,7 +259,7 @@ class PatientListModel(ReadOnlyTableModel[PatientRow]):
         return 0 if parent.isValid() else self._loaded
 
     def data(self, index: AnyIndex, role: int = Qt.ItemDataRole.DisplayRole) -> object:
-        if not index.isValid() or not 0 <= index.row() < self._loaded:
+        if role not in ANSWERED_ROLES or not index.isValid() or not 0 <= index.row() < self._loaded:
             return None
         return super().data(index, role)
 

@@ -6,10 +6,12 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
-from clinic_app.gui.patient_list import COL_NAME, COL_PHASE, PatientListView
+from clinic_app.gui.patient_list import COL_NAME, COL_PHASE, PatientListModel, PatientListView
 from clinic_app.services.patient_state import PatientRow
 from tests.gui.test_patient_list import BASE, many
 
@@ -66,3 +68,21 @@ def test_new_rows_are_measured_again(qtbot: QtBot) -> None:
     view.set_rows([replace(BASE, phase="consolidation", dose_level=-1)])
     QApplication.processEvents()
     assert view.table.columnWidth(COL_PHASE) > before
+
+
+def test_the_roles_answered_before_any_lookup_are_those_no_cell_has() -> None:
+    # data() answers most roles at once; what it answers must be what the cell says.
+    model = PatientListModel()
+    flagged = replace(BASE, severe_toxicity=True, notes=("Grade 3 neutropenia.",))
+    model.set_rows([BASE, flagged])
+    roles = [*range(0, 64), *range(Qt.ItemDataRole.UserRole, Qt.ItemDataRole.UserRole + 8)]
+    for row in range(model.rowCount()):
+        for column in range(model.columnCount()):
+            index = model.index(row, column)
+            for role in roles:
+                direct = model.cell(model.row_at(row), column, role)
+                answered = model.data(index, role)
+                if isinstance(direct, QIcon):
+                    assert isinstance(answered, QIcon), (row, column, role)
+                else:
+                    assert answered == direct, (row, column, role)
