@@ -16,9 +16,10 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtCore import QAbstractTableModel, QEvent, QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import (
+    QApplication,
     QComboBox,
     QDialog,
     QDialogButtonBox,
@@ -36,6 +37,7 @@ from PySide6.QtWidgets import (
 from clinic_app.core import labs
 from clinic_app.core.errors import DomainError, ProtocolError
 from clinic_app.core.ismp import format_number
+from clinic_app.gui import fit
 from clinic_app.gui.errors import show_storage_error
 from clinic_app.gui.uiload import child, load_ui
 from clinic_app.gui.warnings import show_error as show_field_error
@@ -329,6 +331,11 @@ class SettingsDialog(QDialog):
                 self.edits[first].setFocus()
             elif first == "reason":
                 self.reason.setFocus()
+            # A warning needs its full height, never cut to one line: the tab's page learns
+            # the new height from its posted layout request, then the dialog grows to it.
+            for _level in range(6):  # page, stack, tabs, form, dialog: one level per round
+                QApplication.sendPostedEvents(None, QEvent.Type.LayoutRequest)
+            fit.refit(self)
             return
         reason = self.reason.text().strip()
         try:

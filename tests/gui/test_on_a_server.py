@@ -373,6 +373,22 @@ def test_an_address_with_a_password_is_refused_at_the_field_in_words(
     assert dialog.edits["data_server"].text() == typed  # kept to correct, not cleared
 
 
+def test_the_refusals_on_the_backups_tab_are_shown_whole(
+    qtbot: QtBot, record: Record, tmp_path: Path
+) -> None:
+    """Two warnings under the folder and server fields: the dialog grows, no line is cut."""
+    from tests.gui.fit_check import clipped_labels
+
+    dialog = settings_dialog(qtbot, record, tmp_path / "settings.json")
+    qtbot.waitExposed(dialog)
+    dialog.edits["data_folder"].setText("relative/folder")
+    dialog.edits["data_server"].setText(f"postgresql://nurse:{SECRET}@clinic-db/clinic")
+    dialog.save()
+    assert not dialog.errors["data_folder"].isHidden()
+    assert not dialog.errors["data_server"].isHidden()
+    assert clipped_labels(dialog) == []
+
+
 def test_what_is_not_a_server_address_is_refused_at_the_field(
     qtbot: QtBot, record: Record, tmp_path: Path
 ) -> None:
