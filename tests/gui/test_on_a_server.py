@@ -3,7 +3,10 @@
 A nurse's day on a PostgreSQL record through the real dialogs: new patient, enrolment, cycle
 start, a dose given. Then the connection dies while a form is filled in (the server ends the
 backend, as a restarted server or a dropped network does): saving says so in one sentence, the
-form stays open with everything typed, and the same save works once the connection is back.
+form stays open with everything typed, and the same save works once the connection is back;
+a form left open when the window locks becomes its author's draft on the server. Every other
+workflow opens on the server too, and the settings dialog keeps this computer's clinic server
+(never with a password).
 """
 
 from __future__ import annotations
