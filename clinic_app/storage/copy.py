@@ -71,7 +71,7 @@ def copied_tables(sql: Engine) -> list[str]:
     The schema's tables in its order (each table's foreign keys point to earlier ones), then
     any other table of the app, so a table added later is never left behind silently."""
     present = sql.table_names()
-    known = [t for t in (*schema.CLINICAL_TABLES, *schema.ACCOUNT_TABLES) if t in present]
+    known = [t for t in schema.AUDITED_TABLES if t in present]
     others = sorted(
         t
         for t in present

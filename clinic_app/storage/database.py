@@ -615,7 +615,7 @@ def schema_problems(record: Record) -> list[str]:
             problems.append(f"schema: migration {name} has not been applied")
     present = sql.trigger_names()
     tables = sql.table_names()
-    for table in (*schema.CLINICAL_TABLES, *schema.ACCOUNT_TABLES):
+    for table in schema.AUDITED_TABLES:
         if table not in tables:
             problems.append(f"schema: table {table} is missing")
             continue

@@ -65,7 +65,7 @@ def _columns(conn: sqlite3.Connection | Engine, table: str) -> list[str]:
 
 def _audited(conn: sqlite3.Connection | Engine) -> list[str]:
     present = _engine(conn).table_names()
-    return [t for t in (*schema.CLINICAL_TABLES, *schema.ACCOUNT_TABLES) if t in present]
+    return [t for t in schema.AUDITED_TABLES if t in present]
 
 
 def _normal(sql: str) -> str:

@@ -661,6 +661,7 @@ MIGRATION_NAMES: tuple[str, ...] = (
     "0007_audit_compaction",
     "0009_lab_clinical_facts",
     "0010_phase_keys",
+    "0011_checkouts",
 )
 """Every migration this app knows, in order; a file with any other name applied is newer."""
 
@@ -850,3 +851,73 @@ def _m0010_phase_keys(db: Database) -> None:
     for sql in kept:  # indexes first, then the triggers exactly as they were
         conn.execute(sql)
     _set_own_version(db, "0010_phase_keys")
+
+
+# Issue 19: patients taken out on a laptop and brought back. One table serves both sides: a
+# clinic row says "lent to this laptop" (status out, then returned or cancelled); a laptop row
+# says "came from this clinic" (status out, then returned once checked in). audit_mark is the
+# newest audit entry of THIS record when the patient went out: the road's changes come after it.
+_V11_TABLES: dict[str, tuple[str, str]] = {
+    "checkouts": (
+        """
+        id INTEGER PRIMARY KEY,
+        patient_id INTEGER NOT NULL REFERENCES patients(id),
+        side TEXT NOT NULL CHECK (side IN ('clinic', 'laptop')),
+        laptop_label TEXT NOT NULL CHECK (length(trim(laptop_label)) > 0),
+        laptop_identity TEXT NOT NULL,
+        clinic_identity TEXT NOT NULL,
+        clinic_location TEXT NOT NULL,
+        clinic_checkout_id INTEGER,
+        audit_mark INTEGER NOT NULL CHECK (audit_mark >= 0),
+        checked_out_at TEXT NOT NULL,
+        checked_out_by TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('out', 'returned', 'cancelled')),
+        returned_at TEXT,
+        returned_by TEXT,
+        cancelled_at TEXT,
+        cancelled_by TEXT,
+        cancel_reason TEXT,""",
+        """,
+        CHECK ((status = 'returned') = (returned_at IS NOT NULL)),
+        CHECK ((status = 'cancelled') = (cancel_reason IS NOT NULL))""",
+    ),
+    # A cancelled check-out's laptop changes, kept whole for someone to review (nothing applied).
+    "checkin_reviews": (
+        f"""
+        id INTEGER PRIMARY KEY,
+        checkout_id INTEGER REFERENCES checkouts(id),
+        laptop_label TEXT NOT NULL,
+        laptop_identity TEXT NOT NULL,
+        received_at TEXT NOT NULL,
+        received_by TEXT NOT NULL,
+        entries INTEGER NOT NULL CHECK (entries >= 0),
+        changes TEXT NOT NULL {_json("changes")},
+        status TEXT NOT NULL CHECK (status IN ('pending', 'settled')),
+        settled_at TEXT,
+        settled_by TEXT,
+        settled_note TEXT,""",
+        "",
+    ),
+}
+
+LENDING_TABLES: tuple[str, ...] = tuple(_V11_TABLES)
+"""Audited tables of check-out and check-in (migration 0011): not clinical rows themselves."""
+
+AUDITED_TABLES: tuple[str, ...] = (*CLINICAL_TABLES, *ACCOUNT_TABLES, *LENDING_TABLES)
+"""Every table with audit and guard triggers, parents before the rows pointing at them."""
+
+LENDING_INDEXES: tuple[str, ...] = (
+    "CREATE INDEX checkouts_patient ON checkouts(patient_id, status)",
+    "CREATE INDEX checkouts_laptop ON checkouts(laptop_identity)",
+    "CREATE INDEX checkin_reviews_laptop ON checkin_reviews(laptop_identity)",
+)
+
+
+@migrations(name="0011_checkouts")
+def _m0011_checkouts(db: Database) -> None:
+    for table, (body, checks) in _V11_TABLES.items():
+        db.execute(f"CREATE TABLE {table} ({body}{_STANDARD}{checks}\n) STRICT")
+        install_audit_triggers(db, table)
+    for statement in LENDING_INDEXES:
+        db.execute(statement)
+    _set_own_version(db, "0011_checkouts")

@@ -630,7 +630,7 @@ def trigger_functions() -> dict[str, tuple[str, str]]:
 def triggers() -> list[Trigger]:
     """Every trigger this code installs, with the SQLite triggers' names where they exist."""
     out: list[Trigger] = []
-    for table in AUDITED:
+    for table in (*AUDITED, *schema.LENDING_TABLES):
         ins, upd, guard, nodel, guard_ins = schema.audit_trigger_names(table)
         hidden = schema._HIDDEN_COLUMNS.get(table, ())
         out += [
@@ -718,7 +718,8 @@ def install_schema(engine: PostgresEngine) -> None:
         # their own (a temporary one) to write entries of their choosing.
         run(f"REVOKE EXECUTE ON FUNCTION {name}() FROM PUBLIC")
     for trigger in triggers():
-        run(trigger.create_sql())
+        if trigger.table not in schema.LENDING_TABLES:  # tables of later steps: made there
+            run(trigger.create_sql())
     run(f"CREATE TABLE {MIGRATIONS_TABLE} (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
     _keep_logs_append_only(engine)
     stamp = "to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') || '+00:00'"
@@ -785,6 +786,64 @@ def migrate(record_engine: Engine) -> None:
 NO_STEP_HINT = "Use the clinic-app version the server record was made with."
 
 
+# -- steps after the baseline -------------------------------------------------------------------
+
+_LENDING: dict[str, tuple[str, str]] = {
+    # The same columns, in the same order, and the same checks as schema._V11_TABLES.
+    "checkouts": (
+        """
+    patient_id BIGINT NOT NULL REFERENCES patients(id),
+    side TEXT NOT NULL CHECK (side IN ('clinic', 'laptop')),
+    laptop_label TEXT NOT NULL CHECK (length(trim(laptop_label)) > 0),
+    laptop_identity TEXT NOT NULL,
+    clinic_identity TEXT NOT NULL,
+    clinic_location TEXT NOT NULL,
+    clinic_checkout_id BIGINT,
+    audit_mark BIGINT NOT NULL CHECK (audit_mark >= 0),
+    checked_out_at TEXT NOT NULL,
+    checked_out_by TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('out', 'returned', 'cancelled')),
+    returned_at TEXT,
+    returned_by TEXT,
+    cancelled_at TEXT,
+    cancelled_by TEXT,
+    cancel_reason TEXT,""",
+        """,
+    CHECK ((status = 'returned') = (returned_at IS NOT NULL)),
+    CHECK ((status = 'cancelled') = (cancel_reason IS NOT NULL))""",
+    ),
+    "checkin_reviews": (
+        f"""
+    checkout_id BIGINT REFERENCES checkouts(id),
+    laptop_label TEXT NOT NULL,
+    laptop_identity TEXT NOT NULL,
+    received_at TEXT NOT NULL,
+    received_by TEXT NOT NULL,
+    entries BIGINT NOT NULL CHECK (entries >= 0),
+    changes TEXT NOT NULL {_json("changes")},
+    status TEXT NOT NULL CHECK (status IN ('pending', 'settled')),
+    settled_at TEXT,
+    settled_by TEXT,
+    settled_note TEXT,""",
+        "",
+    ),
+}
+
+
+def _step_0011_checkouts(engine: PostgresEngine) -> None:
+    run = engine.script
+    for table, (body, checks) in _LENDING.items():
+        run(f"CREATE TABLE {table} (\n    {_ID},{body}{_STANDARD},\n    {_VOID_PAIR}{checks}\n)")
+    for statement in schema.LENDING_INDEXES:
+        run(statement)
+    for trigger in triggers():
+        if trigger.table in schema.LENDING_TABLES:
+            run(trigger.create_sql())
+
+
+STEPS["0011_checkouts"] = _step_0011_checkouts
+
+
 # -- checks -------------------------------------------------------------------------------------
 
 
@@ -803,7 +862,7 @@ def schema_problems(record_engine: Engine) -> list[str]:
         if name not in applied:
             problems.append(f"schema: migration {name} has not been applied")
     tables = engine.table_names()
-    for table in ("audit_log", *AUDITED):
+    for table in ("audit_log", *AUDITED, *schema.LENDING_TABLES):
         if table not in tables:
             problems.append(f"schema: table {table} is missing")
     installed = {
@@ -915,7 +974,7 @@ def app_grants(app: str) -> list[str]:
     """The grants for the app's role on a record that already exists (made before the role
     or before the default privileges): the same rights the default privileges give."""
     a = _ident(app)
-    tables = ", ".join(AUDITED)
+    tables = ", ".join((*AUDITED, *schema.LENDING_TABLES))
     return [
         f"GRANT SELECT, INSERT, UPDATE ON {tables} TO {a}",
         f"GRANT SELECT ON audit_log, {MIGRATIONS_TABLE} TO {a}",

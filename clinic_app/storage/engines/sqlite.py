@@ -172,7 +172,7 @@ class SqliteEngine(Engine):
 def _trigger_tables() -> set[str]:
     from clinic_app.storage import schema
 
-    return {*schema.CLINICAL_TABLES, *schema.ACCOUNT_TABLES}
+    return set(schema.AUDITED_TABLES)
 
 
 def _trigger_names(table: str) -> list[str]:
