@@ -1,7 +1,12 @@
 """Storage benchmark on a 10,000-patient demo record: open, list, one chart, one lab insert.
 
 Run: .venv/bin/python benchmarks/bench_storage.py [--patients N] [--db PATH]
-Builds the demo record first when PATH does not exist (that time is printed too).
+    [--engine sqlite|postgresql|both] [--rtt-ms 1] [--repeat 3]
+Builds the demo record first when PATH does not exist (that time is printed too). The list
+and the chart load (services.chart_data.load_chart, one patient with 6+ cycles) are printed
+with the raw floor of the same SQL, the ratio and their statements; with a server (see
+on_engines.py) the same record is copied onto a throwaway PostgreSQL database and measured
+the same way, with round trips and a network estimate.
 
 ``--audit-size N`` instead measures what the audit trail costs (issue 16): one demo record of
 N patients logged as schema 4 did (every update stored both whole rows), the same record
@@ -19,12 +24,15 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 
+from on_engines import Engines, add_options, first_patient_with_cycles, measure, ms, report
+
 from clinic_app.core.protocol_loader import load_protocols
 from clinic_app.core.records import DoseStatus, LabResult
+from clinic_app.services.chart_data import load_chart
 from clinic_app.services.demo import generate_demo
 from clinic_app.services.patient_state import list_patient_rows, patient_summary
 from clinic_app.storage import integrity, schema
-from clinic_app.storage.database import Record, open_database
+from clinic_app.storage.database import Record, RecordLocation, open_database
 
 TODAY = date(2026, 5, 4)
 
@@ -137,39 +145,77 @@ def audit_size(patients: int, folder: Path) -> None:
     )
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--patients", type=int, default=10_000)
-    parser.add_argument("--db", type=Path, default=Path("/tmp/clinic-bench-10k.sqlite3"))
-    parser.add_argument("--audit-size", type=int, metavar="N", help="measure the audit trail")
-    args = parser.parse_args()
-    if args.audit_size:
-        audit_size(args.audit_size, Path("/tmp/clinic-bench-audit"))
-        return
+def chart_figures(rec: Record, engine: str, args: argparse.Namespace) -> None:
+    """services.chart_data.load_chart, what the app's chart pane reads, for one patient with
+    at least 6 cycles: the figure, the raw floor, the ratio and the statements."""
+    patient_id, cycles = first_patient_with_cycles(rec, 6)
     protocols = load_protocols()
-    if not args.db.exists():
-        t = time.perf_counter()
-        with open_database(args.db) as rec:
-            result = generate_demo(rec, patients=args.patients, seed=1, today=TODAY)
-        print(f"demo {result.patients} patients: {time.perf_counter() - t:.1f} s")
+    figures = measure(rec, lambda: load_chart(rec, patient_id, protocols=protocols), args.repeat)
+    print(
+        f"chart load (load_chart, patient {patient_id}, {cycles} cycles): "
+        f"{ms(figures.app_s)} (median of {args.repeat})"
+    )
+    report("chart load", figures, engine, args.rtt_ms)
+
+
+def storage_figures(where: RecordLocation, engine: str, args: argparse.Namespace) -> None:
+    protocols = load_protocols()
     t = time.perf_counter()
-    rec = open_database(args.db)
+    rec = open_database(where)
     print(f"open: {(time.perf_counter() - t) * 1000:.1f} ms")
+    before = rec.sql.statements
     t = time.perf_counter()
     rows = list_patient_rows(rec, TODAY, protocols)
-    print(f"list {len(rows)} patients with status and flags: {time.perf_counter() - t:.2f} s")
+    print(
+        f"list {len(rows)} patients with status and flags: {time.perf_counter() - t:.2f} s "
+        f"(first load, {rec.sql.statements - before} statements)"
+    )
+    figures = measure(rec, lambda: list_patient_rows(rec, TODAY, protocols), args.repeat)
+    print(f"list again (warm): {figures.app_s * 1000:.0f} ms (median of {args.repeat})")
+    report("list load", figures, engine, args.rtt_ms, "goal: at most 3")
+    before = rec.sql.statements
     t = time.perf_counter()
     summary = patient_summary(rec, rows[len(rows) // 2].patient_id, TODAY, protocols)
     print(
-        f"one full chart ({len(summary.cycles)} cycles): {(time.perf_counter() - t) * 1000:.0f} ms"
+        f"one full chart ({len(summary.cycles)} cycles): {(time.perf_counter() - t) * 1000:.0f} ms "
+        f"({rec.sql.statements - before} statements)"
     )
+    chart_figures(rec, engine, args)
+    before = rec.sql.statements
     t = time.perf_counter()
     at = datetime(2026, 5, 4, 8, tzinfo=UTC)
     rec.repos.labs.add(
         rows[0].patient_id, LabResult("anc", Decimal("2.1"), "10^9/L", at, Decimal("2.1"))
     )
-    print(f"insert one lab: {(time.perf_counter() - t) * 1000:.1f} ms")
+    print(
+        f"insert one lab: {(time.perf_counter() - t) * 1000:.1f} ms "
+        f"({rec.sql.statements - before} statements)"
+    )
     rec.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--patients", type=int, default=10_000)
+    parser.add_argument("--db", type=Path, default=Path("/tmp/clinic-bench-10k.sqlite3"))
+    parser.add_argument("--audit-size", type=int, metavar="N", help="measure the audit trail")
+    add_options(parser)
+    args = parser.parse_args()
+    if args.audit_size:
+        audit_size(args.audit_size, Path("/tmp/clinic-bench-audit"))
+        return
+    if not args.db.exists():
+        t = time.perf_counter()
+        with open_database(args.db) as rec:
+            result = generate_demo(rec, patients=args.patients, seed=1, today=TODAY)
+        print(f"demo {result.patients} patients: {time.perf_counter() - t:.1f} s")
+    with Engines(args.engine) as engines:
+        for engine in engines.names:
+            where: RecordLocation = args.db
+            if engine == "postgresql":
+                where = engines.server_copy(args.db, "bench_storage")
+            print(f"-- {engine}: {where}")
+            storage_figures(where, engine, args)
 
 
 if __name__ == "__main__":
