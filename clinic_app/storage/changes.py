@@ -67,13 +67,12 @@ class _ServerWatch(ChangeWatch):
         self._conn.execute(f"LISTEN {CHANNEL}")
 
     def wait(self, timeout: float) -> bool:
-        heard = False
-        for _note in self._conn.notifies(timeout=timeout):
-            heard = True
-            # Take what else is already queued without waiting again: one refresh for a burst.
+        heard = any(True for _note in self._conn.notifies(timeout=timeout, stop_after=1))
+        if heard:
+            # Take what else is already queued, without waiting: one refresh for a burst. (A
+            # second generator only after the first has ended: they share the connection.)
             for _more in self._conn.notifies(timeout=0.05):
                 pass
-            break
         return heard
 
     def close(self) -> None:

@@ -67,15 +67,16 @@ SERVER_KEY = "data.server"
 def server_address_problem(address: str) -> str | None:
     """Why ``address`` cannot be kept as this computer's clinic server, or None when it can.
     One rule for the settings file, the settings command and the settings dialog."""
-    if not is_server_address(address):
-        return (
-            f"{address!r} is not a server address: type postgresql://user@host/database "
-            "(add ?sslmode=verify-full for an encrypted connection) or service=NAME"
-        )
+    # The password first: what was typed is never repeated back when it holds one.
     if _has_password(address):
         return (
             "a password is never kept in this computer's settings: remove it from the address "
             "and put it in the PostgreSQL password file (~/.pgpass) or a service file"
+        )
+    if not is_server_address(address):
+        return (
+            f"{address!r} is not a server address: type postgresql://user@host/database "
+            "(add ?sslmode=verify-full for an encrypted connection) or service=NAME"
         )
     return None
 

@@ -347,6 +347,9 @@ def test_the_clinic_server_is_kept_without_its_password(tmp_path: Path) -> None:
         st.set_machine_value(st.DATA_SERVER, "postgresql://nurse:secret@db/clinic", config)
     with pytest.raises(DomainError, match="not a server address"):
         st.set_machine_value(st.DATA_SERVER, "/home/nurse/record.sqlite3", config)
+    with pytest.raises(DomainError, match="password is never kept") as said:
+        st.set_machine_value(st.DATA_SERVER, "host=db password=Secret1 dbname=c", config)
+    assert "Secret1" not in str(said.value)
     assert st.machine_values(config)[st.DATA_SERVER] == "service=clinic"  # unchanged
     assert st.set_machine_value(st.DATA_SERVER, "", config) is None  # back to the file
     assert st.DATA_SERVER not in st.machine_values(config)

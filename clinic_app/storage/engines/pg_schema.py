@@ -25,6 +25,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from clinic_app.storage import schema
+from clinic_app.storage.changes import CHANNEL
 from clinic_app.storage.engines.postgres import MIGRATIONS_TABLE, NOW_SQL
 from clinic_app.storage.errors import StorageError
 
@@ -515,6 +516,16 @@ END
 """
 
 
+# Other desks LISTEN on this channel (storage/changes.py); a notice is delivered at commit, once
+# per transaction, and only says "something changed": the desks read it through their queries.
+_NOTIFY_BODY = f"""
+BEGIN
+    PERFORM pg_notify('{CHANNEL}', '');
+    RETURN NULL;
+END
+"""
+
+
 def _between(column: str, low: object, high: object) -> str:
     value = f"clinic_app_real(NEW.{column})"
     return f"({value} < {low} OR {value} > {high})"
@@ -621,6 +632,7 @@ def trigger_functions() -> dict[str, tuple[str, str]]:
         "clinic_app_guard_insert": (_GUARD_INSERT_BODY, "trigger LANGUAGE plpgsql"),
         "clinic_app_no_delete": (_NO_DELETE_BODY, "trigger LANGUAGE plpgsql"),
         "clinic_app_audit_log_unchanged": (_AUDIT_LOG_BODY, "trigger LANGUAGE plpgsql"),
+        "clinic_app_notify": (_NOTIFY_BODY, "trigger LANGUAGE plpgsql"),
     }
     for table, (_columns, body) in _limit_bodies().items():
         functions[f"clinic_app_{table}_limits"] = (body, "trigger LANGUAGE plpgsql")
@@ -655,6 +667,7 @@ def triggers() -> list[Trigger]:
         Trigger("audit_log_no_update", "audit_log", "BEFORE UPDATE", unchanged),
         Trigger("audit_log_no_delete", "audit_log", "BEFORE DELETE", unchanged),
         Trigger("audit_log_no_truncate", "audit_log", "BEFORE TRUNCATE", unchanged, row=False),
+        Trigger("audit_log_notify", "audit_log", "AFTER INSERT", "clinic_app_notify", row=False),
     ]
     return out
 
