@@ -113,6 +113,7 @@ class Record:
         self.backup_problem: str | None = None
         """Set when the automatic daily backup failed on open (the record itself is fine)."""
         self._has_users = False
+        self._lending: bool | None = None
 
     # -- who is signed in ------------------------------------------------------------------
     def has_users(self) -> bool:
@@ -280,6 +281,24 @@ class Record:
                 raise
             raise storage_error from exc
 
+    def _begin(self, *, write: bool) -> Engine:
+        """Begin a transaction (or a read snapshot) and return the engine it runs on.
+
+        A server connection found lost at BEGIN is replaced and BEGIN sent again: nothing of
+        the transaction had been sent, so the nurse's save is not refused for a drop that
+        happened while the form was being filled in."""
+        for attempt in (1, 2):
+            with self.guard():  # a connection already known lost is replaced here
+                sql = self.sql
+                try:
+                    sql.begin_write() if write else sql.begin_read()
+                except Exception:
+                    if attempt == 1 and self.reopen is not None and not sql.usable():
+                        continue
+                    raise
+                return sql
+        raise AssertionError("unreachable")  # the second attempt returns or raises
+
     def _reconnect_if_lost(self) -> None:
         """A server connection that was lost is replaced before the next statement, outside
         any transaction or snapshot (whose work died with the old connection, and was said)."""
@@ -317,14 +336,10 @@ class Record:
         Inside a transaction the block already reads one state. Nothing may be written in the
         block: it ends with a rollback.
         """
-        with self.guard():
-            pass  # a lost server connection is replaced first
-        sql = self.sql
-        if sql.in_transaction:
+        if self.sql.in_transaction and self.sql.usable():
             yield
             return
-        with self.guard():
-            sql.begin_read()
+        sql = self._begin(write=False)
         self._reading = True
         try:
             yield
@@ -348,20 +363,22 @@ class Record:
             finally:
                 self._depth -= 1
             return
-        with self.guard():
-            pass  # a lost server connection is replaced first
-        sql = self.sql
-        with self.guard():
-            sql.begin_write()
+        sql = self._begin(write=True)
         self._depth = 1
         try:
             with self.guard():
                 sql.name_actor(self.app_user, self.os_user, reason)
-                signed_from = self._audit_mark() if self.has_users() else None
+                signing = self.has_users()
+                mark = self._audit_mark() if signing or self._lends() else None
             with self.guard():
                 yield sql
-                if signed_from is not None:
-                    self._refuse_unsigned(signed_from)
+                if signing and mark is not None:
+                    self._refuse_unsigned(mark)
+                if mark is not None and self._lends():
+                    # Patients out on a laptop take no change here (issue 19).
+                    from clinic_app.storage.checkout.guard import refuse_locked
+
+                    refuse_locked(sql, mark)
                 sql.forget_actor()
                 sql.commit()
         except BaseException:
@@ -372,6 +389,12 @@ class Record:
             raise
         finally:
             self._depth = 0
+
+    def _lends(self) -> bool:
+        """Whether the record has the check-out table (migration 0011), asked once."""
+        if self._lending is None:
+            self._lending = "checkouts" in self.sql.table_names()
+        return self._lending
 
     # -- signatures the rules require -------------------------------------------------------
     def _audit_mark(self) -> int:

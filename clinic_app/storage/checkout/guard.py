@@ -1,0 +1,108 @@
+"""While patients are out on a laptop, their record refuses every write to their charts.
+
+Enforced at the commit of every transaction (``Record.transaction`` calls :func:`refuse_locked`
+with the newest audit entry from before the transaction), like the signatures the rules
+require: whatever wrote the rows (a dialog, a service, a script through the app), the entries
+of this transaction name them, and a row of a locked patient ends the transaction unsaved.
+
+A patient is locked in a clinic record while its check-out is ``out``, and in a laptop record
+once it was checked in (``returned``): after that the laptop is a read-only souvenir.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from clinic_app.storage.checkout.links import CHART_TABLES, owner_sql, placeholders
+from clinic_app.storage.errors import NOTHING_LOST, StorageError
+
+if TYPE_CHECKING:
+    from clinic_app.storage.database import Record
+    from clinic_app.storage.engines import Engine
+
+LOCKED = (
+    "k.voided_at IS NULL AND ((k.side = 'clinic' AND k.status = 'out') "
+    "OR (k.side = 'laptop' AND k.status = 'returned'))"
+)
+"""SQL over ``checkouts k``: this check-out keeps its patient from being written here."""
+
+
+class CheckedOutError(StorageError):
+    """A write touched a patient who is checked out to a laptop (or was checked back in)."""
+
+
+@dataclass(frozen=True)
+class CheckedOut:
+    patient_id: int
+    mrn: str
+    laptop_label: str
+    since: str
+    """When it was checked out (UTC ISO instant)."""
+    by: str
+    side: str
+    """``clinic``: out on that laptop; ``laptop``: this laptop record's copy, checked in."""
+    returned_at: str | None
+
+
+def _refusal_sql() -> str:
+    owner = owner_sql("a.table_name", "a.row_id")
+    return (
+        "SELECT k.side, k.laptop_label, k.checked_out_at, k.returned_at, p.mrn "
+        f"FROM audit_log a JOIN checkouts k ON k.patient_id = ({owner}) "
+        "JOIN patients p ON p.id = k.patient_id "
+        f"WHERE a.id > ? AND a.table_name IN ({placeholders(len(CHART_TABLES))}) AND {LOCKED} "
+        "ORDER BY a.id LIMIT 1"
+    )
+
+
+_REFUSAL_SQL = _refusal_sql()
+
+
+def refuse_locked(sql: Engine, after: int) -> None:
+    """Raise :class:`CheckedOutError` when an entry after ``after`` (this transaction's) is of
+    a row of a locked patient."""
+    row = sql.execute(_REFUSAL_SQL, [after, *CHART_TABLES]).fetchone()
+    if row is None:
+        return
+    side, label, since, returned, mrn = row
+    if side == "clinic":
+        raise CheckedOutError(
+            f"The patient {mrn} is checked out to the laptop {label} since {_day(since)}, so "
+            f"this record does not take changes to that chart until the laptop is checked in "
+            f"(or an administrator cancels the check-out); {NOTHING_LOST}."
+        )
+    raise CheckedOutError(
+        f"The patient {mrn} was checked in from this laptop record ({label}) to the clinic on "
+        f"{_day(returned)}, so this copy no longer takes changes; make them in the clinic's "
+        f"record. {NOTHING_LOST.capitalize()}."
+    )
+
+
+def _day(instant: object) -> str:
+    text = str(instant or "")
+    return f"{text[:10]} {text[11:16]} UTC" if len(text) >= 16 else text
+
+
+def checked_out_patients(record: Record) -> dict[int, CheckedOut]:
+    """Patient id -> why it cannot be written in this record (out on a laptop, or, in a
+    laptop record, already checked in). Reading those charts works as always."""
+    with record.guard():
+        rows = record.sql.execute(
+            "SELECT k.patient_id, p.mrn, k.laptop_label, k.checked_out_at, k.checked_out_by, "
+            "k.side, k.returned_at FROM checkouts k JOIN patients p ON p.id = k.patient_id "
+            f"WHERE {LOCKED} ORDER BY k.id"
+        ).fetchall()
+    return {
+        int(r[0]): CheckedOut(
+            int(r[0]), str(r[1]), str(r[2]), str(r[3]), str(r[4]), str(r[5]), r[6]
+        )
+        for r in rows
+    }
+
+
+def describe(item: CheckedOut) -> str:
+    """One line for a chart or the patient list."""
+    if item.side == "clinic":
+        return f"checked out to {item.laptop_label} since {_day(item.since)} by {item.by}"
+    return f"checked in to the clinic on {_day(item.returned_at)} (read only here)"
