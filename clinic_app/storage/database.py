@@ -281,24 +281,6 @@ class Record:
                 raise
             raise storage_error from exc
 
-    def _begin(self, *, write: bool) -> Engine:
-        """Begin a transaction (or a read snapshot) and return the engine it runs on.
-
-        A server connection found lost at BEGIN is replaced and BEGIN sent again: nothing of
-        the transaction had been sent, so the nurse's save is not refused for a drop that
-        happened while the form was being filled in."""
-        for attempt in (1, 2):
-            with self.guard():  # a connection already known lost is replaced here
-                sql = self.sql
-                try:
-                    sql.begin_write() if write else sql.begin_read()
-                except Exception:
-                    if attempt == 1 and self.reopen is not None and not sql.usable():
-                        continue
-                    raise
-                return sql
-        raise AssertionError("unreachable")  # the second attempt returns or raises
-
     def _reconnect_if_lost(self) -> None:
         """A server connection that was lost is replaced before the next statement, outside
         any transaction or snapshot (whose work died with the old connection, and was said)."""
@@ -336,10 +318,14 @@ class Record:
         Inside a transaction the block already reads one state. Nothing may be written in the
         block: it ends with a rollback.
         """
-        if self.sql.in_transaction and self.sql.usable():
+        with self.guard():
+            pass  # a lost server connection is replaced first
+        sql = self.sql
+        if sql.in_transaction:
             yield
             return
-        sql = self._begin(write=False)
+        with self.guard():
+            sql.begin_read()
         self._reading = True
         try:
             yield
@@ -363,7 +349,11 @@ class Record:
             finally:
                 self._depth -= 1
             return
-        sql = self._begin(write=True)
+        with self.guard():
+            pass  # a lost server connection is replaced first
+        sql = self.sql
+        with self.guard():
+            sql.begin_write()
         self._depth = 1
         try:
             with self.guard():
