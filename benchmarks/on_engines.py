@@ -143,7 +143,8 @@ def capturing(record: Record) -> Iterator[Capture]:
 
 
 def floor_seconds(record: Record, capture: Capture) -> float:
-    """The captured statements fetched raw through the driver on the same connection."""
+    """The captured statements fetched raw through the driver on the same connection (for
+    reads: a captured write would be written again)."""
     conn: Any = record.sql.conn  # type: ignore[attr-defined]
     started = time.perf_counter()
     for sql, params in capture.statements:
