@@ -14,7 +14,7 @@ import getpass
 import os
 import secrets
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -98,8 +98,6 @@ class Record:
     ) -> None:
         self.location = location
         self.sql = engine
-        self.reopen: Callable[[], Engine] | None = None
-        """How to open a new connection when the server dropped this one (server records)."""
         self._reading = False
         self._db: Database | None = None
         self.read_only = read_only
@@ -281,21 +279,36 @@ class Record:
                 raise
             raise storage_error from exc
 
+    def _begin(self, *, write: bool) -> Engine:
+        """Begin a transaction (or a read snapshot) and return the engine it runs on.
+
+        A server connection found lost at BEGIN is replaced and BEGIN sent again: nothing of
+        the transaction had been sent, so the nurse's save is not refused for a drop that
+        happened while the form was being filled in."""
+        for attempt in (1, 2):
+            with self.guard():  # a connection already known lost is replaced here
+                sql = self.sql
+                try:
+                    sql.begin_write() if write else sql.begin_read()
+                except Exception:
+                    if attempt == 1 and not sql.usable():
+                        continue
+                    raise
+                return sql
+        raise AssertionError("unreachable")  # the second attempt returns or raises
+
     def _reconnect_if_lost(self) -> None:
         """A server connection that was lost is replaced before the next statement, outside
         any transaction or snapshot (whose work died with the old connection, and was said)."""
-        if self.reopen is None or self._depth or self._reading or self.sql.usable():
+        if self._depth or self._reading or self.sql.usable():
             return
         try:
-            fresh = self.reopen()
+            self.sql.reconnect()
         except Exception as exc:
             problem = _translate(exc, self.location)
             if problem is None:
                 raise
             raise problem from exc
-        with suppress(Exception):  # the old one is gone already
-            self.sql.close()
-        self.sql = fresh
 
     def data_version(self) -> str:
         """The schema version and the latest audit entry: which state of the record a printout,
@@ -318,14 +331,10 @@ class Record:
         Inside a transaction the block already reads one state. Nothing may be written in the
         block: it ends with a rollback.
         """
-        with self.guard():
-            pass  # a lost server connection is replaced first
-        sql = self.sql
-        if sql.in_transaction:
+        if self.sql.in_transaction and self.sql.usable():
             yield
             return
-        with self.guard():
-            sql.begin_read()
+        sql = self._begin(write=False)
         self._reading = True
         try:
             yield
@@ -349,11 +358,7 @@ class Record:
             finally:
                 self._depth -= 1
             return
-        with self.guard():
-            pass  # a lost server connection is replaced first
-        sql = self.sql
-        with self.guard():
-            sql.begin_write()
+        sql = self._begin(write=True)
         self._depth = 1
         try:
             with self.guard():
@@ -556,7 +561,6 @@ def _open_server(
         raise problem from exc
     name = app_user if isinstance(app_user, str) or app_user is None else None
     record = Record(where, engine, read_only=read_only, app_user=name)
-    record.reopen = lambda: open_postgres(where.conninfo, read_only=read_only)
     try:
         with record.guard():
             _refuse_if_newer(engine, where)

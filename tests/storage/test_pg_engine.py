@@ -283,6 +283,7 @@ def test_a_refused_password_and_a_missing_database_are_named(pg_database: str) -
 
 def test_a_dropped_connection_is_one_sentence(pg_database: str) -> None:
     with engine_on(pg_database) as engine, engine_on(pg_database) as other:
+        engine.begin_write()  # work in a transaction dies with its connection: it is said
         (pid,) = engine.execute("SELECT pg_backend_pid()").fetchone()
         other.execute("SELECT pg_terminate_backend(?)", [pid])
         with pytest.raises(psycopg.Error) as caught:
@@ -320,3 +321,15 @@ def test_a_refused_encrypted_connection_is_named() -> None:
     problem = describe_environment_error(refused, "postgresql://db/record?sslmode=require")
     assert isinstance(problem, ServerUnavailableError)
     assert "encrypted connection" in str(problem) and "nothing was saved" in str(problem)
+
+
+def test_a_read_on_its_own_after_a_drop_runs_again_on_a_new_connection(pg_database: str) -> None:
+    with engine_on(pg_database) as engine, engine_on(pg_database) as other:
+        (pid,) = engine.execute("SELECT pg_backend_pid()").fetchone()
+        other.execute("SELECT pg_terminate_backend(?)", [pid])
+        assert engine.execute("SELECT 41 + 1").fetchone() == (42,)
+        (fresh,) = engine.execute("SELECT pg_backend_pid()").fetchone()
+        assert fresh != pid
+        other.execute("SELECT pg_terminate_backend(?)", [fresh])
+        with pytest.raises(psycopg.Error):  # a write on its own is never sent twice
+            engine.execute("CREATE TABLE t (a TEXT)")

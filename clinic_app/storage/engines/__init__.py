@@ -171,8 +171,12 @@ class Engine(ABC):
 
     def usable(self) -> bool:
         """False once the connection is known to be lost (a server gone, a backend ended):
-        the Record then opens a new one before its next statement."""
+        the Record then calls :meth:`reconnect` before its next statement."""
         return True
+
+    def reconnect(self) -> None:
+        """Replace a lost connection with a new one (only a server's connection is lost)."""
+        raise RuntimeError(f"a {self.kind} connection is not opened again")
 
     # -- lifecycle -------------------------------------------------------------------------
     @abstractmethod

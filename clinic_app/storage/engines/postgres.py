@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
+from contextlib import suppress
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
@@ -299,13 +301,29 @@ class PostgresEngine(PgTriggersMixin):
     kind = "postgresql"
     now_sql = NOW_SQL
 
-    def __init__(self, conn: psycopg.Connection[Any]) -> None:
+    def __init__(
+        self,
+        conn: psycopg.Connection[Any],
+        connect: Callable[[], psycopg.Connection[Any]] | None = None,
+    ) -> None:
         self.conn = conn
+        self._connect = connect
+
+    def reconnect(self) -> None:
+        """A new connection with the same settings, for one that was lost (the old one and any
+        transaction on it are gone; the caller said so)."""
+        if self._connect is None:
+            raise RuntimeError("this engine cannot connect again")
+        fresh = self._connect()
+        with suppress(Exception):
+            self.conn.close()
+        self.conn = fresh
 
     # -- statements ------------------------------------------------------------------------
     def execute(self, sql: str, params: Params = ()) -> Cursor:
         self.statements += 1
         text, style = translate_placeholders(sql)
+        idle = not self.in_transaction
         try:
             # Always with parameters, so psycopg reads %% as % the same way every time.
             return self.conn.execute(text, _params(style, params))
@@ -313,6 +331,11 @@ class PostgresEngine(PgTriggersMixin):
             message = constraint_message(exc)
             if message is not None:
                 raise ConstraintError(message) from exc
+            if idle and self._connect is not None and not self.usable() and _is_read(sql):
+                # A read on its own, on a connection found dead: it did not run, and running
+                # it again changes nothing. One new connection, one more try.
+                self.reconnect()
+                return self.conn.execute(text, _params(style, params))
             raise
 
     def insert(self, sql: str, params: Params = ()) -> int:
@@ -478,17 +501,30 @@ def open_postgres(
         extra["application_name"] = "clinic-app"
     # Client-side binding: a parameter's type comes from its Python value, as in SQLite, so
     # "(:pid IS NULL OR patient_id = :pid)" needs no cast (the server cannot infer one).
-    conn = psycopg.connect(
-        make_conninfo(conninfo, **extra), autocommit=True, cursor_factory=psycopg.ClientCursor
-    )
-    try:
-        # UTC and ISO: what the app writes and compares; the server's own defaults vary.
-        conn.execute(b"SET TIME ZONE 'UTC'")
-        conn.execute(b"SET DateStyle = 'ISO, YMD'")
-        conn.execute(f"SET lock_timeout = {int(lock_timeout_ms)}".encode())
-        if read_only:
-            conn.execute(b"SET default_transaction_read_only = on")
-    except BaseException:
-        conn.close()
-        raise
-    return PostgresEngine(conn)
+    address = make_conninfo(conninfo, **extra)
+
+    def connect() -> psycopg.Connection[Any]:
+        conn = psycopg.connect(address, autocommit=True, cursor_factory=psycopg.ClientCursor)
+        try:
+            # UTC and ISO: what the app writes and compares; the server's own defaults vary.
+            conn.execute(b"SET TIME ZONE 'UTC'")
+            conn.execute(b"SET DateStyle = 'ISO, YMD'")
+            conn.execute(f"SET lock_timeout = {int(lock_timeout_ms)}".encode())
+            if read_only:
+                conn.execute(b"SET default_transaction_read_only = on")
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    return PostgresEngine(connect(), connect)
+
+
+def _is_read(sql: str) -> bool:
+    """A statement that only reads (safe to send again after a lost connection)."""
+    words = sql.split(None, 1)
+    first = words[0].upper() if words else ""
+    return first == "SELECT" or (first == "WITH" and not _WRITES.search(sql))
+
+
+_WRITES = re.compile(r"\b(INSERT|UPDATE|DELETE|MERGE)\b", re.IGNORECASE)
