@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator, Sequence
-from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -101,13 +100,15 @@ def copy_record(source: Record, target: Record) -> CopyReport:
     with source.read_snapshot(), source.guard():
         tables = copied_tables(source.sql)
         _refuse_other_tables(source, target, tables)
-        with target.transaction(reason=reason) as into, _suspended(into, tables):
+        with target.transaction(reason=reason) as into, into.triggers_suspended(tables):
             _refuse_not_empty(target, tables)
             for table in tables:
                 rows[table] = _copy_table(source.sql, into, table)
                 if _has_id(into, table):
                     into.reseed_ids(table)
             _check_counts(into, rows)
+    with target.guard():
+        target.sql.refresh_statistics()  # the list on a fresh server copy is slow without
     entries = rows.pop(AUDIT_LOG)
     return CopyReport(str(source.location), str(target.location), rows, entries)
 
@@ -117,15 +118,6 @@ def _same_record(source: Record, target: Record) -> bool:
     if isinstance(a, Path) and isinstance(b, Path):
         return a.resolve() == b.resolve()
     return a == b
-
-
-def _suspended(sql: Engine, tables: Sequence[str]) -> AbstractContextManager[None]:
-    # Until the PostgreSQL engine mixes in PgTriggersMixin, its triggers are suspended here.
-    if sql.kind == "postgresql" and type(sql).triggers_suspended is Engine.triggers_suspended:
-        from clinic_app.storage.engines.pg_triggers import pg_triggers_suspended
-
-        return pg_triggers_suspended(sql, tables)
-    return sql.triggers_suspended(tables)
 
 
 def _refuse_other_versions(source: Record, target: Record) -> None:

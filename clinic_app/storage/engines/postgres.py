@@ -457,6 +457,9 @@ class PostgresEngine(PgTriggersMixin):
         )
 
     # -- lifecycle -------------------------------------------------------------------------
+    def refresh_statistics(self) -> None:
+        self.conn.execute(b"ANALYZE")
+
     def usable(self) -> bool:
         return not (self.conn.closed or self.conn.broken)
 
