@@ -335,9 +335,12 @@ def _apply(
 
 
 def _suspended(sql: Engine, tables: Sequence[str]) -> AbstractContextManager[None]:
-    from clinic_app.storage.copy import _suspended as suspended
+    # An engine that does not suspend its own triggers yet is the server's, through pg_triggers.
+    if sql.kind == "postgresql" and type(sql).triggers_suspended is Engine.triggers_suspended:
+        from clinic_app.storage.engines.pg_triggers import pg_triggers_suspended
 
-    return suspended(sql, tables)
+        return pg_triggers_suspended(sql, tables)
+    return sql.triggers_suspended(tables)
 
 
 def _user_map(sql: Engine, read: _Laptop) -> dict[int, int]:
