@@ -27,6 +27,7 @@ COMMAND_MODULES = (
     "settings_commands",
     "user_commands",
     "copy_commands",
+    "checkout_commands",
 )
 
 # The modules without Qt that the main window's start imports (through clinic_app.gui.app); a
