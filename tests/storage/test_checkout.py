@@ -145,6 +145,15 @@ def test_check_out_copies_whole_charts_and_locks_them_at_the_clinic(
     with pytest.raises(CheckedOutError, match=f"checked out to the laptop {LABEL} since"):
         lab(clinic, pid, "anc", "2.0", "10^9/L", ROAD)
     assert _entries(clinic) == before  # nothing was saved
+    with pytest.raises(CheckedOutError, match=LABEL), clinic.transaction() as sql:
+        sql.execute(  # a signature on one of their rows is a change to their chart too
+            "INSERT INTO signatures (user_id, printed_name, signed_at, meaning, table_name, "
+            "row_id, created_by) VALUES ((SELECT min(id) FROM users), 'Ivan', "
+            "'2026-11-25T10:00:00Z', 'reviewed', 'labs', (SELECT min(id) FROM labs WHERE "
+            "patient_id = ?), ?)",
+            [pid, clinic.actor],
+        )
+    assert _entries(clinic) == before
     other = _pid(clinic, _mrns(clinic, 3)[2])
     lab(clinic, other, "anc", "2.0", "10^9/L", ROAD)  # the others are writable
     assert check(clinic) == []

@@ -51,18 +51,19 @@ def _refusal_sql() -> str:
         "SELECT k.side, k.laptop_label, k.checked_out_at, k.returned_at, p.mrn "
         f"FROM audit_log a JOIN checkouts k ON k.patient_id = ({owner}) "
         "JOIN patients p ON p.id = k.patient_id "
-        f"WHERE a.id > ? AND a.table_name IN ({placeholders(len(CHART_TABLES))}) AND {LOCKED} "
+        f"WHERE a.id > ? AND a.table_name IN ({placeholders(len(_WATCHED))}) AND {LOCKED} "
         "ORDER BY a.id LIMIT 1"
     )
 
 
+_WATCHED = (*CHART_TABLES, "signatures")
 _REFUSAL_SQL = _refusal_sql()
 
 
 def refuse_locked(sql: Engine, after: int) -> None:
     """Raise :class:`CheckedOutError` when an entry after ``after`` (this transaction's) is of
     a row of a locked patient."""
-    row = sql.execute(_REFUSAL_SQL, [after, *CHART_TABLES]).fetchone()
+    row = sql.execute(_REFUSAL_SQL, [after, *_WATCHED]).fetchone()
     if row is None:
         return
     side, label, since, returned, mrn = row

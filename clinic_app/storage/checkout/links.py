@@ -57,9 +57,10 @@ def ids_of_patients(table: str, count: int) -> str:
     )
 
 
-def owner_sql(table_expr: str, row_expr: str) -> str:
+def owner_sql(table_expr: str, row_expr: str, *, signatures: bool = True) -> str:
     """SQL for the patient id of the row ``row_expr`` of the table named by ``table_expr``
-    (NULL for a table that belongs to nobody)."""
+    (NULL for a table that belongs to nobody). A signature is of the patient of the row it
+    signs."""
     cases = []
     for table, link in LINKS.items():
         if link == "id":
@@ -77,6 +78,11 @@ def owner_sql(table_expr: str, row_expr: str) -> str:
                 f"JOIN enrolments e ON e.id = c.enrolment_id WHERE x.id = {row_expr})"
             )
         cases.append(f"WHEN '{table}' THEN {value}")
+    if signatures:
+        signed = owner_sql("s.table_name", "s.row_id", signatures=False)
+        cases.append(
+            f"WHEN 'signatures' THEN (SELECT {signed} FROM signatures s WHERE s.id = {row_expr})"
+        )
     return f"CASE {table_expr} " + " ".join(cases) + " END"
 
 
