@@ -287,6 +287,26 @@ def test_checking_in_the_same_file_twice_changes_nothing_the_second_time(
     assert _entries(clinic) == before
 
 
+def test_changes_made_on_a_laptop_whose_note_failed_are_named_not_lost(
+    clinic: Record, laptop_path: Path, on_the_road: Callable[[], Record]
+) -> None:
+    mrns = _out(clinic, laptop_path, 1)
+    check_in(clinic, laptop_path)
+    with on_the_road() as laptop:
+        with laptop.transaction(reason="as if the note had not been written") as sql:
+            sql.execute(
+                "UPDATE checkouts SET status = 'out', returned_at = NULL, returned_by = NULL, "
+                "version = version + 1"
+            )
+        lab(laptop, _pid(laptop, mrns[0]), "anc", "0.9", "10^9/L", date(2027, 1, 5))
+    before = _entries(clinic)
+    again = check_in(clinic, laptop_path)
+    assert again.outcome == "already" and _entries(clinic) == before
+    assert "1 changes were made on the laptop after that" in again.lines()[0]
+    with on_the_road() as laptop, pytest.raises(CheckedOutError):
+        lab(laptop, _pid(laptop, mrns[0]), "anc", "0.8", "10^9/L", ROAD)  # noted again
+
+
 def test_a_laptop_altered_outside_the_app_is_refused(
     clinic: Record, laptop_path: Path, engine: str
 ) -> None:

@@ -118,7 +118,7 @@ def check_in(clinic: Record, laptop_path: Path, *, now: datetime | None = None) 
     with open_database(laptop_path) as laptop:
         read = _read_laptop(laptop, laptop_path, clinic_identity)
         report = _bring_back(clinic, laptop_path, read, now_text(now))
-        if report.outcome != "already":
+        if any(r["status"] == "out" for r in read.lent):  # also a note that failed before
             noted = _note_on_laptop(laptop, report, read, clinic.actor, now_text(now))
             report = _with(report, laptop_noted=noted)
     return report
@@ -238,10 +238,19 @@ def _bring_back(clinic: Record, path: Path, read: _Laptop, stamp: str) -> Checki
 def _already(sql: Engine, read: _Laptop, home: Mapping[int, Mapping[str, Any]]) -> str:
     if home and all(h["status"] == "returned" for h in home.values()):
         when = max(str(h["returned_at"]) for h in home.values())
-        return (
+        said = (
             f"The laptop {read.label} was already checked in on {when[:10]} {when[11:16]} UTC; "
             "nothing changed."
         )
+        # A laptop whose note failed may have taken more changes after that: say so, they are
+        # still in its file (the note is written again below).
+        late = [e for e in read.entries if e["table_name"] in BROUGHT_BACK and str(e["at"]) > when]
+        if late:
+            said += (
+                f" {len(late)} changes were made on the laptop after that; they were not brought "
+                "back and are still in the laptop file (ask the administrator)."
+            )
+        return said
     kept = sql.execute(
         "SELECT id, received_at FROM checkin_reviews WHERE laptop_identity = ? "
         "AND voided_at IS NULL ORDER BY id LIMIT 1",
