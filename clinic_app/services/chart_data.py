@@ -102,11 +102,22 @@ def load_chart(
     labs = tuple(repos.labs.for_patient(patient_id))
     adverse_events = tuple(repos.adverse_events.for_patient(patient_id))
     responses = tuple(repos.responses.for_patient(patient_id))
+    problems: list[str] = []
+    from clinic_app.storage.checkout.guard import chart_note  # not needed for the start
+
+    out = chart_note(record, patient_id)  # out on a laptop: read only here (issue 19)
+    if out is not None:
+        problems.append(out)
     if not enrolments:
         return ChartData(
-            patient, None, None, labs=labs, adverse_events=adverse_events, responses=responses
+            patient,
+            None,
+            None,
+            labs=labs,
+            adverse_events=adverse_events,
+            responses=responses,
+            problems=tuple(problems),
         )
-    problems: list[str] = []
     if len(enrolments) > 1:
         problems.append(
             f"{len(enrolments)} enrolments are recorded; the chart shows the latest "

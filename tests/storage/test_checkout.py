@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from clinic_app.services.chart_data import load_chart
 from clinic_app.services.settings import CLINIC_PHONE
 from clinic_app.storage import schema
 from clinic_app.storage.backup import check
@@ -156,6 +157,10 @@ def test_check_out_copies_whole_charts_and_locks_them_at_the_clinic(
     assert _entries(clinic) == before
     other = _pid(clinic, _mrns(clinic, 3)[2])
     lab(clinic, other, "anc", "2.0", "10^9/L", ROAD)  # the others are writable
+    chart = load_chart(clinic, pid)  # the chart reads as always, and says why it is read only
+    assert chart.patient.mrn == mrns[0]
+    assert any(f"Checked out to the laptop {LABEL} since" in p for p in chart.problems)
+    assert not any("Checked out" in p for p in load_chart(clinic, other).problems)
     assert check(clinic) == []
     laptop = on_the_road()
     with laptop:

@@ -107,3 +107,30 @@ def describe(item: CheckedOut) -> str:
     if item.side == "clinic":
         return f"checked out to {item.laptop_label} since {_day(item.since)} by {item.by}"
     return f"checked in to the clinic on {_day(item.returned_at)} (read only here)"
+
+
+def chart_note(record: Record, patient_id: int) -> str | None:
+    """The sentence a chart shows while its patient cannot be changed in this record (one
+    query), or None."""
+    with record.guard():
+        row = record.sql.execute(
+            "SELECT k.patient_id, p.mrn, k.laptop_label, k.checked_out_at, k.checked_out_by, "
+            "k.side, k.returned_at FROM checkouts k JOIN patients p ON p.id = k.patient_id "
+            f"WHERE k.patient_id = ? AND {LOCKED} ORDER BY k.id DESC LIMIT 1",
+            [patient_id],
+        ).fetchone()
+    if row is None:
+        return None
+    item = CheckedOut(
+        int(row[0]), str(row[1]), str(row[2]), str(row[3]), str(row[4]), str(row[5]), row[6]
+    )
+    if item.side == "clinic":
+        return (
+            f"Checked out to the laptop {item.laptop_label} since {_day(item.since)} by "
+            f"{item.by}: this chart can be read here but not changed until the laptop is "
+            "checked in."
+        )
+    return (
+        f"Checked in to the clinic on {_day(item.returned_at)}: this laptop's copy can be read "
+        "but no longer changed."
+    )
