@@ -100,6 +100,8 @@ class PatientRow:
     overdue_labs: bool
     notes: tuple[str, ...] = ()
     """One sentence per raised flag, and any data the row could not be computed from."""
+    checked_out: str | None = None
+    """Why this chart cannot be changed in this record: out on a laptop (issue 19)."""
 
     @property
     def full_name(self) -> str:
@@ -250,6 +252,9 @@ def list_patient_rows(
         severe.add(pid)
         notes[pid].append(f"Grade {ae['grade']} {ae['term']} (onset {ae['onset']}).")
 
+    from clinic_app.storage.checkout.guard import checked_out_patients, describe
+
+    away = {pid: describe(item) for pid, item in checked_out_patients(record).items()}
     by_id = {int(r["patient_id"]): r for r in overview}
     max_age = max((p.settings.lab_max_age_days for p in protocols.values()), default=0)
     collected: dict[int, list[date]] = defaultdict(list)
@@ -387,7 +392,9 @@ def list_patient_rows(
                 dlt_review_pending=pid in dlt_pending,
                 bsa_recheck=pid in recheck,
                 overdue_labs=bool(late),
-                notes=tuple(notes.get(pid, ())),
+                notes=tuple(notes.get(pid, ()))
+                + ((f"{away[pid][0].upper()}{away[pid][1:]}.",) if pid in away else ()),
+                checked_out=away.get(pid),
             )
         )
     return rows

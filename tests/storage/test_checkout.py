@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from clinic_app.services.chart_data import load_chart
+from clinic_app.services.patient_state import list_patient_rows
 from clinic_app.services.settings import CLINIC_PHONE
 from clinic_app.storage import schema
 from clinic_app.storage.backup import check
@@ -161,6 +162,10 @@ def test_check_out_copies_whole_charts_and_locks_them_at_the_clinic(
     assert chart.patient.mrn == mrns[0]
     assert any(f"Checked out to the laptop {LABEL} since" in p for p in chart.problems)
     assert not any("Checked out" in p for p in load_chart(clinic, other).problems)
+    listed = {r.mrn: r for r in list_patient_rows(clinic, ROAD)}
+    assert listed[mrns[0]].checked_out is not None
+    assert listed[mrns[0]].checked_out.startswith(f"checked out to {LABEL} since")
+    assert listed[_mrns(clinic, 3)[2]].checked_out is None
     assert check(clinic) == []
     laptop = on_the_road()
     with laptop:
