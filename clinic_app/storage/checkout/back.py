@@ -67,7 +67,7 @@ class CheckinReport:
                 self.note or f"The laptop {self.label} was already checked in; nothing changed."
             ]
         out: list[str] = []
-        added: int = sum(self.new_rows.values())
+        added: int = sum(self.new_rows.values()) + sum(self.changed_rows.values())
         if self.outcome == "applied" or added:
             out.append(
                 f"Checked in the laptop {self.label} ({who}): {sum(self.new_rows.values())} new "
