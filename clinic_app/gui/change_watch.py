@@ -1,32 +1,37 @@
 """Refresh when another desk changes the record (issue 18: several desks at once).
 
-A :class:`ChangeWatcher` runs a :class:`clinic_app.storage.changes.ChangeWatch` on a thread of
-its own and emits ``changed`` on the GUI thread. The main window then reloads the patient list
-and the open chart, keeping the patient the nurse chose. When the record cannot be reached the
-watcher says so once (``lost``) and tries again every few seconds until it is back (``back``);
-nothing typed is touched by it.
+A :class:`ChangeWatcher` asks a :class:`clinic_app.storage.changes.ChangeWatch` on the GUI
+thread and emits ``changed``: when the server's socket has news (a ``QSocketNotifier``, no
+polling over the network), or every couple of seconds for a local file. The main window then
+reloads the patient list and the open chart, keeping the patient the nurse chose.
 
-A plain Python thread, not a ``QThread``: a window destroyed without being closed (a crash, a
-test) must not take the process down with a thread still running; the thread sees the stop
-flag, set when the watcher is stopped or destroyed, and ends by itself.
+Only connecting to a server runs off the GUI thread (it may wait for the network), through the
+one background runner. When the record cannot be reached the watcher says so once (``lost``)
+and tries again every few seconds until it is back (``back``); nothing typed is touched by it.
+No thread outlives a connection attempt, so a window destroyed unclosed leaves none behind.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
+from contextlib import suppress
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, QSocketNotifier, QTimer, Signal, Slot
 
+from clinic_app.gui.background import BackgroundRunner, Connection, Outcome, Progress
 from clinic_app.storage.changes import ChangeWatch, watch_changes
-from clinic_app.storage.database import RecordLocation
+from clinic_app.storage.database import Record, RecordLocation, ServerAddress
 
 LOGGER = logging.getLogger("clinic_app.gui.change_watch")
-RETRY_S = 5.0
+RETRY_MS = 5000
 LOST_MESSAGE = (
     "The connection to the record was lost; the app keeps trying to reconnect, and nothing "
     "you typed is lost."
 )
+
+
+def _open_watch(record: Record, _progress: Progress) -> ChangeWatch:
+    return watch_changes(record.location, connect_timeout=5)
 
 
 class ChangeWatcher(QObject):
@@ -39,63 +44,108 @@ class ChangeWatcher(QObject):
         self,
         location: RecordLocation,
         parent: QObject | None = None,
-        interval_s: float = 2.0,
-        retry_s: float = RETRY_S,
+        interval_ms: int = 2000,
+        retry_ms: int = RETRY_MS,
     ) -> None:
         super().__init__(parent)
         self.location = location
-        self.interval_s = interval_s
-        self.retry_s = retry_s
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        stop = self._stop
-        self.destroyed.connect(lambda *_: stop.set())  # not a method: self is going away
+        self._watch: ChangeWatch | None = None
+        self._notifier: QSocketNotifier | None = None
+        self._connecting: BackgroundRunner | None = None
+        self._poll = QTimer(self)
+        self._poll.setInterval(interval_ms)
+        self._poll.timeout.connect(self._check)
+        self._retry = QTimer(self)
+        self._retry.setSingleShot(True)
+        self._retry.setInterval(retry_ms)
+        self._retry.timeout.connect(self.start)
+        self._is_lost = False
+        self._stopped = False
 
     @property
     def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
+        """Watching, connecting, or waiting to try again."""
+        return self._watch is not None or self._connecting is not None or self._retry.isActive()
 
+    @Slot()
     def start(self) -> None:
-        if self.running or self._stop.is_set():
+        if self._stopped or self._watch is not None or self._connecting is not None:
             return
-        self._thread = threading.Thread(target=self._run, name="change-watch", daemon=True)
-        self._thread.start()
+        if isinstance(self.location, ServerAddress):  # connecting may wait for the network
+            runner = BackgroundRunner(Connection(self.location, read_only=True), _open_watch, self)
+            runner.finished.connect(self._connected)
+            self._connecting = runner
+            runner.start()
+            return
+        try:
+            self._attach(watch_changes(self.location))
+        except Exception as exc:  # the file was moved, or cannot be read
+            self._lose(exc)
 
     def stop(self) -> None:
-        """The thread is asked to end and waited for (the window is closing)."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=self.interval_s + 5)
-            self._thread = None
+        """No timer, notifier or connection is left running (the window is closing)."""
+        self._stopped = True
+        self._retry.stop()
+        self._detach()
+        if self._connecting is not None:
+            self._connecting.stop()
+            self._connecting = None
 
-    def _emit(self, signal_name: str, *args: object) -> None:
+    @Slot(object)
+    def _connected(self, outcome: Outcome) -> None:
+        runner, self._connecting = self._connecting, None
+        if runner is not None:
+            runner.deleteLater()
+        if self._stopped:
+            if isinstance(outcome.result, ChangeWatch):
+                outcome.result.close()
+            return
+        if outcome.ok and isinstance(outcome.result, ChangeWatch):
+            self._attach(outcome.result)
+        else:
+            self._lose(outcome.error)
+
+    def _attach(self, watch: ChangeWatch) -> None:
+        self._watch = watch
+        if watch.fileno is not None:
+            notifier = QSocketNotifier(watch.fileno, QSocketNotifier.Type.Read, self)
+            notifier.activated.connect(self._check)
+            self._notifier = notifier
+        else:
+            self._poll.start()
+        if self._is_lost:  # connected again
+            self._is_lost = False
+            self.back.emit()
+            self.changed.emit()  # whatever happened meanwhile is read again
+
+    def _detach(self) -> None:
+        self._poll.stop()
+        if self._notifier is not None:
+            self._notifier.setEnabled(False)
+            self._notifier.deleteLater()
+            self._notifier = None
+        if self._watch is not None:
+            with suppress(Exception):  # a connection already gone has nothing to close
+                self._watch.close()
+            self._watch = None
+
+    @Slot()
+    def _check(self) -> None:
+        if self._watch is None:
+            return
         try:
-            getattr(self, signal_name).emit(*args)
-        except RuntimeError:  # the watcher was deleted meanwhile: nobody to tell
-            self._stop.set()
+            news = self._watch.changed()
+        except Exception as exc:  # the server went away
+            self._lose(exc)
+            return
+        if news:
+            self.changed.emit()
 
-    def _run(self) -> None:
-        is_lost = False
-        while not self._stop.is_set():
-            watch: ChangeWatch | None = None
-            try:
-                watch = watch_changes(self.location)
-                if is_lost:
-                    is_lost = False
-                    self._emit("back")
-                    self._emit("changed")  # whatever happened meanwhile is read again
-                while not self._stop.is_set():
-                    if watch.wait(self.interval_s) and not self._stop.is_set():
-                        self._emit("changed")
-            except Exception as exc:  # the server went away, the file was moved
-                LOGGER.warning("watching %s for changes failed: %r", self.location, exc)
-                if not is_lost:
-                    is_lost = True
-                    self._emit("lost", LOST_MESSAGE)
-                self._stop.wait(self.retry_s)
-            finally:
-                if watch is not None:
-                    try:
-                        watch.close()
-                    except Exception:  # a connection already gone has nothing to close
-                        LOGGER.debug("closing the change watch failed", exc_info=True)
+    def _lose(self, exc: BaseException | None) -> None:
+        LOGGER.warning("watching %s for changes failed: %r", self.location, exc)
+        self._detach()
+        if not self._is_lost:
+            self._is_lost = True
+            self.lost.emit(LOST_MESSAGE)
+        if not self._stopped:
+            self._retry.start()

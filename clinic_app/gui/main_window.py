@@ -312,11 +312,11 @@ class MainWindow(QMainWindow):
         self.welcome.demo_button.clicked.connect(self.create_demo_patients)
         self.welcome.new_button.clicked.connect(self.new_patient)
 
-        # Another desk's save reloads the list and the open chart (same patient); started
-        # after the first load, so it costs the cold start nothing.
+        # Another desk's save reloads the list and the open chart (same patient). The app
+        # starts it after the first paint (gui/app.py), so it costs the cold start nothing.
         self.change_watcher = ChangeWatcher(record.location, self)
         self.change_watcher.changed.connect(self._changed_elsewhere)
-        self.change_watcher.lost.connect(lambda text: self.statusBar().showMessage(text))
+        self.change_watcher.lost.connect(self.statusBar().showMessage)
         self.change_watcher.back.connect(self.statusBar().clearMessage)
 
         self._restore()
@@ -621,7 +621,6 @@ class MainWindow(QMainWindow):
             self.right.setCurrentWidget(self._chart)
         self._explain_demo(empty)
         self.workflows.update_enabled(self.current_patient_id)
-        self.change_watcher.start()  # once running, a later call does nothing
         if self._pending_patient is not None:
             pending, self._pending_patient = self._pending_patient, None
             self.open_patient(pending)

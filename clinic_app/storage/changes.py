@@ -1,18 +1,18 @@
 """Hearing that another desk changed the record, so the list and the open chart can refresh.
 
-On a clinic server the audit triggers NOTIFY the channel :data:`CHANNEL` at each commit that
-changed a row (storage/engines/pg_schema.py), and a watcher LISTENs on a connection of its own:
-nothing is polled over the network. On a local file (two windows on one record) the watcher
-reads the newest audit entry number every few seconds from its own read-only connection.
+On a clinic server the audit log's trigger NOTIFYs the channel :data:`CHANNEL` at each commit
+that changed a row (storage/engines/pg_schema.py), and a watch LISTENs on a connection of its
+own: its socket says when a notice has come, so nothing is polled over the network. On a local
+file (two windows on one record) the watch reads the newest audit entry number when asked.
 
-Either way a watcher only says *that* something changed; what changed is read again through
-the same queries as any load, so a refresh shows exactly what a fresh start would.
+Either way a watch only says *that* something changed; what changed is read again through the
+same queries as any load, so a refresh shows exactly what a fresh start would. A watch never
+blocks once open: the GUI asks it from its own thread (gui/change_watch.py).
 """
 
 from __future__ import annotations
 
 import sqlite3
-import time
 from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,11 +25,15 @@ CHANNEL = "clinic_app_changes"
 
 
 class ChangeWatch(ABC):
-    """Waits for changes to one record made by any connection, this window's included."""
+    """Says whether the record changed (by any connection) since it was last asked."""
+
+    fileno: int | None = None
+    """A socket that becomes readable when there is news (a server), or None: ask on a timer."""
 
     @abstractmethod
-    def wait(self, timeout: float) -> bool:
-        """Block up to ``timeout`` seconds; True when the record changed since the last call."""
+    def changed(self) -> bool:
+        """True when the record changed since the last call; never waits. Raises the driver's
+        error when the record can no longer be reached."""
 
     @abstractmethod
     def close(self) -> None: ...
@@ -43,14 +47,13 @@ class _FileWatch(ChangeWatch):
     def _latest(self) -> int:
         try:
             row = self._conn.execute("SELECT coalesce(max(id), 0) FROM audit_log").fetchone()
-        except sqlite3.Error:  # locked for a moment, or mid-upgrade: look again next time
-            return -1
+        except sqlite3.OperationalError:  # locked for a moment, or mid-upgrade: ask again later
+            return self._seen if hasattr(self, "_seen") else 0
         return int(row[0])
 
-    def wait(self, timeout: float) -> bool:
-        time.sleep(timeout)
+    def changed(self) -> bool:
         latest = self._latest()
-        if latest < 0 or latest == self._seen:
+        if latest == self._seen:
             return False
         self._seen = latest
         return True
@@ -60,27 +63,30 @@ class _FileWatch(ChangeWatch):
 
 
 class _ServerWatch(ChangeWatch):
-    def __init__(self, conninfo: str) -> None:
+    def __init__(self, conninfo: str, connect_timeout: int) -> None:
         import psycopg
 
-        self._conn: Any = psycopg.connect(conninfo, autocommit=True)
+        self._conn: Any = psycopg.connect(
+            conninfo, autocommit=True, connect_timeout=connect_timeout
+        )
         self._conn.execute(f"LISTEN {CHANNEL}")
+        self.fileno = int(self._conn.fileno())
 
-    def wait(self, timeout: float) -> bool:
-        heard = any(True for _note in self._conn.notifies(timeout=timeout, stop_after=1))
-        if heard:
-            # Take what else is already queued, without waiting: one refresh for a burst. (A
-            # second generator only after the first has ended: they share the connection.)
-            for _more in self._conn.notifies(timeout=0.05):
-                pass
+    def changed(self) -> bool:
+        # timeout=0: take what has arrived, without waiting. A connection the server closed
+        # raises here, which the caller reports as a lost connection.
+        heard = any(True for _note in self._conn.notifies(timeout=0))
+        if self._conn.broken or self._conn.closed:
+            raise ConnectionError("the connection to the server was lost")
         return heard
 
     def close(self) -> None:
         self._conn.close()
 
 
-def watch_changes(location: RecordLocation) -> ChangeWatch:
-    """A watcher on ``location`` with its own connection (call from the thread that waits)."""
+def watch_changes(location: RecordLocation, *, connect_timeout: int = 10) -> ChangeWatch:
+    """A watch on ``location`` with a connection of its own (connecting may wait for the
+    server; asking it afterwards never does)."""
     if isinstance(location, Path):
         return _FileWatch(location)
-    return _ServerWatch(location.conninfo)
+    return _ServerWatch(location.conninfo, connect_timeout)

@@ -27,14 +27,17 @@ def _add_patient(where: RecordLocation, mrn: str) -> None:
 
 def _hears_the_other_desk(qtbot: QtBot, where: RecordLocation) -> None:
     open_database(where).close()  # created and migrated before anyone watches
-    watcher = ChangeWatcher(where, interval_s=0.2)
+    watcher = ChangeWatcher(where, interval_ms=200)
     try:
+        watcher.start()
+        qtbot.waitUntil(lambda: watcher._watch is not None, timeout=5000)  # connected
         with qtbot.assertNotEmitted(watcher.changed, wait=700):
-            watcher.start()  # nothing changed yet: no refresh for nothing
+            pass  # nothing changed yet: no refresh for nothing
         with qtbot.waitSignal(watcher.changed, timeout=5000):
             _add_patient(where, "MRN-9001")
     finally:
         watcher.stop()
+    assert not watcher.running
 
 
 def test_a_change_on_the_same_file_is_heard(qtbot: QtBot, tmp_path: Path) -> None:
@@ -47,7 +50,7 @@ def test_a_change_on_the_server_is_heard(qtbot: QtBot, pg_database: str) -> None
 
 def test_an_unreachable_record_is_said_once_and_retried(qtbot: QtBot, tmp_path: Path) -> None:
     gone = ServerAddress(f"postgresql://nurse@/record?host={tmp_path}&connect_timeout=1")
-    watcher = ChangeWatcher(gone, interval_s=0.2, retry_s=0.2)
+    watcher = ChangeWatcher(gone, interval_ms=200, retry_ms=200)
     lost: list[str] = []
     watcher.lost.connect(lost.append)
     try:
@@ -56,6 +59,7 @@ def test_an_unreachable_record_is_said_once_and_retried(qtbot: QtBot, tmp_path: 
         assert "nothing you typed is lost" in said.args[0]
         qtbot.wait(1000)  # several more tries, still unreachable
         assert watcher.running and lost == [said.args[0]]  # said once, still trying
+        assert watcher._retry.isActive() or watcher._connecting is not None
     finally:
         watcher.stop()
     assert not watcher.running
@@ -70,9 +74,10 @@ def test_the_window_shows_another_desks_patient_and_keeps_its_own(
     record = open_database(where)
     window = MainWindow(record, protocols, today=lambda: date(2026, 1, 5), settings=app_settings())
     qtbot.addWidget(window)
-    window.change_watcher.interval_s = 0.2
+    window.change_watcher._poll.setInterval(200)
     window.show()
     qtbot.waitUntil(lambda: not window.loading, timeout=15000)
+    window.change_watcher.start()  # as the app does after the first paint
     mine = record.repos.patients.by_mrn("MRN-0001")
     assert mine is not None
     window.show_patient(mine.id)
@@ -84,3 +89,31 @@ def test_the_window_shows_another_desks_patient_and_keeps_its_own(
     window.close()
     assert not window.change_watcher.running
     record.close()
+
+
+def test_a_server_that_ends_the_watch_is_said_once_and_the_watch_comes_back(
+    qtbot: QtBot, pg_database: str
+) -> None:
+    import psycopg
+
+    where = ServerAddress(pg_database)
+    open_database(where).close()
+    watcher = ChangeWatcher(where, retry_ms=300)
+    try:
+        watcher.start()
+        qtbot.waitUntil(lambda: watcher._watch is not None, timeout=5000)
+        with (
+            qtbot.waitSignal(watcher.lost, timeout=5000),
+            psycopg.connect(pg_database, autocommit=True) as admin,
+        ):
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        with qtbot.waitSignals([watcher.back, watcher.changed], timeout=8000):
+            pass  # it connects again by itself, and the window reads everything again
+        with qtbot.waitSignal(watcher.changed, timeout=5000):
+            _add_patient(where, "MRN-9002")  # and it hears the desks again
+    finally:
+        watcher.stop()
+    assert not watcher.running
