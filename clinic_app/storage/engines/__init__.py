@@ -169,10 +169,11 @@ class Engine(ABC):
         """After rows were inserted with their own ids (import, copy): make the next insert's
         id follow the highest one."""
 
+    @abstractmethod
     def refresh_statistics(self) -> None:
         """After many rows arrived at once (a copy): let the planner know them. A server
         plans the list's queries from its statistics; without them a fresh copy is slow until
-        its autovacuum runs. SQLite plans well without (a no-op)."""
+        its autovacuum runs."""
 
     def usable(self) -> bool:
         """False once the connection is known to be lost (a server gone, a backend ended):

@@ -162,6 +162,9 @@ class SqliteEngine(Engine):
     def reseed_ids(self, table: str) -> None:
         """Nothing to do: SQLite gives the next row max(id) + 1."""
 
+    def refresh_statistics(self) -> None:
+        """Nothing to do: SQLite plans these queries well from its indexes alone."""
+
     def close(self) -> None:
         self.conn.close()
 
