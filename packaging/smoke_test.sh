@@ -5,7 +5,8 @@
 #   3. `demo` fills a temporary record, `settings set clinic.phone` stores the number;
 #   4. `card MRN --cycle 1` prints a dosing card whose PDF has text, including the phone
 #      (fonts and the report code travelled);
-#   5. the desktop app opens on that record (Qt offscreen) and is still running 8 s later.
+#   5. the desktop app opens on that record (Qt offscreen) and is still running 8 s later;
+#   6. the PostgreSQL driver travelled (an unreachable server is one sentence).
 # Usage: packaging/smoke_test.sh [PATH/TO/clinic-app]   (default: dist/clinic-app/clinic-app)
 # Needs pdftotext (poppler-utils) for the text check. Runs in a temporary folder with a
 # temporary HOME, so it never touches a real record or settings file.
@@ -38,6 +39,12 @@ step "protocols"
 protocols="$("$app" protocols)" || fail "protocols exited $?"
 grep -q "^dextr " <<<"$protocols" || fail "DexTR protocol not loaded: $protocols"
 grep -q "^bpd " <<<"$protocols" || fail "BPD protocol not loaded: $protocols"
+
+step "clinic server driver"
+# The server driver travelled: an unreachable server is one sentence, not a missing module.
+out="$("$app" check --db "postgresql://nurse@/clinic?host=$work/no-server&connect_timeout=2" 2>&1)" \
+  && fail "check on an unreachable server exited 0"
+grep -q "cannot be reached" <<<"$out" || fail "unreachable server said: $out"
 
 step "demo record"
 "$app" demo --db "$db" --patients 6 --seed 3 --today 2025-03-03 || fail "demo exited $?"
