@@ -31,6 +31,7 @@ from clinic_app.storage.checkout import (
     pending_reviews,
 )
 from clinic_app.storage.checkout.links import LINKS
+from clinic_app.storage.copy import copy_record
 from clinic_app.storage.database import Record, open_database
 from clinic_app.storage.permissions import PermissionDeniedError
 
@@ -382,3 +383,17 @@ def test_a_cancelled_check_out_keeps_the_laptops_changes_for_review(
     before = _entries(clinic)
     assert check_in(clinic, laptop_path).outcome == "already"
     assert _entries(clinic) == before
+
+
+def test_a_copy_of_the_clinic_keeps_its_check_outs(
+    clinic: Record, laptop_path: Path, tmp_path: Path
+) -> None:
+    # A move onto the server, or a server's SQLite backup, must not make lent patients writable.
+    mrns = _out(clinic, laptop_path)
+    with open_database(tmp_path / "copy.sqlite3") as copy:
+        copy_record(clinic, copy)
+        assert check(copy) == []
+        assert sorted(o.mrn for o in checked_out_patients(copy).values()) == sorted(mrns)
+        copy.set_user(copy.repos.users.authenticate("ivan", PASSWORD).username)
+        with pytest.raises(CheckedOutError):
+            lab(copy, _pid(copy, mrns[0]), "anc", "2.0", "10^9/L", ROAD)

@@ -52,6 +52,10 @@ def _refusal_sql() -> str:
         f"FROM audit_log a JOIN checkouts k ON k.patient_id = ({owner}) "
         "JOIN patients p ON p.id = k.patient_id "
         f"WHERE a.id > ? AND a.table_name IN ({placeholders(len(_WATCHED))}) AND {LOCKED} "
+        # A check-out written in this same transaction does not lock it: a whole record
+        # copied (onto the server, or a server's backup) brings its check-outs with its rows.
+        "AND NOT EXISTS (SELECT 1 FROM audit_log c WHERE c.table_name = 'checkouts' "
+        "AND c.row_id = k.id AND c.action = 'insert' AND c.id > ?) "
         "ORDER BY a.id LIMIT 1"
     )
 
@@ -63,7 +67,7 @@ _REFUSAL_SQL = _refusal_sql()
 def refuse_locked(sql: Engine, after: int) -> None:
     """Raise :class:`CheckedOutError` when an entry after ``after`` (this transaction's) is of
     a row of a locked patient."""
-    row = sql.execute(_REFUSAL_SQL, [after, *_WATCHED]).fetchone()
+    row = sql.execute(_REFUSAL_SQL, [after, *_WATCHED, after]).fetchone()
     if row is None:
         return
     side, label, since, returned, mrn = row
