@@ -38,7 +38,7 @@ def test_checkout_and_checkin_from_the_command_line(
     laptop = str(tmp_path / "laptop-2.sqlite3")
     words = ["checkout", "--db", clinic_file, "--to", laptop, "--label", "Laptop 2", "DEMO-00001"]
     assert main([*words, *_as(monkeypatch, "ivan")]) == 0
-    assert "Checked out 1 patient(s) (DEMO-00001) to the laptop Laptop 2" in capsys.readouterr().out
+    assert "Checked out 1 patient (DEMO-00001) to the laptop Laptop 2" in capsys.readouterr().out
     assert main([*words, *_as(monkeypatch, "ivan")]) == 2  # the file exists now
     assert "already a file" in capsys.readouterr().err
     with open_database(laptop) as road:

@@ -69,10 +69,12 @@ class CheckinReport:
         out: list[str] = []
         added: int = sum(self.new_rows.values()) + sum(self.changed_rows.values())
         if self.outcome == "applied" or added:
+            new, changed = sum(self.new_rows.values()), sum(self.changed_rows.values())
             out.append(
-                f"Checked in the laptop {self.label} ({who}): {sum(self.new_rows.values())} new "
-                f"rows and {sum(self.changed_rows.values())} corrected or voided rows, with "
-                f"{self.audit_entries} audit entries; these patients can be changed here again."
+                f"Checked in the laptop {self.label} ({who}): {_count(new, 'new row')} and "
+                f"{_count(changed, 'corrected or voided row')}, with "
+                f"{_count(self.audit_entries, 'audit entry', 'audit entries')}; these patients "
+                "can be changed here again."
             )
             out += [f"  new {t}: {n}" for t, n in self.new_rows.items() if n]
             out += [f"  changed {t}: {n}" for t, n in self.changed_rows.items() if n]
@@ -509,3 +511,7 @@ def _with(report: CheckinReport, **changes: Any) -> CheckinReport:
     from dataclasses import replace
 
     return replace(report, **changes)
+
+
+def _count(n: int, one: str, many: str | None = None) -> str:
+    return f"{n} {one if n == 1 else (many or one + 's')}"

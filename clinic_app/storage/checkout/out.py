@@ -67,7 +67,8 @@ class CheckoutReport:
 
     def lines(self) -> list[str]:
         out = [
-            f"Checked out {len(self.mrns)} patient(s) ({', '.join(self.mrns)}) to the laptop "
+            f"Checked out {len(self.mrns)} patient{'' if len(self.mrns) == 1 else 's'} "
+            f"({', '.join(self.mrns)}) to the laptop "
             f"{self.label}: {self.laptop}.",
             f"The laptop record holds {sum(self.rows.values())} rows and {self.audit_entries} "
             "audit entries; the clinic's record keeps every row and refuses changes to these "
