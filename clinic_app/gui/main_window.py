@@ -41,6 +41,7 @@ from clinic_app.core.errors import DomainError
 from clinic_app.core.protocol import Protocol
 from clinic_app.gui.background import BackgroundRunner, Connection, Outcome, Progress
 from clinic_app.gui.change_watch import ChangeWatcher
+from clinic_app.gui.checkout_actions import CheckoutActions
 from clinic_app.gui.errors import show_storage_error
 from clinic_app.gui.lock import Session
 from clinic_app.gui.patient_actions import PatientActions
@@ -412,6 +413,8 @@ class MainWindow(QMainWindow):
             file_menu.addAction(action)
         file_menu.addSeparator()
         file_menu.addAction(self.demo_action)
+        file_menu.addSeparator()
+        self.checkout = CheckoutActions(self, file_menu)  # laptops (issue 19)
         file_menu.addSeparator()
         for action in (self.switch_user_action, self.lock_action, self.users_action):
             file_menu.addAction(action)

@@ -149,6 +149,7 @@ class PatientActions:
         """Enabled when there is a patient and the signed-in role may do it; the reason
         otherwise, as status tip and tooltip."""
         record = self.host.record
+        away = self._checked_out(patient_id)
         for action, permission in zip(self.patient_actions, self.permissions, strict=True):
             action.setEnabled(patient_id is not None)
             tip = "" if patient_id is not None else "Select a patient first."
@@ -156,6 +157,8 @@ class PatientActions:
             action.setToolTip(tip or action.text().replace("&", ""))
             if permission is not None:
                 gate(action, why_not(record, permission))
+            if permission not in (None, Permission.PRINTING):
+                gate(action, away)  # storage refuses it at commit too; say so before
         host = self.host
         for action, permission in (
             (self.batch_action, Permission.PRINTING),
@@ -167,6 +170,19 @@ class PatientActions:
         allow(host.enrol_action, None if patient_id is not None else "Select a patient first.")
         gate(host.enrol_action, why_not(record, Permission.ENROLMENT))
         gate(host.demo_action, why_not(record, Permission.ENROLMENT))
+        gate(host.enrol_action, away)
+        checkout = getattr(self.window, "checkout", None)  # the File menu's laptop items
+        if checkout is not None:
+            checkout.update_enabled()
+
+    def _checked_out(self, patient_id: int | None) -> str | None:
+        """ "Checked out to <laptop> since <time> ..." from the loaded list row, else None."""
+        if patient_id is None:
+            return None
+        model = self.host.patient_list.model
+        row = model.source_row_of(patient_id)
+        away = None if row is None else model.row_at(row).checked_out
+        return f"{away[0].upper()}{away[1:]}; this chart cannot be changed here." if away else None
 
     def _patient(self) -> int | None:
         return self.host.current_patient_id

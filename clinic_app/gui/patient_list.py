@@ -125,7 +125,13 @@ def flag_words(row: PatientRow) -> list[str]:
         words.append("BSA recheck")
     if row.overdue_labs:
         words.append("labs overdue")
+    if row.checked_out:  # issue 19: the chart is read only in this record
+        words.append(LAPTOP_OUT if row.checked_out.startswith("checked out") else LAPTOP_BACK)
     return words
+
+
+LAPTOP_OUT = "checked out to a laptop (read only here)"
+LAPTOP_BACK = "checked in to the clinic (read only here)"
 
 
 # The same flags in the list's cell, short enough that two read in full at 1366 px; the cell
@@ -135,6 +141,8 @@ SHORT_FLAGS = {
     "DLT review pending": "DLT review",
     "BSA recheck": "BSA recheck",
     "labs overdue": "labs overdue",
+    LAPTOP_OUT: "on laptop",
+    LAPTOP_BACK: "checked in",
 }
 
 
@@ -273,7 +281,8 @@ class PatientListModel(ReadOnlyTableModel[PatientRow]):
         if role == Qt.ItemDataRole.ToolTipRole:
             # The full value of a cell the column's width cuts short.
             if column == COL_FLAGS:
-                return "\n".join([*flag_words(row), *row.notes]) or None
+                why = [row.checked_out] if row.checked_out else []  # which laptop, since when
+                return "\n".join([*flag_words(row), *why, *row.notes]) or None
             return self._display(row, column) or None
         if role == Qt.ItemDataRole.DecorationRole and column == COL_FLAGS and flag_words(row):
             return self._warning_icon()

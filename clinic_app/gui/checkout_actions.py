@@ -1,0 +1,81 @@
+"""The File menu's "Check out to a laptop…" and "Check in a laptop…" (issue 19).
+
+Both need the right to add or change patients, as the commands do (``storage/checkout``
+requires it); greyed with the reason otherwise. After either, the list is reloaded so the
+patients' marks (and their charts' notes) change at once.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QMainWindow, QMenu, QMessageBox
+
+from clinic_app.storage.permissions import Permission, why_not
+
+if TYPE_CHECKING:
+    from clinic_app.gui.checkout_dialog import CheckInDialog, CheckOutDialog
+    from clinic_app.storage.database import Record
+
+
+class CheckoutActions:
+    def __init__(self, window: QMainWindow, menu: QMenu) -> None:
+        self.window = window
+        self.out_action = QAction("Check &out to a laptop…", window)
+        self.out_action.setStatusTip("Take patients out on a laptop: their charts into a new file")
+        self.out_action.triggered.connect(self.check_out)
+        self.in_action = QAction("Check &in a laptop…", window)
+        self.in_action.setStatusTip("Bring a laptop record's changes back into this record")
+        self.in_action.triggered.connect(self.check_in)
+        for action in (self.out_action, self.in_action):
+            window.addAction(action)
+            menu.addAction(action)
+        self.dialog: CheckOutDialog | CheckInDialog | None = None
+        self.last_report = ""
+
+    @property
+    def record(self) -> Record:
+        record: Record = getattr(self.window, "record")  # noqa: B009 - the main window's
+        return record
+
+    def update_enabled(self) -> None:
+        from clinic_app.gui.patient_actions import allow
+
+        reason = why_not(self.record, Permission.PATIENTS)
+        allow(self.out_action, reason)
+        allow(self.in_action, reason)
+
+    def check_out(self) -> CheckOutDialog:
+        from clinic_app.gui.checkout_dialog import CheckOutDialog
+
+        chosen = getattr(self.window, "current_patient_id", None)
+        dialog = CheckOutDialog(self.record, chosen, self.window)
+        self._open(dialog, "Check out to a laptop")
+        return dialog
+
+    def check_in(self) -> CheckInDialog:
+        from clinic_app.gui.checkout_dialog import CheckInDialog
+
+        dialog = CheckInDialog(self.record, self.window)
+        self._open(dialog, "Check in a laptop")
+        return dialog
+
+    def _open(self, dialog: CheckOutDialog | CheckInDialog, title: str) -> None:
+        self.dialog = dialog
+        dialog.accepted.connect(lambda: self._done(dialog, title))
+        dialog.open()
+
+    def _done(self, dialog: CheckOutDialog | CheckInDialog, title: str) -> None:
+        self.last_report = dialog.report
+        refresh = getattr(self.window, "refresh", None)
+        if callable(refresh):
+            refresh()  # the list's marks; its end re-greys the Patient menu
+        patient_id = getattr(self.window, "current_patient_id", None)
+        reload_patient = getattr(self.window, "reload_patient", None)
+        if isinstance(patient_id, int) and callable(reload_patient):
+            reload_patient(patient_id)  # the chart's note says it is out (or back)
+        first = dialog.report.splitlines()[0] if dialog.report else ""
+        self.window.statusBar().showMessage(first, 15000)
+        box = QMessageBox(QMessageBox.Icon.Information, title, dialog.report, parent=self.window)
+        box.open()
