@@ -316,6 +316,20 @@ def _protocols_view(record: Record, protocols: dict[str, Protocol]) -> QWidget:
     return ProtocolsWindow(protocols, None)
 
 
+def _check_out(record: Record, protocols: dict[str, Protocol]) -> QWidget:
+    from clinic_app.gui.checkout_dialog import CheckOutDialog
+
+    folder = Path(record.path).parent
+    # None chosen: Save then shows the refusal synchronously (the longest the form gets).
+    return CheckOutDialog(record, None, None, folder=folder)
+
+
+def _check_in(record: Record, protocols: dict[str, Protocol]) -> QWidget:
+    from clinic_app.gui.checkout_dialog import CheckInDialog
+
+    return CheckInDialog(record, None)
+
+
 WINDOWS: dict[str, Opener] = {
     "main window": _main_window,
     "main window with a chart": _main_window_chart,
@@ -345,6 +359,8 @@ WINDOWS: dict[str, Opener] = {
     "morning batch": _batch,
     "trial board": _trial_board,
     "protocols": _protocols_view,
+    "check out to a laptop": _check_out,
+    "check in a laptop": _check_in,
 }
 # Dialogs where Save on an empty form shows the warnings (the longest the form gets).
 SAVE_TRIED = {
@@ -356,6 +372,8 @@ SAVE_TRIED = {
     "first administrator",
     "sign in",
     "dose modification",
+    "check out to a laptop",
+    "check in a laptop",
 }
 
 
