@@ -25,6 +25,9 @@ from clinic_app.storage.database import Record, open_database
 OUT = Path(__file__).resolve().parents[1] / "docs" / "screenshots" / "guide"
 TODAY = date(2025, 3, 3)
 SEED = 2
+ONLY = set(sys.argv[1:])
+"""Screens named on the command line (``"check out"``): only those are taken (the main
+window only then too); none named: every one."""
 
 
 def settle(seconds: float = 0.6) -> None:
@@ -86,7 +89,8 @@ def take_all(record: Record, config: Path, work: Path) -> None:
         table.setCurrentIndex(index)
         table.chosen.emit(index)
         settle(1.0)
-    save(window, "main-window.png")
+    if not ONLY:
+        save(window, "main-window.png")
 
     def patient_id() -> int:
         pid = getattr(window, "current_patient_id", None)
@@ -158,6 +162,18 @@ def take_all(record: Record, config: Path, work: Path) -> None:
         tabs.setCurrentWidget(tabs.labs)
         save(window, "labs-tab.png")
 
+    def check_out() -> None:
+        from clinic_app.gui.checkout_dialog import CheckOutDialog
+
+        pid = patient_id()
+        folder = Path("/home/nurse/.local/share/clinic-app")  # as on a nurse's computer
+        dialog = CheckOutDialog(record, pid, window, folder=folder)
+        second = next(p.mrn for p in record.repos.patients.all() if p.id != pid)
+        dialog.tick([*dialog.ticked(), second])
+        dialog.label.setText("Laptop 2")
+        save(dialog, "check-out.png")
+        dialog.close()
+
     def history() -> None:
         from clinic_app.gui.history import HistoryDialog
 
@@ -170,14 +186,20 @@ def take_all(record: Record, config: Path, work: Path) -> None:
         save(dialog, "item-history.png")
         dialog.close()
 
-    shoot("documents tab", documents_tab)
-    shoot("history", history)
-    shoot("protocols", protocols_view)
-    shoot("new patient", new_patient)
-    shoot("enrolment", enrolment)
-    shoot("lab entry", lab_entry)
-    shoot("trial board", trial_board)
-    shoot("settings", settings_tabs)
+    shots: dict[str, Callable[[], None]] = {
+        "documents tab": documents_tab,
+        "history": history,
+        "protocols": protocols_view,
+        "new patient": new_patient,
+        "enrolment": enrolment,
+        "lab entry": lab_entry,
+        "trial board": trial_board,
+        "settings": settings_tabs,
+        "check out": check_out,
+    }
+    for name, make in shots.items():
+        if not ONLY or name in ONLY:
+            shoot(name, make)
     window.close()
 
 

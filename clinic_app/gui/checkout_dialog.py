@@ -78,6 +78,8 @@ class _LaptopFileDialog(QDialog):
         self.laptop_file = child(self.form, QLineEdit, "laptop_file")
         self.browse = child(self.form, QPushButton, "browse")
         self.message = child(self.form, QLabel, "message")
+        # A file's whole path reads in its field (the data folder's are long).
+        self.laptop_file.setMinimumWidth(self.fontMetrics().averageCharWidth() * 56)
         self.buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, self
         )
