@@ -27,6 +27,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from clinic_app.storage.checkout.guard import local_time
 from clinic_app.storage.checkout.links import CHART_TABLES, Owners, placeholders
 from clinic_app.storage.checkout.out import CheckoutRefused, now_text
 from clinic_app.storage.database import Record, open_database
@@ -241,7 +242,7 @@ def _already(sql: Engine, read: _Laptop, home: Mapping[int, Mapping[str, Any]]) 
     if home and all(h["status"] == "returned" for h in home.values()):
         when = max(str(h["returned_at"]) for h in home.values())
         said = (
-            f"The laptop {read.label} was already checked in on {when[:10]} {when[11:16]} UTC; "
+            f"The laptop {read.label} was already checked in on {local_time(when)}; "
             "nothing changed."
         )
         # A laptop whose note failed may have taken more changes after that: say so, they are

@@ -12,6 +12,7 @@ once it was checked in (``returned``): after that the laptop is a read-only souv
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from clinic_app.storage.checkout.links import CHART_TABLES, owner_sql, placeholders
@@ -85,8 +86,20 @@ def refuse_locked(sql: Engine, after: int) -> None:
 
 
 def _day(instant: object) -> str:
-    text = str(instant or "")
-    return f"{text[:10]} {text[11:16]} UTC" if len(text) >= 16 else text
+    """A stored instant as this computer's local time, as the other screens show times."""
+    return local_time(str(instant or ""))
+
+
+def local_time(text: str) -> str:
+    """``2026-12-02T18:42:10.123Z`` -> ``2026-12-02 19:42`` in this computer's time zone; text
+    that is not an instant is shown as it is (never a guess)."""
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return text
+    if moment.tzinfo is None:
+        return text
+    return moment.astimezone().strftime("%Y-%m-%d %H:%M")
 
 
 def checked_out_patients(record: Record) -> dict[int, CheckedOut]:
