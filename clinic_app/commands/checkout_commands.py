@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,7 @@ from clinic_app.storage.checkout import (
     check_in,
     check_out,
 )
-from clinic_app.storage.database import open_database
+from clinic_app.storage.database import Record, open_database
 from clinic_app.storage.errors import StorageError
 
 
@@ -66,38 +67,33 @@ def run_checkout(args: argparse.Namespace) -> int:
             "name the laptop file with --to LAPTOP.sqlite3 and at least one MRN; nothing was "
             "changed"
         )
+    if args.cancel:
+        return _on_clinic(args, lambda clinic: [cancel_checkout(clinic, args.cancel, args.reason)])
+    target = Path(args.to)
+    return _on_clinic(
+        args,
+        lambda clinic: check_out(clinic, target, args.mrns, args.label or target.stem).lines(),
+    )
+
+
+def run_checkin(args: argparse.Namespace) -> int:
+    return _on_clinic(args, lambda clinic: check_in(clinic, Path(args.laptop)).lines())
+
+
+def _on_clinic(args: argparse.Namespace, work: Callable[[Record], list[str]]) -> int:
+    """Sign in on the clinic's record, back it up as every changing command does, run
+    ``work`` and print what it says; a refusal exits 2, a storage failure 1."""
     location = existing_record(args)
     try:
         with open_database(location) as clinic:
             sign_in(clinic, args)
             start_daily_backup(clinic)  # a command that changes the record backs it up first
-            if args.cancel:
-                print(cancel_checkout(clinic, args.cancel, args.reason))
-                return 0
-            target = Path(args.to)
-            report = check_out(clinic, target, args.mrns, args.label or target.stem)
+            lines = work(clinic)
     except CheckoutRefused as exc:
         fail(exc.message)
     except StorageError as exc:
         print(f"clinic-app: {exc}", file=sys.stderr)
         return 1
-    for line in report.lines():
-        print(line)
-    return 0
-
-
-def run_checkin(args: argparse.Namespace) -> int:
-    location = existing_record(args)
-    try:
-        with open_database(location) as clinic:
-            sign_in(clinic, args)
-            start_daily_backup(clinic)
-            report = check_in(clinic, Path(args.laptop))
-    except CheckoutRefused as exc:
-        fail(exc.message)
-    except StorageError as exc:
-        print(f"clinic-app: {exc}", file=sys.stderr)
-        return 1
-    for line in report.lines():
+    for line in lines:
         print(line)
     return 0
