@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -38,6 +38,8 @@ from clinic_app.services.dose_admin import current_cycle, cycle_doses
 from clinic_app.storage.database import Record, ServerAddress, open_database
 from tests.gui.test_main_window import add_patient_through_ui, enrol_through_ui
 from tests.services.test_cycle_start import good_counts
+from tests.storage.pg_helpers import end_other_sessions
+from tests.storage.pg_helpers import server_down as database_down
 
 if TYPE_CHECKING:
     from tests.pg_server import PgServer
@@ -76,34 +78,13 @@ def settings(tmp_path: Path) -> QSettings:
 
 
 def drop_connections(address: ServerAddress) -> int:
-    """End every other session on the record's database, as a server restart would; returns
-    how many were ended."""
-    with open_database(address) as admin:
-        rows = admin.sql.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
-        ).fetchall()
-    return len(rows)
+    """End every other session on the record's database, as a server restart would."""
+    return end_other_sessions(address.conninfo)
 
 
-@contextmanager
-def server_down(address: ServerAddress) -> Iterator[None]:
-    """The record's database refuses every connection and its sessions are ended (the server
-    is down for this record) until the block ends."""
-    import psycopg
-    from psycopg.conninfo import conninfo_to_dict, make_conninfo
-
-    name = conninfo_to_dict(address.conninfo)["dbname"]
-    admin_address = make_conninfo(address.conninfo, dbname="postgres")
-    with psycopg.connect(admin_address, autocommit=True) as admin:
-        admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false'.encode())
-        admin.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", [name]
-        )
-        try:
-            yield
-        finally:
-            admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true'.encode())
+def server_down(address: ServerAddress) -> AbstractContextManager[None]:
+    """The record's database refuses every connection until the block ends."""
+    return database_down(address.conninfo)
 
 
 def message_boxes() -> list[QMessageBox]:

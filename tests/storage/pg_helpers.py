@@ -1,4 +1,5 @@
-"""Shared by the PostgreSQL engine and schema tests: open an engine on a fresh test database."""
+"""Shared by the PostgreSQL tests: open an engine on a fresh test database, end its sessions,
+take its database down for a while."""
 
 from __future__ import annotations
 
@@ -53,3 +54,34 @@ def write(engine: PostgresEngine, sql: str, params: Any = (), *, actor: str | No
 
 def audit_rows(engine: PostgresEngine) -> list[dict[str, Any]]:
     return engine.rows("SELECT * FROM audit_log ORDER BY id")
+
+
+def end_other_sessions(conninfo: str) -> int:
+    """End every other session on the database, as a server restart would; returns how many."""
+    import psycopg
+
+    with psycopg.connect(conninfo, autocommit=True) as admin:
+        rows = admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        ).fetchall()
+    return len(rows)
+
+
+@contextmanager
+def server_down(conninfo: str) -> Iterator[None]:
+    """The database refuses every connection and its sessions end (the server is down for this
+    record) until the block ends."""
+    import psycopg
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+    name = conninfo_to_dict(conninfo)["dbname"]
+    with psycopg.connect(make_conninfo(conninfo, dbname="postgres"), autocommit=True) as admin:
+        admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false'.encode())
+        admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", [name]
+        )
+        try:
+            yield
+        finally:
+            admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true'.encode())

@@ -4,41 +4,15 @@ sentence, nothing half-written stays, and once it is back the same save works.""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import date
 
-import psycopg
 import pytest
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from clinic_app.core.records import Patient, Sex
 from clinic_app.storage.database import ServerAddress, open_database
 from clinic_app.storage.errors import ServerUnavailableError
 
-
-def _end_other_sessions(conninfo: str) -> int:
-    with psycopg.connect(conninfo, autocommit=True) as admin:
-        rows = admin.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
-        ).fetchall()
-    return len(rows)
-
-
-@contextmanager
-def _server_down(conninfo: str) -> Iterator[None]:
-    """The record's database refuses connections and its sessions end, until the block ends."""
-    name = conninfo_to_dict(conninfo)["dbname"]
-    with psycopg.connect(make_conninfo(conninfo, dbname="postgres"), autocommit=True) as admin:
-        admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false'.encode())
-        admin.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", [name]
-        )
-        try:
-            yield
-        finally:
-            admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true'.encode())
+from .pg_helpers import end_other_sessions, server_down
 
 
 def _patient(mrn: str) -> Patient:
@@ -48,9 +22,9 @@ def _patient(mrn: str) -> Patient:
 def test_a_drop_between_two_saves_is_not_even_noticed(pg_database: str) -> None:
     with open_database(ServerAddress(pg_database)) as record:
         record.repos.patients.add(_patient("D-1"))
-        assert _end_other_sessions(pg_database) == 1
+        assert end_other_sessions(pg_database) == 1
         record.repos.patients.add(_patient("D-2"))  # a new connection, at BEGIN
-        assert _end_other_sessions(pg_database) == 1
+        assert end_other_sessions(pg_database) == 1
         assert [p.mrn for p in record.repos.patients.all()] == ["D-1", "D-2"]  # a read, too
         with record.read_snapshot():
             assert len(record.repos.patients.all()) == 2
@@ -61,7 +35,7 @@ def test_a_server_that_is_down_is_one_sentence_and_the_save_works_once_it_is_bac
 ) -> None:
     with open_database(ServerAddress(pg_database)) as record:
         record.repos.patients.add(_patient("S-1"))
-        with _server_down(pg_database):
+        with server_down(pg_database):
             with pytest.raises(ServerUnavailableError) as down:
                 record.repos.patients.add(_patient("S-2"))
             assert "nothing was saved" in str(down.value)
