@@ -484,6 +484,10 @@ def _review_json(read: _Laptop, entries: Sequence[Mapping[str, Any]]) -> str:
             "since_entry": read.mark,
             "entries": [dict(e) for e in entries],
             "rows": touched,
+            # So the set can be applied later, even with the laptop gone: who each user id
+            # is, and which table each id column points at.
+            "users": {str(i): n for i, n in read.users.items()},
+            "foreign_keys": read.foreign_keys,
         },
         ensure_ascii=False,
         separators=(",", ":"),
