@@ -1,0 +1,277 @@
+"""Settling a check-in review set: the changes of a laptop whose check-out was cancelled.
+
+Each row the laptop touched is one change: a new row, or a correction or void of a row the
+clinic also holds. A correction applies cleanly only while the clinic's row is still at the
+version that went out on the laptop; otherwise the clinic changed it since, and it is a
+conflict: never applied over the clinic's row, it stays listed in the set.
+
+Applying (an administrator, with a reason) writes the new rows and the clean corrections in
+one transaction through check-in's own writer (``back._apply``: fresh ids, foreign keys
+followed, the laptop's audit entries copied with their who, when and reason). The set keeps
+its JSON whole; what was applied is added to it under ``applied``, so a second apply changes
+nothing. Dismissing marks the set settled and keeps its JSON too.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from clinic_app.storage.checkout.back import BROUGHT_BACK, _apply, _Laptop
+from clinic_app.storage.checkout.links import Owners
+from clinic_app.storage.checkout.out import CheckoutRefused, now_text
+from clinic_app.storage.database import Record
+from clinic_app.storage.engines import Engine
+from clinic_app.storage.errors import NOTHING_LOST
+from clinic_app.storage.permissions import PermissionDeniedError, Role
+
+CLEAN = "will apply"
+CONFLICT = "conflict: the clinic changed this since"
+APPLIED = "applied"
+
+
+@dataclass(frozen=True)
+class Change:
+    """One row the laptop touched, side by side with the clinic's row now."""
+
+    table: str
+    row_id: int
+    kind: str
+    """``new``, ``correction`` or ``void``."""
+    patient: str
+    laptop: dict[str, Any]
+    clinic: dict[str, Any] | None
+    state: str
+    """:data:`CLEAN`, :data:`CONFLICT` or :data:`APPLIED`."""
+    reason: str
+    by: str
+    at: str
+
+    @property
+    def key(self) -> str:
+        return f"{self.table}:{self.row_id}"
+
+    def differences(self) -> dict[str, tuple[Any, Any]]:
+        """Column: (laptop value, clinic value), for the columns that differ."""
+        skip = {"id", "version", "updated_at", "updated_by", "created_at", "created_by"}
+        clinic = self.clinic or {}
+        return {
+            c: (v, clinic.get(c))
+            for c, v in self.laptop.items()
+            if c not in skip and v != clinic.get(c)
+        }
+
+
+def _admin(record: Record, doing: str) -> None:
+    if record.has_users() and record.role is not Role.ADMINISTRATOR:
+        raise PermissionDeniedError(
+            f"Only an administrator may {doing} a laptop's changes kept for review; "
+            f"{NOTHING_LOST}."
+        )
+
+
+def _load(sql: Engine, review_id: int) -> tuple[dict[str, Any], dict[str, Any]]:
+    row = sql.execute(
+        "SELECT id, status, version, changes, laptop_label FROM checkin_reviews "
+        "WHERE id = ? AND voided_at IS NULL",
+        [review_id],
+    ).fetchone()
+    if row is None:
+        raise CheckoutRefused(f"There is no set {review_id} of laptop changes; {NOTHING_LOST}.")
+    head = {"id": int(row[0]), "status": str(row[1]), "version": int(row[2]), "label": str(row[4])}
+    return head, json.loads(str(row[3]))
+
+
+def _laptop(data: dict[str, Any], sql: Engine) -> _Laptop:
+    rows = {
+        t: {int(r["id"]): r for r in data.get("rows", {}).get(t, [])} for t in BROUGHT_BACK
+    }
+    keys = data.get("foreign_keys")
+    if keys is None:  # a set kept before these were stored: the clinic's own schema says
+        keys = {t: _clinic_keys(sql, t) for t in BROUGHT_BACK}
+    users = {int(i): str(n) for i, n in data.get("users", {}).items()}
+    return _Laptop(
+        str(data["laptop"]),
+        str(data.get("laptop_identity", "")),
+        [],
+        int(data.get("since_entry", 0)),
+        rows,
+        list(data.get("entries", [])),
+        users,
+        {t: dict(v) for t, v in keys.items()},
+    )
+
+
+def _clinic_keys(sql: Engine, table: str) -> dict[str, str]:
+    if sql.kind == "postgresql":
+        found = sql.execute(
+            "SELECT kcu.column_name, ccu.table_name FROM information_schema.table_constraints tc "
+            "JOIN information_schema.key_column_usage kcu ON kcu.constraint_name = "
+            "tc.constraint_name JOIN information_schema.constraint_column_usage ccu ON "
+            "ccu.constraint_name = tc.constraint_name WHERE tc.constraint_type = 'FOREIGN KEY' "
+            "AND tc.table_name = ?",
+            [table],
+        ).fetchall()
+        return {str(c): str(t) for c, t in found}
+    return {str(r[3]): str(r[2]) for r in sql.execute(f"PRAGMA foreign_key_list({table})")}
+
+
+def _trails(entries: list[dict[str, Any]]) -> dict[tuple[str, int], list[dict[str, Any]]]:
+    trails: dict[tuple[str, int], list[dict[str, Any]]] = {}
+    for entry in entries:
+        trails.setdefault((str(entry["table_name"]), int(entry["row_id"])), []).append(entry)
+    return trails
+
+
+def _classify(sql: Engine, read: _Laptop, applied: set[str]) -> list[Change]:
+    owners = Owners({t: list(r.values()) for t, r in read.rows.items()})
+    changes: list[Change] = []
+    conflicting: set[tuple[str, int]] = set()
+    trails = _trails(read.entries)
+    ordered = sorted(trails.items(), key=lambda kv: (BROUGHT_BACK.index(kv[0][0]), kv[0][1]))
+    for (table, row_id), trail in ordered:
+        row = read.rows.get(table, {}).get(row_id)
+        if row is None:
+            continue
+        new = str(trail[0]["action"]) == "insert"
+        here = None if new else _clinic_row(sql, table, row_id)
+        if table == "signatures":  # a signature follows the row it signs
+            target = (str(row["table_name"]), int(row["row_id"]))
+            clean = target not in conflicting
+        elif new:
+            clean = True
+        else:
+            went_out = int(row["version"]) - len(trail)
+            clean = here is not None and int(here["version"]) == went_out
+        key = f"{table}:{row_id}"
+        state = APPLIED if key in applied else (CLEAN if clean else CONFLICT)
+        if state == CONFLICT:
+            conflicting.add((table, row_id))
+        kind = "new" if new else ("void" if row.get("voided_at") else "correction")
+        last = trail[-1]
+        changes.append(
+            Change(
+                table,
+                row_id,
+                kind,
+                _patient(sql, read, owners, table, row),
+                dict(row),
+                here,
+                state,
+                str(last.get("reason") or ""),
+                str(last.get("app_user") or last.get("os_user") or ""),
+                str(last.get("at") or ""),
+            )
+        )
+    return changes
+
+
+def _clinic_row(sql: Engine, table: str, row_id: int) -> dict[str, Any] | None:
+    found = sql.rows(f"SELECT * FROM {table} WHERE id = ?", [row_id])
+    return dict(found[0]) if found else None
+
+
+def _patient(
+    sql: Engine, read: _Laptop, owners: Owners, table: str, row: dict[str, Any]
+) -> str:
+    if table == "signatures":
+        target = read.rows.get(str(row["table_name"]), {}).get(int(row["row_id"]))
+        pid = None if target is None else owners.of(str(row["table_name"]), target)
+    else:
+        pid = owners.of(table, row)
+    if pid is None:
+        return ""
+    if pid in read.rows["patients"] and str(read.rows["patients"][pid].get("mrn")):
+        return str(read.rows["patients"][pid]["mrn"])
+    found = sql.execute("SELECT mrn FROM patients WHERE id = ?", [pid]).fetchone()
+    return "" if found is None else str(found[0])
+
+
+def review_changes(record: Record, review_id: int) -> list[Change]:
+    """Every change of the set ``review_id``, with the clinic's row now and its state."""
+    with record.guard(), record.read_snapshot():
+        _, data = _load(record.sql, review_id)
+        read = _laptop(data, record.sql)
+        return _classify(record.sql, read, set(data.get("applied", {}).get("rows", [])))
+
+
+def apply_review(record: Record, review_id: int, reason: str) -> str:
+    """Apply what does not conflict; returns the sentence saying what was done."""
+    _admin(record, "apply")
+    why = reason.strip()
+    if not why:
+        raise CheckoutRefused(f"Applying a laptop's changes needs a reason; {NOTHING_LOST}.")
+    actor = record.actor
+    with record.transaction(reason=f"laptop changes applied from review: {why}") as sql:
+        head, data = _load(sql, review_id)
+        if head["status"] != "pending":
+            return f"The set {review_id} was already settled; nothing changed."
+        read = _laptop(data, sql)
+        done = set(data.get("applied", {}).get("rows", []))
+        changes = _classify(sql, read, done)
+        clean = {(c.table, c.row_id) for c in changes if c.state == CLEAN}
+        left = [c for c in changes if c.state == CONFLICT]
+        if not clean:
+            return (
+                f"Nothing in the set {review_id} can be applied: {len(left)} changes conflict "
+                "with what the clinic wrote since; nothing changed."
+            )
+        entries = [
+            e for e in read.entries if (str(e["table_name"]), int(e["row_id"])) in clean
+        ]
+        # The copied entries' via names the laptop and this review (back._copy_entry appends
+        # "on the laptop <label>").
+        read.label = f"{read.label}, applied from review by {actor}"
+        new_rows, changed, _copied = _apply(record, sql, read, entries)
+        data["applied"] = {
+            "rows": sorted(done | {f"{t}:{i}" for t, i in clean}),
+            "at": now_text(None),
+            "by": actor,
+            "reason": why,
+        }
+        settled = not left
+        sql.execute(
+            "UPDATE checkin_reviews SET changes = ?, status = ?, settled_at = ?, settled_by = ?, "
+            "settled_note = ?, version = version + 1 WHERE id = ? AND version = ?",
+            [
+                json.dumps(data, ensure_ascii=False, separators=(",", ":")),
+                "settled" if settled else "pending",
+                now_text(None) if settled else None,
+                actor if settled else None,
+                f"applied: {why}" if settled else None,
+                review_id,
+                head["version"],
+            ],
+        )
+    said = (
+        f"Applied from the laptop {head['label']}: {sum(new_rows.values())} new rows and "
+        f"{sum(changed.values())} corrected or voided rows."
+    )
+    if left:
+        said += (
+            f" {len(left)} changes were not applied because the clinic changed those rows "
+            "since; they stay in the set for review."
+        )
+    return said
+
+
+def dismiss_review(record: Record, review_id: int, reason: str) -> str:
+    """Settle the set without applying the rest; its changes stay stored in it."""
+    _admin(record, "dismiss")
+    why = reason.strip()
+    if not why:
+        raise CheckoutRefused(f"Dismissing a laptop's changes needs a reason; {NOTHING_LOST}.")
+    with record.transaction(reason=f"laptop changes dismissed: {why}") as sql:
+        head, _ = _load(sql, review_id)
+        if head["status"] != "pending":
+            return f"The set {review_id} was already settled; nothing changed."
+        sql.execute(
+            "UPDATE checkin_reviews SET status = 'settled', settled_at = ?, settled_by = ?, "
+            "settled_note = ?, version = version + 1 WHERE id = ? AND version = ?",
+            [now_text(None), record.actor, f"dismissed: {why}", review_id, head["version"]],
+        )
+    return (
+        f"The laptop {head['label']}'s changes (set {review_id}) were dismissed; they stay "
+        "stored in the clinic's record."
+    )
