@@ -87,7 +87,9 @@ def test_changes_are_shown_beside_the_clinics_rows_with_conflicts_named(
     assert new.kind == "new" and new.state == CLEAN and new.clinic is None
     assert new.laptop["value"] == "1.1"
     assert {c.patient for c in changes.values()} == {
-        str(clinic.sql.execute("SELECT mrn FROM patients WHERE id = ?", [kept["pid"]]).fetchone()[0])
+        str(
+            clinic.sql.execute("SELECT mrn FROM patients WHERE id = ?", [kept["pid"]]).fetchone()[0]
+        )
     }
 
 

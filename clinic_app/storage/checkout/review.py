@@ -66,8 +66,7 @@ class Change:
 def _admin(record: Record, doing: str) -> None:
     if record.has_users() and record.role is not Role.ADMINISTRATOR:
         raise PermissionDeniedError(
-            f"Only an administrator may {doing} a laptop's changes kept for review; "
-            f"{NOTHING_LOST}."
+            f"Only an administrator may {doing} a laptop's changes kept for review; {NOTHING_LOST}."
         )
 
 
@@ -84,9 +83,7 @@ def _load(sql: Engine, review_id: int) -> tuple[dict[str, Any], dict[str, Any]]:
 
 
 def _laptop(data: dict[str, Any], sql: Engine) -> _Laptop:
-    rows = {
-        t: {int(r["id"]): r for r in data.get("rows", {}).get(t, [])} for t in BROUGHT_BACK
-    }
+    rows = {t: {int(r["id"]): r for r in data.get("rows", {}).get(t, [])} for t in BROUGHT_BACK}
     keys = data.get("foreign_keys")
     if keys is None:  # a set kept before these were stored: the clinic's own schema says
         keys = {t: _clinic_keys(sql, t) for t in BROUGHT_BACK}
@@ -172,9 +169,7 @@ def _clinic_row(sql: Engine, table: str, row_id: int) -> dict[str, Any] | None:
     return dict(found[0]) if found else None
 
 
-def _patient(
-    sql: Engine, read: _Laptop, owners: Owners, table: str, row: dict[str, Any]
-) -> str:
+def _patient(sql: Engine, read: _Laptop, owners: Owners, table: str, row: dict[str, Any]) -> str:
     if table == "signatures":
         target = read.rows.get(str(row["table_name"]), {}).get(int(row["row_id"]))
         pid = None if target is None else owners.of(str(row["table_name"]), target)
@@ -217,9 +212,7 @@ def apply_review(record: Record, review_id: int, reason: str) -> str:
                 f"Nothing in the set {review_id} can be applied: {len(left)} changes conflict "
                 "with what the clinic wrote since; nothing changed."
             )
-        entries = [
-            e for e in read.entries if (str(e["table_name"]), int(e["row_id"])) in clean
-        ]
+        entries = [e for e in read.entries if (str(e["table_name"]), int(e["row_id"])) in clean]
         # The copied entries' via names the laptop and this review (back._copy_entry appends
         # "on the laptop <label>").
         read.label = f"{read.label}, applied from review by {actor}"
