@@ -64,10 +64,25 @@ def _refusal_sql() -> str:
 _WATCHED = (*CHART_TABLES, "signatures")
 _REFUSAL_SQL = _refusal_sql()
 
+CHECKOUT_LOCK = 4_180_619
+"""The server's advisory lock between check-outs (exclusive) and commits (shared): a write
+either commits before a check-out reads the charts, or waits and then sees its check-outs."""
+
+
+def lock_for_checkout(sql: Engine, *, shared: bool) -> None:
+    """On a server, take the check-out lock for the rest of this transaction. SQLite needs
+    none: its write transactions already take turns."""
+    if sql.kind != "postgresql":
+        return
+    name = "pg_advisory_xact_lock_shared" if shared else "pg_advisory_xact_lock"
+    sql.execute(f"SELECT {name}(?)", [CHECKOUT_LOCK]).fetchone()
+
 
 def refuse_locked(sql: Engine, after: int) -> None:
     """Raise :class:`CheckedOutError` when an entry after ``after`` (this transaction's) is of
     a row of a locked patient."""
+    # Read committed on the server: after the lock, a check-out that committed meanwhile is seen.
+    lock_for_checkout(sql, shared=True)
     row = sql.execute(_REFUSAL_SQL, [after, *_WATCHED, after]).fetchone()
     if row is None:
         return

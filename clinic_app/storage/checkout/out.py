@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from clinic_app.storage.checkout.guard import LOCKED
+from clinic_app.storage.checkout.guard import LOCKED, lock_for_checkout
 from clinic_app.storage.checkout.links import CHART_TABLES, ids_of_patients, placeholders
 from clinic_app.storage.database import Record, open_database
 from clinic_app.storage.engines import Engine
@@ -122,6 +122,8 @@ def check_out(
     placed = committed = False
     try:
         with clinic.transaction(reason=f"checked out to the laptop {label}") as sql:
+            # Before reading: no write to these charts may commit unseen while they are copied.
+            lock_for_checkout(sql, shared=False)
             patients = _patients(sql, wanted)
             mark = int(sql.execute("SELECT coalesce(max(id), 0) FROM audit_log").fetchone()[0])
             for leftover in sides:
