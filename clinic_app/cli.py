@@ -28,6 +28,7 @@ COMMAND_MODULES = (
     "user_commands",
     "copy_commands",
     "checkout_commands",
+    "review_commands",
 )
 
 # The modules without Qt that the main window's start imports (through clinic_app.gui.app); a

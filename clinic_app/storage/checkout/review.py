@@ -30,6 +30,25 @@ CLEAN = "will apply"
 CONFLICT = "conflict: the clinic changed this since"
 APPLIED = "applied"
 
+WHAT = {
+    "patients": "patient details",
+    "body_measurements": "weight and height",
+    "enrolments": "enrolment",
+    "labs": "lab result",
+    "cycles": "cycle",
+    "dose_events": "dose",
+    "adverse_events": "adverse event",
+    "response_assessments": "response assessment",
+    "dose_modifications": "dose modification",
+    "decisions": "decision",
+    "dlt_reviews": "DLT review",
+    "temperatures": "temperature",
+    "gcsf_doses": "G-CSF dose",
+    "endpoint_events": "endpoint event",
+    "signatures": "signature",
+}
+"""What a nurse calls a row of each table the laptop brings back."""
+
 
 @dataclass(frozen=True)
 class Change:
@@ -47,6 +66,12 @@ class Change:
     reason: str
     by: str
     at: str
+
+    @property
+    def what(self) -> str:
+        """In words, e.g. ``new lab result`` or ``correction of adverse event``."""
+        thing = WHAT.get(self.table, self.table.replace("_", " "))
+        return f"new {thing}" if self.kind == "new" else f"{self.kind} of {thing}"
 
     @property
     def key(self) -> str:
