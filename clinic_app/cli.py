@@ -42,8 +42,6 @@ QT_FREE_START_MODULES = (
     "clinic_app.storage.changes",
     "clinic_app.services.context",
     "clinic_app.services.patient_state",
-    "clinic_app.services.lab_entry",
-    "clinic_app.reports.models",
 )
 
 NO_DISPLAY_MESSAGE = (

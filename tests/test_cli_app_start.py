@@ -84,3 +84,44 @@ def test_the_window_layers_imported_before_qt_are_qt_free_and_complete() -> None
         check=True,
     )
     assert result.stdout.strip() == "False []"
+
+
+# Used only once a patient's chart, a lab entry or a document is open: the window's start
+# (everything up to its first paint) must not import them (issue 16: cold start).
+DEFERRED = (
+    "clinic_app.services.lab_entry",
+    "clinic_app.reports.models",
+    "pyqtgraph",
+    "reportlab",
+    "numpy",
+    "pandas",
+)
+
+
+def test_the_window_start_imports_nothing_only_later_screens_use() -> None:
+    code = (
+        "import importlib, sys\n"
+        "from clinic_app import cli\n"
+        "for name in cli.QT_FREE_START_MODULES:\n"
+        "    importlib.import_module(name)\n"
+        "import clinic_app.gui.app\n"
+        f"print(sorted(m for m in {DEFERRED!r} if m in sys.modules))\n"
+    )
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=60,
+        check=True,
+    )
+    assert result.stdout.strip() == "[]"
+
+
+def test_the_settings_name_the_reference_ranges_key_as_lab_entry_does() -> None:
+    # settings writes the key out rather than import lab_entry at start; the two must agree.
+    from clinic_app.services import lab_entry, settings
+
+    assert settings.REFERENCE_RANGES == lab_entry.SETTING_KEY

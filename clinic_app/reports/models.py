@@ -9,22 +9,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from enum import StrEnum
 
 from clinic_app.core.cycle_toxicity import DoseIntensity, DoseLine, SevereSpell, WorstGrade
 from clinic_app.core.plan import CyclePlan
+from clinic_app.reports.paper import PaperSize
 
 __all__ = [
     "DoseIntensity",
     "DoseLine",
+    "PaperSize",
     "SevereSpell",
     "WorstGrade",
-]  # core types the documents hold
-
-
-class PaperSize(StrEnum):
-    A4 = "A4"
-    LETTER = "Letter"
+]  # core types the documents hold, and the paper size (its own module, for the settings)
 
 
 @dataclass(frozen=True)

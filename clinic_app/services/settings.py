@@ -30,8 +30,7 @@ from clinic_app.core import labs
 from clinic_app.core.errors import DomainError, ProtocolError
 from clinic_app.core.ismp import format_number
 from clinic_app.core.protocol import Protocol
-from clinic_app.reports.models import PaperSize
-from clinic_app.services import lab_entry
+from clinic_app.reports.paper import PaperSize
 from clinic_app.storage.backup import DEFAULT_KEEP
 from clinic_app.storage.database import Record
 from clinic_app.storage.location import (
@@ -91,7 +90,9 @@ IDLE_LOCK_MAX_MINUTES = 240
 CLINIC_NAME = "clinic.name"
 CLINIC_PHONE = "clinic.phone"
 PAPER_SIZE = "print.paper_size"
-REFERENCE_RANGES = lab_entry.SETTING_KEY
+# lab_entry.SETTING_KEY, written out: lab_entry (the ranges file, ~20 ms) is imported where it is
+# used, not at start (issue 16); a test checks the two agree.
+REFERENCE_RANGES = "lab_reference_ranges"
 WEIGHT_CHANGE_PCT = "dosing.weight_change_pct"
 LAB_MAX_AGE_DAYS = "labs.max_age_days"
 BACKUP_FOLDER = "backup.folder"
@@ -376,6 +377,8 @@ def set_value(record: Record, key: str, text: str, *, reason: str) -> object:
     if key.startswith(REFERENCE_RANGES + "."):
         test, unit = range_key(key)
         lln, uln = range_text(key, text)
+        from clinic_app.services import lab_entry
+
         lab_entry.set_reference_range(record, test, unit, lln, uln, reason=reason)
         return text.strip()
     s = spec(key)
@@ -394,6 +397,8 @@ def range_key(key: str) -> tuple[str, str]:
     try:
         entry = labs.lab_test(test)
     except DomainError:
+        from clinic_app.services import lab_entry
+
         tests = ", ".join(t for _, group in lab_entry.PANEL for t in group)
         raise DomainError(f"There is no lab test {test!r}. Tests: {tests}.", field=key) from None
     if unit not in entry.units:
@@ -433,6 +438,8 @@ def range_text(key: str, text: str) -> tuple[Decimal | None, Decimal | None]:
 
 def reference_range_lines(record: Record) -> list[str]:
     """``test unit: LLN..ULN`` for every range in force, the clinic's own marked."""
+    from clinic_app.services import lab_entry
+
     ranges = lab_entry.reference_ranges(record)
     own_raw = stored(record, REFERENCE_RANGES)
     own = (
