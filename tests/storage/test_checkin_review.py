@@ -106,7 +106,7 @@ def test_apply_brings_what_does_not_conflict_and_keeps_the_conflict_listed(
 
     said = apply_review(clinic, kept["set"], "laptop found")
 
-    assert "1 changes were not applied" in said
+    assert "1 change not applied" in said
     assert int(clinic.sql.execute("SELECT count(*) FROM labs").fetchone()[0]) == labs_before + 1
     arrived = clinic.sql.rows(
         "SELECT * FROM labs WHERE patient_id = ? AND value = '1.1'", [kept["pid"]]

@@ -18,7 +18,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from clinic_app.storage.checkout.back import BROUGHT_BACK, _apply, _Laptop
+from clinic_app.storage.checkout.back import BROUGHT_BACK, _apply, _count, _Laptop
 from clinic_app.storage.checkout.links import Owners
 from clinic_app.storage.checkout.out import CheckoutRefused, now_text
 from clinic_app.storage.database import Record
@@ -234,8 +234,8 @@ def apply_review(record: Record, review_id: int, reason: str) -> str:
         left = [c for c in changes if c.state == CONFLICT]
         if not clean:
             return (
-                f"Nothing in the set {review_id} can be applied: {len(left)} changes conflict "
-                "with what the clinic wrote since; nothing changed."
+                f"Nothing in the set {review_id} can be applied: {_count(len(left), 'change')} "
+                "conflicting with what the clinic wrote since; nothing changed."
             )
         entries = [e for e in read.entries if (str(e["table_name"]), int(e["row_id"])) in clean]
         # The copied entries' via names the laptop and this review (back._copy_entry appends
@@ -263,13 +263,13 @@ def apply_review(record: Record, review_id: int, reason: str) -> str:
             ],
         )
     said = (
-        f"Applied from the laptop {head['label']}: {sum(new_rows.values())} new rows and "
-        f"{sum(changed.values())} corrected or voided rows."
+        f"Applied from the laptop {head['label']}: {_count(sum(new_rows.values()), 'new row')} "
+        f"and {_count(sum(changed.values()), 'corrected or voided row')}."
     )
     if left:
         said += (
-            f" {len(left)} changes were not applied because the clinic changed those rows "
-            "since; they stay in the set for review."
+            f" {_count(len(left), 'change')} not applied because the clinic changed those "
+            "rows since; they stay in the set for review."
         )
     return said
 

@@ -1,0 +1,89 @@
+"""Review laptop changes… (issue 19): the table of a kept set's changes, apply and dismiss."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from pytestqt.qtbot import QtBot
+
+from clinic_app.gui.review_dialog import ADMIN_ONLY, ReviewDialog
+from clinic_app.storage.checkout import cancel_checkout, check_in, check_out, pending_reviews
+from clinic_app.storage.database import Record, open_database
+
+from ..services.helpers import lab
+from ..storage.test_checkout import ROAD
+from ..storage.test_copy_record import ADMIN, PASSWORD, _fill
+
+pytestmark = pytest.mark.qt_log_ignore(r"This plugin does not support (propagateSizeHints|raise)")
+
+
+def _sign_in(record: Record, name: str) -> None:
+    record.set_user(record.repos.users.authenticate(name, PASSWORD).username)
+
+
+@pytest.fixture
+def clinic(tmp_path: Path) -> Iterator[Record]:
+    """A clinic with one kept set: a new lab, and a correction that conflicts."""
+    rec = open_database(tmp_path / "clinic.sqlite3")
+    _fill(rec)
+    mrn = str(rec.sql.execute("SELECT mrn FROM patients ORDER BY id LIMIT 1").fetchone()[0])
+    pid = int(rec.sql.execute("SELECT id FROM patients WHERE mrn = ?", [mrn]).fetchone()[0])
+    laptop_path = tmp_path / "laptop.sqlite3"
+    check_out(rec, laptop_path, [mrn], "Laptop 3")
+    _sign_in(rec, ADMIN)
+    cancel_checkout(rec, mrn, "laptop lost")
+    with open_database(laptop_path) as laptop:
+        _sign_in(laptop, "ivan")
+        lab(laptop, pid, "anc", "1.7", "10^9/L", ROAD)
+    _sign_in(rec, "ivan")
+    check_in(rec, laptop_path)
+    _sign_in(rec, ADMIN)
+    try:
+        yield rec
+    finally:
+        rec.close()
+
+
+def test_an_administrator_sees_the_changes_and_applies_them(qtbot: QtBot, clinic: Record) -> None:
+    dialog = ReviewDialog(clinic)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    assert dialog.sets.count() == 1 and "Laptop 3" in dialog.sets.item(0).text()
+    assert dialog.table.rowCount() == 1
+    cells = [dialog.table.item(0, c).text() for c in range(dialog.table.columnCount())]
+    assert cells[1] == "new lab result" and "1.7" in cells[2]
+    assert cells[3] == "(not at the clinic)" and cells[4] == "will apply"
+    assert dialog.apply_button.isEnabled()
+    dialog.apply_button.click()  # no reason yet
+    assert "Give a reason first" in dialog.message.text()
+    assert len(pending_reviews(clinic)) == 1
+    qtbot.keyClicks(dialog.reason, "laptop found")
+    dialog.apply_button.click()
+    qtbot.waitUntil(lambda: dialog.runner is None, timeout=10000)
+    assert "1 new row and" in dialog.message.text()
+    assert pending_reviews(clinic) == []
+    assert "No laptop changes are waiting" in dialog.sets.item(0).text()
+    assert not dialog.apply_button.isEnabled()
+
+
+def test_someone_not_an_administrator_sees_but_cannot_settle(qtbot: QtBot, clinic: Record) -> None:
+    _sign_in(clinic, "ivan")
+    dialog = ReviewDialog(clinic)
+    qtbot.addWidget(dialog)
+    assert dialog.table.rowCount() == 1
+    for button in (dialog.apply_button, dialog.dismiss_button):
+        assert not button.isEnabled() and button.toolTip() == ADMIN_ONLY
+
+
+def test_dismiss_keeps_the_changes_stored(qtbot: QtBot, clinic: Record) -> None:
+    dialog = ReviewDialog(clinic)
+    qtbot.addWidget(dialog)
+    qtbot.keyClicks(dialog.reason, "entered by hand")
+    dialog.dismiss_button.click()
+    qtbot.waitUntil(lambda: dialog.runner is None, timeout=10000)
+    assert "dismissed" in dialog.message.text()
+    assert pending_reviews(clinic) == []
+    kept = clinic.sql.execute("SELECT changes FROM checkin_reviews").fetchone()[0]
+    assert '"1.7"' in str(kept)
