@@ -330,6 +330,12 @@ def _check_in(record: Record, protocols: dict[str, Protocol]) -> QWidget:
     return CheckInDialog(record, None)
 
 
+def _review(record: Record, protocols: dict[str, Protocol]) -> QWidget:
+    from clinic_app.gui.review_dialog import ReviewDialog
+
+    return ReviewDialog(record, None)
+
+
 WINDOWS: dict[str, Opener] = {
     "main window": _main_window,
     "main window with a chart": _main_window_chart,
@@ -361,6 +367,7 @@ WINDOWS: dict[str, Opener] = {
     "protocols": _protocols_view,
     "check out to a laptop": _check_out,
     "check in a laptop": _check_in,
+    "review laptop changes": _review,
 }
 # Dialogs where Save on an empty form shows the warnings (the longest the form gets).
 SAVE_TRIED = {

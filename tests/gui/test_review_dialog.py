@@ -15,6 +15,7 @@ from clinic_app.storage.database import Record, open_database
 from ..services.helpers import lab
 from ..storage.test_checkout import ROAD
 from ..storage.test_copy_record import ADMIN, PASSWORD, _fill
+from .fit_check import fit_problems
 
 pytestmark = pytest.mark.qt_log_ignore(r"This plugin does not support (propagateSizeHints|raise)")
 
@@ -55,6 +56,8 @@ def test_an_administrator_sees_the_changes_and_applies_them(qtbot: QtBot, clinic
     cells = [dialog.table.item(0, c).text() for c in range(dialog.table.columnCount())]
     assert cells[1] == "new lab result" and "1.7" in cells[2]
     assert cells[3] == "(not at the clinic)" and cells[4] == "will apply"
+    qtbot.waitExposed(dialog)
+    assert fit_problems(dialog) == []  # nothing cut off, within the screen, buttons visible
     assert dialog.apply_button.isEnabled()
     dialog.apply_button.click()  # no reason yet
     assert "Give a reason first" in dialog.message.text()
