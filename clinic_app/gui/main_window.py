@@ -338,12 +338,18 @@ class MainWindow(QMainWindow):
         """The patient's chart, built on first use: the window paints while the list loads,
         before any chart is needed, without importing the chart's modules first (issue 16)."""
         if self._chart is None:
-            self._chart = self._make_chart()
-            self.right.addWidget(self._chart)
+            chart = self._chart = self._make_chart()
+            self.right.addWidget(chart)
             if hasattr(self, "workflows"):  # else _make_actions wires it
-                self.workflows.wire_chart_tabs(self._chart)
+                self.workflows.wire_chart_tabs(chart)
+            # A patient chosen before the chart existed (the remembered one, at start): it
+            # shows whoever is chosen now, whatever happened since.
+            set_patient = getattr(chart, "set_patient", None)
+            if self.current_patient_id is not None and set_patient is not None:
+                set_patient(self.record, self.current_patient_id)
+                self._mark_filtered_out(self.patient_list.chosen_hidden)
             if self.right.currentWidget() is self.choose_page:
-                self.right.setCurrentWidget(self._chart)
+                self.right.setCurrentWidget(chart)
         return self._chart
 
     def _chart_soon(self, delay_ms: int) -> None:
@@ -691,9 +697,15 @@ class MainWindow(QMainWindow):
         self.patient_list.show_chosen(patient_id)
         self.today_view.show_chosen(patient_id)
         self._mark_filtered_out(self.patient_list.chosen_hidden)
-        set_patient = getattr(self.chart, "set_patient", None)
-        if set_patient is not None:
-            set_patient(self.record, patient_id)
+        if self._chart is None and self._loaded_once and patient_id is not None:
+            # Chosen before the chart is built (the remembered patient, as the list first
+            # loads): the list paints first and the chart, built right after its paint, shows
+            # them (``chart``); building it here kept the patients off the screen (issue 16).
+            self._chart_soon(CHART_LATEST_MS)
+        else:
+            set_patient = getattr(self.chart, "set_patient", None)
+            if set_patient is not None:
+                set_patient(self.record, patient_id)
         title = "clinic-app"
         self._current_mrn = ""
         if patient_id is not None:
@@ -728,7 +740,9 @@ class MainWindow(QMainWindow):
 
     @Slot(bool)
     def _mark_filtered_out(self, hidden: bool) -> None:
-        mark = getattr(self.chart, "set_filtered_out", None)
+        # A chart not built yet is marked when it is (``chart``): building it here, for the
+        # remembered patient, would build it before the list's first paint.
+        mark = getattr(self._chart, "set_filtered_out", None)
         if mark is not None:
             mark(hidden and self.current_patient_id is not None)
 

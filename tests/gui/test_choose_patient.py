@@ -218,6 +218,37 @@ def test_remembered_patient_is_per_record_and_by_mrn(
         back.close()
 
 
+def test_the_remembered_patients_chart_is_built_after_the_list_and_shows_who_is_chosen(
+    qtbot: QtBot, record: Record, protocols: dict[str, Protocol], settings: QSettings
+) -> None:
+    # Issue 16: the remembered patient is chosen as the list loads, but their chart is built
+    # only after the list (building it first kept the patients off the screen). The window is
+    # not shown here, so the chart waits for its latest time, leaving room to choose another.
+    ids = fill(record)
+    window = make_window(qtbot, record, protocols, settings)
+    click_row(qtbot, window.patient_list.table, row_of(window.patient_list.table, "MRN-C"))
+    window.close()
+
+    again = MainWindow(record, protocols, today=lambda: TODAY, settings=app_settings())
+    qtbot.addWidget(again)
+    qtbot.waitUntil(lambda: not again.loading, timeout=15000)
+    assert again._chart is None  # not built with the list
+    assert again.current_patient_id == ids["MRN-C"]
+    assert again.patient_list.current_patient_id() == ids["MRN-C"]
+    again.open_patient(ids["MRN-B"])  # a person chooses another before it is built
+    assert again._chart is None
+    qtbot.waitUntil(lambda: again._chart is not None, timeout=5000)
+    assert chart_mrn(again) == "MRN-B"
+    assert "MRN MRN-B" in again.windowTitle()
+    again.close()
+
+    third = MainWindow(record, protocols, today=lambda: TODAY, settings=app_settings())
+    qtbot.addWidget(third)
+    qtbot.waitUntil(lambda: third._chart is not None, timeout=15000)
+    assert chart_mrn(third) == "MRN-B"  # the one chosen last is remembered and shown
+    assert third.right.currentWidget() is third.chart
+
+
 def test_a_restored_backup_never_opens_a_different_person(
     qtbot: QtBot, tmp_path: Path, protocols: dict[str, Protocol], settings: QSettings
 ) -> None:
