@@ -1,22 +1,38 @@
-"""The File menu's "Check out to a laptop…" and "Check in a laptop…" (issue 19).
+"""The File menu's "Check out to a laptop…", "Check in a laptop…" and "Cancel a check-out
+(lost laptop)…" (issue 19).
 
 Both need the right to add or change patients, as the commands do (``storage/checkout``
-requires it); greyed with the reason otherwise. After either, the list is reloaded so the
+requires it); greyed with the reason otherwise. Cancelling is an administrator's alone (storage
+refuses anyone else too). After either, the list is reloaded so the
 patients' marks (and their charts' notes) change at once.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeAlias
 
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QMainWindow, QMenu, QMessageBox
 
-from clinic_app.storage.permissions import Permission, why_not
+from clinic_app.storage.permissions import Permission, Role, why_not
 
 if TYPE_CHECKING:
+    from clinic_app.gui.cancel_checkout_dialog import CancelCheckoutDialog
     from clinic_app.gui.checkout_dialog import CheckInDialog, CheckOutDialog
     from clinic_app.storage.database import Record
+
+
+Dialog: TypeAlias = "CheckOutDialog | CheckInDialog | CancelCheckoutDialog"
+
+
+def admin_only(record: Record) -> str | None:
+    """None when the signed-in user may cancel a check-out, else the sentence why not."""
+    if not record.has_users() or record.role is Role.ADMINISTRATOR:
+        return None
+    return (
+        f"Only an administrator may cancel a check-out; {record.app_user} is signed in as "
+        f"{record.role.value if record.role else 'nobody'}."
+    )
 
 
 class CheckoutActions:
@@ -28,10 +44,16 @@ class CheckoutActions:
         self.in_action = QAction("Check &in a laptop…", window)
         self.in_action.setStatusTip("Bring a laptop record's changes back into this record")
         self.in_action.triggered.connect(self.check_in)
-        for action in (self.out_action, self.in_action):
+        self.cancel_action = QAction("Cancel a check-out (&lost laptop)…", window)
+        self.cancel_action.setStatusTip(
+            "A laptop is lost: let the clinic change its patients' charts again"
+        )
+        self.cancel_action.triggered.connect(self.cancel)
+        # Room after these for "Review laptop changes…" (built separately).
+        for action in (self.out_action, self.in_action, self.cancel_action):
             window.addAction(action)
             menu.addAction(action)
-        self.dialog: CheckOutDialog | CheckInDialog | None = None
+        self.dialog: Dialog | None = None
         self.last_report = ""
 
     @property
@@ -45,6 +67,7 @@ class CheckoutActions:
         reason = why_not(self.record, Permission.PATIENTS)
         allow(self.out_action, reason)
         allow(self.in_action, reason)
+        allow(self.cancel_action, admin_only(self.record))
 
     def check_out(self) -> CheckOutDialog:
         from clinic_app.gui.checkout_dialog import CheckOutDialog
@@ -61,12 +84,19 @@ class CheckoutActions:
         self._open(dialog, "Check in a laptop")
         return dialog
 
-    def _open(self, dialog: CheckOutDialog | CheckInDialog, title: str) -> None:
+    def cancel(self) -> CancelCheckoutDialog:
+        from clinic_app.gui.cancel_checkout_dialog import CancelCheckoutDialog
+
+        dialog = CancelCheckoutDialog(self.record, self.window)
+        self._open(dialog, "Cancel a check-out")
+        return dialog
+
+    def _open(self, dialog: Dialog, title: str) -> None:
         self.dialog = dialog
         dialog.accepted.connect(lambda: self._done(dialog, title))
         dialog.open()
 
-    def _done(self, dialog: CheckOutDialog | CheckInDialog, title: str) -> None:
+    def _done(self, dialog: Dialog, title: str) -> None:
         self.last_report = dialog.report
         refresh = getattr(self.window, "refresh", None)
         if callable(refresh):
