@@ -121,7 +121,7 @@ def test_apply_brings_what_does_not_conflict_and_keeps_the_conflict_listed(
         "ORDER BY id DESC LIMIT 1",
         [arrived[0]["id"]],
     ).fetchone()
-    assert "on the laptop Laptop 2, applied from review by" in str(via[0])
+    assert str(via[0]).endswith(f"(applied from review by {clinic.actor}) on the laptop Laptop 2")
     states = {(c.table, c.row_id): c.state for c in review_changes(clinic, kept["set"])}
     assert states[("labs", kept["both"])] == CONFLICT
     assert states[("labs", kept["new"])] == APPLIED
@@ -151,4 +151,22 @@ def test_dismiss_settles_the_set_and_keeps_its_changes(
     assert row["status"] == "settled" and row["settled_note"] == "dismissed: entered again by hand"
     assert row["changes"] == stored and json.loads(str(stored))["entries"]
     assert "already settled" in apply_review(clinic, kept["set"], "too late")
+    assert check(clinic) == []
+
+
+def test_a_set_kept_before_accounts_and_keys_were_stored_still_applies(
+    clinic: Record, kept: dict[str, int]
+) -> None:
+    with clinic.transaction(reason="a set as an older clinic-app kept it") as sql:
+        text = sql.execute("SELECT changes FROM checkin_reviews WHERE id = ?", [kept["set"]])
+        data = json.loads(str(text.fetchone()[0]))
+        del data["users"], data["foreign_keys"]
+        sql.execute(
+            "UPDATE checkin_reviews SET changes = ?, version = version + 1 WHERE id = ?",
+            [json.dumps(data), kept["set"]],
+        )
+    _sign_in(clinic, ADMIN)
+    labs = int(clinic.sql.execute("SELECT count(*) FROM labs").fetchone()[0])
+    assert "1 new row and" in apply_review(clinic, kept["set"], "laptop found")
+    assert int(clinic.sql.execute("SELECT count(*) FROM labs").fetchone()[0]) == labs + 1
     assert check(clinic) == []

@@ -238,10 +238,13 @@ def apply_review(record: Record, review_id: int, reason: str) -> str:
                 "conflicting with what the clinic wrote since; nothing changed."
             )
         entries = [e for e in read.entries if (str(e["table_name"]), int(e["row_id"])) in clean]
-        # The copied entries' via names the laptop and this review (back._copy_entry appends
-        # "on the laptop <label>").
-        read.label = f"{read.label}, applied from review by {actor}"
-        new_rows, changed, _copied = _apply(record, sql, read, entries)
+        if "users" not in data and any(t == "signatures" for t, _ in clean):
+            raise CheckoutRefused(
+                f"The set {review_id} was kept by an older clinic-app that did not store the "
+                "laptop's account names, so its signatures cannot be matched to accounts here "
+                f"and nothing was applied; {NOTHING_LOST}. Dismiss it and enter the changes again "
+                "by hand, or check the laptop file in again if you still have it."
+            )
         data["applied"] = {
             "rows": sorted(done | {f"{t}:{i}" for t, i in clean}),
             "at": now_text(None),
@@ -249,7 +252,7 @@ def apply_review(record: Record, review_id: int, reason: str) -> str:
             "reason": why,
         }
         settled = not left
-        sql.execute(
+        marked = sql.execute(
             "UPDATE checkin_reviews SET changes = ?, status = ?, settled_at = ?, settled_by = ?, "
             "settled_note = ?, version = version + 1 WHERE id = ? AND version = ?",
             [
@@ -262,6 +265,16 @@ def apply_review(record: Record, review_id: int, reason: str) -> str:
                 head["version"],
             ],
         )
+        if marked.rowcount != 1:
+            raise CheckoutRefused(
+                f"The set {review_id} was changed by someone else meanwhile, so nothing was "
+                f"applied; {NOTHING_LOST}. Open it again."
+            )
+        # The set is marked first, then its rows written: one transaction, so both or neither.
+        # Each copied entry's via says it came from review and, at its end (as check-in's do),
+        # which laptop it was made on ("… on the laptop <label>", back._copy_entry).
+        entries = [{**e, "via": f"{e['via']} (applied from review by {actor})"} for e in entries]
+        new_rows, changed, _copied = _apply(record, sql, read, entries)
     said = (
         f"Applied from the laptop {head['label']}: {_count(sum(new_rows.values()), 'new row')} "
         f"and {_count(sum(changed.values()), 'corrected or voided row')}."
