@@ -336,6 +336,18 @@ def _review(record: Record, protocols: dict[str, Protocol]) -> QWidget:
     return ReviewDialog(record, None)
 
 
+def _cancel_checkout(record: Record, protocols: dict[str, Protocol]) -> QWidget:
+    from clinic_app.gui.cancel_checkout_dialog import CancelCheckoutDialog
+    from clinic_app.storage.checkout import check_out, checked_out_patients
+
+    if not checked_out_patients(record):  # a list to cancel from
+        mrns = [p.mrn for p in record.repos.patients.all()[:3]]
+        check_out(record, Path(record.path).parent / "lost-laptop.sqlite3", mrns, "Laptop 3")
+    dialog = CancelCheckoutDialog(record, None)
+    dialog.patients.item(0).setCheckState(Qt.CheckState.Checked)
+    return dialog
+
+
 WINDOWS: dict[str, Opener] = {
     "main window": _main_window,
     "main window with a chart": _main_window_chart,
@@ -368,6 +380,7 @@ WINDOWS: dict[str, Opener] = {
     "check out to a laptop": _check_out,
     "check in a laptop": _check_in,
     "review laptop changes": _review,
+    "cancel a check-out": _cancel_checkout,
 }
 # Dialogs where Save on an empty form shows the warnings (the longest the form gets).
 SAVE_TRIED = {
