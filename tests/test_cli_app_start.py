@@ -91,6 +91,7 @@ def test_the_window_layers_imported_before_qt_are_qt_free_and_complete() -> None
 DEFERRED = (
     "clinic_app.services.lab_entry",
     "clinic_app.reports.models",
+    "argon2",  # passwords: only once someone signs in or sets one
     "pyqtgraph",
     "reportlab",
     "numpy",

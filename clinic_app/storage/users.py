@@ -11,22 +11,33 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from functools import cache
+from typing import TYPE_CHECKING
 
 from clinic_app.core.errors import DomainError
 from clinic_app.storage.database import Record
 from clinic_app.storage.errors import NOTHING_LOST
 from clinic_app.storage.permissions import Permission, Role, require
 
+if TYPE_CHECKING:
+    from argon2 import PasswordHasher
+
 # OWASP Password Storage Cheat Sheet: Argon2id, m = 19 MiB (19456 KiB), t = 2, p = 1 minimum.
 ARGON2_MEMORY_KIB = 19456
 ARGON2_TIME_COST = 2
 ARGON2_PARALLELISM = 1
-HASHER = PasswordHasher(
-    time_cost=ARGON2_TIME_COST, memory_cost=ARGON2_MEMORY_KIB, parallelism=ARGON2_PARALLELISM
-)
+
+
+@cache
+def hasher() -> PasswordHasher:
+    """The one hasher, made when a password is first checked or set: argon2 (and the
+    ``platform`` module it imports) stays out of the app's start in open mode (issue 16)."""
+    from argon2 import PasswordHasher
+
+    return PasswordHasher(
+        time_cost=ARGON2_TIME_COST, memory_cost=ARGON2_MEMORY_KIB, parallelism=ARGON2_PARALLELISM
+    )
+
 
 MIN_PASSWORD_LENGTH = 12
 FAILURES_BEFORE_DELAY = 3
@@ -69,13 +80,15 @@ def _dummy_hash() -> str:
     """A hash of a random password, made once: an unknown name is checked against it, so it
     takes as long to refuse as a wrong password."""
     if not _DUMMY:
-        _DUMMY.append(HASHER.hash(secrets.token_urlsafe(24)))
+        _DUMMY.append(hasher().hash(secrets.token_urlsafe(24)))
     return _DUMMY[0]
 
 
 def _verify(stored: str, password: str) -> bool:
+    from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
     try:
-        return HASHER.verify(stored, password)
+        return hasher().verify(stored, password)
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
 
@@ -197,7 +210,7 @@ class UserRepository:
                     username.strip(),
                     full_name.strip(),
                     Role(role).value,
-                    HASHER.hash(password),
+                    hasher().hash(password),
                     self.record.actor,
                 ],
             )
@@ -273,7 +286,7 @@ class UserRepository:
         return self._update(
             user,
             {
-                "password_hash": HASHER.hash(password),
+                "password_hash": hasher().hash(password),
                 "password_changed_at": _utc_text(self.clock()),
                 "failed_attempts": 0,
                 "locked_until": None,
@@ -332,8 +345,8 @@ class UserRepository:
                     sets: dict[str, object] = {}
                     if user.failed_attempts or user.locked_until:
                         sets.update(failed_attempts=0, locked_until=None)
-                    if HASHER.check_needs_rehash(stored):
-                        sets["password_hash"] = HASHER.hash(password)
+                    if hasher().check_needs_rehash(stored):
+                        sets["password_hash"] = hasher().hash(password)
                     if sets:
                         self._update(user, sets, f"{user.username} signed in")
         if refused is not None:
