@@ -109,6 +109,15 @@ class DoseEvent:
     id: int | None = None
 
 
+class ReductionCause(StrEnum):
+    """What a dose reduction was for: the BPD cycle-1 DLT rules count a reduction for
+    haematological and for other toxicity under different items (clinical rules §5)."""
+
+    HAEMATOLOGICAL = "haematological"
+    NON_HAEMATOLOGICAL = "non-haematological"
+    NOT_TOXICITY = "not-toxicity"
+
+
 @dataclass(frozen=True)
 class DoseModification:
     """A change of one drug's dose: from ``effective_cycle`` (and day) on, the drug is capped.
@@ -124,6 +133,8 @@ class DoseModification:
     decided_by: str
     decided_on: date
     effective_day: int = 1
+    cause: ReductionCause | None = None
+    """None: not recorded (modifications recorded before the cause was asked)."""
     id: int | None = None
 
 

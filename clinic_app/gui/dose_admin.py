@@ -47,7 +47,7 @@ from PySide6.QtWidgets import (
 from clinic_app.core.errors import DomainError
 from clinic_app.core.ismp import format_quantity
 from clinic_app.core.protocol import Protocol
-from clinic_app.core.records import DoseStatus
+from clinic_app.core.records import DoseStatus, ReductionCause
 from clinic_app.gui import fit
 from clinic_app.gui.errors import show_storage_error
 from clinic_app.gui.signature import save_signed, sign_then_save
@@ -260,7 +260,14 @@ _FIELD_WORDS = {
     "new_dose": "the new dose",
     "effective_day": "the day it takes effect",
     "reason": "the reason",
+    "cause": "what toxicity it is for",
     "decided_by": "who decided",
+}
+
+_CAUSE_WORDS = {
+    ReductionCause.HAEMATOLOGICAL: "Haematological toxicity (blood counts)",
+    ReductionCause.NON_HAEMATOLOGICAL: "Non-haematological toxicity",
+    ReductionCause.NOT_TOXICITY: "Not for toxicity",
 }
 
 
@@ -290,12 +297,16 @@ class DoseModificationDialog(QDialog):
         self.effective_this = child(f, QRadioButton, "effective_this")
         self.effective_day = child(f, QSpinBox, "effective_day")
         self.reason = child(f, QLineEdit, "reason")
+        self.cause = child(f, QComboBox, "cause")
+        for cause, words in _CAUSE_WORDS.items():
+            self.cause.addItem(words, cause.value)
+        self.cause.setCurrentIndex(-1)  # no default: the nurse says which, the DLT rules count it
         self.decided_by = child(f, QLineEdit, "decided_by")
         self.status = child(f, QLabel, "status")
         self.buttons = child(f, QDialogButtonBox, "buttons")
         self.errors = {
             name: child(f, QLabel, f"{name}_error")
-            for name in ("drug", "new_dose", "effective_day", "reason", "decided_by")
+            for name in ("drug", "new_dose", "effective_day", "reason", "cause", "decided_by")
         }
         for label in self.errors.values():
             label.setVisible(False)
@@ -319,10 +330,12 @@ class DoseModificationDialog(QDialog):
         self.effective_day.valueChanged.connect(self._effective_changed)
         self.new_dose.currentIndexChanged.connect(self.recheck)
         self.reason.textChanged.connect(self.recheck)
+        self.cause.currentIndexChanged.connect(self.recheck)
         self.decided_by.textChanged.connect(self.recheck)
         for name, signal in (
             ("new_dose", self.new_dose.activated),
             ("reason", self.reason.textEdited),
+            ("cause", self.cause.activated),
             ("decided_by", self.decided_by.textEdited),
             ("effective_day", self.effective_day.valueChanged),
         ):
@@ -377,6 +390,7 @@ class DoseModificationDialog(QDialog):
             reason=self.reason.text(),
             decided_by=self.decided_by.text(),
             effective_day=self._effective_day(),
+            cause=ReductionCause(cause) if (cause := self.cause.currentData()) else None,
         )
 
     def recheck(self) -> dict[str, str]:

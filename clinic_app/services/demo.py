@@ -51,6 +51,7 @@ from clinic_app.core.records import (
     OffStudyReason,
     Patient,
     PatientStatus,
+    ReductionCause,
     ResponseAssessment,
     Sex,
 )
@@ -392,6 +393,7 @@ def _write_story(w: _Writer, number: int, story: _Story, beyond_caps: bool) -> N
                 story.reduce_from,
                 "Dr Demo",
                 story.starts[story.reduce_from - 1] - timedelta(days=1),
+                cause=ReductionCause.HAEMATOLOGICAL,
             )
             _sign(w.record, "dose_modifications", repos.modifications.add(eid, mod, reason=REASON))
             modifications.append(mod)

@@ -24,7 +24,14 @@ from clinic_app.core.errors import DomainError
 from clinic_app.core.ismp import format_number, format_quantity
 from clinic_app.core.plan import CyclePlan
 from clinic_app.core.protocol import DoseBasis, Protocol
-from clinic_app.core.records import DoseEvent, DoseModification, DoseStatus, Enrolment, Patient
+from clinic_app.core.records import (
+    DoseEvent,
+    DoseModification,
+    DoseStatus,
+    Enrolment,
+    Patient,
+    ReductionCause,
+)
 from clinic_app.services.context import record_protocols
 from clinic_app.services.cycle_start import open_enrolment
 from clinic_app.services.documents import CycleRef, cycle_plan
@@ -316,6 +323,8 @@ class ModificationRequest:
     decided_by: str
     effective_day: int | None
     """A day of the current cycle, or None for day 1 of the next cycle."""
+    cause: ReductionCause | None = None
+    """What the reduction was for; required (the BPD DLT rules count it by it)."""
 
 
 @dataclass(frozen=True)
@@ -362,6 +371,13 @@ def check_modification(
         problems["reason"] = "Give the reason for the modification."
     if not request.decided_by.strip():
         problems["decided_by"] = "Say who decided the modification."
+    if request.cause is None:
+        # Clinical rules §5: a cycle-1 reduction is a haematological or a non-haematological
+        # DLT item by the toxicity behind it; the record must say, never guess from the text.
+        problems["cause"] = (
+            "Say what the reduction is for: haematological toxicity, other toxicity, or not "
+            "for toxicity."
+        )
     return problems
 
 
@@ -395,6 +411,7 @@ def record_modification(
             effective_day=day if day is not None else 1,
             decided_by=request.decided_by.strip(),
             decided_on=today,
+            cause=request.cause,
         )
         assert fresh.enrolment.id is not None
         mod_id = repos.modifications.add(fresh.enrolment.id, modification, reason=why)

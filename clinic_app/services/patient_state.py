@@ -49,7 +49,7 @@ from clinic_app.core.ctcae import (
     grade_lab,
 )
 from clinic_app.core.cycles import CycleRow
-from clinic_app.core.dlt import DltInputs, DltProposal, propose_dlt
+from clinic_app.core.dlt import Cycle1DoseReduction, DltInputs, DltProposal, propose_dlt
 from clinic_app.core.dosing import weight_change
 from clinic_app.core.errors import DomainError, MissingDataError, ProtocolError
 from clinic_app.core.ismp import format_number
@@ -68,6 +68,7 @@ from clinic_app.core.records import (
     OffStudyReason,
     Patient,
     PatientStatus,
+    ReductionCause,
     ResponseAssessment,
 )
 from clinic_app.core.response import AssessedResponse, classify_series, light_chain_of
@@ -737,11 +738,23 @@ def _dlt_proposal(
         for m in record.repos.modifications.for_enrolment(enrolment.id)
         if start <= m.decided_on < start + timedelta(days=window)
     ]
+    for_toxicity: list[Cycle1DoseReduction] = []
     for m in reductions:
-        missing.append(
-            f"DLT: the {m.drug} reduction of {m.decided_on} is not assessed as a DLT item: the "
-            "record does not say whether it was for haematological toxicity"
-        )
+        # Clinical rules §5: a cycle-1 reduction counts by the toxicity it was for.
+        if m.cause is None:
+            missing.append(
+                f"DLT: the {m.drug} reduction of {m.decided_on} is not assessed as a DLT item: "
+                "the record does not say whether it was for haematological toxicity"
+            )
+        elif m.cause is not ReductionCause.NOT_TOXICITY:
+            drug = protocol.drugs.get(m.drug)
+            for_toxicity.append(
+                Cycle1DoseReduction(
+                    m,
+                    haematological=m.cause is ReductionCause.HAEMATOLOGICAL,
+                    unit=drug.basis.unit if drug is not None else None,
+                )
+            )
     off = enrolment.off_study_on
     in_window = off is not None and start <= off <= today
     reason = enrolment.off_study_reason
@@ -762,6 +775,7 @@ def _dlt_proposal(
             if start <= t.measured_at.date() <= today
         ),
         dose_events=tuple(record.repos.doses.for_cycle(first.id)),
+        dose_reductions=tuple(for_toxicity),
         baseline_marrow_plasma_cells_pct=baseline_marrow,
         baseline_anc=entry_count(labs, "anc", start),
         baseline_platelets=entry_count(labs, "platelets", start),

@@ -15,7 +15,7 @@ from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 from pytestqt.qtbot import QtBot
 
 from clinic_app.core.protocol import Protocol
-from clinic_app.core.records import DoseStatus
+from clinic_app.core.records import DoseStatus, ReductionCause
 from clinic_app.gui.cycle_start import CycleStartDialog
 from clinic_app.gui.dose_admin import (
     CycleDosesDialog,
@@ -200,7 +200,8 @@ def test_modification_form_refuses_and_then_saves(
     assert m.decided_by.text() == "Dr Novak"
     # Untouched: no warning under the reason yet; the line above the buttons says what is needed.
     assert not m.errors["reason"].isVisible()
-    assert m.status.text() == "To save, fill in: the reason."
+    assert m.status.text() == "To save, fill in: the reason, what toxicity it is for."
+    assert m.cause.currentIndex() == -1  # no default: the DLT rules count a reduction by it
     assert not m.ok_button.isEnabled()
     qtbot.keyClick(m.reason, Qt.Key.Key_Return)
     assert count(record, "dose_modifications") == 0
@@ -208,15 +209,22 @@ def test_modification_form_refuses_and_then_saves(
     qtbot.keyClick(m.reason, Qt.Key.Key_Backspace)  # typed and erased: now it is said
     assert m.errors["reason"].text() == "⚠ Give the reason for the modification."
     qtbot.keyClicks(m.reason, "grade 4 neutropenia")
+    assert m.status.text() == "To save, fill in: what toxicity it is for."
+    qtbot.keyClick(m.reason, Qt.Key.Key_Return)  # still refused: nothing written
+    assert count(record, "dose_modifications") == 0
+    m.cause.setFocus()
+    qtbot.keyClick(m.cause, Qt.Key.Key_Down)  # the keyboard picks the first: haematological
+    assert m.cause.currentText() == "Haematological toxicity (blood counts)"
     assert "Lenalidomide 25 mg → 20 mg from cycle 2" in m.status.text()
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     m.grab().save(str(SCREENSHOTS / "dose_modification.png"))
     qtbot.keyClick(m.reason, Qt.Key.Key_Return)
     (saved,) = record.repos.modifications.for_enrolment(1)
-    assert (saved.new_dose, saved.effective_cycle, saved.decided_by) == (
+    assert (saved.new_dose, saved.effective_cycle, saved.decided_by, saved.cause) == (
         Decimal(20),
         2,
         "Dr Novak",
+        ReductionCause.HAEMATOLOGICAL,
     )
 
 
@@ -233,6 +241,7 @@ def test_mid_cycle_modification_replans_the_grid(
     m.effective_day.setValue(14)
     m.new_dose.setCurrentIndex(1)  # 15 mg
     qtbot.keyClicks(m.reason, "grade 3 neutropenia")
+    m.cause.setCurrentIndex(m.cause.findData(ReductionCause.HAEMATOLOGICAL.value))
     assert "from day 14 of cycle 1" in m.status.text()
     m.ok_button.click()
     assert m.result_ is not None and len(m.result_.replanned) == 8  # days 14-21
@@ -271,6 +280,7 @@ def test_dextr_cycle1_to_cycle2_with_a_held_dose_and_a_reduction(
     qtbot.keyClick(editor.reason, Qt.Key.Key_Return)
     m = modification(qtbot, d)
     qtbot.keyClicks(m.reason, "grade 4 neutropenia")
+    m.cause.setCurrentIndex(m.cause.findData(ReductionCause.HAEMATOLOGICAL.value))
     qtbot.keyClick(m.reason, Qt.Key.Key_Return)
     assert m.result_ is not None
     d.resize(900, 560)

@@ -31,6 +31,7 @@ def test_dose_modification_is_signed(
 
     m = modification(qtbot, grid(qtbot, record, pid, protocols))
     qtbot.keyClicks(m.reason, "grade 4 neutropenia")
+    m.cause.setCurrentIndex(0)  # haematological
     qtbot.keyClick(m.reason, Qt.Key.Key_Return)
     sig = m.signature
     assert isinstance(sig, SignatureDialog)

@@ -10,7 +10,7 @@ import pytest
 from clinic_app.core.errors import DomainError
 from clinic_app.core.protocol import Protocol
 from clinic_app.core.protocol_loader import load_protocols
-from clinic_app.core.records import DoseStatus
+from clinic_app.core.records import DoseStatus, ReductionCause
 from clinic_app.services.cycle_start import check_start, gather_start, start_cycle
 from clinic_app.services.dose_admin import (
     DoseOutcome,
@@ -181,11 +181,19 @@ def test_reduction_to_20_next_cycle_changes_nothing_now(
     result = record_modification(
         record,
         view,
-        ModificationRequest("lenalidomide", Decimal(20), "grade 4 neutropenia", "Dr Novák", None),
+        ModificationRequest(
+            "lenalidomide",
+            Decimal(20),
+            "grade 4 neutropenia",
+            "Dr Novák",
+            None,
+            ReductionCause.HAEMATOLOGICAL,
+        ),
         TODAY,
     )
     assert result.replanned == ()
     (mod,) = record.repos.modifications.for_enrolment(1)
+    assert mod.cause is ReductionCause.HAEMATOLOGICAL
     assert (mod.old_dose, mod.new_dose, mod.effective_cycle, mod.effective_day) == (
         Decimal(25),
         Decimal(20),
@@ -211,7 +219,14 @@ def test_mid_cycle_reduction_replans_the_remaining_days(
     result = record_modification(
         record,
         view,
-        ModificationRequest("lenalidomide", Decimal(15), "grade 3 neutropenia", "Dr Novák", 14),
+        ModificationRequest(
+            "lenalidomide",
+            Decimal(15),
+            "grade 3 neutropenia",
+            "Dr Novák",
+            14,
+            ReductionCause.HAEMATOLOGICAL,
+        ),
         TODAY,
     )
     # days 14-21 are 8 days; day 15 is already held and stays: 7 re-planned
@@ -237,6 +252,7 @@ def test_modification_refusals_change_nothing(
             "reason": "neutropenia",
             "decided_by": "Dr Novák",
             "effective_day": 10,
+            "cause": ReductionCause.HAEMATOLOGICAL,
         }
         values.update(changes)
         return set(check_modification(record, view, ModificationRequest(**values), TODAY))  # type: ignore[arg-type]
@@ -246,6 +262,7 @@ def test_modification_refusals_change_nothing(
     assert problems(new_dose=Decimal(25)) == {"new_dose"}  # not lower
     assert problems(reason=" ") == {"reason"}
     assert problems(decided_by="") == {"decided_by"}
+    assert problems(cause=None) == {"cause"}  # never guessed from the reason's words
     assert problems(effective_day=7) == {"effective_day"}  # 2025-03-16 has passed
     assert problems(effective_day=29) == {"effective_day"}
     assert problems(drug="pomalidomide") == {"drug"}

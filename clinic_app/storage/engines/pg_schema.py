@@ -857,6 +857,16 @@ def _step_0011_checkouts(engine: PostgresEngine) -> None:
 STEPS["0011_checkouts"] = _step_0011_checkouts
 
 
+def _step_0013_reduction_cause(engine: PostgresEngine) -> None:
+    # The audit trigger reads the row as JSON, so the new column is audited without a rebuild.
+    engine.script(
+        f"ALTER TABLE dose_modifications ADD COLUMN cause TEXT {schema.REDUCTION_CAUSE_CHECK}"
+    )
+
+
+STEPS["0013_reduction_cause"] = _step_0013_reduction_cause
+
+
 # -- checks -------------------------------------------------------------------------------------
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from clinic_app.core.records import DoseModification
+from clinic_app.core.records import DoseModification, ReductionCause
 from clinic_app.storage.repositories import _codec as c
 from clinic_app.storage.repositories._base import Row, TableRepository
 
@@ -23,6 +23,7 @@ class ModificationRepository(TableRepository[DoseModification]):
             "effective_day": value.effective_day,
             "decided_by": value.decided_by,
             "decided_on": c.day(value.decided_on),
+            "cause": value.cause.value if value.cause is not None else None,
         }
 
     def decode(self, row: Row) -> DoseModification:
@@ -35,6 +36,7 @@ class ModificationRepository(TableRepository[DoseModification]):
             decided_by=row["decided_by"],
             decided_on=c.need_day(row["decided_on"]),
             effective_day=int(row["effective_day"]),
+            cause=ReductionCause(row["cause"]) if row["cause"] is not None else None,
             id=int(row["id"]),
         )
 
