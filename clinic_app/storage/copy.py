@@ -30,8 +30,11 @@ from clinic_app.storage.errors import NOTHING_LOST, StorageError
 
 AUDIT_LOG = "audit_log"
 
-BOOKKEEPING_TABLES = frozenset({"_sqlite_migrations", "clinic_app_migrations", "audit_actor"})
-"""Not copied: which migrations ran (the target's own), and the per-transaction actor."""
+BOOKKEEPING_TABLES = frozenset(
+    {"_sqlite_migrations", "clinic_app_migrations", "audit_actor", "checkin_sessions"}
+)
+"""Not copied: which migrations ran (the target's own), the per-transaction actor, and a
+server's check-in sessions (engines/pg_checkin)."""
 
 _MAX_PARAMETERS = 900
 """Values per INSERT statement: under SQLite's oldest limit (999), and few round trips to a

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -347,12 +347,18 @@ def _apply(
 
 
 def _suspended(sql: Engine, tables: Sequence[str]) -> AbstractContextManager[None]:
-    # An engine that does not suspend its own triggers yet is the server's, through pg_triggers.
-    if sql.kind == "postgresql" and type(sql).triggers_suspended is Engine.triggers_suspended:
-        from clinic_app.storage.engines.pg_triggers import pg_triggers_suspended
-
-        return pg_triggers_suspended(sql, tables)
+    # On the server a nurse signs in as the app role, which may not switch triggers off: the
+    # server's check-in session (engines/pg_checkin) lets the laptop's rows and entries in.
+    if sql.kind == "postgresql":
+        return _server_session(sql, tables)
     return sql.triggers_suspended(tables)
+
+
+@contextmanager
+def _server_session(sql: Engine, tables: Sequence[str]) -> Iterator[None]:
+    sql.execute("SELECT clinic_app_begin_checkin(?::text[])", [list(tables)]).fetchone()
+    yield
+    sql.execute("SELECT clinic_app_end_checkin()").fetchone()
 
 
 def _user_map(sql: Engine, read: _Laptop) -> dict[int, int]:
@@ -451,9 +457,15 @@ def _copy_entry(
                     data[column], moved = value, True
         return json.dumps(data, ensure_ascii=False, separators=(",", ":")) if moved else text
 
+    # The server takes a laptop's entry only through its check-in session (pg_checkin).
+    into = (
+        "SELECT clinic_app_checkin_entry(?, ?, ?, ?, ?, ?, ?::bigint, ?, ?, ?)"
+        if sql.kind == "postgresql"
+        else "INSERT INTO audit_log (at, via, app_user, os_user, reason, table_name, row_id, "
+        "action, old_json, new_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    )
     sql.execute(
-        "INSERT INTO audit_log (at, via, app_user, os_user, reason, table_name, row_id, action, "
-        "old_json, new_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        into,
         [
             entry["at"],
             f"{entry['via']} on the laptop {read.label}",

@@ -26,6 +26,8 @@ from typing import TYPE_CHECKING
 
 from clinic_app.storage import schema
 from clinic_app.storage.changes import CHANNEL
+from clinic_app.storage.engines import pg_checkin
+from clinic_app.storage.engines.pg_checkin import OPEN_SESSION
 from clinic_app.storage.engines.postgres import MIGRATIONS_TABLE, NOW_SQL
 from clinic_app.storage.errors import StorageError
 
@@ -445,6 +447,10 @@ DECLARE
     old_text text;
     new_text text;
 BEGIN
+    IF {OPEN_SESSION} THEN
+        -- A check-in brings the laptop's own entries for these rows (pg_checkin).
+        RETURN NULL;
+    END IF;
     IF TG_OP = 'INSERT' THEN
         SELECT '{{' || coalesce(string_agg(to_json(n.key)::text || ':' || n.value::text, ','
                 ORDER BY n.position), '') || '}}'
@@ -486,8 +492,10 @@ BEGIN
     IF OLD.voided_at IS NOT NULL THEN
         {_raise("a voided row cannot be changed")}
     END IF;
-    -- Versions make stale edits detectable, also for changes made outside the app.
-    IF NEW.version IS DISTINCT FROM OLD.version + 1 OR NEW.id IS DISTINCT FROM OLD.id THEN
+    -- Versions make stale edits detectable, also for changes made outside the app; a
+    -- check-in brings the laptop's rows with the laptop's (higher) versions.
+    IF NEW.id IS DISTINCT FROM OLD.id OR NEW.version IS NULL OR NEW.version <= OLD.version
+        OR (NEW.version <> OLD.version + 1 AND NOT {OPEN_SESSION}) THEN
         {_raise("every update must set version = version + 1 and keep id")}
     END IF;
     RETURN NEW;
@@ -857,14 +865,27 @@ def _step_0011_checkouts(engine: PostgresEngine) -> None:
 STEPS["0011_checkouts"] = _step_0011_checkouts
 
 
-def _step_0013_reduction_cause(engine: PostgresEngine) -> None:
-    # The audit trigger reads the row as JSON, so the new column is audited without a rebuild.
-    engine.script(
-        f"ALTER TABLE dose_modifications ADD COLUMN cause TEXT {schema.REDUCTION_CAUSE_CHECK}"
-    )
+def _checkin_functions() -> dict[str, tuple[str, str]]:
+    from clinic_app.storage.checkout.links import CHART_TABLES
+
+    return pg_checkin.functions((*CHART_TABLES, "signatures"))
 
 
-STEPS["0013_reduction_cause"] = _step_0013_reduction_cause
+def _step_0014_checkin_sessions(engine: PostgresEngine) -> None:
+    # Check-in as the app role (pg_checkin): the audit and version triggers consult the
+    # sessions instead of being switched off, which only the owner may do.
+    here = _current_schema(engine)
+    run = engine.script
+    run(pg_checkin.SESSIONS_TABLE)
+    pg_checkin.owner_only(engine)
+    for name in ("clinic_app_audit", "clinic_app_guard_update"):
+        body, returns = trigger_functions()[name]
+        run(_function_sql(f"{name}()", returns, body, here, definer=True))
+    for signature, (returns, body) in _checkin_functions().items():
+        run(_function_sql(signature, returns, body, here, definer=True))
+
+
+STEPS["0014_checkin_sessions"] = _step_0014_checkin_sessions
 
 
 # -- checks -------------------------------------------------------------------------------------
@@ -932,6 +953,8 @@ def schema_problems(record_engine: Engine) -> list[str]:
     }
     wanted = {name: (body, True) for name, (body, _returns) in trigger_functions().items()}
     wanted.update({sig.split("(")[0]: (body, False) for sig, (_r, body, _o) in _FUNCTIONS.items()})
+    if "0014_checkin_sessions" in applied:
+        wanted.update({s.split("(")[0]: (b, True) for s, (_r, b) in _checkin_functions().items()})
     for name, (body, definer) in wanted.items():
         if name not in stored:
             problems.append(f"audit: function {name} is missing, so the record is not guarded")
