@@ -662,6 +662,7 @@ MIGRATION_NAMES: tuple[str, ...] = (
     "0009_lab_clinical_facts",
     "0010_phase_keys",
     "0011_checkouts",
+    "0013_reduction_cause",
     "0014_checkin_sessions",
 )
 """Every migration this app knows, in order; a file with any other name applied is newer."""
@@ -684,6 +685,7 @@ COLUMNS_ADDED_LATER: dict[tuple[str, str], int] = {
             "life_threatening",
         )
     },
+    ("dose_modifications", "cause"): MIGRATION_NAMES.index("0013_reduction_cause") + 1,
 }
 """(table, column) -> the schema version that added it: an export of an older file lacks it."""
 """The ``PRAGMA user_version`` this app writes; a file with a higher one is refused."""
@@ -922,6 +924,25 @@ def _m0011_checkouts(db: Database) -> None:
     for statement in LENDING_INDEXES:
         db.execute(statement)
     _set_own_version(db, "0011_checkouts")
+
+
+REDUCTION_CAUSES = ("haematological", "non-haematological", "not-toxicity")
+"""core.records.ReductionCause's values (a test keeps them equal; core is not imported here)."""
+
+REDUCTION_CAUSE_CHECK = "CHECK (cause IS NULL OR cause IN ({}))".format(
+    ", ".join(f"'{cause}'" for cause in REDUCTION_CAUSES)
+)
+"""Both engines: what a dose reduction was for; NULL = not recorded (older rows)."""
+
+
+@migrations(name="0013_reduction_cause")
+def _m0013_reduction_cause(db: Database) -> None:
+    # The BPD cycle-1 DLT rules count a reduction for haematological and for other toxicity
+    # under different items (clinical rules §5), so the modification says which it was for.
+    db.execute(f"ALTER TABLE dose_modifications ADD COLUMN cause TEXT {REDUCTION_CAUSE_CHECK}")
+    # The audit JSON lists columns by name, so the triggers are rebuilt to include the new one.
+    install_audit_triggers(db, "dose_modifications")
+    _set_own_version(db, "0013_reduction_cause")
 
 
 @migrations(name="0014_checkin_sessions")

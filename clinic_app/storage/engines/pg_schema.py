@@ -888,6 +888,16 @@ def _step_0014_checkin_sessions(engine: PostgresEngine) -> None:
 STEPS["0014_checkin_sessions"] = _step_0014_checkin_sessions
 
 
+def _step_0013_reduction_cause(engine: PostgresEngine) -> None:
+    # The audit trigger reads the row as JSON, so the new column is audited without a rebuild.
+    engine.script(
+        f"ALTER TABLE dose_modifications ADD COLUMN cause TEXT {schema.REDUCTION_CAUSE_CHECK}"
+    )
+
+
+STEPS["0013_reduction_cause"] = _step_0013_reduction_cause
+
+
 # -- checks -------------------------------------------------------------------------------------
 
 
