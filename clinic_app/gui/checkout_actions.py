@@ -92,12 +92,16 @@ class CheckoutActions:
         return dialog
 
     def _open(self, dialog: Dialog, title: str) -> None:
+        from clinic_app.gui.cancel_checkout_dialog import CancelCheckoutDialog
+
         self.dialog = dialog
+        if not isinstance(dialog, CancelCheckoutDialog):
+            # The check-in dialog stays open with its outcome: the list changes at once.
+            dialog.succeeded.connect(self._refresh)
         dialog.accepted.connect(lambda: self._done(dialog, title))
         dialog.open()
 
-    def _done(self, dialog: Dialog, title: str) -> None:
-        self.last_report = dialog.report
+    def _refresh(self) -> None:
         refresh = getattr(self.window, "refresh", None)
         if callable(refresh):
             refresh()  # the list's marks; its end re-greys the Patient menu
@@ -105,7 +109,17 @@ class CheckoutActions:
         reload_patient = getattr(self.window, "reload_patient", None)
         if isinstance(patient_id, int) and callable(reload_patient):
             reload_patient(patient_id)  # the chart's note says it is out (or back)
+
+    def _done(self, dialog: Dialog, title: str) -> None:
+        from clinic_app.gui.cancel_checkout_dialog import CancelCheckoutDialog
+        from clinic_app.gui.checkout_dialog import CheckInDialog
+
+        self.last_report = dialog.report
+        if isinstance(dialog, CancelCheckoutDialog):
+            self._refresh()
         first = dialog.report.splitlines()[0] if dialog.report else ""
         self.window.statusBar().showMessage(first, 15000)
+        if isinstance(dialog, CheckInDialog):
+            return  # it showed the steps and the outcome itself
         box = QMessageBox(QMessageBox.Icon.Information, title, dialog.report, parent=self.window)
         box.open()

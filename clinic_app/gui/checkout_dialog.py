@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QListWidget,
     QListWidgetItem,
+    QProgressBar,
     QPushButton,
     QVBoxLayout,
     QWidget,
@@ -30,6 +31,7 @@ from clinic_app.gui import fit
 from clinic_app.gui.background import BackgroundRunner, Connection, Outcome, run_in_background
 from clinic_app.gui.uiload import child, load_ui
 from clinic_app.gui.warnings import warned
+from clinic_app.storage.checkout.back import CheckinReport
 from clinic_app.storage.database import Record
 from clinic_app.storage.errors import NOTHING_LOST, StorageError
 
@@ -68,6 +70,9 @@ def _connection(record: Record) -> Connection:
 
 class _LaptopFileDialog(QDialog):
     """What both dialogs share: the form, the file field, the message, OK/Cancel, the run."""
+
+    succeeded = Signal()
+    """The work is done (the report is set), whether or not the dialog closes at once."""
 
     def __init__(self, ui_name: str, title: str, parent: QWidget | None) -> None:
         super().__init__(parent)
@@ -125,7 +130,15 @@ class _LaptopFileDialog(QDialog):
         if problem is not None:
             self.show_message(problem)
             return
-        self.report = "\n".join(outcome.result.lines())
+        self.report = "\n".join(outcome.result.lines()) or (
+            f"The laptop {getattr(outcome.result, 'label', '')} was checked in; nothing had "
+            "been recorded on it."
+        )
+        self.succeeded.emit()
+        self.show_result(outcome.result)
+
+    def show_result(self, result: Any) -> None:
+        """After success: the check-out closes at once (the window says what was done)."""
         self.accept()
 
     def reject(self) -> None:
@@ -230,6 +243,34 @@ class CheckOutDialog(_LaptopFileDialog):
         )
 
 
+def _brought_back(report: CheckinReport) -> str:
+    if report.outcome == "already":
+        return "Nothing to bring back: it was checked in before"
+    if report.outcome == "review":
+        return "Changes kept for review (the check-out had been cancelled), not applied"
+    return "Changes brought back into the patients' charts"
+
+
+CHECKIN_STEPS: tuple[tuple[str, Callable[[CheckinReport], str]], ...] = (
+    (
+        "checking the file is this clinic's laptop record",
+        lambda r: f"File checked: it is this clinic's laptop record ({r.label})",
+    ),
+    ("reading the changes made on the laptop", lambda r: "Changes made on the laptop read"),
+    ("bringing the changes back", _brought_back),
+    (
+        "noting on the laptop that it was checked in",
+        lambda r: "Laptop noted as checked in: its copy is read only now",
+    ),
+)
+"""Each step: what it says while the work runs, and once it is done."""
+
+
+def step_states(report: CheckinReport) -> list[bool]:
+    """Which steps are done: all but the laptop's note when that could not be written."""
+    return [True, True, True, report.outcome == "already" or report.laptop_noted]
+
+
 class CheckInDialog(_LaptopFileDialog):
     """Choose the laptop record that came back; OK brings its changes in."""
 
@@ -237,7 +278,66 @@ class CheckInDialog(_LaptopFileDialog):
         super().__init__("checkin.ui", "Check in a laptop", parent)
         self.record = record
         self.buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Check &in")
+        self.busy = QProgressBar(self)
+        self.busy.setRange(0, 0)  # no stages are reported: it moves while the work runs
+        self.busy.setTextVisible(False)
+        self.busy.setVisible(False)
+        form_layout = self.form.layout()
+        assert form_layout is not None  # checkin.ui's outer layout
+        form_layout.addWidget(self.busy)
+        self.steps: list[QLabel] = []
+        for _ in CHECKIN_STEPS:
+            label = QLabel(self.form)
+            label.setWordWrap(True)
+            label.setVisible(False)
+            form_layout.addWidget(label)
+            self.steps.append(label)
+        self.outcome = QLabel(self.form)
+        self.outcome.setObjectName("outcome")
+        self.outcome.setWordWrap(True)
+        self.outcome.setVisible(False)
+        self.outcome.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        form_layout.addWidget(self.outcome)
+        self.buttons.rejected.connect(self._closed_after_success)
         fit.fit_to_screen(self)
+
+    def start(self, record: Record, work: Callable[[Record, Any], Any], busy: str) -> None:
+        for label, (doing, _done) in zip(self.steps, CHECKIN_STEPS, strict=True):
+            label.setText(f"… {doing}")
+            label.setVisible(True)
+        self.busy.setVisible(True)
+        super().start(record, work, busy)
+        fit.refit(self)
+
+    def _finished(self, outcome: Outcome) -> None:
+        self.busy.setVisible(False)
+        if outcome.error is not None:
+            for label in self.steps:
+                label.setVisible(False)  # the refusal below says where it stopped
+        super()._finished(outcome)
+
+    def show_result(self, result: Any) -> None:
+        """After success the dialog stays open with the steps ticked and the outcome, until
+        Close."""
+        report: CheckinReport = result
+        for label, (_doing, done), ticked in zip(
+            self.steps, CHECKIN_STEPS, step_states(report), strict=True
+        ):
+            label.setText(f"{'✓' if ticked else '✗'} {done(report) if ticked else _doing}")
+        self.message.setVisible(False)
+        self.outcome.setText(self.report)
+        self.outcome.setVisible(True)
+        self.buttons.button(QDialogButtonBox.StandardButton.Ok).setVisible(False)
+        close = self.buttons.button(QDialogButtonBox.StandardButton.Cancel)
+        close.setText("&Close")
+        close.setDefault(True)
+        close.setFocus()
+        self.form.setEnabled(False)  # the file was checked in: nothing more to choose
+        fit.refit(self)
+
+    def _closed_after_success(self) -> None:
+        if self.report:
+            self.accept()  # the work was done: Close is the dialog's acceptance
 
     def choose_file(self) -> None:
         from clinic_app.services.settings import data_folder

@@ -18,8 +18,10 @@ from clinic_app.gui.checkout_dialog import CheckInDialog, CheckOutDialog, defaul
 from clinic_app.gui.main_window import MainWindow, app_settings
 from clinic_app.gui.patient_list import COL_FLAGS
 from clinic_app.services.demo import generate_demo
-from clinic_app.storage.checkout import checked_out_patients
+from clinic_app.storage.checkout import cancel_checkout, check_out, checked_out_patients
 from clinic_app.storage.database import Record, open_database
+
+from ..services.helpers import lab
 
 pytestmark = pytest.mark.qt_log_ignore(r"This plugin does not support (propagateSizeHints|raise)")
 TODAY = date(2026, 3, 2)
@@ -93,9 +95,18 @@ def test_check_out_two_patients_and_check_them_back_in(
     assert isinstance(back, CheckInDialog)
     back.laptop_file.setText(str(laptop))
     ok(back)
-    qtbot.waitUntil(lambda: not back.isVisible(), timeout=30000)
-    assert back.report.startswith("Checked in the laptop Laptop 2")
+    assert back.busy.isVisible() and back.steps[0].text().startswith("… checking the file")
+    qtbot.waitUntil(lambda: back.runner is None, timeout=30000)
+    # It stays open with the steps done and the outcome, the list already refreshed behind it.
+    assert back.isVisible() and back.report.startswith("Checked in the laptop Laptop 2")
+    assert [label.text()[0] for label in back.steps] == ["✓"] * 4
+    assert "brought back into the patients' charts" in back.steps[2].text()
+    assert back.outcome.text() == back.report and back.outcome.isVisible()
+    assert not back.buttons.button(QDialogButtonBox.StandardButton.Ok).isVisible()
     qtbot.waitUntil(lambda: not window.loading, timeout=15000)
+    assert "on laptop" not in flags_of(window, first.mrn)
+    back.buttons.button(QDialogButtonBox.StandardButton.Cancel).click()  # Close
+    assert not back.isVisible() and window.checkout.last_report == back.report
     assert checked_out_patients(record) == {}
     assert "on laptop" not in flags_of(window, first.mrn)
     assert labs.isEnabled()
@@ -125,3 +136,42 @@ def test_the_default_laptop_file_never_names_an_existing_one(tmp_path: Path) -> 
     assert default_laptop_file(tmp_path) == tmp_path / "laptop.sqlite3"
     (tmp_path / "laptop.sqlite3").touch()
     assert default_laptop_file(tmp_path) == tmp_path / "laptop-2.sqlite3"
+
+
+def test_a_check_in_after_a_cancelled_check_out_says_its_changes_are_kept_for_review(
+    qtbot: QtBot, record: Record, tmp_path: Path
+) -> None:
+    window = opened(qtbot, record)
+    mrn = window.patient_list.model.row_at(0).mrn
+    laptop = tmp_path / "lost.sqlite3"
+    check_out(record, laptop, [mrn], "Laptop 4")
+    cancel_checkout(record, mrn, "laptop lost")
+    with open_database(laptop) as road:  # a lab recorded on the road after all
+        lab(road, window.patient_list.model.row_at(0).patient_id, "anc", "1.6", "10^9/L", TODAY)
+    back = window.checkout.check_in()
+    back.laptop_file.setText(str(laptop))
+    ok(back)
+    qtbot.waitUntil(lambda: back.runner is None, timeout=30000)
+    assert back.isVisible() and "kept in the clinic's record for review" in back.outcome.text(), (
+        back.message.text()
+    )
+    assert back.steps[2].text() == (
+        "✓ Changes kept for review (the check-out had been cancelled), not applied"
+    )
+    back.buttons.button(QDialogButtonBox.StandardButton.Cancel).click()
+
+
+def test_an_altered_laptop_file_is_refused_in_words(
+    qtbot: QtBot, record: Record, tmp_path: Path
+) -> None:
+    window = opened(qtbot, record)
+    back = window.checkout.check_in()
+    stranger = tmp_path / "stranger.sqlite3"
+    open_database(stranger).close()  # a record, but not a laptop record of this clinic
+    back.laptop_file.setText(str(stranger))
+    ok(back)
+    qtbot.waitUntil(lambda: back.runner is None, timeout=30000)
+    assert back.isVisible() and not back.report
+    assert "was not checked in" in back.message.text()
+    assert not any(label.isVisible() for label in back.steps)
+    back.reject()
