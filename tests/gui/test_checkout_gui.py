@@ -175,3 +175,34 @@ def test_an_altered_laptop_file_is_refused_in_words(
     assert "was not checked in" in back.message.text()
     assert not any(label.isVisible() for label in back.steps)
     back.reject()
+
+
+def test_a_form_open_when_its_patient_goes_out_is_refused_naming_the_laptop(
+    qtbot: QtBot, record: Record, tmp_path: Path
+) -> None:
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import QMessageBox
+
+    from clinic_app.gui.lab_entry import LabEntryDialog
+
+    patient = record.repos.patients.all()[0]
+    dialog = LabEntryDialog(record, patient.id)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.waitExposed(dialog)
+    labs_before = len(record.repos.labs.for_patient(patient.id))
+    # Meanwhile, at another desk, the patient is checked out to a laptop.
+    check_out(record, tmp_path / "away.sqlite3", [patient.mrn], "Laptop 5")
+    edit = dialog.rows["anc"].value
+    edit.setFocus()
+    qtbot.keyClicks(edit, "1.6")
+    qtbot.keyClick(edit, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+    boxes = [b for b in dialog.findChildren(QMessageBox) if b.isVisible()]
+    assert len(boxes) == 1, [b.text() for b in boxes]
+    text = boxes[0].text()
+    assert f"The patient {patient.mrn} is checked out to the laptop Laptop 5 since" in text
+    assert "until the laptop is checked in" in text and "checkouts" not in text
+    assert dialog.isVisible()  # the form keeps what was typed
+    assert len(record.repos.labs.for_patient(patient.id)) == labs_before
+    boxes[0].close()
+    dialog.reject()
