@@ -7,6 +7,10 @@ laptop entry that does not come with a check-in of that laptop is refused.
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,6 +22,7 @@ from clinic_app.storage.checkout import check_in, check_out, checked_out_patient
 from clinic_app.storage.database import Record, ServerAddress, open_database
 from clinic_app.storage.engines import ConstraintError, pg_schema
 
+from ..services.helpers import lab
 from .pg_helpers import as_user, write
 from .test_checkout import LABEL, ROAD, _mrns, _pid, _road_changes
 from .test_copy_record import PASSWORD, _fill
@@ -138,3 +143,71 @@ def test_a_forged_laptop_entry_is_refused(as_app: tuple[Record, str], tmp_path: 
         write(clinic.sql, "UPDATE labs SET version = version + 5 WHERE id = 1")
     assert clinic.sql.execute("SELECT count(*) FROM audit_log").fetchone()[0] == before
     assert checked_out_patients(clinic) != {}
+
+
+_CHILD = """
+import sys
+from pathlib import Path
+from clinic_app.storage.database import ServerAddress, open_database
+from clinic_app.storage.checkout import check_in
+with open_database(ServerAddress(sys.argv[1])) as clinic:
+    clinic.set_user(clinic.repos.users.authenticate("ivan", sys.argv[3]).username)
+    print("signed in", flush=True)
+    check_in(clinic, Path(sys.argv[2]))
+"""
+
+
+def _state(record: Record) -> tuple[object, ...]:
+    sql = record.sql
+    return (
+        sql.rows("SELECT * FROM labs ORDER BY id"),
+        sql.rows("SELECT * FROM audit_log WHERE table_name NOT IN ('users') ORDER BY id"),
+        sql.rows("SELECT id, status, version FROM checkouts ORDER BY id"),
+    )
+
+
+def _writing_sessions(conninfo: str) -> list[int]:
+    """The other sessions of this database that have written in an open transaction."""
+    with psycopg.connect(conninfo, autocommit=True) as watcher:
+        rows = watcher.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+            "AND pid <> pg_backend_pid() AND backend_xid IS NOT NULL"
+        ).fetchall()
+    return [int(r[0]) for r in rows]
+
+
+@pytest.mark.slow
+def test_a_check_in_killed_on_the_way_leaves_the_server_as_before(
+    as_app: tuple[Record, str], tmp_path: Path
+) -> None:
+    clinic, conninfo = as_app
+    laptop_path = tmp_path / "laptop.sqlite3"
+    check_out(clinic, laptop_path, _mrns(clinic, 1), LABEL)
+    with open_database(laptop_path) as road:
+        road.set_user(road.repos.users.authenticate("ivan", PASSWORD).username)
+        first = _pid(road, _mrns(road, 1)[0])
+        with road.transaction(reason="a long day on the road"):
+            for n in range(1500):  # enough rows for the check-in to take a while
+                lab(road, first, "anc", f"1.{n % 10}", "10^9/L", ROAD)
+    before = _state(clinic)
+    with subprocess.Popen(
+        [sys.executable, "-c", _CHILD, conninfo, str(laptop_path), PASSWORD],
+        stdout=subprocess.PIPE,
+        text=True,
+    ) as child:
+        assert child.stdout is not None and child.stdout.readline().strip() == "signed in"
+        deadline = time.monotonic() + 60
+        writing: list[int] = []
+        while not writing and time.monotonic() < deadline and child.poll() is None:
+            writing = _writing_sessions(conninfo)
+            time.sleep(0.02)
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+    assert writing, "the check-in finished before it could be killed"
+    deadline = time.monotonic() + 30
+    while set(writing) & set(_writing_sessions(conninfo)) and time.monotonic() < deadline:
+        time.sleep(0.05)  # the server notices the dropped connection and rolls back
+    assert _state(clinic) == before
+    assert checked_out_patients(clinic) != {}
+    report = check_in(clinic, laptop_path)  # and the same file checks in whole afterwards
+    assert report.outcome == "applied" and report.new_rows["labs"] == 1500
