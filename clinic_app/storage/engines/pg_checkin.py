@@ -47,6 +47,12 @@ def _refuse(message: str) -> str:
     return "RAISE EXCEPTION USING MESSAGE = '" + message.replace("'", "''") + "';"
 
 
+_NOTHING_TO_CHECK_IN = _refuse(
+    "no check-out that was out, nor a kept set of laptop changes, is being checked in by this "
+    "transaction"
+)
+
+
 def functions(chart_tables: tuple[str, ...]) -> dict[str, tuple[str, str]]:
     """Signature -> (``RETURNS … LANGUAGE …``, body) of the definer functions above."""
     allowed = "ARRAY[" + ", ".join(f"'{t}'" for t in chart_tables) + "]::text[]"
@@ -64,8 +70,19 @@ BEGIN
         WHERE k.side = 'clinic' AND k.status = 'returned' AND k.voided_at IS NULL
         AND a.action = 'update' AND a.xmin::text::bigint = txid_current() % 4294967296
         AND a.old_json::json ->> 'status' = 'out' AND a.new_json::json ->> 'status' = 'returned';
+    IF label IS NULL THEN
+        -- Or a review set of a cancelled check-out, being applied by this transaction.
+        SELECT min(r.laptop_label), count(DISTINCT r.laptop_label) INTO label, labels
+            FROM checkin_reviews r
+            JOIN audit_log a ON a.table_name = 'checkin_reviews' AND a.row_id = r.id
+            WHERE r.voided_at IS NULL AND a.action = 'update'
+            AND a.xmin::text::bigint = txid_current() % 4294967296
+            -- An update keeps only the columns it changed: a partial apply leaves it pending.
+            AND coalesce(a.old_json::json ->> 'status', r.status) = 'pending'
+            AND a.new_json::json ->> 'changes' IS NOT NULL;
+    END IF;
     IF label IS NULL OR labels <> 1 THEN
-        {_refuse("no check-out that was out is being checked in by this transaction")}
+        {_NOTHING_TO_CHECK_IN}
     END IF;
     INSERT INTO {SESSIONS} (txid, laptop_label, tables, started_at)
         VALUES (txid_current(), label, tables, {_NOW});
