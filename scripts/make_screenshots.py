@@ -186,6 +186,48 @@ def take_all(record: Record, config: Path, work: Path) -> None:
         save(dialog, "item-history.png")
         dialog.close()
 
+    def laptop_journey() -> None:
+        """Last: it checks two patients out, so every screen before it shows the clinic as
+        usual. The chart of one out on the laptop, the cancel dialog (left uncancelled) and the
+        check-in dialog with its outcome."""
+        from clinic_app.gui.cancel_checkout_dialog import CancelCheckoutDialog
+        from clinic_app.gui.checkout_dialog import CheckInDialog
+        from clinic_app.services.lab_entry import LabEntry, save_panel
+        from clinic_app.storage.checkout import check_out
+
+        pid = patient_id()
+        mrns = [record.repos.patients.get(pid).value.mrn]
+        mrns.append(next(p.mrn for p in record.repos.patients.all() if p.id != pid))
+        laptop = work / "laptop-2.sqlite3"
+        check_out(record, laptop, mrns, "Laptop 2")
+        with open_database(laptop) as road:  # a panel taken on the home visit
+            at = datetime(2025, 3, 4, 9, 15).astimezone()
+            save_panel(road, pid, [LabEntry("anc", "1.4", "10^9/L", "1.8", "7.5")], at, now=at)
+        window.refresh()
+        while window.loading:
+            settle(0.05)
+        window.reload_patient(pid)
+        settle(1.0)
+        save(window, "checked-out-chart.png")
+
+        cancel = CancelCheckoutDialog(record, window)
+        cancel.tick([mrns[1]])
+        cancel.reason.setText("laptop lost on a home visit")
+        save(cancel, "cancel-checkout.png")
+        cancel.done(0)
+
+        dialog = CheckInDialog(record, window)
+        dialog.laptop_file.setText(str(laptop))
+        dialog.show()
+        settle()
+        dialog.run()
+        while dialog.runner is not None:
+            settle(0.05)
+        if not dialog.report:
+            raise RuntimeError(dialog.message.text())
+        save(dialog, "check-in.png")
+        dialog.done(1)
+
     shots: dict[str, Callable[[], None]] = {
         "documents tab": documents_tab,
         "history": history,
@@ -196,6 +238,7 @@ def take_all(record: Record, config: Path, work: Path) -> None:
         "trial board": trial_board,
         "settings": settings_tabs,
         "check out": check_out,
+        "laptop journey": laptop_journey,  # last: it checks patients out and in
     }
     for name, make in shots.items():
         if not ONLY or name in ONLY:

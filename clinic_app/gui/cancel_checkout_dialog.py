@@ -96,6 +96,8 @@ class CancelCheckoutDialog(QDialog):
             row.setFlags(row.flags() | Qt.ItemFlag.ItemIsUserCheckable)
             row.setCheckState(Qt.CheckState.Unchecked)
             self.patients.addItem(row)
+        # Each line whole (name, laptop, since when); fit_to_screen caps it at the screen.
+        self.patients.setMinimumWidth(self.patients.sizeHintForColumn(0) + 40)
         if self.patients.count() == 0:
             self.show_message(
                 "No patient is checked out to a laptop now; there is nothing to cancel."

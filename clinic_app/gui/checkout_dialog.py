@@ -282,22 +282,27 @@ class CheckInDialog(_LaptopFileDialog):
         self.busy.setRange(0, 0)  # no stages are reported: it moves while the work runs
         self.busy.setTextVisible(False)
         self.busy.setVisible(False)
-        form_layout = self.form.layout()
-        assert form_layout is not None  # checkin.ui's outer layout
-        form_layout.addWidget(self.busy)
+        # Steps and outcome below the form, outside it: the form is greyed once checked in,
+        # what was done must stay readable.
+        layout = self.layout()
+        assert layout is not None  # _LaptopFileDialog's own
+        at = layout.indexOf(self.buttons)
+        widgets: list[QWidget] = [self.busy]
         self.steps: list[QLabel] = []
         for _ in CHECKIN_STEPS:
-            label = QLabel(self.form)
+            label = QLabel(self)
             label.setWordWrap(True)
             label.setVisible(False)
-            form_layout.addWidget(label)
             self.steps.append(label)
-        self.outcome = QLabel(self.form)
+        self.outcome = QLabel(self)
         self.outcome.setObjectName("outcome")
         self.outcome.setWordWrap(True)
         self.outcome.setVisible(False)
         self.outcome.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        form_layout.addWidget(self.outcome)
+        for widget in [*widgets, *self.steps, self.outcome]:
+            assert isinstance(layout, QVBoxLayout)
+            layout.insertWidget(at, widget)
+            at += 1
         self.buttons.rejected.connect(self._closed_after_success)
         fit.fit_to_screen(self)
 
