@@ -8,7 +8,7 @@ part-way leaves the ones before it done and says which.
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
@@ -40,6 +40,9 @@ WARNING = (
 
 class CancelCheckoutDialog(QDialog):
     """Tick the patients whose laptop is lost, give the reason; OK cancels their check-outs."""
+
+    cancelled_some = Signal()
+    """Some check-outs were cancelled before a refusal stopped the rest (the dialog stays open)."""
 
     def __init__(self, record: Record, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -154,6 +157,14 @@ class CancelCheckoutDialog(QDialog):
                 self.show_message(f"{before} {error.message}".strip())
                 if done:
                     self.report = "\n".join(done)
+                    self._drop(mrns[: len(done)])
+                    self.cancelled_some.emit()
                 return
         self.report = "\n".join(done)
         self.accept()
+
+    def _drop(self, mrns: list[str]) -> None:
+        """Take the patients whose check-out was cancelled off the list (they are not out)."""
+        for i in reversed(range(self.patients.count())):
+            if self.patients.item(i).data(MRN_ROLE) in mrns:
+                self.patients.takeItem(i)

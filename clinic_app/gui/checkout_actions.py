@@ -95,7 +95,9 @@ class CheckoutActions:
         from clinic_app.gui.cancel_checkout_dialog import CancelCheckoutDialog
 
         self.dialog = dialog
-        if not isinstance(dialog, CancelCheckoutDialog):
+        if isinstance(dialog, CancelCheckoutDialog):
+            dialog.cancelled_some.connect(self._refresh)  # a refusal part-way: the rest show
+        else:
             # The check-in dialog stays open with its outcome: the list changes at once.
             dialog.succeeded.connect(self._refresh)
         dialog.accepted.connect(lambda: self._done(dialog, title))

@@ -12,7 +12,12 @@ from pytestqt.qtbot import QtBot
 
 from clinic_app.gui.cancel_checkout_dialog import CancelCheckoutDialog
 from clinic_app.gui.checkout_actions import CheckoutActions
-from clinic_app.storage.checkout import CheckedOutError, check_out, checked_out_patients
+from clinic_app.storage.checkout import (
+    CheckedOutError,
+    cancel_checkout,
+    check_out,
+    checked_out_patients,
+)
 from clinic_app.storage.database import Record, open_database
 
 from ..services.helpers import lab
@@ -124,3 +129,25 @@ def test_nothing_out_says_so(qtbot: QtBot, tmp_path: Path) -> None:
         assert dialog.patients.count() == 0
         assert "nothing to cancel" in dialog.message.text()
         assert not dialog.ok_button.isEnabled()
+
+
+def test_a_refusal_part_way_keeps_what_was_cancelled_and_says_both(
+    qtbot: QtBot, clinic: Record
+) -> None:
+    actions = _actions(qtbot, clinic)
+    refreshed: list[bool] = []
+    setattr(actions.window, "refresh", lambda: refreshed.append(True))  # noqa: B010
+    dialog = actions.cancel()
+    dialog.confirm = False
+    first, second = (str(dialog.patients.item(i).data(0x0100)) for i in range(2))
+    dialog.tick([first, second])
+    dialog.reason.setText("laptop lost")
+    cancel_checkout(clinic, second, "cancelled at another desk")  # meanwhile
+    dialog.ok_button.click()
+    assert dialog.isVisible()
+    text = dialog.message.text()
+    assert f"The check-out of {first} to the laptop Laptop 3 was cancelled" in text
+    assert f"The patient {second} is not checked out" in text
+    assert dialog.patients.count() == 1 and dialog.patients.item(0).data(0x0100) == second
+    assert checked_out_patients(clinic) == {} and refreshed == [True]
+    dialog.reject()
