@@ -19,6 +19,7 @@ from clinic_app.storage.permissions import Permission, Role, why_not
 if TYPE_CHECKING:
     from clinic_app.gui.cancel_checkout_dialog import CancelCheckoutDialog
     from clinic_app.gui.checkout_dialog import CheckInDialog, CheckOutDialog
+    from clinic_app.gui.review_dialog import ReviewDialog
     from clinic_app.storage.database import Record
 
 
@@ -49,11 +50,17 @@ class CheckoutActions:
             "A laptop is lost: let the clinic change its patients' charts again"
         )
         self.cancel_action.triggered.connect(self.cancel)
-        # Room after these for "Review laptop changes…" (built separately).
-        for action in (self.out_action, self.in_action, self.cancel_action):
+        self.review_action = QAction("&Review laptop changes…", window)
+        self.review_action.setStatusTip(
+            "Apply or dismiss the changes of a laptop whose check-out was cancelled"
+        )
+        self.review_action.triggered.connect(self.review)
+        actions = (self.out_action, self.in_action, self.cancel_action, self.review_action)
+        for action in actions:
             window.addAction(action)
             menu.addAction(action)
         self.dialog: Dialog | None = None
+        self.review_dialog: ReviewDialog | None = None
         self.last_report = ""
 
     @property
@@ -89,6 +96,16 @@ class CheckoutActions:
 
         dialog = CancelCheckoutDialog(self.record, self.window)
         self._open(dialog, "Cancel a check-out")
+        return dialog
+
+    def review(self) -> ReviewDialog:
+        # Anyone may look; the dialog greys applying and dismissing for all but administrators.
+        from clinic_app.gui.review_dialog import ReviewDialog
+
+        dialog = ReviewDialog(self.record, self.window)
+        self.review_dialog = dialog
+        dialog.finished.connect(lambda _result: self._refresh())
+        dialog.open()
         return dialog
 
     def _open(self, dialog: Dialog, title: str) -> None:

@@ -151,3 +151,16 @@ def test_a_refusal_part_way_keeps_what_was_cancelled_and_says_both(
     assert dialog.patients.count() == 1 and dialog.patients.item(0).data(0x0100) == second
     assert checked_out_patients(clinic) == {} and refreshed == [True]
     dialog.reject()
+
+
+def test_the_file_menu_opens_the_review_of_laptop_changes(qtbot: QtBot, clinic: Record) -> None:
+    from clinic_app.gui.review_dialog import ReviewDialog
+
+    actions = _actions(qtbot, clinic)
+    menu = actions.window.menuBar().actions()[0].menu()
+    assert "&Review laptop changes…" in [a.text() for a in menu.actions()]
+    actions.review_action.trigger()
+    dialog = actions.review_dialog
+    assert isinstance(dialog, ReviewDialog) and dialog.isVisible()
+    qtbot.addWidget(dialog)
+    dialog.reject()
