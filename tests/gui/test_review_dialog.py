@@ -65,7 +65,7 @@ def test_an_administrator_sees_the_changes_and_applies_them(qtbot: QtBot, clinic
     qtbot.keyClicks(dialog.reason, "laptop found")
     dialog.apply_button.click()
     qtbot.waitUntil(lambda: dialog.runner is None, timeout=10000)
-    assert "1 new row and" in dialog.message.text()
+    assert "1 new entry and" in dialog.message.text()
     assert pending_reviews(clinic) == []
     assert "No laptop changes are waiting" in dialog.sets.item(0).text()
     assert not dialog.apply_button.isEnabled()

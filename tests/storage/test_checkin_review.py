@@ -167,6 +167,6 @@ def test_a_set_kept_before_accounts_and_keys_were_stored_still_applies(
         )
     _sign_in(clinic, ADMIN)
     labs = int(clinic.sql.execute("SELECT count(*) FROM labs").fetchone()[0])
-    assert "1 new row and" in apply_review(clinic, kept["set"], "laptop found")
+    assert "1 new entry and" in apply_review(clinic, kept["set"], "laptop found")
     assert int(clinic.sql.execute("SELECT count(*) FROM labs").fetchone()[0]) == labs + 1
     assert check(clinic) == []

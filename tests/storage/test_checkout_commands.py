@@ -46,7 +46,7 @@ def test_checkout_and_checkin_from_the_command_line(
         lab(road, 1, "anc", "1.2", "10^9/L", ROAD)
     back = ["checkin", "--db", clinic_file, laptop]
     assert main([*back, *_as(monkeypatch, "ivan")]) == 0
-    assert "Checked in the laptop Laptop 2 (DEMO-00001): 1 new row and" in capsys.readouterr().out
+    assert "Checked in the laptop Laptop 2 (DEMO-00001): 1 new entry and" in capsys.readouterr().out
     assert main([*back, *_as(monkeypatch, "ivan")]) == 0
     assert "nothing changed" in capsys.readouterr().out
     with open_database(clinic_file) as clinic:

@@ -62,7 +62,7 @@ def test_list_show_and_apply_a_review_set(
     assert main([*apply, "--reason", "found", *_as(monkeypatch, "ivan")]) == 1
     assert "Only an administrator" in capsys.readouterr().err
     assert main([*apply, "--reason", "found", *_as(monkeypatch, ADMIN)]) == 0
-    assert "1 new row and" in capsys.readouterr().out
+    assert "1 new entry and" in capsys.readouterr().out
     with open_database(clinic_file) as clinic:
         assert pending_reviews(clinic) == []
         assert clinic.sql.execute("SELECT count(*) FROM labs").fetchone()[0] == labs + 1

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from clinic_app.storage.checkout.guard import local_time
-from clinic_app.storage.checkout.links import CHART_TABLES, Owners, placeholders
+from clinic_app.storage.checkout.links import CHART_TABLES, WHAT, Owners, placeholders
 from clinic_app.storage.checkout.out import CheckoutRefused, now_text
 from clinic_app.storage.database import Record, open_database
 from clinic_app.storage.engines import ConstraintError, Engine
@@ -72,13 +72,16 @@ class CheckinReport:
         if self.outcome == "applied" or added:
             new, changed = sum(self.new_rows.values()), sum(self.changed_rows.values())
             out.append(
-                f"Checked in the laptop {self.label} ({who}): {_count(new, 'new row')} and "
-                f"{_count(changed, 'corrected or voided row')}, with "
-                f"{_count(self.audit_entries, 'audit entry', 'audit entries')}; these patients "
-                "can be changed here again."
+                f"Checked in the laptop {self.label} ({who}): "
+                f"{_count(new, 'new entry', 'new entries')} and "
+                f"{_count(changed, 'correction or void', 'corrections or voids')}, with "
+                f"{_count(self.audit_entries, 'audit trail entry', 'audit trail entries')}; these "
+                "patients can be changed here again."
             )
-            out += [f"  new {t}: {n}" for t, n in self.new_rows.items() if n]
-            out += [f"  changed {t}: {n}" for t, n in self.changed_rows.items() if n]
+            out += [f"  {_what(t)}, new: {n}" for t, n in self.new_rows.items() if n]
+            out += [
+                f"  {_what(t)}, corrected or voided: {n}" for t, n in self.changed_rows.items() if n
+            ]
         if self.review_id is not None:
             out.append(
                 f"The check-out of the laptop {self.label} had been cancelled, so its "
@@ -86,7 +89,7 @@ class CheckinReport:
                 f"record for review (set {self.review_id}); nothing was lost."
             )
         if self.left_on_laptop:
-            kinds = ", ".join(f"{t} ({n})" for t, n in self.left_on_laptop.items())
+            kinds = ", ".join(f"{_what(t)} ({n})" for t, n in self.left_on_laptop.items())
             out.append(f"Not brought back, still in the laptop file: changes to {kinds}.")
         if not self.laptop_noted:
             out.append(
@@ -528,6 +531,13 @@ def _with(report: CheckinReport, **changes: Any) -> CheckinReport:
     from dataclasses import replace
 
     return replace(report, **changes)
+
+
+_LEFT = {"users": "accounts", "drafts": "unfinished forms", "settings": "settings"}
+
+
+def _what(table: str) -> str:
+    return WHAT.get(table) or _LEFT.get(table) or table.replace("_", " ")
 
 
 def _count(n: int, one: str, many: str | None = None) -> str:

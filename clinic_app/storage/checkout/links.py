@@ -105,3 +105,23 @@ class Owners:
             return None if cycle is None else self.of("cycles", cycle)
         enrolment = self._by_id["enrolments"].get(int(row["enrolment_id"]))
         return None if enrolment is None else int(enrolment["patient_id"])
+
+
+WHAT = {
+    "patients": "patient details",
+    "body_measurements": "weight and height",
+    "enrolments": "enrolment",
+    "labs": "lab result",
+    "cycles": "cycle",
+    "dose_events": "dose",
+    "adverse_events": "adverse event",
+    "response_assessments": "response assessment",
+    "dose_modifications": "dose modification",
+    "decisions": "decision",
+    "dlt_reviews": "DLT review",
+    "temperatures": "temperature",
+    "gcsf_doses": "G-CSF dose",
+    "endpoint_events": "endpoint event",
+    "signatures": "signature",
+}
+"""What a nurse calls a row of each table the laptop brings back."""

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from clinic_app.storage.checkout.back import BROUGHT_BACK, _apply, _count, _Laptop
-from clinic_app.storage.checkout.links import Owners
+from clinic_app.storage.checkout.links import WHAT, Owners
 from clinic_app.storage.checkout.out import CheckoutRefused, now_text
 from clinic_app.storage.database import Record
 from clinic_app.storage.engines import Engine
@@ -29,25 +29,6 @@ from clinic_app.storage.permissions import PermissionDeniedError, Role
 CLEAN = "will apply"
 CONFLICT = "conflict: the clinic changed this since"
 APPLIED = "applied"
-
-WHAT = {
-    "patients": "patient details",
-    "body_measurements": "weight and height",
-    "enrolments": "enrolment",
-    "labs": "lab result",
-    "cycles": "cycle",
-    "dose_events": "dose",
-    "adverse_events": "adverse event",
-    "response_assessments": "response assessment",
-    "dose_modifications": "dose modification",
-    "decisions": "decision",
-    "dlt_reviews": "DLT review",
-    "temperatures": "temperature",
-    "gcsf_doses": "G-CSF dose",
-    "endpoint_events": "endpoint event",
-    "signatures": "signature",
-}
-"""What a nurse calls a row of each table the laptop brings back."""
 
 
 @dataclass(frozen=True)
@@ -276,8 +257,9 @@ def apply_review(record: Record, review_id: int, reason: str) -> str:
         entries = [{**e, "via": f"{e['via']} (applied from review by {actor})"} for e in entries]
         new_rows, changed, _copied = _apply(record, sql, read, entries)
     said = (
-        f"Applied from the laptop {head['label']}: {_count(sum(new_rows.values()), 'new row')} "
-        f"and {_count(sum(changed.values()), 'corrected or voided row')}."
+        f"Applied from the laptop {head['label']}: "
+        f"{_count(sum(new_rows.values()), 'new entry', 'new entries')} and "
+        f"{_count(sum(changed.values()), 'correction or void', 'corrections or voids')}."
     )
     if left:
         said += (
