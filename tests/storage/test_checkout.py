@@ -397,3 +397,16 @@ def test_a_copy_of_the_clinic_keeps_its_check_outs(
         copy.set_user(copy.repos.users.authenticate("ivan", PASSWORD).username)
         with pytest.raises(CheckedOutError):
             lab(copy, _pid(copy, mrns[0]), "anc", "2.0", "10^9/L", ROAD)
+
+
+def test_a_cancelled_laptop_with_nothing_recorded_says_so(
+    clinic: Record, laptop_path: Path
+) -> None:
+    mrns = _out(clinic, laptop_path, 1)
+    clinic.set_user(clinic.repos.users.authenticate(ADMIN, PASSWORD).username)
+    cancel_checkout(clinic, mrns[0], "laptop lost")
+    clinic.set_user(clinic.repos.users.authenticate("ivan", PASSWORD).username)
+    report = check_in(clinic, laptop_path)
+    assert (report.outcome, report.review_id, pending_reviews(clinic)) == ("review", None, [])
+    (line,) = report.lines()
+    assert "had been cancelled" in line and "nothing to bring back or to keep for review" in line

@@ -88,6 +88,12 @@ class CheckinReport:
                 f"{self.kept_for_review} changes were not applied: they are kept in the clinic's "
                 f"record for review (set {self.review_id}); nothing was lost."
             )
+        elif self.outcome == "review" and not added:
+            out.append(
+                f"The check-out of the laptop {self.label} ({who}) had been cancelled, and "
+                "nothing had been recorded on the laptop for these patients since, so there was "
+                "nothing to bring back or to keep for review."
+            )
         if self.left_on_laptop:
             kinds = ", ".join(f"{_what(t)} ({n})" for t, n in self.left_on_laptop.items())
             out.append(f"Not brought back, still in the laptop file: changes to {kinds}.")
