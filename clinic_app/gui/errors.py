@@ -48,7 +48,8 @@ def show_storage_error(parent: QWidget | None, error: StorageError) -> QMessageB
     """A modal dialog for an environment failure; returns it (already shown) for tests."""
     box = QMessageBox(parent)
     box.setIcon(QMessageBox.Icon.Warning)
-    box.setWindowTitle("The record could not be used")
+    # A refusal with its own name (a checked-out patient) is not a broken record.
+    box.setWindowTitle(str(getattr(error, "title", "The record could not be used")))
     box.setText(storage_error_text(error))
     box.setInformativeText("Nothing you entered before this was lost.")
     box.setStandardButtons(QMessageBox.StandardButton.Ok)

@@ -200,6 +200,7 @@ def test_a_form_open_when_its_patient_goes_out_is_refused_naming_the_laptop(
     boxes = [b for b in dialog.findChildren(QMessageBox) if b.isVisible()]
     assert len(boxes) == 1, [b.text() for b in boxes]
     text = boxes[0].text()
+    assert boxes[0].windowTitle() == "This patient is on a laptop"
     assert f"The patient {patient.mrn} is checked out to the laptop Laptop 5 since" in text
     assert "until the laptop is checked in" in text and "checkouts" not in text
     assert dialog.isVisible()  # the form keeps what was typed

@@ -32,6 +32,9 @@ LOCKED = (
 class CheckedOutError(StorageError):
     """A write touched a patient who is checked out to a laptop (or was checked back in)."""
 
+    title = "This patient is on a laptop"
+    """What a message box about it is called (not "the record could not be used")."""
+
 
 @dataclass(frozen=True)
 class CheckedOut:
