@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 from clinic_app.gui import fit
 from clinic_app.gui.background import BackgroundRunner, Outcome, run_in_background
 from clinic_app.gui.checkout_dialog import _connection, failure_text
+from clinic_app.gui.history import field_label, when_text
 from clinic_app.gui.warnings import warned
 from clinic_app.storage.checkout import pending_reviews
 from clinic_app.storage.checkout.guard import local_time
@@ -49,12 +50,21 @@ SET_ROLE = Qt.ItemDataRole.UserRole
 ADMIN_ONLY = "Only an administrator may apply or dismiss a laptop's changes."
 
 
+def _said(column: str, value: object) -> str:
+    # As the history screen says it: "serum M-protein (g/dL) 2.1", "voided at 2 Dec 2026 05:54".
+    if value is None:
+        return f"{field_label(column)}: not recorded"
+    shown = when_text(value) if column.endswith(("_at", "_on")) else str(value)
+    return f"{field_label(column)} {shown}"
+
+
 def _values(change: Change) -> tuple[str, str]:
-    differ = change.differences()
-    laptop = "; ".join(f"{c.replace('_', ' ')} {v}" for c, (v, _) in differ.items())
+    # Row and record ids mean nothing to a nurse; the Patient and What columns say whose and what.
+    differ = {c: d for c, d in change.differences().items() if not c.endswith("_id")}
+    laptop = "; ".join(_said(c, v) for c, (v, _) in differ.items())
     if change.clinic is None:
         return laptop, "(not at the clinic)"
-    clinic = "; ".join(f"{c.replace('_', ' ')} {h}" for c, (_, h) in differ.items())
+    clinic = "; ".join(_said(c, h) for c, (_, h) in differ.items())
     return laptop, clinic
 
 

@@ -54,7 +54,8 @@ def test_an_administrator_sees_the_changes_and_applies_them(qtbot: QtBot, clinic
     assert dialog.sets.count() == 1 and "Laptop 3" in dialog.sets.item(0).text()
     assert dialog.table.rowCount() == 1
     cells = [dialog.table.item(0, c).text() for c in range(dialog.table.columnCount())]
-    assert cells[1] == "new lab result" and "1.7" in cells[2]
+    assert cells[1] == "new lab result" and "value 1.7" in cells[2]
+    assert "patient_id" not in cells[2] and "patient id" not in cells[2]  # ids mean nothing here
     assert cells[3] == "(not at the clinic)" and cells[4] == "will apply"
     qtbot.waitExposed(dialog)
     assert fit_problems(dialog) == []  # nothing cut off, within the screen, buttons visible
