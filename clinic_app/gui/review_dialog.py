@@ -50,6 +50,10 @@ SET_ROLE = Qt.ItemDataRole.UserRole
 ADMIN_ONLY = "Only an administrator may apply or dismiss a laptop's changes."
 
 
+_NOT_SHOWN = {"value_si"}
+"""The lab value's converted copy: the value and its unit are shown."""
+
+
 def _said(column: str, value: object) -> str:
     # As the history screen says it: "serum M-protein (g/dL) 2.1", "voided at 2 Dec 2026 05:54".
     if value is None:
@@ -60,7 +64,11 @@ def _said(column: str, value: object) -> str:
 
 def _values(change: Change) -> tuple[str, str]:
     # Row and record ids mean nothing to a nurse; the Patient and What columns say whose and what.
-    differ = {c: d for c, d in change.differences().items() if not c.endswith("_id")}
+    differ = {
+        c: d
+        for c, d in change.differences().items()
+        if not c.endswith("_id") and c not in _NOT_SHOWN
+    }
     laptop = "; ".join(_said(c, v) for c, (v, _) in differ.items())
     if change.clinic is None:
         return laptop, "(not at the clinic)"
@@ -76,7 +84,7 @@ class ReviewDialog(QDialog):
         layout = QVBoxLayout(self)
         intro = QLabel(
             "Changes made on a laptop whose check-out was cancelled. A change applies only "
-            "where the clinic's row is as it was when the laptop went out; the others stay "
+            "where the clinic's entry is as it was when the laptop went out; the others stay "
             "here, listed, and are never written over the clinic's newer data."
         )
         intro.setWordWrap(True)
@@ -89,8 +97,13 @@ class ReviewDialog(QDialog):
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setWordWrap(True)
         header = self.table.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
-        self.table.setMinimumWidth(self.fontMetrics().averageCharWidth() * 110)
+        # The values get the width; whose, what and the state take what they need.
+        for column in range(len(COLUMNS)):
+            header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
+        for column in (2, 3):
+            header.setSectionResizeMode(column, QHeaderView.ResizeMode.Stretch)
+        self.table.verticalHeader().setVisible(False)
+        self.table.setMinimumWidth(self.fontMetrics().averageCharWidth() * 130)
         layout.addWidget(self.table)
         layout.addWidget(QLabel("Reason (needed to apply or dismiss):", self))
         self.reason = QLineEdit(self)
@@ -113,6 +126,7 @@ class ReviewDialog(QDialog):
         self.admin = not record.has_users() or record.role is Role.ADMINISTRATOR
         self.runner: BackgroundRunner | None = None
         self._fill_sets()
+        self.resize(self.fontMetrics().averageCharWidth() * 140, self.fontMetrics().height() * 34)
         fit.fit_to_screen(self)
 
     def chosen(self) -> int | None:
