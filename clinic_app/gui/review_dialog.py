@@ -103,7 +103,7 @@ class ReviewDialog(QDialog):
         for column in (2, 3):
             header.setSectionResizeMode(column, QHeaderView.ResizeMode.Stretch)
         self.table.verticalHeader().setVisible(False)
-        self.table.setMinimumWidth(self.fontMetrics().averageCharWidth() * 130)
+        self.table.setMinimumWidth(self.fontMetrics().averageCharWidth() * 110)
         layout.addWidget(self.table)
         layout.addWidget(QLabel("Reason (needed to apply or dismiss):", self))
         self.reason = QLineEdit(self)
