@@ -26,7 +26,7 @@ def _sign_in(record: Record, name: str) -> None:
 
 @pytest.fixture
 def clinic(tmp_path: Path) -> Iterator[Record]:
-    """A clinic with one kept set: a new lab, and a correction that conflicts."""
+    """A clinic with one kept set: a lab result entered on the cancelled laptop."""
     rec = open_database(tmp_path / "clinic.sqlite3")
     _fill(rec)
     mrn = str(rec.sql.execute("SELECT mrn FROM patients ORDER BY id LIMIT 1").fetchone()[0])
