@@ -58,6 +58,21 @@ def test_the_app_starts_without_the_subcommand_modules(tmp_path: Path) -> None:
     assert not (tmp_path / "r.sqlite3").exists()  # nothing was opened
 
 
+def _fresh_python(code: str) -> str:
+    """What ``code`` prints in a new interpreter, offscreen (sys.modules starts empty there)."""
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=60,
+        check=True,
+    )
+    return result.stdout.strip()
+
+
 def test_the_window_layers_imported_before_qt_are_qt_free_and_complete() -> None:
     # They are imported before PySide6 (its import hook slows every later import); one that
     # imported Qt would defeat that, and one missing would be imported after Qt.
@@ -73,17 +88,7 @@ def test_the_window_layers_imported_before_qt_are_qt_free_and_complete() -> None
         "              and not m.startswith('clinic_app.gui'))\n"
         "print(qt, late)\n"
     )
-    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
-    result = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=ROOT,
-        timeout=60,
-        check=True,
-    )
-    assert result.stdout.strip() == "False []"
+    assert _fresh_python(code) == "False []"
 
 
 # Used only once a patient's chart, a lab entry or a document is open: the window's start
@@ -108,17 +113,7 @@ def test_the_window_start_imports_nothing_only_later_screens_use() -> None:
         "import clinic_app.gui.app\n"
         f"print(sorted(m for m in {DEFERRED!r} if m in sys.modules))\n"
     )
-    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
-    result = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=ROOT,
-        timeout=60,
-        check=True,
-    )
-    assert result.stdout.strip() == "[]"
+    assert _fresh_python(code) == "[]"
 
 
 def test_the_settings_name_the_reference_ranges_key_as_lab_entry_does() -> None:

@@ -14,6 +14,7 @@ from typing import Any
 from clinic_app.commands.base import fail
 from clinic_app.commands.checkout_commands import _on_clinic
 from clinic_app.commands.user_commands import add_user_option
+from clinic_app.services.field_words import field_label
 from clinic_app.storage.checkout import pending_reviews
 from clinic_app.storage.checkout.guard import local_time
 from clinic_app.storage.checkout.review import (
@@ -81,5 +82,5 @@ def _shown(changes: list[Change]) -> list[str]:
         )
         for column, (laptop, clinic) in change.differences().items():
             here = "(none)" if change.clinic is None else clinic
-            lines.append(f"    {column.replace('_', ' ')}: laptop {laptop!r}, clinic {here!r}")
+            lines.append(f"    {field_label(column)}: laptop {laptop!r}, clinic {here!r}")
     return lines or ["This set has no changes."]

@@ -29,6 +29,7 @@ from clinic_app.gui import fit
 from clinic_app.gui.errors import show_storage_error
 from clinic_app.gui.table_model import TEXT_ROLES, TOOLTIP, ReadOnlyTableModel
 from clinic_app.gui.warnings import WARNING_SIGN, error_label
+from clinic_app.services.field_words import field_label
 from clinic_app.storage.audit import AuditEntry
 from clinic_app.storage.database import Record
 from clinic_app.storage.errors import StorageError
@@ -38,36 +39,8 @@ COLUMNS = ("When", "Who", "What", "Changes", "Reason")
 _ACTIONS = {"insert": "entered", "update": "corrected", "void": "voided"}
 # Columns a nurse never needs to read: keys, bookkeeping, the SI copy of a value.
 _HIDDEN = {"id", "version", "created_at", "created_by", "value_si", "voided_at", "void_reason"}
-_UNIT_SUFFIXES = {
-    "_g_dl": "g/dL",
-    "_mg_l": "mg/L",
-    "_mg_dl": "mg/dL",
-    "_umol_l": "µmol/L",
-    "_pct": "%",
-    "_cm": "cm",
-    "_kg": "kg",
-    "_m2": "m²",
-    "_ml_min": "mL/min",
-}
-_WORDS = {"m_protein": "M-protein", "flc": "FLC", "ae": "adverse event", "dlt": "DLT"}
-_NAMES = {"lln": "lower limit of normal", "uln": "upper limit of normal", "test": "test"}
 
 Index = QModelIndex | QPersistentModelIndex
-
-
-def field_label(key: str) -> str:
-    """A column as a chart says it: ``serum_m_protein_g_dl`` -> ``serum M-protein (g/dL)``."""
-    if key in _NAMES:
-        return _NAMES[key]
-    unit = ""
-    for suffix, text in _UNIT_SUFFIXES.items():
-        if key.endswith(suffix):
-            key, unit = key[: -len(suffix)], text
-            break
-    for word, text in _WORDS.items():
-        key = key.replace(word, text)
-    words = key.replace("_", " ").strip()
-    return f"{words} ({unit})" if unit else words
 
 
 def when_text(value: object) -> str:

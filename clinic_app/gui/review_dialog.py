@@ -30,8 +30,9 @@ from PySide6.QtWidgets import (
 from clinic_app.gui import fit
 from clinic_app.gui.background import BackgroundRunner, Outcome, run_in_background
 from clinic_app.gui.checkout_dialog import _connection, failure_text
-from clinic_app.gui.history import field_label, when_text
+from clinic_app.gui.history import when_text
 from clinic_app.gui.warnings import warned
+from clinic_app.services.field_words import field_label
 from clinic_app.storage.checkout import pending_reviews
 from clinic_app.storage.checkout.guard import local_time
 from clinic_app.storage.checkout.review import (
