@@ -98,7 +98,7 @@ def run_app(db_path: str | None) -> int:
                 # Python sees every event of every widget through the guard, which made building
                 # the window ~20 ms slower; nothing it guards is shown before this (issue 16).
                 install_wheel_guard(app)
-                window.change_watcher.start()  # other desks' saves refresh this window
+                window.start_watching()  # other desks' saves refresh this window
                 # The app's session starts the daily backup (opening the record does not).
                 start_daily_backup(record)
                 if record.backup_problem and window is not None:

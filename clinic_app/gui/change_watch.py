@@ -30,8 +30,8 @@ LOST_MESSAGE = (
 )
 
 
-def _open_watch(record: Record, _progress: Progress) -> ChangeWatch:
-    return watch_changes(record.location, connect_timeout=5)
+def _open_watch(record: Record, _progress: Progress, since: int | None) -> ChangeWatch:
+    return watch_changes(record.location, since=since, connect_timeout=5)
 
 
 class ChangeWatcher(QObject):
@@ -61,24 +61,37 @@ class ChangeWatcher(QObject):
         self._retry.timeout.connect(self.start)
         self._is_lost = False
         self._stopped = False
+        self._since: int | None = None
 
     @property
     def running(self) -> bool:
         """Watching, connecting, or waiting to try again."""
         return self._watch is not None or self._connecting is not None or self._retry.isActive()
 
+    def start_since(self, since: int | None) -> None:
+        """Start watching; the first ask also reports what was committed after the audit entry
+        ``since`` (what the window's load read), so starting after that load misses nothing."""
+        self._since = since
+        self.start()
+
     @Slot()
     def start(self) -> None:
         if self._stopped or self._watch is not None or self._connecting is not None:
             return
+        # A retry after a loss reads everything again on its own (``back``): no ``since``.
+        since, self._since = self._since, None
         if isinstance(self.location, ServerAddress):  # connecting may wait for the network
-            runner = BackgroundRunner(Connection(self.location, read_only=True), _open_watch, self)
+            runner = BackgroundRunner(
+                Connection(self.location, read_only=True),
+                lambda record, progress: _open_watch(record, progress, since),
+                self,
+            )
             runner.finished.connect(self._connected)
             self._connecting = runner
             runner.start()
             return
         try:
-            self._attach(watch_changes(self.location))
+            self._attach(watch_changes(self.location, since=since))
         except Exception as exc:  # the file was moved, or cannot be read
             self._lose(exc)
 
@@ -111,6 +124,8 @@ class ChangeWatcher(QObject):
             notifier = QSocketNotifier(watch.fileno, QSocketNotifier.Type.Read, self)
             notifier.activated.connect(self._check)
             self._notifier = notifier
+            # What was committed before LISTEN sends nothing to the socket: ask once now.
+            QTimer.singleShot(0, self._check)
         else:
             self._poll.start()
         if self._is_lost:  # connected again

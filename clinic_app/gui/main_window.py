@@ -125,13 +125,15 @@ def demo_message(outcome: Outcome) -> str:
 
 def load_list(
     record: Record, progress: Progress, today: date, protocols: Mapping[str, Protocol]
-) -> tuple[list[PatientRow], list[DueItem]]:
-    """The patient list and the Today items, on the runner's own read-only connection, so
-    the window paints at once even on a record of thousands of patients."""
+) -> tuple[list[PatientRow], list[DueItem], int]:
+    """The patient list, the Today items and the newest change read before them, on the
+    runner's own read-only connection, so the window paints at once even on a record of
+    thousands of patients."""
     progress.step(1, len(LOAD_STEPS))  # a window closing meanwhile stops here
+    seen = record.latest_change()  # first: a save during the reads shows as news afterwards
     rows = list_patient_rows(record, today, protocols)
     progress.step(2, len(LOAD_STEPS))
-    return rows, due_today(record, today, protocols)
+    return rows, due_today(record, today, protocols), seen
 
 
 class WelcomePage(QWidget):
@@ -316,6 +318,8 @@ class MainWindow(QMainWindow):
         # Another desk's save reloads the list and the open chart (same patient). The app
         # starts it after the first paint (gui/app.py), so it costs the cold start nothing.
         self.change_watcher = ChangeWatcher(record.location, self)
+        self._watch_wanted = False
+        self._seen_change: int | None = None  # the newest change the last load read
         self.change_watcher.changed.connect(self._changed_elsewhere)
         self.change_watcher.lost.connect(self.statusBar().showMessage)
         self.change_watcher.back.connect(self.statusBar().clearMessage)
@@ -584,7 +588,7 @@ class MainWindow(QMainWindow):
     @Slot(object)
     def _load_ended(self, outcome: Outcome) -> None:
         if outcome.error is None and outcome.result is not None:
-            rows, items = outcome.result
+            rows, items, self._seen_change = outcome.result
             self._loaded(rows, items)
         elif isinstance(outcome.error, StorageError):
             self._load_failed(outcome.error)
@@ -593,11 +597,21 @@ class MainWindow(QMainWindow):
             if outcome.error is not None:
                 raise outcome.error  # our bug: the exception reporter says so
 
+    def start_watching(self) -> None:
+        """Hear other desks' saves from now on (the app asks once the window has painted).
+        The watch starts from the change the list's load read, when that load has ended."""
+        self._watch_wanted = True
+        if not self.loading:
+            self.change_watcher.start_since(self._seen_change)
+
     def _end_load(self) -> None:
         runner, self.load_runner = self.load_runner, None
         if runner is not None:
             runner.stop()  # ended already: the thread is joined
             runner.deleteLater()
+        if self._watch_wanted and not self.change_watcher.running:
+            # The first load has ended (a failed one read nothing: the watch reads for itself).
+            self.change_watcher.start_since(self._seen_change)
         # Only our own "Loading" line goes: "Saved" or "kept as a draft" stays for the nurse.
         if self.statusBar().currentMessage() == LOADING_MESSAGE:
             self.statusBar().clearMessage()

@@ -318,6 +318,12 @@ class Record:
             latest = self.sql.execute("SELECT max(id) FROM audit_log").fetchone()[0]
         return f"schema {schema} · change {int(latest or 0)}"
 
+    def latest_change(self) -> int:
+        """The newest audit entry's number (0 for none): what a load has seen, for a change
+        watch that opens later (storage/changes.py)."""
+        with self.guard():
+            return self._audit_mark()
+
     # -- writes ----------------------------------------------------------------------------
     @property
     def in_transaction(self) -> bool:

@@ -48,6 +48,39 @@ def test_a_change_on_the_server_is_heard(qtbot: QtBot, pg_database: str) -> None
     _hears_the_other_desk(qtbot, ServerAddress(pg_database))
 
 
+def _hears_what_came_before_the_watch(qtbot: QtBot, where: RecordLocation) -> None:
+    open_database(where).close()
+    with open_database(where) as window_record:
+        seen = window_record.latest_change()  # what a list load read
+    _add_patient(where, "MRN-9002")  # another desk saves before this window watches
+    watcher = ChangeWatcher(where, interval_ms=200)
+    try:
+        with qtbot.waitSignal(watcher.changed, timeout=5000):
+            watcher.start_since(seen)
+        with qtbot.assertNotEmitted(watcher.changed, wait=700):
+            pass  # said once; nothing new since
+    finally:
+        watcher.stop()
+    up_to_date = ChangeWatcher(where, interval_ms=200)
+    try:
+        with open_database(where) as window_record:
+            seen = window_record.latest_change()
+        up_to_date.start_since(seen)
+        qtbot.waitUntil(lambda: up_to_date._watch is not None, timeout=5000)
+        with qtbot.assertNotEmitted(up_to_date.changed, wait=700):
+            pass  # nothing after what the load read: no refresh for nothing
+    finally:
+        up_to_date.stop()
+
+
+def test_a_save_before_the_watch_on_the_file_is_heard(qtbot: QtBot, tmp_path: Path) -> None:
+    _hears_what_came_before_the_watch(qtbot, tmp_path / "record.sqlite3")
+
+
+def test_a_save_before_the_watch_on_the_server_is_heard(qtbot: QtBot, pg_database: str) -> None:
+    _hears_what_came_before_the_watch(qtbot, ServerAddress(pg_database))
+
+
 def test_an_unreachable_record_is_said_once_and_retried(qtbot: QtBot, tmp_path: Path) -> None:
     gone = ServerAddress(f"postgresql://nurse@/record?host={tmp_path}&connect_timeout=1")
     watcher = ChangeWatcher(gone, interval_ms=200, retry_ms=200)
@@ -77,14 +110,18 @@ def test_the_window_shows_another_desks_patient_and_keeps_its_own(
     window.change_watcher._poll.setInterval(200)
     window.show()
     qtbot.waitUntil(lambda: not window.loading, timeout=15000)
-    window.change_watcher.start()  # as the app does after the first paint
+    # Another desk saves after the list was read, before the window watches (the app starts
+    # the watch after the first paint): the watch starts from what the list read.
+    _add_patient(where, "MRN-0003")
+    window.start_watching()
+    model = window.patient_list.proxy
+    qtbot.waitUntil(lambda: model.rowCount() == 2, timeout=8000)
     mine = record.repos.patients.by_mrn("MRN-0001")
     assert mine is not None
     window.show_patient(mine.id)
 
     _add_patient(where, "MRN-0002")  # another desk
-    model = window.patient_list.proxy
-    qtbot.waitUntil(lambda: model.rowCount() == 2, timeout=8000)
+    qtbot.waitUntil(lambda: model.rowCount() == 3, timeout=8000)
     assert window.current_patient_id == mine.id  # nobody chose another patient
     window.close()
     assert not window.change_watcher.running
