@@ -83,7 +83,7 @@ class _ServerWatch(ChangeWatch):
         self._missed = False
         if since is not None:
             row = self._conn.execute("SELECT coalesce(max(id), 0) FROM audit_log").fetchone()
-            self._missed = int(row[0]) > since
+            self._missed = row is not None and int(row[0]) > since
 
     def changed(self) -> bool:
         # timeout=0: take what has arrived, without waiting. A connection the server closed
