@@ -76,7 +76,7 @@ def _shown(changes: list[Change]) -> list[str]:
     lines: list[str] = []
     for change in changes:
         lines.append(
-            f"[{change.state}] {change.patient or '(no patient)'}: {change.what}, "
+            f"[{change.said}] {change.patient or '(no patient)'}: {change.what}, "
             f"by {change.by} at {local_time(change.at) if change.at else '?'}"
             + (f" ({change.reason})" if change.reason else "")
         )

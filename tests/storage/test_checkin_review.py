@@ -25,7 +25,7 @@ from clinic_app.storage.checkout.review import (
 from clinic_app.storage.database import Record
 from clinic_app.storage.permissions import PermissionDeniedError
 
-from ..services.helpers import lab
+from ..services.helpers import cycle, lab, planned_dose
 from .test_checkout import ROAD, _entries, _out, _pid, clinic, laptop_path, on_the_road
 from .test_copy_record import ADMIN, PASSWORD
 
@@ -170,3 +170,129 @@ def test_a_set_kept_before_accounts_and_keys_were_stored_still_applies(
     assert "1 new entry and" in apply_review(clinic, kept["set"], "laptop found")
     assert int(clinic.sql.execute("SELECT count(*) FROM labs").fetchone()[0]) == labs + 1
     assert check(clinic) == []
+
+
+def _live_cycle_with_a_dose(record: Record, pid: int) -> tuple[int, int, int]:
+    """(enrolment, cycle, dose) of the patient's first live cycle that has a live dose."""
+    found = record.sql.execute(
+        "SELECT c.enrolment_id, c.id, min(d.id) FROM cycles c JOIN enrolments e ON "
+        "e.id = c.enrolment_id JOIN dose_events d ON d.cycle_id = c.id WHERE e.patient_id = ? "
+        "AND c.voided_at IS NULL AND d.voided_at IS NULL GROUP BY c.enrolment_id, c.id "
+        "ORDER BY c.id LIMIT 1",
+        [pid],
+    ).fetchone()
+    return int(found[0]), int(found[1]), int(found[2])
+
+
+def _correct_dose(record: Record, dose_id: int, reason: str) -> None:
+    stored = record.repos.doses.get(dose_id)
+    changed = dataclasses.replace(stored.value, dose_mg=stored.value.dose_mg + Decimal("0.1"))
+    record.repos.doses.update(dose_id, changed, expected_version=stored.version, reason=reason)
+
+
+def _void(record: Record, repo: str, row_id: int) -> None:
+    rows = getattr(record.repos, repo)
+    rows.void(row_id, expected_version=rows.get(row_id).version, reason="entered in error")
+
+
+def _lost_laptop(clinic: Record, laptop_path: Path) -> int:
+    """A patient checked out to a laptop whose check-out is then cancelled (a lost laptop)."""
+    (mrn,) = _out(clinic, laptop_path, 1)
+    _sign_in(clinic, ADMIN)
+    cancel_checkout(clinic, mrn, "laptop lost")
+    _sign_in(clinic, "ivan")
+    return _pid(clinic, mrn)
+
+
+def test_a_change_whose_cycle_the_clinic_voided_since_is_a_conflict_saying_so(
+    clinic: Record, laptop_path: Path, on_the_road: Callable[[], Record]
+) -> None:
+    pid = _lost_laptop(clinic, laptop_path)
+    _eid, cid, dose = _live_cycle_with_a_dose(clinic, pid)
+    _void(clinic, "cycles", cid)  # at the clinic, after check-out
+    with on_the_road() as laptop:
+        added = planned_dose(laptop, cid, 1, "bortezomib", "2.6", "SC")
+        _correct_dose(laptop, dose, "laptop's dose correction")
+        new_lab = lab(laptop, pid, "anc", "1.3", "10^9/L", ROAD)
+    report = check_in(clinic, laptop_path)
+    assert report.review_id is not None
+    changes = {(c.table, c.row_id): c for c in review_changes(clinic, report.review_id)}
+    why = "the clinic voided the cycle this dose belongs to since check-out"
+    for row_id, kind in ((added, "new"), (dose, "correction")):
+        change = changes[("dose_events", row_id)]
+        assert change.state == CONFLICT and change.kind == kind
+        assert change.why == why
+        assert change.said == f"conflict: {why}"
+    assert changes[("labs", new_lab)].state == CLEAN
+
+    _sign_in(clinic, ADMIN)
+    doses = clinic.sql.rows("SELECT * FROM dose_events WHERE cycle_id = ? ORDER BY id", [cid])
+    said = apply_review(clinic, report.review_id, "laptop found")
+    assert "1 new entry and 0 corrections or voids" in said and "2 changes not applied" in said
+    assert clinic.sql.rows("SELECT * FROM dose_events WHERE cycle_id = ? ORDER BY id", [cid]) == (
+        doses
+    )
+    assert clinic.sql.rows("SELECT id FROM labs WHERE patient_id = ? AND value = '1.3'", [pid])
+    states = {(c.table, c.row_id): c.state for c in review_changes(clinic, report.review_id)}
+    assert states == {
+        ("dose_events", added): CONFLICT,
+        ("dose_events", dose): CONFLICT,
+        ("labs", new_lab): APPLIED,
+    }
+    assert [r.id for r in pending_reviews(clinic)] == [report.review_id]
+    assert check(clinic) == []
+
+    entries, doses_now = _entries(clinic), clinic.sql.rows("SELECT * FROM dose_events")
+    assert "nothing changed" in apply_review(clinic, report.review_id, "again")
+    assert _entries(clinic) == entries
+    assert clinic.sql.rows("SELECT * FROM dose_events") == doses_now
+
+
+def test_a_voided_enrolment_takes_its_cycles_and_their_new_doses_with_it(
+    clinic: Record, laptop_path: Path, on_the_road: Callable[[], Record]
+) -> None:
+    pid = _lost_laptop(clinic, laptop_path)
+    eid, cid, _dose = _live_cycle_with_a_dose(clinic, pid)
+    _void(clinic, "enrolments", eid)
+    with on_the_road() as laptop:
+        in_old = planned_dose(laptop, cid, 2, "bortezomib", "2.6", "SC")
+        new_cycle = cycle(laptop, eid, 99, "treatment", ROAD)
+        in_new = planned_dose(laptop, new_cycle, 1, "bortezomib", "2.6", "SC")
+    report = check_in(clinic, laptop_path)
+    assert report.review_id is not None
+    changes = review_changes(clinic, report.review_id)
+    assert {c.state for c in changes} == {CONFLICT}
+    assert {(c.table, c.row_id): c.why for c in changes} == {
+        ("cycles", new_cycle): "the clinic voided the enrolment this cycle belongs to since "
+        "check-out",
+        ("dose_events", in_old): "the clinic voided the enrolment this dose belongs to since "
+        "check-out",
+        ("dose_events", in_new): "the new cycle this dose belongs to is a conflict too",
+    }
+    _sign_in(clinic, ADMIN)
+    cycles = clinic.sql.rows("SELECT * FROM cycles ORDER BY id")
+    said = apply_review(clinic, report.review_id, "laptop found")
+    assert "Nothing in the set" in said and "nothing changed" in said
+    assert clinic.sql.rows("SELECT * FROM cycles ORDER BY id") == cycles
+
+
+def test_a_cycle_voided_before_check_out_takes_corrections_but_no_new_doses(
+    clinic: Record, laptop_path: Path, on_the_road: Callable[[], Record]
+) -> None:
+    first = int(
+        clinic.sql.execute("SELECT min(id) FROM patients WHERE voided_at IS NULL").fetchone()[0]
+    )
+    _eid, cid, dose = _live_cycle_with_a_dose(clinic, first)
+    _void(clinic, "cycles", cid)  # the laptop took it out voided: nothing new since
+    assert _lost_laptop(clinic, laptop_path) == first
+    with on_the_road() as laptop:
+        added = planned_dose(laptop, cid, 1, "bortezomib", "2.6", "SC")
+        _correct_dose(laptop, dose, "laptop's dose correction")
+    report = check_in(clinic, laptop_path)
+    assert report.review_id is not None
+    changes = {(c.table, c.row_id): c for c in review_changes(clinic, report.review_id)}
+    assert changes[("dose_events", dose)].state == CLEAN
+    assert changes[("dose_events", added)].state == CONFLICT
+    assert changes[("dose_events", added)].why == (
+        "the cycle this dose belongs to is voided at the clinic"
+    )

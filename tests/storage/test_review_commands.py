@@ -7,7 +7,9 @@ from pathlib import Path
 import pytest
 
 from clinic_app.cli import main
+from clinic_app.commands.review_commands import _shown
 from clinic_app.storage.checkout import pending_reviews
+from clinic_app.storage.checkout.review import CONFLICT, Change
 from clinic_app.storage.database import open_database
 
 from ..services.helpers import lab
@@ -69,3 +71,11 @@ def test_list_show_and_apply_a_review_set(
     dismiss = ["review", "--db", clinic_file, "1", "--dismiss", "--reason", "x"]
     assert main([*dismiss, *_as(monkeypatch, ADMIN)]) == 0
     assert "already settled" in capsys.readouterr().out
+
+
+def test_a_conflict_is_shown_with_why() -> None:
+    why = "the clinic voided the cycle this dose belongs to since check-out"
+    change = Change(
+        "dose_events", 7, "new", "DEMO-00001", {"id": 7}, None, CONFLICT, "", "ivan", "", why
+    )
+    assert _shown([change])[0].startswith(f"[conflict: {why}] DEMO-00001: new dose, by ivan")

@@ -3,7 +3,10 @@
 Each row the laptop touched is one change: a new row, or a correction or void of a row the
 clinic also holds. A correction applies cleanly only while the clinic's row is still at the
 version that went out on the laptop; otherwise the clinic changed it since, and it is a
-conflict: never applied over the clinic's row, it stays listed in the set.
+conflict: never applied over the clinic's row, it stays listed in the set. So is a change whose
+parent can no longer take it (``_Parents``): an entry whose cycle, enrolment or patient (or
+any row it points at) the clinic voided since check-out, or whose new parent from the laptop is
+itself a conflict; each conflict says why in words (``Change.why``).
 
 Applying (an administrator, with a reason) writes the new rows and the clean corrections in
 one transaction through check-in's own writer (``back._apply``: fresh ids, foreign keys
@@ -15,11 +18,12 @@ nothing. Dismissing marks the set settled and keeps its JSON too.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from clinic_app.storage.checkout.back import BROUGHT_BACK, _apply, _count, _Laptop
-from clinic_app.storage.checkout.links import WHAT, Owners
+from clinic_app.storage.checkout.links import LINKS, WHAT, Owners
 from clinic_app.storage.checkout.out import CheckoutRefused, now_text
 from clinic_app.storage.database import Record
 from clinic_app.storage.engines import Engine
@@ -29,6 +33,8 @@ from clinic_app.storage.permissions import PermissionDeniedError, Role
 CLEAN = "will apply"
 CONFLICT = "conflict: the clinic changed this since"
 APPLIED = "applied"
+CHANGED = "the clinic changed this since"
+"""Why an entry conflicts when the clinic changed it since check-out (CONFLICT says the same)."""
 
 
 @dataclass(frozen=True)
@@ -47,6 +53,14 @@ class Change:
     reason: str
     by: str
     at: str
+    why: str = ""
+    """For a conflict: why, in words (e.g. ``the clinic voided the cycle this dose belongs to
+    since check-out``)."""
+
+    @property
+    def said(self) -> str:
+        """The state in words; a conflict says why."""
+        return f"conflict: {self.why}" if self.state == CONFLICT and self.why else self.state
 
     @property
     def what(self) -> str:
@@ -127,28 +141,33 @@ def _trails(entries: list[dict[str, Any]]) -> dict[tuple[str, int], list[dict[st
     return trails
 
 
-def _classify(sql: Engine, read: _Laptop, applied: set[str]) -> list[Change]:
+def _classify(sql: Engine, read: _Laptop, applied: set[str], mark: int) -> list[Change]:
     owners = Owners({t: list(r.values()) for t, r in read.rows.items()})
     changes: list[Change] = []
     conflicting: set[tuple[str, int]] = set()
     trails = _trails(read.entries)
+    news = {k for k, trail in trails.items() if str(trail[0]["action"]) == "insert"}
+    parents = _Parents(sql, read, news, mark)
     ordered = sorted(trails.items(), key=lambda kv: (BROUGHT_BACK.index(kv[0][0]), kv[0][1]))
     for (table, row_id), trail in ordered:
         row = read.rows.get(table, {}).get(row_id)
         if row is None:
             continue
-        new = str(trail[0]["action"]) == "insert"
+        new = (table, row_id) in news
         here = None if new else _clinic_row(sql, table, row_id)
+        why = ""
         if table == "signatures":  # a signature follows the row it signs
             target = (str(row["table_name"]), int(row["row_id"]))
-            clean = target not in conflicting
-        elif new:
-            clean = True
-        else:
+            if target in conflicting:
+                why = "the change it signs is a conflict too"
+        elif not new:
             went_out = int(row["version"]) - len(trail)
-            clean = here is not None and int(here["version"]) == went_out
+            if here is None or int(here["version"]) != went_out:
+                why = CHANGED
+        # Parents are classified first (BROUGHT_BACK's order), so a conflict passes down.
+        why = why or parents.refusal(table, row, new, conflicting)
         key = f"{table}:{row_id}"
-        state = APPLIED if key in applied else (CLEAN if clean else CONFLICT)
+        state = APPLIED if key in applied else (CONFLICT if why else CLEAN)
         if state == CONFLICT:
             conflicting.add((table, row_id))
         kind = "new" if new else ("void" if row.get("voided_at") else "correction")
@@ -165,9 +184,97 @@ def _classify(sql: Engine, read: _Laptop, applied: set[str]) -> list[Change]:
                 str(last.get("reason") or ""),
                 str(last.get("app_user") or last.get("os_user") or ""),
                 str(last.get("at") or ""),
+                why if state == CONFLICT else "",
             )
         )
     return changes
+
+
+def _word(table: str) -> str:
+    return "patient" if table == "patients" else WHAT.get(table, table.replace("_", " "))
+
+
+def _pointed_at(
+    read: _Laptop, table: str, row: Mapping[str, Any]
+) -> Iterator[tuple[str, int, bool]]:
+    """(table, id, whether it is the row's owner) of every chart row ``row`` points at."""
+    if table == "signatures":
+        yield str(row["table_name"]), int(row["row_id"]), True
+    owner = LINKS.get(table)
+    for column, parent in read.foreign_keys.get(table, {}).items():
+        if parent in BROUGHT_BACK and row.get(column) is not None:
+            yield parent, int(row[column]), column == owner
+
+
+class _Parents:
+    """Whether the rows a change points at can still take it at the clinic.
+
+    The storage constraints only check that a parent exists: a new dose would be written into
+    a voided cycle (or, with its new cycle not applied, keep the laptop's id and point at
+    another cycle). Such a change conflicts instead, so the rest of the set still applies.
+    """
+
+    def __init__(self, sql: Engine, read: _Laptop, news: set[tuple[str, int]], mark: int) -> None:
+        self.sql, self.read, self.news, self.mark = sql, read, news, mark
+        self._said: dict[tuple[str, int], tuple[str, str] | None] = {}
+
+    def refusal(
+        self, table: str, row: Mapping[str, Any], new: bool, conflicting: set[tuple[str, int]]
+    ) -> str:
+        """Why ``row`` cannot be written into the clinic now, or ``""``."""
+        this = _word(table)
+        for parent, pid, owns in _pointed_at(self.read, table, row):
+            how = "belongs to" if owns else "refers to"
+            if (parent, pid) in self.news:  # written in the same apply, or not at all
+                if (parent, pid) in conflicting:
+                    return f"the new {_word(parent)} this {this} {how} is a conflict too"
+                continue
+            found = self._gone(parent, pid)
+            if found is None:
+                continue
+            gone, when = found
+            if when == "since":
+                return f"the clinic voided the {gone} this {this} {how} since check-out"
+            if when == "missing":
+                return f"the {gone} this {this} {how} is not in the clinic's record"
+            if new:  # voided before check-out: still no place for a new entry
+                return f"the {gone} this {this} {how} is voided at the clinic"
+        return ""
+
+    def _gone(self, table: str, row_id: int) -> tuple[str, str] | None:
+        """The clinic row, or the first of its owners up to the patient, that is voided or
+        missing: (it in words, ``since`` or ``before`` check-out, or ``missing``); ``None``
+        while they are all there."""
+        key = (table, row_id)
+        if key not in self._said:
+            here = _clinic_row(self.sql, table, row_id)
+            said: tuple[str, str] | None
+            if here is None:
+                said = (_word(table), "missing")
+            elif here.get("voided_at"):
+                said = (_word(table), "since" if self._voided_since(table, row_id) else "before")
+            else:
+                link = LINKS.get(table, "id")
+                owner = self.read.foreign_keys.get(table, {}).get(link)
+                said = None if owner is None else self._gone(owner, int(here[link]))
+            self._said[key] = said
+        return self._said[key]
+
+    def _voided_since(self, table: str, row_id: int) -> bool:
+        found = self.sql.execute(
+            "SELECT max(id) FROM audit_log WHERE table_name = ? AND row_id = ? AND action = 'void'",
+            [table, row_id],
+        ).fetchone()
+        return found is None or found[0] is None or int(found[0]) > self.mark
+
+
+def _mark(sql: Engine, data: Mapping[str, Any]) -> int:
+    """The clinic's newest audit entry when the laptop went out (0 if no longer known)."""
+    found = sql.execute(
+        "SELECT min(audit_mark) FROM checkouts WHERE side = 'clinic' AND laptop_identity = ?",
+        [str(data.get("laptop_identity", ""))],
+    ).fetchone()
+    return 0 if found is None or found[0] is None else int(found[0])
 
 
 def _clinic_row(sql: Engine, table: str, row_id: int) -> dict[str, Any] | None:
@@ -194,7 +301,8 @@ def review_changes(record: Record, review_id: int) -> list[Change]:
     with record.guard(), record.read_snapshot():
         _, data = _load(record.sql, review_id)
         read = _laptop(data, record.sql)
-        return _classify(record.sql, read, set(data.get("applied", {}).get("rows", [])))
+        done = set(data.get("applied", {}).get("rows", []))
+        return _classify(record.sql, read, done, _mark(record.sql, data))
 
 
 def apply_review(record: Record, review_id: int, reason: str) -> str:
@@ -210,7 +318,7 @@ def apply_review(record: Record, review_id: int, reason: str) -> str:
             return f"The set {review_id} was already settled; nothing changed."
         read = _laptop(data, sql)
         done = set(data.get("applied", {}).get("rows", []))
-        changes = _classify(sql, read, done)
+        changes = _classify(sql, read, done, _mark(sql, data))
         clean = {(c.table, c.row_id) for c in changes if c.state == CLEAN}
         left = [c for c in changes if c.state == CONFLICT]
         if not clean:
@@ -263,8 +371,8 @@ def apply_review(record: Record, review_id: int, reason: str) -> str:
     )
     if left:
         said += (
-            f" {_count(len(left), 'change')} not applied because the clinic changed those "
-            "rows since; they stay in the set for review."
+            f" {_count(len(left), 'change')} not applied because of what the clinic recorded "
+            "since check-out; they stay in the set for review."
         )
     return said
 
