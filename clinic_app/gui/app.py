@@ -15,7 +15,7 @@ from clinic_app.gui.errors import RestoreOffer, install_exception_reporter, stor
 from clinic_app.gui.main_window import APPLICATION, ORGANISATION, MainWindow
 from clinic_app.gui.sign_in import ensure_signed_in
 from clinic_app.gui.wheel_guard import install_wheel_guard
-from clinic_app.services.context import AppContext, start_daily_backup
+from clinic_app.services.context import AppContext
 from clinic_app.storage.database import open_database
 from clinic_app.storage.errors import DamagedRecordError, StorageError
 from clinic_app.storage.location import resolve_db_path
@@ -90,7 +90,8 @@ def run_app(db_path: str | None) -> int:
                 )
                 return 2
             window = MainWindow(context)
-            # The daily backup also while the window stays open for days (issue 15).
+            # The daily backup at the first paint and while the window stays open for days
+            # (issue 15), on its own thread: a large record's copy takes seconds.
             backups = DailyBackupTimer(record, window)
             backups.problem.connect(lambda text: window.statusBar().showMessage(text, 30000))
 
@@ -100,15 +101,16 @@ def run_app(db_path: str | None) -> int:
                 install_wheel_guard(app)
                 window.start_watching()  # other desks' saves refresh this window
                 # The app's session starts the daily backup (opening the record does not).
-                start_daily_backup(record)
-                if record.backup_problem and window is not None:
-                    window.statusBar().showMessage(record.backup_problem, 30000)
+                backups.run()
                 # No QCoreApplication.setApplicationVersion: nothing reads it, and the version
                 # (importlib.metadata, ~50 ms) would delay the patient list's paint; the About
                 # box, --version and exports read clinic_app.__version__ when asked (issue 16).
 
             window.show()
             after_first_paint(window, after_paint)
-            return app.exec()
+            try:
+                return app.exec()
+            finally:
+                backups.stop()  # a copy under way is finished, never left half-made
     finally:
         reporter.uninstall()
