@@ -14,7 +14,7 @@ from typing import Any
 from clinic_app.commands.base import fail
 from clinic_app.commands.checkout_commands import _on_clinic
 from clinic_app.commands.user_commands import add_user_option
-from clinic_app.services.field_words import field_label
+from clinic_app.services.field_words import field_label, value_text
 from clinic_app.storage.checkout import pending_reviews
 from clinic_app.storage.checkout.guard import local_time
 from clinic_app.storage.checkout.review import (
@@ -81,6 +81,10 @@ def _shown(changes: list[Change]) -> list[str]:
             + (f" ({change.reason})" if change.reason else "")
         )
         for column, (laptop, clinic) in change.differences().items():
-            here = "(none)" if change.clinic is None else clinic
-            lines.append(f"    {field_label(column)}: laptop {laptop!r}, clinic {here!r}")
+            if column.endswith("_id") or column == "value_si":
+                continue  # record numbers and the lab's converted copy say nothing to a reader
+            here = "(not at the clinic)" if change.clinic is None else value_text(column, clinic)
+            lines.append(
+                f"    {field_label(column)}: laptop {value_text(column, laptop)}, clinic {here}"
+            )
     return lines or ["This set has no changes."]

@@ -8,7 +8,6 @@ dialog reads with the repository's ``history`` (storage audit module).
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date, datetime
 from typing import Any
 
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex
@@ -24,12 +23,12 @@ from PySide6.QtWidgets import (
 )
 
 from clinic_app.core.errors import DomainError
-from clinic_app.core.labs import lab_test, unit_label
+from clinic_app.core.labs import unit_label
 from clinic_app.gui import fit
 from clinic_app.gui.errors import show_storage_error
 from clinic_app.gui.table_model import TEXT_ROLES, TOOLTIP, ReadOnlyTableModel
 from clinic_app.gui.warnings import WARNING_SIGN, error_label
-from clinic_app.services.field_words import field_label
+from clinic_app.services.field_words import field_label, test_name, value_text, when_text
 from clinic_app.storage.audit import AuditEntry
 from clinic_app.storage.database import Record
 from clinic_app.storage.errors import StorageError
@@ -41,41 +40,6 @@ _ACTIONS = {"insert": "entered", "update": "corrected", "void": "voided"}
 _HIDDEN = {"id", "version", "created_at", "created_by", "value_si", "voided_at", "void_reason"}
 
 Index = QModelIndex | QPersistentModelIndex
-
-
-def when_text(value: object) -> str:
-    """A stored time (ISO, UTC) in local time as ``2 Dec 2026 05:54``; a day as ``2 Dec 2026``."""
-    text = str(value)
-    try:
-        if len(text) == 10:
-            day = date.fromisoformat(text)
-            return f"{day.day} {day:%b %Y}"
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return text
-    if moment.tzinfo is not None:
-        moment = moment.astimezone()
-    return f"{moment.day} {moment:%b %Y %H:%M}"
-
-
-def value_text(key: str, value: object) -> str:
-    if value is None or value == "":
-        return "—"
-    if key.endswith(("_at", "_on", "_date")) or key in ("date", "start_date", "planned_start"):
-        return when_text(value)
-    if key == "unit":
-        return unit_label(str(value))
-    if key == "test":
-        return _test_name(str(value))
-    return str(value)
-
-
-def _test_name(key: str) -> str:
-    try:
-        test = lab_test(key)
-    except (KeyError, DomainError):
-        return key
-    return test.abbreviation or test.name
 
 
 def _shown(row: dict[str, Any]) -> list[tuple[str, Any]]:
@@ -92,14 +56,14 @@ def item_summary(noun: str, row: dict[str, Any]) -> str:
     if "test" in row and "value" in row:
         sample = f", sample {when_text(row['collected_at'])}" if row.get("collected_at") else ""
         unit = unit_label(str(row.get("unit", "")))
-        return f"Lab result: {_test_name(str(row['test']))} {row['value']} {unit}{sample}"
+        return f"Lab result: {test_name(str(row['test']))} {row['value']} {unit}{sample}"
     parts = [f"{field_label(k)} {value_text(k, v)}" for k, v in _shown(row)[:2]]
     return f"{noun[:1].upper()}{noun[1:]}: " + ", ".join(parts)
 
 
 def _lab_text(row: dict[str, Any]) -> str:
     """A lab result as entered: ``Creatinine 101 µmol/L (normal 45–90)``."""
-    text = f"{_test_name(str(row['test']))} {row['value']} {unit_label(str(row.get('unit', '')))}"
+    text = f"{test_name(str(row['test']))} {row['value']} {unit_label(str(row.get('unit', '')))}"
     if row.get("lln") is not None and row.get("uln") is not None:
         text += f" (normal {row['lln']}–{row['uln']})"
     return text

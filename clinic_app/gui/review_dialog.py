@@ -30,9 +30,8 @@ from PySide6.QtWidgets import (
 from clinic_app.gui import fit
 from clinic_app.gui.background import BackgroundRunner, Outcome, run_in_background
 from clinic_app.gui.checkout_dialog import _connection, failure_text
-from clinic_app.gui.history import when_text
 from clinic_app.gui.warnings import warned
-from clinic_app.services.field_words import field_label
+from clinic_app.services.field_words import field_label, value_text
 from clinic_app.storage.checkout import pending_reviews
 from clinic_app.storage.checkout.guard import local_time
 from clinic_app.storage.checkout.review import (
@@ -47,6 +46,15 @@ from clinic_app.storage.permissions import Role
 
 COLUMNS = ("Patient", "What", "On the laptop", "At the clinic now", "State")
 STATE_WORDS = {CONFLICT: "conflict — the clinic changed this since"}
+
+
+def _state_words(change: Change) -> str:
+    """A conflict says why (the clinic changed the entry, or voided what it belongs to)."""
+    if change.state == CONFLICT and change.why:
+        return f"conflict — {change.why}"
+    return STATE_WORDS.get(change.state, change.state)
+
+
 SET_ROLE = Qt.ItemDataRole.UserRole
 ADMIN_ONLY = "Only an administrator may apply or dismiss a laptop's changes."
 
@@ -59,8 +67,7 @@ def _said(column: str, value: object) -> str:
     # As the history screen says it: "serum M-protein (g/dL) 2.1", "voided at 2 Dec 2026 05:54".
     if value is None:
         return f"{field_label(column)}: not recorded"
-    shown = when_text(value) if column.endswith(("_at", "_on")) else str(value)
-    return f"{field_label(column)} {shown}"
+    return f"{field_label(column)} {value_text(column, value)}"
 
 
 def _values(change: Change) -> tuple[str, str]:
@@ -103,6 +110,10 @@ class ReviewDialog(QDialog):
             header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
         for column in (2, 3):
             header.setSectionResizeMode(column, QHeaderView.ResizeMode.Stretch)
+        # A conflict's reason is a sentence: it wraps in a column of its own width rather
+        # than taking the values' room.
+        header.setSectionResizeMode(4, QHeaderView.ResizeMode.Fixed)
+        header.resizeSection(4, self.fontMetrics().averageCharWidth() * 30)
         self.table.verticalHeader().setVisible(False)
         self.table.setMinimumWidth(self.fontMetrics().averageCharWidth() * 110)
         layout.addWidget(self.table)
@@ -139,7 +150,8 @@ class ReviewDialog(QDialog):
         self.sets.clear()
         for kept in pending_reviews(self.record):
             item = QListWidgetItem(
-                f"The laptop {kept.laptop_label}: {kept.entries} changes, checked in "
+                f"The laptop {kept.laptop_label}: {kept.entries} "
+                f"change{'' if kept.entries == 1 else 's'}, checked in "
                 f"{local_time(kept.received_at)} by {kept.received_by}"
             )
             item.setData(SET_ROLE, kept.id)
@@ -169,7 +181,7 @@ class ReviewDialog(QDialog):
                 change.what,
                 laptop,
                 clinic,
-                STATE_WORDS.get(change.state, change.state),
+                _state_words(change),
             )
             for column, text in enumerate(cells):
                 item = QTableWidgetItem(text)

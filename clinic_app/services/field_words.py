@@ -3,6 +3,12 @@ and the commands that print the same (one list of words, no Qt)."""
 
 from __future__ import annotations
 
+import json
+from datetime import date, datetime
+
+from clinic_app.core.errors import DomainError
+from clinic_app.core.labs import lab_test, unit_label
+
 _UNIT_SUFFIXES = {
     "_g_dl": "g/dL",
     "_mg_l": "mg/L",
@@ -13,6 +19,7 @@ _UNIT_SUFFIXES = {
     "_kg": "kg",
     "_m2": "m²",
     "_ml_min": "mL/min",
+    "_mg": "mg",
 }
 _WORDS = {"m_protein": "M-protein", "flc": "FLC", "ae": "adverse event", "dlt": "DLT"}
 _NAMES = {"lln": "lower limit of normal", "uln": "upper limit of normal", "test": "test"}
@@ -31,3 +38,56 @@ def field_label(key: str) -> str:
         key = key.replace(word, text)
     words = key.replace("_", " ").strip()
     return f"{words} ({unit})" if unit else words
+
+
+def when_text(value: object) -> str:
+    """A stored time (ISO, UTC) in local time as ``2 Dec 2026 05:54``; a day as ``2 Dec 2026``."""
+    text = str(value)
+    try:
+        if len(text) == 10:
+            day = date.fromisoformat(text)
+            return f"{day.day} {day:%b %Y}"
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return text
+    if moment.tzinfo is not None:
+        moment = moment.astimezone()
+    return f"{moment.day} {moment:%b %Y %H:%M}"
+
+
+def value_text(key: str, value: object) -> str:
+    """A stored value as a chart says it: times in local time, a lab's unit and test by their
+    names, a stored list or mapping as its items ("—" when there is nothing)."""
+    if value is None or value == "":
+        return "—"
+    if key.endswith(("_at", "_on", "_date")) or key in ("date", "start_date", "planned_start"):
+        return when_text(value)
+    if key == "unit":
+        return unit_label(str(value))
+    if key == "test":
+        return test_name(str(value))
+    if isinstance(value, str) and value[:1] in "{[":
+        try:
+            return _items_text(json.loads(value))
+        except ValueError:
+            return value
+    return str(value)
+
+
+def _items_text(items: object) -> str:
+    if isinstance(items, dict):
+        said = [f"{field_label(str(k))} {v}" for k, v in items.items()]
+    elif isinstance(items, list):
+        said = [str(v) for v in items]
+    else:
+        return str(items)
+    return ", ".join(said) if said else "—"
+
+
+def test_name(key: str) -> str:
+    """A lab test as a nurse names it (its abbreviation), or the key when unknown."""
+    try:
+        test = lab_test(key)
+    except (KeyError, DomainError):
+        return key
+    return test.abbreviation or test.name

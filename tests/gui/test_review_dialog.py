@@ -12,7 +12,8 @@ from clinic_app.gui.review_dialog import ADMIN_ONLY, ReviewDialog
 from clinic_app.storage.checkout import cancel_checkout, check_in, check_out, pending_reviews
 from clinic_app.storage.database import Record, open_database
 
-from ..services.helpers import lab
+from ..services.helpers import lab, planned_dose
+from ..storage.test_checkin_review import _live_cycle_with_a_dose, _void
 from ..storage.test_checkout import ROAD
 from ..storage.test_copy_record import ADMIN, PASSWORD, _fill
 from .fit_check import fit_problems
@@ -91,3 +92,39 @@ def test_dismiss_keeps_the_changes_stored(qtbot: QtBot, clinic: Record) -> None:
     assert pending_reviews(clinic) == []
     kept = clinic.sql.execute("SELECT changes FROM checkin_reviews").fetchone()[0]
     assert '"1.7"' in str(kept)
+
+
+def test_a_conflict_says_why_in_the_table(qtbot: QtBot, tmp_path: Path) -> None:
+    # The clinic voided the cycle after check-out; the lost laptop gave it a dose.
+    rec = open_database(tmp_path / "clinic.sqlite3")
+    try:
+        _fill(rec)
+        mrn = str(rec.sql.execute("SELECT mrn FROM patients ORDER BY id LIMIT 1").fetchone()[0])
+        pid = int(rec.sql.execute("SELECT id FROM patients WHERE mrn = ?", [mrn]).fetchone()[0])
+        laptop_path = tmp_path / "laptop.sqlite3"
+        check_out(rec, laptop_path, [mrn], "Laptop 3")
+        _sign_in(rec, ADMIN)
+        cancel_checkout(rec, mrn, "laptop lost")
+        _sign_in(rec, "ivan")
+        _enrolment, cycle_id, _dose = _live_cycle_with_a_dose(rec, pid)
+        _void(rec, "cycles", cycle_id)
+        with open_database(laptop_path) as laptop:
+            _sign_in(laptop, "ivan")
+            planned_dose(laptop, cycle_id, 1, "bortezomib", "2.6", "SC")
+        check_in(rec, laptop_path)
+        _sign_in(rec, ADMIN)
+        dialog = ReviewDialog(rec)
+        qtbot.addWidget(dialog)
+        dialog.show()
+        assert dialog.table.rowCount() == 1
+        cells = [dialog.table.item(0, c).text() for c in range(dialog.table.columnCount())]
+        assert cells[0] == mrn  # whose dose, though its cycle was not changed on the laptop
+        assert "dose (mg) 2.6" in cells[2] and "{" not in cells[2]
+        assert cells[4] == (
+            "conflict — the clinic voided the cycle this dose belongs to since check-out"
+        )
+        qtbot.waitExposed(dialog)
+        dialog.grab().save(str(tmp_path / "review.png"))
+        assert fit_problems(dialog) == []  # the longer reason is not cut off either
+    finally:
+        rec.close()

@@ -55,7 +55,9 @@ def test_list_show_and_apply_a_review_set(
     assert "set 1: the laptop lost, 1 changes" in listed
     assert main(["review", "--db", clinic_file, "1", *_as(monkeypatch, "ivan")]) == 0
     shown = capsys.readouterr().out
-    assert "[will apply] DEMO-00001: new lab result" in shown and "laptop '1.2'" in shown
+    assert "[will apply] DEMO-00001: new lab result" in shown and "value: laptop 1.2," in shown
+    assert "test: laptop ANC" in shown and "unit: laptop ×10⁹/L" in shown  # as a chart says it
+    assert "patient id" not in shown and "value si" not in shown
     with open_database(clinic_file) as clinic:
         labs = clinic.sql.execute("SELECT count(*) FROM labs").fetchone()[0]
     apply = ["review", "--db", clinic_file, "1", "--apply"]

@@ -288,12 +288,32 @@ def _patient(sql: Engine, read: _Laptop, owners: Owners, table: str, row: dict[s
         pid = None if target is None else owners.of(str(row["table_name"]), target)
     else:
         pid = owners.of(table, row)
+        if pid is None:  # its cycle or enrolment was not changed on the laptop: the clinic's
+            pid = _clinic_owner(sql, table, row)
     if pid is None:
         return ""
     if pid in read.rows["patients"] and str(read.rows["patients"][pid].get("mrn")):
         return str(read.rows["patients"][pid]["mrn"])
     found = sql.execute("SELECT mrn FROM patients WHERE id = ?", [pid]).fetchone()
     return "" if found is None else str(found[0])
+
+
+def _clinic_owner(sql: Engine, table: str, row: dict[str, Any]) -> int | None:
+    """The patient of ``row`` through the clinic's own cycle or enrolment row."""
+    link = LINKS.get(table)
+    if link == "cycle_id":
+        found = sql.execute(
+            "SELECT e.patient_id FROM cycles c JOIN enrolments e ON e.id = c.enrolment_id "
+            "WHERE c.id = ?",
+            [int(row["cycle_id"])],
+        ).fetchone()
+    elif link == "enrolment_id":
+        found = sql.execute(
+            "SELECT patient_id FROM enrolments WHERE id = ?", [int(row["enrolment_id"])]
+        ).fetchone()
+    else:
+        return None
+    return None if found is None else int(found[0])
 
 
 def review_changes(record: Record, review_id: int) -> list[Change]:
