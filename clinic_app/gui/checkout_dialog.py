@@ -312,7 +312,18 @@ class CheckInDialog(_LaptopFileDialog):
             label.setVisible(True)
         self.busy.setVisible(True)
         super().start(record, work, busy)
+        assert self.runner is not None
+        self.runner.progressed.connect(lambda step, _total, _text: self.show_step(step))
         fit.refit(self)
+
+    def show_step(self, current: int) -> None:
+        """While the work runs: the steps before ``current`` are done, ``current`` is under
+        way (its final words come with the outcome)."""
+        for index, (label, (doing, _done)) in enumerate(
+            zip(self.steps, CHECKIN_STEPS, strict=True)
+        ):
+            mark = "✓" if index < current else ("▶" if index == current else "…")
+            label.setText(f"{mark} {doing}")
 
     def _finished(self, outcome: Outcome) -> None:
         self.busy.setVisible(False)
@@ -363,8 +374,11 @@ class CheckInDialog(_LaptopFileDialog):
                 f"Nothing was checked in."
             )
             return
+        total = len(CHECKIN_STEPS)
         self.start(
             self.record,
-            lambda record, _progress: check_in(record, path),
+            lambda record, progress: check_in(
+                record, path, on_step=lambda n: progress.report(n, total)
+            ),
             "Checking in the laptop…",
         )

@@ -96,10 +96,14 @@ def test_check_out_two_patients_and_check_them_back_in(
     back.laptop_file.setText(str(laptop))
     ok(back)
     assert back.busy.isVisible() and back.steps[0].text().startswith("… checking the file")
+    # Each step is ticked as the next starts, not only at the end.
+    seen: list[list[str]] = []
+    back.runner.progressed.connect(lambda *_: seen.append([s.text()[0] for s in back.steps]))
     qtbot.waitUntil(lambda: back.runner is None, timeout=30000)
     # It stays open with the steps done and the outcome, the list already refreshed behind it.
     assert back.isVisible() and back.report.startswith("Checked in the laptop Laptop 2")
     assert [label.text()[0] for label in back.steps] == ["✓"] * 4
+    assert ["✓", "✓", "▶", "…"] in seen  # bringing back under way, the first two done
     assert "brought back into the patients' charts" in back.steps[2].text()
     assert back.outcome.text() == back.report and back.outcome.isVisible()
     assert not back.buttons.button(QDialogButtonBox.StandardButton.Ok).isVisible()

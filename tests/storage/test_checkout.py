@@ -290,9 +290,13 @@ def test_checking_in_the_same_file_twice_changes_nothing_the_second_time(
     mrns = _out(clinic, laptop_path)
     with on_the_road() as laptop:
         _road_changes(laptop, mrns)
-    check_in(clinic, laptop_path)
+    steps: list[int] = []
+    check_in(clinic, laptop_path, on_step=steps.append)
+    assert steps == [0, 1, 2, 3]  # as each starts: file, changes, bringing back, the note
     before = _entries(clinic)
-    again = check_in(clinic, laptop_path)
+    steps.clear()
+    again = check_in(clinic, laptop_path, on_step=steps.append)
+    assert steps == [0, 1, 2]  # the laptop says checked in already: no note to write
     assert again.outcome == "already"
     assert "already checked in" in again.lines()[0] and "nothing changed" in again.lines()[0]
     assert _entries(clinic) == before
@@ -330,8 +334,10 @@ def test_a_laptop_altered_outside_the_app_is_refused(
         )
     conn.close()
     before = _entries(clinic)
+    steps: list[int] = []
     with pytest.raises(CheckoutRefused, match="altered outside clinic-app"):
-        check_in(clinic, laptop_path)
+        check_in(clinic, laptop_path, on_step=steps.append)
+    assert steps == [0]  # refused while checking the file
     assert _entries(clinic) == before
     assert [o.mrn for o in checked_out_patients(clinic).values()] == mrns
 

@@ -20,7 +20,7 @@ changes are stored whole in ``checkin_reviews`` for someone to review; nothing i
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -119,8 +119,20 @@ class _Laptop:
     foreign_keys: dict[str, dict[str, str]]
 
 
-def check_in(clinic: Record, laptop_path: Path, *, now: datetime | None = None) -> CheckinReport:
-    """Bring the changes of the laptop record at ``laptop_path`` back into ``clinic``."""
+def check_in(
+    clinic: Record,
+    laptop_path: Path,
+    *,
+    now: datetime | None = None,
+    on_step: Callable[[int], None] | None = None,
+) -> CheckinReport:
+    """Bring the changes of the laptop record at ``laptop_path`` back into ``clinic``.
+
+    ``on_step(n)`` is called as each step starts: 0 checking the file, 1 reading the
+    laptop's changes, 2 bringing them back (one transaction), 3 noting on the laptop that it
+    was checked in (only when it still was out)."""
+    step = on_step or (lambda _n: None)
+    step(0)
     require(clinic, Permission.PATIENTS)
     if not laptop_path.is_file():
         raise CheckoutRefused(f"There is no laptop record at {laptop_path}; {NOTHING_LOST}.")
@@ -128,15 +140,19 @@ def check_in(clinic: Record, laptop_path: Path, *, now: datetime | None = None) 
         raise CheckoutRefused(f"A record cannot be checked in to itself; {NOTHING_LOST}.")
     clinic_identity = record_identity(clinic) or ""
     with open_database(laptop_path) as laptop:
-        read = _read_laptop(laptop, laptop_path, clinic_identity)
+        read = _read_laptop(laptop, laptop_path, clinic_identity, step)
+        step(2)
         report = _bring_back(clinic, laptop_path, read, now_text(now))
         if any(r["status"] == "out" for r in read.lent):  # also a note that failed before
+            step(3)
             noted = _note_on_laptop(laptop, report, read, clinic.actor, now_text(now))
             report = _with(report, laptop_noted=noted)
     return report
 
 
-def _read_laptop(laptop: Record, path: Path, clinic_identity: str) -> _Laptop:
+def _read_laptop(
+    laptop: Record, path: Path, clinic_identity: str, step: Callable[[int], None]
+) -> _Laptop:
     from clinic_app.storage.backup import check
 
     problems = check(laptop)
@@ -163,6 +179,7 @@ def _read_laptop(laptop: Record, path: Path, clinic_identity: str) -> _Laptop:
                 f"{NOTHING_LOST}."
             )
         mark = min(int(r["audit_mark"]) for r in lent)
+        step(1)
         rows = {
             table: {int(r["id"]): r for r in sql.rows(f"SELECT * FROM {table} ORDER BY id")}
             for table in BROUGHT_BACK
