@@ -37,7 +37,13 @@ from reportlab.platypus import (
 )
 
 from clinic_app.core.ctcae import is_severe
-from clinic_app.core.cycle_toxicity import DoseIntensity, DoseLine, SevereSpell, WorstGrade
+from clinic_app.core.cycle_toxicity import (
+    GIVEN,
+    DoseIntensity,
+    DoseLine,
+    SevereSpell,
+    WorstGrade,
+)
 from clinic_app.core.ismp import format_number, format_quantity
 from clinic_app.core.labs import unit_label
 from clinic_app.reports.chart import count_chart
@@ -424,6 +430,24 @@ def lab_section(doc: ToxicitySummary, width: float) -> list[Any]:
     return _section(LABS, body, need=TABLE_START)
 
 
+def _given_text(line: DoseLine) -> str:
+    """What the patient received. A held or missed dose's record keeps the dose it replaced,
+    and a dose with no outcome yet has only the plan's amount: neither was given."""
+    if line.status == GIVEN:
+        return "amount not recorded" if line.recorded_mg is None else _mg(line.recorded_mg)
+    if line.not_recorded:
+        return "not recorded"
+    return "none"
+
+
+def _status_text(line: DoseLine) -> str:
+    if line.modified:
+        return "given, modified"
+    if line.not_recorded:  # "planned" or "no record": nothing is known of this dose yet
+        return "no outcome recorded"
+    return line.status
+
+
 def appendix(doc: ToxicitySummary, width: float, *, all_doses: bool) -> list[Any]:
     shown = list(doc.doses) if all_doses else [d for d in doc.doses if d.exception]
     title = APPENDIX_FULL if all_doses else APPENDIX_EXCEPTIONS
@@ -433,16 +457,16 @@ def appendix(doc: ToxicitySummary, width: float, *, all_doses: bool) -> list[Any
         else "Held, missed, not recorded and modified doses only; a dose given as planned is "
         "left out. The full listing: clinic-app tox-summary --all-doses."
     )
-    rows = [["Day", "Date", "Medicine", "Planned", "Recorded", "Status", "Reason"]]
+    rows = [["Day", "Date", "Medicine", "Planned", "Given", "Status", "Reason"]]
     rows += [
         [
             str(d.day),
             day_text(d.on),
             d.drug_name,
             _mg(d.planned_mg),
-            _mg(d.recorded_mg),
-            "given, modified" if d.modified else d.status,
-            d.reason,
+            _given_text(d),
+            _status_text(d),
+            d.reason or ("-" if d.not_recorded else ""),
         ]
         for d in shown
     ]

@@ -134,7 +134,7 @@ def test_appendix_lists_exceptions_unless_all_doses(record: Record) -> None:
     # 26 planned doses; given as planned: bendamustine day 1 (220 mg) and pomalidomide day 1
     # (3 mg). Exceptions: 26 - 2 = 24 (1 held + 23 with no outcome).
     short = flat(bpd_pages(record)[-1])
-    assert "15 19 Jan 2026 Pomalidomide 3 mg 3 mg held ANC 0.4" in short
+    assert "15 19 Jan 2026 Pomalidomide 3 mg none held ANC 0.4" in short
     assert "1 5 Jan 2026 Bendamustine 220 mg 220 mg given" not in short
     assert len(re.findall(r"\b\d+ \d+ Jan 2026 [A-Z]", short)) == 24
     full = flat(" ".join(bpd_pages(record, all_doses=True)))
@@ -142,6 +142,24 @@ def test_appendix_lists_exceptions_unless_all_doses(record: Record) -> None:
     assert "1 5 Jan 2026 Bendamustine 220 mg 220 mg given" in full
     appendix = full[full.index(tox.APPENDIX_FULL) :]
     assert len(re.findall(r"\b\d+ \d+ (?:Jan|Feb) 2026 [A-Z]", appendix)) == 26
+
+
+def test_appendix_never_shows_a_dose_as_given_that_was_not(record: Record) -> None:
+    # A held dose's record keeps the 3 mg it replaced, and a dose entered ahead as "planned"
+    # holds the plan's 3 mg: the appendix printed both under "Recorded" ("3 mg 3 mg planned"),
+    # as if 3 mg had been taken, with the record's state "planned" for a dose whose outcome
+    # nobody has entered. It says what the patient received, and "no outcome recorded".
+    ref = documents.find_cycle(record, "MRN-0002", 1)
+    assert ref.cycle.id is not None
+    record.repos.doses.add(
+        DoseEvent(ref.cycle.id, 2, "pomalidomide", Decimal(3), DoseStatus.PLANNED)
+    )
+    text = flat(bpd_pages(record)[-1])
+    assert "Day Date Medicine Planned Given Status Reason" in text
+    assert "2 6 Jan 2026 Pomalidomide 3 mg not recorded no outcome recorded -" in text
+    assert "3 7 Jan 2026 Pomalidomide 3 mg not recorded no outcome recorded -" in text
+    assert "15 19 Jan 2026 Pomalidomide 3 mg none held ANC 0.4" in text
+    assert not re.search(r"mg (?:planned|no record)\b", text), text
 
 
 def test_dextr_summary_says_what_is_missing(record: Record) -> None:
