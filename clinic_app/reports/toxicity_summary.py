@@ -272,10 +272,10 @@ def dlt_section(doc: ToxicitySummary) -> list[Any]:
     return _section(DLT, body)
 
 
-def _exception_text(lines: Sequence[DoseLine]) -> str:
-    """Every exception of one drug in words; consecutive unrecorded days are one run."""
+def _exception_text(lines: Sequence[DoseLine], printed_on: date) -> str:
+    """Every exception of one drug in words; consecutive unrecorded days are one run. A dose
+    dated after the day of printing is still to come, not a dose nobody recorded."""
     parts: list[str] = []
-    waiting = [d.day for d in lines if d.not_recorded]
     for d in lines:
         if d.not_recorded:
             continue
@@ -288,11 +288,38 @@ def _exception_text(lines: Sequence[DoseLine]) -> str:
             parts.append(
                 f"day {d.day} given {_mg(d.recorded_mg)} instead of {_mg(d.planned_mg)}: {reason}"
             )
-    if waiting:
-        s = "s" if len(waiting) != 1 else ""
-        mg = sum((d.planned_mg or Decimal(0) for d in lines if d.not_recorded), Decimal(0))
-        parts.append(f"no outcome recorded on day{s} {day_runs(waiting)} ({_mg(mg)})")
+    waiting = [d for d in lines if d.not_recorded and d.on <= printed_on]
+    to_come = [d for d in lines if d.not_recorded and d.on > printed_on]
+    for group, words in ((waiting, "no outcome recorded"), (to_come, "still to come")):
+        if group:
+            s = "s" if len(group) != 1 else ""
+            mg = sum((d.planned_mg or Decimal(0) for d in group), Decimal(0))
+            runs = day_runs([d.day for d in group])
+            parts.append(f"{words} on day{s} {runs} ({_mg(mg)})")
     return "; ".join(parts) or "every planned dose given as planned"
+
+
+def _printed_on(doc: ToxicitySummary) -> date:
+    return doc.stamp.printed_at.date()
+
+
+def progress_note(doc: ToxicitySummary) -> str | None:
+    """A cycle printed before it started or before its last day says so: an empty table or
+    a low intensity then means "not yet", not "nothing happened"."""
+    today = _printed_on(doc)
+    if today < doc.start:
+        return (
+            f"This cycle has not started: day 1 is planned for {day_text(doc.start)}, and this "
+            f"summary was printed on {day_text(today)}. Nothing below has happened yet."
+        )
+    if today < doc.end:
+        day = (today - doc.start).days + 1
+        return (
+            f"Cycle under way: printed on cycle day {day} ({day_text(today)}), before its "
+            f"last day ({day_text(doc.end)}). Doses and results after {day_text(today)} are "
+            "still to come; the dose intensity counts them as planned but not given."
+        )
+    return None
 
 
 def _intensity_row(i: DoseIntensity) -> list[str]:
@@ -330,7 +357,8 @@ def intensity_section(doc: ToxicitySummary, width: float) -> list[Any]:
         body.append(Spacer(1, 2))
         for i in doc.intensity:
             if i.exceptions:  # a drug given exactly as planned needs no line
-                body.append(para(f"{i.drug_name}: {_exception_text(i.exceptions)}.", SMALL_PT))
+                text = _exception_text(i.exceptions, _printed_on(doc))
+                body.append(para(f"{i.drug_name}: {text}.", SMALL_PT))
     else:
         body = _none("No doses planned or recorded.")
     body.append(Spacer(1, 3))
@@ -440,11 +468,11 @@ def _given_text(line: DoseLine) -> str:
     return "none"
 
 
-def _status_text(line: DoseLine) -> str:
+def _status_text(line: DoseLine, printed_on: date) -> str:
     if line.modified:
         return "given, modified"
     if line.not_recorded:  # "planned" or "no record": nothing is known of this dose yet
-        return "no outcome recorded"
+        return "still to come" if line.on > printed_on else "no outcome recorded"
     return line.status
 
 
@@ -465,7 +493,7 @@ def appendix(doc: ToxicitySummary, width: float, *, all_doses: bool) -> list[Any
             d.drug_name,
             _mg(d.planned_mg),
             _given_text(d),
-            _status_text(d),
+            _status_text(d, _printed_on(doc)),
             d.reason or ("-" if d.not_recorded else ""),
         ]
         for d in shown
@@ -486,6 +514,9 @@ def appendix(doc: ToxicitySummary, width: float, *, all_doses: bool) -> list[Any
 
 def build_story(doc: ToxicitySummary, width: float, *, all_doses: bool = False) -> list[Any]:
     story = header(doc, width)
+    progress = progress_note(doc)
+    if progress is not None:
+        story.append(para(progress, bold=True))
     for note in doc.notes:
         story.append(para(f"Note: {note}", bold=True))
     story += worst_section(doc, width)

@@ -162,6 +162,41 @@ def test_appendix_never_shows_a_dose_as_given_that_was_not(record: Record) -> No
     assert not re.search(r"mg (?:planned|no record)\b", text), text
 
 
+def test_a_cycle_printed_before_its_end_says_what_is_still_to_come(record: Record) -> None:
+    # Printed on 20 Jan 2026, cycle day 16 of BPD cycle 1 (5 Jan to 4 Feb): pomalidomide
+    # days 2-14 and 16 have no outcome (14 x 3 = 42 mg); days 17-21 are still to come
+    # (5 x 3 = 15 mg) and dexamethasone day 22 too. The summary read "no outcome recorded on
+    # days 2-14, 16-21 (57 mg)" with nothing saying the cycle was only half-way through.
+    printed = datetime(2026, 1, 20, 9, 0, tzinfo=UTC)
+    s = documents.build_toxicity_summary(record, "MRN-0002", 1, printed_at=printed)
+    pages = pdf_pages(render_toxicity_summary(s))
+    first, last = flat(pages[0]), flat(pages[-1])
+    assert (
+        "Cycle under way: printed on cycle day 16 (20 Jan 2026), before its last day "
+        "(4 Feb 2026). Doses and results after 20 Jan 2026 are still to come" in first
+    )
+    assert (
+        "Pomalidomide: day 15 held: ANC 0.4; no outcome recorded on days 2-14, 16 (42 mg); "
+        "still to come on days 17-21 (15 mg)." in first
+    )
+    assert "16 20 Jan 2026 Pomalidomide 3 mg not recorded no outcome recorded" in last
+    assert "17 21 Jan 2026 Pomalidomide 3 mg not recorded still to come" in last
+    assert "22 26 Jan 2026 Dexamethasone 40 mg not recorded still to come" in last
+
+
+def test_a_cycle_printed_before_day_1_says_it_has_not_started(record: Record) -> None:
+    s = documents.build_toxicity_summary(record, "MRN-0002", 1, printed_at=PRINTED_AT)
+    early = replace(s, stamp=replace(s.stamp, printed_at=datetime(2026, 1, 2, 9, tzinfo=UTC)))
+    first = flat(pdf_pages(render_toxicity_summary(early))[0])
+    assert (
+        "This cycle has not started: day 1 is planned for 5 Jan 2026, and this summary was "
+        "printed on 2 Jan 2026. Nothing below has happened yet." in first
+    )
+    # printed after its last day: no such line
+    done = flat(pdf_pages(render_toxicity_summary(s))[0])
+    assert "Cycle under way" not in done and "has not started" not in done
+
+
 def test_dextr_summary_says_what_is_missing(record: Record) -> None:
     s = documents.build_toxicity_summary(record, "MRN-0001", 1, printed_at=PRINTED_AT)
     assert s.dlt is None  # DexTR has no DLT rules
