@@ -401,6 +401,12 @@ def response_section(doc: ToxicitySummary) -> list[Any]:
 
 
 # -- the details -------------------------------------------------------------------------
+# Term, grade, attribution, onset, resolved, serious, DLT status. At 10 pt the attribution
+# column holds "dexamethasone:" (the longest drug name) and a date column "30 Nov 2026" on one
+# line, the grade column "G3 · grade ≥ 3"; the DLT status is prose and wraps.
+AE_COLUMNS = (0.17, 0.15, 0.17, 0.13, 0.13, 0.09, 0.16)
+
+
 def adverse_event_section(doc: ToxicitySummary, width: float) -> list[Any]:
     rows = [["CTCAE term", "Grade", "Attribution", "Onset", "Resolved", "Serious", "DLT status"]]
     rows += [
@@ -416,7 +422,7 @@ def adverse_event_section(doc: ToxicitySummary, width: float) -> list[Any]:
         for a in doc.adverse_events
     ]
     body = (
-        [_table(rows, (0.17, 0.12, 0.16, 0.12, 0.12, 0.09, 0.22), width)]
+        [_table(rows, AE_COLUMNS, width)]
         if doc.adverse_events
         else _none("No adverse events recorded in this cycle.")
     )

@@ -197,6 +197,29 @@ def test_a_cycle_printed_before_day_1_says_it_has_not_started(record: Record) ->
     assert "Cycle under way" not in done and "has not started" not in done
 
 
+def test_adverse_event_cells_keep_drug_dates_and_grades_whole(record: Record) -> None:
+    # The attribution column cut "dexamethasone:" into "dexamethasone" / ":", and the onset
+    # column "27 Nov 2026" into "27 Nov" / "2026" (demo record, BPD cycle 7).
+    ref = documents.find_cycle(record, "MRN-0002", 1)
+    assert ref.patient.id is not None
+    record.repos.adverse_events.add(
+        ref.patient.id,
+        AdverseEvent(
+            "Fatigue",
+            3,
+            date(2026, 1, 27),
+            date(2026, 1, 30),
+            attribution={"dexamethasone": Attribution.POSSIBLE},
+        ),
+    )
+    pages = bpd_pages(record)
+    details = next(p for p in pages if tox.ADVERSE_EVENTS in p)
+    # the extractor gives each line of a cell on a line of its own
+    lines = [line.strip() for line in details[details.index(tox.ADVERSE_EVENTS) :].splitlines()]
+    for whole in ("dexamethasone:", "27 Jan 2026", "30 Jan 2026", "G3 · grade ≥ 3"):
+        assert whole in lines, (whole, lines)
+
+
 def test_dextr_summary_says_what_is_missing(record: Record) -> None:
     s = documents.build_toxicity_summary(record, "MRN-0001", 1, printed_at=PRINTED_AT)
     assert s.dlt is None  # DexTR has no DLT rules
