@@ -9,7 +9,9 @@ under the time axis, aligned with the axis ticks.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
+from datetime import date
 from io import BytesIO
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -64,10 +66,28 @@ def _table(rows: Sequence[Sequence[str]], widths: Sequence[float], size: float =
                 ("VALIGN", (0, 0), (-1, -1), "TOP"),
                 ("TOPPADDING", (0, 0), (-1, -1), 1.5),
                 ("BOTTOMPADDING", (0, 0), (-1, -1), 2.5),
+                ("LEFTPADDING", (0, 0), (-1, -1), 3),  # ReportLab's 6 + 6 cost the words room
+                ("RIGHTPADDING", (0, 0), (-1, -1), 3),
             ]
         )
     )
     return table
+
+
+_ISO_DATE = re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b")
+
+
+def dates_in_words(text: str) -> str:
+    """The engines' notes write ISO dates ("progression on 2026-10-07"); the report writes
+    every date one way: ``7 Oct 2026``."""
+
+    def words(match: re.Match[str]) -> str:
+        try:
+            return day_text(date(int(match[1]), int(match[2]), int(match[3])))
+        except ValueError:
+            return match[0]
+
+    return _ISO_DATE.sub(words, text)
 
 
 def _count(n: int, noun: str) -> str:
@@ -230,17 +250,19 @@ def endpoints_section(endpoints: EndpointSummary, width: float) -> list[Any]:
                 str(p.cycles_completed),
                 _category(p.initial_response, p.initial_response_confirmed),
                 _category(p.best_response) + seen,
-                "; ".join(p.notes),
+                dates_in_words("; ".join(p.notes)),
             ]
         )
     if len(rows) > 1:
-        fractions = (0.16, 0.15, 0.08, 0.08, 0.14, 0.17, 0.22)
+        # At 10 pt: a name's longest word ("Fernández-García"), the MRN, "Cycles" and
+        # "PR (unconfirmed)" each keep to their column without a word cut in two.
+        fractions = (0.185, 0.135, 0.07, 0.08, 0.18, 0.14, 0.21)
         story.append(_table(rows, [width * f for f in fractions]))
     story.append(Spacer(1, 4))
     if endpoints.not_evaluable:
         story.append(para("Not evaluable for efficacy or left out of a rate", bold=True))
         excluded = [["Patient", "MRN", "Reason"]] + [
-            [e.full_name, e.mrn, e.reason] for e in endpoints.not_evaluable
+            [e.full_name, e.mrn, dates_in_words(e.reason)] for e in endpoints.not_evaluable
         ]
         story.append(_table(excluded, [width * 0.22, width * 0.16, width * 0.62]))
     return story
@@ -379,7 +401,9 @@ def curve_section(curve: SurvivalCurve, width: float) -> list[Any]:
             )
         )
     if curve.excluded:
-        items = "; ".join(f"{e.full_name} (MRN {e.mrn}): {e.reason}" for e in curve.excluded)
+        items = "; ".join(
+            f"{e.full_name} (MRN {e.mrn}): {dates_in_words(e.reason)}" for e in curve.excluded
+        )
         story.append(para(f"Not included: {items}", SMALL_PT))
     return [KeepTogether(story), Spacer(1, 8)]
 

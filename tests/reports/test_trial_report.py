@@ -232,3 +232,35 @@ def test_undated_entries_are_named_in_the_report(
     flat = re.sub(r"\s+", " ", text_of(out))
     assert "No date to filter by" in flat
     assert "cycle 3 is marked completed" in flat
+
+
+def test_response_table_cuts_no_word_and_writes_dates_in_words(
+    record: Record, protocols: dict[str, Protocol], tmp_path: Path
+) -> None:
+    # Demo record: "Begoña Ferná" / "ndez-García", "PR (unconfir" / "med)", the header
+    # "Cycle" / "s", and the note "progression on 2026-10-07" beside dates written "7 Oct 2026".
+    from dataclasses import replace
+
+    from clinic_app.core.records import OffStudyReason
+
+    pid = treated(
+        record,
+        "DEMO-00017",
+        ["PR", "PD"],
+        protocol="bpd",
+        off=(date(2024, 3, 1), OffStudyReason.PROGRESSION),
+    )
+    stored = record.repos.patients.get(pid)
+    renamed = replace(stored.value, family_name="Fernández-García", given_name="Begoña")
+    record.repos.patients.update(pid, renamed, expected_version=stored.version, reason="test")
+    treated(record, "DEMO-00012", ["PR"], protocol="bpd", cycles=2)  # PR seen once
+    overview = build_overview(record, protocols["bpd"], TODAY)
+    out = tmp_path / "trial.pdf"
+    write_trial_report(overview, stamp(overview), out)
+    text = text_of(out)
+    lines = [line.strip() for line in text.splitlines()]
+    for whole in ("Fernández-García", "PD (unconfirmed)", "Fam-DEMO-00012", "Cycles"):
+        assert whole in lines, (whole, lines)
+    flat = re.sub(r"\s+", " ", text)
+    assert "progression on 26 Feb 2024 (PD once, off study for progression)" in flat, flat
+    assert not re.search(r"\d{4}-\d{2}-\d{2}", flat), re.findall(r"\d{4}-\d{2}-\d{2}", flat)
