@@ -52,6 +52,7 @@ CURVE = colors.Color(0.05, 0.25, 0.55)
 PLOT_HEIGHT = 62 * mm
 AXIS_PT = 8.0
 TITLE = "Trial report"
+KAPLAN_MEIER = "Time to event (Kaplan-Meier)"
 
 
 def _table(rows: Sequence[Sequence[str]], widths: Sequence[float], size: float = SMALL_PT) -> Table:
@@ -377,9 +378,11 @@ def km_drawing(curve: SurvivalCurve, width: float) -> Drawing:
     return drawing
 
 
-def curve_section(curve: SurvivalCurve, width: float) -> list[Any]:
+def curve_section(curve: SurvivalCurve, width: float, lead: Sequence[Any] = ()) -> list[Any]:
+    """One curve kept on one page; ``lead`` (the section's heading, before the first curve)
+    goes with it, so a heading never ends a page alone."""
     title = f"{curve.label[0].upper()}{curve.label[1:]} ({curve.origin})"
-    story: list[Any] = [para(title, 12, bold=True)]
+    story: list[Any] = [*lead, para(title, 12, bold=True)]
     if curve.km is None:
         story.append(para("No patient has data for this endpoint yet."))
     else:
@@ -431,12 +434,11 @@ def build_story(overview: TrialOverview, width: float) -> list[Any]:
     story.append(Spacer(1, 10))
     story += endpoints_section(overview.endpoints, width)
     story.append(Spacer(1, 10))
-    story.append(_heading("Time to event (Kaplan-Meier)"))
-    story.append(Spacer(1, 3))
+    heading = [_heading(KAPLAN_MEIER), Spacer(1, 3)]
     if not overview.endpoints.curves:
-        story.append(para(f"{NO_ENDPOINTS}."))
-    for curve in overview.endpoints.curves:
-        story += curve_section(curve, width)
+        story.append(KeepTogether([*heading, para(f"{NO_ENDPOINTS}.")]))
+    for number, curve in enumerate(overview.endpoints.curves):
+        story += curve_section(curve, width, lead=heading if number == 0 else ())
     return story
 
 

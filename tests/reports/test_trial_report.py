@@ -7,6 +7,7 @@ import re
 import shutil
 import subprocess
 from datetime import UTC, date, datetime
+from io import BytesIO
 from pathlib import Path
 
 import pytest
@@ -264,3 +265,23 @@ def test_response_table_cuts_no_word_and_writes_dates_in_words(
     flat = re.sub(r"\s+", " ", text)
     assert "progression on 26 Feb 2024 (PD once, off study for progression)" in flat, flat
     assert not re.search(r"\d{4}-\d{2}-\d{2}", flat), re.findall(r"\d{4}-\d{2}-\d{2}", flat)
+
+
+def test_time_to_event_heading_never_ends_a_page_alone(
+    record: Record, protocols: dict[str, Protocol], tmp_path: Path
+) -> None:
+    # Demo record: page 3 of 5 ended with "Time to event (Kaplan-Meier)", its first curve on
+    # the next page. However many patients push it down, the heading prints with the curve.
+    from clinic_app.reports.trial_report import KAPLAN_MEIER, render_trial_report
+
+    for n in range(24):
+        treated(record, f"P{n:02d}", ["PR", "PR"], protocol="bpd")
+        if n < 8:
+            continue
+        overview = build_overview(record, protocols["bpd"], TODAY)
+        pages = [
+            p.extract_text()
+            for p in PdfReader(BytesIO(render_trial_report(overview, stamp(overview)))).pages
+        ]
+        page = next(p for p in pages if KAPLAN_MEIER in p)
+        assert "Progression-free survival" in page, (n, page)
