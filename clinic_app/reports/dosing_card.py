@@ -226,7 +226,11 @@ def header(card: DosingCard, width: float) -> list[Any]:
         ],
     ]
     if plan.bsa is not None and any(n.rounding is not None for n in plan.dose_notes):
-        when = f", measured {day_text(plan.bsa.measured_on)}" if plan.bsa.measured_on else ""
+        when = (
+            f", measured {day_text(plan.bsa.measured_on)}"
+            if plan.bsa.measured_on
+            else ", date of the measurement not recorded"  # said, never left out
+        )
         facts.append(
             [
                 "Body-surface area",
@@ -236,7 +240,11 @@ def header(card: DosingCard, width: float) -> list[Any]:
             ]
         )
     if card.show_crcl and plan.crcl_ml_min is not None:
-        when = f", creatinine of {day_text(card.crcl_measured_on)}" if card.crcl_measured_on else ""
+        when = (
+            f", creatinine of {day_text(card.crcl_measured_on)}"
+            if card.crcl_measured_on
+            else ", date of the creatinine not recorded"
+        )
         facts.append(
             [
                 "Creatinine clearance",

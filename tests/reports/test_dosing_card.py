@@ -207,3 +207,26 @@ def test_a_month_too_full_for_one_page_continues_between_weeks(record: Record) -
     for week_start in (1, 8, 15, 22):
         holding = [p for p in calendar if f"· day {week_start} " in p]
         assert len(holding) == 1 and f"· day {week_start + 6} " in holding[0] + " "
+
+
+def test_a_missing_measurement_date_is_said(record: Record) -> None:
+    # The BSA and CrCl lines named the date of the weight and of the creatinine, and left it
+    # out without a word when the record had none: the card then read as if it were current.
+    card = documents.build_dosing_card(record, "MRN-0002", 1, printed_by="x", printed_at=PRINTED_AT)
+    assert card.plan.bsa is not None
+    undated = replace(card, plan=replace(card.plan, bsa=replace(card.plan.bsa, measured_on=None)))
+    text = flat(pdf_pages(render_dosing_card(undated)))
+    assert (
+        "1.82 m² (Mosteller, height 170 cm, weight 70 kg, date of the measurement not recorded)"
+        in text
+    )
+    dextr = documents.build_dosing_card(
+        record, "MRN-0001", 1, printed_by="x", printed_at=PRINTED_AT
+    )
+    assert dextr.plan.crcl_ml_min is not None
+    renal = replace(dextr, show_crcl=True)  # as in DexTR maintenance
+    assert "(Cockcroft-Gault, creatinine of 3 Jan 2026)" in flat(
+        pdf_pages(render_dosing_card(renal))
+    )
+    text = flat(pdf_pages(render_dosing_card(replace(renal, crcl_measured_on=None))))
+    assert "(Cockcroft-Gault, date of the creatinine not recorded)" in text
