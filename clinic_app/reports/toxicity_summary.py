@@ -371,11 +371,12 @@ def intensity_section(doc: ToxicitySummary, width: float) -> list[Any]:
                 format_quantity(m.new_dose, m.unit),
                 m.reason,
                 f"cycle {m.effective_cycle} day {m.effective_day}",
-                f"{m.decided_by}, {day_text(m.decided_on)}",
+                # the date first: a long name wraps after it, never through it
+                f"{day_text(m.decided_on)}, {m.decided_by}",
             ]
             for m in doc.modifications
         ]
-        body.append(_table(rows, (0.17, 0.11, 0.11, 0.25, 0.14, 0.22), width))
+        body.append(_table(rows, (0.17, 0.11, 0.11, 0.23, 0.16, 0.22), width))
     else:
         body.append(para("No dose modifications in this cycle.", SMALL_PT))
     return _section(INTENSITY, body, need=TABLE_START)

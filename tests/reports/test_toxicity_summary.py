@@ -358,3 +358,26 @@ def test_response_says_what_limited_it_on_the_first_page(record: Record) -> None
     first = flat(pdf_pages(render_toxicity_summary(limited))[0])
     assert "Limited by: CR not assessable: no serum immunofixation" in first
     assert "Limited by" not in flat(pdf_pages(render_toxicity_summary(s))[0])
+
+
+def test_modification_table_keeps_dates_and_cycle_days_whole(record: Record) -> None:
+    # Demo record: "Dr Demo, 25 Nov" / "2026" in the Decided column.
+    from clinic_app.reports.models import ModificationLine
+
+    s = documents.build_toxicity_summary(record, "MRN-0002", 1, printed_at=PRINTED_AT)
+    change = ModificationLine(
+        "Dexamethasone",
+        Decimal(40),
+        Decimal(20),
+        "mg",
+        "insomnia grade 2",
+        12,
+        15,
+        "Dr Demo",
+        date(2026, 11, 25),
+    )
+    first = pdf_pages(render_toxicity_summary(replace(s, modifications=(change,))))[0]
+    lines = [line.strip() for line in first.splitlines()]
+    assert any(line.startswith("25 Nov 2026, Dr") for line in lines), lines
+    for whole in ("cycle 12 day 15", "40 mg", "20 mg"):
+        assert whole in lines, (whole, lines)
