@@ -489,8 +489,9 @@ def appendix(doc: ToxicitySummary, width: float, *, all_doses: bool) -> list[Any
     intro = (
         "Every planned dose with what was recorded, and any recorded dose the plan did not hold."
         if all_doses
+        # no command line: the nurse printing from the app has none to type
         else "Held, missed, not recorded and modified doses only; a dose given as planned is "
-        "left out. The full listing: clinic-app tox-summary --all-doses."
+        "left out."
     )
     rows = [["Day", "Date", "Medicine", "Planned", "Given", "Status", "Reason"]]
     rows += [

@@ -136,6 +136,9 @@ def test_appendix_lists_exceptions_unless_all_doses(record: Record) -> None:
     short = flat(bpd_pages(record)[-1])
     assert "15 19 Jan 2026 Pomalidomide 3 mg none held ANC 0.4" in short
     assert "1 5 Jan 2026 Bendamustine 220 mg 220 mg given" not in short
+    # clinical words only: the printout named a command ("clinic-app tox-summary --all-doses")
+    assert "a dose given as planned is left out." in short
+    assert "clinic-app" not in short and "--all-doses" not in short
     assert len(re.findall(r"\b\d+ \d+ Jan 2026 [A-Z]", short)) == 24
     full = flat(" ".join(bpd_pages(record, all_doses=True)))
     assert tox.APPENDIX_FULL in full
