@@ -76,6 +76,7 @@ CHARTS = "Counts over the cycle"
 LABS = "Laboratory results"
 APPENDIX_EXCEPTIONS = "Appendix: day-by-day doses, exceptions only"
 APPENDIX_FULL = "Appendix: day-by-day doses, full listing"
+NO_COUNTS = "No ANC, platelet count or hemoglobin results in this cycle: nothing to chart."
 
 
 def _mg(value: Decimal | None) -> str:
@@ -433,6 +434,8 @@ def adverse_event_section(doc: ToxicitySummary, width: float) -> list[Any]:
 def chart_section(doc: ToxicitySummary, width: float) -> list[Any]:
     if not doc.chart:
         return []
+    if not any(series.points for series in doc.chart):  # a page of empty axes says nothing
+        return _section(CHARTS, _none(NO_COUNTS))
     last_day = max([(doc.end - doc.start).days + 1] + [d for s in doc.chart for d, _ in s.points])
     body: list[Any] = [count_chart(s, width, 116, last_day) for s in doc.chart]
     body.append(
