@@ -486,8 +486,21 @@ def _status_text(line: DoseLine, printed_on: date) -> str:
     return line.status
 
 
+def _to_come(line: DoseLine, printed_on: date) -> bool:
+    return line.not_recorded and line.on > printed_on
+
+
+# Day, date, medicine, planned, given, status, reason: at 10 pt "30 Dec 2026", "Dexamethasone",
+# the header "Planned", "not recorded" and "no outcome recorded" each hold on one line.
+APPENDIX_COLUMNS = (0.05, 0.13, 0.165, 0.095, 0.13, 0.215, 0.215)
+
+
 def appendix(doc: ToxicitySummary, width: float, *, all_doses: bool) -> list[Any]:
-    shown = list(doc.doses) if all_doses else [d for d in doc.doses if d.exception]
+    today = _printed_on(doc)
+    exceptions = [d for d in doc.doses if d.exception]
+    # a dose whose day has not come is no exception: the short listing leaves it out, says so
+    later = [] if all_doses else [d for d in exceptions if _to_come(d, today)]
+    shown = list(doc.doses) if all_doses else [d for d in exceptions if d not in later]
     title = APPENDIX_FULL if all_doses else APPENDIX_EXCEPTIONS
     intro = (
         "Every planned dose with what was recorded, and any recorded dose the plan did not hold."
@@ -504,21 +517,28 @@ def appendix(doc: ToxicitySummary, width: float, *, all_doses: bool) -> list[Any
             d.drug_name,
             _mg(d.planned_mg),
             _given_text(d),
-            _status_text(d, _printed_on(doc)),
+            _status_text(d, today),
             d.reason or ("-" if d.not_recorded else ""),
         ]
         for d in shown
     ]
+    body: list[Any]
     if not doc.doses:
         body = _none("No doses planned or recorded.")
     elif not shown:
-        body = [para(intro, SMALL_PT), para("Every planned dose was given as planned.")]
+        done = "Every planned dose so far was given as planned." if later else None
+        body = [para(intro, SMALL_PT), para(done or "Every planned dose was given as planned.")]
     else:
-        body = [
-            para(intro, SMALL_PT),
-            Spacer(1, 2),
-            _table(rows, (0.06, 0.14, 0.19, 0.11, 0.13, 0.14, 0.23), width),
-        ]
+        body = [para(intro, SMALL_PT), Spacer(1, 2), _table(rows, APPENDIX_COLUMNS, width)]
+    if later:
+        n = len(later)
+        body.append(
+            para(
+                f"{n} planned dose{'s' if n != 1 else ''} dated after {day_text(today)}, the day "
+                "of printing, still to come: not listed.",
+                SMALL_PT,
+            )
+        )
     # the appendix starts its own page when it has rows to list; one sentence does not
     return [PageBreak() if shown else Spacer(1, 6), *_section(title, body)]
 
