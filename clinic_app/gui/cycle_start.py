@@ -13,6 +13,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from datetime import date
 
+from PySide6.QtCore import QSize, QTimer
+from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QCheckBox,
     QDateEdit,
@@ -20,6 +22,7 @@ from PySide6.QtWidgets import (
     QDialogButtonBox,
     QFrame,
     QGroupBox,
+    QHBoxLayout,
     QHeaderView,
     QLabel,
     QLineEdit,
@@ -105,6 +108,8 @@ class CycleStartDialog(QDialog):
         layout = QVBoxLayout(self)
         layout.addWidget(self.form_scroll, 1)
         right = child(f, QVBoxLayout, "right")
+        # Width beyond what the left column needs goes to the plan table (drug, dose, units).
+        child(f, QHBoxLayout, "columns").setStretch(1, 1)
         for name, kind in (("status", QLabel), ("buttons", QDialogButtonBox)):
             widget = child(f, kind, name)
             right.removeWidget(widget)
@@ -155,9 +160,11 @@ class CycleStartDialog(QDialog):
         # cell first, so no dose is hidden to the right.
         self.plan_table.setWordWrap(True)
         self.plan_fitter = fit.ColumnFitter(
-            self.plan_table, [[4, 2, 5], [3, 1, 0]], fill=self.plan_table.resizeColumnsToContents
+            self.plan_table, [[4, 2, 5], [3, 1, 0]], fill=self._fill_plan_columns
         )
         self.plan_model.modelReset.connect(self.plan_fitter.refit)
+        # A plan that appears once the weight is typed may need a wider window than it opened.
+        self.plan_model.modelReset.connect(self._grow_for_plan)
 
         now = to_qdate(today())
         for edit in (self.start, self.measured_on):
@@ -184,23 +191,91 @@ class CycleStartDialog(QDialog):
         self._fit_to_screen()
         self.weight_edit.setFocus()
 
-    def _fit_to_screen(self) -> None:
-        """As large as the form wants, within the screen (the form scrolls beyond that)."""
-        available = self.screen().availableGeometry()
+    def _plan_column_widths(self) -> list[int]:
+        """Each plan column's width for its widest cell in any row. Qt's own
+        ``resizeColumnsToContents`` measures only the rows in view, so a longer unit text
+        further down ("1 × 100 mg capsule") was elided."""
+        table, model = self.plan_table, self.plan_model
+        header = table.horizontalHeader()
+        grid = 1 if table.showGrid() else 0
+        # Measured on one line: with word wrap on, a cell's hint is its wrapped width in the
+        # column as narrowed, so a narrow column would measure itself narrow.
+        # The column fitter never narrows a column below its header or six characters.
+        least = max(6 * table.fontMetrics().averageCharWidth(), header.minimumSectionSize())
+        wrap = table.wordWrap()
+        table.setWordWrap(False)
+        try:
+            return [
+                max(
+                    [least, fit.header_text_width(table, c), header.sectionSizeHint(c)]
+                    + [
+                        table.sizeHintForIndex(model.index(r, c)).width() + grid
+                        for r in range(model.rowCount())
+                    ]
+                )
+                for c in range(model.columnCount())
+            ]
+        finally:
+            table.setWordWrap(wrap)
+
+    def _fill_plan_columns(self) -> None:
+        """The natural widths the column fitter narrows from (the fitter's ``fill``)."""
+        header = self.plan_table.horizontalHeader()
+        for column, width in enumerate(self._plan_column_widths()):
+            header.resizeSection(column, width)
+
+    def _plan_width(self) -> int:
+        """The width the plan table needs to show every cell whole: drug names and units
+        that cannot wrap (one word, e.g. "Dexamethasone") are elided in a narrower column."""
+        table = self.plan_table
+        columns = sum(self._plan_column_widths())
+        return columns + table.verticalScrollBar().sizeHint().width() + 2 * table.frameWidth()
+
+    def sizeHint(self) -> QSize:
+        """Everything unscrolled, with the plan table's columns at their contents' width."""
         form = self.form.sizeHint()
         bar = self.form_scroll.verticalScrollBar().sizeHint().width()
         below = self.status.sizeHint().height() + self.buttons.sizeHint().height()
         layout = self.layout()
         assert layout is not None
         margins = layout.contentsMargins()
-        # Wide enough for the plan table's columns beside the left column (from the font).
-        wanted = max(form.width(), self.fontMetrics().averageCharWidth() * 140)
+        # The form's own hint gives the plan table Qt's default width, which elided the drug
+        # and units at 1366x768 while the screen had room to spare.
+        wanted = max(
+            form.width() + max(0, self._plan_width() - self.plan_table.sizeHint().width()),
+            self.fontMetrics().averageCharWidth() * 140,
+        )
         width = wanted + bar + margins.left() + margins.right()
         height = form.height() + below + margins.top() + margins.bottom() + 2 * bar
+        return QSize(width, height)
+
+    def _fit_to_screen(self) -> None:
+        """As large as the form wants, within the screen (the form scrolls beyond that)."""
+        available = self.screen().availableGeometry()
+        wanted = self.sizeHint()
         # Leave room for the window frame and title bar.
         self.resize(
-            min(width, available.width() * 9 // 10), min(height, available.height() * 9 // 10)
+            min(wanted.width(), available.width() * 9 // 10),
+            min(wanted.height(), available.height() * 9 // 10),
         )
+
+    def _grow_for_plan(self) -> None:
+        """Wider (never narrower, never beyond the screen) when the new plan needs it."""
+        if not self.isVisible():
+            return
+        area = self.screen().availableGeometry()
+        width = min(self.sizeHint().width(), area.width() * 9 // 10)
+        if width > self.width():
+            self.resize(width, self.height())
+            frame = self.frameGeometry()
+            if frame.right() > area.right():  # kept on the screen
+                self.move(max(area.left(), area.right() - frame.width()), frame.top())
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        # Measured again once shown and laid out: before that the cells measure narrower (the
+        # dialog opened at 943 px on a 1366 screen and still cut "Dexame…").
+        QTimer.singleShot(0, self, self._grow_for_plan)
 
     def enter_labs(self) -> QDialog:
         """Open lab entry for this patient; when it closes, read the labs again and re-check."""
