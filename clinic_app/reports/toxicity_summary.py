@@ -323,6 +323,14 @@ def progress_note(doc: ToxicitySummary) -> str | None:
     return None
 
 
+def _no_doses(doc: ToxicitySummary) -> str:
+    """No dose line: when the plan could not be computed (a note says why), the doses are
+    not known, which is not the same as none planned."""
+    if doc.notes:
+        return "No dose recorded; the planned doses are not known (see the note at the top)."
+    return "No doses planned or recorded."
+
+
 def _intensity_row(i: DoseIntensity) -> list[str]:
     planned = str(i.planned) + (f" (+{i.unplanned} not in plan)" if i.unplanned else "")
     percent = "-" if i.percent is None else f"{format_number(i.percent)} %"
@@ -361,7 +369,7 @@ def intensity_section(doc: ToxicitySummary, width: float) -> list[Any]:
                 text = _exception_text(i.exceptions, _printed_on(doc))
                 body.append(para(f"{i.drug_name}: {text}.", SMALL_PT))
     else:
-        body = _none("No doses planned or recorded.")
+        body = _none(_no_doses(doc))
     body.append(Spacer(1, 3))
     if doc.modifications:
         rows = [["Dose modification", "From", "To", "Reason", "Takes effect", "Decided"]]
@@ -524,7 +532,7 @@ def appendix(doc: ToxicitySummary, width: float, *, all_doses: bool) -> list[Any
     ]
     body: list[Any]
     if not doc.doses:
-        body = _none("No doses planned or recorded.")
+        body = _none(_no_doses(doc))
     elif not shown:
         done = "Every planned dose so far was given as planned." if later else None
         body = [para(intro, SMALL_PT), para(done or "Every planned dose was given as planned.")]

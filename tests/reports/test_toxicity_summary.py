@@ -396,3 +396,20 @@ def test_modification_table_keeps_dates_and_cycle_days_whole(record: Record) -> 
     assert any(line.startswith("25 Nov 2026, Dr") for line in lines), lines
     for whole in ("cycle 12 day 15", "40 mg", "20 mg"):
         assert whole in lines, (whole, lines)
+
+
+def test_doses_not_known_are_not_called_none_planned(record: Record) -> None:
+    # Demo DexTR cycle 8 (not started, its doses depend on the CrCl of day 1): the note said
+    # the planned doses could not be computed, and the intensity and appendix said "No doses
+    # planned or recorded".
+    s = documents.build_toxicity_summary(record, "MRN-0002", 1, printed_at=PRINTED_AT)
+    unknown = replace(
+        s,
+        doses=(),
+        intensity=(),
+        notes=("Planned doses could not be computed: the BSA of day 1 is not recorded.",),
+    )
+    text = flat(" ".join(pdf_pages(render_toxicity_summary(unknown))))
+    assert "No doses planned or recorded" not in text
+    said = "No dose recorded; the planned doses are not known (see the note at the top)."
+    assert text.count(said) == 2, text  # dose intensity and the appendix
