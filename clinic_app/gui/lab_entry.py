@@ -270,7 +270,11 @@ class LabEntryDialog(QDialog):
             strip.setObjectName(f"{test}_facts")
             layout = QHBoxLayout(strip)
             layout.setContentsMargins(0, 0, 0, 0)
-            layout.addWidget(QLabel("CTCAE, if known:"))
+            # Named: the strip sits between this test's value and the next test's, nearer the
+            # next, so "CTCAE, if known:" alone read as the facts of the test below it.
+            facts_label = QLabel(f"{entry.name}, CTCAE if known:")
+            facts_label.setObjectName(f"{test}_facts_label")
+            layout.addWidget(facts_label)
             for box in facts.values():
                 layout.addWidget(box)
                 box.toggled.connect(self.recheck)

@@ -213,3 +213,23 @@ def test_trends_plot_points_thresholds_and_cycles(qtbot: QtBot, record: Record) 
         dlg.grab().save(str(SHOTS / "lab_trends.png"))
     dlg.tests.setCurrentIndex(dlg.tests.findData("platelets"))
     assert dlg.plotted_values() == [] and "No platelet count" in dlg.note.text()
+
+
+def test_each_clinical_facts_strip_names_its_test(dialog: LabEntryDialog) -> None:
+    """The sodium facts sit between the sodium value and the potassium row, nearer
+    potassium: "CTCAE, if known: Symptomatic …" alone read as potassium's, so a tick meant
+    for potassium went on sodium. Each strip now starts with its test's name."""
+    from PySide6.QtWidgets import QLabel
+
+    rows_with_facts = [row for row in dialog.rows.values() if row.facts]
+    assert {"sodium", "potassium"} <= {row.test for row in rows_with_facts}
+    for row in rows_with_facts:
+        strip = dialog.findChild(QLabel, f"{row.test}_facts_label")
+        assert strip is not None, row.test
+        name = dialog.grid.itemAtPosition(
+            dialog.grid.getItemPosition(dialog.grid.indexOf(row.value))[0], 0
+        ).widget()
+        assert isinstance(name, QLabel)
+        assert strip.text() == f"{name.text().rstrip(':')}, CTCAE if known:"
+    sodium = dialog.findChild(QLabel, "sodium_facts_label")
+    assert sodium is not None and sodium.text() == "Sodium, CTCAE if known:"
