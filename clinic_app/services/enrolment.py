@@ -26,6 +26,7 @@ from clinic_app.core.dosing import (
     Bsa,
     CreatinineClearance,
     body_surface_area,
+    check_input,
     cockcroft_gault,
 )
 from clinic_app.core.errors import DomainError
@@ -48,6 +49,7 @@ from clinic_app.core.records import (
     Patient,
     PatientStatus,
 )
+from clinic_app.services.context import record_protocols
 from clinic_app.storage.database import Record
 
 CREATININE_TEST = "creatinine"
@@ -110,6 +112,8 @@ class EnrolmentContext:
     """Everyone ever enrolled on this protocol (off-study patients still count for the cap)."""
     open_enrolment: Enrolment | None = None
     """The patient's current enrolment on any protocol, if not off study."""
+    open_protocol_name: str | None = None
+    """That enrolment's protocol as the nurse knows it ("DexTR"), when its file is loaded."""
     escalation_patients: tuple[EscalationPatient, ...] = ()
 
 
@@ -209,7 +213,8 @@ def check_enrolment(
         e = context.open_enrolment
         refuse(
             "protocol",
-            f"{patient.full_name} is already enrolled on {e.protocol} since "
+            f"{patient.full_name} is already enrolled on "
+            f"{context.open_protocol_name or e.protocol} since "
             f"{e.enrolled_on.isoformat()} ({e.status.value.replace('_', ' ')}); "
             "take them off study first.",
         )
@@ -354,6 +359,17 @@ def _bsa(
         refuse("measured_on", "The measurement date is in the future.")
         missing = True
     if missing:
+        # What was typed is still checked, so every wrong field says so at once (a height
+        # of 1.65 cm is not left for after the weight is corrected).
+        for name, value, label, unit in (
+            ("height_cm", request.height_cm, "Height", "cm"),
+            ("weight_kg", request.weight_kg, "Weight", "kg"),
+        ):
+            if value is not None:
+                try:
+                    check_input(name, value, label, unit)
+                except DomainError as exc:
+                    refuse(name, exc.message)
         return None
     assert request.height_cm is not None and request.weight_kg is not None
     try:
@@ -456,9 +472,14 @@ def gather_context(record: Record, protocol: Protocol, patient_id: int) -> Enrol
             escalation.append(
                 EscalationPatient(str(enrolment.id), enrolment.dose_level, evaluable, dlt)
             )
+    open_name = None
+    if open_enrolment is not None:
+        known = record_protocols(record).get(open_enrolment.protocol)
+        open_name = None if known is None else known.name
     return EnrolmentContext(
         enrolled_on_protocol=len(on_protocol),
         open_enrolment=open_enrolment,
+        open_protocol_name=open_name,
         escalation_patients=tuple(escalation),
     )
 

@@ -114,6 +114,20 @@ def test_missing_and_implausible_body_values_are_named(protocols: dict[str, Prot
         TODAY,
     )
     assert "weight_kg" in fields(heavy)
+    # A height typed in metres is named even while the weight is not a number yet: every
+    # wrong field says so at once (input limits: height 100-250 cm).
+    both = check_enrolment(
+        protocols["dextr"],
+        patient(),
+        request(
+            "dextr", height_cm=Decimal("1.65"), weight_kg=None, not_numbers={"weight_kg": "abc"}
+        ),
+        EnrolmentContext(0),
+        TODAY,
+    )
+    assert {"height_cm", "weight_kg"} <= fields(both)
+    said = {p.field: p.message for p in both.problems}
+    assert "Height 1.65 cm is outside the plausible range" in said["height_cm"]
 
 
 def test_letters_in_a_number_field_are_not_a_number(protocols: dict[str, Protocol]) -> None:
@@ -414,5 +428,6 @@ def test_refused_enrolment_changes_nothing(record: Record, protocols: dict[str, 
 def test_second_open_enrolment_refused(record: Record, protocols: dict[str, Protocol]) -> None:
     pid = record.repos.patients.add(patient(pid=None))
     enrol(record, protocols["dextr"], pid, request("dextr"), TODAY)
-    with pytest.raises(EnrolmentRefused, match="already enrolled on dextr"):
+    # The protocol as the nurse knows it, not its file's key.
+    with pytest.raises(EnrolmentRefused, match="already enrolled on DexTR since"):
         enrol(record, protocols["bpd"], pid, request("bpd"), TODAY)
