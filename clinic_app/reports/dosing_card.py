@@ -239,6 +239,21 @@ def header(card: DosingCard, width: float) -> list[Any]:
                 f"{format_number(plan.bsa.weight_kg)} kg{when})",
             ]
         )
+    uses_bsa = plan.bsa is not None and any(n.rounding is not None for n in plan.dose_notes)
+    if card.weight_since is not None and (uses_bsa or card.show_crcl):
+        # rules §2: contradictory weights are said in print, never silently kept.
+        since, change = card.weight_since, card.weight_since.change
+        facts.append(
+            [
+                "WEIGHT CHANGED",
+                f"For the clinic: weighed {day_text(since.latest_on)} at "
+                f"{format_number(change.current_kg)} kg, {format_number(change.shown_pct)} % "
+                f"{'up' if change.change_pct > 0 else 'down'} from the "
+                f"{format_number(change.previous_kg)} kg of {day_text(since.behind_on)} that "
+                "these doses use. Recalculate the BSA and confirm the doses before this card "
+                "is handed out.",
+            ]
+        )
     if card.show_crcl and plan.crcl_ml_min is not None:
         when = (
             f", creatinine of {day_text(card.crcl_measured_on)}"

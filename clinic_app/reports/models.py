@@ -11,6 +11,7 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from clinic_app.core.cycle_toxicity import DoseIntensity, DoseLine, SevereSpell, WorstGrade
+from clinic_app.core.dosing import WeightChange
 from clinic_app.core.plan import CyclePlan
 from clinic_app.reports.paper import PaperSize
 
@@ -49,6 +50,16 @@ class Clinic:
 
 
 @dataclass(frozen=True)
+class WeightSinceBsa:
+    """A weight recorded after the one behind the cycle's BSA and CrCl, changed by the
+    protocol's threshold or more (rules §2): the card's doses used the earlier weight."""
+
+    change: WeightChange
+    behind_on: date
+    latest_on: date
+
+
+@dataclass(frozen=True)
 class DosingCard:
     """One patient, one cycle (rules §8)."""
 
@@ -60,6 +71,7 @@ class DosingCard:
     """The date of the creatinine behind ``plan.crcl_ml_min``."""
     show_crcl: bool = False
     """A dose in this phase depends on creatinine clearance (e.g. DexTR maintenance)."""
+    weight_since: WeightSinceBsa | None = None
 
 
 @dataclass(frozen=True)

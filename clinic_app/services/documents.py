@@ -41,7 +41,7 @@ from clinic_app.core.cycle_toxicity import (
 )
 from clinic_app.core.cycles import CycleRow, CycleStatus
 from clinic_app.core.decisions import DltReview
-from clinic_app.core.dosing import Bsa, body_surface_area
+from clinic_app.core.dosing import Bsa, body_surface_area, weight_change
 from clinic_app.core.errors import DomainError, MissingDataError, ProtocolError
 from clinic_app.core.ismp import format_number, plain_number
 from clinic_app.core.options import cycle_option_keys
@@ -73,6 +73,7 @@ from clinic_app.reports.models import (
     PrintStamp,
     ResponseLine,
     ToxicitySummary,
+    WeightSinceBsa,
 )
 from clinic_app.services.context import record_protocols
 from clinic_app.services.patient_state import patient_summary
@@ -305,14 +306,37 @@ def dosing_card_for(
         crcl_on = record.repos.labs.get(ref.cycle.crcl_lab_id).value.collected_on
     phase = ref.protocol.phase(plan.phase)
     renal = any(rule.needs_crcl for rule in phase.doses)
+    printed = stamp(record, printed_by, printed_at)
     return DosingCard(
         patient=identity(ref.patient),
-        stamp=stamp(record, printed_by, printed_at),
+        stamp=printed,
         clinic=clinic(record),
         plan=plan,
         crcl_measured_on=crcl_on,
         show_crcl=renal,
+        weight_since=weight_since_bsa(record, ref, printed.printed_at.date()),
     )
+
+
+def weight_since_bsa(record: Record, ref: CycleRef, on: date) -> WeightSinceBsa | None:
+    """The latest weight up to ``on``, when it is newer than the one behind the cycle's BSA
+    and changed by the protocol's threshold or more (rules §2, as the patient list flags it):
+    the card then says its doses used the earlier weight."""
+    behind_id = ref.cycle.measurement_id
+    if behind_id is None or ref.patient.id is None:
+        return None
+    measured = record.repos.measurements.for_patient(ref.patient.id)
+    weights = [m for m in measured if m.measured_on <= on]
+    ids = [m.id for m in weights]
+    if behind_id not in ids or ids[-1] == behind_id:
+        return None  # nothing weighed since (for_patient is in the order measured)
+    behind, latest = weights[ids.index(behind_id)], weights[-1]
+    change = weight_change(
+        behind.weight_kg, latest.weight_kg, ref.protocol.settings.weight_change_pct
+    )
+    if not change.needs_recalculation:
+        return None
+    return WeightSinceBsa(change, behind.measured_on, latest.measured_on)
 
 
 # -- the toxicity summary -----------------------------------------------------------------------

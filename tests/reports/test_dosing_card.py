@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
+from datetime import date
+from decimal import Decimal
 
 import pytest
 
 from clinic_app.core.errors import DomainError, MissingDataError
+from clinic_app.core.records import BodyMeasurement
 from clinic_app.reports.dosing_card import render_dosing_card
 from clinic_app.reports.models import PaperSize
 from clinic_app.services import documents
@@ -230,3 +233,29 @@ def test_a_missing_measurement_date_is_said(record: Record) -> None:
     )
     text = flat(pdf_pages(render_dosing_card(replace(renal, crcl_measured_on=None))))
     assert "(Cockcroft-Gault, date of the creatinine not recorded)" in text
+
+
+def _bpd_card_text(record: Record) -> str:
+    card = documents.build_dosing_card(record, "MRN-0002", 1, printed_by="x", printed_at=PRINTED_AT)
+    return flat(pdf_pages(render_dosing_card(card)))
+
+
+def test_a_weight_changed_since_the_bsa_is_said_on_the_card(record: Record) -> None:
+    # Rules §2: a change of 10 % or more against the weight behind the BSA needs the BSA
+    # recalculated. The card's BSA used 70 kg of 5 Jan 2026 (1.82 m²).
+    pid = record.repos.patients.by_mrn("MRN-0002")
+    assert pid is not None
+    # 63.1 kg: (63.1 - 70) / 70 = -9.857 %, under the threshold: nothing said.
+    record.repos.measurements.add(pid.id, BodyMeasurement(date(2026, 1, 20), Decimal("63.1")))
+    assert "WEIGHT CHANGED" not in _bpd_card_text(record)
+    # 63 kg: (63 - 70) / 70 = -10 % exactly, flagged; the newest weight up to the print day
+    # (10 Feb 2026) is the one compared, and one weighed after printing is not.
+    record.repos.measurements.add(pid.id, BodyMeasurement(date(2026, 2, 2), Decimal(63)))
+    record.repos.measurements.add(pid.id, BodyMeasurement(date(2026, 3, 1), Decimal(70)))
+    text = _bpd_card_text(record)
+    assert (
+        "WEIGHT CHANGED For the clinic: weighed 2 Feb 2026 at 63 kg, 10 % down from the 70 kg "
+        "of 5 Jan 2026 that these doses use. Recalculate the BSA and confirm the doses before "
+        "this card is handed out."
+    ) in text
+    assert "1.82 m² (Mosteller, height 170 cm, weight 70 kg, measured 5 Jan 2026)" in text
