@@ -40,6 +40,7 @@ from enum import StrEnum
 from clinic_app.core.dosing import format_dose_change
 from clinic_app.core.errors import DomainError, MissingDataError, ProtocolError
 from clinic_app.core.ismp import format_number
+from clinic_app.core.labs import unit_label
 from clinic_app.core.records import (
     AdverseEvent,
     DoseEvent,
@@ -491,8 +492,33 @@ def _validate_ae(ae: AdverseEvent, assessed_on: date) -> None:
 # --- evaluation -------------------------------------------------------------------------
 
 
+_COUNT_UNIT = "10^9/L"
+"""ANC and platelets are counted in 10^9/L (``DltInputs.labs``, ``DltCriteria``)."""
+
+
 def _count(value: Decimal) -> str:
-    return f"{format_number(value)} ×10⁹/L"
+    return f"{format_number(value)} {unit_label(_COUNT_UNIT)}"
+
+
+def _written(value: Decimal) -> str:
+    """A protocol threshold as the protocol writes it: ``1.0`` stays ``1.0`` (rules §5: "ANC <
+    1.0"), otherwise as ``format_number`` prints (leading zero, no exponent, grouping)."""
+    exponent = value.as_tuple().exponent
+    places = -exponent if isinstance(exponent, int) else 0
+    shown = format_number(value)
+    if places > 0:
+        whole, _, fraction = shown.partition(".")
+        shown = f"{whole}.{fraction.ljust(places, '0')}"
+    return shown
+
+
+def _limit(value: Decimal) -> str:
+    """A count threshold with its unit: ``1.0 ×10⁹/L``.
+
+    >>> _limit(Decimal("1.0")), _limit(Decimal("0.5")), _limit(Decimal("25"))
+    ('1.0 ×10⁹/L', '0.5 ×10⁹/L', '25 ×10⁹/L')
+    """
+    return f"{_written(value)} {unit_label(_COUNT_UNIT)}"
 
 
 def _lab_text(lab: LabResult) -> str:
@@ -591,7 +617,7 @@ class _Evaluation:
         reason = (
             f"Not assessed: baseline marrow plasma cells {format_number(marrow)} % "
             f"(> {format_number(limit)} %) with entry {_lab_text(baseline)} "
-            f"(< {format_number(below)}): exempt by the protocol."
+            f"(< {_limit(below)}): exempt by the protocol."
         )
         return _Exemption.EXEMPT, reason
 
@@ -635,8 +661,8 @@ class _Evaluation:
                 if _apart(temp.measured_at, lab.collected_at) <= span:
                     finding = RuleFinding(
                         DltRule.FEBRILE_NEUTROPENIA,
-                        f"Febrile neutropenia: ANC < {format_number(c.febrile_anc_below)} with "
-                        f"fever >= {format_number(c.fever_celsius)} °C within "
+                        f"Febrile neutropenia: ANC < {_limit(c.febrile_anc_below)} with "
+                        f"fever ≥ {_written(c.fever_celsius)} °C within "
                         f"{c.febrile_episode_hours} h.",
                         (
                             _lab_text(lab),
@@ -656,9 +682,9 @@ class _Evaluation:
                         NotAssessed(
                             DltRule.FEBRILE_NEUTROPENIA,
                             f"A febrile neutropenia AE began on {ae.onset.isoformat()}, but no "
-                            f"temperature >= {format_number(c.fever_celsius)} °C within "
+                            f"temperature ≥ {_written(c.fever_celsius)} °C within "
                             f"{c.febrile_episode_hours} h of an ANC < "
-                            f"{format_number(c.febrile_anc_below)} is recorded.",
+                            f"{_limit(c.febrile_anc_below)} is recorded.",
                             needs="the ANC and temperature readings of that episode",
                         )
                     )
@@ -690,9 +716,9 @@ class _Evaluation:
                     self.close_calls.append(
                         RuleFinding(
                             DltRule.FEBRILE_NEUTROPENIA,
-                            f"ANC < {format_number(c.febrile_anc_below)} with a temperature of "
+                            f"ANC < {_limit(c.febrile_anc_below)} with a temperature of "
                             f"{format_number(temp.celsius)} °C {hours} h apart: the rule needs "
-                            f">= {format_number(c.fever_celsius)} °C within "
+                            f"≥ {_written(c.fever_celsius)} °C within "
                             f"{c.febrile_episode_hours} h.",
                             (
                                 _lab_text(lab),
@@ -715,7 +741,7 @@ class _Evaluation:
             first, last = run[0].collected_on, run[-1].collected_on
             evidence = tuple(_lab_text(lab) for lab in run) + self.still_running_evidence(run)
             sentence = (
-                f"G4 neutropenia (ANC < {format_number(c.g4_anc_below)}) lasted {days} days "
+                f"G4 neutropenia (ANC < {_limit(c.g4_anc_below)}) lasted {days} days "
                 f"({first.isoformat()} to {last.isoformat()}), more than "
                 f"{c.cytopenia_days_over}"
             )
@@ -792,7 +818,7 @@ class _Evaluation:
             ]
             evidence = tuple(_lab_text(lab) for lab in run) + self.still_running_evidence(run)
             sentence = (
-                f"G4 thrombocytopenia (platelets < {format_number(c.g4_platelets_below)}) "
+                f"G4 thrombocytopenia (platelets < {_limit(c.g4_platelets_below)}) "
                 f"lasted {days} days ({first.isoformat()} to {last.isoformat()}), more than "
                 f"{c.cytopenia_days_over}"
             )
@@ -1153,7 +1179,7 @@ class _Evaluation:
             self.not_assessed.append(
                 NotAssessed(
                     DltRule.THROMBOCYTOPENIA_WITH_BLEEDING,
-                    f"Platelets fell below {format_number(c.g3_platelets_below)} but no G3-4 "
+                    f"Platelets fell below {_limit(c.g3_platelets_below)} but no G3-4 "
                     "thrombocytopenia AE records whether there was bleeding.",
                     needs="a thrombocytopenia AE stating whether there was bleeding",
                     evidence=(_lab_text(low[0]),),

@@ -142,6 +142,10 @@ def test_febrile_neutropenia_fires_at_38_5_with_anc_below_1() -> None:
     assert p.dlt is True
     assert "ANC 0.9 ×10⁹/L on 2024-03-13" in p.fired[0].evidence
     assert "temperature 38.5 °C at 2024-03-13T20:00+00:00" in p.fired[0].evidence
+    # The rule in the protocol's words: "≥" (not ASCII ">="), ANC with its unit, 1.0 as written.
+    assert p.fired[0].sentence == (
+        "Febrile neutropenia: ANC < 1.0 ×10⁹/L with fever ≥ 38.5 °C within 24 h."
+    )
 
 
 def test_febrile_neutropenia_boundaries() -> None:
@@ -162,6 +166,9 @@ def test_febrile_neutropenia_ae_without_readings_asks_for_them() -> None:
     assert p.dlt is None
     assert [n.rule for n in p.not_assessed] == [DltRule.FEBRILE_NEUTROPENIA]
     assert p.not_assessed[0].blocks_decision
+    assert "no temperature ≥ 38.5 °C within 24 h of an ANC < 1.0 ×10⁹/L is recorded" in (
+        p.not_assessed[0].reason
+    )
 
 
 def test_naive_and_aware_times_are_refused() -> None:
@@ -191,6 +198,7 @@ def test_g4_neutropenia_8_days_despite_gcsf_fires() -> None:
     p = neutropenia((8, 12, 16), ("0.4", "0.3", "0.45"), gcsf=(9,))
     assert fired(p) == {DltRule.G4_NEUTROPENIA}
     assert "lasted 8 days" in p.fired[0].sentence
+    assert p.fired[0].sentence.startswith("G4 neutropenia (ANC < 0.5 ×10⁹/L) lasted 8 days")
     assert "G-CSF dose given 2024-03-12 (cycle 1 day 9), during the run" in p.fired[0].evidence
 
 
@@ -263,6 +271,7 @@ def test_g4_thrombocytopenia_8_days_despite_delay_fires() -> None:
     p = thrombocytopenia((10, 18), ("20", "18"), held=(12,))
     assert fired(p) == {DltRule.G4_THROMBOCYTOPENIA}
     assert "pomalidomide held on cycle day 12" in p.fired[0].evidence
+    assert p.fired[0].sentence.startswith("G4 thrombocytopenia (platelets < 25 ×10⁹/L) lasted")
 
 
 def test_g4_thrombocytopenia_boundaries() -> None:
@@ -311,7 +320,7 @@ def test_exemption_skips_neutropenia_items_and_says_so() -> None:
     assert p.dlt is False
     exempt = {n.rule for n in p.not_assessed if not n.blocks_decision}
     assert exempt == {DltRule.FEBRILE_NEUTROPENIA, DltRule.G4_NEUTROPENIA}
-    assert p.not_assessed[0].reason.endswith("(< 1): exempt by the protocol.")  # no name in core
+    assert p.not_assessed[0].reason.endswith("(< 1.0 ×10⁹/L): exempt by the protocol.")  # no name
 
 
 @pytest.mark.parametrize(

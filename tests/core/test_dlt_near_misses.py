@@ -204,7 +204,8 @@ def test_febrile_near_misses() -> None:
     p = case("38.4", datetime(2024, 3, 13, 20, 0, tzinfo=UTC))
     assert p.dlt is False
     (miss,) = p.near_misses
-    assert miss.sentence.startswith("ANC < 1 with a temperature of 38.4 °C 12 h apart")
+    assert miss.sentence.startswith("ANC < 1.0 ×10⁹/L with a temperature of 38.4 °C 12 h apart")
+    assert miss.sentence.endswith("the rule needs ≥ 38.5 °C within 24 h.")
     # 38.6 °C 30 h later (> 24 h, <= 48 h) -> close; 37.9 °C 2 h later -> nothing
     assert case("38.6", datetime(2024, 3, 14, 14, 0, tzinfo=UTC)).near_misses != ()
     assert case("37.9", datetime(2024, 3, 13, 10, 0, tzinfo=UTC)).near_misses == ()

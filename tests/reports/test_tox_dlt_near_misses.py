@@ -30,7 +30,7 @@ def test_near_misses_are_printed_under_their_heading(record: Record) -> None:
     assert NEAR_MISS_HEADING in summary.dlt.evidence
     first = flat(pdf_pages(render_toxicity_summary(summary))[0])
     heading = first.index(NEAR_MISS_HEADING)
-    bleeding = first.index("Platelets fell below 50 but no G3-4 thrombocytopenia AE")
+    bleeding = first.index("Platelets fell below 50 ×10⁹/L but no G3-4 thrombocytopenia AE")
     neutropenia = first.index("G4 neutropenia counted 0 days")
     assert heading < bleeding and heading < neutropenia
     assert "evidence: count after: ANC 0.9 ×10⁹/L on 26 Jan 2026" in first
