@@ -122,10 +122,26 @@ class KaplanMeier:
         return "not reached" if self.median_days is None else f"{self.median_days} days"
 
     def median_ci_text(self) -> str:
+        """The median's confidence interval in words: ``3 to 9 days``, ``3 days to not
+        reached`` (the upper band never fell to 0.5), ``not estimable`` (neither band did)."""
         lower, upper = self.median_ci_days
-        low = "not reached" if lower is None else f"{lower}"
-        high = "not reached" if upper is None else f"{upper}"
-        return f"{low} to {high} days"
+        if lower is None and upper is None:
+            return "not estimable"
+        if upper is None:
+            return f"{lower} days to not reached"
+        if lower is None:  # the lower band lies below the estimate: not expected
+            return f"not reached to {upper} days"
+        return f"{lower} to {upper} days"
+
+    def median_summary(self, method: str = "") -> str:
+        """The median and its CI as printed after "median": ``5 days (95 % CI 3 days to not
+        reached, log-log)``, or ``not reached; 95 % CI not estimable`` (no band reached 0.5)."""
+        level = f"{round(self.confidence * 100)} % CI"
+        ci = self.median_ci_text()
+        if self.median_ci_days == (None, None):
+            return f"{self.median_text()}; {level} {ci}"
+        how = f", {method}" if method else ""
+        return f"{self.median_text()} ({level} {ci}{how})"
 
 
 def kaplan_meier(times: Sequence[EventTime], confidence: float = 0.95) -> KaplanMeier:

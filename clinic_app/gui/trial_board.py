@@ -560,7 +560,7 @@ class TrialBoardWindow(QMainWindow):
         ):
             text = f"{curve.label[0].upper()}{curve.label[1:]} ({curve.origin})"
             if curve.km is not None:
-                text += f": median {curve.km.median_text()} (95 % CI {curve.km.median_ci_text()})"
+                text += f": median {curve.km.median_summary()}"
             title.setText(text)
             plot.set_curve(curve)
 

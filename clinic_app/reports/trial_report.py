@@ -391,7 +391,7 @@ def curve_section(curve: SurvivalCurve, width: float, lead: Sequence[Any] = ()) 
             para(
                 f"{_count(km.n, 'patient')}, {_count(km.events, 'event')}, "
                 f"{km.n - km.events} censored · median "
-                f"{km.median_text()} (95 % CI {km.median_ci_text()}, log-log)",
+                f"{km.median_summary('log-log')}",
                 SMALL_PT,
             )
         )

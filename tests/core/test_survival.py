@@ -56,7 +56,8 @@ def test_hand_computed_six_patient_example() -> None:
     assert km.median_days == 5
     # lower band is 0.273 <= 0.5 already at 3; upper band at 9 is 0.595 > 0.5 -> not reached
     assert km.median_ci_days == (3, None)
-    assert km.median_ci_text() == "3 to not reached days"
+    assert km.median_ci_text() == "3 days to not reached"
+    assert km.median_summary("log-log") == "5 days (95 % CI 3 days to not reached, log-log)"
     assert km.censor_marks == ((4, 5 / 6), (9, 5 / 24))
     assert km.events == 4
     assert km.n == 6
@@ -97,6 +98,9 @@ def test_all_censored_and_median_not_reached() -> None:
     assert km.median_days is None
     assert km.median_text() == "not reached"
     assert km.median_ci_days == (None, None)
+    # Said plainly, never "not reached to not reached days".
+    assert km.median_ci_text() == "not estimable"
+    assert km.median_summary("log-log") == "not reached; 95 % CI not estimable"
     assert all(s.survival == 1.0 and s.lower == 1.0 for s in km.steps)
     assert km.censor_marks == ((5, 1.0), (5, 1.0), (10, 1.0), (20, 1.0))
 

@@ -66,6 +66,23 @@ def test_report_holds_board_rates_curves_and_stamp(
     assert "fewer than 2 cycles (1 completed)" in flat
     # PFS of R1..R4 as in tests/services/test_trial.py: median 84 days
     assert "median 84 days" in flat
+    # the upper band never falls to 0.5: said in words, the unit after the number
+    assert "median 84 days (95 % CI 56 days to not reached, log-log)" in flat
+    assert "to not reached days" not in flat
+
+
+def test_report_says_a_median_not_reached_plainly(
+    record: Record, protocols: dict[str, Protocol], tmp_path: Path
+) -> None:
+    # One patient in PR at every assessment: no progression, PFS censored, so neither the
+    # estimate nor its bands fall to 0.5.
+    treated(record, "R3", ["PR", "PR", "PR", "PR"], protocol="bpd")
+    overview = build_overview(record, protocols["bpd"], TODAY)
+    out = tmp_path / "censored.pdf"
+    write_trial_report(overview, stamp(overview), out)
+    flat = re.sub(r"\s+", " ", text_of(out))
+    assert "median not reached; 95 % CI not estimable" in flat
+    assert "not reached to not reached" not in flat
 
 
 def test_report_without_patients_says_so(
