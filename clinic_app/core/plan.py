@@ -55,6 +55,10 @@ class PlannedDose:
     in_clinic: bool = False
     """The clinic gives this dose (the protocol file's ``given_in_clinic`` for the route)."""
 
+    def stored_units(self) -> dict[str, str]:
+        """The units as a dose record keeps them: strength in mg (ISMP number) to count."""
+        return {format_number(strength): str(count) for strength, count in self.units}
+
     def describe_units(self) -> str:
         if not self.units:
             return "given in clinic" if self.in_clinic else ""

@@ -35,7 +35,6 @@ from clinic_app.core.cycle_checks import (
 from clinic_app.core.cycles import CycleRow, CycleStatus, DoseDetails
 from clinic_app.core.decisions import Decision, DecisionKind
 from clinic_app.core.errors import DomainError
-from clinic_app.core.ismp import format_number
 from clinic_app.core.options import elected_entries
 from clinic_app.core.plan import CyclePlan
 from clinic_app.core.protocol import Protocol
@@ -258,7 +257,7 @@ def start_cycle(
                 DoseEvent(cycle_id, day.day, dose.drug, dose.dose_mg, DoseStatus.PLANNED),
                 DoseDetails(
                     route=dose.route.value,
-                    units={format_number(s): str(n) for s, n in dose.units},
+                    units=dose.stored_units(),
                 ),
                 reason=why,
             )

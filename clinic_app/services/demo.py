@@ -291,8 +291,12 @@ class _Writer:
                 reason=REASON,
             )
 
-    def doses(self, cycle_id: int, plan_doses: list[tuple[int, date, str, Decimal, str]]) -> None:
-        for day, on, drug, mg, route in plan_doses:
+    def doses(
+        self,
+        cycle_id: int,
+        plan_doses: list[tuple[int, date, str, Decimal, str, dict[str, str]]],
+    ) -> None:
+        for day, on, drug, mg, route, units in plan_doses:
             if on < self.today:
                 held = self.rng.random() < 0.03
                 event = DoseEvent(
@@ -306,7 +310,9 @@ class _Writer:
                 )
             else:
                 event = DoseEvent(cycle_id, day, drug, mg, DoseStatus.PLANNED)
-            self.repos.doses.add(event, DoseDetails(route=route), reason=REASON)
+            # The tablets or capsules of each strength, as a real cycle start stores them.
+            details = DoseDetails(route=route, units=units)
+            self.repos.doses.add(event, details, reason=REASON)
 
 
 @dataclass
@@ -434,7 +440,14 @@ def _write_story(w: _Writer, number: int, story: _Story, beyond_caps: bool) -> N
             w.doses(
                 cid,
                 [
-                    (day.day, day.date + shift, d.drug, d.dose_mg, d.route.value)
+                    (
+                        day.day,
+                        day.date + shift,
+                        d.drug,
+                        d.dose_mg,
+                        d.route.value,
+                        d.stored_units(),
+                    )
                     for day, d in plan.doses()
                 ],
             )

@@ -21,7 +21,7 @@ from decimal import Decimal
 from clinic_app.core.cycles import CycleRow, CycleStatus, DoseDetails
 from clinic_app.core.dosing import step_down
 from clinic_app.core.errors import DomainError
-from clinic_app.core.ismp import format_number, format_quantity
+from clinic_app.core.ismp import format_quantity
 from clinic_app.core.plan import CyclePlan
 from clinic_app.core.protocol import DoseBasis, Protocol
 from clinic_app.core.records import (
@@ -437,7 +437,7 @@ def record_modification(
                         ),
                         DoseDetails(
                             route=row.route or dose.route.value,
-                            units={format_number(s): str(n) for s, n in dose.units},
+                            units=dose.stored_units(),
                         ),
                         reason=why,
                     )

@@ -592,7 +592,7 @@ def enrol(
                 ),
                 DoseDetails(
                     route=dose.route.value,
-                    units={format_number(s): str(n) for s, n in dose.units},
+                    units=dose.stored_units(),
                 ),
                 reason=reason,
             )

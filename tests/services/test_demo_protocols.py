@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from pathlib import Path
 
@@ -73,3 +74,18 @@ def test_demo_with_a_third_regimen_folder(tmp_path: Path) -> None:
         result = generate_demo(record, patients=10, seed=2, today=TODAY, protocols=protocols)
         assert result.patients == 10
         assert set(_enrolments(record)) <= set(protocols)
+
+
+def test_demo_doses_keep_their_tablets_and_capsules(tmp_path: Path) -> None:
+    # As a real cycle start stores them: BPD's dexamethasone 40 mg is two 20 mg tablets, its
+    # pomalidomide one capsule of the dose's strength; the infusion has none.
+    with open_database(tmp_path / "demo.sqlite3") as record:
+        generate_demo(record, patients=4, seed=1, today=TODAY, protocols=load_protocols())
+        rows = record.sql.execute(
+            "SELECT d.drug, d.dose_mg, d.units FROM dose_events d JOIN cycles c ON c.id = "
+            "d.cycle_id JOIN enrolments e ON e.id = c.enrolment_id WHERE e.protocol = 'bpd'"
+        ).fetchall()
+    units = {(str(drug), str(mg)): json.loads(u) for drug, mg, u in rows}
+    assert units[("dexamethasone", "40")] == {"20": "2"}
+    assert all(u for (drug, _), u in units.items() if drug == "pomalidomide")
+    assert all(not u for (drug, _), u in units.items() if drug == "bendamustine")
