@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +16,6 @@ from clinic_app.commands.base import context, existing_record, fail, iso_date
 from clinic_app.core.errors import DomainError, ProtocolError
 from clinic_app.core.protocol import Protocol
 from clinic_app.services.context import load_protocol_files
-from clinic_app.storage.database import os_user
 from clinic_app.storage.errors import StorageError
 
 
@@ -126,8 +124,8 @@ def run_escalation(args: argparse.Namespace) -> int:
 
 
 def run_trial_report(args: argparse.Namespace) -> int:
-    from clinic_app.reports.models import PrintStamp
     from clinic_app.reports.trial_report import write_trial_report
+    from clinic_app.services import documents
     from clinic_app.services.trial import build_overview
 
     installed = _installed()
@@ -144,12 +142,13 @@ def run_trial_report(args: argparse.Namespace) -> int:
                 known = ", ".join(sorted(ctx.protocols))
                 fail(f"unknown protocol {args.protocol!r}; known: {known}")
             overview = build_overview(ctx.record, protocol, ctx.today())
+            # As every printout: local time, the record's paper size, who prints it.
+            stamp = documents.stamp(ctx.record, None, None)
     except StorageError as exc:
         print(f"clinic-app: {exc}", file=sys.stderr)
         return 1
     except DomainError as exc:
         fail(str(exc))
-    stamp = PrintStamp(datetime.now(UTC), os_user(), overview.record_version)
     write_trial_report(overview, stamp, output)
     print(f"Wrote the {protocol.name} trial report to {output}")
     return 0

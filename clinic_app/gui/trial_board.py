@@ -10,7 +10,7 @@ enrolment dialog, which asks the same 3+3 engine.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 
 from PySide6.QtCore import (
@@ -47,6 +47,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from clinic_app.core.errors import DomainError
 from clinic_app.core.escalation import DecisionKind, EscalationDecision, LevelState
 from clinic_app.core.protocol import Protocol
 from clinic_app.core.survival import KaplanMeier
@@ -54,7 +55,6 @@ from clinic_app.gui import fit
 from clinic_app.gui.errors import show_storage_error
 from clinic_app.gui.table_model import TextRowsModel
 from clinic_app.gui.warnings import WARNING_SIGN
-from clinic_app.reports.models import PrintStamp
 from clinic_app.services.context import record_protocols
 from clinic_app.services.trial import SurvivalCurve, TrialOverview, build_overview
 from clinic_app.storage.database import Record
@@ -576,8 +576,14 @@ class TrialBoardWindow(QMainWindow):
         self.refresh()
         overview = self.overview
         assert overview is not None
-        stamp = PrintStamp(datetime.now(UTC), self.user, overview.record_version)
         from clinic_app.reports.trial_report import write_trial_report
+        from clinic_app.services.documents import stamp as print_stamp
+
+        try:  # as every printout: local time and the record's paper size
+            stamp = print_stamp(self.record, self.user, None)
+        except DomainError as exc:  # a damaged paper-size setting
+            self.statusBar().showMessage(exc.message)
+            return
 
         write_trial_report(overview, stamp, path)
         self.statusBar().showMessage(f"Trial report saved to {path}")

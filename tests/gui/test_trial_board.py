@@ -69,9 +69,12 @@ def test_refresh_button_and_report(
     qtbot.mouseClick(win.refresh_button, Qt.MouseButton.LeftButton)
     assert win.decision_label.text() == "Decision: enrol at 2"
     out = tmp_path / "board.pdf"
+    record.repos.settings.set("print.paper_size", "Letter", reason="test")
     win.write_report(out)
     text = " ".join(p.extract_text() for p in PdfReader(out).pages)
     assert "Decision: enrol at 2" in " ".join(text.split())
+    box = PdfReader(out).pages[0].mediabox  # the record's paper size: Letter, 612 x 792 pt
+    assert sorted((round(float(box.width)), round(float(box.height)))) == [612, 792]
 
 
 def test_bpd_endpoints_and_curves_from_its_endpoint_definitions(

@@ -145,6 +145,11 @@ def test_escalation_and_trial_report_commands(
     pdf = tmp_path / "out.pdf"
     assert main(["trial-report", "bpd", "-o", str(pdf), "--as-of", "2025-03-10", "--db", db]) == 0
     assert "Data as of 10 Mar 2025" in text_of(pdf)
+    # The record's paper size, as every printout (US Letter: 8.5 x 11 in = 612 x 792 pt).
+    record.repos.settings.set("print.paper_size", "Letter", reason="test")
+    assert main(["trial-report", "bpd", "-o", str(pdf), "--as-of", "2025-03-10", "--db", db]) == 0
+    box = PdfReader(pdf).pages[0].mediabox
+    assert sorted((round(float(box.width)), round(float(box.height)))) == [612, 792]
 
 
 def test_commands_refuse_mistakes_in_one_line(
