@@ -340,12 +340,18 @@ class DltProposal:
     def near_misses(self) -> tuple[RuleFinding, ...]:
         """Every clause that did not fire but was close or could not be decided, with evidence.
 
-        The investigator reads these under NEAR_MISS_HEADING: the clause that did not fire
-        for want of one fact (no G-CSF recorded, no bleeding, an arterial rather than venous
-        thrombosis), a grade >= 3 event whose attribution or other fact is missing, and a
-        grade 4 run still going at the end of cycle 1.
+        The investigator reads the clauses that could not be decided (a grade >= 3 event
+        whose attribution or other fact is missing, a grade 4 run still going at the end of
+        cycle 1) under UNDECIDED_HEADING, and the rest under NEAR_MISS_HEADING: the clause
+        that did not fire for want of one fact (no G-CSF recorded, no bleeding, an arterial
+        rather than venous thrombosis).
         """
-        undecided = tuple(
+        return (*self.undecided, *self.close_calls, *(f for f in self.not_fired if f.close))
+
+    @property
+    def undecided(self) -> tuple[RuleFinding, ...]:
+        """The clauses the rules could not decide for want of a fact, with what is missing."""
+        return tuple(
             RuleFinding(
                 item.rule,
                 f"{item.reason} Could not be decided: needs {item.needs.rstrip('?.')}.",
@@ -354,8 +360,44 @@ class DltProposal:
             for item in self.not_assessed
             if item.needs is not None
         )
-        close = tuple(f for f in self.not_fired if f.close)
-        return (*undecided, *self.close_calls, *close)
+
+    def summary_with_verdict(self, dlt: bool) -> str:
+        """The proposal once the investigator has decided ``dlt``: what the rules proposed and
+        the decision, in one consistent sentence (never "cannot decide yet" beside a verdict).
+
+        Where the rules could not decide, it says what was missing and that the investigator
+        decided. The rules' proposal itself is unchanged.
+
+        >>> from clinic_app.core.protocol_loader import load_protocols
+        >>> bpd = load_protocols()["bpd"].dlt_criteria
+        >>> fn = AdverseEvent("Febrile neutropenia", 3, date(2024, 3, 15))
+        >>> p = propose_dlt(DltInputs(cycle1_start=date(2024, 3, 4), assessed_on=date(2024, 4, 2),
+        ...     c2d1_actual=date(2024, 4, 1), adverse_events=(fn,),
+        ...     ae_categories={"Febrile neutropenia": "febrile_neutropenia"}), bpd)
+        >>> p.summary
+        'Proposed DLT: cannot decide yet; needs: the ANC and temperature readings of that episode.'
+        >>> p.summary_with_verdict(True)  # doctest: +NORMALIZE_WHITESPACE
+        'Proposed DLT: the rules could not decide; missing: the ANC and temperature readings of
+        that episode. The investigator decided: DLT.'
+        """
+        verdict = "DLT" if dlt else "no DLT"
+        if self.dlt is None:
+            blocking = [item for item in self.not_assessed if item.blocks_decision]
+            running = [item.still_running for item in blocking if item.still_running]
+            if running:
+                what = "; ".join(f"{item} still running at the end of cycle 1" for item in running)
+                why = f"could not decide: {what}"
+            elif blocking:
+                needs = "; ".join(dict.fromkeys(item.needs or "" for item in blocking))
+                why = f"could not decide; missing: {needs}"
+            else:
+                pending = " ".join(self.pending)
+                why = f"have not decided: {pending[:1].lower()}{pending[1:]}"
+            end = "" if why.endswith(("?", ".")) else "."
+            return f"Proposed DLT: the rules {why}{end} The investigator decided: {verdict}."
+        if self.dlt == dlt:
+            return f"{self.summary} The investigator agreed: {verdict}."
+        return f"{self.summary} The investigator decided otherwise: {verdict}."
 
     def evidence_lines(self) -> tuple[str, ...]:
         """The reasoning as the review screen and the toxicity summary print it, one line each.
@@ -368,10 +410,14 @@ class DltProposal:
             for finding in self.fired:
                 lines.append(f"• {finding.sentence}")
                 lines += [f"    evidence: {item}" for item in finding.evidence]
-        near = self.near_misses
-        if near:
-            lines.append(NEAR_MISS_HEADING)
-            for finding in near:
+        undecided = self.undecided
+        # Under its own heading: "Not a DLT by the rules" over a clause the rules could not
+        # decide would contradict the proposal's "could not decide".
+        close = self.near_misses[len(undecided) :]
+        for heading, findings in ((UNDECIDED_HEADING, undecided), (NEAR_MISS_HEADING, close)):
+            if findings:
+                lines.append(heading)
+            for finding in findings:
                 lines.append(f"• {finding.sentence}")
                 lines += [f"    evidence: {item}" for item in finding.evidence]
         lines += [f"Not assessed: {item.reason}" for item in self.not_assessed if not item.needs]
@@ -382,6 +428,7 @@ class DltProposal:
 
 FIRED_HEADING = "DLT rules that fired:"
 NEAR_MISS_HEADING = "Not a DLT by the rules — for your judgement:"
+UNDECIDED_HEADING = "Not decided by the rules (a fact is missing) — for your judgement:"
 
 
 # Shown to the investigator: protocol words, not the app's internal references.

@@ -41,6 +41,7 @@ from clinic_app.core.cycle_toxicity import (
 )
 from clinic_app.core.cycles import CycleRow, CycleStatus
 from clinic_app.core.decisions import DltReview
+from clinic_app.core.dlt import DltProposal
 from clinic_app.core.dosing import Bsa, body_surface_area, weight_change
 from clinic_app.core.errors import DomainError, MissingDataError, ProtocolError
 from clinic_app.core.ismp import format_number, plain_number
@@ -548,20 +549,36 @@ def _signature_text(printed_name: str, username: str, signed_at: str, meaning: s
     return f"Signed by {printed_name} ({username}) on {when} UTC: {meaning}"
 
 
-def _review_text(review: DltReview) -> str:
+def _verdict_text(review: DltReview) -> str:
+    """The investigator's decision: ``DLT confirmed by Dr A on 4 Feb 2026``."""
     who = review.reviewer or "the investigator"
     when = f" on {_day_text(review.reviewed_on)}" if review.reviewed_on else ""
-    proposed = "proposed DLT" if review.proposed else "no DLT proposed"
     if review.confirmed is None:
-        verdict = "awaiting the investigator's confirmation"
-    elif review.confirmed:
-        verdict = f"DLT confirmed by {who}{when}"
-    else:
-        verdict = f"DLT not confirmed by {who}{when}"
+        return "awaiting the investigator's verdict"
+    return f"DLT {'confirmed' if review.confirmed else 'ruled out'} by {who}{when}"
+
+
+def _review_text(review: DltReview, proposal: DltProposal | None = None) -> str:
+    """One review in words: the decision, its reason, and evaluability.
+
+    ``review.proposed`` is what the rules proposed when the review was recorded (False also
+    when they could not decide). Beside a verdict it is said only where it differs from
+    ``proposal``, the rules' proposal printed above it, so the two never read as one
+    contradicting the other; awaiting a verdict, it is all there is to say.
+    """
+    then = "the rules proposed a DLT" if review.proposed else "the rules did not propose a DLT"
     extra = f" ({review.reason})" if review.reason else ""
     if review.evaluable is False:
         extra += "; not evaluable for toxicity"
-    return f"{proposed}; {verdict}{extra}"
+    if review.confirmed is None:
+        return f"{_verdict_text(review)}; {then}{extra}"
+    text = _verdict_text(review) + extra
+    if proposal is not None and review.proposed != (proposal.dlt is True):
+        text += (
+            f". When reviewed, {then}; the proposal above reads the record as it is on the day "
+            "of printing."
+        )
+    return text
 
 
 def response_line(
@@ -612,7 +629,6 @@ def _dlt_section(record: Record, ref: CycleRef, assessed_on: date) -> DltSection
         for r in record.repos.dlt_reviews.for_enrolment(ref.enrolment.id)
         if r.cycle_id in (None, cycle.id)
     ]
-    review = "; ".join(_review_text(r) for r in reviews) or "Not yet reviewed by the investigator."
     signed = tuple(
         _signature_text(s.printed_name, s.username, s.signed_at, s.meaning)
         for r in reviews
@@ -620,11 +636,20 @@ def _dlt_section(record: Record, ref: CycleRef, assessed_on: date) -> DltSection
         for s in record.repos.signatures.for_row("dlt_reviews", r.id)
     )
     summary = patient_summary(record, ref.patient.id, assessed_on, {ref.protocol.key: ref.protocol})
-    if summary.dlt is None:
+    proposal = summary.dlt
+    review = (
+        "; ".join(_review_text(r, proposal) for r in reviews)
+        or "Not yet reviewed by the investigator."
+    )
+    if proposal is None:
         why = "; ".join(summary.dlt_missing) or "no cycle-1 data"
         return DltSection(f"The DLT proposal cannot be computed: {why}.", (), review, signed)
-    evidence = tuple(_dates_in_words(line) for line in summary.dlt.evidence_lines())
-    return DltSection(_dates_in_words(summary.dlt.summary), evidence, review, signed)
+    evidence = tuple(_dates_in_words(line) for line in proposal.evidence_lines())
+    # Once the investigator has decided, the line says the rules' proposal and the decision
+    # together (issue: "cannot decide yet" printed beside "DLT confirmed").
+    decided = next((r.confirmed for r in reviews if r.confirmed is not None), None)
+    line = proposal.summary if decided is None else proposal.summary_with_verdict(decided)
+    return DltSection(_dates_in_words(line), evidence, review, signed)
 
 
 _ISO_DATE = re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b")
@@ -695,7 +720,9 @@ def build_toxicity_summary(
         ae for ae in all_aes if ae.onset <= end and (ae.resolved is None or ae.resolved >= start)
     ]
     reviews = repos.dlt_reviews.for_enrolment(ref.enrolment.id)
-    dlt_applies = ref.protocol.dlt_criteria is not None and row.number == 1
+    has_dlt_rules = ref.protocol.dlt_criteria is not None
+    dlt_applies = has_dlt_rules and row.number == 1
+    events = {ae.id: ae for ae in all_aes if ae.id is not None}
     ae_lines = [
         AeLine(
             ae.term,
@@ -704,7 +731,7 @@ def build_toxicity_summary(
             ae.onset,
             ae.resolved,
             ae.serious,
-            _ae_dlt_status(ae, reviews, dlt_applies),
+            _ae_dlt_status(ae, reviews, row.id, has_dlt_rules, dlt_applies, events),
         )
         for ae in in_cycle
     ]
@@ -769,13 +796,36 @@ def _first_start(record: Record, ref: CycleRef) -> date | None:
     return treatment_start(record.repos.cycles.for_enrolment(ref.enrolment.id))
 
 
-def _ae_dlt_status(ae: AdverseEvent, reviews: Sequence[DltReview], applies: bool) -> str:
+def _ae_dlt_status(
+    ae: AdverseEvent,
+    reviews: Sequence[DltReview],
+    cycle_id: int,
+    has_rules: bool,
+    applies: bool,
+    events: Mapping[int, AdverseEvent],
+) -> str:
+    """The AE's DLT status: its own review, else its cycle's review, else why there is none.
+
+    The investigator reviews the cycle (rules §5); a review names the AE it is about, if any.
+    An AE of a reviewed cycle is reviewed with it, never "not reviewed".
+    """
     mine = [r for r in reviews if ae.id is not None and r.adverse_event_id == ae.id]
     if mine:
         return "; ".join(_review_text(r) for r in mine)
-    if applies:
-        return "not reviewed for DLT"
-    return "not applicable (DLT rules cover the protocol's DLT cycle only)"
+    if not has_rules:
+        return "no DLT assessment in this protocol"
+    if not applies:
+        return "not assessed: DLTs are assessed in cycle 1 only"
+    cycle = [r for r in reviews if r.cycle_id in (None, cycle_id)]
+    decided = next((r for r in cycle if r.confirmed is not None), None)
+    if decided is None:
+        if cycle:
+            return "cycle 1 awaiting the investigator's DLT verdict"
+        return "cycle 1 not yet reviewed for DLT"
+    named = events.get(decided.adverse_event_id) if decided.adverse_event_id else None
+    if decided.confirmed and named is not None:
+        return f"cycle 1 reviewed: the DLT confirmed is {named.term} of {_day_text(named.onset)}"
+    return f"cycle 1 reviewed: {_verdict_text(decided)}"
 
 
 # -- what printing says and names (the commands and the GUI print the same way) ---------------

@@ -660,3 +660,25 @@ def test_criteria_from_mapping_rejects_bad_values(table: dict[str, object], key:
     with pytest.raises(ProtocolError) as err:
         DltCriteria.from_mapping(table, "bpd.toml")
     assert err.value.key == key and err.value.source == "bpd.toml"
+
+
+# --- the proposal beside the investigator's verdict ----------------------------------------
+
+
+def test_summary_with_verdict_says_the_rules_and_the_decision_once() -> None:
+    # Rules undecided (a febrile neutropenia AE without its readings), the investigator decides.
+    undecided = propose_dlt(inputs(adverse_events=(ae("Febrile neutropenia", 3, 12),)))
+    assert undecided.summary.startswith("Proposed DLT: cannot decide yet")
+    assert undecided.summary_with_verdict(True) == (
+        "Proposed DLT: the rules could not decide; missing: the ANC and temperature readings "
+        "of that episode. The investigator decided: DLT."
+    )
+    assert undecided.summary_with_verdict(False).endswith("The investigator decided: no DLT.")
+    # Rules proposed a DLT (ANC 0.9 with 38.5 °C 12 h later): agreed, or decided otherwise.
+    fired = fn_case("0.9", "38.5", at(10, 20))
+    assert fired.summary_with_verdict(True) == f"{fired.summary} The investigator agreed: DLT."
+    assert fired.summary_with_verdict(False) == (
+        f"{fired.summary} The investigator decided otherwise: no DLT."
+    )
+    # the decision is the investigator's: the rules' own proposal is unchanged
+    assert (undecided.dlt, fired.dlt) == (None, True)

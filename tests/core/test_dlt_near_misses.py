@@ -11,6 +11,7 @@ from typing import Any
 from clinic_app.core.ae_terms import dlt_categories
 from clinic_app.core.dlt import (
     NEAR_MISS_HEADING,
+    UNDECIDED_HEADING,
     DltCriteria,
     DltProposal,
     DltRule,
@@ -140,7 +141,9 @@ def test_grade_3_with_missing_attribution_is_listed_undecided() -> None:
     (miss,) = p.near_misses
     assert "Could not be decided: needs attribution of Fatigue" in miss.sentence
     lines = p.evidence_lines()
-    assert lines[lines.index(NEAR_MISS_HEADING) + 1].startswith("• Fatigue G3 from 2024-03-09")
+    # under its own heading: "Not a DLT by the rules" would contradict "cannot decide"
+    assert lines[lines.index(UNDECIDED_HEADING) + 1].startswith("• Fatigue G3 from 2024-03-09")
+    assert NEAR_MISS_HEADING not in lines
 
 
 def test_grade_3_rash_resolving_in_time_is_not_a_near_miss() -> None:

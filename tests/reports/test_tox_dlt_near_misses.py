@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-from clinic_app.core.dlt import FIRED_HEADING, NEAR_MISS_HEADING
+from clinic_app.core.dlt import FIRED_HEADING, NEAR_MISS_HEADING, UNDECIDED_HEADING
 from clinic_app.reports.toxicity_summary import render_toxicity_summary
 from clinic_app.services import documents
 from clinic_app.storage.database import Record
@@ -29,10 +29,12 @@ def test_near_misses_are_printed_under_their_heading(record: Record) -> None:
     assert summary.dlt is not None
     assert NEAR_MISS_HEADING in summary.dlt.evidence
     first = flat(pdf_pages(render_toxicity_summary(summary))[0])
+    undecided = first.index(UNDECIDED_HEADING)
     heading = first.index(NEAR_MISS_HEADING)
     bleeding = first.index("Platelets fell below 50 ×10⁹/L but no G3-4 thrombocytopenia AE")
     neutropenia = first.index("G4 neutropenia counted 0 days")
-    assert heading < bleeding and heading < neutropenia
+    # the undecided bleeding clause is not listed as "Not a DLT by the rules"
+    assert undecided < bleeding < heading < neutropenia
     assert "evidence: count after: ANC 0.9 ×10⁹/L on 26 Jan 2026" in first
     assert "is 14 days after the last count before it: it may have lasted longer" in first
     # nothing fired, so no "fired" heading; the proposal line is not a bare "no"

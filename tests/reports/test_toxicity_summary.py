@@ -103,7 +103,7 @@ def test_first_page_answers_the_review(record: Record) -> None:
     assert "19 Jan to 26 Jan: 7 days (2 results, still at the last)" in first
     assert "19 Jan only (1 result, 0 days)" in first
     assert "Hemoglobin not measured - - -" in first
-    assert "Proposed DLT" in first and "DLT not confirmed by Dr Okafor on 4 Feb 2026" in first
+    assert "Proposed DLT" in first and "DLT ruled out by Dr Okafor on 4 Feb 2026" in first
     assert "Pomalidomide 21 1 1 0 19 3 mg of 63 mg 4.8 %" in first
     assert "Bendamustine 1 1 0 0 0 220 mg of 220 mg 100 %" in first
     # 19 unrecorded pomalidomide doses x 3 mg = 57 mg
@@ -250,7 +250,7 @@ def test_dextr_summary_says_what_is_missing(record: Record) -> None:
 
 def test_every_date_prints_in_one_style(record: Record) -> None:
     text = flat(" ".join(bpd_pages(record)))
-    assert "DLT not confirmed by Dr Okafor on 4 Feb 2026" in text
+    assert "DLT ruled out by Dr Okafor on 4 Feb 2026" in text
     assert not re.search(r"\d{4}-\d{2}-\d{2}", text), re.findall(r"\d{4}-\d{2}-\d{2}", text)
 
 
