@@ -54,6 +54,7 @@ from clinic_app.core.records import (
     ReductionCause,
     ResponseAssessment,
     Sex,
+    TemperatureReading,
 )
 from clinic_app.services.context import record_protocols
 from clinic_app.services.settings import CLINIC_NAME, CLINIC_PHONE
@@ -532,6 +533,9 @@ def _write_dlt(w: _Writer, pid: int, eid: int, cid: int, start: date, dlt: bool,
         # A DLT: febrile neutropenia (ANC < 1.0 with fever >= 38.5 °C), possibly related.
         onset = start + timedelta(days=11)
         w.lab(pid, "anc", Decimal("0.6"), onset)
+        # The fever of that episode, six hours after the count: the rules can then decide.
+        fever = TemperatureReading(_at(onset, 14), Decimal("38.7"), sustained_minutes=60)
+        w.repos.temperatures.add(pid, fever, reason=REASON)
         ae = AdverseEvent(
             "Febrile neutropenia",
             3,

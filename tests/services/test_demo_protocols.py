@@ -11,6 +11,7 @@ import pytest
 from clinic_app.core.decisions import DecisionKind
 from clinic_app.core.protocol_loader import load_protocols
 from clinic_app.services.demo import DemoRefused, generate_demo
+from clinic_app.services.dlt_review import dlt_review_view
 from clinic_app.storage.database import open_database
 
 TODAY = date(2026, 11, 21)
@@ -89,3 +90,19 @@ def test_demo_doses_keep_their_tablets_and_capsules(tmp_path: Path) -> None:
     assert units[("dexamethasone", "40")] == {"20": "2"}
     assert all(u for (drug, _), u in units.items() if drug == "pomalidomide")
     assert all(not u for (drug, _), u in units.items() if drug == "bendamustine")
+
+
+def test_the_demos_dlt_reviews_agree_with_the_rules(tmp_path: Path) -> None:
+    # A demo DLT is febrile neutropenia: ANC 0.6 x10^9/L with a fever of 38.7 °C six hours
+    # later (rules: ANC < 1.0 with fever >= 38.5 °C within 24 h), so the rules propose what
+    # the investigator confirmed; before, the fever was missing and the rules could not decide.
+    with open_database(tmp_path / "demo.sqlite3") as record:
+        generate_demo(record, patients=40, seed=1, today=TODAY, protocols=load_protocols())
+        confirmed = record.sql.execute(
+            "SELECT DISTINCT e.patient_id FROM dlt_reviews r JOIN enrolments e ON "
+            "e.id = r.enrolment_id WHERE r.confirmed = 1 AND r.voided_at IS NULL"
+        ).fetchall()
+        assert confirmed
+        for (pid,) in confirmed:
+            view = dlt_review_view(record, int(pid), TODAY)
+            assert view.proposal is not None and view.proposal.dlt is True, view.evidence()
