@@ -62,7 +62,15 @@ class DltReviewDialog(QDialog):
         layout = QVBoxLayout(self)
         p = self.view.proposal
         head = f"Dose level {level}. " if level is not None else ""
-        self.summary = QLabel(head + (p.summary if p else "No DLT proposal."), self)
+        decided = self.view.decided
+        if p is None:
+            said = "No DLT proposal."
+        elif decided is not None and decided.value.confirmed is not None:
+            # Once decided, the proposal and the verdict in one sentence, as in print.
+            said = p.summary_with_verdict(decided.value.confirmed)
+        else:
+            said = p.summary
+        self.summary = QLabel(head + said, self)
         self.summary.setObjectName("summary")
         self.summary.setWordWrap(True)
         layout.addWidget(self.summary)

@@ -52,6 +52,8 @@ def test_confirm_the_proposed_dlt(qtbot: QtBot, record: Record) -> None:
     assert board_text(record) == "expand 2 to 6"
     again = dialog(qtbot, record, pid)
     assert not again.save_button.isEnabled() and "Already reviewed: DLT" in again.state.text()
+    # Once decided, the proposal and the verdict in one sentence, as the printout says it.
+    assert "The investigator agreed: DLT." in again.summary.text()
 
 
 def test_override_needs_a_reason(qtbot: QtBot, record: Record) -> None:
