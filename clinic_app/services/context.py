@@ -22,7 +22,7 @@ from typing import Self
 
 from clinic_app.core.errors import DomainError
 from clinic_app.core.protocol import Protocol
-from clinic_app.core.protocol_loader import load_protocols
+from clinic_app.services import protocols as clinic_protocols
 from clinic_app.services.settings import with_record_thresholds
 from clinic_app.storage.backup import daily_backup_if_due
 from clinic_app.storage.database import Record, RecordLocation, Session, open_database
@@ -102,15 +102,9 @@ class SignaturePolicy:
 
 # -- the protocols the record uses -----------------------------------------------------------
 def load_protocol_files(record: Record | None = None) -> dict[str, Protocol]:
-    """The built-in protocols and, when the clinic keeps its own folder, those too.
-
-    Loads through ``services.protocols.load_all`` once that module exists (the clinic's folder,
-    from ``CLINIC_APP_PROTOCOL_DIR`` or the record's setting); the built-in files until then.
-    """
-    try:
-        from clinic_app.services import protocols as clinic_protocols  # type: ignore[attr-defined]
-    except ImportError:
-        return load_protocols()
+    """The built-in protocols and, when the clinic keeps its own folder (from
+    ``CLINIC_APP_PROTOCOL_DIR`` or the record's setting), those too
+    (``services.protocols.load_all``)."""
     return dict(clinic_protocols.load_all(record))
 
 
