@@ -189,3 +189,5 @@ class ToxicitySummary:
     """Lab results the value alone cannot grade (the lab table says what is missing)."""
     intensity: tuple[DoseIntensity, ...] = ()
     """Per drug: given ÷ planned mg, and every held, missed, not recorded or modified dose."""
+    carried: tuple[ModificationLine, ...] = ()
+    """Per drug, the latest modification of an earlier cycle: the dose still in force."""

@@ -388,6 +388,15 @@ def intensity_section(doc: ToxicitySummary, width: float) -> list[Any]:
         body.append(_table(rows, (0.17, 0.11, 0.11, 0.23, 0.16, 0.22), width))
     else:
         body.append(para("No dose modifications in this cycle.", SMALL_PT))
+    if doc.carried:
+        # Without it a reduced dose reads as planned, "no modifications" beside it.
+        earlier = "; ".join(
+            f"{m.drug_name} {format_quantity(m.new_dose, m.unit)} since cycle "
+            f"{m.effective_cycle} day {m.effective_day} ({m.reason})"
+            for m in doc.carried
+        )
+        said = f"Doses set by earlier modifications, still in force: {earlier}."
+        body.append(para(said, SMALL_PT))
     return _section(INTENSITY, body, need=TABLE_START)
 
 

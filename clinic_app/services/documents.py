@@ -699,8 +699,8 @@ def build_toxicity_summary(
     names = {key: drug.name for key, drug in ref.protocol.drugs.items()}
     doses = dose_lines(plan, repos.doses.for_cycle(row.id), names)
 
-    modifications = [
-        ModificationLine(
+    def line(m: DoseModification) -> ModificationLine:
+        return ModificationLine(
             names.get(m.drug, m.drug),
             m.old_dose,
             m.new_dose,
@@ -711,9 +711,27 @@ def build_toxicity_summary(
             m.decided_by,
             m.decided_on,
         )
-        for m in repos.modifications.for_enrolment(ref.enrolment.id)
+
+    all_modifications = repos.modifications.for_enrolment(ref.enrolment.id)
+    this_cycle = [
+        m
+        for m in all_modifications
         if m.effective_cycle == row.number or start <= m.decided_on <= end
     ]
+    modifications = [line(m) for m in this_cycle]
+    # A reduction of an earlier cycle still sets this cycle's dose: the latest one per drug.
+    in_force: dict[str, DoseModification] = {}
+    for m in all_modifications:
+        if m.effective_cycle < row.number and m not in this_cycle:
+            kept = in_force.get(m.drug)
+            if kept is None or (m.effective_cycle, m.effective_day, m.decided_on) >= (
+                kept.effective_cycle,
+                kept.effective_day,
+                kept.decided_on,
+            ):
+                in_force[m.drug] = m
+    changed_now = {m.drug for m in this_cycle}  # its row above says from and to
+    carried = [line(m) for drug, m in sorted(in_force.items()) if drug not in changed_now]
 
     all_aes = repos.adverse_events.for_patient(patient_id)
     in_cycle = [
@@ -771,6 +789,7 @@ def build_toxicity_summary(
         delay_reason=row.delay_reason,
         doses=tuple(doses),
         modifications=tuple(modifications),
+        carried=tuple(carried),
         adverse_events=tuple(ae_lines),
         labs=tuple(lab_lines),
         nadirs=tuple(nadir_lines(window, graded)),

@@ -12,7 +12,14 @@ import pytest
 from pypdf import PdfReader
 
 from clinic_app.core.cycle_toxicity import SevereSpell
-from clinic_app.core.records import AdverseEvent, Attribution, DoseEvent, DoseStatus, LabResult
+from clinic_app.core.records import (
+    AdverseEvent,
+    Attribution,
+    DoseEvent,
+    DoseModification,
+    DoseStatus,
+    LabResult,
+)
 from clinic_app.reports import toxicity_summary as tox
 from clinic_app.reports.toxicity_summary import render_toxicity_summary
 from clinic_app.services import documents
@@ -413,3 +420,37 @@ def test_doses_not_known_are_not_called_none_planned(record: Record) -> None:
     assert "No doses planned or recorded" not in text
     said = "No dose recorded; the planned doses are not known (see the note at the top)."
     assert text.count(said) == 2, text  # dose intensity and the appendix
+
+
+def test_a_reduction_of_an_earlier_cycle_is_said_where_this_cycle_has_none(
+    record: Record,
+) -> None:
+    # Pomalidomide 3 -> 2 mg from cycle 1 day 15: cycle 2's doses are 2 mg because of it, so
+    # its summary must not read as if nothing had changed the dose.
+    patient = record.repos.patients.by_mrn("MRN-0002")
+    assert patient is not None
+    (enrolment,) = record.repos.enrolments.for_patient(patient.id)
+    assert enrolment.id is not None
+    record.repos.modifications.add(
+        enrolment.id,
+        DoseModification(
+            "pomalidomide",
+            Decimal(3),
+            Decimal(2),
+            "neutropenia grade 3",
+            1,
+            "Dr Ray",
+            START + timedelta(days=13),
+            effective_day=15,
+        ),
+    )
+    cycle2 = documents.build_toxicity_summary(record, "MRN-0002", 2, printed_at=PRINTED_AT)
+    text = flat(" ".join(pdf_pages(render_toxicity_summary(cycle2))))
+    assert "No dose modifications in this cycle." in text
+    assert (
+        "Doses set by earlier modifications, still in force: Pomalidomide 2 mg since cycle 1 "
+        "day 15 (neutropenia grade 3)."
+    ) in text
+    cycle1 = documents.build_toxicity_summary(record, "MRN-0002", 1, printed_at=PRINTED_AT)
+    assert cycle1.carried == ()  # its own table says from and to
+    assert [m.new_dose for m in cycle1.modifications] == [Decimal(2)]
