@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -25,9 +25,14 @@ def _sign_in(record: Record, name: str) -> None:
     record.set_user(record.repos.users.authenticate(name, PASSWORD).username)
 
 
-@pytest.fixture
-def clinic(tmp_path: Path) -> Iterator[Record]:
-    """A clinic with one kept set: a lab result entered on the cancelled laptop."""
+def _kept_set(
+    tmp_path: Path,
+    at_the_clinic: Callable[[Record, int], int | None],
+    on_the_laptop: Callable[[Record, int, int | None], object],
+) -> Record:
+    """A clinic with one kept set: its first patient checked out to Laptop 3, the check-out
+    cancelled, ``at_the_clinic(record, patient)`` done after that (it returns what the laptop
+    needs), ``on_the_laptop(laptop, patient, that)`` done on the laptop, then checked in."""
     rec = open_database(tmp_path / "clinic.sqlite3")
     _fill(rec)
     mrn = str(rec.sql.execute("SELECT mrn FROM patients ORDER BY id LIMIT 1").fetchone()[0])
@@ -36,12 +41,24 @@ def clinic(tmp_path: Path) -> Iterator[Record]:
     check_out(rec, laptop_path, [mrn], "Laptop 3")
     _sign_in(rec, ADMIN)
     cancel_checkout(rec, mrn, "laptop lost")
+    _sign_in(rec, "ivan")
+    that = at_the_clinic(rec, pid)
     with open_database(laptop_path) as laptop:
         _sign_in(laptop, "ivan")
-        lab(laptop, pid, "anc", "1.7", "10^9/L", ROAD)
-    _sign_in(rec, "ivan")
+        on_the_laptop(laptop, pid, that)
     check_in(rec, laptop_path)
     _sign_in(rec, ADMIN)
+    return rec
+
+
+@pytest.fixture
+def clinic(tmp_path: Path) -> Iterator[Record]:
+    """A clinic with one kept set: a lab result entered on the cancelled laptop."""
+    rec = _kept_set(
+        tmp_path,
+        lambda _rec, _pid: None,
+        lambda laptop, pid, _: lab(laptop, pid, "anc", "1.7", "10^9/L", ROAD),
+    )
     try:
         yield rec
     finally:
@@ -96,23 +113,18 @@ def test_dismiss_keeps_the_changes_stored(qtbot: QtBot, clinic: Record) -> None:
 
 def test_a_conflict_says_why_in_the_table(qtbot: QtBot, tmp_path: Path) -> None:
     # The clinic voided the cycle after check-out; the lost laptop gave it a dose.
-    rec = open_database(tmp_path / "clinic.sqlite3")
-    try:
-        _fill(rec)
-        mrn = str(rec.sql.execute("SELECT mrn FROM patients ORDER BY id LIMIT 1").fetchone()[0])
-        pid = int(rec.sql.execute("SELECT id FROM patients WHERE mrn = ?", [mrn]).fetchone()[0])
-        laptop_path = tmp_path / "laptop.sqlite3"
-        check_out(rec, laptop_path, [mrn], "Laptop 3")
-        _sign_in(rec, ADMIN)
-        cancel_checkout(rec, mrn, "laptop lost")
-        _sign_in(rec, "ivan")
+    def void_a_cycle(rec: Record, pid: int) -> int:
         _enrolment, cycle_id, _dose = _live_cycle_with_a_dose(rec, pid)
         _void(rec, "cycles", cycle_id)
-        with open_database(laptop_path) as laptop:
-            _sign_in(laptop, "ivan")
-            planned_dose(laptop, cycle_id, 1, "bortezomib", "2.6", "SC")
-        check_in(rec, laptop_path)
-        _sign_in(rec, ADMIN)
+        return cycle_id
+
+    rec = _kept_set(
+        tmp_path,
+        void_a_cycle,
+        lambda laptop, _pid, cycle_id: planned_dose(laptop, cycle_id, 1, "bortezomib", "2.6", "SC"),
+    )
+    mrn = str(rec.sql.execute("SELECT mrn FROM patients ORDER BY id LIMIT 1").fetchone()[0])
+    try:
         dialog = ReviewDialog(rec)
         qtbot.addWidget(dialog)
         dialog.show()
@@ -124,7 +136,6 @@ def test_a_conflict_says_why_in_the_table(qtbot: QtBot, tmp_path: Path) -> None:
             "conflict — the clinic voided the cycle this dose belongs to since check-out"
         )
         qtbot.waitExposed(dialog)
-        dialog.grab().save(str(tmp_path / "review.png"))
         assert fit_problems(dialog) == []  # the longer reason is not cut off either
     finally:
         rec.close()
