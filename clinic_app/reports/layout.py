@@ -21,6 +21,7 @@ from reportlab.lib.units import mm
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import Paragraph
 
+from clinic_app.reports.dates import day_text
 from clinic_app.reports.fonts import TEXT, TEXT_BOLD, draw_text, markup, register_fonts, text_width
 from clinic_app.reports.models import PaperSize, PatientIdentity, PrintStamp
 
@@ -29,18 +30,12 @@ SMALL_PT = 10.0  # footer and dense staff tables
 MARGIN = 10 * mm
 FOOTER_HEIGHT = 16 * mm
 
-_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 _WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 
 def page_size(paper: PaperSize, *, wide: bool = False) -> tuple[float, float]:
     size = A4 if paper is PaperSize.A4 else LETTER
     return landscape(size) if wide else (size[0], size[1])
-
-
-def day_text(day: date) -> str:
-    """A date nobody can misread in any country: ``5 Jan 2026``."""
-    return f"{day.day} {_MONTHS[day.month - 1]} {day.year}"
 
 
 def weekday_text(day: date) -> str:

@@ -47,13 +47,13 @@ from clinic_app.core.cycle_toxicity import (
 from clinic_app.core.ismp import format_number, format_quantity
 from clinic_app.core.labs import unit_label
 from clinic_app.reports.chart import count_chart
+from clinic_app.reports.dates import day_text
 from clinic_app.reports.fonts import TEXT
 from clinic_app.reports.layout import (
     BODY_PT,
     FOOTER_HEIGHT,
     MARGIN,
     SMALL_PT,
-    day_text,
     footed_canvas,
     page_size,
     para,

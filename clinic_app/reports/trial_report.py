@@ -9,9 +9,7 @@ under the time axis, aligned with the axis ticks.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
-from datetime import date
 from io import BytesIO
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,12 +20,12 @@ from reportlab.lib.units import mm
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import KeepTogether, SimpleDocTemplate, Spacer, Table, TableStyle
 
+from clinic_app.reports.dates import dates_in_words, day_text
 from clinic_app.reports.fonts import TEXT, TEXT_BOLD, register_fonts
 from clinic_app.reports.layout import (
     FOOTER_HEIGHT,
     MARGIN,
     SMALL_PT,
-    day_text,
     lines_canvas,
     page_size,
     para,
@@ -73,22 +71,6 @@ def _table(rows: Sequence[Sequence[str]], widths: Sequence[float], size: float =
         )
     )
     return table
-
-
-_ISO_DATE = re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b")
-
-
-def dates_in_words(text: str) -> str:
-    """The engines' notes write ISO dates ("progression on 2026-10-07"); the report writes
-    every date one way: ``7 Oct 2026``."""
-
-    def words(match: re.Match[str]) -> str:
-        try:
-            return day_text(date(int(match[1]), int(match[2]), int(match[3])))
-        except ValueError:
-            return match[0]
-
-    return _ISO_DATE.sub(words, text)
 
 
 def _count(n: int, noun: str) -> str:

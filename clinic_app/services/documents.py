@@ -58,6 +58,7 @@ from clinic_app.core.records import (
     ResponseAssessment,
 )
 from clinic_app.core.response import classify_series, light_chain_of
+from clinic_app.reports.dates import dates_in_words, day_text
 from clinic_app.reports.errors import FontCoverageError, FontMissingError
 from clinic_app.reports.models import (
     AeLine,
@@ -533,26 +534,17 @@ def _attribution(ae: AdverseEvent) -> str:
     return "; ".join(f"{drug}: {value.value}" for drug, value in sorted(ae.attribution.items()))
 
 
-_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-
-
-def _day_text(day: date) -> str:
-    """``4 Feb 2026``: the style every printed date uses (reports.layout.day_text; services
-    may not import ReportLab's modules)."""
-    return f"{day.day} {_MONTHS[day.month - 1]} {day.year}"
-
-
 def _signature_text(printed_name: str, username: str, signed_at: str, meaning: str) -> str:
     """A signature line with its UTC instant in the printed date style."""
     moment = datetime.fromisoformat(signed_at.replace("Z", "+00:00"))
-    when = f"{_day_text(moment.date())} {moment:%H:%M}"
+    when = f"{day_text(moment.date())} {moment:%H:%M}"
     return f"Signed by {printed_name} ({username}) on {when} UTC: {meaning}"
 
 
 def _verdict_text(review: DltReview) -> str:
     """The investigator's decision: ``DLT confirmed by Dr A on 4 Feb 2026``."""
     who = review.reviewer or "the investigator"
-    when = f" on {_day_text(review.reviewed_on)}" if review.reviewed_on else ""
+    when = f" on {day_text(review.reviewed_on)}" if review.reviewed_on else ""
     if review.confirmed is None:
         return "awaiting the investigator's verdict"
     return f"DLT {'confirmed' if review.confirmed else 'ruled out'} by {who}{when}"
@@ -644,27 +636,12 @@ def _dlt_section(record: Record, ref: CycleRef, assessed_on: date) -> DltSection
     if proposal is None:
         why = "; ".join(summary.dlt_missing) or "no cycle-1 data"
         return DltSection(f"The DLT proposal cannot be computed: {why}.", (), review, signed)
-    evidence = tuple(_dates_in_words(line) for line in proposal.evidence_lines())
+    evidence = tuple(dates_in_words(line) for line in proposal.evidence_lines())
     # Once the investigator has decided, the line says the rules' proposal and the decision
     # together (issue: "cannot decide yet" printed beside "DLT confirmed").
     decided = next((r.confirmed for r in reviews if r.confirmed is not None), None)
     line = proposal.summary if decided is None else proposal.summary_with_verdict(decided)
-    return DltSection(_dates_in_words(line), evidence, review, signed)
-
-
-_ISO_DATE = re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b")
-
-
-def _dates_in_words(text: str) -> str:
-    """The DLT engine writes ISO dates; the printout writes every date as ``4 Feb 2026``."""
-
-    def words(match: re.Match[str]) -> str:
-        try:
-            return _day_text(date(int(match[1]), int(match[2]), int(match[3])))
-        except ValueError:
-            return match[0]
-
-    return _ISO_DATE.sub(words, text)
+    return DltSection(dates_in_words(line), evidence, review, signed)
 
 
 def build_toxicity_summary(
@@ -843,7 +820,7 @@ def _ae_dlt_status(
         return "cycle 1 not yet reviewed for DLT"
     named = events.get(decided.adverse_event_id) if decided.adverse_event_id else None
     if decided.confirmed and named is not None:
-        return f"cycle 1 reviewed: the DLT confirmed is {named.term} of {_day_text(named.onset)}"
+        return f"cycle 1 reviewed: the DLT confirmed is {named.term} of {day_text(named.onset)}"
     return f"cycle 1 reviewed: {_verdict_text(decided)}"
 
 

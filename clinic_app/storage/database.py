@@ -315,8 +315,8 @@ class Record:
         an export or a report came from."""
         with self.guard():
             schema = self.sql.schema_version()
-            latest = self.sql.execute("SELECT max(id) FROM audit_log").fetchone()[0]
-        return f"schema {schema} · change {int(latest or 0)}"
+            latest = self._audit_mark()
+        return f"schema {schema} · change {latest}"
 
     def latest_change(self) -> int:
         """The newest audit entry's number (0 for none): what a load has seen, for a change
