@@ -81,21 +81,27 @@ from PySide6.QtWidgets import QApplication
 
 painted = ChoosingTable.paintEvent
 loaded = gui_app.MainWindow._loaded
-first = []
+said = set()
+
+def say(mark):
+    if mark not in said:
+        said.add(mark)
+        print(mark, flush=True)
 
 def paint_then_report(self, event):
     painted(self, event)
     if self.objectName() != "patient_table":
         return
-    if not first:
-        first.append(True)
-        print("painted", flush=True)
+    say("painted")
     if self.model().rowCount():
-        print("listed", flush=True)
-        QTimer.singleShot(0, QApplication.quit)
+        say("listed")
+        if "loaded" in said:
+            say("checked")
+            QTimer.singleShot(0, QApplication.quit)
 
 def load_then_check(self, rows, items):
     loaded(self, rows, items)
+    said.add("loaded")
     if not self.patient_list.model.rowCount():
         print("empty list", flush=True)
         QApplication.quit()
@@ -158,7 +164,7 @@ def main() -> None:
     extras = [m for m in ("pandas", "lifelines", "pytest") if importlib.util.find_spec(m)]
     print(f"python: {sys.executable}")
     print(f"test tools in this environment: {', '.join(extras) or 'none'}")
-    marks = ("painted", "listed")
+    marks = ("painted", "listed", "checked")
     time_to_paint(BARE, env=env)  # warm the file cache once for both
     times_to(APP, marks, db, env=env)
     # Alternating runs: on a shared machine a slow spell then falls on both.
@@ -166,23 +172,28 @@ def main() -> None:
     imported: list[float] = []
     painted: list[float] = []
     listed: list[float] = []
+    checked: list[float] = []
     for _ in range(args.runs):
         bare.append(time_to_paint(BARE, env=env))
         imported.append(times_to(IMPORTS, ("imported",), env=env)[0])
-        first, full = times_to(APP, marks, db, env=env)
+        first, names, rows = times_to(APP, marks, db, env=env)
         painted.append(first)
-        listed.append(full)
+        listed.append(names)
+        checked.append(rows)
     floor = statistics.median(bare)
     modules = statistics.median(imported)
     ours, usable = statistics.median(painted), statistics.median(listed)
+    complete = statistics.median(checked)
     runs = f"median of {args.runs}"
     print(f"bare QMainWindow, process start to first paint:  {floor * 1000:.0f} ms ({runs})")
     print(f"clinic-app's modules imported, nothing shown:   {modules * 1000:.0f} ms ({runs})")
     print(f"clinic-app main window, first paint (loading):  {ours * 1000:.0f} ms ({runs})")
-    print(f"clinic-app main window, patient list painted:   {usable * 1000:.0f} ms ({runs})")
+    print(f"clinic-app main window, patients listed:        {usable * 1000:.0f} ms ({runs})")
+    print(f"clinic-app main window, list with its checks:   {complete * 1000:.0f} ms ({runs})")
     print(f"ratio imports alone / floor: {modules / floor:.2f}")
     print(f"ratio first paint / floor: {ours / floor:.2f}")
-    print(f"ratio patient list / floor: {usable / floor:.2f} (goal: at most 2)")
+    print(f"ratio patients listed / floor: {usable / floor:.2f} (goal: at most 2)")
+    print(f"ratio list with its checks / floor: {complete / floor:.2f}")
 
 
 if __name__ == "__main__":

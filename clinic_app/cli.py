@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import clinic_app
-from clinic_app.commands.base import CommandError, OneLineParser, common_options
+from clinic_app.commands.parsing import CommandError, OneLineParser, common_options
 from clinic_app.storage.errors import DatabaseError, StorageError, translate
 
 # Modules under clinic_app.commands that contribute subcommands, in the order --help lists them.
@@ -40,8 +40,10 @@ QT_FREE_START_MODULES = (
     "clinic_app.storage.location",
     "clinic_app.storage.identity",
     "clinic_app.storage.changes",
-    "clinic_app.services.context",
-    "clinic_app.services.patient_state",
+    "clinic_app.storage.permissions",
+    "clinic_app.storage.users",
+    "clinic_app.core.errors",
+    "clinic_app.services.patient_rows",
 )
 
 NO_DISPLAY_MESSAGE = (

@@ -54,7 +54,7 @@ def test_the_app_starts_without_the_subcommand_modules(tmp_path: Path) -> None:
         check=False,
     )
     assert "no graphical display" in result.stderr
-    assert result.stdout.split() == ["2", "['clinic_app.commands.base']", "False"]
+    assert result.stdout.split() == ["2", "['clinic_app.commands.parsing']", "False"]
     assert not (tmp_path / "r.sqlite3").exists()  # nothing was opened
 
 

@@ -10,6 +10,10 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import NoReturn
 
+# Kept light for the app's start (cli imports them before the window, issue 16).
+from clinic_app.commands.parsing import CommandError as CommandError
+from clinic_app.commands.parsing import OneLineParser as OneLineParser
+from clinic_app.commands.parsing import common_options as common_options
 from clinic_app.core.errors import DomainError, ProtocolError
 from clinic_app.core.records import check_day, check_quantity
 from clinic_app.services.context import AppContext, open_context
@@ -18,29 +22,6 @@ from clinic_app.storage.errors import StorageError
 from clinic_app.storage.location import resolve_db_path
 
 Handler = Callable[[argparse.Namespace], int]
-
-
-class CommandError(Exception):
-    """A mistake in what the user asked for; printed as one line, exit status 2."""
-
-
-class OneLineParser(argparse.ArgumentParser):
-    """argparse prints usage plus the error; a person needs one line that says what to fix."""
-
-    def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
-
-
-def common_options() -> argparse.ArgumentParser:
-    """Options every subcommand accepts, wherever they stand on the command line."""
-    parent = argparse.ArgumentParser(add_help=False)
-    parent.add_argument(
-        "--db",
-        metavar="PATH",
-        default=argparse.SUPPRESS,
-        help="the database file (default: $CLINIC_APP_DB, else the per-user data folder)",
-    )
-    return parent
 
 
 def iso_date(text: str) -> date:

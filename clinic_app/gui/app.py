@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QCoreApplication, QTimer
+from PySide6.QtCore import QCoreApplication
 from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
 from clinic_app.core.errors import DomainError, ProtocolError
@@ -15,10 +15,12 @@ from clinic_app.gui.errors import RestoreOffer, install_exception_reporter, stor
 from clinic_app.gui.main_window import APPLICATION, ORGANISATION, MainWindow
 from clinic_app.gui.sign_in import ensure_signed_in
 from clinic_app.gui.wheel_guard import install_wheel_guard
-from clinic_app.services.context import AppContext
-from clinic_app.storage.database import open_database
+from clinic_app.storage.database import Record, open_database
 from clinic_app.storage.errors import DamagedRecordError, StorageError
 from clinic_app.storage.location import resolve_db_path
+
+if TYPE_CHECKING:
+    from clinic_app.services.context import AppContext
 
 
 def application(*, guard: bool = True) -> QApplication:
@@ -38,17 +40,18 @@ def application(*, guard: bool = True) -> QApplication:
     return app
 
 
-def after_first_paint(window: QWidget, work: Callable[[], None]) -> QTimer:
-    """Run ``work`` once the event loop runs, after the window's first paint (issue 16). The
-    timer is the window's and stops when the app quits before it fired."""
-    timer = QTimer(window)
-    timer.setSingleShot(True)
-    timer.timeout.connect(work)
-    app = QCoreApplication.instance()
-    if app is not None:
-        app.aboutToQuit.connect(timer.stop)
-    timer.start(0)
-    return timer
+def protocol_context(record: Record, parent: QWidget) -> AppContext | None:
+    """The app's one context: the protocol files with the clinic's settings in the record.
+    None, said to the person, when one is damaged: nothing may be dosed from it."""
+    from clinic_app.services.context import AppContext
+
+    try:
+        return AppContext.for_record(record)
+    except ProtocolError as exc:  # a damaged protocol file or stored threshold
+        QMessageBox.critical(parent, "A protocol or clinic setting is damaged", str(exc))
+    except DomainError as exc:
+        QMessageBox.critical(parent, "A clinic setting is damaged", exc.message)
+    return None
 
 
 def run_app(db_path: str | None) -> int:
@@ -71,15 +74,7 @@ def run_app(db_path: str | None) -> int:
             return 2
         with record:
             # Opening checked the record (a newer version, a damaged file) before anything is
-            # shown; what can wait for the first paint waits (after_first_paint below).
-            try:  # one context: the protocol files with the clinic's settings in the record
-                context = AppContext.for_record(record)
-            except ProtocolError as exc:  # a damaged protocol file or stored threshold
-                QMessageBox.critical(None, "A protocol or clinic setting is damaged", str(exc))
-                return 2
-            except DomainError as exc:
-                QMessageBox.critical(None, "A clinic setting is damaged", exc.message)
-                return 2
+            # shown; what can wait for the first paint waits (after_paint below).
             try:
                 # First start: create the administrator account; afterwards: sign in.
                 if not ensure_signed_in(record):
@@ -89,13 +84,20 @@ def run_app(db_path: str | None) -> int:
                     None, "The record could not be opened", storage_error_text(exc)
                 )
                 return 2
-            window = MainWindow(context)
+            # The window shows the patients' names before the clinical rules are imported
+            # (~250 ms of Python); the protocols and the real rows follow its paint (issue 16).
+            window = MainWindow(record, names_first=True)
             # The daily backup at the first paint and while the window stays open for days
             # (issue 15), on its own thread: a large record's copy takes seconds.
             backups = DailyBackupTimer(record, window)
             backups.problem.connect(lambda text: window.statusBar().showMessage(text, 30000))
 
             def after_paint() -> None:
+                context = protocol_context(record, window)
+                if context is None:
+                    app.exit(2)
+                    return
+                window.attach(context)
                 # Python sees every event of every widget through the guard, which made building
                 # the window ~20 ms slower; nothing it guards is shown before this (issue 16).
                 install_wheel_guard(app)
@@ -107,7 +109,7 @@ def run_app(db_path: str | None) -> int:
                 # box, --version and exports read clinic_app.__version__ when asked (issue 16).
 
             window.show()
-            after_first_paint(window, after_paint)
+            window.after_names_painted(after_paint)
             try:
                 return app.exec()
             finally:

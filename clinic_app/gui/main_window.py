@@ -38,7 +38,6 @@ from PySide6.QtWidgets import (
 
 import clinic_app
 from clinic_app.core.errors import DomainError
-from clinic_app.core.protocol import Protocol
 from clinic_app.gui.background import BackgroundRunner, Connection, Outcome, Progress
 from clinic_app.gui.change_watch import ChangeWatcher
 from clinic_app.gui.checkout_actions import CheckoutActions
@@ -48,15 +47,16 @@ from clinic_app.gui.patient_actions import PatientActions
 from clinic_app.gui.patient_list import PatientListView
 from clinic_app.gui.texts import patient_title
 from clinic_app.gui.today import TodayView
-from clinic_app.services.context import AppContext, Clock
-from clinic_app.services.patient_state import DueItem, PatientRow, due_today, list_patient_rows
+from clinic_app.services.patient_rows import DueItem, PatientRow, names_only
 from clinic_app.storage.database import Record
 from clinic_app.storage.errors import StorageError
 from clinic_app.storage.identity import record_identity
 
 if TYPE_CHECKING:  # the dialogs are imported when first opened: a faster start (issue 16)
+    from clinic_app.core.protocol import Protocol
     from clinic_app.gui.dialogs.enrolment import EnrolmentDialog
     from clinic_app.gui.dialogs.new_patient import NewPatientDialog
+    from clinic_app.services.context import AppContext
 
 ORGANISATION = "clinic-app"
 APPLICATION = "clinic-app"
@@ -66,6 +66,21 @@ LOADING_MESSAGE = "Loading patients…"
 CHART_LATEST_MS = 500
 """The chart is built this long after the list loaded if the list has not painted by then."""
 LOAD_STEPS = ("Opening the record", "Reading every patient", "Working out what is due today")
+
+
+def _context_for(
+    record: Record | AppContext,
+    protocols: Mapping[str, Protocol] | None,
+    today: Callable[[], date] | None,
+) -> AppContext:
+    from clinic_app.services.context import AppContext, Clock
+
+    if isinstance(record, AppContext):
+        return record
+    clock = Clock.following(today) if today is not None else Clock()
+    if protocols is not None:
+        return AppContext(record, protocols, clock)
+    return AppContext.for_record(record, clock)
 
 
 def explain(action: QAction, reason: str | None) -> None:
@@ -129,6 +144,10 @@ def load_list(
     """The patient list, the Today items and the newest change read before them, on the
     runner's own read-only connection, so the window paints at once even on a record of
     thousands of patients."""
+    # The clinical rules are imported here, on the load's thread, after the window has
+    # painted the names (issue 16).
+    from clinic_app.services.patient_state import due_today, list_patient_rows
+
     progress.step(1, len(LOAD_STEPS))  # a window closing meanwhile stops here
     seen = record.latest_change()  # first: a save during the reads shows as news afterwards
     rows = list_patient_rows(record, today, protocols)
@@ -230,23 +249,27 @@ class MainWindow(QMainWindow):
         protocols: Mapping[str, Protocol] | None = None,
         today: Callable[[], date] | None = None,
         settings: QSettings | None = None,
+        *,
+        names_first: bool = False,
     ) -> None:
-        """``record`` is the app's context (gui/app.py builds it), or a record for which one is
-        built here with ``protocols`` (default: the record's own, its settings applied) and a
-        clock on ``today``: every screen this window opens reads the protocols from it."""
+        """``record`` is the app's context, or a record for which one is built here with
+        ``protocols`` (default: the record's own, its settings applied) and a clock on
+        ``today``: every screen this window opens reads the protocols from it.
+
+        With ``names_first`` (the app's start, gui/app.py) ``record`` is a record and no context
+        is built: the list shows the patients' names alone, read without the clinical rules,
+        so the window is usable before those are imported; ``attach`` gives it the context once
+        the names have painted (``after_names_painted``) and loads the real rows (issue 16)."""
         super().__init__()
         self.setObjectName("main_window")
-        if isinstance(record, AppContext):
-            context = record
+        self._context: AppContext | None = None
+        if names_first:
+            if not isinstance(record, Record):
+                raise TypeError("names_first takes a record: the context comes with attach()")
+            self.record = record
         else:
-            clock = Clock.following(today) if today is not None else Clock()
-            context = (
-                AppContext(record, protocols, clock)
-                if protocols is not None
-                else AppContext.for_record(record, clock)
-            )
-        self.context = context
-        self.record = context.record
+            self._context = _context_for(record, protocols, today)
+            self.record = self._context.record
         self.settings = settings if settings is not None else app_settings()
         self.current_patient_id: int | None = None
         self._current_mrn = ""
@@ -255,7 +278,7 @@ class MainWindow(QMainWindow):
         self.demo_progress: QProgressDialog | None = None
         self.load_runner: BackgroundRunner | None = None
         self._reload_again = False
-        self._pending_patient: int | None = None
+        self._pending_mrn: str | None = None
         self.setWindowTitle("clinic-app")
 
         self.patient_list = PatientListView(self)
@@ -308,7 +331,13 @@ class MainWindow(QMainWindow):
         self._make_actions()
         self.shortcuts_first = WindowShortcutsFirst(self)
         self.patient_list.filter_edit.installEventFilter(self.shortcuts_first)
-        self.session = Session(self, self)  # the window is the lock's Qt parent and host
+        self.session: Session | None = None
+        if names_first:
+            # The idle lock reads the clinic's setting through the record's repositories; it
+            # starts with the context (``attach``), a fraction of a second after the paint.
+            self.user_changed()
+        else:
+            self._start_session()
         self.patient_list.patientChosen.connect(self.show_patient)
         self.patient_list.chosenHidden.connect(self._mark_filtered_out)
         self.today_view.patientActivated.connect(self.open_patient)
@@ -325,9 +354,64 @@ class MainWindow(QMainWindow):
         self.change_watcher.back.connect(self.statusBar().clearMessage)
 
         self._restore()
-        self.refresh()
+        if names_first:
+            self._show_names()
+        else:
+            self.refresh()
 
     # -- the application context ------------------------------------------------------------
+    @property
+    def context(self) -> AppContext:
+        if self._context is None:
+            raise RuntimeError("the window's context is attached after its first paint")
+        return self._context
+
+    @context.setter
+    def context(self, context: AppContext) -> None:
+        self._context = context
+
+    def _show_names(self) -> None:
+        """The patients' names, before anything about them is computed (``names_first``)."""
+        try:
+            rows = names_only(self.record)
+        except StorageError:
+            rows = []  # the real load, which follows, says what failed
+        self.patient_list.set_rows(rows)
+        self.statusBar().showMessage(LOADING_MESSAGE)
+
+    def after_names_painted(self, work: Callable[[], None]) -> None:
+        """Run ``work`` once, when the list has painted the names (at once for an empty record,
+        and at the latest CHART_LATEST_MS after the window is shown)."""
+        done = False
+
+        def once() -> None:
+            nonlocal done
+            if not done:
+                done = True
+                work()
+
+        if self.patient_list.model.total:
+            self.patient_list.table.paintedRows.connect(once, Qt.ConnectionType.QueuedConnection)
+            QTimer.singleShot(CHART_LATEST_MS, self, once)
+        else:
+            QTimer.singleShot(0, self, once)
+
+    def attach(self, context: AppContext) -> None:
+        """Give a ``names_first`` window its context, start its session, load the real rows."""
+        self._context = context
+        self._start_session()
+        self.refresh()
+
+    def _start_session(self) -> None:
+        self.session = Session(self, self)  # the window is the lock's Qt parent and host
+
+    @property
+    def signed_in(self) -> Session:
+        """The window's session (locks, unlocks, switches user); started with the context."""
+        if self.session is None:
+            raise RuntimeError("the window's session starts with its context")
+        return self.session
+
     @property
     def protocols(self) -> Mapping[str, Protocol]:
         """The record's protocols (its settings applied), from the context."""
@@ -404,13 +488,13 @@ class MainWindow(QMainWindow):
         self.demo_action = self._action("Create &demonstration patients", self.create_demo_patients)
         self.switch_user_action = self._action(
             "S&witch user…",
-            lambda: self.session.switch_user(),
+            lambda: self.signed_in.switch_user(),
             "Ctrl+Shift+U",
             "Hide patient data and let the next user sign in",
         )
         self.lock_action = self._action(
             "&Lock window",
-            lambda: self.session.lock(),
+            lambda: self.signed_in.lock(),
             "Ctrl+Shift+K",
             "Hide patient data until you sign in again",
         )
@@ -513,12 +597,7 @@ class MainWindow(QMainWindow):
         key = self._remember_key
         mrn = self.settings.value(key) if key is not None else None
         if isinstance(mrn, str) and mrn:
-            try:
-                stored = self.record.repos.patients.by_mrn(mrn)
-            except StorageError:
-                stored = None
-            if stored is not None:
-                self._pending_patient = stored.id  # opened once the list has loaded
+            self._pending_mrn = mrn  # opened once the list has loaded, found in its rows
 
     def fit_panes(self, width: int) -> None:
         """The list gets the width its columns need (phase, status and flags read without a
@@ -553,7 +632,8 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.change_watcher.stop()
-        self.session.stop()
+        if self.session is not None:
+            self.session.stop()
         if self.demo_runner is not None:
             self._stop_demo()
         if self.load_runner is not None:
@@ -630,6 +710,7 @@ class MainWindow(QMainWindow):
     def _loaded(self, rows: list[PatientRow], items: list[DueItem]) -> None:
         self._end_load()
         today = self.today()
+        self.patient_list.table.rearm()  # the chart waits for these rows' paint, not the names'
         self.patient_list.set_rows(rows)
         self.today_view.set_items(items, today)
         self.left_tabs.setTabText(1, f"&Today ({len(items)})")
@@ -644,12 +725,16 @@ class MainWindow(QMainWindow):
             self.right.setCurrentWidget(self._chart)
         self._explain_demo(empty)
         self.workflows.update_enabled(self.current_patient_id)
-        if self._pending_patient is not None:
-            pending, self._pending_patient = self._pending_patient, None
-            self.open_patient(pending)
+        if self._pending_mrn is not None:
+            mrn, self._pending_mrn = self._pending_mrn, None
+            pending = next((row.patient_id for row in rows if row.mrn == mrn), None)
+            if pending is not None:
+                self.open_patient(pending)
 
     def refresh_patient(self, patient_id: int) -> None:
         """After a save: update that one patient's row at once, and the Today view behind."""
+        from clinic_app.services.patient_state import list_patient_rows
+
         try:
             rows = list_patient_rows(
                 self.record, self.today(), self.protocols, patient_id=patient_id
@@ -711,7 +796,7 @@ class MainWindow(QMainWindow):
         self.patient_list.show_chosen(patient_id)
         self.today_view.show_chosen(patient_id)
         self._mark_filtered_out(self.patient_list.chosen_hidden)
-        if self._chart is None and self._loaded_once and patient_id is not None:
+        if self._chart is None and patient_id is not None and not self._may_build_chart():
             # Chosen before the chart is built (the remembered patient, as the list first
             # loads): the list paints first and the chart, built right after its paint, shows
             # them (``chart``); building it here kept the patients off the screen (issue 16).
@@ -732,6 +817,12 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(title)
         self.workflows.update_enabled(patient_id)
         self.patientShown.emit(patient_id)
+
+    def _may_build_chart(self) -> bool:
+        """Whether choosing a patient builds the chart at once: not once the list has loaded
+        without one (it is built just after the list's paint, ``_chart_soon``), nor before the
+        window has its context (``names_first``: the load that follows builds it)."""
+        return self._context is not None and not self._loaded_once
 
     @Slot(int)
     def open_patient(self, patient_id: int) -> None:
@@ -843,7 +934,7 @@ class MainWindow(QMainWindow):
             def created() -> None:
                 if create.user is not None:
                     self.record.set_user(create.user.username)
-                    self.session.user_changed()
+                    self.signed_in.user_changed()
 
             create.accepted.connect(created)
             create.open()

@@ -1,8 +1,10 @@
 """The patient list: a lazily filled table model, a sort/filter proxy and the view around them.
 
 All rows come from one call to ``services.patient_state.list_patient_rows`` (a few set-based
-queries); the model hands them to the view in chunks through ``canFetchMore``/``fetchMore``, so
-the first screen paints at once even with 10,000 patients. Filtering and sorting need every
+queries). At the app's start the names come first (``services.patient_rows.names_only``, no
+clinical rules): the cells not computed yet show "…", never "not enrolled" or no flags. The
+model hands the rows to the view in chunks through ``canFetchMore``/``fetchMore``, so the
+first screen paints at once even with 10,000 patients. Filtering and sorting need every
 row, so the proxy fetches the rest the first time either is used.
 
 The view never chooses a patient by itself (``gui/choosing.py``): ``patientChosen`` fires on a
@@ -46,7 +48,7 @@ from PySide6.QtWidgets import (
 from clinic_app.gui import fit
 from clinic_app.gui.choosing import ChoosingTable
 from clinic_app.gui.table_model import ReadOnlyTableModel
-from clinic_app.services.patient_state import PatientRow
+from clinic_app.services.patient_rows import PatientRow
 
 AnyIndex = QModelIndex | QPersistentModelIndex
 
@@ -79,6 +81,13 @@ ANSWERED_ROLES = frozenset(
         SORT_ROLE,
     }
 )
+
+
+# What a cell the list has not computed yet shows (the names are painted before the clinical
+# checks have run, issue 16): never an empty cell, which would read as "not enrolled, no flags".
+NOT_READ_YET = "…"
+NOT_READ_YET_TIP = "Still being read: the enrolment, cycle and flags appear in a moment."
+COMPUTED_COLUMNS = frozenset({COL_PROTOCOL, COL_PHASE, COL_CYCLE, COL_STATUS, COL_FLAGS})
 
 
 def fold(text: str) -> str:
@@ -279,6 +288,8 @@ class PatientListModel(ReadOnlyTableModel[PatientRow]):
         if role == PATIENT_ID_ROLE:
             return row.patient_id
         if role == Qt.ItemDataRole.ToolTipRole:
+            if not row.checked and column in COMPUTED_COLUMNS:
+                return NOT_READ_YET_TIP
             # The full value of a cell the column's width cuts short.
             if column == COL_FLAGS:
                 why = [row.checked_out] if row.checked_out else []  # which laptop, since when
@@ -295,6 +306,8 @@ class PatientListModel(ReadOnlyTableModel[PatientRow]):
         return self._warning
 
     def _display(self, row: PatientRow, column: int) -> str:
+        if not row.checked and column in COMPUTED_COLUMNS:
+            return NOT_READ_YET
         if column == COL_MRN:
             return row.mrn
         if column == COL_NAME:
@@ -362,13 +375,18 @@ class PatientFilterProxy(QSortFilterProxyModel):
 
 
 class PatientTable(ChoosingTable):
-    """The list's table. ``paintedRows`` fires once, when it has first painted patients: the
-    window builds the chart after that, so the nurse sees the list first (issue 16)."""
+    """The list's table. ``paintedRows`` fires when it has first painted patients (again after
+    ``rearm``): the window builds the chart after that, so the nurse sees the list first, and
+    the app's start goes on once the names are on screen (issue 16)."""
 
     paintedRows = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self._told = False
+
+    def rearm(self) -> None:
+        """Fire ``paintedRows`` again at the next paint with patients (new rows are coming)."""
         self._told = False
 
     def paintEvent(self, event: QPaintEvent) -> None:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
+from typing import TYPE_CHECKING
 
-from clinic_app.core.records import Patient
+if TYPE_CHECKING:  # a type only: the window's start does not import the records' rules
+    from clinic_app.core.records import Patient
 
 
 def patient_title(patient: Patient) -> str:

@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
 from clinic_app.gui.choosing import ChoosingTable
 from clinic_app.gui.table_model import ReadOnlyTableModel
 from clinic_app.gui.warnings import WARNING_SIGN
-from clinic_app.services.patient_state import DueItem, DueKind
+from clinic_app.services.patient_rows import DueItem, DueKind
 
 AnyIndex = QModelIndex | QPersistentModelIndex
 

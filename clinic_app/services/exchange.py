@@ -525,11 +525,7 @@ def _entry_problems(record: Record, table: str, where: str, row: Mapping[str, An
 
 
 def _repositories(record: Record) -> dict[str, TableRepository[Any]]:
-    return {
-        repo.table: repo
-        for repo in vars(record.repos).values()
-        if isinstance(repo, TableRepository)
-    }
+    return {repo.table: repo for repo in record.repos.all() if isinstance(repo, TableRepository)}
 
 
 def _installed_protocols(record: Record) -> frozenset[str]:

@@ -28,7 +28,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from enum import StrEnum
 from typing import Any
 
 from clinic_app.core.ae_terms import dlt_categories
@@ -73,73 +72,9 @@ from clinic_app.core.records import (
 )
 from clinic_app.core.response import AssessedResponse, classify_series, light_chain_of
 from clinic_app.services.context import record_protocols
+from clinic_app.services.patient_rows import DueItem, DueKind, PatientRow
 from clinic_app.storage import queries
 from clinic_app.storage.database import Record
-
-
-@dataclass(frozen=True)
-class PatientRow:
-    """One line of the patient list."""
-
-    patient_id: int
-    mrn: str
-    family_name: str
-    given_name: str
-    date_of_birth: date
-    protocol_key: str | None
-    """``None`` when the patient has no enrolment."""
-    protocol_name: str | None
-    phase: str | None
-    status: PatientStatus | None
-    cycle: int | None
-    day: int | None
-    dose_level: int | None
-    severe_toxicity: bool
-    """Grade >= 3 toxicity this cycle."""
-    dlt_review_pending: bool
-    bsa_recheck: bool
-    overdue_labs: bool
-    notes: tuple[str, ...] = ()
-    """One sentence per raised flag, and any data the row could not be computed from."""
-    checked_out: str | None = None
-    """Why this chart cannot be changed in this record: out on a laptop (issue 19)."""
-
-    @property
-    def full_name(self) -> str:
-        return f"{self.given_name} {self.family_name}".strip()
-
-    @property
-    def status_text(self) -> str:
-        if self.status is None:
-            return "not enrolled"
-        text = self.status.value.replace("_", " ")
-        if self.cycle is not None:
-            text += f", cycle {self.cycle}"
-            if self.day is not None:
-                text += f" day {self.day}"
-        return text
-
-
-class DueKind(StrEnum):
-    CYCLE_START = "cycle_start"
-    OVERDUE_CYCLE_START = "overdue_cycle_start"
-    LAB_DAY = "lab_day"
-    EVALUATION = "evaluation"
-    IV_DOSE = "iv_dose"
-
-
-@dataclass(frozen=True)
-class DueItem:
-    """Something the clinic has to do for one patient today: what, and why."""
-
-    patient_id: int
-    mrn: str
-    full_name: str
-    kind: DueKind
-    what: str
-    why: str
-    cycle: int | None = None
-    day: int | None = None
 
 
 def _day(text: Any) -> date | None:

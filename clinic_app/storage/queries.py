@@ -83,6 +83,19 @@ def patient_overview(record: Record, patient_id: int | None = None) -> list[Row]
     )
 
 
+def patient_names(record: Record) -> list[Row]:
+    """Every live patient's identity alone, in the list's order: what the window shows while
+    the rest of each row is computed (services.patient_rows.names_only)."""
+    return _rows(
+        record,
+        """
+        SELECT p.id AS patient_id, p.mrn, p.family_name, p.given_name, p.date_of_birth
+        FROM patients p WHERE p.voided_at IS NULL
+        ORDER BY p.family_name, p.given_name, p.id
+        """,
+    )
+
+
 def severe_adverse_events_in_current_cycle(
     record: Record, min_grade: int, today: date, patient_id: int | None = None
 ) -> list[Row]:

@@ -4,20 +4,21 @@ once the event loop runs, never after the window is gone."""
 
 from __future__ import annotations
 
+import subprocess
 import sys
 from datetime import date
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import SIGNAL, QSettings
-from PySide6.QtWidgets import QWidget
+from PySide6.QtCore import SIGNAL, QSettings, Qt
 from pytestqt.qtbot import QtBot
 
 from clinic_app.core.protocol import Protocol
 from clinic_app.core.records import Patient, Sex
-from clinic_app.gui.app import after_first_paint
 from clinic_app.gui.chart.panel import ChartPanel
-from clinic_app.gui.main_window import MainWindow, app_settings
+from clinic_app.gui.main_window import CHART_LATEST_MS, MainWindow, app_settings
+from clinic_app.gui.patient_list import COL_FLAGS, COL_NAME, COL_STATUS
+from clinic_app.services.context import AppContext, Clock
 from clinic_app.storage.database import Record
 
 pytestmark = pytest.mark.qt_log_ignore(r"This plugin does not support (propagateSizeHints|raise)")
@@ -55,26 +56,84 @@ def test_the_chart_is_built_once_the_list_has_loaded_and_opens_its_items(
         assert wired.receivers(ACTIVATED) == alone.receivers(ACTIVATED) + 1, name
 
 
-def test_work_after_the_first_paint_runs_once_the_loop_runs(qtbot: QtBot) -> None:
-    window = QWidget()
+def test_the_start_shows_the_names_before_the_clinical_rules_are_imported(
+    qtbot: QtBot, record: Record, protocols: dict[str, Protocol], settings: QSettings
+) -> None:
+    # What a nurse sees in the fraction of a second before the checks have run: the names, and
+    # "…" where the enrolment, cycle and flags go, never "not enrolled" or an empty flag cell.
+    pid = record.repos.patients.add(Patient("M-1", "Berg", "Ana", date(1960, 1, 1), Sex.FEMALE))
+    window = MainWindow(record, settings=settings, names_first=True)
     qtbot.addWidget(window)
-    ran: list[str] = []
+    model = window.patient_list.model
+    assert model.rowCount() == 1 and not window.loading  # nothing is computed yet
+    name = model.index(0, COL_NAME).data()
+    status = model.index(0, COL_STATUS)
+    flags = model.index(0, COL_FLAGS)
+    assert (name, status.data(), flags.data()) == ("Berg, Ana", "…", "…")
+    assert "Still being read" in str(status.data(Qt.ItemDataRole.ToolTipRole))
+    assert window.right.currentWidget() is window.loading_page
+    assert window.session is None  # the idle lock starts with the context
+    window.show_patient(pid)  # chosen before the context: the chart waits for it
+    assert window._chart is None and window.current_patient_id == pid
+
+    window.attach(AppContext(record, protocols, Clock.following(lambda: TODAY)))
+    qtbot.waitUntil(lambda: not window.loading, timeout=15000)
+    assert model.index(0, COL_STATUS).data() == "not enrolled"
+    assert model.index(0, COL_FLAGS).data() == ""
+    assert window.session is not None
+    qtbot.waitUntil(lambda: window._chart is not None, timeout=5000)
+    assert window.right.currentWidget() is window.chart
+    assert window.chart.chart.patient.mrn == "M-1"  # type: ignore[attr-defined]
+
+
+def test_work_after_the_names_painted_runs_once_after_their_paint(
+    qtbot: QtBot, record: Record, settings: QSettings
+) -> None:
+    record.repos.patients.add(Patient("M-1", "Berg", "Ana", date(1960, 1, 1), Sex.FEMALE))
+    window = MainWindow(record, settings=settings, names_first=True)
+    qtbot.addWidget(window)
+    ran: list[int] = []
+    painted: list[int] = []
+    window.patient_list.table.paintedRows.connect(lambda: painted.append(len(ran)))
+    window.after_names_painted(lambda: ran.append(1))
+    assert ran == []  # not while the window is built
     window.show()
-    timer = after_first_paint(window, lambda: ran.append("backup"))
-    assert ran == []  # not during start-up
-    assert timer.parent() is window and timer.isSingleShot()
-    qtbot.waitUntil(lambda: ran == ["backup"], timeout=5000)
-    qtbot.wait(50)
-    assert ran == ["backup"]  # once
+    qtbot.waitUntil(lambda: ran == [1], timeout=5000)
+    assert painted == [0]  # the names painted before the work ran
+    window.patient_list.table.rearm()
+    window.patient_list.table.viewport().update()
+    qtbot.wait(CHART_LATEST_MS + 100)  # another paint, and the fallback timer: still once
+    assert ran == [1]
 
 
-def test_work_after_the_first_paint_never_outlives_the_window(qtbot: QtBot) -> None:
-    window = QWidget()
-    ran: list[str] = []
-    after_first_paint(window, lambda: ran.append("backup"))
-    window.deleteLater()  # closed before the loop ran: its timer goes with it
-    qtbot.wait(100)
-    assert ran == []
+def test_work_after_the_names_painted_runs_at_once_on_an_empty_record(
+    qtbot: QtBot, record: Record, settings: QSettings
+) -> None:
+    window = MainWindow(record, settings=settings, names_first=True)
+    qtbot.addWidget(window)
+    ran: list[int] = []
+    window.after_names_painted(lambda: ran.append(1))
+    qtbot.waitUntil(lambda: ran == [1], timeout=2000)
+
+
+def test_the_app_imports_no_clinical_rules_before_its_window_paints() -> None:
+    # What cli.launch_gui imports before the window exists: the rules come after the paint,
+    # on the context's and the list's own time (issue 16). A module added to the start's
+    # imports that pulls in the rules fails here.
+    code = (
+        "import importlib, sys\n"
+        "from clinic_app import cli\n"
+        "for name in cli.QT_FREE_START_MODULES: importlib.import_module(name)\n"
+        "import clinic_app.gui.app\n"
+        "print(sorted(m for m in sys.modules if m.startswith(('clinic_app.core.', "
+        "'clinic_app.services.', 'clinic_app.storage.repositories.'))))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+    )
+    loaded = done.stdout.strip()
+    for heavy in ("core.protocol", "core.records", "services.context", "patient_state"):
+        assert heavy not in loaded, loaded
 
 
 def test_a_build_without_demonstration_data_says_so_when_the_empty_record_shows(
