@@ -235,7 +235,7 @@ class LoadingPage(QWidget):
         self.bar.setValue(index + 1)
         self.step.setText(
             f"{LOAD_STEPS[index]}… A large record takes a few seconds; "
-            "the patients appear as soon as they are read."
+            "each patient's treatment and flags appear as soon as they are read."
         )
 
 
