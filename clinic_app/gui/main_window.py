@@ -648,6 +648,8 @@ class MainWindow(QMainWindow):
 
     def refresh(self) -> None:
         """Reload the whole list and the Today view in the background."""
+        if self._context is None:  # names_first before attach: attach loads them
+            return
         if self.load_runner is not None:
             self._reload_again = True  # a save landed meanwhile: load once more after this
             return

@@ -73,6 +73,8 @@ def test_the_start_shows_the_names_before_the_clinical_rules_are_imported(
     assert "Still being read" in str(status.data(Qt.ItemDataRole.ToolTipRole))
     assert window.right.currentWidget() is window.loading_page
     assert window.session is None  # the idle lock starts with the context
+    window.refresh()  # F5 before the context: nothing to compute with yet, attach loads
+    assert not window.loading
     window.show_patient(pid)  # chosen before the context: the chart waits for it
     assert window._chart is None and window.current_patient_id == pid
 
