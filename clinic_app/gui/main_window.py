@@ -399,18 +399,18 @@ class MainWindow(QMainWindow):
     def attach(self, context: AppContext) -> None:
         """Give a ``names_first`` window its context, start its session, load the real rows."""
         self._context = context
-        self._start_session()
+        self.signed_in  # noqa: B018  (starts the session unless a lock already did)
         self.refresh()
 
-    def _start_session(self) -> None:
+    def _start_session(self) -> Session:
         self.session = Session(self, self)  # the window is the lock's Qt parent and host
+        return self.session
 
     @property
     def signed_in(self) -> Session:
-        """The window's session (locks, unlocks, switches user); started with the context."""
-        if self.session is None:
-            raise RuntimeError("the window's session starts with its context")
-        return self.session
+        """The window's session (locks, unlocks, switches user): started with the context, or
+        at once when Lock or Switch user is asked for before it."""
+        return self.session if self.session is not None else self._start_session()
 
     @property
     def protocols(self) -> Mapping[str, Protocol]:

@@ -75,6 +75,8 @@ def test_the_start_shows_the_names_before_the_clinical_rules_are_imported(
     assert window.session is None  # the idle lock starts with the context
     window.refresh()  # F5 before the context: nothing to compute with yet, attach loads
     assert not window.loading
+    session = window.signed_in  # Lock before the context: the session starts then
+    assert window.session is session
     window.show_patient(pid)  # chosen before the context: the chart waits for it
     assert window._chart is None and window.current_patient_id == pid
 
@@ -82,7 +84,7 @@ def test_the_start_shows_the_names_before_the_clinical_rules_are_imported(
     qtbot.waitUntil(lambda: not window.loading, timeout=15000)
     assert model.index(0, COL_STATUS).data() == "not enrolled"
     assert model.index(0, COL_FLAGS).data() == ""
-    assert window.session is not None
+    assert window.session is session  # attach kept it
     qtbot.waitUntil(lambda: window._chart is not None, timeout=5000)
     assert window.right.currentWidget() is window.chart
     assert window.chart.chart.patient.mrn == "M-1"  # type: ignore[attr-defined]
