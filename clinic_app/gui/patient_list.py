@@ -19,7 +19,7 @@ Names are in the locale's alphabetical order (``QCollator``): Å and Ö after Z 
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from functools import cmp_to_key
 
 from PySide6.QtCore import (
@@ -32,7 +32,7 @@ from PySide6.QtCore import (
     Qt,
     Signal,
 )
-from PySide6.QtGui import QIcon, QPaintEvent
+from PySide6.QtGui import QFontMetrics, QIcon, QPaintEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QApplication,
@@ -295,9 +295,30 @@ class PatientListModel(ReadOnlyTableModel[PatientRow]):
                 why = [row.checked_out] if row.checked_out else []  # which laptop, since when
                 return "\n".join([*flag_words(row), *why, *row.notes]) or None
             return self._display(row, column) or None
-        if role == Qt.ItemDataRole.DecorationRole and column == COL_FLAGS and flag_words(row):
+        if role == Qt.ItemDataRole.DecorationRole and self._has_icon(row, column):
             return self._warning_icon()
         return None
+
+    @staticmethod
+    def _has_icon(row: PatientRow, column: int) -> bool:
+        return column == COL_FLAGS and bool(flag_words(row))
+
+    def widest_cells(self, rows: Iterable[int], column: int, metrics: QFontMetrics) -> list[int]:
+        """Of the source ``rows``, those whose ``column`` cell needs the most room: the widest
+        text with the warning icon and the widest without (the icon's room adds to the text's).
+        The view asks its delegate to measure only these, not every cell (issue 16)."""
+        widest: dict[bool, tuple[int, int]] = {}
+        advances: dict[str, int] = {}  # a column repeats its words ("…", a protocol's name)
+        for source_row in rows:
+            row = self._rows[source_row]
+            text = self._display(row, column)
+            width = advances.get(text)
+            if width is None:
+                width = advances[text] = metrics.horizontalAdvance(text)
+            icon = self._has_icon(row, column)
+            if icon not in widest or width > widest[icon][0]:
+                widest[icon] = (width, source_row)
+        return [source_row for _, source_row in widest.values()]
 
     def _warning_icon(self) -> QIcon:
         if self._warning.isNull():
@@ -466,6 +487,7 @@ class PatientListView(QWidget):
             self.table,
             [[COL_PROTOCOL, COL_CYCLE], [COL_NAME], [COL_FLAGS, COL_PHASE, COL_STATUS], [COL_DOB]],
             fill=self._fit_columns,
+            content_width=self.content_width,
         )
 
         layout = QVBoxLayout(self)
@@ -535,16 +557,50 @@ class PatientListView(QWidget):
         table = self.table
         key = (self._generation, table.viewport().height(), table.verticalScrollBar().value())
         if key != self._measured_for:
-            for column in range(COL_FLAGS):
-                table.resizeColumnToContents(column)
             self._measured = {
-                column: max(table.columnWidth(column), self._natural[column])
-                for column in range(COL_FLAGS)
+                column: max(width, self._natural[column])
+                for column, width in self.content_widths(range(COL_FLAGS)).items()
             }
             self._measured_for = key
         for column, width in self._measured.items():
             if table.columnWidth(column) != width:
                 table.setColumnWidth(column, width)
+
+    def content_width(self, column: int) -> int:
+        return self.content_widths([column])[column]
+
+    def content_widths(self, columns: Iterable[int]) -> dict[int, int]:
+        """The widths ``resizeColumnToContents`` gives ``columns``: each one's widest cell in
+        the rows the view measures, or its header. Qt asks the delegate for a dozen roles of
+        every cell, ~20 ms a fit at start; here the delegate measures the widest (issue 16)."""
+        table = self.table
+        proxy = self.proxy
+        source = [proxy.mapToSource(proxy.index(row, 0)).row() for row in self._measured_rows()]
+        metrics = table.fontMetrics()
+        grid = 1 if table.showGrid() else 0
+        widths: dict[int, int] = {}
+        for column in columns:
+            hints = [
+                table.sizeHintForIndex(proxy.mapFromSource(self.model.index(row, column)))
+                for row in self.model.widest_cells(source, column, metrics)
+            ]
+            content = max((hint.width() for hint in hints), default=0) + grid
+            widths[column] = max(content, table.horizontalHeader().sectionSizeHint(column))
+        return widths
+
+    def _measured_rows(self) -> range:
+        """The rows ``QTableView.sizeHintForColumn`` reads: all of them up to the header's
+        resize precision (-1: all), else that many around the rows in view (0: those)."""
+        count = self.proxy.rowCount()
+        precision = self.table.horizontalHeader().resizeContentsPrecision()
+        top = max(0, self.table.rowAt(0))
+        if precision == 0:
+            bottom = self.table.rowAt(self.table.viewport().height())
+            return range(top, count if bottom < 0 else bottom + 1)
+        if precision < 0 or count <= precision:
+            return range(count)
+        start = max(0, min(top - precision // 2, count - precision))
+        return range(start, start + precision)
 
     # -- data ---------------------------------------------------------------------------------
     def set_rows(self, rows: Sequence[PatientRow]) -> None:
