@@ -34,7 +34,6 @@ COMMAND_MODULES = (
 # The modules without Qt that the main window's start imports (through clinic_app.gui.app); a
 # module missing here is only imported later, never skipped.
 QT_FREE_START_MODULES = (
-    "logging.handlers",
     "clinic_app.storage.database",
     "clinic_app.storage.backup",
     "clinic_app.storage.location",

@@ -97,6 +97,9 @@ DEFERRED = (
     "clinic_app.services.lab_entry",
     "clinic_app.reports.models",
     "argon2",  # passwords: only once someone signs in or sets one
+    "secrets",  # a worker's session token, a refused name's dummy hash
+    "hashlib",  # the record's identity (the patient open last), read with the real rows
+    "logging.handlers",  # the log file, opened after the first paint
     "pyqtgraph",
     "reportlab",
     "numpy",

@@ -58,7 +58,7 @@ def run_app(db_path: str | None) -> int:
     """Open the record at ``db_path`` (or the default), show the main window, run until quit."""
     app = application(guard=False)
     window: MainWindow | None = None
-    reporter = install_exception_reporter(lambda: window)
+    reporter = install_exception_reporter(lambda: window, open_log=False)
     try:
         try:
             path = resolve_db_path(db_path)
@@ -93,6 +93,7 @@ def run_app(db_path: str | None) -> int:
             backups.problem.connect(lambda text: window.statusBar().showMessage(text, 30000))
 
             def after_paint() -> None:
+                reporter.open_log()
                 context = protocol_context(record, window)
                 if context is None:
                     app.exit(2)

@@ -9,7 +9,6 @@
 from __future__ import annotations
 
 import logging
-import logging.handlers
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -63,6 +62,9 @@ def log_dir() -> Path:
 
 def setup_logging(folder: Path | None = None) -> Path:
     """Send the app's log to a rotating file; returns the file's path."""
+    # logging.handlers brings socket, pickle and queue (~15 ms): not before the first paint.
+    import logging.handlers
+
     target = folder if folder is not None else log_dir()
     target.mkdir(parents=True, exist_ok=True)
     path = target / LOG_FILE_NAME
@@ -85,14 +87,25 @@ def setup_logging(folder: Path | None = None) -> Path:
 class ExceptionReporter:
     """``sys.excepthook`` for the GUI: log, tell the user briefly, keep running."""
 
-    def __init__(self, log_file: Path, parent: Callable[[], QWidget | None] = lambda: None):
-        self.log_file = log_file
+    def __init__(
+        self, folder: Path | None = None, parent: Callable[[], QWidget | None] = lambda: None
+    ):
+        self.folder = folder
+        """The log's folder (default: the user's data folder)."""
+        self.log_file: Path | None = None
         self.parent = parent
         self.previous: ExceptHook = sys.excepthook
         self.last_box: QMessageBox | None = None
 
     def install(self) -> None:
         sys.excepthook = self
+
+    def open_log(self) -> Path:
+        """The log file, its handler attached on first use (the app does so after its first
+        paint; an error before that opens it then)."""
+        if self.log_file is None:
+            self.log_file = setup_logging(self.folder)
+        return self.log_file
 
     def uninstall(self) -> None:
         if sys.excepthook is self:
@@ -107,6 +120,7 @@ class ExceptionReporter:
         if issubclass(kind, KeyboardInterrupt):
             self.previous(kind, error, tb)
             return
+        self.open_log()
         if isinstance(error, StorageError):
             logging.getLogger(LOGGER_NAME).warning("storage: %s", error)
             QTimer.singleShot(0, lambda: self._show_storage(error))
@@ -132,9 +146,13 @@ class ExceptionReporter:
 
 
 def install_exception_reporter(
-    parent: Callable[[], QWidget | None], folder: Path | None = None
+    parent: Callable[[], QWidget | None], folder: Path | None = None, *, open_log: bool = True
 ) -> ExceptionReporter:
-    reporter = ExceptionReporter(setup_logging(folder), parent)
+    """The GUI's ``sys.excepthook``; without ``open_log`` its log file is opened by
+    :meth:`ExceptionReporter.open_log` (or by the first error)."""
+    reporter = ExceptionReporter(folder, parent)
+    if open_log:
+        reporter.open_log()
     reporter.install()
     return reporter
 

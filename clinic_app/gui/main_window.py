@@ -357,6 +357,7 @@ class MainWindow(QMainWindow):
         if names_first:
             self._show_names()
         else:
+            self._recall_last_patient()
             self.refresh()
 
     # -- the application context ------------------------------------------------------------
@@ -400,6 +401,7 @@ class MainWindow(QMainWindow):
         """Give a ``names_first`` window its context, start its session, load the real rows."""
         self._context = context
         self.signed_in  # noqa: B018  (starts the session unless a lock already did)
+        self._recall_last_patient()
         self.refresh()
 
     def _start_session(self) -> Session:
@@ -593,11 +595,16 @@ class MainWindow(QMainWindow):
         if state is not None:
             self.splitter.restoreState(state)
         self.settings.remove("window/last_patient")  # old builds kept a row id: never use it
+
+    def _recall_last_patient(self) -> None:
+        """The patient this record had open last, opened once the list has loaded (found in
+        its rows), unless a person has chosen one by then. Asked as the real rows are loaded:
+        the record's identity needs hashlib (OpenSSL, ~10 ms) before the names' paint."""
         self._remember_key = self._last_patient_key()
         key = self._remember_key
         mrn = self.settings.value(key) if key is not None else None
-        if isinstance(mrn, str) and mrn:
-            self._pending_mrn = mrn  # opened once the list has loaded, found in its rows
+        if isinstance(mrn, str) and mrn and self.current_patient_id is None:
+            self._pending_mrn = mrn
 
     def fit_panes(self, width: int) -> None:
         """The list gets the width its columns need (phase, status and flags read without a
@@ -792,6 +799,9 @@ class MainWindow(QMainWindow):
     @Slot(object)
     def show_patient(self, patient_id: int | None) -> None:
         """Put ``patient_id`` in the chart: a person chose them (list, Today, a dialog)."""
+        # A person's choice (or the remembered patient, opened now) is what the chart shows:
+        # the remembered one never replaces it when the list's load ends.
+        self._pending_mrn = None
         if patient_id == self.current_patient_id:
             return
         self.current_patient_id = patient_id

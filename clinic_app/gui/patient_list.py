@@ -28,6 +28,7 @@ from PySide6.QtCore import (
     QLocale,
     QModelIndex,
     QPersistentModelIndex,
+    QSize,
     QSortFilterProxyModel,
     Qt,
     Signal,
@@ -40,7 +41,6 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QLineEdit,
-    QStyle,
     QVBoxLayout,
     QWidget,
 )
@@ -322,6 +322,10 @@ class PatientListModel(ReadOnlyTableModel[PatientRow]):
 
     def _warning_icon(self) -> QIcon:
         if self._warning.isNull():
+            # Imported here: Python builds QStyle's dozen enums on first use (~15 ms), and the
+            # names' first paint has no flags to show (issue 16).
+            from PySide6.QtWidgets import QStyle
+
             style = QApplication.style()
             self._warning = style.standardIcon(QStyle.StandardPixmap.SP_MessageBoxWarning)
         return self._warning
@@ -531,8 +535,10 @@ class PatientListView(QWidget):
             )
             for column, sample in samples.items()
         }
-        # The flags cell shows the warning icon before its words.
-        icon = self.table.style().pixelMetric(QStyle.PixelMetric.PM_SmallIconSize, None, self.table)
+        # The flags cell shows the warning icon before its words, as high as a line of text:
+        # the style's small icon size would build QStyle's enums before the paint (issue 16).
+        icon = metrics.height()
+        self.table.setIconSize(QSize(icon, icon))
         self._natural[COL_FLAGS] += icon + 6
         for column, width in self._natural.items():
             self.table.setColumnWidth(column, width)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import getpass
 import os
-import secrets
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -152,6 +151,8 @@ class Record:
         name = self._name
         if name is None or name.casefold() not in self._verified:
             return None
+        import secrets  # hmac and OpenSSL, ~10 ms: not before the window's paint (issue 16)
+
         token = secrets.token_hex(16)
         _SESSIONS[token] = (_identity(self.location), name.casefold())
         return Session(name, token)

@@ -10,8 +10,6 @@ export was imported into) has its own. Reading it writes nothing, so every role 
 
 from __future__ import annotations
 
-import hashlib
-
 from clinic_app.storage import schema
 from clinic_app.storage.database import Record
 
@@ -26,5 +24,7 @@ def record_identity(record: Record) -> str | None:
         row = record.sql.record_birth()
     if row is None:
         return None
+    import hashlib  # OpenSSL's load is ~10 ms: after the window's first paint (issue 16)
+
     digest = hashlib.sha256(f"{schema.MIGRATION_SET}|{row[0]}|{row[1]}".encode()).hexdigest()
     return digest[:16]

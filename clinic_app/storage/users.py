@@ -7,7 +7,6 @@ here is audited like the clinical tables (the hash itself is kept out of the aud
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -80,6 +79,8 @@ def _dummy_hash() -> str:
     """A hash of a random password, made once: an unknown name is checked against it, so it
     takes as long to refuse as a wrong password."""
     if not _DUMMY:
+        import secrets  # hmac and OpenSSL, ~10 ms: not at the app's start (issue 16)
+
         _DUMMY.append(hasher().hash(secrets.token_urlsafe(24)))
     return _DUMMY[0]
 

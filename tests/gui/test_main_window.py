@@ -211,6 +211,30 @@ def test_our_bug_is_logged_and_the_app_keeps_running(qtbot: QtBot, tmp_path: Pat
         reporter.uninstall()
 
 
+def test_a_bug_before_the_log_is_opened_opens_it_and_is_logged(
+    qtbot: QtBot, tmp_path: Path
+) -> None:
+    # The app opens its log after the first paint; an error before that is not lost.
+    from clinic_app.gui.errors import install_exception_reporter
+
+    reporter = install_exception_reporter(lambda: None, tmp_path / "logs", open_log=False)
+    try:
+        assert reporter.log_file is None and not (tmp_path / "logs").exists()
+        try:
+            raise RuntimeError("boom before the paint")
+        except RuntimeError as exc:
+            reporter(type(exc), exc, exc.__traceback__)
+        qtbot.waitUntil(lambda: reporter.last_box is not None)
+        assert reporter.last_box is not None
+        log = tmp_path / "logs" / "clinic-app.log"
+        assert str(log) in reporter.last_box.informativeText()
+        assert "RuntimeError: boom before the paint" in log.read_text(encoding="utf-8")
+        reporter.last_box.close()
+        assert reporter.open_log() == log  # opened once
+    finally:
+        reporter.uninstall()
+
+
 def test_the_window_flags_with_the_records_own_thresholds_from_its_context(
     qtbot: QtBot, record: Record, settings: QSettings
 ) -> None:

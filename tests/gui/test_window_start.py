@@ -4,6 +4,7 @@ once the event loop runs, never after the window is gone."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from datetime import date
@@ -88,6 +89,54 @@ def test_the_start_shows_the_names_before_the_clinical_rules_are_imported(
     qtbot.waitUntil(lambda: window._chart is not None, timeout=5000)
     assert window.right.currentWidget() is window.chart
     assert window.chart.chart.patient.mrn == "M-1"  # type: ignore[attr-defined]
+
+
+def _remembered(
+    qtbot: QtBot, record: Record, protocols: dict[str, Protocol], settings: QSettings
+) -> tuple[int, int]:
+    """Two patients, the first remembered as the one open when the window last closed."""
+    first = record.repos.patients.add(Patient("M-1", "Berg", "Ana", date(1960, 1, 1), Sex.FEMALE))
+    second = record.repos.patients.add(Patient("M-2", "Cruz", "Eva", date(1961, 1, 1), Sex.FEMALE))
+    window = MainWindow(record, protocols, today=lambda: TODAY, settings=settings)
+    qtbot.addWidget(window)
+    qtbot.waitUntil(lambda: not window.loading, timeout=15000)
+    window.open_patient(first)
+    window.close()
+    return first, second
+
+
+def test_the_names_first_start_opens_the_patient_open_last(
+    qtbot: QtBot, record: Record, protocols: dict[str, Protocol], settings: QSettings
+) -> None:
+    first, _ = _remembered(qtbot, record, protocols, settings)
+    window = MainWindow(record, settings=settings, names_first=True)
+    qtbot.addWidget(window)
+    assert window.current_patient_id is None  # looked up with the real rows, not before
+    window.attach(AppContext(record, protocols, Clock.following(lambda: TODAY)))
+    qtbot.waitUntil(lambda: window.current_patient_id == first, timeout=15000)
+
+
+@pytest.mark.parametrize("when", ["before the context", "while the rows load"])
+def test_a_patient_chosen_at_start_is_never_replaced_by_the_one_open_last(
+    qtbot: QtBot,
+    record: Record,
+    protocols: dict[str, Protocol],
+    settings: QSettings,
+    when: str,
+) -> None:
+    _, second = _remembered(qtbot, record, protocols, settings)
+    window = MainWindow(record, settings=settings, names_first=True)
+    qtbot.addWidget(window)
+    if when == "before the context":
+        window.show_patient(second)
+    window.attach(AppContext(record, protocols, Clock.following(lambda: TODAY)))
+    if when == "while the rows load":
+        assert window.loading
+        window.show_patient(second)
+    qtbot.waitUntil(lambda: not window.loading, timeout=15000)
+    qtbot.wait(50)
+    assert window.current_patient_id == second
+    assert window.patient_list.current_patient_id() == second
 
 
 def test_work_after_the_names_painted_runs_once_after_their_paint(
@@ -187,3 +236,30 @@ def test_the_list_paints_first_then_the_chart_is_built_by_itself(
     qtbot.waitUntil(lambda: window._chart is not None, timeout=5000)
     assert window.right.currentWidget() is window._chart
     assert seen[0] == ("choose_page", 1)  # the patient was listed before the chart was built
+
+
+def test_the_names_window_paints_without_building_qts_style_enums(tmp_path: Path) -> None:
+    # Python builds QStyle's dozen enums (~15 ms) on its first use; the names' window does not
+    # need them (the warning icon waits for the flags). A fresh process: this one has them.
+    code = (
+        "import sys\n"
+        "from PySide6 import QtWidgets\n"
+        "from clinic_app.gui.app import MainWindow, application\n"
+        "from clinic_app.storage.database import open_database\n"
+        "app = application(guard=False)\n"
+        f"record = open_database({str(tmp_path / 'r.sqlite3')!r})\n"
+        "window = MainWindow(record, names_first=True)\n"
+        "window.show()\n"
+        "app.processEvents()\n"
+        "print('QStyle' in vars(QtWidgets))\n"
+    )
+    env = {
+        **os.environ,
+        "QT_QPA_PLATFORM": "offscreen",
+        "CLINIC_APP_CONFIG": str(tmp_path / "settings.json"),
+        "XDG_CONFIG_HOME": str(tmp_path / "config"),
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env
+    )
+    assert done.stdout.strip() == "False", done.stderr
