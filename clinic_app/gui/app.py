@@ -10,16 +10,15 @@ from PySide6.QtCore import QCoreApplication
 from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
 from clinic_app.core.errors import DomainError, ProtocolError
-from clinic_app.gui.backup_timer import DailyBackupTimer
 from clinic_app.gui.errors import RestoreOffer, install_exception_reporter, storage_error_text
 from clinic_app.gui.main_window import APPLICATION, ORGANISATION, MainWindow
 from clinic_app.gui.sign_in import ensure_signed_in
-from clinic_app.gui.wheel_guard import install_wheel_guard
 from clinic_app.storage.database import Record, open_database
 from clinic_app.storage.errors import DamagedRecordError, StorageError
 from clinic_app.storage.location import resolve_db_path
 
 if TYPE_CHECKING:
+    from clinic_app.gui.backup_timer import DailyBackupTimer
     from clinic_app.services.context import AppContext
 
 
@@ -36,6 +35,8 @@ def application(*, guard: bool = True) -> QApplication:
         app = QApplication(sys.argv[:1])
     if guard:
         # The wheel never changes a date, number or choice field the person is not typing in.
+        from clinic_app.gui.wheel_guard import install_wheel_guard
+
         install_wheel_guard(app)
     return app
 
@@ -87,12 +88,12 @@ def run_app(db_path: str | None) -> int:
             # The window shows the patients' names before the clinical rules are imported
             # (~250 ms of Python); the protocols and the real rows follow its paint (issue 16).
             window = MainWindow(record, names_first=True)
-            # The daily backup at the first paint and while the window stays open for days
-            # (issue 15), on its own thread: a large record's copy takes seconds.
-            backups = DailyBackupTimer(record, window)
-            backups.problem.connect(lambda text: window.statusBar().showMessage(text, 30000))
+            backups: list[DailyBackupTimer] = []
 
             def after_paint() -> None:
+                from clinic_app.gui.backup_timer import DailyBackupTimer
+                from clinic_app.gui.wheel_guard import install_wheel_guard
+
                 reporter.open_log()
                 context = protocol_context(record, window)
                 if context is None:
@@ -103,8 +104,13 @@ def run_app(db_path: str | None) -> int:
                 # the window ~20 ms slower; nothing it guards is shown before this (issue 16).
                 install_wheel_guard(app)
                 window.start_watching()  # other desks' saves refresh this window
-                # The app's session starts the daily backup (opening the record does not).
-                backups.run()
+                # The daily backup now and while the window stays open for days (issue 15),
+                # on its own thread: a large record's copy takes seconds. The app's session
+                # starts it (opening the record does not).
+                daily = DailyBackupTimer(record, window)
+                daily.problem.connect(lambda text: window.statusBar().showMessage(text, 30000))
+                backups.append(daily)
+                daily.run()
                 # No QCoreApplication.setApplicationVersion: nothing reads it, and the version
                 # (importlib.metadata, ~50 ms) would delay the patient list's paint; the About
                 # box, --version and exports read clinic_app.__version__ when asked (issue 16).
@@ -114,6 +120,7 @@ def run_app(db_path: str | None) -> int:
             try:
                 return app.exec()
             finally:
-                backups.stop()  # a copy under way is finished, never left half-made
+                for daily in backups:
+                    daily.stop()  # a copy under way is finished, never left half-made
     finally:
         reporter.uninstall()

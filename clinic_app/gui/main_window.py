@@ -42,7 +42,6 @@ from clinic_app.gui.background import BackgroundRunner, Connection, Outcome, Pro
 from clinic_app.gui.change_watch import ChangeWatcher
 from clinic_app.gui.checkout_actions import CheckoutActions
 from clinic_app.gui.errors import show_storage_error
-from clinic_app.gui.lock import Session
 from clinic_app.gui.patient_actions import PatientActions
 from clinic_app.gui.patient_list import PatientListView
 from clinic_app.gui.texts import patient_title
@@ -56,6 +55,7 @@ if TYPE_CHECKING:  # the dialogs are imported when first opened: a faster start 
     from clinic_app.core.protocol import Protocol
     from clinic_app.gui.dialogs.enrolment import EnrolmentDialog
     from clinic_app.gui.dialogs.new_patient import NewPatientDialog
+    from clinic_app.gui.lock import Session
     from clinic_app.services.context import AppContext
 
 ORGANISATION = "clinic-app"
@@ -405,6 +405,8 @@ class MainWindow(QMainWindow):
         self.refresh()
 
     def _start_session(self) -> Session:
+        from clinic_app.gui.lock import Session  # with the context, after the paint (issue 16)
+
         self.session = Session(self, self)  # the window is the lock's Qt parent and host
         return self.session
 

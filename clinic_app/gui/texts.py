@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:  # a type only: the window's start does not import the records' rules
+if TYPE_CHECKING:  # types only: the window's start imports neither (issue 16)
+    from decimal import Decimal
+
     from clinic_app.core.records import Patient
 
 
@@ -16,6 +17,8 @@ def patient_title(patient: Patient) -> str:
 
 def parse_decimal(text: str) -> Decimal | None:
     """A typed number (comma or point as decimal mark), or None when empty or not a number."""
+    from decimal import Decimal, InvalidOperation  # a form's, not the window's start
+
     cleaned = text.strip().replace(",", ".")
     if not cleaned:
         return None
