@@ -15,12 +15,15 @@ from __future__ import annotations
 
 import logging
 from contextlib import suppress
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, QSocketNotifier, QTimer, Signal, Slot
 
-from clinic_app.gui.background import BackgroundRunner, Connection, Outcome, Progress
 from clinic_app.storage.changes import ChangeWatch, watch_changes
 from clinic_app.storage.database import Record, RecordLocation, ServerAddress
+
+if TYPE_CHECKING:
+    from clinic_app.gui.background import BackgroundRunner, Outcome, Progress
 
 LOGGER = logging.getLogger("clinic_app.gui.change_watch")
 RETRY_MS = 5000
@@ -81,6 +84,9 @@ class ChangeWatcher(QObject):
         # A retry after a loss reads everything again on its own (``back``): no ``since``.
         since, self._since = self._since, None
         if isinstance(self.location, ServerAddress):  # connecting may wait for the network
+            # Here, not at import: the window's start does without it (issue 16).
+            from clinic_app.gui.background import BackgroundRunner, Connection
+
             runner = BackgroundRunner(
                 Connection(self.location, read_only=True),
                 lambda record, progress: _open_watch(record, progress, since),

@@ -38,7 +38,6 @@ from PySide6.QtWidgets import (
 
 import clinic_app
 from clinic_app.core.errors import DomainError
-from clinic_app.gui.background import BackgroundRunner, Connection, Outcome, Progress
 from clinic_app.gui.change_watch import ChangeWatcher
 from clinic_app.gui.checkout_actions import CheckoutActions
 from clinic_app.gui.errors import show_storage_error
@@ -53,6 +52,7 @@ from clinic_app.storage.identity import record_identity
 
 if TYPE_CHECKING:  # the dialogs are imported when first opened: a faster start (issue 16)
     from clinic_app.core.protocol import Protocol
+    from clinic_app.gui.background import BackgroundRunner, Outcome, Progress
     from clinic_app.gui.dialogs.enrolment import EnrolmentDialog
     from clinic_app.gui.dialogs.new_patient import NewPatientDialog
     from clinic_app.gui.lock import Session
@@ -662,6 +662,9 @@ class MainWindow(QMainWindow):
         if self.load_runner is not None:
             self._reload_again = True  # a save landed meanwhile: load once more after this
             return
+        # The list's thread is needed after the names' paint (issue 16: ~6 ms at start).
+        from clinic_app.gui.background import BackgroundRunner, Connection
+
         today, protocols = self.today(), self.protocols
         runner = BackgroundRunner(
             Connection(self.record.location, read_only=True),
@@ -992,6 +995,8 @@ class MainWindow(QMainWindow):
         progress.setWindowModality(Qt.WindowModality.WindowModal)
         progress.setMinimumDuration(500)  # shown only if it takes more than a moment
         today = self.today()
+        from clinic_app.gui.background import BackgroundRunner, Connection
+
         runner = BackgroundRunner(
             # The signed-in user acts on the runner's connection too (a name alone would act
             # as nobody).
