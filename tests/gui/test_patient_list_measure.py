@@ -144,3 +144,26 @@ def test_the_quick_measure_before_the_list_is_shown(qtbot: QtBot) -> None:
     rows = many(3)
     view.set_rows([replace(r, severe_toxicity=False) for r in rows])
     assert list(view.content_widths(range(len(COLUMNS))).values()) == _qt_widths(view)
+
+
+def test_rows_given_before_the_first_show_are_fitted_when_it_comes(qtbot: QtBot) -> None:
+    # The list skips fitting while its first resize is still to come; that resize fits them
+    # as rows given to a shown list are, in a wide window and a narrow one.
+    for width in (1300, 700):
+        before = PatientListView()
+        qtbot.addWidget(before)
+        before.set_rows(_varied(30))
+        before.resize(width, 500)
+        before.show()
+        qtbot.waitExposed(before)
+        after = PatientListView()
+        qtbot.addWidget(after)
+        after.resize(width, 500)
+        after.show()
+        qtbot.waitExposed(after)
+        after.set_rows(_varied(30))
+        QApplication.processEvents()
+        columns = range(len(COLUMNS))
+        widths = [before.table.columnWidth(c) for c in columns]
+        assert widths == [after.table.columnWidth(c) for c in columns], width
+        assert widths != [before._natural.get(c) for c in columns]  # fitted, not the defaults
