@@ -10,20 +10,8 @@ from datetime import date
 from enum import StrEnum
 from typing import Any
 
-
-class DecisionKind(StrEnum):
-    PHASE = "phase"
-    OFF_STUDY = "off_study"
-    OPTION = "option"
-    """An investigator option of the protocol file elected: ``{"option": key}`` in the payload."""
-    # The one legacy mapping: the only decision kind written before options were data (it
-    # elected an option by its kind). Old records keep it and are read, never rewritten; the
-    # protocol option whose ``legacy_kind`` names this value is the one it elected.
-    LEGACY_OPTION = "bpd_dex_20"
-    """An option elected before options were data; never written any more."""
-    CONDITION_OVERRIDE = "condition_override"
-    ESCALATION = "escalation"
-    OTHER = "other"
+# Here too, where the decisions' readers look for it.
+from clinic_app.core.decision_kinds import DecisionKind as DecisionKind
 
 
 @dataclass(frozen=True)

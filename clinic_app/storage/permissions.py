@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from clinic_app.core.decisions import DecisionKind
+from clinic_app.core.decision_kinds import DecisionKind
 from clinic_app.storage.errors import NOTHING_LOST, StorageError
 
 if TYPE_CHECKING:

@@ -185,7 +185,13 @@ def test_the_app_imports_no_clinical_rules_before_its_window_paints() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
     )
     loaded = done.stdout.strip()
-    for heavy in ("core.protocol", "core.records", "services.context", "patient_state"):
+    for heavy in (
+        "core.protocol",
+        "core.records",
+        "core.decisions",
+        "services.context",
+        "patient_state",
+    ):
         assert heavy not in loaded, loaded
 
 
