@@ -93,6 +93,9 @@ class ExceptionReporter:
         self.folder = folder
         """The log's folder (default: the user's data folder)."""
         self.log_file: Path | None = None
+        self.log_problem: str | None = None
+        """Why the log file could not be opened (the data folder not writable); the log
+        then goes to the standard error stream, and the app keeps running."""
         self.parent = parent
         self.previous: ExceptHook = sys.excepthook
         self.last_box: QMessageBox | None = None
@@ -100,11 +103,16 @@ class ExceptionReporter:
     def install(self) -> None:
         sys.excepthook = self
 
-    def open_log(self) -> Path:
+    def open_log(self) -> Path | None:
         """The log file, its handler attached on first use (the app does so after its first
-        paint; an error before that opens it then)."""
-        if self.log_file is None:
-            self.log_file = setup_logging(self.folder)
+        paint; an error before that opens it then). None, with ``log_problem``, when it cannot
+        be written: the app's start goes on, never stopped by its log."""
+        if self.log_file is None and self.log_problem is None:
+            try:
+                self.log_file = setup_logging(self.folder)
+            except OSError as exc:
+                self.log_problem = f"the log file could not be written ({exc.strerror or exc})"
+                print(f"clinic-app: {self.log_problem}", file=sys.stderr)
         return self.log_file
 
     def uninstall(self) -> None:
@@ -140,7 +148,10 @@ class ExceptionReporter:
             "The app met an error it did not expect. What you saved before is safe, and "
             "you can keep working; if the last action did not finish, try it again."
         )
-        box.setInformativeText(f"Details were written to {self.log_file}.")
+        if self.log_file is not None:
+            box.setInformativeText(f"Details were written to {self.log_file}.")
+        else:
+            box.setInformativeText(f"No details were kept: {self.log_problem}.")
         box.open()
         self.last_box = box
 

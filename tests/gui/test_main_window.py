@@ -262,3 +262,28 @@ def test_the_window_flags_with_the_records_own_thresholds_from_its_context(
     row = model.row_at(source_row)
     # |(66.5 - 70) / 70| = 5 % reaches the clinic's 5 % (the file's 10 % would not flag it).
     assert row.bsa_recheck
+
+
+def test_a_log_folder_that_cannot_be_written_never_stops_the_app(
+    qtbot: QtBot, tmp_path: Path
+) -> None:
+    # The app opens its log inside its start's after-paint work: a data folder it may not
+    # write (here a file stands where the folder would be) must not stop that work.
+    from clinic_app.gui.errors import install_exception_reporter
+
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("a file", encoding="utf-8")
+    reporter = install_exception_reporter(lambda: None, blocked / "logs", open_log=False)
+    try:
+        assert reporter.open_log() is None
+        assert reporter.log_problem is not None and "could not be written" in reporter.log_problem
+        try:
+            raise RuntimeError("boom without a log")
+        except RuntimeError as exc:
+            reporter(type(exc), exc, exc.__traceback__)
+        qtbot.waitUntil(lambda: reporter.last_box is not None)
+        assert reporter.last_box is not None
+        assert "No details were kept" in reporter.last_box.informativeText()
+        reporter.last_box.close()
+    finally:
+        reporter.uninstall()
