@@ -502,7 +502,7 @@ def with_record_thresholds(
 def _stored_decimal(key: str, raw: object) -> Decimal:
     # A value written by another tool is checked like typed text: a bad one is refused, loudly.
     if not isinstance(raw, str):
-        raise ProtocolError(f"setting {key}", "(value)", "must be a decimal written as text")
+        raise _stored_wrongly(key, raw, "a number written as text")
     parsed = parse(key, raw)
     assert isinstance(parsed, str)
     return Decimal(parsed)
@@ -510,10 +510,21 @@ def _stored_decimal(key: str, raw: object) -> Decimal:
 
 def _stored_whole(key: str, raw: object) -> int:
     if not isinstance(raw, int) or isinstance(raw, bool):
-        raise ProtocolError(f"setting {key}", "(value)", "must be a whole number")
+        raise _stored_wrongly(key, raw, "a whole number")
     parsed = parse(key, str(raw))
     assert isinstance(parsed, int)
     return parsed
+
+
+def _stored_wrongly(key: str, raw: object, wanted: str) -> ProtocolError:
+    """A stored value of the wrong type, said with the setting's name and how to mend it (the
+    app stops at start with it: nothing may be dosed from a value it cannot read)."""
+    return ProtocolError(
+        f"The clinic setting \u201c{spec(key).label}\u201d",
+        key,
+        f"is stored as {raw!r}, not as {wanted}; an administrator can set it again with "
+        f"clinic-app settings set {key} VALUE",
+    )
 
 
 # -- machine settings: the per-user config file ----------------------------------------------

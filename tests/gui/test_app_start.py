@@ -89,3 +89,65 @@ def test_the_app_starts_on_a_record_with_everything_after_the_paint_in_place(
     assert seen["session"] and seen["guard"] and seen["watching"]
     assert seen["log"] == [str(tmp_path / "data" / "clinic-app" / "logs" / "clinic-app.log")]
     assert len(seen["backups"]) == 1 and "-daily-" in seen["backups"][0]
+
+
+# A person reads the message and presses OK; the child says what the box said.
+DAMAGED_CHILD = """
+import sys
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication, QMessageBox
+from clinic_app import cli
+import clinic_app.gui.app as gui_app
+
+gui_app.ensure_signed_in = lambda record, parent=None: True
+painted = gui_app.MainWindow.after_names_painted
+
+def read_and_close():
+    box = QApplication.activeModalWidget()
+    if not isinstance(box, QMessageBox):
+        QTimer.singleShot(50, read_and_close)
+        return
+    print(box.windowTitle(), "|", box.text(), flush=True)
+    box.accept()
+
+def after_names_painted(self, work):
+    QTimer.singleShot(0, read_and_close)
+    painted(self, work)
+
+gui_app.MainWindow.after_names_painted = after_names_painted
+sys.exit(cli.main(["--db", sys.argv[1]]))
+"""
+
+
+def test_a_damaged_clinic_setting_is_said_over_the_names_and_the_app_exits(
+    tmp_path: Path,
+) -> None:
+    # A setting another tool wrote as a number, not as text: nothing may be dosed from it.
+    db = tmp_path / "clinic.sqlite3"
+    with open_database(db) as record:
+        record.repos.patients.add(Patient("M-1", "Berg", "Ana", date(1960, 1, 1), Sex.FEMALE))
+        record.repos.settings.set("dosing.weight_change_pct", 7, reason="another tool")
+    env = {
+        **os.environ,
+        "QT_QPA_PLATFORM": "offscreen",
+        "CLINIC_APP_CONFIG": str(tmp_path / "settings.json"),
+        "XDG_CONFIG_HOME": str(tmp_path / "config"),
+        "XDG_DATA_HOME": str(tmp_path / "data"),
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", DAMAGED_CHILD, str(db)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+    assert done.returncode == 2, done.stderr
+    title, text = done.stdout.strip().splitlines()[-1].split(" | ", 1)
+    assert title == "A protocol or clinic setting is damaged"
+    assert text == (
+        "The clinic setting \u201cWeight change that asks for a new BSA (%)\u201d: "
+        "dosing.weight_change_pct: is stored as 7, not as a number written as text; an "
+        "administrator can set it again with clinic-app settings set dosing.weight_change_pct VALUE"
+    )
+    backups = tmp_path / "backups"
+    assert not backups.exists() or not any(backups.glob("*-daily-*"))  # no session began
