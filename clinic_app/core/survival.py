@@ -123,7 +123,8 @@ class KaplanMeier:
 
     def median_ci_text(self) -> str:
         """The median's confidence interval in words: ``3 to 9 days``, ``3 days to not
-        reached`` (the upper band never fell to 0.5), ``not estimable`` (neither band did)."""
+        reached`` (the upper band never fell to 0.5), ``not estimable`` (neither band did),
+        ``121 days at both limits`` (both bands fell past 0.5 at one time)."""
         lower, upper = self.median_ci_days
         if lower is None and upper is None:
             return "not estimable"
@@ -131,6 +132,8 @@ class KaplanMeier:
             return f"{lower} days to not reached"
         if lower is None:  # the lower band lies below the estimate: not expected
             return f"not reached to {upper} days"
+        if lower == upper:  # every patient still at risk had the event that day
+            return f"{lower} days at both limits"
         return f"{lower} to {upper} days"
 
     def median_summary(self, method: str = "") -> str:

@@ -277,7 +277,9 @@ def parse_decimal(text: str, what: str) -> Decimal | None:
     if not cleaned:
         return None
     if not _DECIMAL_TEXT.match(cleaned):
-        hint = "write it with a decimal point, e.g. 1.5"
+        # A comma is a decimal comma in some hands and a thousands separator in others
+        # (platelets typed as 150,000): refuse both and say how to write either.
+        hint = "write digits with a decimal point and no thousands separator, e.g. 1.5 or 150"
         if cleaned[:1] in "<>":
             hint = "enter the number only; note '<' results in the comment of the lab report"
         raise DomainError(f"{cleaned!r} is not a number: {hint}.", field=what)

@@ -105,6 +105,16 @@ def test_all_censored_and_median_not_reached() -> None:
     assert km.censor_marks == ((5, 1.0), (5, 1.0), (10, 1.0), (20, 1.0))
 
 
+def test_median_interval_of_one_day_is_said_once() -> None:
+    # Three patients, all with the event on day 121: S falls from 1 to 0 that day, and both
+    # bands with it (S = 0 -> band 0), so the median and both limits are day 121.
+    km = kaplan_meier([EventTime(121, True)] * 3)
+    assert km.median_days == 121
+    assert km.median_ci_days == (121, 121)
+    assert km.median_ci_text() == "121 days at both limits"
+    assert km.median_summary("log-log") == "121 days (95 % CI 121 days at both limits, log-log)"
+
+
 def test_inputs_are_checked() -> None:
     with pytest.raises(DomainError):
         kaplan_meier([])

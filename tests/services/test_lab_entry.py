@@ -109,6 +109,8 @@ def test_m_protein_has_no_ctcae_grade() -> None:
         (anc("-0.5"), "value", "cannot be negative"),
         (anc("abc"), "value", "is not a number"),
         (anc("1,5"), "value", "decimal point"),
+        # Platelets as some reports print them per microlitre: a separator, never guessed at.
+        (LabEntry("platelets", "150,000", "10^9/L"), "value", "no thousands separator"),
         (anc("<0.1"), "value", "number only"),
         (anc("1e3"), "value", "is not a number"),
         # Potassium 45 mmol/L: above the catalogue's refuse_above for potassium.
