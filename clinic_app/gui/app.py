@@ -10,6 +10,7 @@ from PySide6.QtCore import QCoreApplication
 from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
 from clinic_app.core.errors import DomainError, ProtocolError
+from clinic_app.gui.collector import install_collector
 from clinic_app.gui.errors import RestoreOffer, install_exception_reporter, storage_error_text
 from clinic_app.gui.main_window import APPLICATION, ORGANISATION, MainWindow
 from clinic_app.gui.sign_in import ensure_signed_in
@@ -33,6 +34,8 @@ def application(*, guard: bool = True) -> QApplication:
         QCoreApplication.setOrganizationName(ORGANISATION)
         QCoreApplication.setApplicationName(APPLICATION)
         app = QApplication(sys.argv[:1])
+    # Reference cycles holding widgets must never be freed on a worker thread (collector.py).
+    install_collector(app)
     if guard:
         # The wheel never changes a date, number or choice field the person is not typing in.
         from clinic_app.gui.wheel_guard import install_wheel_guard

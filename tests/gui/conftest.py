@@ -24,6 +24,8 @@ if importlib.util.find_spec("pytestqt") is None:  # say so, never skip the GUI s
 from PySide6.QtCore import QCoreApplication, QEvent, QObject, QThread, QTimer
 from PySide6.QtWidgets import QApplication
 
+from clinic_app.gui.collector import install_collector
+
 _threads: weakref.WeakSet[QThread] = weakref.WeakSet()
 _timers: weakref.WeakSet[QTimer] = weakref.WeakSet()
 
@@ -98,6 +100,13 @@ def forget_started() -> None:
         _threads.discard(thread)
     for timer in list(_timers):
         _timers.discard(timer)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def cycles_collected_on_the_gui_thread(qapp: QApplication) -> None:
+    """As the app does (gui/app.py): a widget left in a cycle by one test is never freed on
+    the worker thread of a later one."""
+    install_collector(qapp)
 
 
 @pytest.fixture(autouse=True)
