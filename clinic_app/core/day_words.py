@@ -1,4 +1,4 @@
-"""How every printed date reads, without ReportLab, so services can write the same words."""
+"""How a date a person reads is written, on screen and in print, the same in every country."""
 
 from __future__ import annotations
 
@@ -11,7 +11,13 @@ _ISO_DATE = re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b")
 
 def day_text(day: date) -> str:
     """A date nobody can misread in any country: ``5 Jan 2026``."""
-    return f"{day.day} {_MONTHS[day.month - 1]} {day.year}"
+    return f"{day_month_text(day)} {day.year}"
+
+
+def day_month_text(day: date) -> str:
+    """The day and month alone, where the year is plain from what is around it: ``5 Jan``.
+    English month names whatever the machine's locale, as on the printouts."""
+    return f"{day.day} {_MONTHS[day.month - 1]}"
 
 
 def dates_in_words(text: str) -> str:

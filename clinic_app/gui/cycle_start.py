@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from clinic_app.core.day_words import day_text
 from clinic_app.core.dosing import format_dose_change
 from clinic_app.core.ismp import format_number, format_quantity
 from clinic_app.core.plan import CyclePlan
@@ -365,7 +366,7 @@ class CycleStartDialog(QDialog):
         else:
             delay = "on time."
         self.planned_text.setText(
-            f"Planned for {planned.isoformat()}; day 1 {day1.isoformat()} is {delay}"
+            f"Planned for {day_text(planned)}; day 1 {day_text(day1)} is {delay}"
         )
         self.delay_reason.setEnabled(bool(check.delay_days))
 
@@ -431,7 +432,7 @@ class CycleStartDialog(QDialog):
                 rows.append(
                     [
                         str(day.day),
-                        day.date.isoformat(),
+                        day_text(day.date),
                         dose.drug_name,
                         format_quantity(dose.dose_mg, "mg"),
                         dose.describe_units(),
@@ -462,7 +463,7 @@ class CycleStartDialog(QDialog):
             )
             lines.append(
                 f"Carried over: {change} from cycle {m.effective_cycle} day "
-                f"{m.effective_day} ({m.reason}; {m.decided_by}, {m.decided_on.isoformat()})"
+                f"{m.effective_day} ({m.reason}; {m.decided_by}, {day_text(m.decided_on)})"
             )
         if not check.carried:
             lines.append("No dose modifications recorded.")

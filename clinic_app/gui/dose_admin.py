@@ -44,6 +44,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from clinic_app.core.day_words import day_text
 from clinic_app.core.errors import DomainError
 from clinic_app.core.ismp import format_quantity
 from clinic_app.core.protocol import Protocol
@@ -100,7 +101,7 @@ class DoseGridModel(TextRowsModel):
             [
                 [
                     str(d.day),
-                    d.on.isoformat(),
+                    day_text(d.on),
                     d.drug_name,
                     format_quantity(d.dose_mg, "mg"),
                     d.units,
@@ -521,7 +522,7 @@ class CycleDosesDialog(QDialog):
         open_count = sum(1 for d in rows if d.status is DoseStatus.PLANNED)
         self.heading.setText(
             f"{self.view.protocol.name} cycle {row.number} ({row.phase}), day 1 "
-            f"{self.view.start.isoformat()}, {row.status.value}; {open_count} of {len(rows)} "
+            f"{day_text(self.view.start)}, {row.status.value}; {open_count} of {len(rows)} "
             "doses have nothing recorded yet."
         )
         if self.proxy.rowCount():

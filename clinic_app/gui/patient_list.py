@@ -45,6 +45,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from clinic_app.core.day_words import day_text
 from clinic_app.gui import fit
 from clinic_app.gui.choosing import ChoosingTable
 from clinic_app.gui.table_model import ReadOnlyTableModel
@@ -338,7 +339,7 @@ class PatientListModel(ReadOnlyTableModel[PatientRow]):
         if column == COL_NAME:
             return list_name(row)
         if column == COL_DOB:
-            return row.date_of_birth.isoformat()
+            return day_text(row.date_of_birth)
         if column == COL_PROTOCOL:
             return row.protocol_name or ""
         if column == COL_PHASE:
@@ -356,6 +357,8 @@ class PatientListModel(ReadOnlyTableModel[PatientRow]):
             return (row.cycle or 0) * 1000 + (row.day or 0)
         if column == COL_FLAGS:
             return len(flag_words(row))
+        if column == COL_DOB:
+            return row.date_of_birth.isoformat()  # "5 Jan" sorts after "19 Dec" as words
         return fold(self._display(row, column))
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from clinic_app.core.day_words import day_text
+
 if TYPE_CHECKING:  # types only: the window's start imports neither (issue 16)
     from decimal import Decimal
 
@@ -12,7 +14,7 @@ if TYPE_CHECKING:  # types only: the window's start imports neither (issue 16)
 
 def patient_title(patient: Patient) -> str:
     """Full name, date of birth and MRN, so a patient switch is never ambiguous."""
-    return f"{patient.full_name} (born {patient.date_of_birth.isoformat()}, MRN {patient.mrn})"
+    return f"{patient.full_name} (born {day_text(patient.date_of_birth)}, MRN {patient.mrn})"
 
 
 def parse_decimal(text: str) -> Decimal | None:

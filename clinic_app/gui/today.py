@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from clinic_app.core.day_words import day_text
 from clinic_app.gui.choosing import ChoosingTable
 from clinic_app.gui.table_model import ReadOnlyTableModel
 from clinic_app.gui.warnings import WARNING_SIGN
@@ -115,11 +116,11 @@ class TodayView(QWidget):
         patients = len({i.patient_id for i in items})
         if items:
             self.heading.setText(
-                f"Due today, {today.isoformat()}: {len(items)} item{'s' if len(items) != 1 else ''}"
+                f"Due today, {day_text(today)}: {len(items)} item{'s' if len(items) != 1 else ''}"
                 f" for {patients} patient{'s' if patients != 1 else ''}."
             )
         else:
-            self.heading.setText(f"Nothing is due today, {today.isoformat()}.")
+            self.heading.setText(f"Nothing is due today, {day_text(today)}.")
         self.table.resizeColumnToContents(0)
         self.table.resizeColumnToContents(1)
         self._follow_chosen()

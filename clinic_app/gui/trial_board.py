@@ -47,6 +47,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from clinic_app.core.day_words import day_text
 from clinic_app.core.errors import DomainError
 from clinic_app.core.escalation import DecisionKind, EscalationDecision, LevelState
 from clinic_app.core.protocol import Protocol
@@ -441,7 +442,7 @@ class TrialBoardWindow(QMainWindow):
         self.overview = overview
         self.setWindowTitle(f"Trial board · {protocol.name}")
         self.stamp_label.setText(
-            f"Data as of {overview.as_of.isoformat()} · record version {overview.record_version}"
+            f"Data as of {day_text(overview.as_of)} · record version {overview.record_version}"
         )
         self._show_board(overview)
         self._show_enrolment(overview)

@@ -33,11 +33,11 @@ from reportlab.platypus import (
     TableStyle,
 )
 
+from clinic_app.core.day_words import day_text
 from clinic_app.core.dosing import format_crcl
 from clinic_app.core.ismp import format_number, format_quantity
 from clinic_app.core.plan import CyclePlan, PlanDay, PlannedDose
 from clinic_app.core.protocol import MonitoringEvent, Route
-from clinic_app.reports.dates import day_text
 from clinic_app.reports.fonts import TEXT, markup
 from clinic_app.reports.layout import (
     BODY_PT,

@@ -21,7 +21,7 @@ from reportlab.lib.units import mm
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import Paragraph
 
-from clinic_app.reports.dates import day_text
+from clinic_app.core.day_words import day_text
 from clinic_app.reports.fonts import TEXT, TEXT_BOLD, draw_text, markup, register_fonts, text_width
 from clinic_app.reports.models import PaperSize, PatientIdentity, PrintStamp
 

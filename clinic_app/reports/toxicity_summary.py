@@ -44,10 +44,10 @@ from clinic_app.core.cycle_toxicity import (
     SevereSpell,
     WorstGrade,
 )
+from clinic_app.core.day_words import day_month_text, day_text
 from clinic_app.core.ismp import format_number, format_quantity
 from clinic_app.core.labs import unit_label
 from clinic_app.reports.chart import count_chart
-from clinic_app.reports.dates import day_text
 from clinic_app.reports.fonts import TEXT
 from clinic_app.reports.layout import (
     BODY_PT,
@@ -135,10 +135,6 @@ TABLE_START = 100.0
 
 def _none(text: str) -> list[Any]:
     return [para(text)]
-
-
-def _short_date(day: date) -> str:
-    return f"{day.day} {day_text(day).split()[1]}"
 
 
 def day_runs(days: Sequence[int]) -> str:
@@ -238,9 +234,10 @@ def _spell_text(spell: SevereSpell) -> str:
     ongoing = ", still at the last" if spell.ongoing else ""
     results = f"{spell.results} result{'s' if spell.results != 1 else ''}"
     if spell.first == spell.last:
-        return f"{_short_date(spell.first)} only ({results}, 0 days{ongoing})"
+        return f"{day_month_text(spell.first)} only ({results}, 0 days{ongoing})"
     days = f"{spell.days} day{'s' if spell.days != 1 else ''}"
-    return f"{_short_date(spell.first)} to {_short_date(spell.last)}: {days} ({results}{ongoing})"
+    first, last = day_month_text(spell.first), day_month_text(spell.last)
+    return f"{first} to {last}: {days} ({results}{ongoing})"
 
 
 def nadir_section(doc: ToxicitySummary, width: float) -> list[Any]:

@@ -20,7 +20,7 @@ from reportlab.lib.units import mm
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import KeepTogether, SimpleDocTemplate, Spacer, Table, TableStyle
 
-from clinic_app.reports.dates import dates_in_words, day_text
+from clinic_app.core.day_words import dates_in_words, day_text
 from clinic_app.reports.fonts import TEXT, TEXT_BOLD, register_fonts
 from clinic_app.reports.layout import (
     FOOTER_HEIGHT,

@@ -40,6 +40,7 @@ from clinic_app.core.cycle_toxicity import (
     worst_grades,
 )
 from clinic_app.core.cycles import CycleRow, CycleStatus
+from clinic_app.core.day_words import dates_in_words, day_text
 from clinic_app.core.decisions import DltReview
 from clinic_app.core.dlt import DltProposal
 from clinic_app.core.dosing import Bsa, body_surface_area, weight_change
@@ -58,7 +59,6 @@ from clinic_app.core.records import (
     ResponseAssessment,
 )
 from clinic_app.core.response import classify_series, light_chain_of
-from clinic_app.reports.dates import dates_in_words, day_text
 from clinic_app.reports.errors import FontCoverageError, FontMissingError
 from clinic_app.reports.models import (
     AeLine,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from datetime import date, datetime
 
+from clinic_app.core.day_words import day_text
 from clinic_app.core.errors import DomainError
 from clinic_app.core.labs import lab_test, unit_label
 
@@ -46,13 +47,13 @@ def when_text(value: object) -> str:
     try:
         if len(text) == 10:
             day = date.fromisoformat(text)
-            return f"{day.day} {day:%b %Y}"
+            return day_text(day)
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         return text
     if moment.tzinfo is not None:
         moment = moment.astimezone()
-    return f"{moment.day} {moment:%b %Y %H:%M}"
+    return f"{day_text(moment.date())} {moment:%H:%M}"
 
 
 def value_text(key: str, value: object) -> str:

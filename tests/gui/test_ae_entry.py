@@ -56,7 +56,7 @@ def test_search_shows_the_terms_own_grades(
     qtbot: QtBot, record: Record, bpd_patient: int, protocols: dict[str, Protocol]
 ) -> None:
     dlg = open_form(qtbot, record, bpd_patient, protocols)
-    assert dlg.windowTitle() == "Adverse event — Ota Kral (born 1955-06-01, MRN MRN-55)"
+    assert dlg.windowTitle() == "Adverse event — Ota Kral (born 1 Jun 1955, MRN MRN-55)"
     qtbot.keyClicks(dlg.search, "VTE")
     term = dlg.chosen_term()
     assert term is not None and term.name == "Thromboembolic event"

@@ -67,7 +67,7 @@ def test_cycle1_start_by_keyboard(
     good_counts(record, pid, date(2025, 3, 9))
     d = dialog(qtbot, record, pid, protocols)
     # identifiers in the title: full name, date of birth, MRN
-    assert d.windowTitle() == "Start cycle 1 — Antonín Dvořák (born 1965-03-10, MRN D-1)"
+    assert d.windowTitle() == "Start cycle 1 — Antonín Dvořák (born 10 Mar 1965, MRN D-1)"
     assert d.height_edit.text() == "170"  # the latest height, pre-filled
     assert not d.ok_button.isEnabled()
     assert "Enter today's weight" in d.errors["weight_kg"].text()

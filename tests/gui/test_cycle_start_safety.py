@@ -116,10 +116,10 @@ def test_planned_line_names_the_day_1_in_the_date_field(
     d = dialog(qtbot, record, pid, protocols, today=date(2025, 3, 12))
     # 2025-03-12 - 2025-03-10 = 2 days late
     assert d.planned_text.text() == (
-        "Planned for 2025-03-10; day 1 2025-03-12 is ⚠ 2 day(s) late: give the reason."
+        "Planned for 10 Mar 2025; day 1 12 Mar 2025 is ⚠ 2 day(s) late: give the reason."
     )
     set_date(qtbot, d.start, date(2025, 3, 10))
-    assert d.planned_text.text() == "Planned for 2025-03-10; day 1 2025-03-10 is on time."
+    assert d.planned_text.text() == "Planned for 10 Mar 2025; day 1 10 Mar 2025 is on time."
 
 
 def test_enter_labs_opens_the_lab_form_and_the_checks_follow(

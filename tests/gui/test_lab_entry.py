@@ -51,7 +51,7 @@ def type_into(qtbot: QtBot, dlg: LabEntryDialog, name: str, text: str) -> None:
 
 
 def test_title_names_the_patient(dialog: LabEntryDialog) -> None:
-    assert dialog.windowTitle() == "Lab results — Jana Novak (born 1955-06-01, MRN MRN-77)"
+    assert dialog.windowTitle() == "Lab results — Jana Novak (born 1 Jun 1955, MRN MRN-77)"
 
 
 def test_grade_appears_as_the_value_is_typed(qtbot: QtBot, dialog: LabEntryDialog) -> None:

@@ -123,7 +123,7 @@ def test_user_creates_enrols_filters_and_switches(
     assert window.patient_list.model.total == 1
     first = window.current_patient_id
     assert first is not None
-    assert "Ana Nováková (born 1960-05-01, MRN MRN-1)" in window.windowTitle()
+    assert "Ana Nováková (born 1 May 1960, MRN MRN-1)" in window.windowTitle()
     enrol_through_ui(qtbot, window, "dextr")
 
     add_patient_through_ui(qtbot, window, "MRN-2", "Ødegård")

@@ -135,7 +135,7 @@ def test_new_patient_enrol_start_a_cycle_and_give_a_dose_on_the_server(
     qtbot.addWidget(start)
     start.show()
     qtbot.waitExposed(start)
-    assert start.windowTitle() == "Start cycle 1 — Ana Nováková (born 1960-05-01, MRN MRN-1)"
+    assert start.windowTitle() == "Start cycle 1 — Ana Nováková (born 1 May 1960, MRN MRN-1)"
     start.weight_edit.selectAll()
     qtbot.keyClicks(start.weight_edit, "64")
     assert start.ok_button.isEnabled(), start.status.text()

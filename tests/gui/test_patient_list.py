@@ -12,6 +12,7 @@ from pytestqt.qtbot import QtBot
 from clinic_app.core.records import PatientStatus
 from clinic_app.gui.patient_list import (
     COL_CYCLE,
+    COL_DOB,
     COL_FLAGS,
     COL_NAME,
     FETCH_CHUNK,
@@ -123,6 +124,24 @@ def test_sorting_uses_every_row() -> None:
     proxy.sort(COL_NAME, Qt.SortOrder.AscendingOrder)
     assert proxy.rowCount() == 450
     assert proxy.index(0, COL_NAME).data() == "Aaron, John"
+
+
+def test_born_reads_as_the_chart_writes_it_and_sorts_by_date() -> None:
+    # As words, "5 Jan 1990" sorts before "19 Dec 1950" ("1" < "5") and "19 Dec 1950" after
+    # "1 Mar 1990"; by date the order is 19 Dec 1950, 1 Mar 1990, 5 Jan 1991.
+    model = PatientListModel()
+    model.set_rows(
+        [
+            replace(BASE, patient_id=1, mrn="A", date_of_birth=date(1991, 1, 5)),
+            replace(BASE, patient_id=2, mrn="B", date_of_birth=date(1950, 12, 19)),
+            replace(BASE, patient_id=3, mrn="C", date_of_birth=date(1990, 3, 1)),
+        ]
+    )
+    proxy = PatientFilterProxy()
+    proxy.setSourceModel(model)
+    proxy.sort(COL_DOB, Qt.SortOrder.AscendingOrder)
+    born = [proxy.index(row, COL_DOB).data() for row in range(3)]
+    assert born == ["19 Dec 1950", "1 Mar 1990", "5 Jan 1991"]
 
 
 def test_typing_in_find_chooses_nobody_and_enter_chooses_the_first_match(qtbot: QtBot) -> None:

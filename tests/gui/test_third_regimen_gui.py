@@ -78,8 +78,8 @@ def test_enrol_and_start_vrd_through_the_dialogs(qtbot: QtBot, record: Record) -
         for r in range(start.plan_model.rowCount())
     ]
     # 1.3 mg/m² × 1.84 m² = 2.392 -> 2.4 mg, subcutaneous, in clinic; CrCl 50 < 60: 10 mg
-    assert rows[0][:4] == ["1", "2026-01-05", "Bortezomib", "2.4 mg"]
-    assert ["1", "2026-01-05", "Lenalidomide", "10 mg", "1 × 10 mg capsule"] in rows
+    assert rows[0][:4] == ["1", "5 Jan 2026", "Bortezomib", "2.4 mg"]
+    assert ["1", "5 Jan 2026", "Lenalidomide", "10 mg", "1 × 10 mg capsule"] in rows
     qtbot.keyClick(start.weight_edit, Qt.Key.Key_Return)
     assert start.result_ is not None
     cycle = record.repos.cycles.get(start.result_.cycle_id).value

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 from PySide6.QtCore import QEvent, QPoint, QPointF, Qt
-from PySide6.QtGui import QHelpEvent, QWheelEvent
+from PySide6.QtGui import QFontMetricsF, QHelpEvent, QWheelEvent
 from PySide6.QtWidgets import QApplication, QToolTip
 from pytestqt.qtbot import QtBot
 
@@ -63,7 +63,7 @@ def two_cycles(delay_recorded: int = 7) -> list[CycleRow]:
     ]
 
 
-def sample() -> TimelineData:
+def sample(today: date = date(2024, 2, 20)) -> TimelineData:
     doses = [
         DoseEvent(11, 1, "dexamethasone", D(40), DoseStatus.GIVEN, id=101),
         DoseEvent(11, 2, "lenalidomide", D(25), DoseStatus.HELD, reason="rash", id=102),
@@ -100,7 +100,7 @@ def sample() -> TimelineData:
         responses=responses,
         modifications=mods,
         cycle_length_days=28,
-        today=date(2024, 2, 20),
+        today=today,
         drug_order=["dexamethasone", "thalidomide", "lenalidomide"],
         drug_names={"dexamethasone": "Dexamethasone", "lenalidomide": "Lenalidomide"},
         drug_units={"dexamethasone": "mg"},
@@ -377,6 +377,30 @@ def test_today_line_is_painted(widget: TimelineWidget) -> None:
     y = round(canvas.rows[-1].centre)
     colours = {image.pixelColor(x + dx, y).name() for dx in (-1, 0, 1)}
     assert "#d50000" in colours
+
+
+def test_no_date_is_written_under_the_today_mark(widget: TimelineWidget) -> None:
+    # Today 16 Feb 2024 is day 50 from 28 Dec 2023; at 20 px a day the ruler ticks every 7
+    # days. Today's middle is at 50.5 x 20 = 1010 px (from the pad) and its mark, about 45 px
+    # wide, spans ~988 to ~1032; the 15 Feb tick (day 49) is at 980 and its label runs from 982
+    # for ~40 px into the mark: not written. 8 Feb (840) and 22 Feb (1120) stay clear of it.
+    canvas = widget.canvas
+    canvas.set_data(sample(today=date(2024, 2, 16)))
+    widget.set_pixels_per_day(20)
+    fm = QFontMetricsF(canvas.font())
+    half = (fm.horizontalAdvance("Today") + 6) / 2
+    middle = canvas.today_x()
+    assert middle == pytest.approx(canvas.pad + 1010)
+    ticks = dict((label, tx) for tx, label in canvas._ticks)
+    assert ticks["15 Feb"] == pytest.approx(canvas.pad + 980)
+    assert ticks["15 Feb"] + 2 + fm.horizontalAdvance("15 Feb") > middle - half
+    written = canvas.ruler_labels()
+    assert "15 Feb" not in written
+    assert "8 Feb" in written and "22 Feb" in written
+    assert len(written) == len(ticks) - 1
+    # Today off the chart: every date is written.
+    canvas.set_data(sample(today=date(2030, 1, 1)))
+    assert canvas.ruler_labels() == [label for _, label in canvas._ticks]
 
 
 def test_font_size_scales_the_chart(qtbot: QtBot) -> None:

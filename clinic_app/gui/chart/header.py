@@ -8,20 +8,17 @@ from datetime import date
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
+from clinic_app.core.day_words import day_text
 from clinic_app.gui.warnings import WARNING_SIGN
 from clinic_app.services.chart_data import ChartData
 
 _WARNING_STYLE = "color: #b71c1c;"
 
 
-def fmt_date(day: date) -> str:
-    return f"{day.day} {day.strftime('%b')} {day.year}"
-
-
 def identity_text(chart: ChartData) -> str:
     """The two identifiers and the MRN, as every patient window title shows them."""
     p = chart.patient
-    return f"{p.full_name} · born {fmt_date(p.date_of_birth)} · MRN {p.mrn}"
+    return f"{p.full_name} · born {day_text(p.date_of_birth)} · MRN {p.mrn}"
 
 
 def treatment_text(chart: ChartData, today: date) -> str:

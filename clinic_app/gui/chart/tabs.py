@@ -35,6 +35,7 @@ from PySide6.QtWidgets import (
 )
 
 from clinic_app.core.ctcae import is_severe
+from clinic_app.core.day_words import day_text
 from clinic_app.core.errors import DomainError
 from clinic_app.core.ismp import format_number
 from clinic_app.core.labs import lab_test, unit_label
@@ -208,7 +209,7 @@ class RowsTable(QWidget):
 
 
 def _day(value: Any) -> str:
-    return f"{value.day} {value.strftime('%b')} {value.year}" if value is not None else ""
+    return day_text(value) if value is not None else ""
 
 
 def _test_name(key: str) -> str:

@@ -49,6 +49,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from clinic_app.core.day_words import day_month_text, day_text
 from clinic_app.core.dosing import format_dose_change
 from clinic_app.core.records import DoseStatus
 from clinic_app.gui.chart.timeline_model import (
@@ -98,6 +99,7 @@ _DOSE_COLOUR = {
     DoseStatus.MISSED: QColor("#b71c1c"),
 }
 _TODAY = QColor("#d50000")
+TODAY_TEXT = "Today"
 _GOOD_RESPONSE = QColor("#bbdefb")
 _PD_RESPONSE = QColor("#ffcdd2")
 _NEUTRAL = QColor("#eeeeee")
@@ -163,8 +165,11 @@ class Row:
         return self.top + self.height / 2
 
 
-def _fmt_day(day: date) -> str:
-    return f"{day.day} {day.strftime('%b')} {day.year}"
+def _covered(tx: float, label: str, fm: QFontMetricsF, today_box: QRectF | None) -> bool:
+    # Half a date under the Today mark ("15 Feb" of "15 Feb 2025") reads as another date.
+    if today_box is None:
+        return False
+    return QRectF(tx + 2, today_box.top(), fm.horizontalAdvance(label), 1).intersects(today_box)
 
 
 def _text_on(fill: QColor) -> QColor:
@@ -297,8 +302,8 @@ class TimelineCanvas(QWidget):
         if not d.cycles:
             return "No cycles recorded."
         parts = [
-            f"{len(d.cycles)} cycles from {_fmt_day(d.cycles[0].start)} to "
-            f"{_fmt_day(d.cycles[-1].end)}",
+            f"{len(d.cycles)} cycles from {day_text(d.cycles[0].start)} to "
+            f"{day_text(d.cycles[-1].end)}",
         ]
         maintenance = [c.number for c in d.cycles if c.is_maintenance]
         if maintenance:
@@ -396,7 +401,7 @@ class TimelineCanvas(QWidget):
             step = short_step
         for i in range(0, d.total_days, step):
             day = d.first_day + timedelta(days=i)
-            text = f"{day.day} {day.strftime('%b')}"
+            text = day_month_text(day)
             if step >= 28:
                 text += f" {day.year}"
             ticks.append((pad + i * ppd, text))
@@ -443,6 +448,22 @@ class TimelineCanvas(QWidget):
             self._paint(painter, exposed)
         finally:
             painter.end()
+
+    def _today_box(self, fm: QFontMetricsF) -> QRectF | None:
+        """Where the ruler's Today mark sits, None when today is off the chart."""
+        today = self.today_x()
+        if today is None:
+            return None
+        ruler_row = self._rows[1]
+        width = fm.horizontalAdvance(TODAY_TEXT) + 6
+        return QRectF(today - width / 2, ruler_row.top + 1, width, ruler_row.height * 0.7)
+
+    def ruler_labels(self) -> list[str]:
+        """The dates written on the ruler, left to right: each tick's, except where the Today
+        mark would cover it."""
+        fm = QFontMetricsF(self.font())
+        box = self._today_box(fm)
+        return [label for tx, label in self._ticks if not _covered(tx, label, fm, box)]
 
     def _paint(self, painter: QPainter, exposed: QRectF) -> None:
         palette = self.palette()
@@ -491,7 +512,10 @@ class TimelineCanvas(QWidget):
                 band.text,
             )
 
-        # Ruler ticks.
+        # Ruler ticks. A date the Today mark would cover is not written: half a date under
+        # the mark ("15 Feb" of 15 Feb 2025) reads as another date.
+        today = self.today_x()
+        today_box = self._today_box(fm)
         painter.setPen(QPen(text_colour))
         first = bisect.bisect_left(self._tick_xs, exposed.left() - 12 * h)
         for tx, label in self._ticks[first:]:
@@ -501,6 +525,8 @@ class TimelineCanvas(QWidget):
                 QPointF(tx, ruler_row.top + ruler_row.height * 0.7),
                 QPointF(tx, ruler_row.top + ruler_row.height),
             )
+            if _covered(tx, label, fm, today_box):
+                continue
             painter.drawText(
                 QRectF(tx + 2, ruler_row.top, 12 * h, ruler_row.height * 0.8),
                 Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
@@ -528,17 +554,17 @@ class TimelineCanvas(QWidget):
             if not item.batched and item.bounds.intersects(exposed):
                 _paint_item(painter, item, text_colour)
 
-        today = self.today_x()
-        if today is not None and exposed.left() - h <= today <= exposed.right() + 4 * h:
+        if (
+            today is not None
+            and today_box is not None
+            and exposed.left() - h <= today <= exposed.right() + 4 * h
+        ):
             pen = QPen(_TODAY, max(2.0, h / 8), Qt.PenStyle.DashLine)
             painter.setPen(pen)
             painter.drawLine(QPointF(today, ruler_row.top), QPointF(today, self._body[1]))
-            today_text = "Today"
-            width = fm.horizontalAdvance(today_text) + 6
-            box = QRectF(today - width / 2, ruler_row.top + 1, width, ruler_row.height * 0.7)
-            painter.fillRect(box, _TODAY)
+            painter.fillRect(today_box, _TODAY)
             painter.setPen(QPen(QColor("#ffffff")))
-            painter.drawText(box, Qt.AlignmentFlag.AlignCenter, today_text)
+            painter.drawText(today_box, Qt.AlignmentFlag.AlignCenter, TODAY_TEXT)
 
     # -- interaction -----------------------------------------------------------------------
     def event(self, event: QEvent) -> bool:
@@ -596,7 +622,7 @@ def _dose_item(dose: DoseMark, drug_label: str, cx: float, cy: float, size: floa
         DoseStatus.MISSED: Shape.DASH,
     }[dose.status]
     tooltip = (
-        f"{drug_label}, cycle {dose.cycle_number} day {dose.day} ({_fmt_day(dose.on)})\n"
+        f"{drug_label}, cycle {dose.cycle_number} day {dose.day} ({day_text(dose.on)})\n"
         f"{dose.describe()}"
     )
     rect = QRectF(cx - size / 2, cy - size / 2, size, size)
@@ -646,7 +672,7 @@ def _lab_items(
         width = max(fm.horizontalAdvance(text) + 6, min(ppd * 0.9, 3 * h))
         cx = x(day.on) + ppd / 2
         rect = QRectF(cx - width / 2, row.centre - 0.6 * h, width, 1.2 * h)
-        lines = [f"Labs on {_fmt_day(day.on)}: worst CTCAE grade {day.grade_label[1:]}"]
+        lines = [f"Labs on {day_text(day.on)}: worst CTCAE grade {day.grade_label[1:]}"]
         for r in day.results:
             term = f" ({r.term}, grade {r.grade_text})" if r.term else " (no CTCAE lab grade)"
             lines.append(f"• {r.explanation}{term}")
@@ -685,10 +711,10 @@ def _ae_items(
         slot = min(_ae_slot(ae, ends), sub_rows - 1)
         cy = row.top + sub_h * (slot + 0.5)
         fill = _GRADE_FILL.get(ae.grade, _GRADE_FILL[5])
-        status = f"resolved {_fmt_day(ae.resolved)}" if ae.resolved is not None else "not resolved"
+        status = f"resolved {day_text(ae.resolved)}" if ae.resolved is not None else "not resolved"
         tooltip = (
             f"{ae.term}: CTCAE grade {ae.grade}{' (serious)' if ae.serious else ''}"
-            f"{' ' + WARNING_SIGN if ae.severe else ''}\nonset {_fmt_day(ae.onset)}, {status}"
+            f"{' ' + WARNING_SIGN if ae.severe else ''}\nonset {day_text(ae.onset)}, {status}"
         )
         cx = x(ae.onset) + ppd / 2
         end = ae.resolved or data.last_day
@@ -720,7 +746,7 @@ def _response_items(
         rect = QRectF(cx - width / 2, row.centre - 0.6 * h, width, 1.2 * h)
         confirmed = " (confirmed)" if mark.confirmed else ""
         category = mark.category or "not classified"
-        tooltip = f"Response {_fmt_day(mark.on)}: {category}{confirmed}\n{mark.explanation}"
+        tooltip = f"Response {day_text(mark.on)}: {category}{confirmed}\n{mark.explanation}"
         items.append(
             Item(
                 RESPONSE,
@@ -759,7 +785,7 @@ def _modification_items(
         tooltip = (
             f"{change} "
             f"from cycle {mark.effective_cycle} day {mark.effective_day}\n"
-            f"Reason: {mark.reason}\nDecided by {mark.decided_by} on {_fmt_day(mark.decided_on)}"
+            f"Reason: {mark.reason}\nDecided by {mark.decided_by} on {day_text(mark.decided_on)}"
         )
         size = max(0.7 * h, min(ppd * 0.9, h))
         cx = x(mark.on) + ppd / 2
@@ -887,10 +913,10 @@ def _fit_text(
 def _cycle_tooltip(cycle: CycleSpan) -> str:
     text = (
         f"{cycle.label} ({cycle.status.value})\n"
-        f"{_fmt_day(cycle.start)} – {_fmt_day(cycle.end)}, {cycle.length_days} days"
+        f"{day_text(cycle.start)} – {day_text(cycle.end)}, {cycle.length_days} days"
     )
     if cycle.planned_start != cycle.start:
-        text += f"\nplanned to start {_fmt_day(cycle.planned_start)}"
+        text += f"\nplanned to start {day_text(cycle.planned_start)}"
     return text
 
 
