@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Iterable, Sequence
+from datetime import date
 from functools import cmp_to_key
 
 from PySide6.QtCore import (
@@ -180,6 +181,8 @@ def status_text(row: PatientRow) -> str:
 
 class PatientListModel(ReadOnlyTableModel[PatientRow]):
     """Every patient row, exposed to views a chunk at a time."""
+
+    _loaded = 0  # as an empty model once the collector has cleared it (table_model.py)
 
     def __init__(self, parent: QWidget | None = None, locale: QLocale | None = None) -> None:
         super().__init__(COLUMNS, parent, header_tips=COLUMN_TIPS, numbered=False)
@@ -365,6 +368,8 @@ class PatientListModel(ReadOnlyTableModel[PatientRow]):
 class PatientFilterProxy(QSortFilterProxyModel):
     """Type-to-filter on name or MRN, ignoring case and accents; every word must match."""
 
+    _words: list[str] = []  # noqa: RUF012 - once cleared by the collector: no filter
+
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._words: list[str] = []
@@ -525,10 +530,13 @@ class PatientListView(QWidget):
     def _size_columns(self) -> None:
         # Widths from the font, never pixels: the list follows the system font size.
         metrics = self.table.fontMetrics()
+        # A two-digit day in the widest month's name, as the Born column writes it.
+        days = (day_text(date(2000, month, 28)) for month in range(1, 13))
+        born = max(days, key=metrics.horizontalAdvance)
         samples = {
             COL_MRN: "DEMO-00000",
             COL_NAME: "Lefèvre, Marguerite",
-            COL_DOB: "0000-00-00",
+            COL_DOB: born,
             COL_PROTOCOL: "MMMMM",  # a short regimen name; a longer one widens it once loaded
             COL_PHASE: "Treatment, level -1",
             COL_CYCLE: "C00 D00",

@@ -25,6 +25,12 @@ TEXT_ROLES = (DISPLAY, ACCESSIBLE)
 class ReadOnlyTableModel(QAbstractTableModel, Generic[RowT]):
     """Rows of ``RowT`` under fixed headers; never editable."""
 
+    # The cycle collector (collector.py) may clear a closed table's Python attributes while
+    # Qt is still taking it apart, and a view asks its model's size as it goes: these class
+    # values then answer, as an empty model, instead of an AttributeError.
+    _headers: list[str] = []  # noqa: RUF012 - never mutated: every instance assigns its own
+    _rows: list[RowT] = []  # noqa: RUF012
+
     def __init__(
         self,
         headers: Sequence[str],

@@ -140,6 +140,8 @@ def test_cycle_choice_changes_the_day_grid(panel: ChartPanel, record: Record) ->
     )
     # The Documents tab selects the same cycle's dosing card.
     assert tabs.selected_document() == ("dosing_card", 1)
+    # Its Day column is the only number at the left: no row numbers beside it.
+    assert tabs.day_grid.view.verticalHeader().isHidden()
 
 
 def test_labs_newest_first_with_the_time(panel: ChartPanel, record: Record) -> None:

@@ -10,6 +10,8 @@ from PySide6.QtWidgets import QApplication, QWidget
 from pytestqt.qtbot import QtBot
 
 from clinic_app.gui.collector import GuiThreadCollector, install_collector
+from clinic_app.gui.patient_list import PatientFilterProxy, PatientListModel
+from tests.gui.test_patient_list import many
 
 
 class Cycle:
@@ -72,3 +74,17 @@ def test_a_widget_in_a_cycle_is_destroyed_on_the_gui_thread(
 def test_one_collector_for_the_application(qapp: QApplication) -> None:
     assert install_collector(qapp) is install_collector(qapp)
     assert len(qapp.findChildren(GuiThreadCollector)) == 1
+
+
+def test_a_table_model_cleared_by_the_collector_answers_as_empty(qapp: QApplication) -> None:
+    # The collector frees a closed window's cycle by first clearing each object's attributes;
+    # Qt may still ask the model its size while taking the view apart.
+    model = PatientListModel()
+    model.set_rows(many(5))
+    proxy = PatientFilterProxy()
+    proxy.setSourceModel(model)
+    assert (model.rowCount(), model.columnCount(), proxy.rowCount()) == (5, 8, 5)
+    model.__dict__.clear()
+    proxy.__dict__.clear()
+    assert (model.rowCount(), model.columnCount()) == (0, 0)
+    assert proxy.filterAcceptsRow(0, model.index(0, 0).parent())

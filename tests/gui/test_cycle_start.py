@@ -82,7 +82,7 @@ def test_cycle1_start_by_keyboard(
     assert d.crcl_result.text().startswith("CrCl 79.8 mL/min")
     assert d.plan_model.rowCount() == 61
     first = [d.plan_model.index(0, c).data() for c in range(5)]
-    assert first == ["1", "2025-03-10", "Dexamethasone", "40 mg", "2 × 20 mg tablets"]
+    assert first == ["1", "10 Mar 2025", "Dexamethasone", "40 mg", "2 × 20 mg tablets"]
     qtbot.keyClick(d.weight_edit, Qt.Key.Key_Return)  # Enter starts the cycle
     assert d.result() == CycleStartDialog.DialogCode.Accepted
     assert d.result_ is not None
