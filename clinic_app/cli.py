@@ -42,6 +42,7 @@ QT_FREE_START_MODULES = (
     "clinic_app.storage.permissions",
     "clinic_app.storage.users",
     "clinic_app.core.errors",
+    "clinic_app.core.day_words",
     "clinic_app.services.patient_rows",
 )
 

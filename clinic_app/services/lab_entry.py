@@ -271,7 +271,7 @@ def parse_decimal(text: str, what: str) -> Decimal | None:
     Decimal('1.50')
     >>> parse_decimal("1,5", "value")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
-    clinic_app.core.errors.DomainError: '1,5' is not a number: write it with a decimal point, ...
+    clinic_app.core.errors.DomainError: '1,5' is not a number: write digits with a decimal point ...
     """
     cleaned = text.strip()
     if not cleaned:
