@@ -20,6 +20,8 @@ DISPLAY = Qt.ItemDataRole.DisplayRole
 TOOLTIP = Qt.ItemDataRole.ToolTipRole
 ACCESSIBLE = Qt.ItemDataRole.AccessibleTextRole
 TEXT_ROLES = (DISPLAY, ACCESSIBLE)
+SORT_KEY = Qt.ItemDataRole.UserRole + 7
+"""What a text table sorts by: the cell's own key where one was given (a date), else its text."""
 
 
 class ReadOnlyTableModel(QAbstractTableModel, Generic[RowT]):
@@ -112,6 +114,8 @@ class ReadOnlyTableModel(QAbstractTableModel, Generic[RowT]):
 class TextRow:
     values: tuple[str, ...]
     tip: str = ""
+    sort_keys: tuple[object, ...] = ()
+    """Per column, a value to sort by where the text would sort wrongly (None: the text)."""
 
 
 class TextRowsModel(ReadOnlyTableModel[TextRow]):
@@ -119,11 +123,17 @@ class TextRowsModel(ReadOnlyTableModel[TextRow]):
     each cell's tooltip is its own full text (for a column cut short by the width)."""
 
     def set_rows(  # type: ignore[override]  # rows of texts, not TextRow
-        self, rows: Iterable[Sequence[str]], tips: Sequence[str] = ()
+        self,
+        rows: Iterable[Sequence[str]],
+        tips: Sequence[str] = (),
+        sort_keys: Sequence[Sequence[object]] = (),
     ) -> None:
         texts = [tuple(r) for r in rows]
         padded = list(tips) + [""] * (len(texts) - len(tips))
-        self._replace_rows(TextRow(t, tip) for t, tip in zip(texts, padded, strict=False))
+        keys = [tuple(k) for k in sort_keys] + [()] * (len(texts) - len(sort_keys))
+        self._replace_rows(
+            TextRow(t, tip, k) for t, tip, k in zip(texts, padded, keys, strict=False)
+        )
 
     def cell(self, row: TextRow, column: int, role: int) -> object:
         text = row.values[column] if column < len(row.values) else ""
@@ -131,4 +141,7 @@ class TextRowsModel(ReadOnlyTableModel[TextRow]):
             return text
         if role == TOOLTIP:
             return row.tip or text or None
+        if role == SORT_KEY:
+            key = row.sort_keys[column] if column < len(row.sort_keys) else None
+            return text if key is None else key
         return None

@@ -54,7 +54,7 @@ from clinic_app.core.protocol import Protocol
 from clinic_app.core.survival import KaplanMeier
 from clinic_app.gui import fit
 from clinic_app.gui.errors import show_storage_error
-from clinic_app.gui.table_model import TextRowsModel
+from clinic_app.gui.table_model import SORT_KEY, TextRowsModel
 from clinic_app.gui.warnings import WARNING_SIGN
 from clinic_app.services.context import record_protocols
 from clinic_app.services.trial import SurvivalCurve, TrialOverview, build_overview
@@ -97,6 +97,7 @@ LEVEL_HEADER_TIPS = (
 def _table(model: RowsModel, parent: QWidget) -> tuple[QTableView, QSortFilterProxyModel]:
     proxy = QSortFilterProxyModel(parent)
     proxy.setSourceModel(model)
+    proxy.setSortRole(SORT_KEY)
     view = QTableView(parent)
     view.setModel(proxy)
     view.setSortingEnabled(True)
@@ -481,6 +482,7 @@ class TrialBoardWindow(QMainWindow):
             ]
         )
         evaluable = {True: "yes", False: "no (replaced)", None: "not yet known"}
+        patients = [p for b in board.levels for p in b.patients]
         self.patients_model.set_rows(
             [
                 [
@@ -488,13 +490,14 @@ class TrialBoardWindow(QMainWindow):
                     cohort_text(p.cohort),
                     p.full_name,
                     p.mrn,
-                    p.enrolled_on.isoformat(),
+                    day_text(p.enrolled_on),
                     evaluable[p.evaluable],
                     p.status_text,
                 ]
-                for b in board.levels
-                for p in b.patients
-            ]
+                for p in patients
+            ],
+            # Level 10 after level 9, and "5 Jan" after "19 Dec" of the year before.
+            sort_keys=[[p.level, None, None, None, p.enrolled_on.isoformat()] for p in patients],
         )
 
     def _show_enrolment(self, overview: TrialOverview) -> None:

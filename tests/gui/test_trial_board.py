@@ -222,6 +222,26 @@ def test_cohort_column_shows_the_stored_cohort_and_never_guesses(
     assert [cohorts[f"B-{n:03}"] for n in range(1, 13)] == ["3+3 cohort"] * 12
 
 
+def test_enrolled_column_reads_in_words_and_sorts_by_date(
+    qtbot: QtBot, record: Record, protocols: dict[str, Protocol]
+) -> None:
+    # Cohort enrols one a day from 2 Jan 2024: by text "10 Jan 2024" would sort before
+    # "2 Jan 2024"; the column must sort by the date it shows.
+    cohort = Cohort(record)
+    cohort.many(1, "no", "no", "no")
+    cohort.many(2, "no", "no", "no")
+    cohort.many(3, "no", "no", "no")
+    cohort.many(4, "no", "no")
+    win = window(qtbot, record, protocols)
+    col = win.patients_model._headers.index("Enrolled")
+    win.patients_view.sortByColumn(col, Qt.SortOrder.DescendingOrder)
+    enrolled = column(win, "patients_view", "Enrolled")
+    assert enrolled[0] == "12 Jan 2024" and enrolled[-1] == "2 Jan 2024"
+    assert column(win, "patients_view", "MRN") == [f"B-{n:03}" for n in range(11, 0, -1)]
+    win.patients_view.sortByColumn(col, Qt.SortOrder.AscendingOrder)
+    assert column(win, "patients_view", "Enrolled")[:2] == ["2 Jan 2024", "3 Jan 2024"]
+
+
 def test_escape_closes_the_board(
     qtbot: QtBot, record: Record, protocols: dict[str, Protocol]
 ) -> None:
