@@ -33,7 +33,8 @@ class DltReview:
     """The review of a proposed dose-limiting toxicity (BPD escalation, cycle 1)."""
 
     enrolment_id: int
-    proposed: bool
+    proposed: bool | None
+    """What the rules proposed when the review was recorded; None: they could not decide."""
     confirmed: bool | None = None
     evaluable: bool | None = None
     reviewer: str | None = None

@@ -57,6 +57,7 @@ from clinic_app.core.records import (
     TemperatureReading,
 )
 from clinic_app.services.context import record_protocols
+from clinic_app.services.dlt_review import dlt_review_view
 from clinic_app.services.settings import CLINIC_NAME, CLINIC_PHONE
 from clinic_app.storage import queries
 from clinic_app.storage.database import Record
@@ -406,6 +407,7 @@ def _write_story(w: _Writer, number: int, story: _Story, beyond_caps: bool) -> N
             modifications.append(mod)
     drugs = tuple(protocol.drugs)
     ends: list[tuple[int, date]] = []
+    first_cycle: tuple[int, date, str] | None = None
     for index, (start, phase) in enumerate(zip(story.starts, story.phases, strict=True)):
         number = index + 1
         last = index == len(story.starts) - 1
@@ -454,8 +456,8 @@ def _write_story(w: _Writer, number: int, story: _Story, beyond_caps: bool) -> N
             )
         w.cycle_labs(pid, start, rng.uniform(0.3, 0.85), (1, 8, 15, 22))
         w.adverse_events(pid, start, drugs)
-        if number == 1 and story.dlt is not None:
-            _write_dlt(w, pid, eid, cid, start, story.dlt, _first_drug(protocol, phase))
+        if number == 1:
+            first_cycle = (cid, start, _first_drug(protocol, phase))
         end = start + timedelta(days=protocol.cycle_length_days - 1)
         if end <= w.today:
             ends.append((number, end))
@@ -490,6 +492,11 @@ def _write_story(w: _Writer, number: int, story: _Story, beyond_caps: bool) -> N
             reason=REASON,
         )
         _sign(w.record, "decisions", decision_id)
+    if story.dlt is not None:
+        # Last, so the review stores what the rules propose from the whole cycle 1 record.
+        assert first_cycle is not None  # every story has a first cycle
+        cid, start, drug = first_cycle
+        _write_dlt(w, protocol, (pid, eid, cid), start, story.dlt, drug)
 
 
 def _start_phase(protocol: Protocol) -> str:
@@ -524,7 +531,10 @@ def _first_drug(protocol: Protocol, phase: str) -> str:
     return protocol.phase(phase).doses[0].drug
 
 
-def _write_dlt(w: _Writer, pid: int, eid: int, cid: int, start: date, dlt: bool, drug: str) -> None:
+def _write_dlt(
+    w: _Writer, protocol: Protocol, ids: tuple[int, int, int], start: date, dlt: bool, drug: str
+) -> None:
+    pid, eid, cid = ids
     reviewed = start + timedelta(days=29)
     if reviewed > w.today:
         return  # the cycle-1 window is still open: no review yet
@@ -545,10 +555,13 @@ def _write_dlt(w: _Writer, pid: int, eid: int, cid: int, start: date, dlt: bool,
             attribution={drug: Attribution.POSSIBLE},
         )
         ae_id = w.repos.adverse_events.add(pid, ae, reason=REASON)
+    # What the rules propose on the review day, as a real review stores it: an AE of cycle 1
+    # with no attribution to a study drug leaves them undecided, and the investigator decides.
+    proposal = dlt_review_view(w.record, pid, reviewed, {protocol.key: protocol}).proposal
     review_id = w.repos.dlt_reviews.add(
         DltReview(
             eid,
-            proposed=dlt,
+            proposed=proposal.dlt if proposal is not None else None,
             confirmed=dlt,
             evaluable=True,
             reviewer="Dr Demo",

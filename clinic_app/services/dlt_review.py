@@ -134,7 +134,7 @@ def record_review(
     overrides = overrides or evaluable != proposal.evaluable_for_toxicity
     if overrides and not reason.strip():
         what = (
-            "The engine could not decide yet"
+            "The rules could not decide yet"
             if proposal.dlt is None
             else "The verdict differs from the proposal"
         )
@@ -151,7 +151,7 @@ def record_review(
     why = reason.strip() or f"proposal {words}"
     review = DltReview(
         enrolment_id=view.enrolment.id,
-        proposed=bool(proposal.dlt),
+        proposed=proposal.dlt,
         confirmed=dlt,
         evaluable=evaluable,
         reviewer=reviewer.strip(),

@@ -553,19 +553,26 @@ def _verdict_text(review: DltReview) -> str:
 def _review_text(review: DltReview, proposal: DltProposal | None = None) -> str:
     """One review in words: the decision, its reason, and evaluability.
 
-    ``review.proposed`` is what the rules proposed when the review was recorded (False also
-    when they could not decide). Beside a verdict it is said only where it differs from
-    ``proposal``, the rules' proposal printed above it, so the two never read as one
-    contradicting the other; awaiting a verdict, it is all there is to say.
+    ``review.proposed`` is what the rules proposed when the review was recorded (None: they
+    could not decide). Beside a verdict it is said only where it differs from ``proposal``,
+    the rules' proposal printed above it, so the two never read as one contradicting the
+    other; awaiting a verdict, it is all there is to say.
     """
-    then = "the rules proposed a DLT" if review.proposed else "the rules did not propose a DLT"
+    then = {
+        True: "the rules proposed a DLT",
+        False: "the rules did not propose a DLT",
+        None: "the rules could not decide whether it was a DLT",
+    }[review.proposed]
     extra = f" ({review.reason})" if review.reason else ""
     if review.evaluable is False:
         extra += "; not evaluable for toxicity"
     if review.confirmed is None:
         return f"{_verdict_text(review)}; {then}{extra}"
     text = _verdict_text(review) + extra
-    if proposal is not None and review.proposed != (proposal.dlt is True):
+    # A "no" stored before undecided proposals were kept (migration 0015) may have meant
+    # "could not decide": beside an undecided proposal it is not called a difference.
+    stored_no_now_open = review.proposed is False and proposal is not None and proposal.dlt is None
+    if proposal is not None and review.proposed != proposal.dlt and not stored_no_now_open:
         text += (
             f". When reviewed, {then}; the proposal above reads the record as it is on the day "
             "of printing."

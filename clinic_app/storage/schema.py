@@ -664,6 +664,7 @@ MIGRATION_NAMES: tuple[str, ...] = (
     "0011_checkouts",
     "0013_reduction_cause",
     "0014_checkin_sessions",
+    "0015_open_dlt_proposal",
 )
 """Every migration this app knows, in order; a file with any other name applied is newer."""
 
@@ -824,36 +825,46 @@ _ANY_PHASE = "CHECK (length(trim(phase)) > 0)"
 def _m0010_phase_keys(db: Database) -> None:
     """A cycle's phase is any phase key of its protocol (issue 17), still never empty.
 
-    SQLite cannot drop a CHECK, so ``cycles`` is rebuilt (sqlite.org/lang_altertable.html,
-    "other kinds of table schema changes"): the rows are copied with their ids and versions
-    and no audit entry (nothing clinical changes; the audit trail still names each row by id),
-    then the same indexes and triggers are put back. Foreign keys stay on: deferred for this
-    transaction, the dose, DLT and other rows that point at a cycle are orphaned only between
-    the DROP and the copy back, and COMMIT checks that none is left.
+    SQLite cannot drop a CHECK, so ``cycles`` is rebuilt (see ``_rebuild``).
+    """
+    _rebuild(db, "cycles", _CLOSED_PHASES, _ANY_PHASE)
+    _set_own_version(db, "0010_phase_keys")
+
+
+def _rebuild(db: Database, table: str, old: str, new: str) -> None:
+    """Rebuild ``table`` with ``old`` replaced by ``new`` in its CREATE statement (nothing to
+    do when it does not hold ``old``).
+
+    SQLite cannot drop a CHECK or a NOT NULL (sqlite.org/lang_altertable.html, "other kinds of
+    table schema changes"): the rows are copied with their ids and versions and no audit entry
+    (nothing clinical changes; the audit trail still names each row by id), then the same
+    indexes and triggers are put back. Foreign keys stay on: deferred for this transaction,
+    the rows that point at this table are orphaned only between the DROP and the copy back,
+    and COMMIT checks that none is left.
     """
     conn = db.conn
-    row = conn.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'cycles'")
+    row = conn.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", [table])
     table_sql = str(row.fetchone()[0])
-    if _CLOSED_PHASES not in table_sql:  # made without the closed list: nothing to drop
-        _set_own_version(db, "0010_phase_keys")
+    if old not in table_sql:
         return
     kept = [
         str(sql)
         for (sql,) in conn.execute(
-            "SELECT sql FROM sqlite_master WHERE tbl_name = 'cycles' "
-            "AND type IN ('index', 'trigger') AND sql IS NOT NULL ORDER BY type, name"
+            "SELECT sql FROM sqlite_master WHERE tbl_name = ? "
+            "AND type IN ('index', 'trigger') AND sql IS NOT NULL ORDER BY type, name",
+            [table],
         ).fetchall()
     ]
-    columns = ", ".join(_columns(db, "cycles"))
+    columns = ", ".join(_columns(db, table))
+    copy = f"_{table}_rebuilt"
     conn.execute("PRAGMA defer_foreign_keys = ON")  # reset by SQLite at COMMIT or ROLLBACK
-    conn.execute(f"CREATE TABLE _cycles_0010 AS SELECT {columns} FROM cycles")
-    conn.execute("DROP TABLE cycles")  # its triggers and indexes go with it
-    conn.execute(table_sql.replace(_CLOSED_PHASES, _ANY_PHASE))
-    conn.execute(f"INSERT INTO cycles ({columns}) SELECT {columns} FROM _cycles_0010")
-    conn.execute("DROP TABLE _cycles_0010")
+    conn.execute(f"CREATE TABLE {copy} AS SELECT {columns} FROM {table}")
+    conn.execute(f"DROP TABLE {table}")  # its triggers and indexes go with it
+    conn.execute(table_sql.replace(old, new))
+    conn.execute(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {copy}")
+    conn.execute(f"DROP TABLE {copy}")
     for sql in kept:  # indexes first, then the triggers exactly as they were
         conn.execute(sql)
-    _set_own_version(db, "0010_phase_keys")
 
 
 # Issue 19: patients taken out on a laptop and brought back. One table serves both sides: a
@@ -949,3 +960,16 @@ def _m0013_reduction_cause(db: Database) -> None:
 def _m0014_checkin_sessions(db: Database) -> None:
     # The server's step (engines/pg_checkin): a SQLite check-in suspends its triggers instead.
     _set_own_version(db, "0014_checkin_sessions")
+
+
+_PROPOSAL_REQUIRED = f"proposed INTEGER NOT NULL {_flag('proposed')}"
+_PROPOSAL_MAY_BE_OPEN = f"proposed INTEGER {_flag('proposed')}"
+
+
+@migrations(name="0015_open_dlt_proposal")
+def _m0015_open_dlt_proposal(db: Database) -> None:
+    # A DLT review keeps what the rules proposed when it was recorded: DLT, no DLT, or could
+    # not decide (NULL). Reviews recorded before stay as stored: 0 then meant either of the
+    # last two, which no stored value can tell apart.
+    _rebuild(db, "dlt_reviews", _PROPOSAL_REQUIRED, _PROPOSAL_MAY_BE_OPEN)
+    _set_own_version(db, "0015_open_dlt_proposal")

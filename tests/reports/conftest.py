@@ -168,7 +168,7 @@ def seed(record: Record) -> None:
     r.dlt_reviews.add(
         DltReview(
             e2,
-            proposed=False,
+            proposed=None,  # the rules cannot decide: no thrombocytopenia AE says if it bled
             confirmed=False,
             evaluable=True,
             reviewer="Dr Okafor",

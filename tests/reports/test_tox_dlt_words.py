@@ -150,3 +150,42 @@ def test_a_later_bpd_cycle_names_the_dlt_cycle(record: Record) -> None:
     summary = documents.build_toxicity_summary(record, "MRN-0002", 2, printed_at=PRINTED_AT)
     status = {ae.term: ae.dlt_status for ae in summary.adverse_events}
     assert status["Fatigue"] == "not assessed: DLTs are assessed in cycle 1 only"
+
+
+def _restore_review(record: Record, **changes: object) -> None:
+    pid = patient_id(record, "MRN-0002")
+    (review,) = record.repos.dlt_reviews.for_enrolment(
+        record.repos.enrolments.for_patient(pid)[0].id or 0
+    )
+    assert review.id is not None
+    record.repos.dlt_reviews.update(
+        review.id,
+        replace(review, **changes),  # type: ignore[arg-type]
+        expected_version=record.repos.dlt_reviews.get(review.id).version,
+        reason="test",
+    )
+
+
+def test_an_undecided_proposal_awaiting_the_verdict_says_so(record: Record) -> None:
+    # Stored when the rules could not decide (platelets 45 and no thrombocytopenia AE).
+    _restore_review(record, confirmed=None, reviewer=None, reviewed_on=None, reason="")
+    text = printed(record, "MRN-0002")
+    assert (
+        "Investigator's review: awaiting the investigator's verdict; the rules could not "
+        "decide whether it was a DLT" in text
+    )
+    assert "did not propose" not in text
+
+
+def test_an_older_stored_no_beside_an_undecided_proposal_is_not_called_a_difference(
+    record: Record,
+) -> None:
+    # Before undecided proposals were stored as such, "could not decide" was stored as "no":
+    # printing "When reviewed, the rules did not propose a DLT" could then be untrue.
+    _restore_review(record, proposed=False)
+    text = printed(record, "MRN-0002")
+    assert "Investigator's review: DLT ruled out by Dr Okafor on 4 Feb 2026" in text
+    assert "When reviewed" not in text and "did not propose" not in text
+    # A stored "DLT" where the rules now cannot decide is still said.
+    _restore_review(record, proposed=True)
+    assert "When reviewed, the rules proposed a DLT" in printed(record, "MRN-0002")

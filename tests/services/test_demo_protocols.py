@@ -106,3 +106,16 @@ def test_the_demos_dlt_reviews_agree_with_the_rules(tmp_path: Path) -> None:
         for (pid,) in confirmed:
             view = dlt_review_view(record, int(pid), TODAY)
             assert view.proposal is not None and view.proposal.dlt is True, view.evidence()
+        # Every review stores what the rules proposed on its day: DLT, no DLT, or (an AE with
+        # no attribution to the study drugs) could not decide.
+        stored = record.sql.execute(
+            "SELECT e.patient_id, r.proposed, r.reviewed_on FROM dlt_reviews r JOIN enrolments "
+            "e ON e.id = r.enrolment_id WHERE r.voided_at IS NULL"
+        ).fetchall()
+        proposals = set()
+        for pid, proposed, reviewed_on in stored:
+            view = dlt_review_view(record, int(pid), date.fromisoformat(reviewed_on))
+            assert view.proposal is not None
+            assert (None if proposed is None else bool(proposed)) is view.proposal.dlt, pid
+            proposals.add(view.proposal.dlt)
+        assert proposals == {True, False, None}

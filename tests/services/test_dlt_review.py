@@ -186,6 +186,20 @@ def test_window_still_open_can_only_be_decided_with_a_reason(record: Record) -> 
             record, view, dlt=False, evaluable=True, reviewer="Dr R", reviewed_on=early, today=early
         )
     assert refused.value.field == "reason" and "could not decide" in str(refused.value)
+    assert record.repos.dlt_reviews.for_enrolment(view.enrolment.id or 0) == []
+    # With a reason it is stored as it was: the rules could not decide (not "no DLT").
+    review_id = record_review(
+        record,
+        view,
+        dlt=False,
+        evaluable=True,
+        reviewer="Dr R",
+        reviewed_on=early,
+        reason="counts recovered; judged no DLT",
+        today=early,
+    )
+    stored = record.repos.dlt_reviews.get(review_id).value
+    assert (stored.proposed, stored.confirmed) == (None, False)
 
 
 def test_two_windows_cannot_both_record_a_verdict(record: Record) -> None:

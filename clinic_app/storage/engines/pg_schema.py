@@ -898,6 +898,14 @@ def _step_0013_reduction_cause(engine: PostgresEngine) -> None:
 STEPS["0013_reduction_cause"] = _step_0013_reduction_cause
 
 
+def _step_0015_open_dlt_proposal(engine: PostgresEngine) -> None:
+    # As schema._m0015: NULL = the rules could not decide when the review was recorded.
+    engine.script("ALTER TABLE dlt_reviews ALTER COLUMN proposed DROP NOT NULL")
+
+
+STEPS["0015_open_dlt_proposal"] = _step_0015_open_dlt_proposal
+
+
 # -- checks -------------------------------------------------------------------------------------
 
 

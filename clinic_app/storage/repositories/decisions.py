@@ -55,7 +55,7 @@ class DltReviewRepository(TableRepository[DltReview]):
         return {
             "cycle_id": value.cycle_id,
             "adverse_event_id": value.adverse_event_id,
-            "proposed": int(value.proposed),
+            "proposed": c.flag(value.proposed),
             "confirmed": c.flag(value.confirmed),
             "evaluable": c.flag(value.evaluable),
             "reviewer": value.reviewer,
@@ -66,7 +66,7 @@ class DltReviewRepository(TableRepository[DltReview]):
     def decode(self, row: Row) -> DltReview:
         return DltReview(
             enrolment_id=int(row["enrolment_id"]),
-            proposed=bool(row["proposed"]),
+            proposed=c.to_flag(row["proposed"]),
             confirmed=c.to_flag(row["confirmed"]),
             evaluable=c.to_flag(row["evaluable"]),
             reviewer=row["reviewer"],
