@@ -252,7 +252,7 @@ class CycleStartDialog(QDialog):
 
     def _fit_to_screen(self) -> None:
         """As large as the form wants, within the screen (the form scrolls beyond that)."""
-        available = self.screen().availableGeometry()
+        available = fit.available(self)
         wanted = self.sizeHint()
         # Leave room for the window frame and title bar.
         self.resize(
@@ -264,7 +264,7 @@ class CycleStartDialog(QDialog):
         """Wider (never narrower, never beyond the screen) when the new plan needs it."""
         if not self.isVisible():
             return
-        area = self.screen().availableGeometry()
+        area = fit.available(self)
         width = min(self.sizeHint().width(), area.width() * 9 // 10)
         if width > self.width():
             self.resize(width, self.height())

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from PySide6.QtCore import QEvent, QObject, QRect, QSize, Qt
-from PySide6.QtGui import QFontMetrics, QGuiApplication
+from PySide6.QtGui import QFontMetrics, QGuiApplication, QScreen
 from PySide6.QtWidgets import (
     QApplication,
     QFrame,
@@ -29,9 +29,19 @@ FRAME_WIDTH = 16
 TITLE_BAR_CHROME = 140
 
 
+def screen_of(widget: QWidget) -> QScreen:
+    """The screen the widget's window is on.
+
+    Never ``QWidget.screen()``: PySide6 tied the screen wrapper it made there to the window,
+    and a window freed in a reference cycle then deleted Qt's own screen, so the next window
+    opened crashed the app (found in the GUI suite after a Start cycle dialog had closed).
+    """
+    centre = widget.window().frameGeometry().center()
+    return QGuiApplication.screenAt(centre) or QGuiApplication.primaryScreen()
+
+
 def available(widget: QWidget) -> QRect:
-    screen = widget.screen() or QGuiApplication.primaryScreen()
-    return screen.availableGeometry()
+    return screen_of(widget).availableGeometry()
 
 
 def largest(widget: QWidget) -> QSize:

@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from clinic_app.core.resources import docs_dir
+from clinic_app.gui import fit
 
 GUIDE_NAME = "user-guide.md"
 
@@ -37,7 +38,7 @@ def _fit(dialog: QDialog, chars: int, lines: int) -> None:
     """A size from the font, within the screen."""
     metrics = dialog.fontMetrics()
     width, height = metrics.averageCharWidth() * chars, metrics.height() * lines
-    screen = dialog.screen().availableGeometry()
+    screen = fit.available(dialog)
     dialog.resize(min(width, screen.width() * 9 // 10), min(height, screen.height() * 8 // 10))
 
 

@@ -37,6 +37,7 @@ from clinic_app.core import labs
 from clinic_app.core.ctcae import fact_words
 from clinic_app.core.errors import DomainError
 from clinic_app.core.ismp import plain_number
+from clinic_app.gui import fit
 from clinic_app.gui.dates import to_qdatetime
 from clinic_app.gui.errors import show_storage_error
 from clinic_app.gui.texts import patient_title
@@ -180,11 +181,9 @@ class LabEntryDialog(QDialog):
         # the panel scrolls inside the dialog, the buttons stay below it.
         metrics = QFontMetrics(self.font())
         width, height = metrics.horizontalAdvance("M") * 110, metrics.height() * 48
-        screen = self.screen()
-        if screen is not None:
-            room = screen.availableGeometry()
-            width = min(width, room.width() - 40)
-            height = min(height, room.height() - 60)
+        room = fit.available(self)
+        width = min(width, room.width() - 40)
+        height = min(height, room.height() - 60)
         self.resize(width, height)
 
     def _build_rows(self, sections: list[tuple[str, tuple[str, ...]]]) -> None:

@@ -38,6 +38,7 @@ from PySide6.QtWidgets import (
 
 import clinic_app
 from clinic_app.core.errors import DomainError
+from clinic_app.gui import fit
 from clinic_app.gui.change_watch import ChangeWatcher
 from clinic_app.gui.checkout_actions import CheckoutActions
 from clinic_app.gui.errors import show_storage_error
@@ -579,7 +580,7 @@ class MainWindow(QMainWindow):
         else:
             # First start: a size from the font, within the screen (a laptop's 1366x768 too).
             metrics = self.fontMetrics()
-            available = self.screen().availableGeometry()
+            available = fit.available(self)
             width = max(metrics.averageCharWidth() * 170, available.width() * 19 // 20)
             if available.width() < 1440:
                 # A laptop screen: every pixel of its width for the list and the chart.
@@ -618,7 +619,7 @@ class MainWindow(QMainWindow):
 
     def _fit_to_screen(self) -> None:
         """A window saved on a larger screen is shrunk to this one, never left hanging off it."""
-        available = self.screen().availableGeometry()
+        available = fit.available(self)
         width = min(self.width(), available.width())
         height = min(self.height(), available.height())
         if (width, height) != (self.width(), self.height()):

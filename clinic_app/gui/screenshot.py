@@ -16,6 +16,7 @@ from pathlib import Path
 from PySide6.QtCore import QSettings, QTimer
 from PySide6.QtWidgets import QApplication
 
+from clinic_app.gui import fit
 from clinic_app.gui.app import application
 from clinic_app.gui.main_window import MainWindow, _demo_function
 from clinic_app.storage.database import open_database
@@ -60,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
         ok: list[bool] = []
 
         def shoot() -> None:
-            screen = window.screen()
+            screen = fit.screen_of(window)
             picture = screen.grabWindow(window.winId())
             if picture.isNull() or picture.width() < 10:
                 picture = window.grab()
